@@ -1,0 +1,68 @@
+#pragma once
+
+// The durable timer store: every pending deadline and reminder of every episode, ordered by fire
+// time in their own column family, with an index to cancel and reschedule by key. Only the head
+// (the earliest fire time per partition, a lower bound) is held in memory, so resident memory does
+// not grow with the number of pending timers. Firing is done in bounded passes: due() returns at
+// most `limit` timers, so a backlog of millions of overdue timers never stalls event processing.
+//
+// Not thread-safe: owned by the pipeline of its partitions, used from one thread.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/core/result.h"
+#include "engine/core/time.h"
+#include "engine/store/db.h"
+
+namespace samordna::timers {
+
+using store::PartitionId;
+
+struct TimerKey {
+  PartitionId partition = 0;
+  std::string episode_id;
+  uint8_t kind = 0;  // the caller's timer kind; the pipeline packs (TimerKind, DeadlineKind)
+
+  friend bool operator==(const TimerKey&, const TimerKey&) = default;
+};
+
+struct DueTimer {
+  TimerKey key;
+  Instant fire_at;
+};
+
+class TimerStore {
+ public:
+  explicit TimerStore(store::Db& db);
+
+  // Reads the head of each partition present in the store. Call once after opening.
+  Result<void> load();
+
+  // Adds the timer, replacing the key's pending timer if it has one. At most one schedule or cancel
+  // per key in one batch: the index lookup sees committed data only.
+  Result<void> schedule(rocksdb::WriteBatch& batch, const TimerKey& key, Instant fire_at);
+  // Removes the key's pending timer, if any.
+  Result<void> cancel(rocksdb::WriteBatch& batch, const TimerKey& key);
+  // Call after the batch holding schedule() calls was written, with the fire times scheduled, so the
+  // in-memory head stays a lower bound.
+  void committed(PartitionId partition, Instant fire_at);
+
+  // The earliest fire time that may be pending in the partition (a lower bound), if any.
+  std::optional<Instant> next_due(PartitionId partition) const;
+  // Up to `limit` timers of the partition with fire_at <= now, earliest first. Does not remove them:
+  // the caller cancels each in the batch that applies it.
+  Result<std::vector<DueTimer>> due(PartitionId partition, Instant now, size_t limit);
+
+  // Drops every timer of a partition (handed to another instance).
+  Result<void> drop_partition(PartitionId partition);
+
+ private:
+  store::Db& db_;
+  std::map<PartitionId, Instant> head_;
+};
+
+}  // namespace samordna::timers

@@ -40,4 +40,7 @@ inline Result<void> ok() { return boost::outcome_v2::success(); }
 
 }  // namespace samordna
 
+// SAMORDNA_TRY(name, expr) declares `name` from a successful Result or returns its error;
+// SAMORDNA_TRYV(expr) does the same for Result<void>.
 #define SAMORDNA_TRY BOOST_OUTCOME_TRY
+#define SAMORDNA_TRYV BOOST_OUTCOME_TRYV

@@ -1,1 +1,869 @@
-// implemented by its module owner
+#include "engine/state/episode_machine.h"
+
+#include <algorithm>
+#include <cstdint>
+#include <string_view>
+#include <utility>
+
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
+#include "engine/core/check.h"
+#include "engine/core/personal_id.h"
+#include "rules/deadlines.h"
+
+namespace samordna::state {
+namespace {
+
+using v1::DeadlineKind;
+using v1::DeadlineRecord;
+using v1::EpisodeState;
+using v1::Notification;
+using v1::Party;
+using v1::Recipient;
+using v1::Service;
+
+constexpr size_t kMaxIdLength = 256;  // the timer key stores the episode id length in 16 bits
+// Clock skew tolerated between a source system and the engine before an event counts as future.
+constexpr std::chrono::minutes kFutureTolerance{15};
+
+Rejection reject(Rejection::Code code, std::string reason) { return {code, std::move(reason)}; }
+
+// FNV-1a over the event's deterministic serialization: stable across builds and machines, so a
+// stored digest still matches after an upgrade. recordedAt is left out: a source that publishes the
+// same event again is repeating itself, not contradicting itself.
+uint64_t digest(const v1::Event& original) {
+  v1::Event event = original;
+  event.clear_recorded_at();
+  std::string bytes;
+  {
+    google::protobuf::io::StringOutputStream stream(&bytes);
+    google::protobuf::io::CodedOutputStream out(&stream);
+    out.SetSerializationDeterministic(true);
+    event.SerializeToCodedStream(&out);
+  }
+  uint64_t h = 1469598103934665603ULL;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ULL;
+  }
+  return h;
+}
+
+bool all_digits(std::string_view s, size_t n) {
+  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+bool has(const google::protobuf::RepeatedField<int>& needs, Service s) {
+  return std::find(needs.begin(), needs.end(), s) != needs.end();
+}
+
+const char* deadline_name(DeadlineKind kind) { return v1::DeadlineKind_Name(kind).c_str(); }
+
+// One step in progress: the state being built and the notifications issued, with ids derived from
+// the cause so that replaying the same input yields the same ids.
+class Step {
+ public:
+  Step(EpisodeState state, const rules::RuleBook& book, Instant now, std::string cause)
+      : st_(std::move(state)), book_(book), now_(now), cause_(std::move(cause)) {}
+
+  EpisodeState& st() { return st_; }
+  Instant now() const { return now_; }
+  const rules::RuleSet& rule_set() const {
+    const rules::RuleSet* set = rules_for(st_, book_);
+    SAMORDNA_CHECK(set != nullptr, "an admitted episode always has a rule set");
+    return *set;
+  }
+
+  Transition finish() && {
+    Transition t;
+    t.outcome = Transition::Outcome::kApplied;
+    t.next = std::move(st_);
+    t.notifications = std::move(out_);
+    return t;
+  }
+
+  // --- parties and recipients ----------------------------------------------------------------
+
+  Party ward() const {
+    Party p;
+    p.set_role(Party::INPATIENT_CARE);
+    p.set_unit(st_.admission().care_unit());
+    return p;
+  }
+  Party outpatient() const {
+    Party p;
+    p.set_role(Party::OUTPATIENT_CARE);
+    p.set_unit(st_.care_contact_unit().empty() ? st_.outpatient_unit() : st_.care_contact_unit());
+    return p;
+  }
+
+  // The units concerned (berörda enheter), in a fixed order: municipal services of the home
+  // municipality for municipal needs; the outpatient unit for outpatient care, and also whenever
+  // municipal health care is needed (2 kap. 1 § second paragraph).
+  std::vector<Recipient> recipients() const {
+    std::vector<Recipient> out;
+    const auto& needs = st_.needs();
+    const std::string& municipality = st_.admission().patient().home_municipality();
+    auto add = [&](Service s, const std::string& unit) {
+      Recipient r;
+      r.set_service(s);
+      r.set_unit(unit);
+      out.push_back(std::move(r));
+    };
+    if (has(needs, v1::SOCIAL_SERVICES)) add(v1::SOCIAL_SERVICES, municipality);
+    if (has(needs, v1::MUNICIPAL_HEALTH_CARE)) add(v1::MUNICIPAL_HEALTH_CARE, municipality);
+    if (has(needs, v1::OUTPATIENT_CARE) || has(needs, v1::MUNICIPAL_HEALTH_CARE)) {
+      add(v1::OUTPATIENT_CARE, st_.outpatient_unit());
+    }
+    return out;
+  }
+
+  bool notified(const Recipient& r) const {
+    return std::any_of(st_.notified().begin(), st_.notified().end(), [&](const Recipient& n) {
+      return n.service() == r.service() && n.unit() == r.unit();
+    });
+  }
+
+  bool municipal_need() const {
+    return has(st_.needs(), v1::SOCIAL_SERVICES) || has(st_.needs(), v1::MUNICIPAL_HEALTH_CARE);
+  }
+  // Municipal health care counts as both: outpatient care must take part (4 kap. 1 §).
+  bool regional_need() const {
+    return has(st_.needs(), v1::OUTPATIENT_CARE) || has(st_.needs(), v1::MUNICIPAL_HEALTH_CARE);
+  }
+  bool sip_required() const {
+    return municipal_need() && regional_need() && st_.sip_consent() != v1::CONSENT_DECLINED;
+  }
+  // A care contact is required when an outpatient unit received an admission notice (2 kap. 5 §).
+  bool care_contact_required() const {
+    return std::any_of(st_.notified().begin(), st_.notified().end(),
+                       [](const Recipient& r) { return r.service() == v1::OUTPATIENT_CARE; });
+  }
+
+  // --- notifications -------------------------------------------------------------------------
+
+  Notification& emit() {
+    Notification& n = out_.emplace_back();
+    n.set_notification_id(st_.episode_id() + "/" + cause_ + "/" + std::to_string(out_.size()));
+    n.set_episode_id(st_.episode_id());
+    *n.mutable_issued_at() = to_proto(now_);
+    return n;
+  }
+
+  void fill_alert(v1::DeadlineAlert& a, const DeadlineRecord& d) {
+    a.set_deadline(d.kind());
+    *a.mutable_due_at() = to_proto(from_unix(d.due_at()));
+    a.set_due_local(rules::format_local(from_unix(d.due_at())));
+    *a.mutable_responsible() = d.responsible();
+    if (d.has_fulfilled_at()) *a.mutable_fulfilled_at() = to_proto(from_unix(d.fulfilled_at()));
+  }
+
+  void emit_missed(DeadlineRecord& d) {
+    d.set_status(DeadlineRecord::MISSED);
+    d.set_alerted(true);
+    fill_alert(*emit().mutable_deadline_missed(), d);
+  }
+
+  void emit_held(v1::NoticeHeld::Notice notice, v1::NoticeHeld::Reason reason,
+                 const std::vector<std::string>& missing = {}) {
+    auto* h = emit().mutable_notice_held();
+    h->set_notice(notice);
+    h->set_reason(reason);
+    for (const auto& m : missing) h->add_missing_fields(m);
+    *h->mutable_ward() = ward();
+  }
+
+  void emit_warning(v1::Warning::Code code, const Party& to) {
+    auto* w = emit().mutable_warning();
+    w->set_code(code);
+    *w->mutable_to() = to;
+  }
+
+  // --- deadlines and timers ------------------------------------------------------------------
+
+  DeadlineRecord* find(DeadlineKind kind, DeadlineRecord::Status status) {
+    for (auto& d : *st_.mutable_deadlines()) {
+      if (d.kind() == kind && d.status() == status) return &d;
+    }
+    return nullptr;
+  }
+  DeadlineRecord* latest(DeadlineKind kind) {
+    DeadlineRecord* found = nullptr;
+    for (auto& d : *st_.mutable_deadlines()) {
+      if (d.kind() == kind) found = &d;
+    }
+    return found;
+  }
+  bool any_missed(DeadlineKind kind) const {
+    return std::any_of(st_.deadlines().begin(), st_.deadlines().end(), [&](const DeadlineRecord& d) {
+      return d.kind() == kind && d.status() == DeadlineRecord::MISSED;
+    });
+  }
+
+  void drop_timers(DeadlineKind kind) {
+    auto* timers = st_.mutable_timers();
+    timers->erase(std::remove_if(timers->begin(), timers->end(),
+                                 [&](const v1::TimerRecord& t) { return t.deadline() == kind; }),
+                  timers->end());
+  }
+
+  void add_timer(v1::TimerKind kind, DeadlineKind deadline, Instant fire_at) {
+    auto* t = st_.add_timers();
+    t->set_kind(kind);
+    t->set_deadline(deadline);
+    t->set_fire_at(to_unix(fire_at));
+  }
+
+  // Starts tracking a deadline. One already past when the engine learns of it (a late feed) is
+  // missed at once: the alert goes out now rather than on the next timer pass.
+  DeadlineRecord& open_deadline(DeadlineKind kind, Instant anchor, Instant due, Party responsible) {
+    DeadlineRecord& d = *st_.add_deadlines();
+    d.set_kind(kind);
+    d.set_status(DeadlineRecord::PENDING);
+    d.set_anchor(to_unix(anchor));
+    d.set_due_at(to_unix(due));
+    *d.mutable_responsible() = std::move(responsible);
+    if (now_ > due) {
+      emit_missed(d);
+      return d;
+    }
+    // The deadline timer fires one second after due_at: an action at due_at is still on time.
+    add_timer(v1::TIMER_DEADLINE, kind, due + std::chrono::seconds{1});
+    const auto& leads = rule_set().reminder_lead;
+    if (auto it = leads.find(kind); it != leads.end() && due - it->second > now_) {
+      add_timer(v1::TIMER_REMINDER, kind, due - it->second);
+    }
+    return d;
+  }
+
+  // A deadline met or no longer required: stop its clock.
+  void close_deadline(DeadlineRecord& d, DeadlineRecord::Status status) {
+    d.set_status(status);
+    drop_timers(d.kind());
+  }
+
+  void waive_pending(DeadlineKind kind) {
+    if (DeadlineRecord* d = find(kind, DeadlineRecord::PENDING)) close_deadline(*d, DeadlineRecord::WAIVED);
+  }
+
+  // An obligation fulfilled by an event that happened at `at`. Compliance is judged by event time;
+  // alerts by the clock: a miss already alerted is retracted when the event shows it was on time.
+  void fulfil(DeadlineKind kind, Instant at) {
+    DeadlineRecord* d = latest(kind);
+    if (d == nullptr || d->has_fulfilled_at()) return;
+    d->set_fulfilled_at(to_unix(at));
+    const bool in_time = to_unix(at) <= d->due_at();
+    switch (d->status()) {
+      case DeadlineRecord::PENDING:
+        if (in_time) {
+          close_deadline(*d, DeadlineRecord::MET);
+        } else {
+          drop_timers(kind);
+          emit_missed(*d);
+        }
+        break;
+      case DeadlineRecord::MISSED:
+        if (in_time) {
+          d->set_status(DeadlineRecord::MET);
+          if (d->alerted()) fill_alert(*emit().mutable_deadline_miss_retracted(), *d);
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+  // --- notices -------------------------------------------------------------------------------
+
+  // Sends the admission notice to every concerned unit that has not had it, if the notice can
+  // hold what the law requires (2 kap. 2 §); otherwise holds it and tells the ward once.
+  void send_admission_notices() {
+    std::vector<Recipient> pending;
+    for (auto& r : recipients()) {
+      if (!notified(r)) pending.push_back(std::move(r));
+    }
+    if (pending.empty()) return;
+
+    const v1::Patient& patient = st_.admission().patient();
+    std::vector<std::string> missing;
+    if (patient.name().empty()) missing.emplace_back("patient.name");
+    if (patient.address().empty()) missing.emplace_back("patient.address");
+    if (!st_.has_estimated_discharge_at()) missing.emplace_back("estimatedDischargeAt");
+    if (!missing.empty()) {
+      if (!st_.admission_notice_held()) {
+        st_.set_admission_notice_held(true);
+        emit_held(v1::NoticeHeld::ADMISSION_NOTICE, v1::NoticeHeld::MISSING_CONTENT, missing);
+      }
+      return;
+    }
+    st_.set_admission_notice_held(false);
+    for (const auto& r : pending) {
+      auto* notice = emit().mutable_admission_notice();
+      *notice->mutable_recipient() = r;
+      *notice->mutable_patient() = patient;
+      notice->set_care_unit(st_.admission().care_unit());
+      *notice->mutable_admitted_at() = to_proto(from_unix(st_.admitted_at()));
+      *notice->mutable_estimated_discharge_at() = to_proto(from_unix(st_.estimated_discharge_at()));
+      for (int need : st_.needs()) notice->add_needs(static_cast<Service>(need));
+      *st_.add_notified() = r;
+    }
+    // The notice counts as sent when the engine issues it.
+    fulfil(v1::ADMISSION_NOTICE, now_);
+  }
+
+  // Underrättelse (3 kap. 1 §): goes out now if the patient consented to sharing information,
+  // else it is held and the ward is told. Its sending time starts the SIP and liability clocks.
+  void send_discharge_ready_notice() {
+    const auto to = recipients();
+    if (to.empty()) return;
+    if (st_.information_consent() != v1::CONSENT_GRANTED) {
+      if (!st_.discharge_ready_notice_held()) {
+        st_.set_discharge_ready_notice_held(true);
+        emit_held(v1::NoticeHeld::DISCHARGE_READY_NOTICE, v1::NoticeHeld::MISSING_CONSENT);
+      }
+      return;
+    }
+    st_.set_discharge_ready_notice_held(false);
+    for (const auto& r : to) {
+      auto* notice = emit().mutable_discharge_ready_notice();
+      *notice->mutable_recipient() = r;
+      *notice->mutable_patient() = st_.admission().patient();
+      notice->set_care_unit(st_.admission().care_unit());
+      *notice->mutable_declared_at() = to_proto(from_unix(st_.declared_at()));
+    }
+    st_.add_periods()->set_notice_sent_at(to_unix(now_));
+    start_sip_clock();
+  }
+
+  // 4 kap. 3 §: the SIP invitation is due within three days of the notice, when a SIP is
+  // required and none was sent yet.
+  void start_sip_clock() {
+    if (!sip_required() || st_.has_sip_invitation_sent_at()) return;
+    if (find(v1::SIP_INVITATION, DeadlineRecord::PENDING) != nullptr) return;
+    const v1::LiabilityPeriodRecord* period = open_period();
+    if (period == nullptr) return;
+    const Instant sent = from_unix(period->notice_sent_at());
+    open_deadline(v1::SIP_INVITATION, sent, rules::sip_invitation_due(sent, rule_set()).due,
+                  outpatient());
+  }
+
+  v1::LiabilityPeriodRecord* open_period() {
+    if (st_.periods_size() == 0) return nullptr;
+    auto* last = st_.mutable_periods(st_.periods_size() - 1);
+    return last->has_ended_at() ? nullptr : last;
+  }
+
+  void end_period(Instant at) {
+    if (auto* p = open_period()) p->set_ended_at(to_unix(at));
+  }
+
+  // --- settlement ----------------------------------------------------------------------------
+
+  // Once discharged and no deadline is pending, payment liability is settled and the episode
+  // closes.
+  void try_settle() {
+    if (st_.phase() != EpisodeState::DISCHARGED) return;
+    if (std::any_of(st_.deadlines().begin(), st_.deadlines().end(), [](const DeadlineRecord& d) {
+          return d.status() == DeadlineRecord::PENDING;
+        })) {
+      return;
+    }
+    settle_payment_liability(*emit().mutable_payment_liability());
+    st_.clear_timers();
+    st_.set_phase(EpisodeState::CLOSED);
+  }
+
+  bool outpatient_unavailable_on(rules::LocalDate day) const {
+    const int64_t start = to_unix(rules::start_of_local_day(day));
+    const int64_t end = to_unix(rules::end_of_local_day(day));
+    return std::any_of(st_.outpatient_unavailable().begin(), st_.outpatient_unavailable().end(),
+                       [&](const v1::IntervalRecord& i) {
+                         return i.from() <= end && (!i.has_to() || i.to() > start);
+                       });
+  }
+
+  void settle_payment_liability(v1::PaymentLiability& pl) {
+    using PL = v1::PaymentLiability;
+    const rules::RuleSet& set = rule_set();
+    pl.set_municipality(st_.admission().patient().home_municipality());
+    pl.set_rule_set(set.id);
+    pl.set_status(PL::NOT_LIABLE);
+
+    // The conditions of 5 kap. 3 §, in the order a coordinator would check them.
+    if (!municipal_need()) return pl.set_reason(PL::NO_MUNICIPAL_NEEDS);
+    if (!st_.has_declared_at()) return pl.set_reason(PL::NEVER_DISCHARGE_READY);
+    const DeadlineRecord* notice = latest(v1::ADMISSION_NOTICE);
+    if (notice == nullptr || notice->status() != DeadlineRecord::MET) {
+      return pl.set_reason(PL::ADMISSION_NOTICE_NOT_IN_TIME);
+    }
+    if (st_.periods_size() == 0) return pl.set_reason(PL::DISCHARGE_READY_NOTICE_NOT_SENT);
+    if (any_missed(v1::SIP_INVITATION)) return pl.set_reason(PL::SIP_INVITATION_NOT_IN_TIME);
+
+    int total = 0;
+    int excluded_total = 0;
+    std::optional<int64_t> amount = 0;
+    for (const auto& period : st_.periods()) {
+      const rules::LocalDate first =
+          rules::first_liable_date(from_unix(period.notice_sent_at()), set.liability).date;
+      const rules::LocalDate end = rules::local_date(from_unix(period.ended_at()));
+      int liable = 0;
+      int excluded = 0;
+      for (auto day = date::sys_days{first}; day < date::sys_days{end}; day += date::days{1}) {
+        if (outpatient_unavailable_on(day)) {
+          ++excluded;
+          continue;
+        }
+        ++liable;
+        const auto rate = rules::daily_rate(set.liability, day);
+        amount = (amount && rate) ? std::optional<int64_t>(*amount + *rate) : std::nullopt;
+      }
+      auto* p = pl.add_periods();
+      *p->mutable_notice_sent_at() = to_proto(from_unix(period.notice_sent_at()));
+      p->set_first_liable_date(rules::format_date(first));
+      p->set_end_date(rules::format_date(end));
+      p->set_liable_days(liable);
+      p->set_excluded_days(excluded);
+      if (liable > 0 && pl.first_liable_date().empty()) {
+        pl.set_first_liable_date(rules::format_date(first));
+      }
+      total += liable;
+      excluded_total += excluded;
+    }
+    pl.set_liable_days(total);
+    if (total == 0) {
+      return pl.set_reason(excluded_total > 0 ? PL::OUTPATIENT_SERVICES_UNAVAILABLE
+                                              : PL::NO_LIABLE_DAYS);
+    }
+    pl.set_status(PL::LIABLE);
+    if (amount) pl.set_amount_sek(*amount);
+  }
+
+ private:
+  EpisodeState st_;
+  const rules::RuleBook& book_;
+  Instant now_;
+  std::string cause_;
+  std::vector<Notification> out_;
+};
+
+// --- event handlers ------------------------------------------------------------------------------
+
+void on_needs_assessed(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  const auto& msg = e.needs_assessed();
+  for (int need : msg.needs()) {
+    if (!has(st.needs(), static_cast<Service>(need))) st.add_needs(static_cast<Service>(need));
+  }
+  if (!msg.outpatient_unit().empty()) st.set_outpatient_unit(msg.outpatient_unit());
+  if (msg.has_estimated_discharge_at()) {
+    st.set_estimated_discharge_at(to_unix(from_proto(msg.estimated_discharge_at())));
+  }
+  if (st.needs_size() == 0) return;
+  // The first assessment that finds needs starts the 24-hour clock (2 kap. 3 §).
+  if (!st.has_assessed_at()) {
+    const Instant assessed = from_proto(e.occurred_at());
+    st.set_assessed_at(to_unix(assessed));
+    const auto due = rules::admission_notice_due(from_unix(st.admitted_at()), assessed, s.rule_set());
+    s.open_deadline(v1::ADMISSION_NOTICE, std::max(from_unix(st.admitted_at()), assessed), due.due,
+                    s.ward());
+  }
+  s.send_admission_notices();
+}
+
+void on_estimated_discharge_changed(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  const Instant at = from_proto(e.estimated_discharge_changed().estimated_discharge_at());
+  st.set_estimated_discharge_at(to_unix(at));
+  // 2 kap. 4 §: every unit that had the admission notice is told of the new estimate.
+  for (const auto& r : st.notified()) {
+    auto* u = s.emit().mutable_estimated_discharge_update();
+    *u->mutable_recipient() = r;
+    *u->mutable_estimated_discharge_at() = to_proto(at);
+  }
+  if (st.admission_notice_held()) s.send_admission_notices();
+}
+
+void on_consent(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  const auto& msg = e.consent_recorded();
+  const auto value = msg.granted() ? v1::CONSENT_GRANTED : v1::CONSENT_DECLINED;
+  if (msg.scope() == v1::ConsentRecorded::INFORMATION_SHARING) {
+    const bool withdrawn = st.information_consent() == v1::CONSENT_GRANTED && !msg.granted();
+    st.set_information_consent(value);
+    if (withdrawn) {
+      // What depended on the consent stops from now on; what was sent stays sent.
+      s.waive_pending(v1::INFORMATION_TRANSFER);
+      s.emit_warning(v1::Warning::CONSENT_WITHDRAWN, s.ward());
+    }
+    if (msg.granted() && st.phase() == EpisodeState::OPEN && st.discharge_ready() &&
+        st.discharge_ready_notice_held()) {
+      s.send_discharge_ready_notice();
+    }
+    return;
+  }
+  st.set_sip_consent(value);
+  if (msg.granted()) {
+    s.start_sip_clock();
+  } else {
+    s.waive_pending(v1::SIP_INVITATION);
+  }
+}
+
+void on_care_contact(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  st.set_care_contact_unit(e.care_contact_appointed().unit());
+  if (!st.has_care_contact_at()) st.set_care_contact_at(to_unix(from_proto(e.occurred_at())));
+  s.fulfil(v1::CARE_CONTACT, from_proto(e.occurred_at()));
+}
+
+void on_discharge_ready(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  st.set_discharge_ready(true);
+  st.set_declared_at(to_unix(from_proto(e.occurred_at())));
+  if (s.care_contact_required() && !st.has_care_contact_at()) {
+    s.emit_warning(v1::Warning::DISCHARGE_READY_WITHOUT_CARE_CONTACT, s.outpatient());
+  }
+  s.send_discharge_ready_notice();
+}
+
+void on_discharge_ready_revoked(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  st.set_discharge_ready(false);
+  st.set_discharge_ready_notice_held(false);
+  // The clocks that hang on the notice stop; a new declaration starts them again.
+  s.end_period(from_proto(e.occurred_at()));
+  s.waive_pending(v1::SIP_INVITATION);
+}
+
+void on_information_transferred(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  if (!st.has_information_transferred_at()) {
+    st.set_information_transferred_at(to_unix(from_proto(e.occurred_at())));
+  }
+  s.fulfil(v1::INFORMATION_TRANSFER, from_proto(e.occurred_at()));
+}
+
+void on_sip_invitation_sent(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  if (!st.has_sip_invitation_sent_at()) {
+    st.set_sip_invitation_sent_at(to_unix(from_proto(e.occurred_at())));
+  }
+  s.fulfil(v1::SIP_INVITATION, from_proto(e.occurred_at()));
+}
+
+void on_admission_cancelled(Step& s) {
+  auto& st = s.st();
+  for (const auto& r : st.notified()) {
+    *s.emit().mutable_admission_cancellation()->mutable_recipient() = r;
+  }
+  for (auto& d : *st.mutable_deadlines()) {
+    if (d.status() == DeadlineRecord::PENDING) d.set_status(DeadlineRecord::WAIVED);
+  }
+  st.clear_timers();
+  st.set_phase(EpisodeState::CANCELLED);
+}
+
+void on_outpatient_unavailable(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  const int64_t at = to_unix(from_proto(e.occurred_at()));
+  const int n = st.outpatient_unavailable_size();
+  const bool open = n > 0 && !st.outpatient_unavailable(n - 1).has_to();
+  if (e.outpatient_services_unavailable().unavailable() && !open) {
+    st.add_outpatient_unavailable()->set_from(at);
+  } else if (!e.outpatient_services_unavailable().unavailable() && open) {
+    st.mutable_outpatient_unavailable(n - 1)->set_to(std::max(at, st.outpatient_unavailable(n - 1).from()));
+  }
+}
+
+void on_discharged(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  const Instant at = from_proto(e.occurred_at());
+  st.set_phase(EpisodeState::DISCHARGED);
+  st.set_discharged_at(to_unix(at));
+  s.end_period(at);
+  const int n = st.outpatient_unavailable_size();
+  if (n > 0 && !st.outpatient_unavailable(n - 1).has_to()) {
+    st.mutable_outpatient_unavailable(n - 1)->set_to(to_unix(at));
+  }
+
+  // 2 kap. 5 §: the care contact is due by the discharge itself.
+  if (s.care_contact_required()) {
+    DeadlineRecord& d = *st.add_deadlines();
+    d.set_kind(v1::CARE_CONTACT);
+    d.set_anchor(to_unix(at));
+    d.set_due_at(to_unix(at));
+    *d.mutable_responsible() = s.outpatient();
+    if (st.has_care_contact_at()) {
+      d.set_fulfilled_at(st.care_contact_at());
+      if (st.care_contact_at() <= to_unix(at)) {
+        d.set_status(DeadlineRecord::MET);
+      } else {
+        s.emit_missed(d);
+      }
+    } else {
+      s.emit_missed(d);
+    }
+  }
+
+  // 3 kap. 2 §: information by the end of the day of discharge; secrecy applies without consent.
+  if (!s.recipients().empty()) {
+    const Instant due = rules::information_transfer_due(at).due;
+    if (st.has_information_transferred_at()) {
+      // Transferred before the discharge was known: met, as long as it was by the due time.
+      DeadlineRecord& d = *st.add_deadlines();
+      d.set_kind(v1::INFORMATION_TRANSFER);
+      d.set_anchor(to_unix(at));
+      d.set_due_at(to_unix(due));
+      d.set_fulfilled_at(st.information_transferred_at());
+      *d.mutable_responsible() = s.ward();
+      if (d.fulfilled_at() <= d.due_at()) {
+        d.set_status(DeadlineRecord::MET);
+      } else {
+        s.emit_missed(d);  // a late feed brought a transfer made after the discharge day
+      }
+    } else if (st.information_consent() == v1::CONSENT_GRANTED) {
+      s.open_deadline(v1::INFORMATION_TRANSFER, at, due, s.ward());
+    } else {
+      s.emit_held(v1::NoticeHeld::INFORMATION_TRANSFER, v1::NoticeHeld::MISSING_CONSENT);
+    }
+  }
+}
+
+// Which events the process allows once the patient is discharged: only those that fulfil
+// obligations running past discharge, or that a late feed may still bring.
+bool allowed_after_discharge(v1::Event::PayloadCase payload) {
+  switch (payload) {
+    case v1::Event::kConsentRecorded:
+    case v1::Event::kCareContactAppointed:
+    case v1::Event::kInformationTransferred:
+    case v1::Event::kSipInvitationSent:
+      return true;
+    default:
+      return false;
+  }
+}
+
+std::string payload_name(const v1::Event& e) {
+  const auto* field = v1::Event::descriptor()->FindFieldByNumber(e.payload_case());
+  return field != nullptr ? field->json_name() : "none";
+}
+
+}  // namespace
+
+const char* code_name(Rejection::Code code) {
+  switch (code) {
+    case Rejection::Code::kMalformed: return "malformed";
+    case Rejection::Code::kInvalidPersonalId: return "invalid_personal_id";
+    case Rejection::Code::kUnknownEpisode: return "unknown_episode";
+    case Rejection::Code::kOutOfOrder: return "out_of_order";
+    case Rejection::Code::kEpisodeClosed: return "episode_closed";
+    case Rejection::Code::kConflict: return "conflict";
+    case Rejection::Code::kNoRules: return "no_rules";
+  }
+  return "unknown";
+}
+
+const rules::RuleSet* rules_for(const v1::EpisodeState& state, const rules::RuleBook& rules) {
+  if (const rules::RuleSet* set = rules.find(state.rule_set_id())) return set;
+  return rules.select(state.admission().region(), state.admission().care_type(),
+                      rules::local_date(from_unix(state.admitted_at())));
+}
+
+std::optional<Rejection> validate_event(const v1::Event& e) {
+  using C = Rejection::Code;
+  if (e.event_id().empty()) return reject(C::kMalformed, "eventId is required");
+  if (e.episode_id().empty()) return reject(C::kMalformed, "episodeId is required");
+  if (e.event_id().size() > kMaxIdLength || e.episode_id().size() > kMaxIdLength) {
+    return reject(C::kMalformed, "eventId and episodeId are limited to 256 bytes");
+  }
+  if (!e.has_occurred_at()) return reject(C::kMalformed, "occurredAt is required");
+  if (e.has_recorded_at() && from_proto(e.recorded_at()) < from_proto(e.occurred_at())) {
+    return reject(C::kMalformed, "recordedAt is before occurredAt");
+  }
+  switch (e.payload_case()) {
+    case v1::Event::PAYLOAD_NOT_SET:
+      return reject(C::kMalformed, "the event has no payload (admitted, needsAssessed, ...)");
+    case v1::Event::kAdmitted: {
+      const auto& a = e.admitted();
+      if (!a.has_patient()) return reject(C::kMalformed, "admitted.patient is required");
+      if (auto id = validate_personal_id(a.patient().personal_id()); !id) {
+        return reject(C::kInvalidPersonalId, "admitted.patient.personalId: " + id.error().message);
+      }
+      if (!all_digits(a.patient().home_municipality(), 4)) {
+        return reject(C::kMalformed, "admitted.patient.homeMunicipality must be a 4-digit kommunkod");
+      }
+      if (a.care_unit().empty()) return reject(C::kMalformed, "admitted.careUnit is required");
+      if (!all_digits(a.region(), 2)) {
+        return reject(C::kMalformed, "admitted.region must be a 2-digit county code");
+      }
+      if (a.care_type() == v1::CARE_TYPE_UNSPECIFIED) {
+        return reject(C::kMalformed, "admitted.careType must be SOMATIC or PSYCHIATRIC");
+      }
+      return std::nullopt;
+    }
+    case v1::Event::kNeedsAssessed: {
+      const auto& n = e.needs_assessed();
+      for (int need : n.needs()) {
+        if (need == v1::SERVICE_UNSPECIFIED || !v1::Service_IsValid(need)) {
+          return reject(C::kMalformed, "needsAssessed.needs holds an unknown service");
+        }
+      }
+      if ((has(n.needs(), v1::OUTPATIENT_CARE) || has(n.needs(), v1::MUNICIPAL_HEALTH_CARE)) &&
+          n.outpatient_unit().empty()) {
+        return reject(C::kMalformed,
+                      "needsAssessed.outpatientUnit is required with OUTPATIENT_CARE or "
+                      "MUNICIPAL_HEALTH_CARE");
+      }
+      return std::nullopt;
+    }
+    case v1::Event::kEstimatedDischargeChanged:
+      if (!e.estimated_discharge_changed().has_estimated_discharge_at()) {
+        return reject(C::kMalformed, "estimatedDischargeChanged.estimatedDischargeAt is required");
+      }
+      return std::nullopt;
+    case v1::Event::kConsentRecorded:
+      if (e.consent_recorded().scope() == v1::ConsentRecorded::SCOPE_UNSPECIFIED) {
+        return reject(C::kMalformed, "consentRecorded.scope must be INFORMATION_SHARING or SIP");
+      }
+      return std::nullopt;
+    case v1::Event::kCareContactAppointed:
+      if (e.care_contact_appointed().unit().empty()) {
+        return reject(C::kMalformed, "careContactAppointed.unit is required");
+      }
+      return std::nullopt;
+    default:
+      return std::nullopt;
+  }
+}
+
+StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
+                       const rules::RuleBook& rules, Instant now) {
+  using C = Rejection::Code;
+  if (auto bad = validate_event(e)) return *bad;
+  const Instant occurred = from_proto(e.occurred_at());
+  if (occurred > now + kFutureTolerance) {
+    return reject(C::kOutOfOrder, "occurredAt is in the future of the engine's clock");
+  }
+
+  if (state == nullptr) {
+    if (e.payload_case() != v1::Event::kAdmitted) {
+      return reject(C::kUnknownEpisode, payload_name(e) + " for an episode with no admission");
+    }
+    const auto& a = e.admitted();
+    const rules::RuleSet* set = rules.select(a.region(), a.care_type(), rules::local_date(occurred));
+    if (set == nullptr) {
+      return reject(C::kNoRules, "no rule set in force for region " + a.region() + " on " +
+                                     rules::format_date(rules::local_date(occurred)));
+    }
+    EpisodeState fresh;
+    fresh.set_episode_id(e.episode_id());
+    fresh.set_phase(EpisodeState::OPEN);
+    fresh.set_rule_set_id(set->id);
+    *fresh.mutable_admission() = a;
+    fresh.set_admitted_at(to_unix(occurred));
+    fresh.set_last_occurred_at(to_unix(occurred));
+    auto* seen = fresh.add_seen();
+    seen->set_event_id(e.event_id());
+    seen->set_digest(digest(e));
+    Transition t;
+    t.next = std::move(fresh);
+    return t;
+  }
+
+  const uint64_t d = digest(e);
+  for (const auto& seen : state->seen()) {
+    if (seen.event_id() != e.event_id()) continue;
+    if (seen.digest() == d) {
+      Transition t;
+      t.outcome = Transition::Outcome::kDuplicate;
+      return t;
+    }
+    return reject(C::kConflict, "eventId was seen before with different content");
+  }
+  switch (state->phase()) {
+    case EpisodeState::CLOSED:
+      return reject(C::kEpisodeClosed, "the episode is closed (discharged and settled)");
+    case EpisodeState::CANCELLED:
+      return reject(C::kEpisodeClosed, "the admission was cancelled");
+    case EpisodeState::DISCHARGED:
+      if (!allowed_after_discharge(e.payload_case())) {
+        return reject(C::kOutOfOrder, payload_name(e) + " after the patient was discharged");
+      }
+      break;
+    default:
+      break;
+  }
+  if (to_unix(occurred) < state->admitted_at()) {
+    return reject(C::kOutOfOrder, payload_name(e) + " occurred before the admission");
+  }
+  switch (e.payload_case()) {
+    case v1::Event::kAdmitted:
+      return reject(C::kOutOfOrder, "the episode is already admitted");
+    case v1::Event::kDischargeReady:
+      if (state->discharge_ready()) return reject(C::kOutOfOrder, "the patient is already discharge-ready");
+      break;
+    case v1::Event::kDischargeReadyRevoked:
+      if (!state->discharge_ready()) {
+        return reject(C::kOutOfOrder, "dischargeReadyRevoked while not discharge-ready");
+      }
+      break;
+    default:
+      break;
+  }
+
+  Step s(*state, rules, now, "e/" + e.event_id());
+  switch (e.payload_case()) {
+    case v1::Event::kNeedsAssessed: on_needs_assessed(s, e); break;
+    case v1::Event::kEstimatedDischargeChanged: on_estimated_discharge_changed(s, e); break;
+    case v1::Event::kConsentRecorded: on_consent(s, e); break;
+    case v1::Event::kCareContactAppointed: on_care_contact(s, e); break;
+    case v1::Event::kDischargeReady: on_discharge_ready(s, e); break;
+    case v1::Event::kDischargeReadyRevoked: on_discharge_ready_revoked(s, e); break;
+    case v1::Event::kInformationTransferred: on_information_transferred(s, e); break;
+    case v1::Event::kSipInvitationSent: on_sip_invitation_sent(s, e); break;
+    case v1::Event::kAdmissionCancelled: on_admission_cancelled(s); break;
+    case v1::Event::kOutpatientServicesUnavailable: on_outpatient_unavailable(s, e); break;
+    case v1::Event::kDischarged: on_discharged(s, e); break;
+    default: SAMORDNA_CHECK(false, "every payload case is handled");
+  }
+  s.try_settle();
+  auto& st = s.st();
+  auto* seen = st.add_seen();
+  seen->set_event_id(e.event_id());
+  seen->set_digest(d);
+  st.set_last_occurred_at(std::max(st.last_occurred_at(), to_unix(occurred)));
+  return std::move(s).finish();
+}
+
+Transition fire_timer(const v1::EpisodeState& state, const TimerFired& timer,
+                      const rules::RuleBook& rules, Instant now) {
+  const auto& timers = state.timers();
+  const auto it = std::find_if(timers.begin(), timers.end(), [&](const v1::TimerRecord& t) {
+    return t.kind() == timer.kind && t.deadline() == timer.deadline &&
+           t.fire_at() == to_unix(timer.fire_at);
+  });
+  if (it == timers.end()) {
+    Transition t;
+    t.outcome = Transition::Outcome::kStale;
+    return t;
+  }
+  const std::string cause = std::string("t/") + (timer.kind == v1::TIMER_DEADLINE ? "due" : "remind") +
+                            "/" + deadline_name(timer.deadline) + "/" +
+                            std::to_string(to_unix(timer.fire_at));
+  Step s(state, rules, now, cause);
+  auto& st = s.st();
+  st.mutable_timers()->erase(st.mutable_timers()->begin() + (it - timers.begin()));
+  if (DeadlineRecord* d = s.find(timer.deadline, DeadlineRecord::PENDING)) {
+    if (timer.kind == v1::TIMER_DEADLINE) {
+      s.drop_timers(timer.deadline);
+      s.emit_missed(*d);
+    } else {
+      s.fill_alert(*s.emit().mutable_deadline_reminder(), *d);
+    }
+  }
+  s.try_settle();
+  return std::move(s).finish();
+}
+
+}  // namespace samordna::state

@@ -1,0 +1,126 @@
+#include "engine/app/simulator.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <nlohmann/json.hpp>
+
+#include <istream>
+#include <ostream>
+
+namespace samordna::app {
+
+std::string redact_digits(std::string text) {
+  std::string out;
+  out.reserve(text.size());
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t j = i;
+    while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
+    if (j - i >= 6) {
+      out += '#';
+    } else {
+      out.append(text, i, j - i);
+    }
+    if (j < text.size()) out += text[j];
+    i = j + 1;
+  }
+  return out;
+}
+
+Simulator::Simulator(const rules::RuleBook& rules, std::ostream& notifications,
+                     std::ostream& rejections)
+    : rules_(rules), notifications_(notifications), rejections_(rejections) {}
+
+void Simulator::emit(const std::vector<v1::Notification>& batch, SimulationStats& stats) {
+  google::protobuf::util::JsonPrintOptions options;
+  std::string json;
+  for (const auto& n : batch) {
+    json.clear();
+    (void)google::protobuf::util::MessageToJsonString(n, &json, options);
+    notifications_ << json << '\n';
+  }
+  stats.notifications += batch.size();
+}
+
+void Simulator::report(size_t line, const std::string& event_id, const std::string& episode_id,
+                       const std::string& code, const std::string& reason) {
+  nlohmann::json j = {{"line", line}, {"code", code}, {"reason", reason}};
+  if (!event_id.empty()) j["eventId"] = event_id;
+  if (!episode_id.empty()) j["episodeId"] = episode_id;
+  rejections_ << j.dump() << '\n';
+}
+
+Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOptions& options) {
+  store::DbOptions db_options;
+  db_options.in_memory = !options.state_dir.has_value();
+  SAMORDNA_TRY(db, store::Db::open(options.state_dir.value_or("/samordna-sim"), db_options));
+  db_ = std::move(db);
+  engine_ = std::make_unique<pipeline::Engine>(*db_, rules_);
+  SAMORDNA_TRYV(engine_->open());
+
+  constexpr store::PartitionId kPartition = 0;
+  SimulationStats stats;
+  std::optional<Instant> clock;
+  std::vector<v1::Notification> out;
+  google::protobuf::util::JsonParseOptions parse_options;
+  parse_options.ignore_unknown_fields = false;
+
+  auto advance = [&](Instant to) -> Result<void> {
+    out.clear();
+    SAMORDNA_TRY(fired, engine_->fire_all_due(kPartition, to, out));
+    stats.timers_fired += fired;
+    emit(out, stats);
+    return ok();
+  };
+
+  std::string line;
+  size_t line_no = 0;
+  while (std::getline(events, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    ++stats.lines;
+    v1::Event event;
+    if (auto status = google::protobuf::util::JsonStringToMessage(line, &event, parse_options);
+        !status.ok()) {
+      ++stats.rejected;
+      report(line_no, "", "", "malformed",
+             "not a samordna.v1.Event JSON line: " + redact_digits(std::string(status.message())));
+      continue;
+    }
+    if (!event.has_occurred_at()) {
+      ++stats.rejected;
+      report(line_no, event.event_id(), event.episode_id(), "malformed", "occurredAt is required");
+      continue;
+    }
+    const Instant at = from_proto(event.has_recorded_at() ? event.recorded_at() : event.occurred_at());
+    if (!clock || at > *clock) clock = at;
+    SAMORDNA_TRYV(advance(*clock));
+
+    SAMORDNA_TRY(outcome, engine_->apply(kPartition, event, *clock));
+    switch (outcome.kind) {
+      case pipeline::Outcome::Kind::kApplied:
+        ++stats.applied;
+        emit(outcome.notifications, stats);
+        break;
+      case pipeline::Outcome::Kind::kDuplicate:
+        ++stats.duplicates;
+        break;
+      case pipeline::Outcome::Kind::kRejected:
+        ++stats.rejected;
+        report(line_no, event.event_id(), event.episode_id(),
+               state::code_name(outcome.rejection->code), outcome.rejection->reason);
+        break;
+    }
+  }
+  if (options.until && (!clock || *options.until > *clock)) {
+    SAMORDNA_TRYV(advance(*options.until));
+  }
+  notifications_.flush();
+  return stats;
+}
+
+Result<std::optional<v1::EpisodeState>> Simulator::episode(std::string_view id) const {
+  if (!engine_) return fail(Errc::kInvalidArgument, "the simulation has not run");
+  return engine_->episode(0, id);
+}
+
+}  // namespace samordna::app

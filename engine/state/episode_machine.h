@@ -1,0 +1,80 @@
+#pragma once
+
+// The episode state machine: the whole of Lag (2017:612) as the engine applies it, as pure
+// functions. Given an episode's state, one input (an event or a fired timer), the rule book and the
+// current time, it returns the next state and the notifications to emit. No I/O, no clock reads, no
+// logging: the same arguments always give the same result, ids included, which is what makes the
+// simulator and the live service produce identical output. docs/domain-decisions.md lists every
+// interpretation it pins.
+//
+// The timers an episode wants are part of its state (EpisodeState.timers); the pipeline mirrors
+// them into the timer store in the same atomic write.
+
+#include <boost/outcome.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/core/time.h"
+#include "rules/rule_set.h"
+#include "samordna/v1/event.pb.h"
+#include "samordna/v1/notification.pb.h"
+#include "samordna/v1/storage.pb.h"
+
+namespace samordna::state {
+
+// Why an input was refused. The reason names fields and states, never personal data.
+struct Rejection {
+  enum class Code {
+    kMalformed,          // a required field is missing or has an impossible value
+    kInvalidPersonalId,  // the identity number fails the Skatteverket rules
+    kUnknownEpisode,     // no admission seen for the episode
+    kOutOfOrder,         // the process does not allow this event in the episode's state
+    kEpisodeClosed,      // the episode was settled or cancelled
+    kConflict,           // an event id seen before, with different content
+    kNoRules,            // no rule set in force for the region and date
+  };
+  Code code = Code::kMalformed;
+  std::string reason;
+};
+
+const char* code_name(Rejection::Code code);  // "malformed", "unknown_episode", ...
+
+struct Transition {
+  enum class Outcome {
+    kApplied,    // next holds the new state (may equal the old), notifications what to emit
+    kDuplicate,  // the event id was applied before: nothing changes
+    kStale,      // a timer the episode no longer wants: nothing changes, drop the timer
+  };
+  Outcome outcome = Outcome::kApplied;
+  v1::EpisodeState next;
+  std::vector<v1::Notification> notifications;
+};
+
+using StepResult =
+    boost::outcome_v2::result<Transition, Rejection, boost::outcome_v2::policy::terminate>;
+
+// Checks what can be checked without the episode's state: required fields, identity numbers,
+// codes. apply_event runs it too; connectors may call it early to reject before routing.
+std::optional<Rejection> validate_event(const v1::Event& event);
+
+// Applies one event. `state` is null when the store has no record of the episode.
+StepResult apply_event(const v1::EpisodeState* state, const v1::Event& event,
+                       const rules::RuleBook& rules, Instant now);
+
+struct TimerFired {
+  v1::TimerKind kind = v1::TIMER_KIND_UNSPECIFIED;
+  v1::DeadlineKind deadline = v1::DEADLINE_KIND_UNSPECIFIED;
+  Instant fire_at;
+};
+
+// Applies a timer the timer store found due at `now` (>= fire_at).
+Transition fire_timer(const v1::EpisodeState& state, const TimerFired& timer,
+                      const rules::RuleBook& rules, Instant now);
+
+// The rule set an episode is judged by: the one it was admitted under, or, when the rule files no
+// longer hold that id, the one in force at admission now.
+const rules::RuleSet* rules_for(const v1::EpisodeState& state, const rules::RuleBook& rules);
+
+}  // namespace samordna::state

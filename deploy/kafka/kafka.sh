@@ -1,0 +1,412 @@
+#!/usr/bin/env bash
+# deploy/kafka/kafka.sh -- a local single-node Apache Kafka (KRaft, combined
+# broker+controller) for development and tests. See README.md beside this file.
+#
+#   kafka.sh fetch                       get Kafka's jars from Maven Central (idempotent)
+#   kafka.sh start                       format (first time) + start; prints 127.0.0.1:PORT
+#   kafka.sh stop                        SIGTERM, then SIGKILL after a timeout (idempotent)
+#   kafka.sh status                      prints state; exit 0 running+healthy, 1 unhealthy, 3 stopped
+#   kafka.sh reset                       stop and wipe the data dir
+#   kafka.sh topics create NAME PARTITIONS [compact]   (idempotent)
+#   kafka.sh topics list | topics delete NAME
+#   kafka.sh tool MAIN_CLASS [ARGS...]   run any main class from the Kafka jars
+#
+# stdout carries only: the bootstrap address (start), the status line (status),
+# topic names (topics list) and whatever a `tool` prints. Progress and errors go
+# to stderr.
+set -euo pipefail
+
+KAFKA_VERSION=3.9.1
+
+SCRIPT_DIR=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)
+HOME_DIR=$SCRIPT_DIR/.kafka                 # gitignored
+LIB_DIR=$HOME_DIR/lib
+POM=$SCRIPT_DIR/pom.xml
+BROKER_LOG4J=$SCRIPT_DIR/log4j.properties
+TOOLS_LOG4J=$SCRIPT_DIR/tools-log4j.properties
+
+# Relative KAFKA_DATA_DIR is taken relative to the caller's cwd.
+DATA_DIR=$(realpath -m -- "${KAFKA_DATA_DIR:-$HOME_DIR/data}")
+PORT=${KAFKA_PORT:-19092}
+CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-19093}
+START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}    # seconds
+STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}      # seconds before SIGKILL
+HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}
+EXTRA_CONFIG=${KAFKA_EXTRA_CONFIG:-}        # optional file appended to server.properties
+
+STORE_DIR=$DATA_DIR/kraft                   # log.dirs (the formatted KRaft store)
+LOGS_DIR=$DATA_DIR/logs
+CONFIG=$DATA_DIR/server.properties
+PID_FILE=$DATA_DIR/kafka.pid
+LOCK_FILE=$DATA_DIR/.lock
+BOOTSTRAP=127.0.0.1:$PORT
+
+# Short-lived CLI JVMs: small heap, quick start.
+TOOL_JVM_OPTS=(-Xmx256m -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Djava.awt.headless=true
+               "-Dlog4j.configuration=file:$TOOLS_LOG4J")
+
+log() { printf 'kafka.sh: %s\n' "$*" >&2; }
+die() { printf 'kafka.sh: error: %s\n' "$*" >&2; exit 1; }
+
+usage() {
+  sed -n '2,16s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+  exit 2
+}
+
+is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
+
+# ---------------------------------------------------------------- prerequisites
+
+apt_install() {
+  [[ $(id -u) == 0 ]] || die "'$1' is missing; install Debian package(s) ${*:2} (needs root)"
+  command -v apt-get >/dev/null || die "'$1' is missing and apt-get is not available; install ${*:2}"
+  log "installing ${*:2} with apt-get"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq >&2 \
+    || die "apt-get update failed"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${@:2}" >&2 \
+    || die "apt-get install ${*:2} failed"
+}
+
+ensure_java() {
+  if ! command -v java >/dev/null || ! java -version >/dev/null 2>&1; then
+    apt_install java default-jre-headless
+  fi
+  java -version >/dev/null 2>&1 || die "'java -version' fails"
+  local v major
+  v=$(java -version 2>&1 | sed -n '1s/.*version "\([^"]*\)".*/\1/p')
+  major=${v%%.*}
+  [[ $major == 1 ]] && major=$(cut -d. -f2 <<<"$v")
+  if is_uint "${major:-x}" && (( major < 11 )); then
+    die "Kafka $KAFKA_VERSION needs Java 11+ (found '$v')"
+  fi
+}
+
+ensure_mvn() {
+  if ! command -v mvn >/dev/null; then
+    apt_install mvn maven
+  fi
+}
+
+# Serialise fetch/start/stop/reset on one data dir (and fetch globally) so that
+# parallel test runners calling `start` don't race each other.
+lock() { # lock FILE
+  mkdir -p -- "$(dirname -- "$1")"
+  exec 9>"$1"
+  flock -w 600 9 || die "timed out waiting for lock $1"
+}
+
+# ------------------------------------------------------------------------ fetch
+
+fetch_stamp() { echo "$KAFKA_VERSION $(sha256sum <"$POM" | cut -c1-16)"; }
+
+fetched() { [[ -f $LIB_DIR/.fetched && $(<"$LIB_DIR/.fetched") == "$(fetch_stamp)" ]]; }
+
+cmd_fetch() {
+  ensure_java
+  fetched && return 0
+  lock "$HOME_DIR/.fetch.lock"
+  fetched && return 0
+  ensure_mvn
+  local tmp=$HOME_DIR/lib.tmp.$$ mlog=$HOME_DIR/fetch.log
+  rm -rf -- "$tmp"
+  log "fetching Apache Kafka $KAFKA_VERSION jars from Maven Central (log: $mlog)"
+  if ! mvn -B -q -Dstyle.color=never -f "$POM" dependency:copy-dependencies \
+         "-Dkafka.lib.dir=$tmp" >"$mlog" 2>&1; then
+    tail -n 30 "$mlog" >&2 || true
+    rm -rf -- "$tmp"
+    die "maven could not fetch the Kafka jars (full log: $mlog)"
+  fi
+  local j
+  for j in "kafka_2.13-$KAFKA_VERSION.jar" "kafka-tools-$KAFKA_VERSION.jar" \
+           "kafka-clients-$KAFKA_VERSION.jar" reload4j-; do
+    compgen -G "$tmp/$j*" >/dev/null || { rm -rf -- "$tmp"; die "fetched jars lack $j"; }
+  done
+  rm -rf -- "$LIB_DIR"
+  mv -- "$tmp" "$LIB_DIR"
+  fetch_stamp >"$LIB_DIR/.fetched"
+  log "fetched $(find "$LIB_DIR" -name '*.jar' | wc -l) jars into $LIB_DIR"
+}
+
+run_tool() { # run_tool MAIN_CLASS ARGS...   (fetched jars, quiet logging)
+  java "${TOOL_JVM_OPTS[@]}" -cp "$LIB_DIR/*" "$@"
+}
+
+# ---------------------------------------------------------------- process state
+
+# Prints the broker's pid for this data dir, if one is running.
+broker_pid() {
+  local pid cmdline
+  if [[ -f $PID_FILE ]]; then
+    pid=$(<"$PID_FILE")
+    if is_uint "$pid" && [[ -r /proc/$pid/cmdline ]]; then
+      cmdline=$( { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null || true)
+      if [[ $cmdline == *kafka.Kafka\ "$CONFIG"* ]]; then
+        echo "$pid"; return 0
+      fi
+    fi
+  fi
+  # Lost/stale pid file: look for a broker started on this config.
+  local f
+  for f in /proc/[0-9]*/cmdline; do
+    cmdline=$( { tr '\0' ' ' <"$f"; } 2>/dev/null || true)
+    if [[ $cmdline == *kafka.Kafka\ "$CONFIG"* ]]; then
+      pid=${f#/proc/}; pid=${pid%/cmdline}
+      echo "$pid" >"$PID_FILE"
+      echo "$pid"; return 0
+    fi
+  done
+  return 1
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# A real client round-trip: list topics through the admin API.
+healthy() {
+  local cfg=$DATA_DIR/.probe.properties
+  printf '%s\n' request.timeout.ms=5000 default.api.timeout.ms=8000 \
+    socket.connection.setup.timeout.ms=2000 >"$cfg"
+  run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
+    --command-config "$cfg" --list >/dev/null 2>&1
+}
+
+# Wait until the broker with pid $1 answers clients, or die.
+wait_ready() {
+  local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
+  while ! port_open "$PORT"; do
+    if ! kill -0 "$pid" 2>/dev/null; then
+      tail -n 40 "$LOGS_DIR/server.log" >&2 2>/dev/null || true
+      tail -n 20 "$LOGS_DIR/kafka.out" >&2 2>/dev/null || true
+      die "broker exited during startup (logs: $LOGS_DIR)"
+    fi
+    (( SECONDS < deadline )) || die "broker not listening on $BOOTSTRAP after ${START_TIMEOUT}s (logs: $LOGS_DIR)"
+    sleep 0.2
+  done
+  until healthy; do
+    kill -0 "$pid" 2>/dev/null || die "broker exited during startup (logs: $LOGS_DIR)"
+    (( SECONDS < deadline )) || die "broker on $BOOTSTRAP not answering clients after ${START_TIMEOUT}s (logs: $LOGS_DIR)"
+    sleep 0.5
+  done
+}
+
+# ------------------------------------------------------------------------ start
+
+cluster_id() { # random Kafka Uuid: 16 bytes, base64url, unpadded (22 chars)
+  head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+}
+
+write_config() {
+  cat >"$CONFIG" <<EOF
+# Generated by deploy/kafka/kafka.sh on every start -- edits are overwritten.
+# Single node, KRaft, combined broker+controller, loopback only.
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$PORT,CONTROLLER://127.0.0.1:$CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$STORE_DIR
+
+# One broker: every replication factor / ISR is 1.
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+# Fewer internal partitions: faster first consumer group / first transaction.
+offsets.topic.num.partitions=8
+transaction.state.log.num.partitions=8
+
+num.partitions=4
+auto.create.topics.enable=false
+group.initial.rebalance.delay.ms=0
+# Allow long-running transactions (client transaction.timeout.ms must be <= this).
+transaction.max.timeout.ms=3600000
+
+# Small machine (2 cores).
+num.network.threads=2
+num.io.threads=4
+num.recovery.threads.per.data.dir=1
+EOF
+  if [[ -n $EXTRA_CONFIG ]]; then
+    [[ -r $EXTRA_CONFIG ]] || die "KAFKA_EXTRA_CONFIG=$EXTRA_CONFIG is not readable"
+    { echo; echo "# From KAFKA_EXTRA_CONFIG=$EXTRA_CONFIG"; cat -- "$EXTRA_CONFIG"; } >>"$CONFIG"
+  fi
+}
+
+cmd_start() {
+  is_uint "$PORT" && is_uint "$CONTROLLER_PORT" || die "KAFKA_PORT / KAFKA_CONTROLLER_PORT must be numbers"
+  [[ $PORT != "$CONTROLLER_PORT" ]] || die "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ"
+  cmd_fetch
+  lock "$LOCK_FILE"
+
+  local pid
+  if pid=$(broker_pid); then
+    # Already running (maybe still starting, from a parallel caller).
+    wait_ready "$pid"
+    echo "$BOOTSTRAP"
+    return 0
+  fi
+  rm -f -- "$PID_FILE"
+  port_open "$PORT" && die "port $PORT is in use by another process (set KAFKA_PORT)"
+  port_open "$CONTROLLER_PORT" && die "port $CONTROLLER_PORT is in use by another process (set KAFKA_CONTROLLER_PORT)"
+
+  mkdir -p -- "$STORE_DIR" "$LOGS_DIR"
+  write_config
+  if [[ ! -f $STORE_DIR/meta.properties ]]; then
+    local cid
+    cid=$(cluster_id)
+    log "formatting KRaft store $STORE_DIR (cluster id $cid)"
+    run_tool kafka.tools.StorageTool format -t "$cid" -c "$CONFIG" >"$LOGS_DIR/format.log" 2>&1 \
+      || { cat "$LOGS_DIR/format.log" >&2; die "kafka-storage format failed"; }
+  fi
+
+  log "starting Kafka $KAFKA_VERSION on $BOOTSTRAP (data: $DATA_DIR)"
+  # setsid + no inherited fds: the broker outlives this script and never holds
+  # the caller's stdout (so `addr=$(kafka.sh start)` returns) or our lock.
+  (
+    cd -- "$DATA_DIR"
+    # Close every inherited fd above stderr (our lock, callers' pipes).
+    for fd in /proc/self/fd/*; do
+      fd=${fd##*/}
+      (( fd > 2 )) && eval "exec $fd>&-" 2>/dev/null || true
+    done
+    exec setsid java -server $HEAP_OPTS \
+      -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
+      -XX:+ExplicitGCInvokesConcurrent -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true \
+      "-Dkafka.logs.dir=$LOGS_DIR" "-Dlog4j.configuration=file:$BROKER_LOG4J" \
+      -cp "$LIB_DIR/*" kafka.Kafka "$CONFIG"
+  ) </dev/null >>"$LOGS_DIR/kafka.out" 2>&1 &
+  pid=$!
+  echo "$pid" >"$PID_FILE"
+  wait_ready "$pid"
+  log "broker ready (pid $pid, logs: $LOGS_DIR)"
+  echo "$BOOTSTRAP"
+}
+
+# ------------------------------------------------------------------------- stop
+
+cmd_stop() {
+  [[ -d $DATA_DIR ]] || return 0
+  lock "$LOCK_FILE"
+  local pid
+  if ! pid=$(broker_pid); then
+    rm -f -- "$PID_FILE"
+    log "not running"
+    return 0
+  fi
+  log "stopping broker (pid $pid)"
+  kill -TERM "$pid" 2>/dev/null || true
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while kill -0 "$pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.2; done
+  if kill -0 "$pid" 2>/dev/null; then
+    log "still running after ${STOP_TIMEOUT}s; sending SIGKILL"
+    kill -KILL "$pid" 2>/dev/null || true
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+  fi
+  rm -f -- "$PID_FILE"
+  log "stopped"
+}
+
+cmd_status() {
+  local pid
+  if [[ -d $DATA_DIR ]] && pid=$(broker_pid); then
+    if healthy; then
+      echo "running pid=$pid bootstrap=$BOOTSTRAP data=$DATA_DIR"
+      return 0
+    fi
+    echo "unhealthy pid=$pid bootstrap=$BOOTSTRAP data=$DATA_DIR (logs: $LOGS_DIR)"
+    return 1
+  fi
+  echo "stopped data=$DATA_DIR"
+  return 3
+}
+
+cmd_reset() {
+  cmd_stop
+  [[ -d $DATA_DIR ]] || return 0
+  case $DATA_DIR in /|"$HOME"|"$SCRIPT_DIR"|/work|/tmp) die "refusing to wipe $DATA_DIR";; esac
+  # Only wipe what this script creates, unless told otherwise.
+  local f stray=()
+  shopt -s nullglob dotglob
+  for f in "$DATA_DIR"/*; do
+    case ${f##*/} in kraft|logs|server.properties|kafka.pid|.lock|.probe.properties) ;; *) stray+=("$f");; esac
+  done
+  shopt -u nullglob dotglob
+  if (( ${#stray[@]} )) && [[ ${KAFKA_RESET_FORCE:-} != 1 ]]; then
+    die "$DATA_DIR holds files kafka.sh did not create (${stray[*]}); set KAFKA_RESET_FORCE=1 to wipe anyway"
+  fi
+  lock "$LOCK_FILE"
+  find "$DATA_DIR" -mindepth 1 -maxdepth 1 ! -name .lock -exec rm -rf -- {} +
+  log "wiped $DATA_DIR"
+}
+
+# ----------------------------------------------------------------------- topics
+
+require_running() {
+  fetched || die "Kafka not fetched; run: $0 fetch"
+  broker_pid >/dev/null || die "broker not running for $DATA_DIR; run: $0 start"
+}
+
+cmd_topics() {
+  local sub=${1:-}
+  shift || true
+  case $sub in
+    create)
+      (( $# == 2 || $# == 3 )) || die "usage: topics create NAME PARTITIONS [compact]"
+      local name=$1 parts=$2 extra=()
+      is_uint "$parts" && (( parts > 0 )) || die "PARTITIONS must be a positive number, got '$parts'"
+      if (( $# == 3 )); then
+        [[ $3 == compact ]] || die "third argument must be 'compact', got '$3'"
+        extra=(--config cleanup.policy=compact)
+      fi
+      require_running
+      local out
+      if ! out=$(run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
+                   --create --if-not-exists --topic "$name" --partitions "$parts" \
+                   --replication-factor 1 "${extra[@]}" 2>&1); then
+        printf '%s\n' "$out" >&2
+        die "could not create topic '$name'"
+      fi
+      ;;
+    list)
+      (( $# == 0 )) || die "usage: topics list"
+      require_running
+      run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" --list
+      ;;
+    delete)
+      (( $# == 1 )) || die "usage: topics delete NAME"
+      require_running
+      run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
+        --delete --if-exists --topic "$1" >/dev/null
+      ;;
+    *) die "usage: topics create NAME PARTITIONS [compact] | topics list | topics delete NAME";;
+  esac
+}
+
+cmd_tool() {
+  (( $# >= 1 )) || die "usage: tool MAIN_CLASS [ARGS...]   e.g. tool kafka.tools.ConsoleProducer --help"
+  fetched || die "Kafka not fetched; run: $0 fetch"
+  run_tool "$@"
+}
+
+# ------------------------------------------------------------------------- main
+
+main() {
+  local cmd=${1:-}
+  shift || true
+  case $cmd in
+    fetch)  (( $# == 0 )) || usage; cmd_fetch ;;
+    start)  (( $# == 0 )) || usage; cmd_start ;;
+    stop)   (( $# == 0 )) || usage; cmd_stop ;;
+    status) (( $# == 0 )) || usage; cmd_status ;;
+    reset)  (( $# == 0 )) || usage; cmd_reset ;;
+    topics) cmd_topics "$@" ;;
+    tool)   cmd_tool "$@" ;;
+    -h|--help|help) usage ;;
+    *) [[ -z $cmd ]] || log "unknown command '$cmd'"; usage ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,123 @@
+#include "engine/pipeline/engine.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace samordna::pipeline {
+namespace {
+
+Instant at(const std::string& s) { return parse_rfc3339(s).value(); }
+
+rules::RuleBook book() {
+  rules::RuleSet set;
+  set.id = "test";
+  set.title = "test";
+  set.valid_from = date::year{2018} / 1 / 1;
+  return rules::RuleBook({set});
+}
+
+v1::Event event(const std::string& id, const std::string& occurred, const std::string& payload) {
+  v1::Event e;
+  const std::string json = R"({"eventId":")" + id + R"(","episodeId":"ep1","occurredAt":")" +
+                           occurred + R"(",)" + payload + "}";
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &e).ok()) << json;
+  return e;
+}
+
+const char* kAdmitted =
+    R"("admitted":{"patient":{"personalId":"195704289999","name":"N","address":"A","homeMunicipality":"0380"},"careUnit":"w","region":"03","careType":"SOMATIC"})";
+const char* kNeeds = R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})";  // no estimate: held
+
+class EngineTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("samordna-engine-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    open();
+  }
+  void TearDown() override {
+    engine_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void open() {
+    engine_.reset();
+    db_.reset();
+    store::DbOptions options;
+    options.in_memory = GetParam();
+    db_ = store::Db::open(dir_, options).value();
+    engine_ = std::make_unique<Engine>(*db_, rules_);
+    ASSERT_TRUE(engine_->open());
+  }
+
+  rules::RuleBook rules_ = book();
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Db> db_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_P(EngineTest, StateAndTimersAreCommittedTogetherAndFireOnce) {
+  auto r = engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r.value().kind, Outcome::Kind::kApplied);
+  r = engine_->apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"));
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r.value().notifications.size(), 1u);  // noticeHeld
+  ASSERT_TRUE(engine_->next_due(0));
+  EXPECT_LE(*engine_->next_due(0), at("2022-03-02T10:00:01Z"));
+
+  std::vector<v1::Notification> out;
+  ASSERT_TRUE(engine_->fire_all_due(0, at("2022-03-02T10:00:00Z"), out));
+  EXPECT_TRUE(out.empty());  // one second early
+  ASSERT_TRUE(engine_->fire_all_due(0, at("2022-03-02T10:00:01Z"), out));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].has_deadline_missed());
+  out.clear();
+  ASSERT_TRUE(engine_->fire_all_due(0, at("2022-03-05T00:00:00Z"), out));
+  EXPECT_TRUE(out.empty());  // fired once, gone from the store
+  auto state = engine_->episode(0, "ep1");
+  ASSERT_TRUE(state);
+  ASSERT_TRUE(state.value().has_value());
+  EXPECT_TRUE(state.value()->timers().empty());
+}
+
+TEST_P(EngineTest, DuplicatesAndRejectionsDoNotTouchTheStore) {
+  ASSERT_TRUE(engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  auto dup = engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T09:00:00Z"));
+  ASSERT_TRUE(dup);
+  EXPECT_EQ(dup.value().kind, Outcome::Kind::kDuplicate);
+  auto bad = engine_->apply(0, event("x", "2022-03-01T08:00:00Z", R"("dischargeReadyRevoked":{})"),
+                            at("2022-03-01T09:00:00Z"));
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad.value().kind, Outcome::Kind::kRejected);
+  EXPECT_EQ(bad.value().rejection->code, state::Rejection::Code::kOutOfOrder);
+  EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_size(), 1);
+}
+
+TEST_P(EngineTest, PartitionsAreIndependent) {
+  ASSERT_TRUE(engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  auto other = engine_->apply(1, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"));
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other.value().rejection->code, state::Rejection::Code::kUnknownEpisode);
+}
+
+TEST_P(EngineTest, PendingTimersSurviveAReopen) {
+  if (GetParam()) GTEST_SKIP() << "an in-memory store does not outlive its handle";
+  ASSERT_TRUE(engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  ASSERT_TRUE(engine_->apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z")));
+  open();
+  std::vector<v1::Notification> out;
+  ASSERT_TRUE(engine_->fire_all_due(0, at("2022-03-03T00:00:00Z"), out));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].has_deadline_missed());
+}
+
+INSTANTIATE_TEST_SUITE_P(OnDiskAndInMemory, EngineTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "InMemory" : "OnDisk"; });
+
+}  // namespace
+}  // namespace samordna::pipeline

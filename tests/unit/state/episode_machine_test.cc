@@ -1,0 +1,417 @@
+#include "engine/state/episode_machine.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+#include <vector>
+
+#include "engine/state/explain.h"
+
+namespace samordna::state {
+namespace {
+
+using v1::DeadlineRecord;
+using v1::Notification;
+
+Instant at(const std::string& rfc3339) { return parse_rfc3339(rfc3339).value(); }
+
+rules::RuleBook statutory_book() {
+  rules::RuleSet set;
+  set.id = "test-statutory";
+  set.title = "statutory default for tests";
+  set.source = "test:1";
+  set.valid_from = date::year{2018} / 1 / 1;
+  set.liability.daily_rate_sek = {{2019, 7800}, {2020, 8200}, {2022, 9300}};
+  set.reminder_lead[v1::SIP_INVITATION] = std::chrono::hours{24};
+  return rules::RuleBook({set});
+}
+
+// Drives one episode the way the pipeline does: before each input, fire the timers the clock has
+// passed, earliest first.
+class Episode {
+ public:
+  explicit Episode(rules::RuleBook book = statutory_book()) : book_(std::move(book)) {}
+
+  // Applies an event (JSON, protobuf mapping) at `now`; returns the notifications it caused
+  // (timers fired on the way included).
+  std::vector<Notification> apply(const std::string& json, const std::string& now) {
+    std::vector<Notification> out = advance(now);
+    v1::Event e;
+    const auto status = google::protobuf::util::JsonStringToMessage(json, &e);
+    EXPECT_TRUE(status.ok()) << status.message();
+    auto r = apply_event(state_ ? &*state_ : nullptr, e, book_, at(now));
+    if (!r) {
+      last_rejection_ = r.error();
+      return out;
+    }
+    last_rejection_.reset();
+    last_outcome_ = r.value().outcome;
+    if (r.value().outcome == Transition::Outcome::kApplied) {
+      state_ = r.value().next;
+      for (auto& n : r.value().notifications) out.push_back(n);
+    }
+    return out;
+  }
+
+  std::vector<Notification> advance(const std::string& now) {
+    std::vector<Notification> out;
+    while (state_) {
+      const auto& timers = state_->timers();
+      auto next = std::min_element(timers.begin(), timers.end(), [](const auto& a, const auto& b) {
+        return a.fire_at() < b.fire_at();
+      });
+      if (next == timers.end() || from_unix(next->fire_at()) > at(now)) break;
+      TimerFired fired{next->kind(), next->deadline(), from_unix(next->fire_at())};
+      auto t = fire_timer(*state_, fired, book_, at(now));
+      EXPECT_EQ(t.outcome, Transition::Outcome::kApplied);
+      state_ = t.next;
+      for (auto& n : t.notifications) out.push_back(n);
+    }
+    return out;
+  }
+
+  const v1::EpisodeState& state() const { return *state_; }
+  const std::optional<Rejection>& rejection() const { return last_rejection_; }
+  Transition::Outcome outcome() const { return last_outcome_; }
+  const rules::RuleBook& book() const { return book_; }
+
+  const DeadlineRecord* deadline(v1::DeadlineKind kind) const {
+    const DeadlineRecord* found = nullptr;
+    for (const auto& d : state_->deadlines()) {
+      if (d.kind() == kind) found = &d;
+    }
+    return found;
+  }
+
+ private:
+  rules::RuleBook book_;
+  std::optional<v1::EpisodeState> state_;
+  std::optional<Rejection> last_rejection_;
+  Transition::Outcome last_outcome_ = Transition::Outcome::kApplied;
+};
+
+std::string event(const std::string& id, const std::string& occurred, const std::string& payload) {
+  return R"({"eventId":")" + id + R"(","episodeId":"ep1","occurredAt":")" + occurred + R"(",)" +
+         payload + "}";
+}
+
+const std::string kAdmitted =
+    R"("admitted":{"patient":{"personalId":"195704289999","name":"Test Testsson","address":"Storgatan 1, Uppsala","homeMunicipality":"0380"},"careUnit":"ward-7","region":"03","careType":"SOMATIC"})";
+const std::string kNeedsAll =
+    R"("needsAssessed":{"needs":["SOCIAL_SERVICES","OUTPATIENT_CARE"],"outpatientUnit":"vc-1","estimatedDischargeAt":"2022-03-10T10:00:00Z"})";
+
+std::vector<std::string> kinds(const std::vector<Notification>& ns) {
+  std::vector<std::string> out;
+  for (const auto& n : ns) {
+    const auto* f = Notification::descriptor()->FindFieldByNumber(n.kind_case());
+    out.push_back(f ? f->json_name() : "none");
+  }
+  return out;
+}
+
+using Kinds = std::vector<std::string>;
+
+TEST(EpisodeMachine, AdmissionOpensTheEpisodeSilently) {
+  Episode ep;
+  EXPECT_TRUE(ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z").empty());
+  EXPECT_EQ(ep.state().phase(), v1::EpisodeState::OPEN);
+  EXPECT_EQ(ep.state().rule_set_id(), "test-statutory");
+}
+
+TEST(EpisodeMachine, EventsForUnknownEpisodesAreRejected) {
+  Episode ep;
+  ep.apply(event("x", "2022-03-01T08:00:00Z", R"("dischargeReady":{})"), "2022-03-01T08:00:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kUnknownEpisode);
+}
+
+TEST(EpisodeMachine, InvalidPersonalIdIsRejectedWithoutEchoingIt) {
+  Episode ep;
+  std::string bad = kAdmitted;
+  bad.replace(bad.find("195704289999"), 12, "195704289998");
+  ep.apply(event("a", "2022-03-01T08:00:00Z", bad), "2022-03-01T08:00:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kInvalidPersonalId);
+  EXPECT_EQ(ep.rejection()->reason.find("9999"), std::string::npos);
+  EXPECT_EQ(ep.rejection()->reason.find("9998"), std::string::npos);
+}
+
+TEST(EpisodeMachine, AssessmentSendsAdmissionNoticesToEachUnitInOrder) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  auto out = ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:05:00Z");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].admission_notice().recipient().service(), v1::SOCIAL_SERVICES);
+  EXPECT_EQ(out[0].admission_notice().recipient().unit(), "0380");
+  EXPECT_EQ(out[1].admission_notice().recipient().service(), v1::OUTPATIENT_CARE);
+  EXPECT_EQ(out[1].admission_notice().recipient().unit(), "vc-1");
+  EXPECT_EQ(out[0].notification_id(), "ep1/e/n/1");
+  EXPECT_EQ(out[1].notification_id(), "ep1/e/n/2");
+  EXPECT_EQ(out[0].admission_notice().patient().address(), "Storgatan 1, Uppsala");
+  EXPECT_EQ(to_unix(from_proto(out[0].issued_at())), to_unix(at("2022-03-01T10:05:00Z")));
+  const auto* d = ep.deadline(v1::ADMISSION_NOTICE);
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->status(), DeadlineRecord::MET);
+  EXPECT_EQ(from_unix(d->due_at()), at("2022-03-02T10:00:00Z"));  // assessment + 24 h
+}
+
+TEST(EpisodeMachine, MunicipalHealthCareAlsoNotifiesOutpatientCare) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  auto out = ep.apply(
+      event("n", "2022-03-01T09:00:00Z",
+            R"("needsAssessed":{"needs":["MUNICIPAL_HEALTH_CARE"],"outpatientUnit":"vc-2","estimatedDischargeAt":"2022-03-05T10:00:00Z"})"),
+      "2022-03-01T09:00:00Z");
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].admission_notice().recipient().service(), v1::MUNICIPAL_HEALTH_CARE);
+  EXPECT_EQ(out[1].admission_notice().recipient().service(), v1::OUTPATIENT_CARE);
+}
+
+TEST(EpisodeMachine, LateFeedMakesTheAdmissionNoticeMissed) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  // Assessed 10:00, learned of at 10:00:01 next day: the notice goes out one second late.
+  auto out = ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-02T10:00:01Z");
+  EXPECT_EQ(kinds(out), (Kinds{"admissionNotice", "admissionNotice", "deadlineMissed"}));
+  EXPECT_EQ(out[2].deadline_missed().deadline(), v1::ADMISSION_NOTICE);
+  EXPECT_TRUE(out[2].deadline_missed().has_fulfilled_at());
+}
+
+TEST(EpisodeMachine, NoticeAtTheLastSecondIsOnTime) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  auto out = ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-02T10:00:00Z");
+  EXPECT_EQ(kinds(out), (Kinds{"admissionNotice", "admissionNotice"}));
+}
+
+TEST(EpisodeMachine, MissingEstimateHoldsTheNoticeUntilItArrives) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  auto out = ep.apply(event("n", "2022-03-01T10:00:00Z",
+                            R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})"),
+                      "2022-03-01T10:00:00Z");
+  ASSERT_EQ(kinds(out), (Kinds{"noticeHeld"}));
+  EXPECT_EQ(out[0].notice_held().reason(), v1::NoticeHeld::MISSING_CONTENT);
+  ASSERT_EQ(out[0].notice_held().missing_fields_size(), 1);
+  EXPECT_EQ(out[0].notice_held().missing_fields(0), "estimatedDischargeAt");
+  out = ep.apply(event("e", "2022-03-01T12:00:00Z",
+                       R"("estimatedDischargeChanged":{"estimatedDischargeAt":"2022-03-04T10:00:00Z"})"),
+                 "2022-03-01T12:00:00Z");
+  EXPECT_EQ(kinds(out), (Kinds{"admissionNotice"}));
+  EXPECT_EQ(ep.deadline(v1::ADMISSION_NOTICE)->status(), DeadlineRecord::MET);
+}
+
+TEST(EpisodeMachine, HeldNoticeMissesItsDeadlineWhenTheClockPasses) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})"),
+           "2022-03-01T10:00:00Z");
+  auto out = ep.advance("2022-03-02T10:00:01Z");
+  ASSERT_EQ(kinds(out), (Kinds{"deadlineMissed"}));
+  EXPECT_EQ(out[0].notification_id(), "ep1/t/due/ADMISSION_NOTICE/" +
+                                          std::to_string(to_unix(at("2022-03-02T10:00:01Z"))) + "/1");
+  EXPECT_EQ(out[0].deadline_missed().due_local(), "2022-03-02T11:00:00+01:00");
+}
+
+TEST(EpisodeMachine, DuplicateIdsAreIgnoredAndConflictingOnesRejected) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
+  auto out = ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T11:00:00Z");
+  EXPECT_TRUE(out.empty());
+  EXPECT_FALSE(ep.rejection());
+  EXPECT_EQ(ep.outcome(), Transition::Outcome::kDuplicate);
+  ep.apply(event("n", "2022-03-01T10:30:00Z", kNeedsAll), "2022-03-01T11:00:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kConflict);
+}
+
+// A full statutory episode: notice before noon, SIP in time, discharged a week later.
+class Liability : public ::testing::Test {
+ protected:
+  void admit_and_assess(const std::string& needs = kNeedsAll) {
+    ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+    ep.apply(event("n", "2022-03-01T10:00:00Z", needs), "2022-03-01T10:00:00Z");
+    ep.apply(event("c", "2022-03-01T11:00:00Z", R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})"),
+             "2022-03-01T11:00:00Z");
+    ep.apply(event("k", "2022-03-02T09:00:00Z", R"("careContactAppointed":{"unit":"vc-1"})"),
+             "2022-03-02T09:00:00Z");
+  }
+  const v1::PaymentLiability* settled(const std::vector<Notification>& out) {
+    for (const auto& n : out) {
+      if (n.has_payment_liability()) return &n.payment_liability();
+    }
+    return nullptr;
+  }
+  Episode ep;
+};
+
+TEST_F(Liability, NoticeBeforeNoonMakesDayThreeTheFirstLiableDay) {
+  admit_and_assess();
+  // 2022-03-03 10:59:59 local (09:59:59Z): before the 12:00 cut-off.
+  auto out = ep.apply(event("r", "2022-03-03T09:50:00Z", R"("dischargeReady":{})"), "2022-03-03T09:59:59Z");
+  EXPECT_EQ(kinds(out), (Kinds{"dischargeReadyNotice", "dischargeReadyNotice"}));
+  ep.apply(event("s", "2022-03-04T09:00:00Z", R"("sipInvitationSent":{})"), "2022-03-04T09:00:00Z");
+  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"), "2022-03-10T07:00:00Z");
+  out = ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
+  const auto* pl = settled(out);
+  ASSERT_NE(pl, nullptr);
+  EXPECT_EQ(pl->status(), v1::PaymentLiability::LIABLE);
+  EXPECT_EQ(pl->municipality(), "0380");
+  EXPECT_EQ(pl->first_liable_date(), "2022-03-06");
+  EXPECT_EQ(pl->liable_days(), 4);  // nights of 6, 7, 8, 9 March
+  EXPECT_EQ(pl->amount_sek(), 4 * 9300);
+  EXPECT_EQ(ep.state().phase(), v1::EpisodeState::CLOSED);
+}
+
+TEST_F(Liability, NoticeAfterNoonAddsADay) {
+  admit_and_assess();
+  ep.apply(event("r", "2022-03-03T11:00:00Z", R"("dischargeReady":{})"), "2022-03-03T11:00:01Z");  // 12:00:01
+  ep.apply(event("s", "2022-03-04T09:00:00Z", R"("sipInvitationSent":{})"), "2022-03-04T09:00:00Z");
+  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"), "2022-03-10T07:00:00Z");
+  auto out = ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
+  const auto* pl = settled(out);
+  ASSERT_NE(pl, nullptr);
+  EXPECT_EQ(pl->first_liable_date(), "2022-03-07");
+  EXPECT_EQ(pl->liable_days(), 3);
+}
+
+TEST_F(Liability, MissedSipDeadlineMeansNoLiabilityUntilALateFeedRetractsIt) {
+  admit_and_assess();
+  ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  // Reminder 24 h before 2022-03-06 23:59:59 local, then the miss.
+  auto out = ep.advance("2022-03-07T00:00:00Z");
+  EXPECT_EQ(kinds(out), (Kinds{"deadlineReminder", "deadlineMissed"}));
+  EXPECT_EQ(out[1].deadline_missed().due_local(), "2022-03-06T23:59:59+01:00");
+  // The care contact's system reports late that the invitation went out on day 3.
+  out = ep.apply(event("s", "2022-03-06T20:00:00Z", R"("sipInvitationSent":{})"), "2022-03-07T08:00:00Z");
+  ASSERT_EQ(kinds(out), (Kinds{"deadlineMissRetracted"}));
+  EXPECT_EQ(ep.deadline(v1::SIP_INVITATION)->status(), DeadlineRecord::MET);
+}
+
+TEST_F(Liability, SipInvitationAfterTheDueTimeKeepsTheMunicipalityFree) {
+  admit_and_assess();
+  ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  ep.apply(event("s", "2022-03-06T23:00:00Z", R"("sipInvitationSent":{})"), "2022-03-06T23:00:00Z");  // 00:00 local, day 4
+  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"), "2022-03-10T07:00:00Z");
+  auto out = ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
+  const auto* pl = settled(out);
+  ASSERT_NE(pl, nullptr);
+  EXPECT_EQ(pl->status(), v1::PaymentLiability::NOT_LIABLE);
+  EXPECT_EQ(pl->reason(), v1::PaymentLiability::SIP_INVITATION_NOT_IN_TIME);
+}
+
+TEST_F(Liability, RevocationStopsTheClocksAndANewDeclarationRestartsThem) {
+  admit_and_assess();
+  ep.apply(event("r1", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  ep.apply(event("x", "2022-03-04T08:00:00Z", R"("dischargeReadyRevoked":{})"), "2022-03-04T08:00:00Z");
+  EXPECT_EQ(ep.deadline(v1::SIP_INVITATION)->status(), DeadlineRecord::WAIVED);
+  EXPECT_TRUE(ep.advance("2022-03-08T00:00:00Z").empty());  // the waived SIP clock stays silent
+  auto out = ep.apply(event("r2", "2022-03-08T08:00:00Z", R"("dischargeReady":{})"), "2022-03-08T08:00:00Z");
+  EXPECT_EQ(kinds(out), (Kinds{"dischargeReadyNotice", "dischargeReadyNotice"}));
+  ep.apply(event("s", "2022-03-09T09:00:00Z", R"("sipInvitationSent":{})"), "2022-03-09T09:00:00Z");
+  ep.apply(event("i", "2022-03-14T07:00:00Z", R"("informationTransferred":{})"), "2022-03-14T07:00:00Z");
+  out = ep.apply(event("d", "2022-03-14T09:00:00Z", R"("discharged":{})"), "2022-03-14T09:00:00Z");
+  const auto* pl = settled(out);
+  ASSERT_NE(pl, nullptr);
+  ASSERT_EQ(pl->periods_size(), 2);
+  EXPECT_EQ(pl->periods(0).liable_days(), 0);  // revoked on 4 March, before day 3
+  EXPECT_EQ(pl->periods(1).first_liable_date(), "2022-03-11");
+  EXPECT_EQ(pl->liable_days(), 3);  // 11, 12, 13 March
+}
+
+TEST_F(Liability, WithoutConsentTheNoticeIsHeldAndSentWhenConsentArrives) {
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
+  auto out = ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  EXPECT_EQ(kinds(out), (Kinds{"warning", "noticeHeld"}));
+  EXPECT_EQ(out[0].warning().code(), v1::Warning::DISCHARGE_READY_WITHOUT_CARE_CONTACT);
+  EXPECT_EQ(out[1].notice_held().reason(), v1::NoticeHeld::MISSING_CONSENT);
+  out = ep.apply(event("c", "2022-03-04T13:00:00Z", R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})"),
+                 "2022-03-04T13:00:00Z");
+  EXPECT_EQ(kinds(out), (Kinds{"dischargeReadyNotice", "dischargeReadyNotice"}));
+  // The SIP clock runs from the notice (4 March), not the declaration.
+  EXPECT_EQ(rules::format_local(from_unix(ep.deadline(v1::SIP_INVITATION)->due_at())),
+            "2022-03-07T23:59:59+01:00");
+}
+
+TEST_F(Liability, DischargeWithoutCareContactIsAMissAndOutpatientUnavailabilityExcludesDays) {
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
+  ep.apply(event("c", "2022-03-01T11:00:00Z", R"("consentRecorded":{"scope":"SIP","granted":false})"),
+           "2022-03-01T11:00:00Z");
+  ep.apply(event("c2", "2022-03-01T11:00:00Z", R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})"),
+           "2022-03-01T11:00:00Z");
+  ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  EXPECT_EQ(ep.deadline(v1::SIP_INVITATION), nullptr);  // SIP declined: not tracked
+  ep.apply(event("u1", "2022-03-07T12:00:00Z", R"("outpatientServicesUnavailable":{"unavailable":true})"),
+           "2022-03-07T12:00:00Z");
+  ep.apply(event("u2", "2022-03-08T12:00:00Z", R"("outpatientServicesUnavailable":{"unavailable":false})"),
+           "2022-03-08T12:00:00Z");
+  auto out = ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
+  EXPECT_EQ(kinds(out), (Kinds{"deadlineMissed"}));  // care contact; information transfer pending
+  EXPECT_EQ(out[0].deadline_missed().deadline(), v1::CARE_CONTACT);
+  out = ep.apply(event("i", "2022-03-10T15:00:00Z", R"("informationTransferred":{})"), "2022-03-10T15:00:00Z");
+  const auto* pl = settled(out);
+  ASSERT_NE(pl, nullptr);
+  EXPECT_EQ(pl->status(), v1::PaymentLiability::LIABLE);
+  EXPECT_EQ(pl->liable_days(), 2);            // 6 and 9 March
+  EXPECT_EQ(pl->periods(0).excluded_days(), 2);  // 7 and 8 March
+}
+
+TEST_F(Liability, CancelledAdmissionTellsTheUnitsAndEndsEverything) {
+  admit_and_assess();
+  auto out = ep.apply(event("z", "2022-03-02T10:00:00Z", R"("admissionCancelled":{})"), "2022-03-02T10:00:00Z");
+  EXPECT_EQ(kinds(out), (Kinds{"admissionCancellation", "admissionCancellation"}));
+  EXPECT_EQ(ep.state().phase(), v1::EpisodeState::CANCELLED);
+  EXPECT_TRUE(ep.state().timers().empty());
+  ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kEpisodeClosed);
+}
+
+TEST_F(Liability, NoNeedsMeansNothingToNotifyAndNoLiability) {
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", R"("needsAssessed":{"needs":[]})"), "2022-03-01T10:00:00Z");
+  EXPECT_TRUE(ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z").empty());
+  auto out = ep.apply(event("d", "2022-03-05T09:00:00Z", R"("discharged":{})"), "2022-03-05T09:00:00Z");
+  const auto* pl = settled(out);
+  ASSERT_NE(pl, nullptr);
+  EXPECT_EQ(pl->reason(), v1::PaymentLiability::NO_MUNICIPAL_NEEDS);
+  ep.apply(event("late", "2022-03-05T10:00:00Z", R"("sipInvitationSent":{})"), "2022-03-05T10:00:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kEpisodeClosed);
+}
+
+TEST_F(Liability, OutOfOrderEventsAreRejectedWithAReason) {
+  admit_and_assess();
+  ep.apply(event("x", "2022-03-02T10:00:00Z", R"("dischargeReadyRevoked":{})"), "2022-03-02T10:00:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kOutOfOrder);
+  ep.apply(event("early", "2022-02-28T10:00:00Z", R"("informationTransferred":{})"), "2022-03-02T10:00:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kOutOfOrder);
+}
+
+TEST_F(Liability, StaleTimersChangeNothing) {
+  admit_and_assess();
+  auto t = fire_timer(ep.state(), TimerFired{v1::TIMER_DEADLINE, v1::SIP_INVITATION, at("2022-03-09T00:00:00Z")},
+                      ep.book(), at("2022-03-09T00:00:00Z"));
+  EXPECT_EQ(t.outcome, Transition::Outcome::kStale);
+}
+
+TEST_F(Liability, ExplainNamesRuleAnchorAndOutcome) {
+  admit_and_assess();
+  ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  const std::string text = explain(ep.state(), ep.book());
+  EXPECT_NE(text.find("SIP_INVITATION  4 kap. 3 §"), std::string::npos) << text;
+  EXPECT_NE(text.find("due:         2022-03-06T23:59:59+01:00"), std::string::npos) << text;
+  EXPECT_NE(text.find("outcome:     PENDING"), std::string::npos) << text;
+  EXPECT_EQ(text.find("195704289999"), std::string::npos);
+  EXPECT_EQ(text.find("Testsson"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace samordna::state

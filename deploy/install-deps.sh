@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Installs everything samordna needs to build, test and run, from Debian 12 packages only.
+#
+# Idempotent: when every package is already installed this is a no-op that costs one dpkg-query
+# call (well under a second) and never touches the network. `apt-get update` runs only when
+# something is missing. Runs as root; otherwise through sudo when sudo exists.
+#
+#   bash deploy/install-deps.sh           install what is missing
+#   bash deploy/install-deps.sh --check   list what is missing; exit 1 if anything is, 0 if not
+set -euo pipefail
+
+export DEBIAN_FRONTEND=noninteractive
+
+# The build, test and tooling set. Keep it sorted by role, one package per library we link.
+packages=(
+  build-essential cmake ninja-build pkg-config
+  librdkafka-dev
+  libprotobuf-dev protobuf-compiler
+  libboost-dev
+  librocksdb-dev rocksdb-tools
+  libspdlog-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libyaml-cpp-dev
+  tzdata
+  clang-format clang-tidy
+)
+# The Kafka broker used by the integration tests runs on a JVM: take the machine's java when it
+# has one, otherwise Debian's default headless JRE. Maven only when there is no mvn at all.
+command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || packages+=(maven)
+
+# One dpkg-query for the whole list. Unknown packages print nothing on stdout (an error on
+# stderr), so anything not reported as "ii" below counts as missing.
+installed="$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${packages[@]}" 2>/dev/null \
+  | awk '$2 == "ii" { sub(/:.*/, "", $1); print $1 }' || true)"
+missing=()
+for p in "${packages[@]}"; do
+  grep -qxF -- "$p" <<<"$installed" || missing+=("$p")
+done
+
+if [[ ${1:-} == --check ]]; then
+  if ((${#missing[@]})); then
+    printf 'missing: %s\n' "${missing[*]}"
+    exit 1
+  fi
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+as_root=()
+if ((EUID != 0)); then
+  if command -v sudo >/dev/null 2>&1; then
+    as_root=(sudo --preserve-env=DEBIAN_FRONTEND)
+  else
+    echo "install-deps: not root and no sudo; as root, install: ${missing[*]}" >&2
+    exit 1
+  fi
+fi
+
+echo "install-deps: installing ${missing[*]}"
+"${as_root[@]}" apt-get update -qq
+"${as_root[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+echo "install-deps: done"

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The main job on an embedded default, no external services: the engine simulates a synthetic
+# feed of hospital events against the rule sets in rules/sets, on a virtual clock, in memory.
+#
+#   bash deploy/demo.sh               generate the demo feed (once) and simulate it
+#   bash deploy/demo.sh EVENTS.jsonl  simulate your own file of samordna.v1.Event JSON lines
+#
+# Idempotent: installs only missing packages, rebuilds only what changed in build/ (the release
+# preset), and regenerates the feed only when it is missing.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+jobs="${SAMORDNA_JOBS:-2}"
+
+# ---- TODO(demo wiring): the feed generator (tests/bench/generator/, in progress) --------------
+# demo_generator_target: its CMake target in the release tree (built with SAMORDNA_BENCH=ON);
+# demo_generator: the program to run; demo_generator_args: its arguments. It must write Event JSON
+# lines to stdout, same options → same bytes. Leave demo_generator empty until it exists.
+demo_generator_target=""                       # TODO e.g. samordna_gen
+demo_generator=""                              # TODO e.g. build/tests/bench/samordna_gen
+demo_generator_args=(--episodes 1000 --seed 1) # TODO match the generator's options
+demo_feed="build/demo/events-1000-seed1.jsonl"
+# -----------------------------------------------------------------------------------------------
+
+bash deploy/install-deps.sh
+cmake --preset release >/dev/null
+cmake --build --preset release --parallel "$jobs" --target samordna ${demo_generator_target:+"$demo_generator_target"}
+
+events="${1:-}"
+if [[ -z $events ]]; then
+  if [[ ! -s $demo_feed ]]; then
+    if [[ -z $demo_generator ]]; then
+      echo "demo.sh: the demo feed generator is not wired in yet (TODO in deploy/demo.sh);" >&2
+      echo "         pass a file of Event JSON lines instead: bash deploy/demo.sh EVENTS.jsonl" >&2
+      exit 2
+    fi
+    mkdir -p "$(dirname "$demo_feed")"
+    "$demo_generator" "${demo_generator_args[@]}" >"$demo_feed.tmp"
+    mv "$demo_feed.tmp" "$demo_feed"   # never leave a half-written feed behind
+  fi
+  events="$demo_feed"
+fi
+
+exec build/engine/app/samordna simulate --rules rules/sets --events "$events"

@@ -1,1 +1,143 @@
-// implemented by its module owner
+#include "rules/deadlines.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <utility>
+
+namespace samordna::rules {
+
+namespace {
+
+std::string rule_set_text(const RuleSet& rules) {
+  return "rule set " + rules.id + (rules.source.empty() ? "" : " (" + rules.source + ")");
+}
+
+// "12:00", "14:00", "12:00:30"; "24:00" is the no-cut-off value.
+std::string clock_text(std::chrono::seconds s) {
+  const auto total = s.count();
+  char buf[32];
+  if (total % 60 == 0) {
+    std::snprintf(buf, sizeof buf, "%02d:%02d", static_cast<int>(total / 3600),
+                  static_cast<int>(total / 60 % 60));
+  } else {
+    std::snprintf(buf, sizeof buf, "%02d:%02d:%02d", static_cast<int>(total / 3600),
+                  static_cast<int>(total / 60 % 60), static_cast<int>(total % 60));
+  }
+  return buf;
+}
+
+std::string hours_text(std::chrono::seconds s) {
+  if (s.count() % 3600 == 0) return std::to_string(s.count() / 3600) + " h";
+  return std::to_string(s.count()) + " s";
+}
+
+std::string plural(int n, const char* one, const char* many) {
+  return std::to_string(n) + " " + (n == 1 ? one : many);
+}
+
+// Why a date is not a working day: its holiday name, or its weekday.
+std::string non_working_reason(LocalDate d) {
+  for (const Holiday& h : swedish_holidays(static_cast<int>(d.year()))) {
+    if (h.date == d) return h.name;
+  }
+  static constexpr const char* kWeekdays[] = {"Sunday",   "Monday", "Tuesday", "Wednesday",
+                                              "Thursday", "Friday", "Saturday"};
+  return kWeekdays[date::weekday{date::sys_days{d}}.c_encoding()];
+}
+
+}  // namespace
+
+DueAt admission_notice_due(Instant admitted_at, Instant assessed_at, const RuleSet& rules) {
+  DueAt out;
+  const bool assessed_later = assessed_at > admitted_at;
+  const Instant anchor = std::max(admitted_at, assessed_at);
+  out.steps.push_back(rule_set_text(rules));
+  if (assessed_later) {
+    out.steps.push_back("anchor " + format_local(anchor) +
+                        " (physician's assessment, after admission " + format_local(admitted_at) +
+                        ")");
+  } else {
+    out.steps.push_back("anchor " + format_local(anchor) + " (admission)");
+  }
+  out.due = anchor + rules.admission_notice_window;
+  out.steps.push_back("due = anchor + " + hours_text(rules.admission_notice_window) +
+                      " elapsed time = " + format_local(out.due));
+  return out;
+}
+
+DueAt information_transfer_due(Instant discharged_at) {
+  DueAt out;
+  const LocalDate day = local_date(discharged_at);
+  out.due = end_of_local_day(day);
+  out.steps.push_back("discharged " + format_local(discharged_at));
+  out.steps.push_back("due = end of the discharge date " + format_date(day) + " = " +
+                      format_local(out.due));
+  return out;
+}
+
+DueAt sip_invitation_due(Instant notice_sent_at, const RuleSet& rules) {
+  DueAt out;
+  const LocalDate sent = local_date(notice_sent_at);
+  const LocalDate last = add_calendar_days(sent, rules.sip_invitation_days);
+  out.due = end_of_local_day(last);
+  out.steps.push_back(rule_set_text(rules));
+  out.steps.push_back("discharge-ready notice sent " + format_local(notice_sent_at) +
+                      ": D = " + format_date(sent));
+  out.steps.push_back("due = end of D + " +
+                      plural(rules.sip_invitation_days, "calendar day", "calendar days") + " = " +
+                      format_local(out.due));
+  return out;
+}
+
+FirstLiable first_liable_date(Instant notice_sent_at, const LiabilityRule& rule) {
+  FirstLiable out;
+  const LocalDate sent = local_date(notice_sent_at);
+  const bool after_cutoff = local_time_of_day(notice_sent_at) > rule.cutoff;
+  const std::string when = "notice sent " + format_local(notice_sent_at);
+  const std::string cutoff = "cut-off " + clock_text(rule.cutoff);
+
+  LocalDate day0 = sent;
+  if (rule.counting == DayCounting::kCalendar) {
+    if (after_cutoff) day0 = add_calendar_days(sent, 1);
+    out.steps.push_back(when + " (" + (after_cutoff ? "after " : "at or before ") + cutoff +
+                        "): day 0 = " + format_date(day0));
+  } else {
+    // Pinned (rules/README.md): a notice on a non-working day counts from the next working day,
+    // like one sent after the cut-off, so a later notice never gives an earlier liable date.
+    const bool working = is_working_day(sent);
+    if (after_cutoff || !working) day0 = next_working_day(sent);
+    if (!working) {
+      out.steps.push_back(when + " on a non-working day (" + non_working_reason(sent) +
+                          "): day 0 = next working day " + format_date(day0));
+    } else if (after_cutoff) {
+      out.steps.push_back(when + " (after " + cutoff + "): day 0 = next working day " +
+                          format_date(day0));
+    } else {
+      out.steps.push_back(when + " (at or before " + cutoff +
+                          ", a working day): day 0 = " + format_date(day0));
+    }
+  }
+
+  if (rule.counting == DayCounting::kCalendar) {
+    out.date = add_calendar_days(day0, rule.grace_days);
+    out.steps.push_back("first liable date = day 0 + " +
+                        plural(rule.grace_days, "calendar day", "calendar days") + " = " +
+                        format_date(out.date));
+  } else {
+    out.date = add_working_days(day0, rule.grace_days);
+    const int skipped = nights_between(day0, out.date) - rule.grace_days;
+    out.steps.push_back("first liable date = day 0 + " +
+                        plural(rule.grace_days, "working day", "working days") + " = " +
+                        format_date(out.date) + " (" +
+                        plural(skipped, "non-working day", "non-working days") + " skipped)");
+  }
+  return out;
+}
+
+std::optional<int64_t> daily_rate(const LiabilityRule& rule, LocalDate d) {
+  const auto it = rule.daily_rate_sek.find(static_cast<int>(d.year()));
+  if (it == rule.daily_rate_sek.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace samordna::rules

@@ -89,6 +89,7 @@ ensure_mvn() {
   if ! command -v mvn >/dev/null; then
     apt_install mvn maven
   fi
+  command -v mvn >/dev/null || die "'mvn' still not found on PATH"
 }
 
 # Serialise fetch/start/stop/reset on one data dir (and fetch globally) so that
@@ -166,11 +167,10 @@ port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # A real client round-trip: list topics through the admin API.
 healthy() {
-  local cfg=$DATA_DIR/.probe.properties
-  printf '%s\n' request.timeout.ms=5000 default.api.timeout.ms=8000 \
-    socket.connection.setup.timeout.ms=2000 >"$cfg"
   run_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$BOOTSTRAP" \
-    --command-config "$cfg" --list >/dev/null 2>&1
+    --command-config <(printf '%s\n' request.timeout.ms=5000 default.api.timeout.ms=8000 \
+                         socket.connection.setup.timeout.ms=2000) \
+    --list >/dev/null 2>&1
 }
 
 # Wait until the broker with pid $1 answers clients, or die.
@@ -345,7 +345,7 @@ cmd_reset() {
   local f stray=()
   shopt -s nullglob dotglob
   for f in "$DATA_DIR"/*; do
-    case ${f##*/} in kraft|logs|server.properties|kafka.pid|.lock|.probe.properties) ;; *) stray+=("$f");; esac
+    case ${f##*/} in kraft|logs|server.properties|kafka.pid|.lock) ;; *) stray+=("$f");; esac
   done
   shopt -u nullglob dotglob
   if (( ${#stray[@]} )) && [[ ${KAFKA_RESET_FORCE:-} != 1 ]]; then

@@ -182,12 +182,12 @@ wait_ready() {
       tail -n 20 "$LOGS_DIR/kafka.out" >&2 2>/dev/null || true
       die "broker exited during startup (logs: $LOGS_DIR)"
     fi
-    (( SECONDS < deadline )) || die "broker not listening on $BOOTSTRAP after ${START_TIMEOUT}s (logs: $LOGS_DIR)"
+    (( SECONDS < deadline )) || die "broker (pid $pid) not listening on $BOOTSTRAP after ${START_TIMEOUT}s; left running, see $LOGS_DIR or run: $0 stop"
     sleep 0.2
   done
   until healthy; do
     kill -0 "$pid" 2>/dev/null || die "broker exited during startup (logs: $LOGS_DIR)"
-    (( SECONDS < deadline )) || die "broker on $BOOTSTRAP not answering clients after ${START_TIMEOUT}s (logs: $LOGS_DIR)"
+    (( SECONDS < deadline )) || die "broker (pid $pid) on $BOOTSTRAP not answering clients after ${START_TIMEOUT}s; left running, see $LOGS_DIR or run: $0 stop"
     sleep 0.5
   done
 }

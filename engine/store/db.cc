@@ -1,1 +1,259 @@
-// implemented by its module owner
+#include "engine/store/db.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/env.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/table_properties.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include <algorithm>
+#include <array>
+#include <system_error>
+
+#include "engine/core/check.h"
+
+namespace samordna::store {
+namespace {
+
+// Bump when a key layout or record in engine/README.md changes incompatibly; a store of another
+// version is refused on open rather than misread.
+constexpr uint32_t kFormatVersion = 1;
+constexpr std::string_view kFormatVersionKey = "format_version";
+
+// In Family order; kMeta is RocksDB's default family.
+constexpr std::array<const char*, 4> kFamilyNames = {"default", "episodes", "timers", "timer_index"};
+
+// Marks a timers file for compaction when a run of its entries is mostly tombstones, so the
+// tombstones that fired and cancelled timers leave at the head of the queue are dropped soon,
+// instead of being stepped over by every due() until size-triggered compaction reaches them.
+// RocksDB's own CompactOnDeletionCollector counts Delete only, not the SingleDelete the timer store
+// uses (utilities/table_properties_collectors/compact_on_deletion_collector.cc, 7.8).
+class TombstoneRunCollector final : public rocksdb::TablePropertiesCollector {
+ public:
+  rocksdb::Status AddUserKey(const rocksdb::Slice&, const rocksdb::Slice&, rocksdb::EntryType type,
+                             rocksdb::SequenceNumber, uint64_t) override {
+    ++in_window_;
+    if (type == rocksdb::kEntrySingleDelete || type == rocksdb::kEntryDelete) ++tombstones_;
+    if (in_window_ == kWindow) close_window();
+    return rocksdb::Status::OK();
+  }
+  rocksdb::Status Finish(rocksdb::UserCollectedProperties*) override {
+    if (in_window_ > 0) close_window();
+    return rocksdb::Status::OK();
+  }
+  rocksdb::UserCollectedProperties GetReadableProperties() const override { return {}; }
+  const char* Name() const override { return "samordna.TombstoneRunCollector"; }
+  bool NeedCompact() const override { return need_compact_; }
+
+ private:
+  static constexpr size_t kWindow = 1024;
+  void close_window() {
+    if (tombstones_ * 2 >= in_window_) need_compact_ = true;
+    in_window_ = 0;
+    tombstones_ = 0;
+  }
+  size_t in_window_ = 0;
+  size_t tombstones_ = 0;
+  bool need_compact_ = false;
+};
+
+class TombstoneRunCollectorFactory final : public rocksdb::TablePropertiesCollectorFactory {
+ public:
+  rocksdb::TablePropertiesCollector* CreateTablePropertiesCollector(
+      rocksdb::TablePropertiesCollectorFactory::Context) override {
+    return new TombstoneRunCollector();
+  }
+  const char* Name() const override { return "samordna.TombstoneRunCollectorFactory"; }
+};
+
+rocksdb::ColumnFamilyOptions family_options(Family f, const DbOptions& options,
+                                            const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions cf;
+  // Memtables: each family may fill half the budget before it flushes; the write buffer manager
+  // keeps the sum of all families within the budget.
+  cf.write_buffer_size = std::max<size_t>(options.write_buffer_bytes / 2, 1u << 20);
+  cf.max_write_buffer_number = 2;
+  cf.level_compaction_dynamic_level_bytes = true;
+
+  rocksdb::BlockBasedTableOptions table;
+  // One LRU cache for every family, holding index and filter blocks too: without that, RocksDB
+  // keeps each open file's index and filters on the heap, and memory grows with the data.
+  table.block_cache = cache;
+  table.cache_index_and_filter_blocks = true;
+  table.cache_index_and_filter_blocks_with_high_priority = true;
+  table.pin_l0_filter_and_index_blocks_in_cache = true;
+  if (f == Family::kEpisodes || f == Family::kTimerIndex) {
+    // Point lookups (every schedule and cancel reads the index): a filter spares a disk read
+    // when the key is absent.
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.optimize_filters_for_memory = true;
+  }
+  cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (f == Family::kTimers) {
+    cf.table_properties_collector_factories.push_back(
+        std::make_shared<TombstoneRunCollectorFactory>());
+  }
+  return cf;
+}
+
+const char* family_name(Family f) { return kFamilyNames[static_cast<size_t>(f)]; }
+
+}  // namespace
+
+Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbOptions& options) {
+  std::unique_ptr<Db> db(new Db());
+  db->options_ = options;
+  std::string path = dir.string();
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.bytes_per_sync = 1u << 20;
+  db_options.keep_log_file_num = 5;
+  db_options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer_bytes);
+  if (options.in_memory) {
+    db->mem_env_.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
+    db_options.env = db->mem_env_.get();
+    if (path.empty()) path = "/samordna";
+  } else {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) return fail(Errc::kIo, "cannot create state dir " + path + ": " + ec.message());
+  }
+
+  auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (size_t i = 0; i < kFamilyNames.size(); ++i) {
+    descriptors.emplace_back(kFamilyNames[i], family_options(static_cast<Family>(i), options, cache));
+  }
+  // RocksDB refuses to open a store without naming every family in it. Families this build does
+  // not know are opened too, so that the format version check below gives the reason.
+  std::vector<std::string> existing;
+  if (rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok()) {
+    for (const auto& name : existing) {
+      if (std::find(kFamilyNames.begin(), kFamilyNames.end(), name) == kFamilyNames.end()) {
+        descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+      }
+    }
+  }
+
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &db->families_, &raw);
+  if (!s.ok()) return to_error(s, "open state dir " + path);
+  db->db_.reset(raw);
+
+  SAMORDNA_TRY(version, db->get(Family::kMeta, kFormatVersionKey));
+  if (!version) {
+    // Only a store that holds nothing yet is stamped: data without a version is not ours.
+    for (auto* handle : db->families_) {
+      std::unique_ptr<rocksdb::Iterator> it(db->db_->NewIterator(rocksdb::ReadOptions(), handle));
+      it->SeekToFirst();
+      if (!it->status().ok()) return to_error(it->status(), "read state dir " + path);
+      if (it->Valid()) {
+        return fail(Errc::kCorruption, "state dir " + path + " holds data but no format version (" +
+                                           handle->GetName() + " is not empty): not a samordna store");
+      }
+    }
+    std::string value;
+    put_u32(value, kFormatVersion);
+    rocksdb::WriteOptions sync;
+    sync.sync = true;
+    s = db->db_->Put(sync, db->family(Family::kMeta), kFormatVersionKey, value);
+    if (!s.ok()) return to_error(s, "stamp format version in " + path);
+  } else {
+    if (version->size() != 4) {
+      return fail(Errc::kCorruption, "state dir " + path + ": format version record has " +
+                                         std::to_string(version->size()) + " bytes, expected 4");
+    }
+    uint32_t found = get_u32(*version);
+    if (found != kFormatVersion) {
+      return fail(Errc::kCorruption, "state dir " + path + " has unknown format version " +
+                                         std::to_string(found) + "; this build reads version " +
+                                         std::to_string(kFormatVersion));
+    }
+  }
+  if (db->families_.size() > kFamilyNames.size()) {
+    return fail(Errc::kCorruption, "state dir " + path + " has an unknown column family '" +
+                                       db->families_[kFamilyNames.size()]->GetName() + "'");
+  }
+  return db;
+}
+
+Db::~Db() {
+  if (!db_) return;
+  for (auto* handle : families_) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+  // Nothing to report to: the WAL holds every acknowledged write, so a failed close loses nothing.
+  db_->Close().PermitUncheckedError();
+}
+
+rocksdb::ColumnFamilyHandle* Db::family(Family f) const {
+  auto i = static_cast<size_t>(f);
+  SAMORDNA_CHECK(i < kFamilyNames.size() && i < families_.size(), "unknown column family");
+  return families_[i];
+}
+
+Result<std::optional<std::string>> Db::get(Family f, std::string_view key) const {
+  rocksdb::PinnableSlice value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), family(f), rocksdb::Slice(key.data(), key.size()), &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return to_error(s, std::string("read from ") + family_name(f));
+  return std::optional<std::string>(value.ToString());
+}
+
+Result<void> Db::write(rocksdb::WriteBatch& batch) {
+  rocksdb::WriteOptions options;
+  options.sync = options_.sync_writes;
+  rocksdb::Status s = db_->Write(options, &batch);
+  if (!s.ok()) return to_error(s, "write batch");
+  return ok();
+}
+
+Error to_error(const rocksdb::Status& status, std::string_view what) {
+  std::string detail = status.ToString();
+  std::string message = std::string(what) + ": ";
+  Errc code = Errc::kIo;
+  if (status.IsIOError() && (detail.find("While lock file") != std::string::npos ||
+                             detail.find("lock hold by current process") != std::string::npos)) {
+    // RocksDB's LOCK file: another process (or another Db in this one) has the directory open.
+    code = Errc::kUnavailable;
+    message += "the state dir is in use by another process (its LOCK file is held); ";
+  } else if (status.IsNotFound()) {
+    code = Errc::kNotFound;
+  } else if (status.IsCorruption()) {
+    code = Errc::kCorruption;
+  } else if (status.IsInvalidArgument() || status.IsNotSupported()) {
+    code = Errc::kInvalidArgument;
+  } else if (status.IsBusy() || status.IsTimedOut() || status.IsTryAgain()) {
+    code = Errc::kUnavailable;
+  }
+  return Error{code, message + detail};
+}
+
+void put_u32(std::string& out, uint32_t v) {
+  for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+}
+
+void put_i64_ordered(std::string& out, int64_t v) {
+  uint64_t u = static_cast<uint64_t>(v) ^ (uint64_t{1} << 63);
+  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>(u >> shift));
+}
+
+uint32_t get_u32(std::string_view in) {
+  SAMORDNA_CHECK(in.size() >= 4, "get_u32 needs 4 bytes");
+  uint32_t v = 0;
+  for (int i = 0; i < 4; ++i) v = (v << 8) | static_cast<uint8_t>(in[i]);
+  return v;
+}
+
+int64_t get_i64_ordered(std::string_view in) {
+  SAMORDNA_CHECK(in.size() >= 8, "get_i64_ordered needs 8 bytes");
+  uint64_t u = 0;
+  for (int i = 0; i < 8; ++i) u = (u << 8) | static_cast<uint8_t>(in[i]);
+  return static_cast<int64_t>(u ^ (uint64_t{1} << 63));
+}
+
+}  // namespace samordna::store

@@ -1,1 +1,50 @@
-// implemented by its module owner
+#include "engine/store/episode_store.h"
+
+#include <string>
+
+#include "engine/core/check.h"
+
+namespace samordna::store {
+namespace {
+
+// [partition u32 BE][episode_id]: a partition's episodes are one contiguous range.
+std::string episode_key(PartitionId partition, std::string_view episode_id) {
+  std::string key;
+  key.reserve(4 + episode_id.size());
+  put_u32(key, partition);
+  key.append(episode_id);
+  return key;
+}
+
+}  // namespace
+
+Result<std::optional<v1::EpisodeState>> EpisodeStore::get(PartitionId partition,
+                                                          std::string_view episode_id) const {
+  SAMORDNA_TRY(value, db_.get(Family::kEpisodes, episode_key(partition, episode_id)));
+  if (!value) return std::optional<v1::EpisodeState>();
+  v1::EpisodeState state;
+  if (!state.ParseFromString(*value)) {
+    return fail(Errc::kCorruption, "episode " + std::string(episode_id) + " in partition " +
+                                       std::to_string(partition) + ": record cannot be parsed");
+  }
+  return std::optional<v1::EpisodeState>(std::move(state));
+}
+
+void EpisodeStore::put(rocksdb::WriteBatch& batch, PartitionId partition,
+                       const v1::EpisodeState& state) const {
+  SAMORDNA_CHECK(!state.episode_id().empty(), "an episode state needs its episode_id");
+  std::string value;
+  SAMORDNA_CHECK(state.SerializeToString(&value), "episode state does not serialize");
+  SAMORDNA_CHECK(batch.Put(db_.family(Family::kEpisodes), episode_key(partition, state.episode_id()),
+                           value)
+                     .ok(),
+                 "write batch refused a put");
+}
+
+void EpisodeStore::erase(rocksdb::WriteBatch& batch, PartitionId partition,
+                         std::string_view episode_id) const {
+  SAMORDNA_CHECK(batch.Delete(db_.family(Family::kEpisodes), episode_key(partition, episode_id)).ok(),
+                 "write batch refused a delete");
+}
+
+}  // namespace samordna::store

@@ -1,1 +1,204 @@
-// implemented by its module owner
+#include "engine/timers/timer_store.h"
+
+#include <limits>
+#include <memory>
+
+#include "engine/core/check.h"
+
+namespace samordna::timers {
+namespace {
+
+using std::chrono::seconds;
+using store::Family;
+
+constexpr size_t kMaxEpisodeIdBytes = std::numeric_limits<uint16_t>::max();
+constexpr size_t kTimerPrefixBytes = 4 + 8;  // partition, fire_at
+
+std::string partition_prefix(PartitionId partition) {
+  std::string key;
+  store::put_u32(key, partition);
+  return key;
+}
+
+// Timers family: [partition u32][fire_at i64 ordered][kind u8][episode_id] -> "".
+std::string timer_prefix(PartitionId partition, Instant fire_at) {
+  std::string key;
+  key.reserve(kTimerPrefixBytes + 1 + 32);
+  store::put_u32(key, partition);
+  store::put_i64_ordered(key, to_unix(fire_at));
+  return key;
+}
+
+std::string timer_key(const TimerKey& key, Instant fire_at) {
+  std::string out = timer_prefix(key.partition, fire_at);
+  out.push_back(static_cast<char>(key.kind));
+  out.append(key.episode_id);
+  return out;
+}
+
+Result<DueTimer> decode_timer(std::string_view key) {
+  if (key.size() < kTimerPrefixBytes + 1) {
+    return fail(Errc::kCorruption, "timer key of " + std::to_string(key.size()) + " bytes");
+  }
+  DueTimer timer;
+  timer.key.partition = store::get_u32(key);
+  timer.fire_at = from_unix(store::get_i64_ordered(key.substr(4)));
+  timer.key.kind = static_cast<uint8_t>(key[kTimerPrefixBytes]);
+  timer.key.episode_id = std::string(key.substr(kTimerPrefixBytes + 1));
+  return timer;
+}
+
+// Index family: [partition u32][len u16][episode_id][kind u8] -> fire_at (i64 ordered). The length
+// keeps an episode's timers together and makes the key unambiguous.
+Result<std::string> index_key(const TimerKey& key) {
+  if (key.episode_id.size() > kMaxEpisodeIdBytes) {
+    return fail(Errc::kInvalidArgument, "timer episode id is longer than 65535 bytes");
+  }
+  std::string out;
+  out.reserve(4 + 2 + key.episode_id.size() + 1);
+  store::put_u32(out, key.partition);
+  out.push_back(static_cast<char>(key.episode_id.size() >> 8));
+  out.push_back(static_cast<char>(key.episode_id.size()));
+  out.append(key.episode_id);
+  out.push_back(static_cast<char>(key.kind));
+  return out;
+}
+
+// The pending fire time of the key, if it has a timer.
+Result<std::optional<Instant>> indexed_fire_at(const store::Db& db, const std::string& index) {
+  SAMORDNA_TRY(value, db.get(Family::kTimerIndex, index));
+  if (!value) return std::optional<Instant>();
+  if (value->size() != 8) {
+    return fail(Errc::kCorruption, "timer index value of " + std::to_string(value->size()) + " bytes");
+  }
+  return std::optional<Instant>(from_unix(store::get_i64_ordered(*value)));
+}
+
+}  // namespace
+
+TimerStore::TimerStore(store::Db& db) : db_(db) {}
+
+Result<void> TimerStore::load() {
+  head_.clear();
+  resume_after_.clear();
+  // One seek per partition present: the first live key after a partition's prefix is its earliest
+  // timer, and the seek past it lands on the next partition.
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_.raw().NewIterator(rocksdb::ReadOptions(), db_.family(Family::kTimers)));
+  for (it->SeekToFirst(); it->Valid();) {
+    SAMORDNA_TRY(timer, decode_timer(it->key().ToStringView()));
+    head_[timer.key.partition] = timer.fire_at;
+    if (timer.key.partition == std::numeric_limits<PartitionId>::max()) break;
+    it->Seek(partition_prefix(timer.key.partition + 1));
+  }
+  if (!it->status().ok()) return store::to_error(it->status(), "load timer heads");
+  return ok();
+}
+
+Result<void> TimerStore::schedule(rocksdb::WriteBatch& batch, const TimerKey& key, Instant fire_at) {
+  SAMORDNA_TRY(index, index_key(key));
+  SAMORDNA_TRY(pending, indexed_fire_at(db_, index));
+  if (pending == fire_at) return ok();  // already there; a second Put would break SingleDelete
+  auto* timers = db_.family(Family::kTimers);
+  if (pending) {
+    SAMORDNA_CHECK(batch.SingleDelete(timers, timer_key(key, *pending)).ok(), "batch refused");
+  }
+  std::string value;
+  store::put_i64_ordered(value, to_unix(fire_at));
+  SAMORDNA_CHECK(batch.Put(timers, timer_key(key, fire_at), rocksdb::Slice()).ok(), "batch refused");
+  SAMORDNA_CHECK(batch.Put(db_.family(Family::kTimerIndex), index, value).ok(), "batch refused");
+  return ok();
+}
+
+Result<void> TimerStore::cancel(rocksdb::WriteBatch& batch, const TimerKey& key) {
+  SAMORDNA_TRY(index, index_key(key));
+  SAMORDNA_TRY(pending, indexed_fire_at(db_, index));
+  if (!pending) return ok();
+  SAMORDNA_CHECK(batch.SingleDelete(db_.family(Family::kTimers), timer_key(key, *pending)).ok(),
+                 "batch refused");
+  SAMORDNA_CHECK(batch.Delete(db_.family(Family::kTimerIndex), index).ok(), "batch refused");
+  return ok();
+}
+
+void TimerStore::committed(PartitionId partition, Instant fire_at) {
+  auto [head, inserted] = head_.try_emplace(partition, fire_at);
+  if (!inserted && fire_at <= head->second) {
+    head->second = fire_at;
+    // The new timer may sort before the resume point at the same second.
+    resume_after_.erase(partition);
+  }
+}
+
+std::optional<Instant> TimerStore::next_due(PartitionId partition) const {
+  auto head = head_.find(partition);
+  if (head == head_.end()) return std::nullopt;
+  return head->second;
+}
+
+Result<std::vector<DueTimer>> TimerStore::due(PartitionId partition, Instant now, size_t limit) {
+  std::vector<DueTimer> out;
+  auto head = head_.find(partition);
+  if (head == head_.end() || head->second > now || limit == 0) return out;
+  SAMORDNA_CHECK(now < Instant::max(), "due() needs now + 1s to be representable");
+
+  // [head, now + 1s): never below what is known handed out, never past now, so neither the
+  // tombstones of fired timers nor those of cancelled future timers are stepped over twice.
+  std::string lower = timer_prefix(partition, head->second);
+  if (auto resume = resume_after_.find(partition); resume != resume_after_.end()) {
+    lower = resume->second;
+    lower.push_back('\0');  // the smallest key after it
+  }
+  std::string upper = timer_prefix(partition, now + seconds(1));
+  rocksdb::Slice lower_bound(lower);
+  rocksdb::Slice upper_bound(upper);
+  rocksdb::ReadOptions read;
+  read.iterate_lower_bound = &lower_bound;
+  read.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_.raw().NewIterator(read, db_.family(Family::kTimers)));
+  for (it->Seek(lower_bound); it->Valid() && out.size() < limit; it->Next()) {
+    SAMORDNA_TRY(timer, decode_timer(it->key().ToStringView()));
+    out.push_back(std::move(timer));
+  }
+  if (!it->status().ok()) return store::to_error(it->status(), "read due timers");
+
+  if (out.size() < limit) {
+    // Everything up to now is handed out.
+    head->second = now + seconds(1);
+    resume_after_.erase(partition);
+  } else {
+    head->second = out.back().fire_at;
+    resume_after_[partition] = timer_key(out.back().key, out.back().fire_at);
+  }
+  return out;
+}
+
+Result<void> TimerStore::drop_partition(PartitionId partition) {
+  rocksdb::WriteBatch batch;
+  auto* timers = db_.family(Family::kTimers);
+  auto* index = db_.family(Family::kTimerIndex);
+  std::string begin = partition_prefix(partition);
+  if (partition < std::numeric_limits<PartitionId>::max()) {
+    std::string end = partition_prefix(partition + 1);
+    SAMORDNA_CHECK(batch.DeleteRange(timers, begin, end).ok(), "batch refused");
+    SAMORDNA_CHECK(batch.DeleteRange(index, begin, end).ok(), "batch refused");
+  } else {
+    // The last partition has no successor prefix to end a range with: delete key by key.
+    rocksdb::Slice lower_bound(begin);
+    rocksdb::ReadOptions read;
+    read.iterate_lower_bound = &lower_bound;
+    for (auto* family : {timers, index}) {
+      std::unique_ptr<rocksdb::Iterator> it(db_.raw().NewIterator(read, family));
+      for (it->Seek(lower_bound); it->Valid(); it->Next()) {
+        auto s = family == timers ? batch.SingleDelete(family, it->key()) : batch.Delete(family, it->key());
+        SAMORDNA_CHECK(s.ok(), "batch refused");
+      }
+      if (!it->status().ok()) return store::to_error(it->status(), "read timers to drop");
+    }
+  }
+  SAMORDNA_TRY(db_.write(batch));
+  head_.erase(partition);
+  resume_after_.erase(partition);
+  return ok();
+}
+
+}  // namespace samordna::timers

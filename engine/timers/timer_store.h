@@ -54,7 +54,8 @@ class TimerStore {
   // The earliest fire time that may be pending in the partition (a lower bound), if any.
   std::optional<Instant> next_due(PartitionId partition) const;
   // Up to `limit` timers of the partition with fire_at <= now, earliest first. Does not remove them:
-  // the caller cancels each in the batch that applies it.
+  // the caller cancels each in the batch that applies it. Hands each out once: a later call starts
+  // after them, unless load() or a committed() at or before their fire time moves the head back.
   Result<std::vector<DueTimer>> due(PartitionId partition, Instant now, size_t limit);
 
   // Drops every timer of a partition (handed to another instance).
@@ -63,6 +64,10 @@ class TimerStore {
  private:
   store::Db& db_;
   std::map<PartitionId, Instant> head_;
+  // Per partition, the key of the last timer due() handed out at the head's second: the next pass
+  // starts after it, so a backlog within one second (day-based deadlines all fire at local
+  // midnight) is read once, not once per pass.
+  std::map<PartitionId, std::string> resume_after_;
 };
 
 }  // namespace samordna::timers

@@ -1,0 +1,388 @@
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <google/protobuf/util/message_differencer.h>
+#include <rocksdb/table.h>
+
+#include <cstdint>
+#include <fstream>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "engine/store/db.h"
+#include "engine/store/episode_store.h"
+#include "tests/unit/store/store_backends.h"
+
+extern char** environ;
+
+namespace samordna::store {
+namespace {
+
+using testing::OnDisk;
+using testing::StoreBackendNames;
+using testing::StoreBackends;
+using testing::TempDir;
+
+v1::EpisodeState sample_episode(const std::string& id) {
+  v1::EpisodeState state;
+  state.set_episode_id(id);
+  state.set_phase(v1::EpisodeState::OPEN);
+  state.set_rule_set_id("national-2017-612");
+  state.set_admitted_at(-86'400);  // before the epoch: instants are signed
+  state.set_assessed_at(1'700'000'000);
+  state.set_outpatient_unit("vc-centrum");
+  state.set_discharge_ready(true);
+  auto* deadline = state.add_deadlines();
+  deadline->set_status(v1::DeadlineRecord::PENDING);
+  deadline->set_due_at(1'700'086'400);
+  auto* timer = state.add_timers();
+  timer->set_kind(v1::TIMER_DEADLINE);
+  timer->set_fire_at(1'700'086'401);
+  return state;
+}
+
+std::string raw_episode_key(PartitionId partition, const std::string& id) {
+  std::string key;
+  put_u32(key, partition);
+  return key + id;
+}
+
+template <class Backend>
+class StoreContract : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto opened = backend_.open();
+    ASSERT_TRUE(opened) << opened.error().message;
+    db_ = std::move(opened.value());
+    episodes_ = std::make_unique<EpisodeStore>(*db_);
+  }
+
+  void write(rocksdb::WriteBatch& batch) {
+    auto written = db_->write(batch);
+    ASSERT_TRUE(written) << written.error().message;
+  }
+
+  std::optional<v1::EpisodeState> get(PartitionId partition, const std::string& id) {
+    auto got = episodes_->get(partition, id);
+    EXPECT_TRUE(got) << got.error().message;
+    return got ? got.value() : std::nullopt;
+  }
+
+  Backend backend_;
+  std::unique_ptr<Db> db_;
+  std::unique_ptr<EpisodeStore> episodes_;
+};
+
+TYPED_TEST_SUITE(StoreContract, StoreBackends, StoreBackendNames);
+
+TYPED_TEST(StoreContract, EpisodeRoundTrips) {
+  auto state = sample_episode("ep-1");
+  rocksdb::WriteBatch batch;
+  this->episodes_->put(batch, 3, state);
+  this->write(batch);
+
+  auto got = this->get(3, "ep-1");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(state, *got))
+      << got->DebugString();
+}
+
+TYPED_TEST(StoreContract, MissingEpisodeIsEmpty) {
+  EXPECT_FALSE(this->get(0, "never-written").has_value());
+}
+
+TYPED_TEST(StoreContract, PutReplacesAndEraseRemoves) {
+  rocksdb::WriteBatch first;
+  this->episodes_->put(first, 0, sample_episode("ep-1"));
+  this->write(first);
+
+  auto changed = sample_episode("ep-1");
+  changed.set_phase(v1::EpisodeState::DISCHARGED);
+  rocksdb::WriteBatch second;
+  this->episodes_->put(second, 0, changed);
+  this->write(second);
+  auto got = this->get(0, "ep-1");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->phase(), v1::EpisodeState::DISCHARGED);
+
+  rocksdb::WriteBatch erase;
+  this->episodes_->erase(erase, 0, "ep-1");
+  this->write(erase);
+  EXPECT_FALSE(this->get(0, "ep-1").has_value());
+}
+
+TYPED_TEST(StoreContract, EpisodesArePartitioned) {
+  auto in_one = sample_episode("ep-1");
+  auto in_two = sample_episode("ep-1");
+  in_two.set_phase(v1::EpisodeState::CANCELLED);
+  rocksdb::WriteBatch batch;
+  this->episodes_->put(batch, 1, in_one);
+  this->episodes_->put(batch, 2, in_two);
+  this->write(batch);
+
+  rocksdb::WriteBatch erase;
+  this->episodes_->erase(erase, 1, "ep-1");
+  this->write(erase);
+  EXPECT_FALSE(this->get(1, "ep-1").has_value());
+  auto got = this->get(2, "ep-1");
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->phase(), v1::EpisodeState::CANCELLED);
+}
+
+TYPED_TEST(StoreContract, NothingIsVisibleBeforeTheBatchIsWritten) {
+  rocksdb::WriteBatch batch;
+  this->episodes_->put(batch, 0, sample_episode("ep-1"));
+  EXPECT_FALSE(this->get(0, "ep-1").has_value());
+  this->write(batch);
+  EXPECT_TRUE(this->get(0, "ep-1").has_value());
+}
+
+TYPED_TEST(StoreContract, UnreadableRecordIsCorruption) {
+  // The documented layout: [partition u32 BE][episode_id].
+  auto s = this->db_->raw().Put(rocksdb::WriteOptions(), this->db_->family(Family::kEpisodes),
+                                raw_episode_key(5, "ep-bad"), "\xff\xff\xff not a protobuf");
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto got = this->episodes_->get(5, "ep-bad");
+  ASSERT_FALSE(got);
+  EXPECT_EQ(got.error().code, Errc::kCorruption);
+  EXPECT_NE(got.error().message.find("ep-bad"), std::string::npos) << got.error().message;
+}
+
+TYPED_TEST(StoreContract, KeysFollowTheDocumentedLayout) {
+  rocksdb::WriteBatch batch;
+  this->episodes_->put(batch, 0x01020304, sample_episode("ep-7"));
+  this->write(batch);
+  auto raw = this->db_->get(Family::kEpisodes, std::string("\x01\x02\x03\x04", 4) + "ep-7");
+  ASSERT_TRUE(raw) << raw.error().message;
+  EXPECT_TRUE(raw.value().has_value());
+}
+
+TYPED_TEST(StoreContract, EveryFamilySharesOneBoundedCacheHoldingIndexAndFilters) {
+  const auto expected = testing::small_options().block_cache_bytes;
+  std::shared_ptr<rocksdb::Cache> shared;
+  for (auto f : {Family::kMeta, Family::kEpisodes, Family::kTimers, Family::kTimerIndex}) {
+    auto options = this->db_->raw().GetOptions(this->db_->family(f));
+    auto* table = options.table_factory->template GetOptions<rocksdb::BlockBasedTableOptions>();
+    ASSERT_NE(table, nullptr);
+    EXPECT_TRUE(table->cache_index_and_filter_blocks);
+    ASSERT_NE(table->block_cache, nullptr);
+    EXPECT_EQ(table->block_cache->GetCapacity(), expected);
+    if (!shared) shared = table->block_cache;
+    EXPECT_EQ(table->block_cache, shared) << "one cache for every family";
+    EXPECT_LE(options.max_write_buffer_number, 2);
+  }
+}
+
+TYPED_TEST(StoreContract, WritesSurviveReopen) {
+  if (!TypeParam::kSurvivesReopen) GTEST_SKIP() << "an in-memory store ends with its Db";
+  rocksdb::WriteBatch batch;
+  this->episodes_->put(batch, 0, sample_episode("ep-1"));
+  this->write(batch);
+  this->episodes_.reset();
+  this->db_.reset();
+
+  auto reopened = this->backend_.open();
+  ASSERT_TRUE(reopened) << reopened.error().message;
+  EpisodeStore episodes(*reopened.value());
+  auto got = episodes.get(0, "ep-1");
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_TRUE(got.value().has_value());
+}
+
+// Opening a state directory: only meaningful on disk.
+
+std::string version_value(uint32_t version) {
+  std::string value;
+  put_u32(value, version);
+  return value;
+}
+
+TEST(StoreOpen, FreshStoreIsStampedWithFormatVersion1) {
+  OnDisk disk;
+  auto db = disk.open();
+  ASSERT_TRUE(db) << db.error().message;
+  auto version = db.value()->get(Family::kMeta, "format_version");
+  ASSERT_TRUE(version) << version.error().message;
+  EXPECT_EQ(version.value(), version_value(1));
+}
+
+TEST(StoreOpen, UnknownFormatVersionIsCorruption) {
+  OnDisk disk;
+  {
+    auto db = disk.open();
+    ASSERT_TRUE(db) << db.error().message;
+    auto& raw = db.value()->raw();
+    ASSERT_TRUE(raw.Put({}, db.value()->family(Family::kMeta), "format_version", version_value(99)).ok());
+  }
+  auto reopened = disk.open();
+  ASSERT_FALSE(reopened);
+  EXPECT_EQ(reopened.error().code, Errc::kCorruption);
+  EXPECT_NE(reopened.error().message.find("unknown format version 99"), std::string::npos)
+      << reopened.error().message;
+}
+
+TEST(StoreOpen, MalformedFormatVersionIsCorruption) {
+  OnDisk disk;
+  {
+    auto db = disk.open();
+    ASSERT_TRUE(db) << db.error().message;
+    ASSERT_TRUE(db.value()->raw().Put({}, db.value()->family(Family::kMeta), "format_version", "1").ok());
+  }
+  auto reopened = disk.open();
+  ASSERT_FALSE(reopened);
+  EXPECT_EQ(reopened.error().code, Errc::kCorruption);
+  EXPECT_NE(reopened.error().message.find("format version record"), std::string::npos)
+      << reopened.error().message;
+}
+
+TEST(StoreOpen, DataWithoutFormatVersionIsRefused) {
+  OnDisk disk;
+  {
+    auto db = disk.open();
+    ASSERT_TRUE(db) << db.error().message;
+    rocksdb::WriteBatch batch;
+    EpisodeStore(*db.value()).put(batch, 0, sample_episode("ep-1"));
+    ASSERT_TRUE(batch.Delete(db.value()->family(Family::kMeta), "format_version").ok());
+    ASSERT_TRUE(db.value()->write(batch));
+  }
+  auto reopened = disk.open();
+  ASSERT_FALSE(reopened);
+  EXPECT_EQ(reopened.error().code, Errc::kCorruption);
+  EXPECT_NE(reopened.error().message.find("no format version"), std::string::npos)
+      << reopened.error().message;
+}
+
+TEST(StoreOpen, UnknownColumnFamilyIsRefused) {
+  OnDisk disk;
+  {
+    auto db = disk.open();
+    ASSERT_TRUE(db) << db.error().message;
+    rocksdb::ColumnFamilyHandle* future = nullptr;
+    ASSERT_TRUE(db.value()->raw().CreateColumnFamily({}, "from_the_future", &future).ok());
+    ASSERT_TRUE(db.value()->raw().DestroyColumnFamilyHandle(future).ok());
+  }
+  auto reopened = disk.open();
+  ASSERT_FALSE(reopened);
+  EXPECT_EQ(reopened.error().code, Errc::kCorruption);
+  EXPECT_NE(reopened.error().message.find("from_the_future"), std::string::npos)
+      << reopened.error().message;
+}
+
+TEST(StoreOpen, PathThroughAFileIsIoError) {
+  TempDir dir;
+  std::ofstream(dir.path() / "file") << "not a directory";
+  auto db = Db::open(dir.path() / "file" / "state", testing::small_options());
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code, Errc::kIo) << db.error().message;
+}
+
+TEST(StoreOpen, OpenTwiceInOneProcessIsUnavailable) {
+  OnDisk disk;
+  auto first = disk.open();
+  ASSERT_TRUE(first) << first.error().message;
+  auto second = disk.open();
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, Errc::kUnavailable);
+  EXPECT_NE(second.error().message.find("state dir is in use"), std::string::npos)
+      << second.error().message;
+}
+
+// Runs tests/unit/store/lock_holder.cc on `dir` until the returned stdin fd is closed.
+class LockHolder {
+ public:
+  explicit LockHolder(const std::filesystem::path& dir) {
+    int to_child[2];
+    int from_child[2];
+    EXPECT_EQ(::pipe2(to_child, O_CLOEXEC), 0);
+    EXPECT_EQ(::pipe2(from_child, O_CLOEXEC), 0);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, to_child[0], STDIN_FILENO);
+    posix_spawn_file_actions_adddup2(&actions, from_child[1], STDOUT_FILENO);
+    std::string program = SAMORDNA_LOCK_HOLDER;
+    std::string arg = dir.string();
+    char* argv[] = {program.data(), arg.data(), nullptr};
+    EXPECT_EQ(::posix_spawn(&pid_, program.c_str(), &actions, nullptr, argv, environ), 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    stdin_ = to_child[1];
+    out_ = from_child[0];
+  }
+  ~LockHolder() {
+    release();
+    ::close(out_);
+  }
+
+  // What the child said first: "ready\n" once it holds the store.
+  std::string first_words() {
+    std::string said;
+    char c = 0;
+    while (::read(out_, &c, 1) == 1 && c != '\n') said.push_back(c);
+    return said;
+  }
+
+  void release() {
+    if (pid_ <= 0) return;
+    ::close(stdin_);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  int out_ = -1;
+};
+
+TEST(StoreOpen, DirLockedByAnotherProcessIsUnavailable) {
+  OnDisk disk;
+  LockHolder holder(disk.dir.path());
+  ASSERT_EQ(holder.first_words(), "ready");
+
+  auto db = disk.open();
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code, Errc::kUnavailable);
+  EXPECT_NE(db.error().message.find("state dir is in use"), std::string::npos) << db.error().message;
+
+  holder.release();
+  auto after = disk.open();
+  EXPECT_TRUE(after) << after.error().message;
+}
+
+// Ordered encodings: byte order is numeric order.
+
+TEST(StoreEncoding, U32IsBigEndian) {
+  std::string out;
+  put_u32(out, 0x01020304);
+  EXPECT_EQ(out, std::string("\x01\x02\x03\x04", 4));
+  EXPECT_EQ(get_u32(out), 0x01020304u);
+}
+
+TEST(StoreEncoding, OrderedI64SortsNumericallyAcrossZero) {
+  const std::vector<int64_t> ascending = {std::numeric_limits<int64_t>::min(), -1'000'000'000'000,
+                                          -256, -1, 0, 1, 255, 1'000'000'000'000,
+                                          std::numeric_limits<int64_t>::max()};
+  std::string previous;
+  for (int64_t v : ascending) {
+    std::string encoded;
+    put_i64_ordered(encoded, v);
+    ASSERT_EQ(encoded.size(), 8u);
+    EXPECT_EQ(get_i64_ordered(encoded), v);
+    if (!previous.empty()) {
+      EXPECT_LT(previous, encoded) << "at " << v;
+    }
+    previous = encoded;
+  }
+  std::string zero;
+  put_i64_ordered(zero, 0);
+  EXPECT_EQ(zero, std::string("\x80\0\0\0\0\0\0\0", 8));
+}
+
+}  // namespace
+}  // namespace samordna::store

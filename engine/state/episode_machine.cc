@@ -215,8 +215,9 @@ class Step {
     t->set_fire_at(to_unix(fire_at));
   }
 
-  // Starts tracking a deadline. One already past when the engine learns of it (a late feed) is
-  // missed at once: the alert goes out now rather than on the next timer pass.
+  // Starts tracking a deadline. One already past when the engine learns of it (a late feed) gets
+  // no timer: miss_overdue() settles it at the end of the step, after anything the same event
+  // fulfilled.
   DeadlineRecord& open_deadline(DeadlineKind kind, Instant anchor, Instant due, Party responsible) {
     DeadlineRecord& d = *st_.add_deadlines();
     d.set_kind(kind);
@@ -224,10 +225,7 @@ class Step {
     d.set_anchor(to_unix(anchor));
     d.set_due_at(to_unix(due));
     *d.mutable_responsible() = std::move(responsible);
-    if (now_ > due) {
-      emit_missed(d);
-      return d;
-    }
+    if (now_ > due) return d;
     // The deadline timer fires one second after due_at: an action at due_at is still on time.
     add_timer(v1::TIMER_DEADLINE, kind, due + std::chrono::seconds{1});
     const auto& leads = rule_set().reminder_lead;
@@ -356,6 +354,17 @@ class Step {
 
   void end_period(Instant at) {
     if (auto* p = open_period()) p->set_ended_at(to_unix(at));
+  }
+
+  // A pending deadline whose due time the clock has passed is missed now, rather than on the next
+  // timer pass.
+  void miss_overdue() {
+    for (auto& d : *st_.mutable_deadlines()) {
+      if (d.status() == DeadlineRecord::PENDING && to_unix(now_) > d.due_at()) {
+        drop_timers(d.kind());
+        emit_missed(d);
+      }
+    }
   }
 
   // --- settlement ----------------------------------------------------------------------------
@@ -827,6 +836,7 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     case v1::Event::kDischarged: on_discharged(s, e); break;
     default: SAMORDNA_CHECK(false, "every payload case is handled");
   }
+  s.miss_overdue();
   s.try_settle();
   auto& st = s.st();
   auto* seen = st.add_seen();

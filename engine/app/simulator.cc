@@ -15,7 +15,7 @@ std::string redact_digits(std::string text) {
   while (i < text.size()) {
     size_t j = i;
     while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
-    if (j - i >= 6) {
+    if (j - i >= 4) {
       out += '#';
     } else {
       out.append(text, i, j - i);
@@ -24,6 +24,11 @@ std::string redact_digits(std::string text) {
     i = j + 1;
   }
   return out;
+}
+
+std::string parser_reason(std::string_view message) {
+  // The parser's later lines quote the input around the error: keep the first line only.
+  return redact_digits(std::string(message.substr(0, message.find('\n'))));
 }
 
 Simulator::Simulator(const rules::RuleBook& rules, std::ostream& notifications,
@@ -83,7 +88,7 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
         !status.ok()) {
       ++stats.rejected;
       report(line_no, "", "", "malformed",
-             "not a samordna.v1.Event JSON line: " + redact_digits(std::string(status.message())));
+             "not a samordna.v1.Event JSON line: " + parser_reason(status.message()));
       continue;
     }
     if (!event.has_occurred_at()) {

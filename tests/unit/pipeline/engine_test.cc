@@ -117,7 +117,7 @@ TEST_P(EngineTest, PendingTimersSurviveAReopen) {
 }
 
 INSTANTIATE_TEST_SUITE_P(OnDiskAndInMemory, EngineTest, ::testing::Values(false, true),
-                         [](const auto& info) { return info.param ? "InMemory" : "OnDisk"; });
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "InMemory" : "OnDisk"; });
 
 }  // namespace
 }  // namespace samordna::pipeline

@@ -88,7 +88,7 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
         !status.ok()) {
       ++stats.rejected;
       report(line_no, "", "", "malformed",
-             "not a samordna.v1.Event JSON line: " + parser_reason(status.message()));
+             "not a samordna.v1.Event JSON line: " + parser_reason(std::string(status.message())));
       continue;
     }
     if (!event.has_occurred_at()) {

@@ -100,7 +100,22 @@ int run_simulation(const SimulateArgs& args, bool explain_mode) {
 
 }  // namespace
 
+int run(int argc, char** argv);
+
+// The thread root: nothing escapes it. Expected failures are values and map to exit statuses in
+// run(); anything thrown here is a bug, reported and turned into the failure status.
 int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "samordna: internal error: " << e.what() << '\n';
+  } catch (...) {
+    std::cerr << "samordna: internal error\n";
+  }
+  return kExitFailure;
+}
+
+int run(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   CLI::App app{"samordna: discharge coordination under Lag (2017:612) as an event engine"};
   app.require_subcommand(1);
@@ -147,9 +162,6 @@ int main(int argc, char** argv) {
   } catch (const CLI::ValidationError& e) {
     std::cerr << "samordna: " << e.what() << '\n';
     return kExitUsage;
-  } catch (const std::exception& e) {
-    std::cerr << "samordna: internal error: " << e.what() << '\n';
-    return kExitFailure;
   }
   return kExitUsage;
 }

@@ -40,8 +40,7 @@ constexpr std::int64_t kHour = 60 * kMinute;
 constexpr std::int64_t kDay = 24 * kHour;
 constexpr std::int64_t kUnset = std::numeric_limits<std::int64_t>::min();
 
-// --- randomness
-// -----------------------------------------------------------------------------------
+// --- randomness ---
 
 std::uint64_t splitmix64(std::uint64_t& x) {
   std::uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
@@ -107,10 +106,10 @@ std::uint64_t mix(std::uint64_t a, std::uint64_t b) {
   return splitmix64(x);
 }
 
-// --- Swedish local time
-// ---------------------------------------------------------------------------- Europe/Stockholm
-// follows the EU rule (CET, CEST from the last Sunday of March to the last Sunday of October,
-// switching at 01:00 UTC); computed here so the generator needs no time-zone database.
+// --- Swedish local time ---
+// Europe/Stockholm follows the EU rule (CET; CEST from the last Sunday of March to the last
+// Sunday of October, switching at 01:00 UTC), computed here so the generator needs no time-zone
+// database.
 
 bool summer_time(std::int64_t utc) {
   using namespace std::chrono;
@@ -139,8 +138,7 @@ std::int64_t at_local(std::int64_t day, std::int64_t seconds_into_day) {
   return local_to_utc(day * kDay + seconds_into_day);
 }
 
-// --- reference data, derived once
-// ------------------------------------------------------------------
+// --- reference data, derived once ---
 
 struct Geography {
   std::vector<double> municipality_cumulative;  // population weights
@@ -179,8 +177,7 @@ const Geography& geography() {
   return g;
 }
 
-// --- the model
-// -------------------------------------------------------------------------------------
+// --- the model ---
 
 enum class Kind : std::uint8_t {
   kAdmitted,
@@ -431,7 +428,6 @@ void plan_episode(Rng& rng, std::int64_t t0, Episode& ep, std::vector<Draft>& ou
 
   // A later assessment that adds a need (new recipients get an admission notice).
   if (ready - assessed > 12 * kHour && rng.chance(0.05)) {
-    ++stats.needs_reassessed;
     std::uint8_t more = needs;
     if (!(needs & kSocial)) {
       more |= kSocial;
@@ -441,6 +437,7 @@ void plan_episode(Rng& rng, std::int64_t t0, Episode& ep, std::vector<Draft>& ou
       more |= kOutpatient;
     }
     if (more != needs) {
+      ++stats.needs_reassessed;
       if (names_outpatient(more) && ep.outpatient_unit == 0) choose_outpatient_unit();
       needs = more;
       add(assessed + rng.between(4 * kHour, ready - assessed - 4 * kHour), Kind::kNeedsAssessed,
@@ -590,17 +587,17 @@ void plan_episode(Rng& rng, std::int64_t t0, Episode& ep, std::vector<Draft>& ou
   add(discharged, Kind::kDischarged, reason);
 }
 
-// --- output
-// ----------------------------------------------------------------------------------------
+// --- output ---
 //
 // The JSON is protobuf's own JSON mapping with default options: what MessageToJsonString writes.
 // MessageToJsonString(event) is BinaryToJsonString over the generated pool's TypeResolver, and
-// that rebuilds a google.protobuf.Type from the descriptors for every call: per event, that cost
-// five times the event's own rendering. So events are converted in batches, as the elements of a
-// runtime-defined wrapper `message Batch { repeated samordna.v1.Event events = 1; }`, whose JSON
-// `{"events":[{...},{...}]}` is cut back into one line per element. An element renders exactly as
-// the message alone (same writer, same options, no whitespace); the test checks every line against
-// MessageToJsonString byte for byte.
+// that rebuilds a google.protobuf.Type from the descriptors for every call, which made the whole
+// run three to four times slower (8.3 s against 2.3 s of CPU for 100 000 episodes). So events
+// are converted in batches, as the elements of a runtime-defined wrapper
+// `message Batch { repeated samordna.v1.Event events = 1; }`, whose JSON
+// `{"events":[{...},{...}]}` is cut back into one line per element. An element renders exactly
+// as the message alone (same writer, same options, no whitespace); the test checks every line
+// against MessageToJsonString byte for byte.
 
 constexpr const char* kUrlPrefix = "type.googleapis.com";
 

@@ -861,7 +861,10 @@ Transition fire_timer(const v1::EpisodeState& state, const TimerFired& timer,
   const std::string cause = std::string("t/") + (timer.kind == v1::TIMER_DEADLINE ? "due" : "remind") +
                             "/" + deadline_name(timer.deadline) + "/" +
                             std::to_string(to_unix(timer.fire_at));
-  Step s(state, rules, now, cause);
+  // A timer's notifications are issued at its fire time, whenever the pass that found it ran:
+  // output then does not depend on scheduling, and delivery latency is measurable against it.
+  (void)now;
+  Step s(state, rules, timer.fire_at, cause);
   auto& st = s.st();
   st.mutable_timers()->erase(st.mutable_timers()->begin() + (it - timers.begin()));
   if (DeadlineRecord* d = s.find(timer.deadline, DeadlineRecord::PENDING)) {

@@ -69,7 +69,8 @@ struct TimerFired {
   Instant fire_at;
 };
 
-// Applies a timer the timer store found due at `now` (>= fire_at).
+// Applies a timer the timer store found due at `now` (>= fire_at). What it emits is issued at
+// fire_at, not at `now`, so the output does not depend on when the timer pass ran.
 Transition fire_timer(const v1::EpisodeState& state, const TimerFired& timer,
                       const rules::RuleBook& rules, Instant now);
 

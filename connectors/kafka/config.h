@@ -1,0 +1,68 @@
+#pragma once
+
+// Configuration of the Kafka side of samordna: where the broker is, which topics, and librdkafka
+// properties passed through untouched (so TLS, SASL and tuning need no code). Read from a YAML
+// config file, then overridden by command-line flags. connectors/kafka/README.md documents it.
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "engine/core/result.h"
+
+namespace samordna::kafka {
+
+struct Topics {
+  std::string events = "samordna.events";                // input: key episodeId, value Event
+  std::string notifications = "samordna.notifications";  // output: key episodeId, value Notification
+  std::string deadletter = "samordna.deadletter";        // rejected input, original bytes + reason
+  std::string changelog = "samordna.changelog";          // compacted: key episodeId, EpisodeState
+};
+
+enum class ClockMode {
+  kWall,       // live: now is the wall clock; timers fire within a second of their due time
+  kEventTime,  // replay: a partition's clock is the latest event time seen on it (as in simulate)
+};
+
+struct KafkaConfig {
+  std::string bootstrap = "127.0.0.1:9092";
+  Topics topics;
+  std::string group_id = "samordna";
+  // Stable per instance across restarts: a restarted instance fences its predecessor's open
+  // transaction at once. Default: derived from the host name and state directory.
+  std::string instance_id;
+  // librdkafka properties applied to every client (security.protocol, ssl.*, sasl.*, ...).
+  std::map<std::string, std::string> properties;
+  // Create missing topics at startup (with `partitions` partitions) instead of failing.
+  bool create_topics = true;
+  int partitions = 4;
+  int replication_factor = 1;
+};
+
+struct ServiceConfig {
+  KafkaConfig kafka;
+  std::filesystem::path state_dir = "samordna-state";
+  std::filesystem::path rules_dir = "rules/sets";
+  ClockMode clock = ClockMode::kWall;
+  // Replay mode only: once a partition reaches its end, advance its clock to here.
+  std::optional<int64_t> until_unix;
+  size_t max_batch = 1000;            // inputs per transaction
+  int max_batch_ms = 100;             // how long a transaction collects inputs
+  size_t timer_pass = 1000;           // timers fired per pass, interleaved with consumption
+  int transaction_timeout_ms = 30000;
+};
+
+// Reads a YAML config file; unknown keys and wrong types are errors with file and line.
+Result<ServiceConfig> load_service_config(const std::filesystem::path& file);
+
+// A librdkafka configuration with `properties` applied on top of the config's own; an unknown
+// property or a bad value is an error naming the property (never its value: it may be a secret).
+Result<std::unique_ptr<RdKafka::Conf>> make_conf(const KafkaConfig& config,
+                                                 const std::map<std::string, std::string>& properties);
+
+}  // namespace samordna::kafka

@@ -83,10 +83,17 @@ rocksdb::ColumnFamilyOptions family_options(Family f, const DbOptions& options,
   table.cache_index_and_filter_blocks = true;
   table.cache_index_and_filter_blocks_with_high_priority = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
+  // Index and filters in partitions of a few KiB, which the cache holds and evicts one by one. Whole,
+  // a 64 MiB file of timer keys has a filter of some MiB, larger than a shard of the cache: it was
+  // read back from disk on every lookup. Only the small top level of each file stays pinned.
+  table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
+  table.metadata_block_size = 4096;
+  table.pin_top_level_index_and_filter = true;
   if (f == Family::kEpisodes || f == Family::kTimerIndex) {
     // Point lookups (every schedule and cancel reads the index): a filter spares a disk read
     // when the key is absent.
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    table.partition_filters = true;
     table.optimize_filters_for_memory = true;
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));

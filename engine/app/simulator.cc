@@ -69,12 +69,20 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
   google::protobuf::util::JsonParseOptions parse_options;
   parse_options.ignore_unknown_fields = false;
 
+  constexpr size_t kTimerPass = 1024;
+  store::Txn txn;
+  // Fires every timer the clock passes, in bounded passes, one transaction per pass.
   auto advance = [&](Instant to) -> Result<void> {
-    out.clear();
-    SAMORDNA_TRY(fired, engine_->fire_all_due(kPartition, to, out));
-    stats.timers_fired += fired;
-    emit(out, stats);
-    return ok();
+    while (true) {
+      const auto head = engine_->next_due(kPartition);
+      if (!head || *head > to) return ok();
+      out.clear();
+      SAMORDNA_TRY(fired, engine_->fire_due(kPartition, to, kTimerPass, out, txn));
+      SAMORDNA_TRYV(engine_->write(txn));
+      stats.timers_fired += fired;
+      emit(out, stats);
+      if (fired < kTimerPass) return ok();
+    }
   };
 
   std::string line;
@@ -100,7 +108,8 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
     if (!clock || at > *clock) clock = at;
     SAMORDNA_TRYV(advance(*clock));
 
-    SAMORDNA_TRY(outcome, engine_->apply(kPartition, event, *clock));
+    SAMORDNA_TRY(outcome, engine_->apply(kPartition, event, *clock, txn));
+    SAMORDNA_TRYV(engine_->write(txn));
     switch (outcome.kind) {
       case pipeline::Outcome::Kind::kApplied:
         ++stats.applied;

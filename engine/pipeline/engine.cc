@@ -40,41 +40,35 @@ Engine::Engine(store::Db& db, const rules::RuleBook& rules)
 
 Result<void> Engine::open() { return timers_.load(); }
 
-Result<void> Engine::commit(PartitionId partition, const v1::EpisodeState* old,
-                            const v1::EpisodeState& next,
-                            const std::optional<timers::TimerKey>& fired_stale, const BatchHook& hook) {
-  rocksdb::WriteBatch batch;
-  episodes_.put(batch, partition, next);
-
+Result<void> Engine::stage(PartitionId partition, const v1::EpisodeState* old,
+                           const v1::EpisodeState& next, store::Txn& txn) {
+  episodes_.put(txn, partition, next);
   const TimerSet before = timers_of(old);
   const TimerSet after = timers_of(&next);
-  std::vector<Instant> scheduled;
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, next.episode_id(), kind}; };
   for (const auto& [kind, fire_at] : before) {
     if (!after.contains(kind)) {
-    SAMORDNA_TRYV(timers_.cancel(batch, key(kind)));
-  }
+      SAMORDNA_TRYV(timers_.cancel(txn, key(kind)));
+    }
   }
   for (const auto& [kind, fire_at] : after) {
     auto it = before.find(kind);
     if (it != before.end() && it->second == fire_at) continue;
-    SAMORDNA_TRYV(timers_.schedule(batch, key(kind), from_unix(fire_at)));
-    scheduled.push_back(from_unix(fire_at));
+    SAMORDNA_TRYV(timers_.schedule(txn, key(kind), from_unix(fire_at)));
   }
-  if (fired_stale) {
-    SAMORDNA_TRYV(timers_.cancel(batch, *fired_stale));
-  }
-  if (hook) hook(batch);
+  return ok();
+}
 
-  SAMORDNA_TRYV(db_.write(batch));
-  for (Instant t : scheduled) timers_.committed(partition, t);
+Result<void> Engine::write(store::Txn& txn) {
+  SAMORDNA_TRYV(db_.write(txn));
+  txn.clear();
   return ok();
 }
 
 Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Instant now,
-                              const BatchHook& hook) {
+                              store::Txn& txn) {
   Outcome outcome;
-  SAMORDNA_TRY(stored, episodes_.get(partition, event.episode_id()));
+  SAMORDNA_TRY(stored, episodes_.get(partition, event.episode_id(), &txn));
   const v1::EpisodeState* old = stored ? &*stored : nullptr;
   auto step = state::apply_event(old, event, rules_, now);
   if (!step) {
@@ -87,46 +81,36 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
     outcome.kind = Outcome::Kind::kDuplicate;
     return outcome;
   }
-  SAMORDNA_TRYV(commit(partition, old, t.next, std::nullopt, hook));
+  SAMORDNA_TRYV(stage(partition, old, t.next, txn));
   outcome.notifications = std::move(t.notifications);
   return outcome;
 }
 
 Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit,
-                                std::vector<v1::Notification>& out, const BatchHook& hook) {
-  SAMORDNA_TRY(due, timers_.due(partition, now, limit));
+                                std::vector<v1::Notification>& out, store::Txn& txn) {
+  SAMORDNA_TRY(due, timers_.due(partition, now, limit, &txn));
   for (const auto& timer : due) {
-    SAMORDNA_TRY(stored, episodes_.get(partition, timer.key.episode_id));
-    if (!stored) {
-      // A timer whose episode is gone: drop it, nothing to fire.
-      rocksdb::WriteBatch batch;
-      SAMORDNA_TRYV(timers_.cancel(batch, timer.key));
-      if (hook) hook(batch);
-      SAMORDNA_TRYV(db_.write(batch));
-      continue;
+    SAMORDNA_TRY(stored, episodes_.get(partition, timer.key.episode_id, &txn));
+    state::Transition t;
+    if (stored) {
+      t = state::fire_timer(*stored, unpack_timer(timer.key.kind, timer.fire_at), rules_, now);
+    } else {
+      t.outcome = state::Transition::Outcome::kStale;  // the episode is gone: nothing to fire
     }
-    state::Transition t =
-        state::fire_timer(*stored, unpack_timer(timer.key.kind, timer.fire_at), rules_, now);
     if (t.outcome == state::Transition::Outcome::kStale) {
-      SAMORDNA_TRYV(commit(partition, &*stored, *stored, timer.key, hook));
+      // A timer the episode no longer holds: drop it so it is not handed out again.
+      SAMORDNA_TRYV(timers_.cancel(txn, timer.key));
       continue;
     }
-    SAMORDNA_TRYV(commit(partition, &*stored, t.next, std::nullopt, hook));
+    SAMORDNA_TRYV(stage(partition, &*stored, t.next, txn));
     for (auto& n : t.notifications) out.push_back(std::move(n));
   }
   return due.size();
 }
 
-Result<size_t> Engine::fire_all_due(PartitionId partition, Instant now,
-                                    std::vector<v1::Notification>& out, size_t pass_size) {
-  size_t total = 0;
-  while (true) {
-    auto head = timers_.next_due(partition);
-    if (!head || *head > now) return total;
-    SAMORDNA_TRY(fired, fire_due(partition, now, pass_size, out));
-    total += fired;
-    if (fired < pass_size) return total;
-  }
+Result<void> Engine::restore(PartitionId partition, const v1::EpisodeState& state, store::Txn& txn) {
+  SAMORDNA_TRY(stored, episodes_.get(partition, state.episode_id(), &txn));
+  return stage(partition, stored ? &*stored : nullptr, state, txn);
 }
 
 }  // namespace samordna::pipeline

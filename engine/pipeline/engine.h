@@ -1,10 +1,11 @@
 #pragma once
 
 // The pipeline: takes one input (an event, or a timer the store found due), loads the episode,
-// steps the state machine, and commits the new state and the timer changes in one atomic write.
-// Notifications are handed back only after the write succeeded. The simulator and the Kafka
-// service both drive this class; they differ only in where `now` comes from and where
-// notifications go.
+// steps the state machine, and puts the new state and the timer changes into a transaction
+// (store::Txn) that the caller writes in one atomic write. The simulator writes one transaction
+// per input; the Kafka service one per Kafka transaction, after that commits, so RocksDB never
+// runs ahead of the committed input. Reads go through the transaction, so later inputs see earlier
+// ones. Both drive this class; they differ in where `now` comes from and where notifications go.
 //
 // Not thread-safe: one Engine per partition group, used from one thread.
 
@@ -34,39 +35,41 @@ struct Outcome {
   std::vector<v1::Notification> notifications;
 };
 
-// Lets the service add its own records (input offsets, outbox) to the write that commits an input.
-using BatchHook = std::function<void(rocksdb::WriteBatch&)>;
-
 class Engine {
  public:
   Engine(store::Db& db, const rules::RuleBook& rules);
 
-  // Loads the timer heads. Call once before use.
+  // Loads the timer heads. Call once before use, and again after dropping a transaction.
   Result<void> open();
 
   // Applies one event at `now`. A rejection is an outcome, not an error: errors are I/O failures.
-  Result<Outcome> apply(PartitionId partition, const v1::Event& event, Instant now,
-                        const BatchHook& hook = {});
+  Result<Outcome> apply(PartitionId partition, const v1::Event& event, Instant now, store::Txn& txn);
 
-  // Fires up to `limit` timers of the partition due at `now`, each in its own atomic write, and
-  // appends what they emit to `out`. Returns how many timers were taken off the store.
+  // Fires up to `limit` timers of the partition due at `now` and appends what they emit to `out`.
+  // Returns how many timers were taken off the store.
   Result<size_t> fire_due(PartitionId partition, Instant now, size_t limit,
-                          std::vector<v1::Notification>& out, const BatchHook& hook = {});
+                          std::vector<v1::Notification>& out, store::Txn& txn);
 
-  // Fires every timer due at `now` in passes of `pass_size` (the simulator's clock advance).
-  Result<size_t> fire_all_due(PartitionId partition, Instant now, std::vector<v1::Notification>& out,
-                              size_t pass_size = 1024);
+  // Takes an episode's state as recorded elsewhere (a changelog) and mirrors its timers.
+  Result<void> restore(PartitionId partition, const v1::EpisodeState& state, store::Txn& txn);
+
+  // Writes the transaction to the store and empties it.
+  Result<void> write(store::Txn& txn);
 
   std::optional<Instant> next_due(PartitionId partition) const { return timers_.next_due(partition); }
 
-  Result<std::optional<v1::EpisodeState>> episode(PartitionId partition, std::string_view id) const {
-    return episodes_.get(partition, id);
+  Result<std::optional<v1::EpisodeState>> episode(PartitionId partition, std::string_view id,
+                                                  store::Txn* txn = nullptr) const {
+    return episodes_.get(partition, id, txn);
   }
 
+  store::Db& db() { return db_; }
+  timers::TimerStore& timers() { return timers_; }
+
  private:
-  // Writes the new state and the difference between the old and new timer sets in one batch.
-  Result<void> commit(PartitionId partition, const v1::EpisodeState* old, const v1::EpisodeState& next,
-                      const std::optional<timers::TimerKey>& fired_stale, const BatchHook& hook);
+  // Puts the new state and the difference between the old and new timer sets into the transaction.
+  Result<void> stage(PartitionId partition, const v1::EpisodeState* old, const v1::EpisodeState& next,
+                     store::Txn& txn);
 
   store::Db& db_;
   store::EpisodeStore episodes_;

@@ -202,13 +202,23 @@ rocksdb::ColumnFamilyHandle* Db::family(Family f) const {
   return families_[i];
 }
 
-Result<std::optional<std::string>> Db::get(Family f, std::string_view key) const {
+Result<std::optional<std::string>> Db::get(Family f, std::string_view key, Txn* txn) const {
   rocksdb::PinnableSlice value;
-  rocksdb::Status s =
-      db_->Get(rocksdb::ReadOptions(), family(f), rocksdb::Slice(key.data(), key.size()), &value);
+  const rocksdb::Slice k(key.data(), key.size());
+  rocksdb::Status s = txn != nullptr
+                          ? txn->batch().GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(), family(f), k, &value)
+                          : db_->Get(rocksdb::ReadOptions(), family(f), k, &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return to_error(s, std::string("read from ") + family_name(f));
   return std::optional<std::string>(value.ToString());
+}
+
+std::unique_ptr<rocksdb::Iterator> Db::iterator(Family f, const rocksdb::ReadOptions& read,
+                                                Txn* txn) const {
+  std::unique_ptr<rocksdb::Iterator> base(db_->NewIterator(read, family(f)));
+  if (txn == nullptr) return base;
+  return std::unique_ptr<rocksdb::Iterator>(
+      txn->batch().NewIteratorWithBase(family(f), base.release(), &read));
 }
 
 Result<void> Db::write(rocksdb::WriteBatch& batch) {

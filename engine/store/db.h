@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/core/result.h"
+#include "engine/store/txn.h"
 
 namespace samordna::store {
 
@@ -54,8 +55,13 @@ class Db {
   rocksdb::ColumnFamilyHandle* family(Family f) const;
   rocksdb::DB& raw() const { return *db_; }
 
-  Result<std::optional<std::string>> get(Family f, std::string_view key) const;
+  // Reads through `txn` when given: its own writes first, then the store.
+  Result<std::optional<std::string>> get(Family f, std::string_view key, Txn* txn = nullptr) const;
+  // An iterator over the family, through `txn` when given. `read` must outlive it.
+  std::unique_ptr<rocksdb::Iterator> iterator(Family f, const rocksdb::ReadOptions& read,
+                                              Txn* txn = nullptr) const;
   Result<void> write(rocksdb::WriteBatch& batch);
+  Result<void> write(Txn& txn) { return write(*txn.batch().GetWriteBatch()); }
 
  private:
   Db() = default;

@@ -19,8 +19,9 @@ std::string episode_key(PartitionId partition, std::string_view episode_id) {
 }  // namespace
 
 Result<std::optional<v1::EpisodeState>> EpisodeStore::get(PartitionId partition,
-                                                          std::string_view episode_id) const {
-  SAMORDNA_TRY(value, db_.get(Family::kEpisodes, episode_key(partition, episode_id)));
+                                                          std::string_view episode_id,
+                                                          Txn* txn) const {
+  SAMORDNA_TRY(value, db_.get(Family::kEpisodes, episode_key(partition, episode_id), txn));
   if (!value) return std::optional<v1::EpisodeState>();
   v1::EpisodeState state;
   if (!state.ParseFromString(*value)) {
@@ -30,20 +31,19 @@ Result<std::optional<v1::EpisodeState>> EpisodeStore::get(PartitionId partition,
   return std::optional<v1::EpisodeState>(std::move(state));
 }
 
-void EpisodeStore::put(rocksdb::WriteBatch& batch, PartitionId partition,
+void EpisodeStore::put(Txn& txn, PartitionId partition,
                        const v1::EpisodeState& state) const {
   SAMORDNA_CHECK(!state.episode_id().empty(), "an episode state needs its episode_id");
   std::string value;
   SAMORDNA_CHECK(state.SerializeToString(&value), "episode state does not serialize");
-  SAMORDNA_CHECK(batch.Put(db_.family(Family::kEpisodes), episode_key(partition, state.episode_id()),
+  SAMORDNA_CHECK(txn.batch().Put(db_.family(Family::kEpisodes), episode_key(partition, state.episode_id()),
                            value)
                      .ok(),
                  "write batch refused a put");
 }
 
-void EpisodeStore::erase(rocksdb::WriteBatch& batch, PartitionId partition,
-                         std::string_view episode_id) const {
-  SAMORDNA_CHECK(batch.Delete(db_.family(Family::kEpisodes), episode_key(partition, episode_id)).ok(),
+void EpisodeStore::erase(Txn& txn, PartitionId partition, std::string_view episode_id) const {
+  SAMORDNA_CHECK(txn.batch().Delete(db_.family(Family::kEpisodes), episode_key(partition, episode_id)).ok(),
                  "write batch refused a delete");
 }
 

@@ -65,8 +65,9 @@ Result<std::string> index_key(const TimerKey& key) {
 }
 
 // The pending fire time of the key, if it has a timer.
-Result<std::optional<Instant>> indexed_fire_at(const store::Db& db, const std::string& index) {
-  SAMORDNA_TRY(value, db.get(Family::kTimerIndex, index));
+Result<std::optional<Instant>> indexed_fire_at(const store::Db& db, const std::string& index,
+                                               store::Txn& txn) {
+  SAMORDNA_TRY(value, db.get(Family::kTimerIndex, index, &txn));
   if (!value) return std::optional<Instant>();
   if (value->size() != 8) {
     return fail(Errc::kCorruption, "timer index value of " + std::to_string(value->size()) + " bytes");
@@ -95,9 +96,10 @@ Result<void> TimerStore::load() {
   return ok();
 }
 
-Result<void> TimerStore::schedule(rocksdb::WriteBatch& batch, const TimerKey& key, Instant fire_at) {
+Result<void> TimerStore::schedule(store::Txn& txn, const TimerKey& key, Instant fire_at) {
   SAMORDNA_TRY(index, index_key(key));
-  SAMORDNA_TRY(pending, indexed_fire_at(db_, index));
+  SAMORDNA_TRY(pending, indexed_fire_at(db_, index, txn));
+  auto& batch = txn.batch();
   if (pending == fire_at) return ok();  // already there; a second Put would break SingleDelete
   auto* timers = db_.family(Family::kTimers);
   if (pending) {
@@ -107,26 +109,24 @@ Result<void> TimerStore::schedule(rocksdb::WriteBatch& batch, const TimerKey& ke
   store::put_i64_ordered(value, to_unix(fire_at));
   SAMORDNA_CHECK(batch.Put(timers, timer_key(key, fire_at), rocksdb::Slice()).ok(), "batch refused");
   SAMORDNA_CHECK(batch.Put(db_.family(Family::kTimerIndex), index, value).ok(), "batch refused");
+  auto [head, inserted] = head_.try_emplace(key.partition, fire_at);
+  if (!inserted && fire_at <= head->second) {
+    head->second = fire_at;
+    // The new timer may sort before the resume point at the same second.
+    resume_after_.erase(key.partition);
+  }
   return ok();
 }
 
-Result<void> TimerStore::cancel(rocksdb::WriteBatch& batch, const TimerKey& key) {
+Result<void> TimerStore::cancel(store::Txn& txn, const TimerKey& key) {
   SAMORDNA_TRY(index, index_key(key));
-  SAMORDNA_TRY(pending, indexed_fire_at(db_, index));
+  SAMORDNA_TRY(pending, indexed_fire_at(db_, index, txn));
+  auto& batch = txn.batch();
   if (!pending) return ok();
   SAMORDNA_CHECK(batch.SingleDelete(db_.family(Family::kTimers), timer_key(key, *pending)).ok(),
                  "batch refused");
   SAMORDNA_CHECK(batch.Delete(db_.family(Family::kTimerIndex), index).ok(), "batch refused");
   return ok();
-}
-
-void TimerStore::committed(PartitionId partition, Instant fire_at) {
-  auto [head, inserted] = head_.try_emplace(partition, fire_at);
-  if (!inserted && fire_at <= head->second) {
-    head->second = fire_at;
-    // The new timer may sort before the resume point at the same second.
-    resume_after_.erase(partition);
-  }
 }
 
 std::optional<Instant> TimerStore::next_due(PartitionId partition) const {
@@ -135,7 +135,8 @@ std::optional<Instant> TimerStore::next_due(PartitionId partition) const {
   return head->second;
 }
 
-Result<std::vector<DueTimer>> TimerStore::due(PartitionId partition, Instant now, size_t limit) {
+Result<std::vector<DueTimer>> TimerStore::due(PartitionId partition, Instant now, size_t limit,
+                                              store::Txn* txn) {
   std::vector<DueTimer> out;
   auto head = head_.find(partition);
   if (head == head_.end() || head->second > now || limit == 0) return out;
@@ -154,7 +155,7 @@ Result<std::vector<DueTimer>> TimerStore::due(PartitionId partition, Instant now
   rocksdb::ReadOptions read;
   read.iterate_lower_bound = &lower_bound;
   read.iterate_upper_bound = &upper_bound;
-  std::unique_ptr<rocksdb::Iterator> it(db_.raw().NewIterator(read, db_.family(Family::kTimers)));
+  std::unique_ptr<rocksdb::Iterator> it = db_.iterator(Family::kTimers, read, txn);
   for (it->Seek(lower_bound); it->Valid() && out.size() < limit; it->Next()) {
     SAMORDNA_TRY(timer, decode_timer(it->key().ToStringView()));
     out.push_back(std::move(timer));

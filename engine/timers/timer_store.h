@@ -42,21 +42,22 @@ class TimerStore {
   // Reads the head of each partition present in the store. Call once after opening.
   Result<void> load();
 
-  // Adds the timer, replacing the key's pending timer if it has one. At most one schedule or cancel
-  // per key in one batch: the index lookup sees committed data only.
-  Result<void> schedule(rocksdb::WriteBatch& batch, const TimerKey& key, Instant fire_at);
+  // Adds the timer, replacing the key's pending timer if it has one. Reads and writes go through
+  // `txn`, so one transaction may schedule, fire and reschedule the same key. The head moves back
+  // at once: it stays a lower bound even if the transaction is dropped.
+  Result<void> schedule(store::Txn& txn, const TimerKey& key, Instant fire_at);
   // Removes the key's pending timer, if any.
-  Result<void> cancel(rocksdb::WriteBatch& batch, const TimerKey& key);
-  // Call after the batch holding schedule() calls was written, with the fire times scheduled, so the
-  // in-memory head stays a lower bound.
-  void committed(PartitionId partition, Instant fire_at);
+  Result<void> cancel(store::Txn& txn, const TimerKey& key);
 
   // The earliest fire time that may be pending in the partition (a lower bound), if any.
   std::optional<Instant> next_due(PartitionId partition) const;
-  // Up to `limit` timers of the partition with fire_at <= now, earliest first. Does not remove them:
-  // the caller cancels each in the batch that applies it. Hands each out once: a later call starts
-  // after them, unless load() or a committed() at or before their fire time moves the head back.
-  Result<std::vector<DueTimer>> due(PartitionId partition, Instant now, size_t limit);
+  // Up to `limit` timers of the partition with fire_at <= now, earliest first, read through `txn`.
+  // Does not remove them: the caller cancels each in the transaction that applies it. Hands each
+  // out once: a later call starts after them, unless load() or a schedule() at or before their
+  // fire time moves the head back. Pass the transaction holding timers scheduled but not written
+  // yet, or they are stepped over; after dropping a transaction, call load() again.
+  Result<std::vector<DueTimer>> due(PartitionId partition, Instant now, size_t limit,
+                                    store::Txn* txn = nullptr);
 
   // Drops every timer of a partition (handed to another instance).
   Result<void> drop_partition(PartitionId partition);

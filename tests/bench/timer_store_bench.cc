@@ -96,12 +96,12 @@ Loaded& loaded() {
 
     const uint64_t checkpoints[] = {g_pending / 10, g_pending / 2, g_pending};
     size_t next_checkpoint = 0;
-    rocksdb::WriteBatch batch;
+    store::Txn batch;
     for (uint64_t i = 0; i < g_pending; ++i) {
       if (auto r = s->timers->schedule(batch, timer_key(i), fire_at(i)); !r) die(r.error());
-      if (batch.Count() >= 2 * kLoadBatch || i + 1 == g_pending) {
+      if (batch.count() >= 2 * kLoadBatch || i + 1 == g_pending) {
         if (auto r = s->db->write(batch); !r) die(r.error());
-        batch.Clear();
+        batch.clear();
       }
       if (next_checkpoint < 3 && i + 1 == checkpoints[next_checkpoint]) {
         char at[16];
@@ -114,7 +114,6 @@ Loaded& loaded() {
         ++next_checkpoint;
       }
     }
-    for (PartitionId p = 0; p < kPartitions; ++p) s->timers->committed(p, from_unix(kBase));
     s->next_new = g_pending;
   }
   return *g_loaded;
@@ -131,9 +130,9 @@ void BM_Load(benchmark::State& state) {
 void BM_Schedule(benchmark::State& state) {
   auto& s = loaded();
   const auto per_batch = static_cast<uint64_t>(state.range(0));
-  rocksdb::WriteBatch batch;
+  store::Txn batch;
   for (auto _ : state) {
-    batch.Clear();
+    batch.clear();
     for (uint64_t n = 0; n < per_batch; ++n, ++s.next_new) {
       if (auto r = s.timers->schedule(batch, timer_key(s.next_new), fire_at(s.next_new)); !r) {
         die(r.error());
@@ -148,9 +147,9 @@ void BM_Schedule(benchmark::State& state) {
 void BM_Cancel(benchmark::State& state) {
   auto& s = loaded();
   const auto per_batch = static_cast<uint64_t>(state.range(0));
-  rocksdb::WriteBatch batch;
+  store::Txn batch;
   for (auto _ : state) {
-    batch.Clear();
+    batch.clear();
     for (uint64_t n = 0; n < per_batch; ++n, ++s.next_cancel) {
       uint64_t i = (s.next_cancel * kStride) % g_pending;
       if (auto r = s.timers->cancel(batch, timer_key(i)); !r) die(r.error());
@@ -166,12 +165,12 @@ void BM_Fire(benchmark::State& state) {
   const auto limit = static_cast<size_t>(state.range(0));
   const Instant now = from_unix(kBase + kHorizon);  // the whole set is overdue: a backlog
   int64_t fired = 0;
-  rocksdb::WriteBatch batch;
+  store::Txn batch;
   for (auto _ : state) {
     auto partition = static_cast<PartitionId>(s.next_fire_partition++ % kPartitions);
     auto due = s.timers->due(partition, now, limit);
     if (!due) die(due.error());
-    batch.Clear();
+    batch.clear();
     for (const auto& timer : due.value()) {
       if (auto r = s.timers->cancel(batch, timer.key); !r) die(r.error());
     }

@@ -54,6 +54,27 @@ class EngineTest : public ::testing::TestWithParam<bool> {
     ASSERT_TRUE(engine_->open());
   }
 
+  Result<Outcome> apply(PartitionId p, const v1::Event& e, Instant now) {
+    store::Txn txn;
+    auto outcome = engine_->apply(p, e, now, txn);
+    if (outcome) {
+      auto written = engine_->write(txn);
+      if (!written) return written.error();
+    }
+    return outcome;
+  }
+  // Fires everything due at `now` in small passes, one transaction each.
+  Result<void> fire_all(PartitionId p, Instant now, std::vector<v1::Notification>& out) {
+    store::Txn txn;
+    while (true) {
+      auto fired = engine_->fire_due(p, now, 2, out, txn);
+      if (!fired) return fired.error();
+      auto written = engine_->write(txn);
+      if (!written) return written.error();
+      if (fired.value() < 2) return ok();
+    }
+  }
+
   rules::RuleBook rules_ = book();
   std::filesystem::path dir_;
   std::unique_ptr<store::Db> db_;
@@ -61,23 +82,23 @@ class EngineTest : public ::testing::TestWithParam<bool> {
 };
 
 TEST_P(EngineTest, StateAndTimersAreCommittedTogetherAndFireOnce) {
-  auto r = engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z"));
+  auto r = apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z"));
   ASSERT_TRUE(r);
   EXPECT_EQ(r.value().kind, Outcome::Kind::kApplied);
-  r = engine_->apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"));
+  r = apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"));
   ASSERT_TRUE(r);
   ASSERT_EQ(r.value().notifications.size(), 1u);  // noticeHeld
   ASSERT_TRUE(engine_->next_due(0));
   EXPECT_LE(*engine_->next_due(0), at("2022-03-02T10:00:01Z"));
 
   std::vector<v1::Notification> out;
-  ASSERT_TRUE(engine_->fire_all_due(0, at("2022-03-02T10:00:00Z"), out));
+  ASSERT_TRUE(fire_all(0, at("2022-03-02T10:00:00Z"), out));
   EXPECT_TRUE(out.empty());  // one second early
-  ASSERT_TRUE(engine_->fire_all_due(0, at("2022-03-02T10:00:01Z"), out));
+  ASSERT_TRUE(fire_all(0, at("2022-03-02T10:00:01Z"), out));
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].has_deadline_missed());
   out.clear();
-  ASSERT_TRUE(engine_->fire_all_due(0, at("2022-03-05T00:00:00Z"), out));
+  ASSERT_TRUE(fire_all(0, at("2022-03-05T00:00:00Z"), out));
   EXPECT_TRUE(out.empty());  // fired once, gone from the store
   auto state = engine_->episode(0, "ep1");
   ASSERT_TRUE(state);
@@ -86,11 +107,11 @@ TEST_P(EngineTest, StateAndTimersAreCommittedTogetherAndFireOnce) {
 }
 
 TEST_P(EngineTest, DuplicatesAndRejectionsDoNotTouchTheStore) {
-  ASSERT_TRUE(engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
-  auto dup = engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T09:00:00Z"));
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  auto dup = apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T09:00:00Z"));
   ASSERT_TRUE(dup);
   EXPECT_EQ(dup.value().kind, Outcome::Kind::kDuplicate);
-  auto bad = engine_->apply(0, event("x", "2022-03-01T08:00:00Z", R"("dischargeReadyRevoked":{})"),
+  auto bad = apply(0, event("x", "2022-03-01T08:00:00Z", R"("dischargeReadyRevoked":{})"),
                             at("2022-03-01T09:00:00Z"));
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad.value().kind, Outcome::Kind::kRejected);
@@ -99,21 +120,57 @@ TEST_P(EngineTest, DuplicatesAndRejectionsDoNotTouchTheStore) {
 }
 
 TEST_P(EngineTest, PartitionsAreIndependent) {
-  ASSERT_TRUE(engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
-  auto other = engine_->apply(1, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"));
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  auto other = apply(1, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"));
   ASSERT_TRUE(other);
   EXPECT_EQ(other.value().rejection->code, state::Rejection::Code::kUnknownEpisode);
 }
 
 TEST_P(EngineTest, PendingTimersSurviveAReopen) {
   if (GetParam()) GTEST_SKIP() << "an in-memory store does not outlive its handle";
-  ASSERT_TRUE(engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
-  ASSERT_TRUE(engine_->apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z")));
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  ASSERT_TRUE(apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z")));
   open();
   std::vector<v1::Notification> out;
-  ASSERT_TRUE(engine_->fire_all_due(0, at("2022-03-03T00:00:00Z"), out));
+  ASSERT_TRUE(fire_all(0, at("2022-03-03T00:00:00Z"), out));
   ASSERT_EQ(out.size(), 1u);
   EXPECT_TRUE(out[0].has_deadline_missed());
+}
+
+TEST_P(EngineTest, OneTransactionSpansInputsAndSeesItsOwnWrites) {
+  store::Txn txn;
+  ASSERT_TRUE(engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z"), txn));
+  auto needs = engine_->apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"), txn);
+  ASSERT_TRUE(needs);
+  EXPECT_EQ(needs.value().kind, Outcome::Kind::kApplied);  // it saw the admission in the transaction
+  EXPECT_FALSE(engine_->episode(0, "ep1").value().has_value()) << "nothing written yet";
+  // The timer scheduled in the transaction fires in the same transaction.
+  std::vector<v1::Notification> out;
+  auto fired = engine_->fire_due(0, at("2022-03-02T10:00:01Z"), 10, out, txn);
+  ASSERT_TRUE(fired);
+  EXPECT_EQ(fired.value(), 1u);
+  ASSERT_TRUE(engine_->write(txn));
+  EXPECT_TRUE(engine_->episode(0, "ep1").value()->timers().empty());
+}
+
+TEST_P(EngineTest, ADroppedTransactionLeavesNoTrace) {
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  {
+    store::Txn txn;
+    ASSERT_TRUE(engine_->apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"), txn));
+    std::vector<v1::Notification> out;
+    ASSERT_TRUE(engine_->fire_due(0, at("2022-03-02T10:00:01Z"), 10, out, txn));
+    EXPECT_EQ(out.size(), 1u);
+  }  // dropped, as after an aborted Kafka transaction
+  ASSERT_TRUE(engine_->open());
+  EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_size(), 1);
+  // The needs event applies again, as if for the first time.
+  auto again = apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.value().kind, Outcome::Kind::kApplied);
+  std::vector<v1::Notification> out;
+  ASSERT_TRUE(fire_all(0, at("2022-03-02T10:00:01Z"), out));
+  EXPECT_EQ(out.size(), 1u);
 }
 
 INSTANTIATE_TEST_SUITE_P(OnDiskAndInMemory, EngineTest, ::testing::Values(false, true),

@@ -61,7 +61,7 @@ class StoreContract : public ::testing::Test {
     episodes_ = std::make_unique<EpisodeStore>(*db_);
   }
 
-  void write(rocksdb::WriteBatch& batch) {
+  void write(store::Txn& batch) {
     auto written = db_->write(batch);
     ASSERT_TRUE(written) << written.error().message;
   }
@@ -81,7 +81,7 @@ TYPED_TEST_SUITE(StoreContract, StoreBackends, StoreBackendNames);
 
 TYPED_TEST(StoreContract, EpisodeRoundTrips) {
   auto state = sample_episode("ep-1");
-  rocksdb::WriteBatch batch;
+  store::Txn batch;
   this->episodes_->put(batch, 3, state);
   this->write(batch);
 
@@ -96,20 +96,20 @@ TYPED_TEST(StoreContract, MissingEpisodeIsEmpty) {
 }
 
 TYPED_TEST(StoreContract, PutReplacesAndEraseRemoves) {
-  rocksdb::WriteBatch first;
+  store::Txn first;
   this->episodes_->put(first, 0, sample_episode("ep-1"));
   this->write(first);
 
   auto changed = sample_episode("ep-1");
   changed.set_phase(v1::EpisodeState::DISCHARGED);
-  rocksdb::WriteBatch second;
+  store::Txn second;
   this->episodes_->put(second, 0, changed);
   this->write(second);
   auto got = this->get(0, "ep-1");
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->phase(), v1::EpisodeState::DISCHARGED);
 
-  rocksdb::WriteBatch erase;
+  store::Txn erase;
   this->episodes_->erase(erase, 0, "ep-1");
   this->write(erase);
   EXPECT_FALSE(this->get(0, "ep-1").has_value());
@@ -119,12 +119,12 @@ TYPED_TEST(StoreContract, EpisodesArePartitioned) {
   auto in_one = sample_episode("ep-1");
   auto in_two = sample_episode("ep-1");
   in_two.set_phase(v1::EpisodeState::CANCELLED);
-  rocksdb::WriteBatch batch;
+  store::Txn batch;
   this->episodes_->put(batch, 1, in_one);
   this->episodes_->put(batch, 2, in_two);
   this->write(batch);
 
-  rocksdb::WriteBatch erase;
+  store::Txn erase;
   this->episodes_->erase(erase, 1, "ep-1");
   this->write(erase);
   EXPECT_FALSE(this->get(1, "ep-1").has_value());
@@ -134,7 +134,7 @@ TYPED_TEST(StoreContract, EpisodesArePartitioned) {
 }
 
 TYPED_TEST(StoreContract, NothingIsVisibleBeforeTheBatchIsWritten) {
-  rocksdb::WriteBatch batch;
+  store::Txn batch;
   this->episodes_->put(batch, 0, sample_episode("ep-1"));
   EXPECT_FALSE(this->get(0, "ep-1").has_value());
   this->write(batch);
@@ -153,7 +153,7 @@ TYPED_TEST(StoreContract, UnreadableRecordIsCorruption) {
 }
 
 TYPED_TEST(StoreContract, KeysFollowTheDocumentedLayout) {
-  rocksdb::WriteBatch batch;
+  store::Txn batch;
   this->episodes_->put(batch, 0x01020304, sample_episode("ep-7"));
   this->write(batch);
   auto raw = this->db_->get(Family::kEpisodes, std::string("\x01\x02\x03\x04", 4) + "ep-7");
@@ -179,7 +179,7 @@ TYPED_TEST(StoreContract, EveryFamilySharesOneBoundedCacheHoldingIndexAndFilters
 
 TYPED_TEST(StoreContract, WritesSurviveReopen) {
   if (!TypeParam::kSurvivesReopen) GTEST_SKIP() << "an in-memory store ends with its Db";
-  rocksdb::WriteBatch batch;
+  store::Txn batch;
   this->episodes_->put(batch, 0, sample_episode("ep-1"));
   this->write(batch);
   this->episodes_.reset();
@@ -244,9 +244,9 @@ TEST(StoreOpen, DataWithoutFormatVersionIsRefused) {
   {
     auto db = disk.open();
     ASSERT_TRUE(db) << db.error().message;
-    rocksdb::WriteBatch batch;
+    Txn batch;
     EpisodeStore(*db.value()).put(batch, 0, sample_episode("ep-1"));
-    ASSERT_TRUE(batch.Delete(db.value()->family(Family::kMeta), "format_version").ok());
+    ASSERT_TRUE(batch.batch().Delete(db.value()->family(Family::kMeta), "format_version").ok());
     ASSERT_TRUE(db.value()->write(batch));
   }
   auto reopened = disk.open();

@@ -65,17 +65,16 @@ class TimerStoreContract : public ::testing::Test {
 
   // Schedules in one batch, writes it, reports the fire times as committed.
   void schedule(const std::vector<std::pair<TimerKey, int64_t>>& timers) {
-    rocksdb::WriteBatch batch;
+    store::Txn batch;
     for (const auto& [k, at] : timers) {
       auto scheduled = timers_->schedule(batch, k, from_unix(at));
       ASSERT_TRUE(scheduled) << scheduled.error().message;
     }
     write(batch);
-    for (const auto& [k, at] : timers) timers_->committed(k.partition, from_unix(at));
   }
 
   void cancel(const std::vector<TimerKey>& keys) {
-    rocksdb::WriteBatch batch;
+    store::Txn batch;
     for (const auto& k : keys) {
       auto cancelled = timers_->cancel(batch, k);
       ASSERT_TRUE(cancelled) << cancelled.error().message;
@@ -83,7 +82,7 @@ class TimerStoreContract : public ::testing::Test {
     write(batch);
   }
 
-  void write(rocksdb::WriteBatch& batch) {
+  void write(store::Txn& batch) {
     auto written = db_->write(batch);
     ASSERT_TRUE(written) << written.error().message;
   }
@@ -305,25 +304,23 @@ TYPED_TEST(TimerStoreContract, DropPartitionRemovesItsTimersOnly) {
 }
 
 TYPED_TEST(TimerStoreContract, EpisodeIdTooLongForTheIndexIsRefused) {
-  rocksdb::WriteBatch batch;
+  store::Txn batch;
   auto scheduled = this->timers_->schedule(batch, key(0, std::string(70'000, 'x')), from_unix(1));
   ASSERT_FALSE(scheduled);
   EXPECT_EQ(scheduled.error().code, Errc::kInvalidArgument);
-  EXPECT_EQ(batch.Count(), 0u);
+  EXPECT_EQ(batch.count(), 0u);
 }
 
 TYPED_TEST(TimerStoreContract, StateAndTimerCommitInOneBatch) {
   store::EpisodeStore episodes(*this->db_);
   v1::EpisodeState state;
   state.set_episode_id("ep-1");
-  rocksdb::WriteBatch batch;
+  store::Txn batch;
   episodes.put(batch, 0, state);
   ASSERT_TRUE(this->timers_->schedule(batch, key(0, "ep-1"), from_unix(200)));
   // Not what the pipeline does before a write, but it makes due() read the store.
-  this->timers_->committed(0, from_unix(200));
   EXPECT_TRUE(this->due(0, 1000).empty()) << "nothing before the write";
   this->write(batch);
-  this->timers_->committed(0, from_unix(200));
 
   if constexpr (TypeParam::kSurvivesReopen) {
     // A crash copy of the state dir, its write-ahead log cut inside the last record: the batch is

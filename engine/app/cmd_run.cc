@@ -1,9 +1,111 @@
-// samordna run: the Kafka service (connectors/kafka).
+// samordna run: the Kafka service (connectors/kafka/service.h). SIGTERM and SIGINT stop it
+// cleanly: the open transaction is committed and the consumer group left.
 
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <iostream>
+#include <memory>
+
+#include "connectors/kafka/config.h"
+#include "connectors/kafka/service.h"
 #include "engine/app/commands.h"
+#include "engine/store/db.h"
 
 namespace samordna::app {
+namespace {
 
-void add_run_command(CLI::App&, Commands&) {}
+std::atomic<kafka::Service*> g_service{nullptr};
+
+extern "C" void on_stop_signal(int) {
+  if (auto* service = g_service.load()) service->stop();
+}
+
+struct RunArgs {
+  std::string config;
+  std::string bootstrap;
+  std::string state_dir;
+  std::string rules_dir;
+  std::string instance_id;
+  std::string clock;
+  std::string until;
+  std::vector<std::string> properties;  // -X key=value
+  bool no_create_topics = false;
+  bool verbose = false;
+};
+
+int run_service(const RunArgs& args) {
+  if (args.verbose) spdlog::set_level(spdlog::level::info);
+  kafka::ServiceConfig config;
+  if (!args.config.empty()) {
+    auto loaded = kafka::load_service_config(args.config);
+    if (!loaded) {
+      std::cerr << "samordna: " << loaded.error().message << '\n';
+      return kExitUsage;
+    }
+    config = std::move(loaded.value());
+  }
+  if (!args.bootstrap.empty()) config.kafka.bootstrap = args.bootstrap;
+  if (!args.state_dir.empty()) config.state_dir = args.state_dir;
+  if (!args.rules_dir.empty()) config.rules_dir = args.rules_dir;
+  if (!args.instance_id.empty()) config.kafka.instance_id = args.instance_id;
+  if (args.no_create_topics) config.kafka.create_topics = false;
+  if (args.clock == "event-time") config.clock = kafka::ClockMode::kEventTime;
+  if (args.clock == "wall") config.clock = kafka::ClockMode::kWall;
+  if (auto until = parse_time_option("--until", args.until)) config.until_unix = to_unix(*until);
+  for (const auto& kv : args.properties) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::cerr << "samordna: -X expects key=value\n";
+      return kExitUsage;
+    }
+    config.kafka.properties[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  if (config.kafka.instance_id.empty()) {
+    config.kafka.instance_id = kafka::default_instance_id(config.state_dir);
+  }
+
+  auto book = load_rules(config.rules_dir.string());
+  if (!book) return kExitUsage;
+  store::DbOptions db_options;  // no fsync: the changelog topic backs the state
+  auto db = store::Db::open(config.state_dir, db_options);
+  if (!db) {
+    std::cerr << "samordna: state dir " << config.state_dir.string() << ": " << db.error().message << '\n';
+    return kExitUsage;
+  }
+  kafka::Service service(config, *book, *db.value());
+  g_service.store(&service);
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGINT, on_stop_signal);
+  auto result = service.run();
+  g_service.store(nullptr);
+  if (!result) {
+    std::cerr << "samordna: " << result.error().message << '\n';
+    return result.error().code == Errc::kInvalidArgument || result.error().code == Errc::kNotFound
+               ? kExitUsage
+               : kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, Commands& commands) {
+  auto args = std::make_shared<RunArgs>();
+  auto* run = app.add_subcommand("run", "Run the engine as a Kafka service, exactly once");
+  run->add_option("--config", args->config, "YAML config file (deploy/config/samordna.yaml)");
+  run->add_option("--bootstrap", args->bootstrap, "Kafka bootstrap servers, HOST:PORT[,...]");
+  run->add_option("--state-dir", args->state_dir, "RocksDB state directory");
+  run->add_option("--rules", args->rules_dir, "Rules directory");
+  run->add_option("--instance-id", args->instance_id,
+                  "Stable id of this instance (default: host name and state dir)");
+  run->add_option("--clock", args->clock, "wall (live, default) or event-time (replay)")
+      ->check(CLI::IsMember({"wall", "event-time"}));
+  run->add_option("--until", args->until, "event-time: at a partition's end, advance its clock here");
+  run->add_option("-X", args->properties, "librdkafka property key=value (repeatable)");
+  run->add_flag("--no-create-topics", args->no_create_topics, "Fail instead of creating missing topics");
+  run->add_flag("-v,--verbose", args->verbose, "Log progress (info level) to stderr");
+  commands.emplace_back(run, [args] { return run_service(*args); });
+}
 
 }  // namespace samordna::app

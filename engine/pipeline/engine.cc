@@ -38,11 +38,15 @@ state::TimerFired unpack_timer(uint8_t packed, Instant fire_at) {
 Engine::Engine(store::Db& db, const rules::RuleBook& rules)
     : db_(db), episodes_(db), timers_(db), rules_(rules) {}
 
-Result<void> Engine::open() { return timers_.load(); }
+Result<void> Engine::open() {
+  staged_.clear();
+  return timers_.load();
+}
 
 Result<void> Engine::stage(PartitionId partition, const v1::EpisodeState* old,
                            const v1::EpisodeState& next, store::Txn& txn) {
   episodes_.put(txn, partition, next);
+  staged_.emplace(partition, next.episode_id());
   const TimerSet before = timers_of(old);
   const TimerSet after = timers_of(&next);
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, next.episode_id(), kind}; };
@@ -62,6 +66,7 @@ Result<void> Engine::stage(PartitionId partition, const v1::EpisodeState* old,
 Result<void> Engine::write(store::Txn& txn) {
   SAMORDNA_TRYV(db_.write(txn));
   txn.clear();
+  staged_.clear();
   return ok();
 }
 

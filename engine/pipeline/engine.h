@@ -12,6 +12,9 @@
 #include <cstddef>
 #include <functional>
 #include <optional>
+#include <set>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/core/result.h"
@@ -63,8 +66,11 @@ class Engine {
     return episodes_.get(partition, id, txn);
   }
 
+  // The episodes whose state the open transaction changed, by partition: what a changelog must
+  // record. Emptied by write() and open().
+  const std::set<std::pair<PartitionId, std::string>>& staged() const { return staged_; }
+
   store::Db& db() { return db_; }
-  timers::TimerStore& timers() { return timers_; }
 
  private:
   // Puts the new state and the difference between the old and new timer sets into the transaction.
@@ -75,6 +81,7 @@ class Engine {
   store::EpisodeStore episodes_;
   timers::TimerStore timers_;
   const rules::RuleBook& rules_;
+  std::set<std::pair<PartitionId, std::string>> staged_;
 };
 
 // The timer store keys a timer by one byte: the timer kind in the high nibble, the deadline kind in

@@ -1,0 +1,519 @@
+#include "connectors/kafka/service.h"
+
+#include <librdkafka/rdkafkacpp.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "connectors/kafka/admin.h"
+#include "engine/core/check.h"
+
+namespace samordna::kafka {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using PartitionId = store::PartitionId;
+
+constexpr int kTimeoutMs = 30000;
+constexpr size_t kRestoreFlushEvery = 10000;  // changelog records per RocksDB write while restoring
+
+std::string checkpoint_key(PartitionId p) { return "changelog-checkpoint/" + std::to_string(p); }
+
+// Owns an RdKafka::Error and says what to do about it.
+struct TxnError {
+  std::unique_ptr<RdKafka::Error> error;
+  explicit operator bool() const { return error != nullptr; }
+  std::string what() const { return error ? error->str() : "ok"; }
+};
+
+// Records where each changelog record landed, from delivery reports; flags a failed delivery.
+class DeliveryTracker : public RdKafka::DeliveryReportCb {
+ public:
+  explicit DeliveryTracker(std::string changelog_topic) : changelog_(std::move(changelog_topic)) {}
+  void dr_cb(RdKafka::Message& message) override {
+    if (message.err() != RdKafka::ERR_NO_ERROR) {
+      failed_ = true;
+      spdlog::warn("delivery to {}[{}] failed: {}", message.topic_name(), message.partition(),
+                   RdKafka::err2str(message.err()));
+      return;
+    }
+    if (message.topic_name() == changelog_) {
+      auto& next = next_offset_[message.partition()];
+      next = std::max(next, message.offset() + 1);
+    }
+  }
+  // Changelog offsets reached in the current transaction, by partition.
+  std::map<int32_t, int64_t> take() {
+    failed_ = false;
+    return std::exchange(next_offset_, {});
+  }
+  bool failed() const { return failed_; }
+
+ private:
+  std::string changelog_;
+  std::map<int32_t, int64_t> next_offset_;
+  bool failed_ = false;
+};
+
+}  // namespace
+
+class Service::Impl : public RdKafka::RebalanceCb {
+ public:
+  Impl(ServiceConfig config, const rules::RuleBook& rules, store::Db& db, std::atomic<bool>& stop)
+      : config_(std::move(config)), engine_(db, rules), stop_(stop),
+        deliveries_(config_.kafka.topics.changelog) {}
+
+  ~Impl() override {
+    // Only reached with a consumer after a failure: leave the group without committing anything;
+    // the open transaction is aborted by the next init_transactions or the broker's timeout.
+    abandoned_ = true;
+    if (consumer_) consumer_->close();
+  }
+
+  Result<void> run();
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override;
+
+ private:
+  Result<void> start();
+  Result<void> restore(PartitionId p);
+  Result<void> process(RdKafka::Message& message);
+  Result<void> fire_timers(PartitionId p, Instant now, bool all);
+  Result<void> begin();
+  Result<void> commit();
+  Result<void> abort_and_rewind(const std::string& why);
+  Result<void> produce(const std::string& topic, int32_t partition, const std::string& key,
+                       const std::string& value, RdKafka::Headers* headers = nullptr);
+  Result<void> dead_letter(RdKafka::Message& message, const std::string& code,
+                           const std::string& reason);
+  Instant now_for(PartitionId p) const;
+  void advance_clock(PartitionId p, Instant t) {
+    auto& c = clock_[p];
+    if (t > c) c = t;
+  }
+
+  ServiceConfig config_;
+  pipeline::Engine engine_;
+  std::atomic<bool>& stop_;
+  DeliveryTracker deliveries_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  store::Txn txn_;
+
+  bool in_txn_ = false;
+  bool abandoned_ = false;
+  size_t txn_inputs_ = 0;
+  Clock::time_point txn_started_;
+  std::optional<Error> failure_;  // set inside callbacks, raised by run()
+
+  std::map<PartitionId, int64_t> committed_offset_;  // next offset to consume, as committed
+  std::map<PartitionId, int64_t> next_offset_;       // next offset to consume, as processed
+  std::map<PartitionId, Instant> clock_;             // event-time mode: latest event time
+  std::map<PartitionId, bool> at_end_;
+
+  uint64_t consumed_ = 0, dead_lettered_ = 0, notified_ = 0, fired_ = 0, transactions_ = 0;
+};
+
+Service::Service(ServiceConfig config, const rules::RuleBook& rules, store::Db& db)
+    : impl_(std::make_unique<Impl>(std::move(config), rules, db, stop_)) {}
+Service::~Service() = default;
+Result<void> Service::run() { return impl_->run(); }
+
+Instant Service::Impl::now_for(PartitionId p) const {
+  if (config_.clock == ClockMode::kWall) return SystemClock().now();
+  auto it = clock_.find(p);
+  return it == clock_.end() ? Instant{} : it->second;
+}
+
+Result<void> Service::Impl::start() {
+  SAMORDNA_TRYV(engine_.open());
+  SAMORDNA_TRYV(ensure_topics(config_.kafka, std::chrono::milliseconds(kTimeoutMs)));
+
+  std::string errstr;
+  SAMORDNA_TRY(pconf, make_conf(config_.kafka, {
+                                    {"transactional.id", "samordna-" + config_.kafka.instance_id},
+                                    {"enable.idempotence", "true"},
+                                    {"transaction.timeout.ms", std::to_string(config_.transaction_timeout_ms)},
+                                    {"linger.ms", "5"},
+                                }));
+  if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&deliveries_), errstr) !=
+      RdKafka::Conf::CONF_OK) {
+    return fail(Errc::kInvalidArgument, "producer: " + errstr);
+  }
+  producer_.reset(RdKafka::Producer::create(pconf.get(), errstr));
+  if (!producer_) return fail(Errc::kInvalidArgument, "cannot create producer: " + errstr);
+  // Fences and aborts whatever this instance's predecessor left open.
+  if (TxnError e{std::unique_ptr<RdKafka::Error>(producer_->init_transactions(kTimeoutMs))}) {
+    return fail(Errc::kUnavailable, "init_transactions: " + e.what());
+  }
+
+  SAMORDNA_TRY(cconf, make_conf(config_.kafka, {
+                                    {"group.id", config_.kafka.group_id},
+                                    {"enable.auto.commit", "false"},
+                                    {"auto.offset.reset", "earliest"},
+                                    {"isolation.level", "read_committed"},
+                                    {"enable.partition.eof", "true"},
+                                    {"partition.assignment.strategy", "range"},
+                                    {"session.timeout.ms", "10000"},
+                                    {"heartbeat.interval.ms", "1000"},
+                                }));
+  if (cconf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), errstr) !=
+      RdKafka::Conf::CONF_OK) {
+    return fail(Errc::kInvalidArgument, "consumer: " + errstr);
+  }
+  consumer_.reset(RdKafka::KafkaConsumer::create(cconf.get(), errstr));
+  if (!consumer_) return fail(Errc::kInvalidArgument, "cannot create consumer: " + errstr);
+  if (auto err = consumer_->subscribe({config_.kafka.topics.events}); err != RdKafka::ERR_NO_ERROR) {
+    return fail(Errc::kUnavailable, "subscribe: " + RdKafka::err2str(err));
+  }
+  spdlog::info("samordna run: instance {} group {} input {} state {}", config_.kafka.instance_id,
+               config_.kafka.group_id, config_.kafka.topics.events, config_.state_dir.string());
+  return ok();
+}
+
+// Brings RocksDB level with the committed changelog of partition p, from its checkpoint.
+Result<void> Service::Impl::restore(PartitionId p) {
+  const std::string& topic = config_.kafka.topics.changelog;
+  SAMORDNA_TRY(checkpoint_value, engine_.db().get(store::Family::kMeta, checkpoint_key(p)));
+  int64_t from = checkpoint_value ? std::stoll(*checkpoint_value) : 0;
+  int64_t low = 0, high = 0;
+  if (auto err = producer_->query_watermark_offsets(topic, static_cast<int32_t>(p), &low, &high, kTimeoutMs);
+      err != RdKafka::ERR_NO_ERROR) {
+    return fail(Errc::kUnavailable, "changelog watermarks of partition " + std::to_string(p) + ": " +
+                                        RdKafka::err2str(err));
+  }
+  from = std::max(from, low);
+  if (from >= high) return ok();
+
+  const auto started = Clock::now();
+  std::string errstr;
+  SAMORDNA_TRY(conf, make_conf(config_.kafka, {
+                                   {"group.id", config_.kafka.group_id + "-restore"},
+                                   {"enable.auto.commit", "false"},
+                                   {"isolation.level", "read_committed"},
+                                   {"enable.partition.eof", "true"},
+                               }));
+  std::unique_ptr<RdKafka::KafkaConsumer> reader(RdKafka::KafkaConsumer::create(conf.get(), errstr));
+  if (!reader) return fail(Errc::kInvalidArgument, "cannot create changelog reader: " + errstr);
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(topic, static_cast<int32_t>(p), from));
+  std::vector<RdKafka::TopicPartition*> assignment{tp.get()};
+  reader->assign(assignment);
+
+  store::Txn txn;
+  size_t records = 0;
+  int64_t position = from;
+  // Reading stops at the end of what is committed. An open transaction of a dead instance blocks
+  // that end until the broker aborts it (transaction.timeout.ms), so wait at least that long.
+  const auto deadline = started + std::chrono::milliseconds(config_.transaction_timeout_ms + kTimeoutMs);
+  while (position < high) {
+    if (Clock::now() > deadline) {
+      reader->close();
+      return fail(Errc::kUnavailable, "restore of partition " + std::to_string(p) +
+                                          " did not reach the changelog end in time");
+    }
+    std::unique_ptr<RdKafka::Message> m(reader->consume(200));
+    if (m->err() == RdKafka::ERR__PARTITION_EOF) {
+      position = std::max(position, m->offset());
+      continue;
+    }
+    if (m->err() == RdKafka::ERR__TIMED_OUT) continue;
+    if (m->err() != RdKafka::ERR_NO_ERROR) {
+      reader->close();
+      return fail(Errc::kUnavailable, "reading the changelog: " + m->errstr());
+    }
+    position = m->offset() + 1;
+    if (m->len() == 0) continue;  // a tombstone: nothing deletes episodes yet
+    v1::EpisodeState state;
+    if (!state.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
+      reader->close();
+      return fail(Errc::kCorruption, "changelog partition " + std::to_string(p) + " offset " +
+                                         std::to_string(m->offset()) + " is not an EpisodeState");
+    }
+    SAMORDNA_TRYV(engine_.restore(p, state, txn));
+    if (++records % kRestoreFlushEvery == 0) {
+      txn.batch().Put(engine_.db().family(store::Family::kMeta), checkpoint_key(p), std::to_string(position));
+      SAMORDNA_TRYV(engine_.write(txn));
+    }
+  }
+  reader->close();
+  txn.batch().Put(engine_.db().family(store::Family::kMeta), checkpoint_key(p), std::to_string(position));
+  SAMORDNA_TRYV(engine_.write(txn));
+  spdlog::info("restored partition {}: {} changelog records from offset {} to {} in {} ms", p, records,
+               from, position,
+               std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+  return ok();
+}
+
+void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                                 std::vector<RdKafka::TopicPartition*>& partitions) {
+  if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    // Committed offsets first: they fence nothing by themselves, but every transaction carries an
+    // offset for every assigned partition, so those must be known before any timer fires.
+    consumer->committed(partitions, kTimeoutMs);
+    for (auto* tp : partitions) {
+      const auto p = static_cast<PartitionId>(tp->partition());
+      if (auto restored = restore(p); !restored) {
+        failure_ = restored.error();
+        return;
+      }
+      committed_offset_[p] = tp->offset() >= 0 ? tp->offset() : RdKafka::Topic::OFFSET_INVALID;
+      next_offset_[p] = committed_offset_[p];
+      at_end_[p] = false;
+      spdlog::info("assigned partition {} (committed offset {})", p, tp->offset());
+    }
+    // Restoring moved the heads of the restored partitions back.
+    if (auto reloaded = engine_.open(); !reloaded) failure_ = reloaded.error();
+    consumer->assign(partitions);
+    return;
+  }
+  // Revoked (or lost): finish what is in flight while the partitions are still ours.
+  if (in_txn_ && !abandoned_ && !failure_) {
+    if (auto committed = commit(); !committed) failure_ = committed.error();
+  }
+  for (auto* tp : partitions) {
+    const auto p = static_cast<PartitionId>(tp->partition());
+    committed_offset_.erase(p);
+    next_offset_.erase(p);
+    at_end_.erase(p);
+    spdlog::info("revoked partition {}", p);
+  }
+  consumer->unassign();
+}
+
+Result<void> Service::Impl::begin() {
+  if (in_txn_) return ok();
+  if (TxnError e{std::unique_ptr<RdKafka::Error>(producer_->begin_transaction())}) {
+    return fail(Errc::kUnavailable, "begin_transaction: " + e.what());
+  }
+  in_txn_ = true;
+  txn_inputs_ = 0;
+  txn_started_ = Clock::now();
+  deliveries_.take();
+  return ok();
+}
+
+Result<void> Service::Impl::produce(const std::string& topic, int32_t partition,
+                                    const std::string& key, const std::string& value,
+                                    RdKafka::Headers* headers) {
+  while (true) {
+    const auto err = producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                                        const_cast<char*>(value.data()), value.size(), key.data(),
+                                        key.size(), 0, headers, nullptr);
+    if (err == RdKafka::ERR_NO_ERROR) return ok();
+    if (err == RdKafka::ERR__QUEUE_FULL) {
+      producer_->poll(50);
+      continue;
+    }
+    delete headers;  // not taken over on failure
+    return fail(Errc::kUnavailable, "produce to " + topic + ": " + RdKafka::err2str(err));
+  }
+}
+
+Result<void> Service::Impl::dead_letter(RdKafka::Message& message, const std::string& code,
+                                        const std::string& reason) {
+  ++dead_lettered_;
+  auto* headers = RdKafka::Headers::create();
+  headers->add("samordna.code", code);
+  headers->add("samordna.reason", reason);
+  headers->add("samordna.source.topic", message.topic_name());
+  headers->add("samordna.source.partition", std::to_string(message.partition()));
+  headers->add("samordna.source.offset", std::to_string(message.offset()));
+  const std::string key = message.key() ? *message.key() : std::string();
+  const std::string value(static_cast<const char*>(message.payload()), message.len());
+  spdlog::warn("dead-lettered {}[{}]@{}: {}: {}", message.topic_name(), message.partition(),
+               message.offset(), code, reason);
+  return produce(config_.kafka.topics.deadletter, RdKafka::Topic::PARTITION_UA, key, value, headers);
+}
+
+Result<void> Service::Impl::fire_timers(PartitionId p, Instant now, bool all) {
+  while (true) {
+    const auto head = engine_.next_due(p);
+    if (!head || *head > now) return ok();
+    SAMORDNA_TRYV(begin());
+    std::vector<v1::Notification> out;
+    SAMORDNA_TRY(fired, engine_.fire_due(p, now, config_.timer_pass, out, txn_));
+    fired_ += fired;
+    txn_inputs_ += fired;
+    for (const auto& n : out) {
+      SAMORDNA_TRYV(produce(config_.kafka.topics.notifications, RdKafka::Topic::PARTITION_UA,
+                            n.episode_id(), n.SerializeAsString()));
+    }
+    notified_ += out.size();
+    producer_->poll(0);
+    // A bounded pass unless the caller must see every due timer (before an event, in replay).
+    if (!all || fired < config_.timer_pass) return ok();
+  }
+}
+
+Result<void> Service::Impl::process(RdKafka::Message& message) {
+  const auto p = static_cast<PartitionId>(message.partition());
+  ++consumed_;
+  SAMORDNA_TRYV(begin());
+  ++txn_inputs_;
+  next_offset_[p] = message.offset() + 1;
+
+  v1::Event event;
+  if (!event.ParseFromArray(message.payload(), static_cast<int>(message.len()))) {
+    return dead_letter(message, "malformed", "not a samordna.v1.Event protobuf");
+  }
+  const std::string key = message.key() ? *message.key() : std::string();
+  if (key != event.episode_id()) {
+    // Another key may route the episode's other events to another partition, and its state there.
+    return dead_letter(message, "malformed", "the message key is not the event's episodeId");
+  }
+  if (!event.has_occurred_at()) return dead_letter(message, "malformed", "occurredAt is required");
+
+  if (config_.clock == ClockMode::kEventTime) {
+    advance_clock(p, from_proto(event.has_recorded_at() ? event.recorded_at() : event.occurred_at()));
+  }
+  const Instant now = now_for(p);
+  // In replay, as in the simulator, every timer the clock has passed fires before the event. Live,
+  // a backlog after downtime drains in bounded passes between messages; an event that meets an
+  // overdue deadline first settles it itself (the state machine's miss_overdue).
+  SAMORDNA_TRYV(fire_timers(p, now, /*all=*/config_.clock == ClockMode::kEventTime));
+  SAMORDNA_TRY(outcome, engine_.apply(p, event, now, txn_));
+  switch (outcome.kind) {
+    case pipeline::Outcome::Kind::kRejected:
+      return dead_letter(message, state::code_name(outcome.rejection->code), outcome.rejection->reason);
+    case pipeline::Outcome::Kind::kDuplicate:
+      return ok();
+    case pipeline::Outcome::Kind::kApplied:
+      break;
+  }
+  for (const auto& n : outcome.notifications) {
+    SAMORDNA_TRYV(produce(config_.kafka.topics.notifications, RdKafka::Topic::PARTITION_UA,
+                          n.episode_id(), n.SerializeAsString()));
+  }
+  notified_ += outcome.notifications.size();
+  return ok();
+}
+
+Result<void> Service::Impl::commit() {
+  if (!in_txn_) return ok();
+  // The new state of every episode the transaction touched goes to the changelog, in the
+  // transaction.
+  for (const auto& [p, episode_id] : engine_.staged()) {
+    SAMORDNA_TRY(state, engine_.episode(p, episode_id, &txn_));
+    SAMORDNA_CHECK(state.has_value(), "a staged episode has a state");
+    SAMORDNA_TRYV(produce(config_.kafka.topics.changelog, static_cast<int32_t>(p), episode_id,
+                          state->SerializeAsString()));
+  }
+  std::vector<std::unique_ptr<RdKafka::TopicPartition>> owned;
+  std::vector<RdKafka::TopicPartition*> offsets;
+  for (const auto& [p, next] : next_offset_) {
+    if (next < 0) continue;
+    owned.emplace_back(RdKafka::TopicPartition::create(config_.kafka.topics.events, static_cast<int32_t>(p), next));
+    offsets.push_back(owned.back().get());
+  }
+  std::unique_ptr<RdKafka::ConsumerGroupMetadata> group(consumer_->groupMetadata());
+  if (!offsets.empty()) {
+    TxnError e{std::unique_ptr<RdKafka::Error>(
+        producer_->send_offsets_to_transaction(offsets, group.get(), kTimeoutMs))};
+    if (e) {
+      if (e.error->txn_requires_abort()) return abort_and_rewind("send_offsets_to_transaction: " + e.what());
+      return fail(Errc::kUnavailable, "send_offsets_to_transaction: " + e.what());
+    }
+  }
+  while (true) {
+    TxnError e{std::unique_ptr<RdKafka::Error>(producer_->commit_transaction(kTimeoutMs))};
+    if (!e) break;
+    if (e.error->is_retriable()) continue;
+    if (e.error->txn_requires_abort()) return abort_and_rewind("commit_transaction: " + e.what());
+    // Fenced, or the transaction timed out (fatal in librdkafka 2.0.2): this process must go; a
+    // restart aborts what is open and restores from the changelog.
+    return fail(Errc::kUnavailable, "commit_transaction: " + e.what());
+  }
+  in_txn_ = false;
+  ++transactions_;
+  producer_->poll(0);  // serve the last delivery reports: they carry the changelog offsets
+  // Committed in Kafka: now RocksDB, with the changelog offsets reached. Dying before this write
+  // leaves RocksDB behind, which the next restore of the partition mends.
+  for (const auto& [p, next] : deliveries_.take()) {
+    txn_.batch().Put(engine_.db().family(store::Family::kMeta),
+                     checkpoint_key(static_cast<PartitionId>(p)), std::to_string(next));
+  }
+  SAMORDNA_TRYV(engine_.write(txn_));
+  committed_offset_ = next_offset_;
+  return ok();
+}
+
+Result<void> Service::Impl::abort_and_rewind(const std::string& why) {
+  spdlog::warn("aborting transaction: {}", why);
+  if (TxnError e{std::unique_ptr<RdKafka::Error>(producer_->abort_transaction(kTimeoutMs))}) {
+    return fail(Errc::kUnavailable, "abort_transaction: " + e.what());
+  }
+  in_txn_ = false;
+  txn_.clear();
+  SAMORDNA_TRYV(engine_.open());  // heads moved past timers the dropped transaction fired
+  for (const auto& [p, committed] : committed_offset_) {
+    next_offset_[p] = committed;
+    if (committed < 0) continue;
+    std::unique_ptr<RdKafka::TopicPartition> tp(
+        RdKafka::TopicPartition::create(config_.kafka.topics.events, static_cast<int32_t>(p), committed));
+    if (auto err = consumer_->seek(*tp, kTimeoutMs); err != RdKafka::ERR_NO_ERROR) {
+      return fail(Errc::kUnavailable, "rewind partition " + std::to_string(p) + ": " + RdKafka::err2str(err));
+    }
+  }
+  return ok();
+}
+
+Result<void> Service::Impl::run() {
+  SAMORDNA_TRYV(start());
+  auto last_report = Clock::now();
+  while (!stop_.load(std::memory_order_relaxed)) {
+    if (failure_) return *failure_;
+    int wait_ms = 200;
+    if (in_txn_) {
+      const auto elapsed = Clock::now() - txn_started_;
+      wait_ms = static_cast<int>(std::max<int64_t>(
+          0, config_.max_batch_ms - std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
+    }
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms));
+    if (failure_) return *failure_;
+    const auto err = m->err();
+    if (err == RdKafka::ERR_NO_ERROR) {
+      SAMORDNA_TRYV(process(*m));
+    } else if (err == RdKafka::ERR__PARTITION_EOF) {
+      const auto p = static_cast<PartitionId>(m->partition());
+      at_end_[p] = true;
+      if (config_.clock == ClockMode::kEventTime && config_.until_unix) {
+        advance_clock(p, from_unix(*config_.until_unix));
+      }
+    } else if (err == RdKafka::ERR__FATAL) {
+      return fail(Errc::kUnavailable, "consumer: " + m->errstr());
+    } else if (err != RdKafka::ERR__TIMED_OUT) {
+      spdlog::warn("consumer: {}", m->errstr());
+    }
+    // Timers of every assigned partition, one bounded pass each, between messages.
+    for (const auto& [p, next] : committed_offset_) {
+      (void)next;
+      SAMORDNA_TRYV(fire_timers(p, now_for(p), /*all=*/false));
+    }
+    if (in_txn_ && (txn_inputs_ >= config_.max_batch ||
+                    Clock::now() - txn_started_ >= std::chrono::milliseconds(config_.max_batch_ms))) {
+      SAMORDNA_TRYV(commit());
+    }
+    if (Clock::now() - last_report > std::chrono::seconds(10)) {
+      last_report = Clock::now();
+      spdlog::info("consumed {} dead-lettered {} notifications {} timers fired {} transactions {}",
+                   consumed_, dead_lettered_, notified_, fired_, transactions_);
+    }
+  }
+  // Clean shutdown: finish the transaction, then leave the group (which revokes, with nothing left
+  // in flight).
+  SAMORDNA_TRYV(commit());
+  consumer_->close();
+  consumer_.reset();
+  producer_->flush(kTimeoutMs);
+  spdlog::info("stopped: consumed {} notifications {} transactions {}", consumed_, notified_, transactions_);
+  return ok();
+}
+
+}  // namespace samordna::kafka

@@ -13,15 +13,12 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
 jobs="${SAMORDNA_JOBS:-2}"
 
-# ---- TODO(demo wiring): the feed generator (tests/bench/generator/, in progress) --------------
-# demo_generator_target: its CMake target in the release tree (built with SAMORDNA_BENCH=ON);
-# demo_generator: the program to run; demo_generator_args: its arguments. It must write Event JSON
-# lines to stdout, same options → same bytes. Leave demo_generator empty until it exists.
-demo_generator_target=""                       # TODO e.g. samordna_gen
-demo_generator=""                              # TODO e.g. build/tests/bench/samordna_gen
-demo_generator_args=(--episodes 1000 --seed 1) # TODO match the generator's options
+# The demo feed: a synthetic month of a mid-sized hospital from tests/bench/generator (same seed,
+# same bytes), every path of the process included.
+demo_generator_target="samordna_gen"
+demo_generator="build/tests/bench/generator/samordna_gen"
+demo_generator_args=(--episodes 1000 --seed 1 --days 30 --quiet)
 demo_feed="build/demo/events-1000-seed1.jsonl"
-# -----------------------------------------------------------------------------------------------
 
 bash deploy/install-deps.sh
 cmake --preset release >/dev/null

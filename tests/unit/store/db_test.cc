@@ -141,6 +141,28 @@ TYPED_TEST(StoreContract, NothingIsVisibleBeforeTheBatchIsWritten) {
   EXPECT_TRUE(this->get(0, "ep-1").has_value());
 }
 
+TYPED_TEST(StoreContract, TransactionReadsItsOwnWrites) {
+  store::Txn committed;
+  this->episodes_->put(committed, 0, sample_episode("ep-old"));
+  this->write(committed);
+
+  store::Txn txn;
+  this->episodes_->put(txn, 0, sample_episode("ep-new"));
+  this->episodes_->erase(txn, 0, "ep-old");
+  auto read = [&](const std::string& id, Txn* through) {
+    auto got = this->episodes_->get(0, id, through);
+    EXPECT_TRUE(got) << got.error().message;
+    return got && got.value().has_value();
+  };
+  EXPECT_TRUE(read("ep-new", &txn));
+  EXPECT_FALSE(read("ep-old", &txn));
+  EXPECT_FALSE(read("ep-new", nullptr)) << "not in the store before the write";
+  EXPECT_TRUE(read("ep-old", nullptr));
+  this->write(txn);
+  EXPECT_TRUE(read("ep-new", nullptr));
+  EXPECT_FALSE(read("ep-old", nullptr));
+}
+
 TYPED_TEST(StoreContract, UnreadableRecordIsCorruption) {
   // The documented layout: [partition u32 BE][episode_id].
   auto s = this->db_->raw().Put(rocksdb::WriteOptions(), this->db_->family(Family::kEpisodes),
@@ -169,6 +191,9 @@ TYPED_TEST(StoreContract, EveryFamilySharesOneBoundedCacheHoldingIndexAndFilters
     auto* table = options.table_factory->template GetOptions<rocksdb::BlockBasedTableOptions>();
     ASSERT_NE(table, nullptr);
     EXPECT_TRUE(table->cache_index_and_filter_blocks);
+    // Partitioned, so no single index or filter block outgrows a shard of the cache.
+    EXPECT_EQ(table->index_type, rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch);
+    EXPECT_EQ(table->partition_filters, table->filter_policy != nullptr);
     ASSERT_NE(table->block_cache, nullptr);
     EXPECT_EQ(table->block_cache->GetCapacity(), expected);
     if (!shared) shared = table->block_cache;

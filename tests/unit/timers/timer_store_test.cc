@@ -357,6 +357,68 @@ TYPED_TEST(TimerStoreContract, StateAndTimerCommitInOneBatch) {
   EXPECT_EQ(names(this->due(0, 1000)), (std::vector<std::string>{"ep-1@200"}));
 }
 
+TYPED_TEST(TimerStoreContract, TransactionSeesItsOwnTimers) {
+  store::Txn txn;
+  ASSERT_TRUE(this->timers_->schedule(txn, key(0, "a"), from_unix(100)));
+  auto due = this->timers_->due(0, from_unix(1000), 10, &txn);
+  ASSERT_TRUE(due);
+  EXPECT_EQ(names(due.value()), (std::vector<std::string>{"a@100"}));
+  // Fired within the transaction, then rescheduled: the index read sees the transaction.
+  ASSERT_TRUE(this->timers_->cancel(txn, key(0, "a")));
+  ASSERT_TRUE(this->timers_->schedule(txn, key(0, "a"), from_unix(300)));
+  due = this->timers_->due(0, from_unix(1000), 10, &txn);
+  ASSERT_TRUE(due);
+  EXPECT_EQ(names(due.value()), (std::vector<std::string>{"a@300"}));
+  EXPECT_TRUE(this->due(0, 1000).empty()) << "nothing in the store before the write";
+  this->write(txn);
+  this->restart();
+  EXPECT_EQ(this->next_due(0), 300);
+  EXPECT_EQ(names(this->due(0, 1000)), (std::vector<std::string>{"a@300"}));
+}
+
+TYPED_TEST(TimerStoreContract, DroppedTransactionLeavesNoTimer) {
+  {
+    store::Txn dropped;
+    ASSERT_TRUE(this->timers_->schedule(dropped, key(0, "a"), from_unix(100)));
+    EXPECT_EQ(this->next_due(0), 100) << "the head moves back at once";
+  }
+  ASSERT_TRUE(this->timers_->load());
+  EXPECT_FALSE(this->next_due(0).has_value());
+  EXPECT_TRUE(this->due(0, 1000).empty());
+}
+
+// Every timer key must reach the store as put, single-delete, put, single-delete...: a second put
+// before the delete would let an older copy survive compaction. Transactions may fire and
+// reschedule a key to the same second, so check what compaction leaves.
+TYPED_TEST(TimerStoreContract, RescheduledAndCancelledTimersStayGoneAfterCompaction) {
+  auto* family = this->db_->family(Family::kTimers);
+  this->schedule({{key(0, "k"), 100}, {key(0, "j"), 100}});
+  ASSERT_TRUE(this->db_->raw().Flush({}, family).ok());
+
+  store::Txn same_time;  // fired and scheduled again at the time it had
+  ASSERT_TRUE(this->timers_->cancel(same_time, key(0, "k")));
+  ASSERT_TRUE(this->timers_->schedule(same_time, key(0, "k"), from_unix(100)));
+  this->write(same_time);
+  store::Txn moved;
+  ASSERT_TRUE(this->timers_->schedule(moved, key(0, "k"), from_unix(200)));
+  this->write(moved);
+
+  store::Txn churn;  // back and forth within one transaction
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(this->timers_->cancel(churn, key(0, "j")));
+    ASSERT_TRUE(this->timers_->schedule(churn, key(0, "j"), from_unix(100)));
+  }
+  ASSERT_TRUE(this->timers_->cancel(churn, key(0, "j")));
+  this->write(churn);
+
+  ASSERT_TRUE(this->db_->raw().Flush({}, family).ok());
+  rocksdb::CompactRangeOptions full;
+  full.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  ASSERT_TRUE(this->db_->raw().CompactRange(full, family, nullptr, nullptr).ok());
+  this->restart();
+  EXPECT_EQ(names(this->due(0, 1000)), (std::vector<std::string>{"k@200"}));
+}
+
 // Fired and cancelled timers leave SingleDelete tombstones at the head of the queue; a flushed file
 // dense with them is marked for compaction, which drops each tombstone with the timer it deletes.
 TYPED_TEST(TimerStoreContract, FiredTimersLeaveNoTombstonesBehind) {

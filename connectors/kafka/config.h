@@ -62,7 +62,17 @@ Result<ServiceConfig> load_service_config(const std::filesystem::path& file);
 
 // A librdkafka configuration with `properties` applied on top of the config's own; an unknown
 // property or a bad value is an error naming the property (never its value: it may be a secret).
+// Also installs an event callback that sends librdkafka's log lines and errors to spdlog (set
+// "event_cb" again to take them over). Callers add per-client properties (group.id, acks, ...).
 Result<std::unique_ptr<RdKafka::Conf>> make_conf(const KafkaConfig& config,
                                                  const std::map<std::string, std::string>& properties);
+
+// The default KafkaConfig::instance_id: "<hostname>-<8 hex digits>", the digits a stable hash
+// (FNV-1a) of the absolute state directory, so two instances on one host differ and a restart
+// keeps its id.
+std::string default_instance_id(const std::filesystem::path& state_dir);
+
+// "wall" / "event-time", as in the config file.
+const char* clock_mode_name(ClockMode mode);
 
 }  // namespace samordna::kafka

@@ -1,0 +1,262 @@
+#include "connectors/kafka/admin.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <thread>
+#include <utility>
+#include <vector>
+
+namespace samordna::kafka {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+// "2 s", "0.5 s": the timeout as a person reads it.
+std::string seconds_text(milliseconds timeout) {
+  char text[32];
+  if (timeout.count() % 1000 == 0) {
+    std::snprintf(text, sizeof text, "%lld s", static_cast<long long>(timeout.count() / 1000));
+  } else {
+    std::snprintf(text, sizeof text, "%.1f s", static_cast<double>(timeout.count()) / 1000.0);
+  }
+  return text;
+}
+
+// One call's client and its deadline. A producer handle is the cheapest client: no group, and it
+// talks to the cluster only when asked.
+class Session {
+ public:
+  static Result<Session> open(const KafkaConfig& config, milliseconds timeout) {
+    SAMORDNA_TRY(conf, make_conf(config, {}));
+    std::string detail;
+    std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), detail));
+    if (!producer) return fail(Errc::kInvalidArgument, "cannot create a Kafka client: " + detail);
+    return Session(config, timeout, std::move(producer));
+  }
+
+  rd_kafka_t* rk() const { return producer_->c_ptr(); }
+
+  // What is left of the call's timeout, at least 1 ms (0 would mean "do not wait" to librdkafka).
+  milliseconds remaining() const {
+    const auto left = std::chrono::duration_cast<milliseconds>(deadline_ - Clock::now());
+    return std::max(left, milliseconds(1));
+  }
+  bool expired() const { return Clock::now() >= deadline_; }
+
+  Error unreachable(rd_kafka_resp_err_t err) const {
+    std::string message =
+        "cannot reach Kafka at " + config_.bootstrap + " within " + seconds_text(timeout_);
+    if (err != RD_KAFKA_RESP_ERR__TIMED_OUT && err != RD_KAFKA_RESP_ERR__TRANSPORT) {
+      message += std::string(" (") + rd_kafka_err2str(err) + ")";
+    }
+    return Error{Errc::kUnavailable, std::move(message)};
+  }
+
+  // name -> partition count, of every topic the cluster reports without error.
+  Result<std::map<std::string, int>> topics() const {
+    const rd_kafka_metadata_t* md = nullptr;
+    const rd_kafka_resp_err_t err = rd_kafka_metadata(rk(), /*all_topics=*/1, nullptr, &md,
+                                                      static_cast<int>(remaining().count()));
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return boost::outcome_v2::failure(unreachable(err));
+    std::map<std::string, int> out;
+    for (int i = 0; i < md->topic_cnt; ++i) {
+      const rd_kafka_metadata_topic_t& t = md->topics[i];
+      // A topic just created may report LEADER_NOT_AVAILABLE for a moment: it exists.
+      if (t.err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART || t.partition_cnt == 0) continue;
+      out.emplace(t.topic, t.partition_cnt);
+    }
+    rd_kafka_metadata_destroy(md);
+    return out;
+  }
+
+  const KafkaConfig& config() const { return config_; }
+  milliseconds timeout() const { return timeout_; }
+
+ private:
+  Session(const KafkaConfig& config, milliseconds timeout,
+          std::unique_ptr<RdKafka::Producer> producer)
+      : config_(config),
+        timeout_(timeout),
+        deadline_(Clock::now() + timeout),
+        producer_(std::move(producer)) {}
+
+  const KafkaConfig& config_;
+  milliseconds timeout_;
+  Clock::time_point deadline_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+};
+
+struct Wanted {
+  std::string name;
+  int partitions;
+  bool compact;
+};
+
+std::string join(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
+  return out;
+}
+
+// Creates `topics` with one CreateTopics request; an already existing topic is fine.
+Result<void> create(const Session& s, const std::vector<Wanted>& topics) {
+  char detail[512];
+  std::vector<rd_kafka_NewTopic_t*> news;
+  auto free_news = [&] {
+    for (auto* t : news) rd_kafka_NewTopic_destroy(t);
+  };
+  for (const auto& t : topics) {
+    rd_kafka_NewTopic_t* nt = rd_kafka_NewTopic_new(
+        t.name.c_str(), t.partitions, s.config().replication_factor, detail, sizeof detail);
+    if (nt == nullptr) {
+      free_news();
+      return fail(Errc::kInvalidArgument, "cannot create topic " + t.name + ": " + detail);
+    }
+    news.push_back(nt);
+    if (t.compact) {
+      if (rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact") !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        free_news();
+        return fail(Errc::kInvalidArgument, "cannot set cleanup.policy on topic " + t.name);
+      }
+    }
+  }
+
+  rd_kafka_AdminOptions_t* options =
+      rd_kafka_AdminOptions_new(s.rk(), RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  const int ms = static_cast<int>(s.remaining().count());
+  // The request waits for the controller; the operation timeout lets the broker wait until the
+  // topics are fully created before it answers.
+  (void)rd_kafka_AdminOptions_set_request_timeout(options, ms, detail, sizeof detail);
+  (void)rd_kafka_AdminOptions_set_operation_timeout(options, ms, detail, sizeof detail);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(s.rk());
+  rd_kafka_CreateTopics(s.rk(), news.data(), news.size(), options, queue);
+  free_news();
+  rd_kafka_AdminOptions_destroy(options);
+
+  // The request's own timeout fires first; the margin only guards against a lost event.
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, ms + 1000);
+  rd_kafka_queue_destroy(queue);
+  if (event == nullptr) {
+    return fail(Errc::kUnavailable, "creating Kafka topics timed out after " +
+                                        seconds_text(s.timeout()) + " at " + s.config().bootstrap);
+  }
+  std::unique_ptr<rd_kafka_event_t, decltype(&rd_kafka_event_destroy)> guard(
+      event, &rd_kafka_event_destroy);
+  if (const rd_kafka_resp_err_t err = rd_kafka_event_error(event);
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    const char* why = rd_kafka_event_error_string(event);
+    const bool timeout = err == RD_KAFKA_RESP_ERR__TIMED_OUT || err == RD_KAFKA_RESP_ERR__TRANSPORT;
+    return fail(timeout ? Errc::kUnavailable : Errc::kInvalidArgument,
+                "cannot create Kafka topics at " + s.config().bootstrap + " within " +
+                    seconds_text(s.timeout()) + ": " + (why ? why : rd_kafka_err2str(err)));
+  }
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &n);
+  std::vector<std::string> problems;
+  bool timed_out = false;
+  for (size_t i = 0; i < n; ++i) {
+    const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS)
+      continue;
+    timed_out = timed_out || err == RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT ||
+                err == RD_KAFKA_RESP_ERR__TIMED_OUT;
+    const char* why = rd_kafka_topic_result_error_string(results[i]);
+    problems.push_back(std::string(rd_kafka_topic_result_name(results[i])) + ": " +
+                       rd_kafka_err2name(err) + (why && *why ? std::string(" (") + why + ")" : ""));
+  }
+  if (!problems.empty()) {
+    return fail(timed_out ? Errc::kUnavailable : Errc::kInvalidArgument,
+                "cannot create Kafka topics: " + join(problems));
+  }
+  return ok();
+}
+
+}  // namespace
+
+Result<std::map<std::string, int>> list_topics(const KafkaConfig& config, milliseconds timeout) {
+  SAMORDNA_TRY(s, Session::open(config, timeout));
+  return s.topics();
+}
+
+Result<int> partition_count(const KafkaConfig& config, const std::string& topic,
+                            milliseconds timeout) {
+  SAMORDNA_TRY(topics, list_topics(config, timeout));
+  const auto it = topics.find(topic);
+  if (it == topics.end()) {
+    return fail(Errc::kNotFound, "Kafka topic " + topic + " does not exist at " + config.bootstrap);
+  }
+  return it->second;
+}
+
+Result<void> ensure_topics(const KafkaConfig& config, milliseconds timeout) {
+  SAMORDNA_TRY(s, Session::open(config, timeout));
+  SAMORDNA_TRY(existing, s.topics());
+  const Topics& t = config.topics;
+
+  auto find = [&](const std::string& name) -> std::optional<int> {
+    const auto it = existing.find(name);
+    return it == existing.end() ? std::nullopt : std::optional<int>(it->second);
+  };
+  // The changelog is co-partitioned with the events topic, whichever exists first.
+  const int events_partitions = find(t.events).value_or(config.partitions);
+  const Wanted wanted[] = {{t.events, config.partitions, false},
+                           {t.notifications, config.partitions, false},
+                           {t.deadletter, config.partitions, false},
+                           {t.changelog, events_partitions, true}};
+  std::vector<Wanted> missing;
+  std::vector<std::string> missing_names;
+  for (const auto& w : wanted) {
+    if (!find(w.name)) {
+      missing.push_back(w);
+      missing_names.push_back(w.name);
+    }
+  }
+
+  if (!missing.empty()) {
+    if (!config.create_topics) {
+      return fail(Errc::kNotFound,
+                  "missing Kafka topic(s) at " + config.bootstrap + ": " + join(missing_names) +
+                      " (createTopics is false: create them, the changelog with cleanup.policy=" +
+                      "compact and as many partitions as " + t.events + ")");
+    }
+    SAMORDNA_TRYV(create(s, missing));
+    // Metadata lags creation by a moment; wait until every topic shows, within the deadline.
+    for (;;) {
+      SAMORDNA_TRY(now, s.topics());
+      existing = std::move(now);
+      std::vector<std::string> still;
+      for (const auto& name : missing_names) {
+        if (!find(name)) still.push_back(name);
+      }
+      if (still.empty()) break;
+      if (s.expired()) {
+        return fail(Errc::kUnavailable, "created Kafka topic(s) " + join(still) +
+                                            " did not show in the metadata within " +
+                                            seconds_text(timeout));
+      }
+      std::this_thread::sleep_for(std::min(milliseconds(100), s.remaining()));
+    }
+  }
+
+  const int events = *find(t.events);
+  const int changelog = *find(t.changelog);
+  if (events != changelog) {
+    return fail(Errc::kConflict,
+                "changelog topic " + t.changelog + " has " + std::to_string(changelog) +
+                    " partition(s) but events topic " + t.events + " has " +
+                    std::to_string(events) +
+                    ": the changelog holds partition p's state in its partition p, so the counts " +
+                    "must match (recreate " + t.changelog + " with " + std::to_string(events) +
+                    " partitions)");
+  }
+  return ok();
+}
+
+}  // namespace samordna::kafka

@@ -1,9 +1,434 @@
-// samordna produce / consume: tools for integrators testing a feed by hand.
+// samordna produce / consume: tools for integrators testing a feed by hand, and for scripts.
+//
+//   produce: Event JSON lines -> binary samordna.v1.Event on the events topic, key episodeId.
+//   consume: a topic -> JSON lines on stdout (notifications, events, or deadletter records).
+//
+// connectors/kafka/README.md documents both. Records hold personal data (names, personal identity
+// numbers): their contents go to stdout only, never to stderr or logs. stderr gets line numbers,
+// offsets and reasons.
 
+#include <google/protobuf/util/json_util.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <random>
+#include <sstream>
+
+#include "connectors/kafka/admin.h"
+#include "connectors/kafka/codec.h"
+#include "connectors/kafka/config.h"
 #include "engine/app/commands.h"
+#include "engine/core/json_error.h"
+#include "samordna/v1/event.pb.h"
+#include "samordna/v1/notification.pb.h"
 
 namespace samordna::app {
+namespace {
 
-void add_kafka_tool_commands(CLI::App&, Commands&) {}
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+// How long a tool waits for the cluster's metadata before it gives up with "cannot reach Kafka".
+constexpr milliseconds kConnectTimeout{10000};
+
+struct ClientArgs {
+  std::string bootstrap;
+  std::string config_file;
+  std::string topic;
+  std::vector<std::string> properties;  // -X key=value
+};
+
+struct ProduceArgs : ClientArgs {
+  std::string file;
+};
+
+struct ConsumeArgs : ClientArgs {
+  bool from_beginning = false;
+  size_t max = 0;  // 0: no limit
+  int timeout_ms = 10000;
+  std::string group;
+  std::string type = "auto";
+};
+
+// Prints an error line and hands back the exit status, for `return fail_with(...)`.
+int fail_with(int status, const std::string& message) {
+  std::cerr << "samordna: " << message << '\n';
+  return status;
+}
+
+int status_of(const Error& e) {
+  switch (e.code) {
+    case Errc::kInvalidArgument:
+    case Errc::kNotFound:
+      return kExitUsage;
+    default:
+      return kExitFailure;
+  }
+}
+
+// The config file's kafka section (if --config), under --bootstrap.
+std::optional<kafka::KafkaConfig> client_config(const ClientArgs& args, int& status) {
+  kafka::KafkaConfig config;
+  if (!args.config_file.empty()) {
+    auto loaded = kafka::load_service_config(args.config_file);
+    if (!loaded) {
+      status = fail_with(status_of(loaded.error()), loaded.error().message);
+      return std::nullopt;
+    }
+    config = loaded.value().kafka;
+  }
+  if (!args.bootstrap.empty()) config.bootstrap = args.bootstrap;
+  return config;
+}
+
+// -X key=value, applied over the tool's own defaults. Values are never echoed: they may be secrets.
+bool add_properties(const std::vector<std::string>& specs,
+                    std::map<std::string, std::string>& properties, int& status) {
+  for (const auto& spec : specs) {
+    const size_t eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      status = fail_with(kExitUsage, "-X expects key=value (a librdkafka property)");
+      return false;
+    }
+    properties[spec.substr(0, eq)] = spec.substr(eq + 1);
+  }
+  return true;
+}
+
+std::string json_line(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+// --- produce -------------------------------------------------------------------------------------
+
+class DeliveryReports final : public RdKafka::DeliveryReportCb {
+ public:
+  void dr_cb(RdKafka::Message& message) override {
+    if (message.err() == RdKafka::ERR_NO_ERROR) {
+      ++delivered;
+      return;
+    }
+    if (failed++ == 0) first_error = message.errstr();
+  }
+
+  size_t delivered = 0;
+  size_t failed = 0;
+  std::string first_error;
+};
+
+int run_produce(const ProduceArgs& args) {
+  int status = kExitOk;
+  auto config = client_config(args, status);
+  if (!config) return status;
+  const std::string topic = args.topic.empty() ? config->topics.events : args.topic;
+
+  // Idempotence: a retried send never duplicates or reorders an episode's events. The partitioner
+  // is Java's, so Java producers and samordna agree where an episode lives (codec.h).
+  std::map<std::string, std::string> properties = {
+      {"enable.idempotence", "true"},
+      {"partitioner", kafka::kPartitioner},
+      {"message.timeout.ms", "30000"},
+      {"linger.ms", "5"},
+  };
+  if (!add_properties(args.properties, properties, status)) return status;
+  auto conf = kafka::make_conf(*config, properties);
+  if (!conf) return fail_with(kExitUsage, conf.error().message);
+  DeliveryReports reports;
+  std::string detail;
+  if (conf.value()->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&reports), detail) !=
+      RdKafka::Conf::CONF_OK) {
+    return fail_with(kExitFailure, "cannot set the delivery callback: " + detail);
+  }
+
+  std::ifstream file;
+  std::istream* in = &std::cin;
+  if (args.file != "-") {
+    file.open(args.file);
+    if (!file) return fail_with(kExitUsage, "cannot read events file " + args.file);
+    in = &file;
+  }
+
+  // Fail fast with a clear message instead of retrying an unreachable broker for message.timeout.
+  if (auto partitions = kafka::partition_count(*config, topic, kConnectTimeout); !partitions) {
+    return fail_with(status_of(partitions.error()), partitions.error().message);
+  }
+  std::unique_ptr<RdKafka::Producer> producer(
+      RdKafka::Producer::create(conf.value().get(), detail));
+  if (!producer) return fail_with(kExitUsage, "cannot create a Kafka producer: " + detail);
+
+  google::protobuf::util::JsonParseOptions parse_options;
+  parse_options.ignore_unknown_fields = false;
+  size_t bad_lines = 0;
+  size_t send_failures = 0;
+  std::string send_error;
+  std::string line;
+  std::string value;
+  size_t line_no = 0;
+  while (std::getline(*in, line)) {
+    ++line_no;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    v1::Event event;
+    if (auto parsed = google::protobuf::util::JsonStringToMessage(line, &event, parse_options);
+        !parsed.ok()) {
+      ++bad_lines;
+      // The reason never quotes the line: it may hold a personal identity number.
+      std::cerr << json_line(
+                       {{"line", line_no},
+                        {"code", "malformed"},
+                        {"reason", "not an Event JSON line: " +
+                                       describe_json_error(line, std::string(parsed.message()))}})
+                << '\n';
+      continue;
+    }
+    value.clear();
+    event.SerializeToString(&value);
+    const std::string& key = event.episode_id();
+    for (;;) {
+      const RdKafka::ErrorCode err =
+          producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                            value.data(), value.size(), key.data(), key.size(), 0, nullptr);
+      if (err == RdKafka::ERR__QUEUE_FULL) {
+        producer->poll(100);
+        continue;
+      }
+      if (err != RdKafka::ERR_NO_ERROR) {
+        if (send_failures++ == 0) send_error = RdKafka::err2str(err);
+      }
+      break;
+    }
+    producer->poll(0);
+  }
+  // message.timeout.ms bounds how long an undeliverable message stays queued.
+  while (producer->outq_len() > 0) producer->flush(1000);
+
+  if (reports.failed > 0 || send_failures > 0) {
+    return fail_with(kExitFailure, std::to_string(reports.failed + send_failures) +
+                                       " event(s) not delivered to " + topic + ": " +
+                                       (reports.failed ? reports.first_error : send_error));
+  }
+  return bad_lines > 0 ? kExitRejected : kExitOk;
+}
+
+// --- consume -------------------------------------------------------------------------------------
+
+enum class ValueType { kNotification, kEvent, kDeadletter };
+
+std::string random_group() {
+  std::random_device rd;
+  std::ostringstream out;
+  out << "samordna-consume-" << std::hex << rd() << rd();
+  return out.str();
+}
+
+std::string header_text(const RdKafka::Headers::Header& h) {
+  return h.value() == nullptr ? std::string()
+                              : std::string(static_cast<const char*>(h.value()), h.value_size());
+}
+
+// The deadletter record as one JSON line: its key, reason and code, other headers, and the original
+// bytes in base64 (they are whatever the source sent, possibly not even text).
+std::string deadletter_json(RdKafka::Message& m) {
+  nlohmann::json j = {{"partition", m.partition()}, {"offset", m.offset()}};
+  if (m.key() != nullptr) j["key"] = *m.key();
+  nlohmann::json others = nlohmann::json::object();
+  if (const RdKafka::Headers* headers = m.headers()) {
+    for (const auto& h : headers->get_all()) {
+      if (h.key() == kafka::kHeaderCode) {
+        j["code"] = header_text(h);
+      } else if (h.key() == kafka::kHeaderReason) {
+        j["reason"] = header_text(h);
+      } else {
+        others[h.key()] = header_text(h);
+      }
+    }
+  }
+  if (!others.empty()) j["headers"] = others;
+  j["value"] = kafka::base64_encode(std::string_view(static_cast<const char*>(m.payload()),
+                                                     m.payload() == nullptr ? 0 : m.len()));
+  return json_line(j);
+}
+
+// The record's value as a JSON line, or nullopt when it is not the expected message.
+std::optional<std::string> value_json(RdKafka::Message& m, ValueType type) {
+  if (type == ValueType::kDeadletter) return deadletter_json(m);
+  const auto* data = static_cast<const char*>(m.payload());
+  const int size = static_cast<int>(m.len());
+  std::string json;
+  google::protobuf::util::JsonPrintOptions options;
+  if (type == ValueType::kEvent) {
+    v1::Event event;
+    if (!event.ParseFromArray(data, size)) return std::nullopt;
+    (void)google::protobuf::util::MessageToJsonString(event, &json, options);
+  } else {
+    v1::Notification notification;
+    if (!notification.ParseFromArray(data, size)) return std::nullopt;
+    (void)google::protobuf::util::MessageToJsonString(notification, &json, options);
+  }
+  return json;
+}
+
+void delete_all(std::vector<RdKafka::TopicPartition*>& partitions) {
+  RdKafka::TopicPartition::destroy(partitions);
+  partitions.clear();
+}
+
+int run_consume(const ConsumeArgs& args) {
+  int status = kExitOk;
+  auto config = client_config(args, status);
+  if (!config) return status;
+  const kafka::Topics& topics = config->topics;
+  const std::string topic = args.topic.empty() ? topics.notifications : args.topic;
+
+  ValueType type = ValueType::kNotification;
+  if (args.type == "event" || (args.type == "auto" && topic == topics.events)) {
+    type = ValueType::kEvent;
+  } else if (args.type == "deadletter" || (args.type == "auto" && topic == topics.deadletter)) {
+    type = ValueType::kDeadletter;
+  }
+
+  const bool grouped = !args.group.empty();
+  std::map<std::string, std::string> properties = {
+      {"group.id", grouped ? args.group : random_group()},
+      {"isolation.level", "read_committed"},
+      {"enable.auto.commit", "false"},
+      {"enable.auto.offset.store", "false"},
+      {"auto.offset.reset", args.from_beginning ? "earliest" : "latest"},
+  };
+  if (!add_properties(args.properties, properties, status)) return status;
+  auto conf = kafka::make_conf(*config, properties);
+  if (!conf) return fail_with(kExitUsage, conf.error().message);
+
+  auto partitions = kafka::partition_count(*config, topic, kConnectTimeout);
+  if (!partitions) return fail_with(status_of(partitions.error()), partitions.error().message);
+
+  std::string detail;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
+      RdKafka::KafkaConsumer::create(conf.value().get(), detail));
+  if (!consumer) return fail_with(kExitUsage, "cannot create a Kafka consumer: " + detail);
+
+  RdKafka::ErrorCode err;
+  if (grouped) {
+    err = consumer->subscribe({topic});
+  } else {
+    // No group membership: read every partition directly, and never commit.
+    std::vector<RdKafka::TopicPartition*> assignment;
+    for (int p = 0; p < partitions.value(); ++p) {
+      assignment.push_back(RdKafka::TopicPartition::create(
+          topic, p,
+          args.from_beginning ? RdKafka::Topic::OFFSET_BEGINNING : RdKafka::Topic::OFFSET_END));
+    }
+    err = consumer->assign(assignment);
+    delete_all(assignment);
+  }
+  if (err != RdKafka::ERR_NO_ERROR) {
+    return fail_with(kExitFailure, "cannot read topic " + topic + ": " + RdKafka::err2str(err));
+  }
+
+  std::ios::sync_with_stdio(false);
+  std::map<int32_t, int64_t> next_offsets;  // what a grouped consumer commits
+  size_t printed = 0;
+  size_t undecodable = 0;
+  auto last = SteadyClock::now();
+  const milliseconds idle(args.timeout_ms);
+  while (args.max == 0 || printed < args.max) {
+    const auto waited = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - last);
+    if (waited >= idle) break;
+    std::unique_ptr<RdKafka::Message> m(
+        consumer->consume(static_cast<int>(std::min<int64_t>((idle - waited).count(), 200))));
+    if (m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) continue;
+    if (m->err() != RdKafka::ERR_NO_ERROR) {
+      // Transport trouble is retried by librdkafka; a missing topic or a fatal error is not.
+      if (m->err() == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART || m->err() == RdKafka::ERR__FATAL ||
+          m->err() == RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED ||
+          m->err() == RdKafka::ERR_GROUP_AUTHORIZATION_FAILED) {
+        consumer->close();
+        return fail_with(kExitFailure, "reading " + topic + ": " + m->errstr());
+      }
+      continue;
+    }
+    last = SteadyClock::now();
+    next_offsets[m->partition()] = m->offset() + 1;
+    if (auto json = value_json(*m, type)) {
+      std::cout << *json << '\n';
+    } else {
+      ++undecodable;
+      std::cerr << json_line({{"partition", m->partition()},
+                              {"offset", m->offset()},
+                              {"code", "malformed"},
+                              {"reason", type == ValueType::kEvent
+                                             ? "not a binary samordna.v1.Event"
+                                             : "not a binary samordna.v1.Notification"}})
+                << '\n';
+    }
+    ++printed;
+  }
+  std::cout.flush();
+
+  if (grouped && !next_offsets.empty()) {
+    std::vector<RdKafka::TopicPartition*> offsets;
+    for (const auto& [p, offset] : next_offsets) {
+      offsets.push_back(RdKafka::TopicPartition::create(topic, p, offset));
+    }
+    err = consumer->commitSync(offsets);
+    delete_all(offsets);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      consumer->close();
+      return fail_with(kExitFailure, "cannot commit offsets of group " + args.group + ": " +
+                                         RdKafka::err2str(err));
+    }
+  }
+  consumer->close();
+  return undecodable > 0 ? kExitRejected : kExitOk;
+}
+
+void add_client_options(CLI::App* cmd, ClientArgs& args, const std::string& topic_help) {
+  cmd->add_option("--bootstrap", args.bootstrap,
+                  "Kafka bootstrap servers HOST:PORT[,...] (default: the config file's, else "
+                  "127.0.0.1:9092)");
+  cmd->add_option("--config", args.config_file, "samordna config file (kafka: section, topics)");
+  cmd->add_option("--topic", args.topic, topic_help);
+  cmd->add_option("-X", args.properties, "librdkafka property key=value (repeatable)")
+      ->allow_extra_args(false);
+}
+
+}  // namespace
+
+void add_kafka_tool_commands(CLI::App& app, Commands& commands) {
+  auto produce_args = std::make_shared<ProduceArgs>();
+  auto* produce = app.add_subcommand(
+      "produce", "Send Event JSON lines to the events topic as binary samordna.v1.Event");
+  add_client_options(produce, *produce_args, "Topic (default: the config's events topic)");
+  produce->add_option("--file", produce_args->file, "Event JSON lines ('-' for stdin)")->required();
+  commands.emplace_back(produce, [produce_args] { return run_produce(*produce_args); });
+
+  auto consume_args = std::make_shared<ConsumeArgs>();
+  auto* consume = app.add_subcommand(
+      "consume", "Print a topic's records as JSON lines (committed records only)");
+  add_client_options(consume, *consume_args, "Topic (default: the config's notifications topic)");
+  consume->add_flag("--from-beginning", consume_args->from_beginning,
+                    "Start at the oldest record (else only new ones; a --group resumes at its "
+                    "committed offsets)");
+  consume->add_option("--max", consume_args->max, "Stop after this many records (0: no limit)")
+      ->capture_default_str();
+  consume
+      ->add_option("--timeout-ms", consume_args->timeout_ms,
+                   "Stop after this long without a new record")
+      ->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  consume->add_option("--group", consume_args->group,
+                      "Consumer group: resume from and commit its offsets (default: a fresh "
+                      "group, nothing committed)");
+  consume
+      ->add_option("--type", consume_args->type,
+                   "Value type: auto (by topic: the config's events and deadletter topics, "
+                   "else notification), notification, event, deadletter")
+      ->check(CLI::IsMember({"auto", "notification", "event", "deadletter"}))
+      ->capture_default_str();
+  commands.emplace_back(consume, [consume_args] { return run_consume(*consume_args); });
+}
 
 }  // namespace samordna::app

@@ -4,32 +4,11 @@
 #include <nlohmann/json.hpp>
 
 #include <istream>
+
+#include "engine/core/json_error.h"
 #include <ostream>
 
 namespace samordna::app {
-
-std::string redact_digits(std::string text) {
-  std::string out;
-  out.reserve(text.size());
-  size_t i = 0;
-  while (i < text.size()) {
-    size_t j = i;
-    while (j < text.size() && text[j] >= '0' && text[j] <= '9') ++j;
-    if (j - i >= 4) {
-      out += '#';
-    } else {
-      out.append(text, i, j - i);
-    }
-    if (j < text.size()) out += text[j];
-    i = j + 1;
-  }
-  return out;
-}
-
-std::string parser_reason(std::string_view message) {
-  // The parser's later lines quote the input around the error: keep the first line only.
-  return redact_digits(std::string(message.substr(0, message.find('\n'))));
-}
 
 Simulator::Simulator(const rules::RuleBook& rules, std::ostream& notifications,
                      std::ostream& rejections)
@@ -49,8 +28,11 @@ void Simulator::emit(const std::vector<v1::Notification>& batch, SimulationStats
 void Simulator::report(size_t line, const std::string& event_id, const std::string& episode_id,
                        const std::string& code, const std::string& reason) {
   nlohmann::json j = {{"line", line}, {"code", code}, {"reason", reason}};
-  if (!event_id.empty()) j["eventId"] = event_id;
-  if (!episode_id.empty()) j["episodeId"] = episode_id;
+  // Ids are echoed so the sender can find the line, but not without bound: an oversized id is a
+  // reason for rejection itself.
+  auto id = [](const std::string& s) { return s.size() <= 256 ? s : s.substr(0, 64) + "..."; };
+  if (!event_id.empty()) j["eventId"] = id(event_id);
+  if (!episode_id.empty()) j["episodeId"] = id(episode_id);
   rejections_ << j.dump() << '\n';
 }
 
@@ -96,7 +78,8 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
         !status.ok()) {
       ++stats.rejected;
       report(line_no, "", "", "malformed",
-             "not a samordna.v1.Event JSON line: " + parser_reason(std::string(status.message())));
+             "not a samordna.v1.Event JSON line: " +
+                 describe_json_error(line, std::string(status.message())));
       continue;
     }
     if (!event.has_occurred_at()) {

@@ -54,10 +54,5 @@ class Simulator {
   std::unique_ptr<pipeline::Engine> engine_;
 };
 
-// Replaces every run of four or more digits by '#': parser messages may quote input, and input may
-// hold identity numbers.
-std::string redact_digits(std::string text);
-// A JSON parser's message made safe for an error text: its first line, digits redacted.
-std::string parser_reason(std::string_view message);
 
 }  // namespace samordna::app

@@ -303,6 +303,30 @@ TEST_F(Liability, SipInvitationAfterTheDueTimeKeepsTheMunicipalityFree) {
   EXPECT_EQ(pl->reason(), v1::PaymentLiability::SIP_INVITATION_NOT_IN_TIME);
 }
 
+TEST_F(Liability, DecliningSipLiftsTheSipConditionEvenAfterAMiss) {
+  admit_and_assess();
+  ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  ep.advance("2022-03-07T00:00:00Z");
+  ASSERT_EQ(ep.deadline(v1::SIP_INVITATION)->status(), DeadlineRecord::MISSED);
+  ep.apply(event("no", "2022-03-07T09:00:00Z", R"("consentRecorded":{"scope":"SIP","granted":false})"),
+           "2022-03-07T09:00:00Z");
+  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"), "2022-03-10T07:00:00Z");
+  auto out = ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
+  const auto* pl = settled(out);
+  ASSERT_NE(pl, nullptr);
+  EXPECT_EQ(pl->status(), v1::PaymentLiability::LIABLE);
+  EXPECT_EQ(pl->liable_days(), 4);
+}
+
+TEST_F(Liability, TimerNotificationsAreIssuedAtTheirFireTime) {
+  admit_and_assess();
+  ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  auto out = ep.advance("2022-03-20T00:00:00Z");  // long after both timers
+  ASSERT_EQ(kinds(out), (Kinds{"deadlineReminder", "deadlineMissed"}));
+  EXPECT_EQ(to_unix(from_proto(out[0].issued_at())), to_unix(at("2022-03-05T22:59:59Z")));
+  EXPECT_EQ(to_unix(from_proto(out[1].issued_at())), to_unix(at("2022-03-06T23:00:00Z")));
+}
+
 TEST_F(Liability, RevocationStopsTheClocksAndANewDeclarationRestartsThem) {
   admit_and_assess();
   ep.apply(event("r1", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");

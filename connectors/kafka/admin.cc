@@ -91,12 +91,6 @@ class Session {
   std::unique_ptr<RdKafka::Producer> producer_;
 };
 
-struct Wanted {
-  std::string name;
-  int partitions;
-  bool compact;
-};
-
 std::string join(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;
@@ -104,7 +98,7 @@ std::string join(const std::vector<std::string>& names) {
 }
 
 // Creates `topics` with one CreateTopics request; an already existing topic is fine.
-Result<void> create(const Session& s, const std::vector<Wanted>& topics) {
+Result<void> create(const Session& s, const std::vector<TopicSpec>& topics) {
   char detail[512];
   std::vector<rd_kafka_NewTopic_t*> news;
   auto free_news = [&] {
@@ -178,7 +172,64 @@ Result<void> create(const Session& s, const std::vector<Wanted>& topics) {
   return ok();
 }
 
+// Deletes `topics` with one DeleteTopics request; an unknown topic is fine.
+Result<void> remove(const Session& s, const std::vector<std::string>& topics) {
+  std::vector<rd_kafka_DeleteTopic_t*> dels;
+  for (const auto& t : topics) dels.push_back(rd_kafka_DeleteTopic_new(t.c_str()));
+  char detail[512];
+  rd_kafka_AdminOptions_t* options =
+      rd_kafka_AdminOptions_new(s.rk(), RD_KAFKA_ADMIN_OP_DELETETOPICS);
+  const int ms = static_cast<int>(s.remaining().count());
+  (void)rd_kafka_AdminOptions_set_request_timeout(options, ms, detail, sizeof detail);
+  (void)rd_kafka_AdminOptions_set_operation_timeout(options, ms, detail, sizeof detail);
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(s.rk());
+  rd_kafka_DeleteTopics(s.rk(), dels.data(), dels.size(), options, queue);
+  rd_kafka_DeleteTopic_destroy_array(dels.data(), dels.size());
+  rd_kafka_AdminOptions_destroy(options);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, ms + 1000);
+  rd_kafka_queue_destroy(queue);
+  if (event == nullptr) {
+    return fail(Errc::kUnavailable, "deleting Kafka topics timed out after " +
+                                        seconds_text(s.timeout()) + " at " + s.config().bootstrap);
+  }
+  std::unique_ptr<rd_kafka_event_t, decltype(&rd_kafka_event_destroy)> guard(
+      event, &rd_kafka_event_destroy);
+  if (const rd_kafka_resp_err_t err = rd_kafka_event_error(event);
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return fail(Errc::kUnavailable, "cannot delete Kafka topics at " + s.config().bootstrap + ": " +
+                                        rd_kafka_err2str(err));
+  }
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &n);
+  std::vector<std::string> problems;
+  for (size_t i = 0; i < n; ++i) {
+    const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+      continue;
+    problems.push_back(std::string(rd_kafka_topic_result_name(results[i])) + ": " +
+                       rd_kafka_err2name(err));
+  }
+  if (!problems.empty())
+    return fail(Errc::kInvalidArgument, "cannot delete Kafka topics: " + join(problems));
+  return ok();
+}
+
 }  // namespace
+
+Result<void> create_topics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
+                           milliseconds timeout) {
+  if (topics.empty()) return ok();
+  SAMORDNA_TRY(s, Session::open(config, timeout));
+  return create(s, topics);
+}
+
+Result<void> delete_topics(const KafkaConfig& config, const std::vector<std::string>& topics,
+                           milliseconds timeout) {
+  if (topics.empty()) return ok();
+  SAMORDNA_TRY(s, Session::open(config, timeout));
+  return remove(s, topics);
+}
 
 Result<std::map<std::string, int>> list_topics(const KafkaConfig& config, milliseconds timeout) {
   SAMORDNA_TRY(s, Session::open(config, timeout));
@@ -206,11 +257,11 @@ Result<void> ensure_topics(const KafkaConfig& config, milliseconds timeout) {
   };
   // The changelog is co-partitioned with the events topic, whichever exists first.
   const int events_partitions = find(t.events).value_or(config.partitions);
-  const Wanted wanted[] = {{t.events, config.partitions, false},
-                           {t.notifications, config.partitions, false},
-                           {t.deadletter, config.partitions, false},
-                           {t.changelog, events_partitions, true}};
-  std::vector<Wanted> missing;
+  const TopicSpec wanted[] = {{t.events, config.partitions, false},
+                              {t.notifications, config.partitions, false},
+                              {t.deadletter, config.partitions, false},
+                              {t.changelog, events_partitions, true}};
+  std::vector<TopicSpec> missing;
   std::vector<std::string> missing_names;
   for (const auto& w : wanted) {
     if (!find(w.name)) {

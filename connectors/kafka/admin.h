@@ -9,6 +9,7 @@
 #include <chrono>
 #include <map>
 #include <string>
+#include <vector>
 
 #include "connectors/kafka/config.h"
 #include "engine/core/result.h"
@@ -32,6 +33,22 @@ Result<void> ensure_topics(const KafkaConfig& config, std::chrono::milliseconds 
 // The partition count of `topic`: kNotFound if it does not exist, kUnavailable as above.
 Result<int> partition_count(const KafkaConfig& config, const std::string& topic,
                             std::chrono::milliseconds timeout);
+
+// One topic to create: `partitions` partitions, config.replication_factor replicas.
+struct TopicSpec {
+  std::string name;
+  int partitions = 1;
+  bool compact = false;  // cleanup.policy=compact
+};
+
+// Creates the topics in one request; one that already exists counts as created (whatever its
+// partition count: check with partition_count when it matters).
+Result<void> create_topics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
+                           std::chrono::milliseconds timeout);
+
+// Deletes the topics; one that does not exist counts as deleted.
+Result<void> delete_topics(const KafkaConfig& config, const std::vector<std::string>& topics,
+                           std::chrono::milliseconds timeout);
 
 // Every topic of the cluster (internal ones included) and its partition count.
 Result<std::map<std::string, int>> list_topics(const KafkaConfig& config,

@@ -183,10 +183,19 @@ Result<void> Service::Impl::restore(PartitionId p) {
   SAMORDNA_TRY(checkpoint_value, engine_.db().get(store::Family::kMeta, checkpoint_key(p)));
   int64_t from = checkpoint_value ? std::stoll(*checkpoint_value) : 0;
   int64_t low = 0, high = 0;
-  if (auto err = producer_->query_watermark_offsets(topic, static_cast<int32_t>(p), &low, &high, kTimeoutMs);
-      err != RdKafka::ERR_NO_ERROR) {
-    return fail(Errc::kUnavailable, "changelog watermarks of partition " + std::to_string(p) + ": " +
-                                        RdKafka::err2str(err));
+  // A topic created a moment ago may not have a leader yet: retry what the broker calls transient.
+  for (const auto give_up = Clock::now() + std::chrono::milliseconds(kTimeoutMs);;) {
+    const auto err =
+        producer_->query_watermark_offsets(topic, static_cast<int32_t>(p), &low, &high, kTimeoutMs);
+    if (err == RdKafka::ERR_NO_ERROR) break;
+    const bool transient = err == RdKafka::ERR_NOT_LEADER_FOR_PARTITION ||
+                           err == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+                           err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART || err == RdKafka::ERR__TRANSPORT;
+    if (!transient || Clock::now() > give_up) {
+      return fail(Errc::kUnavailable, "changelog watermarks of partition " + std::to_string(p) + ": " +
+                                          RdKafka::err2str(err));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   from = std::max(from, low);
   if (from >= high) return ok();

@@ -157,6 +157,9 @@ Result<std::vector<DueTimer>> TimerStore::due(PartitionId partition, Instant now
   read.iterate_upper_bound = &upper_bound;
   std::unique_ptr<rocksdb::Iterator> it = db_.iterator(Family::kTimers, read, txn);
   for (it->Seek(lower_bound); it->Valid() && out.size() < limit; it->Next()) {
+    // Through a transaction, keys that live only in its batch ignore iterate_upper_bound (RocksDB
+    // 7.8's BaseDeltaIterator bounds the base iterator only), so the bound is checked here too.
+    if (it->key().compare(upper_bound) >= 0) break;
     SAMORDNA_TRY(timer, decode_timer(it->key().ToStringView()));
     out.push_back(std::move(timer));
   }

@@ -153,6 +153,33 @@ TEST_P(EngineTest, OneTransactionSpansInputsAndSeesItsOwnWrites) {
   EXPECT_TRUE(engine_->episode(0, "ep1").value()->timers().empty());
 }
 
+// Found by the Kafka service test: through a transaction, a timer that exists only in its batch
+// was handed out before its time (the batch iterator ignored the upper bound).
+TEST_P(EngineTest, TimersScheduledInATransactionDoNotFireEarly) {
+  // A committed timer in the store, due in the future...
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  ASSERT_TRUE(apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z")));
+  // ...and, in an open transaction, another episode's timer that lives only in the batch.
+  store::Txn txn;
+  auto other = [](const std::string& id, const std::string& occurred, const std::string& payload) {
+    v1::Event e = event(id, occurred, payload);
+    e.set_episode_id("ep2");
+    return e;
+  };
+  ASSERT_TRUE(engine_->apply(0, other("a2", "2022-03-01T09:00:00Z", kAdmitted), at("2022-03-01T11:00:00Z"), txn));
+  ASSERT_TRUE(engine_->apply(0, other("n2", "2022-03-01T11:00:00Z", kNeeds), at("2022-03-01T11:00:00Z"), txn));
+  for (const char* now : {"2022-03-01T11:00:00Z", "2022-03-02T00:00:00Z", "2022-03-02T10:00:00Z"}) {
+    std::vector<v1::Notification> out;
+    auto fired = engine_->fire_due(0, at(now), 10, out, txn);
+    ASSERT_TRUE(fired);
+    EXPECT_EQ(fired.value(), 0u) << "at " << now;
+  }
+  std::vector<v1::Notification> out;
+  auto fired = engine_->fire_due(0, at("2022-03-02T11:00:01Z"), 10, out, txn);
+  ASSERT_TRUE(fired);
+  EXPECT_EQ(fired.value(), 2u);
+}
+
 TEST_P(EngineTest, ADroppedTransactionLeavesNoTrace) {
   ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
   {

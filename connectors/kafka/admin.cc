@@ -255,38 +255,24 @@ Result<void> ensure_topics(const KafkaConfig& config, milliseconds timeout) {
     const auto it = existing.find(name);
     return it == existing.end() ? std::nullopt : std::optional<int>(it->second);
   };
-  // The changelog is co-partitioned with the events topic, whichever exists first.
-  const int events_partitions = find(t.events).value_or(config.partitions);
-  const TopicSpec wanted[] = {{t.events, config.partitions, false},
-                              {t.notifications, config.partitions, false},
-                              {t.deadletter, config.partitions, false},
-                              {t.changelog, events_partitions, true}};
-  std::vector<TopicSpec> missing;
-  std::vector<std::string> missing_names;
-  for (const auto& w : wanted) {
-    if (!find(w.name)) {
-      missing.push_back(w);
-      missing_names.push_back(w.name);
+  auto missing_of = [&](std::initializer_list<const std::string*> names) {
+    std::vector<std::string> out;
+    for (const std::string* n : names) {
+      if (!find(*n)) out.push_back(*n);
     }
-  }
-
-  if (!missing.empty()) {
-    if (!config.create_topics) {
-      return fail(Errc::kNotFound,
-                  "missing Kafka topic(s) at " + config.bootstrap + ": " + join(missing_names) +
-                      " (createTopics is false: create them, the changelog with cleanup.policy=" +
-                      "compact and as many partitions as " + t.events + ")");
-    }
-    SAMORDNA_TRYV(create(s, missing));
-    // Metadata lags creation by a moment; wait until every topic shows, within the deadline.
+    return out;
+  };
+  // Creates `specs` and waits until the metadata shows them: it lags creation by a moment.
+  auto create_and_wait = [&](const std::vector<TopicSpec>& specs) -> Result<void> {
+    SAMORDNA_TRYV(create(s, specs));
     for (;;) {
       SAMORDNA_TRY(now, s.topics());
       existing = std::move(now);
       std::vector<std::string> still;
-      for (const auto& name : missing_names) {
-        if (!find(name)) still.push_back(name);
+      for (const auto& spec : specs) {
+        if (!find(spec.name)) still.push_back(spec.name);
       }
-      if (still.empty()) break;
+      if (still.empty()) return ok();
       if (s.expired()) {
         return fail(Errc::kUnavailable, "created Kafka topic(s) " + join(still) +
                                             " did not show in the metadata within " +
@@ -294,9 +280,30 @@ Result<void> ensure_topics(const KafkaConfig& config, milliseconds timeout) {
       }
       std::this_thread::sleep_for(std::min(milliseconds(100), s.remaining()));
     }
+  };
+
+  const std::vector<std::string> missing =
+      missing_of({&t.events, &t.notifications, &t.deadletter, &t.changelog});
+  if (!missing.empty() && !config.create_topics) {
+    return fail(Errc::kNotFound,
+                "missing Kafka topic(s) at " + config.bootstrap + ": " + join(missing) +
+                    " (createTopics is false: create them, the changelog with cleanup.policy=" +
+                    "compact and as many partitions as " + t.events + ")");
+  }
+  // The input side first, then the changelog with the events topic's actual partition count,
+  // which another instance may have just chosen.
+  std::vector<TopicSpec> inputs;
+  for (const auto& name : missing_of({&t.events, &t.notifications, &t.deadletter})) {
+    inputs.push_back(TopicSpec{name, config.partitions, false});
+  }
+  if (!inputs.empty()) {
+    SAMORDNA_TRYV(create_and_wait(inputs));
+  }
+  const int events = *find(t.events);
+  if (!find(t.changelog)) {
+    SAMORDNA_TRYV(create_and_wait({TopicSpec{t.changelog, events, true}}));
   }
 
-  const int events = *find(t.events);
   const int changelog = *find(t.changelog);
   if (events != changelog) {
     return fail(Errc::kConflict,

@@ -76,10 +76,18 @@ for l in 100 1000; do
   r=$(rate "BM_Fire/$l/min_time:2.000/real_time")
   printf '%-44s %12s %s\n' "fire (due limit $l + cancel, one batch)" "$r" "$(ratio "$r")"
 done
+echo "load: $(counter "$load" write_stall_pct)% of the time writes were stalled for compaction;" \
+  "then $(counter "$load" settle_s) s (untimed) until its compactions were done"
 echo
-printf '%-12s %10s %12s %14s\n' "pending" "VmRSS MiB" "cache MiB" "memtables MiB"
+printf '%-12s %10s %10s %14s %10s\n' "pending" "VmRSS MiB" "cache MiB" "memtables MiB" "rest MiB"
 for n in $((PENDING / 10)) $((PENDING / 2)) "$PENDING"; do
   at="@$(awk -v n="$n" 'BEGIN { printf "%g", n / 1e6 }')M"
-  printf '%-12s %10s %12s %14s\n' "$(m "$n")" "$(counter "$load" "rss_MiB$at")" \
-    "$(counter "$load" "cache_MiB$at")" "$(counter "$load" "memtables_MiB$at")"
+  rss=$(counter "$load" "rss_MiB$at")
+  cache=$(counter "$load" "cache_MiB$at")
+  mem=$(counter "$load" "memtables_MiB$at")
+  printf '%-12s %10s %10s %14s %10s\n' "$(m "$n")" "$rss" "$cache" "$mem" \
+    "$(awk -v r="$rss" -v c="$cache" -v t="$mem" 'BEGIN { printf "%.1f", r - c - t }')"
 done
+last=$(jq -r '.benchmarks[-1].name' "$work/timers.json")
+echo "after all benchmarks: VmRSS $(counter "$last" rss_MiB) MiB, cache $(counter "$last" cache_MiB) MiB," \
+  "memtables $(counter "$last" memtables_MiB) MiB, freed but kept by malloc $(counter "$last" malloc_free_MiB) MiB"

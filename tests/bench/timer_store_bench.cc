@@ -3,7 +3,8 @@
 // next to RocksDB's db_bench and prints the figures.
 //
 // BM_Load builds the pending set once (schedules in batches, as the pipeline writes them) and
-// reports VmRSS after a tenth, half and all of it; the other benchmarks run against that store:
+// reports VmRSS, block cache and memtable use after a tenth, half and all of it. Then, untimed, it
+// waits for the compactions the bulk load queued; the other benchmarks run against that store:
 //   BM_Schedule/B  B new timers per write batch
 //   BM_Cancel/B    B pending timers cancelled per write batch (random keys: index reads are cold)
 //   BM_Fire/L      one pass: due(limit L) over an overdue backlog, then cancel what it returned
@@ -12,12 +13,15 @@
 // a fresh directory under $TMPDIR or /tmp, removed at exit).
 
 #include <benchmark/benchmark.h>
+#include <malloc.h>
 #include <stdlib.h>
 
+#include <chrono>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -72,13 +76,53 @@ struct Loaded {
   uint64_t next_new = 0;     // ids at and above g_pending are new timers (BM_Schedule)
   uint64_t next_cancel = 0;  // k-th cancel takes timer (k * kStride) % g_pending
   size_t next_fire_partition = 0;
+  double settle_s = -1;  // not yet waited for
   benchmark::UserCounters load_counters;
 };
 
-double mib_property(store::Db& db, const char* property) {
-  uint64_t value = 0;
-  db.raw().GetAggregatedIntProperty(property, &value);
-  return static_cast<double>(value) / (1u << 20);
+double mib(uint64_t bytes) { return static_cast<double>(bytes) / (1u << 20); }
+
+// Where resident memory goes: the block cache (one, shared by every family), the memtables of all
+// families, and the rest (allocator, pinned top-level index blocks, the process itself).
+void memory_counters(store::Db& db, benchmark::UserCounters& counters, const std::string& suffix) {
+  uint64_t cache = 0;
+  uint64_t memtables = 0;
+  db.raw().GetIntProperty(db.family(store::Family::kMeta), "rocksdb.block-cache-usage", &cache);
+  db.raw().GetAggregatedIntProperty("rocksdb.cur-size-all-mem-tables", &memtables);
+  counters["rss_MiB" + suffix] = vm_rss_mib();
+  counters["cache_MiB" + suffix] = mib(cache);
+  counters["memtables_MiB" + suffix] = mib(memtables);
+  // Freed but kept by glibc malloc: part of VmRSS that no live object holds.
+  counters["malloc_free_MiB" + suffix] = mib(::mallinfo2().fordblks);
+}
+
+// The share of time writes were slowed or stopped for compaction to catch up, since open.
+double write_stall_percent(store::Db& db) {
+  std::string stats;
+  db.raw().GetProperty("rocksdb.dbstats", &stats);
+  auto line = stats.find("Cumulative stall:");
+  auto comma = stats.find(", ", line);
+  if (line == std::string::npos || comma == std::string::npos) return -1;
+  return std::strtod(stats.c_str() + comma + 2, nullptr);
+}
+
+// Waits until the flushes and compactions the load queued have run, so that the rates measured
+// next are those of a settled store of that size, not of a bulk load's compaction debt.
+double settle_seconds(store::Db& db) {
+  const auto start = std::chrono::steady_clock::now();
+  const auto give_up = start + std::chrono::minutes(5);
+  while (std::chrono::steady_clock::now() < give_up) {
+    uint64_t busy = 0;
+    for (const char* property : {"rocksdb.compaction-pending", "rocksdb.num-running-compactions",
+                                 "rocksdb.mem-table-flush-pending", "rocksdb.num-running-flushes"}) {
+      uint64_t value = 0;
+      db.raw().GetAggregatedIntProperty(property, &value);
+      busy += value;
+    }
+    if (busy == 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 std::unique_ptr<Loaded> g_loaded;  // closed in main() before the directory is removed
@@ -106,17 +150,20 @@ Loaded& loaded() {
       if (next_checkpoint < 3 && i + 1 == checkpoints[next_checkpoint]) {
         char at[16];
         std::snprintf(at, sizeof at, "@%gM", static_cast<double>(i + 1) / 1e6);
-        s->load_counters[std::string("rss_MiB") + at] = vm_rss_mib();
-        s->load_counters[std::string("cache_MiB") + at] =
-            mib_property(*s->db, "rocksdb.block-cache-usage");
-        s->load_counters[std::string("memtables_MiB") + at] =
-            mib_property(*s->db, "rocksdb.cur-size-all-mem-tables");
+        memory_counters(*s->db, s->load_counters, at);
         ++next_checkpoint;
       }
     }
+    s->load_counters["write_stall_pct"] = write_stall_percent(*s->db);
     s->next_new = g_pending;
   }
   return *g_loaded;
+}
+
+Loaded& settled() {
+  Loaded& s = loaded();
+  if (s.settle_s < 0) s.settle_s = settle_seconds(*s.db);
+  return s;
 }
 
 void BM_Load(benchmark::State& state) {
@@ -124,11 +171,15 @@ void BM_Load(benchmark::State& state) {
   auto& s = loaded();
   state.SetItemsProcessed(static_cast<int64_t>(g_pending));
   for (const auto& [name, value] : s.load_counters) state.counters[name] = value;
-  state.counters["sst_MiB"] = mib_property(*s.db, "rocksdb.total-sst-files-size");
+  uint64_t sst = 0;
+  s.db->raw().GetAggregatedIntProperty("rocksdb.total-sst-files-size", &sst);
+  state.counters["sst_MiB"] = mib(sst);
+  // Not timed: the other benchmarks then run against a settled store.
+  state.counters["settle_s"] = settled().settle_s;
 }
 
 void BM_Schedule(benchmark::State& state) {
-  auto& s = loaded();
+  auto& s = settled();
   const auto per_batch = static_cast<uint64_t>(state.range(0));
   store::Txn batch;
   for (auto _ : state) {
@@ -141,11 +192,11 @@ void BM_Schedule(benchmark::State& state) {
     if (auto r = s.db->write(batch); !r) die(r.error());
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
-  state.counters["rss_MiB"] = vm_rss_mib();
+  memory_counters(*s.db, state.counters, "");
 }
 
 void BM_Cancel(benchmark::State& state) {
-  auto& s = loaded();
+  auto& s = settled();
   const auto per_batch = static_cast<uint64_t>(state.range(0));
   store::Txn batch;
   for (auto _ : state) {
@@ -157,11 +208,11 @@ void BM_Cancel(benchmark::State& state) {
     if (auto r = s.db->write(batch); !r) die(r.error());
   }
   state.SetItemsProcessed(state.iterations() * state.range(0));
-  state.counters["rss_MiB"] = vm_rss_mib();
+  memory_counters(*s.db, state.counters, "");
 }
 
 void BM_Fire(benchmark::State& state) {
-  auto& s = loaded();
+  auto& s = settled();
   const auto limit = static_cast<size_t>(state.range(0));
   const Instant now = from_unix(kBase + kHorizon);  // the whole set is overdue: a backlog
   int64_t fired = 0;
@@ -178,7 +229,7 @@ void BM_Fire(benchmark::State& state) {
     fired += static_cast<int64_t>(due.value().size());
   }
   state.SetItemsProcessed(fired);
-  state.counters["rss_MiB"] = vm_rss_mib();
+  memory_counters(*s.db, state.counters, "");
 }
 
 BENCHMARK(BM_Load)->Iterations(1)->Unit(benchmark::kSecond)->UseRealTime();

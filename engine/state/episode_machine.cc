@@ -8,6 +8,8 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <google/protobuf/util/message_differencer.h>
+
 #include "engine/core/check.h"
 #include "engine/core/personal_id.h"
 #include "rules/deadlines.h"
@@ -378,9 +380,24 @@ class Step {
         })) {
       return;
     }
-    settle_payment_liability(*emit().mutable_payment_liability());
+    v1::PaymentLiability liability;
+    settle_payment_liability(liability);
+    *emit().mutable_payment_liability() = liability;
+    *st_.mutable_settled_liability() = std::move(liability);
     st_.clear_timers();
     st_.set_phase(EpisodeState::CLOSED);
+  }
+
+  // After settlement, a late feed may still show an obligation met in time (or the patient
+  // declining SIP): when that changes the outcome, payment liability is issued again, and the
+  // latest record per episode is the one that counts.
+  void resettle() {
+    if (st_.phase() != EpisodeState::CLOSED) return;
+    v1::PaymentLiability liability;
+    settle_payment_liability(liability);
+    if (google::protobuf::util::MessageDifferencer::Equals(liability, st_.settled_liability())) return;
+    *emit().mutable_payment_liability() = liability;
+    *st_.mutable_settled_liability() = std::move(liability);
   }
 
   bool outpatient_unavailable_on(rules::LocalDate day) const {
@@ -407,7 +424,10 @@ class Step {
       return pl.set_reason(PL::ADMISSION_NOTICE_NOT_IN_TIME);
     }
     if (st_.periods_size() == 0) return pl.set_reason(PL::DISCHARGE_READY_NOTICE_NOT_SENT);
-    if (any_missed(v1::SIP_INVITATION)) return pl.set_reason(PL::SIP_INVITATION_NOT_IN_TIME);
+    // A patient who declined SIP lifts the SIP condition, also for a miss before the refusal.
+    if (st_.sip_consent() != v1::CONSENT_DECLINED && any_missed(v1::SIP_INVITATION)) {
+      return pl.set_reason(PL::SIP_INVITATION_NOT_IN_TIME);
+    }
 
     int total = 0;
     int excluded_total = 0;
@@ -500,7 +520,7 @@ void on_consent(Step& s, const v1::Event& e) {
   if (msg.scope() == v1::ConsentRecorded::INFORMATION_SHARING) {
     const bool withdrawn = st.information_consent() == v1::CONSENT_GRANTED && !msg.granted();
     st.set_information_consent(value);
-    if (withdrawn) {
+    if (withdrawn && st.phase() != EpisodeState::CLOSED) {
       // What depended on the consent stops from now on; what was sent stays sent.
       s.waive_pending(v1::INFORMATION_TRANSFER);
       s.emit_warning(v1::Warning::CONSENT_WITHDRAWN, s.ward());
@@ -791,10 +811,13 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     return reject(C::kConflict, "eventId was seen before with different content");
   }
   switch (state->phase()) {
-    case EpisodeState::CLOSED:
-      return reject(C::kEpisodeClosed, "the episode is closed (discharged and settled)");
     case EpisodeState::CANCELLED:
       return reject(C::kEpisodeClosed, "the admission was cancelled");
+    case EpisodeState::CLOSED:
+      if (!allowed_after_discharge(e.payload_case())) {
+        return reject(C::kEpisodeClosed, payload_name(e) + " after the episode was settled");
+      }
+      break;
     case EpisodeState::DISCHARGED:
       if (!allowed_after_discharge(e.payload_case())) {
         return reject(C::kOutOfOrder, payload_name(e) + " after the patient was discharged");
@@ -838,6 +861,7 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
   }
   s.miss_overdue();
   s.try_settle();
+  s.resettle();
   auto& st = s.st();
   auto* seen = st.add_seen();
   seen->set_event_id(e.event_id());

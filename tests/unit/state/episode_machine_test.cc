@@ -318,6 +318,25 @@ TEST_F(Liability, DecliningSipLiftsTheSipConditionEvenAfterAMiss) {
   EXPECT_EQ(pl->liable_days(), 4);
 }
 
+TEST_F(Liability, ALateFeedAfterSettlementReissuesLiabilityWhenItChanges) {
+  admit_and_assess();
+  ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"), "2022-03-10T07:00:00Z");
+  ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
+  // The SIP deadline (6 March) was missed before discharge: settled not liable.
+  ASSERT_EQ(ep.state().phase(), v1::EpisodeState::CLOSED);
+  EXPECT_EQ(ep.state().settled_liability().reason(), v1::PaymentLiability::SIP_INVITATION_NOT_IN_TIME);
+  // A late information transfer changes nothing: recorded, nothing issued.
+  EXPECT_TRUE(ep.apply(event("k2", "2022-03-02T10:00:00Z", R"("careContactAppointed":{"unit":"vc-1"})"),
+                       "2022-03-11T08:00:00Z").empty());
+  EXPECT_FALSE(ep.rejection());
+  // The care contact's system reports late that the invitation went out on day 2.
+  auto out = ep.apply(event("s", "2022-03-05T09:00:00Z", R"("sipInvitationSent":{})"), "2022-03-11T09:00:00Z");
+  ASSERT_EQ(kinds(out), (Kinds{"deadlineMissRetracted", "paymentLiability"}));
+  EXPECT_EQ(out[1].payment_liability().status(), v1::PaymentLiability::LIABLE);
+  EXPECT_EQ(out[1].payment_liability().liable_days(), 4);
+}
+
 TEST_F(Liability, TimerNotificationsAreIssuedAtTheirFireTime) {
   admit_and_assess();
   ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
@@ -404,7 +423,8 @@ TEST_F(Liability, NoNeedsMeansNothingToNotifyAndNoLiability) {
   const auto* pl = settled(out);
   ASSERT_NE(pl, nullptr);
   EXPECT_EQ(pl->reason(), v1::PaymentLiability::NO_MUNICIPAL_NEEDS);
-  ep.apply(event("late", "2022-03-05T10:00:00Z", R"("sipInvitationSent":{})"), "2022-03-05T10:00:00Z");
+  ep.apply(event("late", "2022-03-05T10:00:00Z", R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})"),
+           "2022-03-05T10:00:00Z");
   ASSERT_TRUE(ep.rejection());
   EXPECT_EQ(ep.rejection()->code, Rejection::Code::kEpisodeClosed);
 }

@@ -76,7 +76,7 @@ std::optional<kafka::KafkaConfig> client_config(const ClientArgs& args, int& sta
   if (!args.config_file.empty()) {
     auto loaded = kafka::load_service_config(args.config_file);
     if (!loaded) {
-      status = fail_with(status_of(loaded.error()), loaded.error().message);
+      status = fail_with(kExitUsage, loaded.error().message);  // unreadable included
       return std::nullopt;
     }
     config = loaded.value().kafka;
@@ -176,11 +176,9 @@ int run_produce(const ProduceArgs& args) {
         !parsed.ok()) {
       ++bad_lines;
       // The reason never quotes the line: it may hold a personal identity number.
-      std::cerr << json_line(
-                       {{"line", line_no},
-                        {"code", "malformed"},
-                        {"reason", "not an Event JSON line: " +
-                                       describe_json_error(line, std::string(parsed.message()))}})
+      std::cerr << json_line({{"line", line_no},
+                              {"code", "malformed"},
+                              {"reason", describe_json_error(line, std::string(parsed.message()))}})
                 << '\n';
       continue;
     }

@@ -491,6 +491,12 @@ void KafkaTest::create_topic(const std::string& name, int partitions, bool compa
       kafka::create_topics(config_for(bootstrap_), {{name, partitions, compact}}, kAdminTimeout);
   ASSERT_TRUE(created) << created.error().message;
   created_.push_back(name);
+  // The broker answers CreateTopics before every metadata cache knows the topic: wait until a
+  // fresh client sees it, so the test's next step does.
+  ASSERT_TRUE(wait_until(
+      [&] { return bool(kafka::partition_count(config_for(bootstrap_), name, kAdminTimeout)); },
+      kAdminTimeout))
+      << "topic " << name << " did not show in the metadata";
 }
 
 kafka::KafkaConfig KafkaTest::unique_kafka_config(int partitions, bool create) {

@@ -210,7 +210,8 @@ class KafkaTest : public ::testing::Test {
   // "<Suite>.<Test>.<pid>.<suffix>", with what Kafka does not allow in a name replaced by '_'.
   std::string unique_topic(std::string_view suffix) const;
 
-  // Creates a topic (an existing one is left as is); fails the test on error.
+  // Creates a topic (an existing one is left as is) and waits until the metadata shows it; fails
+  // the test on error.
   void create_topic(const std::string& name, int partitions, bool compact = false);
 
   // A KafkaConfig on this broker with this test's own topics (events, notifications, deadletter,

@@ -203,6 +203,18 @@ TEST_F(KafkaConfigTest, MissingFileIsAnIoError) {
   EXPECT_EQ(loaded.error().code, Errc::kIo);
 }
 
+TEST(KafkaConfigExample, TheShippedExampleLoadsAndMakesAConf) {
+  const std::filesystem::path example =
+      std::filesystem::path(SAMORDNA_SOURCE_DIR) / "deploy/config/samordna.yaml";
+  auto loaded = load_service_config(example);
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded.value().kafka.bootstrap, "127.0.0.1:19092");
+  EXPECT_EQ(loaded.value().rules_dir,
+            (std::filesystem::path(SAMORDNA_SOURCE_DIR) / "rules/sets").lexically_normal());
+  auto conf = make_conf(loaded.value().kafka, {});
+  EXPECT_TRUE(conf) << conf.error().message;
+}
+
 TEST(KafkaMakeConf, SetsBootstrapThenConfigPropertiesThenPerClientOnes) {
   KafkaConfig config;
   config.bootstrap = "broker:9092";

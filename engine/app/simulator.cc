@@ -15,12 +15,12 @@ Simulator::Simulator(const rules::RuleBook& rules, std::ostream& notifications,
     : rules_(rules), notifications_(notifications), rejections_(rejections) {}
 
 void Simulator::emit(const std::vector<v1::Notification>& batch, SimulationStats& stats) {
-  google::protobuf::util::JsonPrintOptions options;
   std::string json;
   for (const auto& n : batch) {
     json.clear();
-    (void)google::protobuf::util::MessageToJsonString(n, &json, options);
-    notifications_ << json << '\n';
+    json_.print(n, json);
+    json += '\n';
+    notifications_ << json;
   }
   stats.notifications += batch.size();
 }
@@ -48,8 +48,6 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
   SimulationStats stats;
   std::optional<Instant> clock;
   std::vector<v1::Notification> out;
-  google::protobuf::util::JsonParseOptions parse_options;
-  parse_options.ignore_unknown_fields = false;
 
   constexpr size_t kTimerPass = 1024;
   store::Txn txn;
@@ -74,12 +72,10 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ++stats.lines;
     v1::Event event;
-    if (auto status = google::protobuf::util::JsonStringToMessage(line, &event, parse_options);
-        !status.ok()) {
+    if (std::string parser_message; !json_.parse(line, event, parser_message)) {
       ++stats.rejected;
       report(line_no, "", "", "malformed",
-             "not a samordna.v1.Event JSON line: " +
-                 describe_json_error(line, std::string(status.message())));
+             "not a samordna.v1.Event JSON line: " + describe_json_error(line, parser_message));
       continue;
     }
     if (!event.has_occurred_at()) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "engine/core/json_codec.h"
 #include "engine/core/result.h"
 #include "engine/core/time.h"
 #include "engine/pipeline/engine.h"
@@ -52,6 +53,7 @@ class Simulator {
   std::ostream& rejections_;
   std::unique_ptr<store::Db> db_;
   std::unique_ptr<pipeline::Engine> engine_;
+  JsonCodec json_;
 };
 
 

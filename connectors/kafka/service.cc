@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "connectors/kafka/admin.h"
+#include "connectors/kafka/codec.h"
 #include "engine/core/check.h"
 
 namespace samordna::kafka {
@@ -141,6 +142,7 @@ Result<void> Service::Impl::start() {
                                     {"enable.idempotence", "true"},
                                     {"transaction.timeout.ms", std::to_string(config_.transaction_timeout_ms)},
                                     {"linger.ms", "5"},
+                                    {"partitioner", kPartitioner},
                                 }));
   if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&deliveries_), errstr) !=
       RdKafka::Conf::CONF_OK) {
@@ -329,11 +331,11 @@ Result<void> Service::Impl::dead_letter(RdKafka::Message& message, const std::st
                                         const std::string& reason) {
   ++dead_lettered_;
   auto* headers = RdKafka::Headers::create();
-  headers->add("samordna.code", code);
-  headers->add("samordna.reason", reason);
-  headers->add("samordna.source.topic", message.topic_name());
-  headers->add("samordna.source.partition", std::to_string(message.partition()));
-  headers->add("samordna.source.offset", std::to_string(message.offset()));
+  headers->add(kHeaderCode, code);
+  headers->add(kHeaderReason, reason);
+  headers->add(kHeaderSourceTopic, message.topic_name());
+  headers->add(kHeaderSourcePartition, std::to_string(message.partition()));
+  headers->add(kHeaderSourceOffset, std::to_string(message.offset()));
   const std::string key = message.key() ? *message.key() : std::string();
   const std::string value(static_cast<const char*>(message.payload()), message.len());
   spdlog::warn("dead-lettered {}[{}]@{}: {}: {}", message.topic_name(), message.partition(),

@@ -360,6 +360,7 @@ TYPED_TEST(TimerStoreContract, StateAndTimerCommitInOneBatch) {
 TYPED_TEST(TimerStoreContract, TransactionSeesItsOwnTimers) {
   store::Txn txn;
   ASSERT_TRUE(this->timers_->schedule(txn, key(0, "a"), from_unix(100)));
+  ASSERT_TRUE(this->timers_->schedule(txn, key(0, "later"), from_unix(1001)));
   auto due = this->timers_->due(0, from_unix(1000), 10, &txn);
   ASSERT_TRUE(due);
   EXPECT_EQ(names(due.value()), (std::vector<std::string>{"a@100"}));
@@ -374,6 +375,7 @@ TYPED_TEST(TimerStoreContract, TransactionSeesItsOwnTimers) {
   this->restart();
   EXPECT_EQ(this->next_due(0), 300);
   EXPECT_EQ(names(this->due(0, 1000)), (std::vector<std::string>{"a@300"}));
+  EXPECT_EQ(names(this->due(0, 1001)), (std::vector<std::string>{"later@1001"}));
 }
 
 TYPED_TEST(TimerStoreContract, DroppedTransactionLeavesNoTimer) {

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Timer store benchmark beside RocksDB's own write benchmark, on the same machine.
 #
-#   tests/bench/run_timer_bench.sh            # 10 million pending timers (about 5 minutes on 2 cores)
+#   tests/bench/run_timer_bench.sh            # 10 million pending timers (5 to 8 minutes on 2 cores)
 #   PENDING=1000000 tests/bench/run_timer_bench.sh
 #
 # Builds timer_store_bench in Release (BUILD_DIR, default build-timer-bench), runs it against an

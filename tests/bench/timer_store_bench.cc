@@ -19,12 +19,11 @@
 #include <chrono>
 #include <cinttypes>
 #include <cstdio>
-#include <cstring>
 #include <filesystem>
-#include <thread>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "engine/store/db.h"
 #include "engine/timers/timer_store.h"

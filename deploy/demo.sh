@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The main job on an embedded default, no external services: the engine simulates a synthetic
-# feed of hospital events against the rule sets in rules/sets, on a virtual clock, in memory.
+# The main job on an embedded default, no external services: the samordna Kafka service runs on an
+# in-process Kafka (librdkafka's mock cluster) over a synthetic feed of hospital events, against
+# the rule sets in rules/sets, and prints each notification as it is committed.
 #
-#   bash deploy/demo.sh               generate the demo feed (once) and simulate it
-#   bash deploy/demo.sh EVENTS.jsonl  simulate your own file of samordna.v1.Event JSON lines
+#   bash deploy/demo.sh               generate the demo feed (once) and run it
+#   bash deploy/demo.sh EVENTS.jsonl  run your own file of samordna.v1.Event JSON lines
 #
 # Idempotent: installs only missing packages, rebuilds only what changed in build/ (the release
 # preset), and regenerates the feed only when it is missing.
@@ -39,4 +40,7 @@ if [[ -z $events ]]; then
   events="$demo_feed"
 fi
 
-exec build/engine/app/samordna simulate --rules rules/sets --events "$events"
+# The Kafka service (samordna run's code) on librdkafka's in-process mock cluster, on loopback:
+# notifications print as each transaction commits. `samordna simulate` gives the same output
+# without Kafka; README.md shows the service against a real broker.
+exec build/engine/app/samordna demo --rules rules/sets --events "$events"

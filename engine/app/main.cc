@@ -1,6 +1,7 @@
 // The samordna executable: the only place that sees every module. `samordna --help` lists the
 // subcommands; commands.h lists the exit statuses.
 
+#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -29,6 +30,8 @@ std::optional<Instant> parse_time_option(const std::string& option, const std::s
 namespace {
 
 int run(int argc, char** argv) {
+  // stdout carries data (notifications, consumed records); logs go to stderr.
+  spdlog::set_default_logger(spdlog::stderr_color_mt("samordna"));
   spdlog::set_level(spdlog::level::warn);
   CLI::App app{"samordna: discharge coordination under Lag (2017:612) as an event engine"};
   app.require_subcommand(1);
@@ -37,6 +40,7 @@ int run(int argc, char** argv) {
   add_rules_commands(app, commands);
   add_run_command(app, commands);
   add_kafka_tool_commands(app, commands);
+  add_demo_command(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,6 +1,7 @@
 #include "tests/integration/kafka_fixture.h"
 
 #include <fcntl.h>
+#include <google/protobuf/util/json_util.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@
 
 #include "connectors/kafka/admin.h"
 #include "connectors/kafka/codec.h"
+#include "samordna/v1/event.pb.h"
+#include "samordna/v1/notification.pb.h"
 
 extern char** environ;
 
@@ -223,6 +226,41 @@ Result<void> produce_records(const std::string& bootstrap, const std::vector<Rec
   while (producer->outq_len() > 0) producer->flush(1000);
   if (!deliveries.error.empty()) return fail(Errc::kUnavailable, "delivery: " + deliveries.error);
   return ok();
+}
+
+Result<void> produce_events(const std::string& bootstrap, const std::string& topic,
+                            const std::vector<std::string>& event_json_lines) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  std::vector<Record> records;
+  for (size_t i = 0; i < event_json_lines.size(); ++i) {
+    v1::Event event;
+    if (!google::protobuf::util::JsonStringToMessage(event_json_lines[i], &event, options).ok()) {
+      return fail(Errc::kInvalidArgument, "event line " + std::to_string(i) + " is no Event");
+    }
+    Record r;
+    r.topic = topic;
+    r.key = event.episode_id();
+    r.value = event.SerializeAsString();
+    records.push_back(std::move(r));
+  }
+  return produce_records(bootstrap, records);
+}
+
+Result<std::vector<std::string>> notification_json(const std::vector<Record>& records) {
+  std::vector<std::string> out;
+  for (const Record& r : records) {
+    v1::Notification n;
+    std::string json;
+    if (!n.ParseFromString(r.value) ||
+        !google::protobuf::util::MessageToJsonString(n, &json, {}).ok()) {
+      return fail(Errc::kInvalidArgument, "record " + r.topic + "[" + std::to_string(r.partition) +
+                                              "]@" + std::to_string(r.offset) +
+                                              " is no Notification");
+    }
+    out.push_back(std::move(json));
+  }
+  return out;
 }
 
 Result<std::map<int32_t, int64_t>> end_offsets(const std::string& bootstrap,

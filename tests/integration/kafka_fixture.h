@@ -14,19 +14,22 @@
 // A test that passes deletes its topics; a failing one keeps them for a look with
 // `kafka.sh tool ...ConsoleConsumer` (SAMORDNA_KEEP_TOPICS=1 keeps them always).
 //
-// Typical use:
+// Typical use (an exactly-once test of `samordna run`):
 //
 //   class ServiceTest : public kafka_test::KafkaTest {};
-//   TEST_F(ServiceTest, RoundTrip) {
+//   TEST_F(ServiceTest, SurvivesACrash) {
 //     kafka::KafkaConfig config = unique_kafka_config(/*partitions=*/2);  // four topics, created
 //     kafka_test::TempDir state;
-//     auto file = write_config(state.path() / "samordna.yaml", config, state.path() / "db");
-//     kafka_test::Process run = kafka_test::Process::start({kafka_test::samordna_binary(), "run",
-//                                                            "--config", file.string()});
-//     ...produce with run_command({samordna_binary(), "produce", ...}) or produce_records()...
+//     auto file = kafka_test::write_config(state.path() / "samordna.yaml", config,
+//                                          state.path() / "db");
+//     auto run = kafka_test::Process::start(
+//         {kafka_test::samordna_binary(), "run", "--config", file.string()});
+//     ASSERT_TRUE(kafka_test::produce_events(bootstrap(), config.topics.events, lines));
+//     ...run.signal(SIGKILL); run.wait(10s); start it again...
 //     auto records = kafka_test::read_topic(bootstrap(), config.topics.notifications);
+//     auto json = kafka_test::notification_json(records.value());   // compare with simulate
 //     run.signal(SIGTERM);
-//     EXPECT_EQ(run.wait(10s).exit_code, 0);
+//     EXPECT_EQ(run.wait(30s).exit_code, 0) << run.err();
 //   }
 //
 // Everything here is for tests: failures come back as Result or CommandResult values, except in
@@ -99,6 +102,17 @@ Result<std::vector<Record>> read_topic(const std::string& bootstrap, const std::
 // the Java-compatible partitioner samordna uses) with an idempotent producer, and waits until
 // every one is acknowledged. For raw input the CLI cannot make, e.g. bytes that are no Event.
 Result<void> produce_records(const std::string& bootstrap, const std::vector<Record>& records);
+
+// Event JSON lines (the protobuf JSON mapping) sent as binary samordna.v1.Event, key episodeId,
+// through produce_records: what `samordna produce` does, without a process. A line that does not
+// parse is an error naming its index.
+Result<void> produce_events(const std::string& bootstrap, const std::string& topic,
+                            const std::vector<std::string>& event_json_lines);
+
+// The records' values decoded as samordna.v1.Notification, as the JSON lines `samordna simulate`
+// and `samordna consume` print (default JsonPrintOptions). A value that does not decode is an
+// error naming its partition and offset.
+Result<std::vector<std::string>> notification_json(const std::vector<Record>& records);
 
 // Each partition's high watermark (the offset the next record will get).
 Result<std::map<int32_t, int64_t>> end_offsets(const std::string& bootstrap,

@@ -327,6 +327,27 @@ TEST_F(KafkaTools, UndecodableRecordIsReportedWithoutItsBytes) {
   EXPECT_THAT(consumed.err, Not(HasSubstr("Tolvan")));
 }
 
+TEST_F(KafkaTools, FixtureEventAndNotificationHelpersRoundTrip) {
+  const std::string events = unique_topic("events");
+  const std::string notifications = unique_topic("notifications");
+  create_topic(events, 2);
+  create_topic(notifications, 1);
+  ASSERT_TRUE(produce_events(bootstrap(), events, kEvents));
+  ASSERT_TRUE(produce_records(bootstrap(), notification_records(notifications, kNotifications)));
+  auto event_records = read_topic(bootstrap(), events, to_end());
+  ASSERT_TRUE(event_records) << event_records.error().message;
+  EXPECT_EQ(event_records.value().size(), kEvents.size());
+  auto records = read_topic(bootstrap(), notifications, to_end());
+  ASSERT_TRUE(records) << records.error().message;
+  auto json = notification_json(records.value());
+  ASSERT_TRUE(json) << json.error().message;
+  EXPECT_EQ(json.value(), kNotifications);  // one partition: produce order
+  auto ends = end_offsets(bootstrap(), notifications);
+  ASSERT_TRUE(ends) << ends.error().message;
+  EXPECT_EQ(ends.value(), (std::map<int32_t, int64_t>{{0, 3}}));
+  EXPECT_FALSE(produce_events(bootstrap(), events, {"{not json"}));
+}
+
 TEST_F(KafkaTools, MissingTopicIsAUsageError) {
   const CommandResult consumed = samordna({"consume", "--bootstrap", bootstrap(), "--topic",
                                            unique_topic("absent"), "--timeout-ms", "1000"});

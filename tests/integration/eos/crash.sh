@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# eos.crash: `samordna run` SIGKILLed at random moments, again and again, restarted each time on the
+# same config; halfway the state dir is wiped and the service comes back as a new machine (new state
+# dir, new instance id) that has only the changelog. Then it runs to the end and stops with SIGTERM.
+# The read_committed output must still be exactly simulate's: nothing twice, nothing missing, every
+# byte the same, and one dead letter per rejected line.
+# README.md in this folder; usage: crash.sh SAMORDNA SAMORDNA_GEN SOURCE_DIR
+# Environment: EOS_EPISODES (2500), EOS_FEED_SEED (2202), EOS_KILLS (10), EOS_SEED (kill timing;
+# default: random, printed), EOS_KEEP=1 keeps the work dir and topics.
+set -euo pipefail
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+eos_init crash "$@"
+
+kills=${EOS_KILLS:-10}
+seed=${EOS_SEED:-$(( ($(date +%s) + $$) % 1000000 ))}
+RANDOM=$seed
+eos_log "kill timing seed $seed (rerun with EOS_SEED=$seed), $kills kills"
+
+eos_feed "${EOS_EPISODES:-2500}" "${EOS_FEED_SEED:-2202}" 0.002
+# Small transactions: many more commit boundaries for a kill to fall between, and a run long
+# enough (~30 s of processing on 2 cores) that the kills land while there is work in flight.
+eos_config "maxBatch: 20"
+eos_selfcheck
+eos_load
+
+state=$EOS_WORK/state
+id=$EOS_PREFIX-a
+wipe_at=$((kills / 2 + 1))
+: >"$EOS_WORK/kills.txt"
+for ((k = 1; k <= kills; k++)); do
+  mode=running
+  if ((k == wipe_at)); then
+    # A new machine: no RocksDB, another instance id (so the dead one's open transaction is not
+    # fenced but left to time out), and the kill falls in the middle of the full restore.
+    rm -rf "$state"
+    state=$EOS_WORK/state-new-machine
+    id=$EOS_PREFIX-b
+    mode=restoring
+    eos_log "state dir wiped: restart $k is a new machine ($id) with nothing but the changelog"
+  elif ((k == 2)); then
+    mode=restoring
+  fi
+  eos_start "run$k" "$state" "$id"
+  pid=$EOS_PID
+  log=$EOS_WORK/run$k.log
+  if [[ $mode == restoring ]]; then
+    # Right after the first partition is restored, while the next ones are.
+    eos_wait_log "$log" 'restored partition|assigned partition' 1 150 "$pid"
+    delay=$(printf '0.%03d' $((RANDOM % 300)))
+  else
+    eos_wait_log "$log" 'assigned partition' 4 150 "$pid"
+    delay=$(printf '%d.%03d' $((RANDOM % 4000 / 1000)) $((RANDOM % 1000)))
+    # 0.5 s at least
+    [[ $delay == 0.[0-4]* ]] && delay=0.5$((RANDOM % 100))
+  fi
+  sleep "$delay"
+  last=$(grep -E 'restored|assigned|consumed|dead-lettered' "$log" | tail -n 1 | cut -c 1-160 || true)
+  eos_kill "$pid"
+  echo "kill $k: $mode +${delay}s at +$((SECONDS - EOS_T0))s instance $id; last line: $last" >>"$EOS_WORK/kills.txt"
+  eos_log "SIGKILL $k/$kills ($mode, ${delay}s after the wait)"
+done
+cat "$EOS_WORK/kills.txt"
+
+eos_start final "$state" "$id"
+pid=$EOS_PID
+eos_wait_log "$EOS_WORK/final.log" 'assigned partition' 4 150 "$pid"
+eos_wait_output 300 "$pid"
+sleep 2
+eos_stop "$pid"
+final_consumed=$(sed -nE 's/.*stopped: consumed ([0-9]+) .*/\1/p' "$EOS_WORK/final.log")
+eos_log "the final run consumed ${final_consumed:-?} of $((EOS_EVENTS - $(wc -l <"$EOS_WORK/produce-refused.lines"))) events"
+eos_check
+
+# The kills must have hit work in flight, or the test proved little: the notifications of the
+# transactions they cut short are in the topic, and only read_uncommitted shows them.
+# Those records are also the harness's proof on real broker data: compared as if they were the
+# output, they must be caught as duplicates.
+eos_consume "$EOS_PREFIX.notifications" "$EOS_WORK/uncommitted.jsonl" --timeout-ms 3000 \
+  -X isolation.level=read_uncommitted 2>/dev/null || eos_fail "read_uncommitted consume failed"
+all=$(wc -l <"$EOS_WORK/uncommitted.jsonl")
+((all > EOS_EXPECTED)) ||
+  eos_fail "no kill cut a transaction short (read_uncommitted sees $all records): the kills missed the work; raise EOS_EPISODES"
+if eos_compare "$EOS_WORK/expected.jsonl" "$EOS_WORK/uncommitted.jsonl" uncommitted >/dev/null ||
+   [[ ! -s $EOS_WORK/uncommitted.duplicate.ids ]]; then
+  eos_fail "self-check: the read_uncommitted output (aborted records included) was not caught as duplicates"
+fi
+eos_log "read_uncommitted sees $all notification records: $((all - EOS_EXPECTED)) from transactions the kills aborted ($(wc -l <"$EOS_WORK/uncommitted.duplicate.ids") ids twice), caught as duplicates by the comparison; read_committed shows none of them"
+EOS_OK=1

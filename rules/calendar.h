@@ -44,7 +44,7 @@ struct Holiday {
 // computus), not looked up, so it is valid for any year.
 std::vector<Holiday> swedish_holidays(int year);
 
-bool is_public_holiday(LocalDate d);    // Sundays are not counted here, only named holidays
+bool is_public_holiday(LocalDate d);  // Sundays are not counted here, only named holidays
 bool is_de_facto_holiday(LocalDate d);
 // Monday to Friday and neither a public nor a de facto holiday (vardag).
 bool is_working_day(LocalDate d);

@@ -37,9 +37,9 @@ struct LiabilityRule {
 };
 
 struct RuleSet {
-  std::string id;     // unique across the rule book, e.g. "se-statutory-2018"
-  std::string title;  // e.g. "Lag (2017:612), default"
-  std::string source; // "file.yaml:line" where the set is defined
+  std::string id;      // unique across the rule book, e.g. "se-statutory-2018"
+  std::string title;   // e.g. "Lag (2017:612), default"
+  std::string source;  // "file.yaml:line" where the set is defined
   // County codes the set applies to; empty = every region (the statutory default).
   std::vector<std::string> regions;
   // The care type it applies to; unset = every care type.
@@ -82,8 +82,8 @@ struct RuleError {
 std::string to_string(const RuleError& e);  // "file:line: reason"
 
 struct LoadedRules {
-  RuleBook book;                 // meaningful only when errors is empty
-  std::vector<RuleError> errors; // every problem found, not just the first
+  RuleBook book;                  // meaningful only when errors is empty
+  std::vector<RuleError> errors;  // every problem found, not just the first
 };
 
 // Reads every *.yaml file in dir (not recursive), validates each set and the book as a whole

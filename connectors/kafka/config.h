@@ -18,10 +18,11 @@
 namespace samordna::kafka {
 
 struct Topics {
-  std::string events = "samordna.events";                // input: key episodeId, value Event
-  std::string notifications = "samordna.notifications";  // output: key episodeId, value Notification
-  std::string deadletter = "samordna.deadletter";        // rejected input, original bytes + reason
-  std::string changelog = "samordna.changelog";          // compacted: key episodeId, EpisodeState
+  std::string events = "samordna.events";  // input: key episodeId, value Event
+  std::string notifications =
+      "samordna.notifications";                    // output: key episodeId, value Notification
+  std::string deadletter = "samordna.deadletter";  // rejected input, original bytes + reason
+  std::string changelog = "samordna.changelog";    // compacted: key episodeId, EpisodeState
 };
 
 enum class ClockMode {
@@ -51,9 +52,9 @@ struct ServiceConfig {
   ClockMode clock = ClockMode::kWall;
   // Replay mode only: once a partition reaches its end, advance its clock to here.
   std::optional<int64_t> until_unix;
-  size_t max_batch = 1000;            // inputs per transaction
-  int max_batch_ms = 100;             // how long a transaction collects inputs
-  size_t timer_pass = 1000;           // timers fired per pass, interleaved with consumption
+  size_t max_batch = 1000;   // inputs per transaction
+  int max_batch_ms = 100;    // how long a transaction collects inputs
+  size_t timer_pass = 1000;  // timers fired per pass, interleaved with consumption
   int transaction_timeout_ms = 30000;
 };
 
@@ -64,8 +65,8 @@ Result<ServiceConfig> load_service_config(const std::filesystem::path& file);
 // property or a bad value is an error naming the property (never its value: it may be a secret).
 // Also installs an event callback that sends librdkafka's log lines and errors to spdlog (set
 // "event_cb" again to take them over). Callers add per-client properties (group.id, acks, ...).
-Result<std::unique_ptr<RdKafka::Conf>> make_conf(const KafkaConfig& config,
-                                                 const std::map<std::string, std::string>& properties);
+Result<std::unique_ptr<RdKafka::Conf>> make_conf(
+    const KafkaConfig& config, const std::map<std::string, std::string>& properties);
 
 // The default KafkaConfig::instance_id: "<hostname>-<8 hex digits>", the digits a stable hash
 // (FNV-1a) of the absolute state directory, so two instances on one host differ and a restart

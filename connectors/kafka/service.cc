@@ -66,7 +66,9 @@ class DeliveryTracker : public RdKafka::DeliveryReportCb {
 class Service::Impl : public RdKafka::RebalanceCb {
  public:
   Impl(ServiceConfig config, const rules::RuleBook& rules, store::Db& db, std::atomic<bool>& stop)
-      : config_(std::move(config)), engine_(db, rules), stop_(stop),
+      : config_(std::move(config)),
+        engine_(db, rules),
+        stop_(stop),
         deliveries_(config_.kafka.topics.changelog) {}
 
   ~Impl() override {
@@ -137,13 +139,16 @@ Result<void> Service::Impl::start() {
   SAMORDNA_TRYV(ensure_topics(config_.kafka, std::chrono::milliseconds(kTimeoutMs)));
 
   std::string errstr;
-  SAMORDNA_TRY(pconf, make_conf(config_.kafka, {
-                                    {"transactional.id", "samordna-" + config_.kafka.instance_id},
-                                    {"enable.idempotence", "true"},
-                                    {"transaction.timeout.ms", std::to_string(config_.transaction_timeout_ms)},
-                                    {"linger.ms", "5"},
-                                    {"partitioner", kPartitioner},
-                                }));
+  SAMORDNA_TRY(
+      pconf,
+      make_conf(config_.kafka,
+                {
+                    {"transactional.id", "samordna-" + config_.kafka.instance_id},
+                    {"enable.idempotence", "true"},
+                    {"transaction.timeout.ms", std::to_string(config_.transaction_timeout_ms)},
+                    {"linger.ms", "5"},
+                    {"partitioner", kPartitioner},
+                }));
   if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&deliveries_), errstr) !=
       RdKafka::Conf::CONF_OK) {
     return fail(Errc::kInvalidArgument, "producer: " + errstr);
@@ -156,22 +161,23 @@ Result<void> Service::Impl::start() {
   }
 
   SAMORDNA_TRY(cconf, make_conf(config_.kafka, {
-                                    {"group.id", config_.kafka.group_id},
-                                    {"enable.auto.commit", "false"},
-                                    {"auto.offset.reset", "earliest"},
-                                    {"isolation.level", "read_committed"},
-                                    {"enable.partition.eof", "true"},
-                                    {"partition.assignment.strategy", "range"},
-                                    {"session.timeout.ms", "10000"},
-                                    {"heartbeat.interval.ms", "1000"},
-                                }));
+                                                   {"group.id", config_.kafka.group_id},
+                                                   {"enable.auto.commit", "false"},
+                                                   {"auto.offset.reset", "earliest"},
+                                                   {"isolation.level", "read_committed"},
+                                                   {"enable.partition.eof", "true"},
+                                                   {"partition.assignment.strategy", "range"},
+                                                   {"session.timeout.ms", "10000"},
+                                                   {"heartbeat.interval.ms", "1000"},
+                                               }));
   if (cconf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), errstr) !=
       RdKafka::Conf::CONF_OK) {
     return fail(Errc::kInvalidArgument, "consumer: " + errstr);
   }
   consumer_.reset(RdKafka::KafkaConsumer::create(cconf.get(), errstr));
   if (!consumer_) return fail(Errc::kInvalidArgument, "cannot create consumer: " + errstr);
-  if (auto err = consumer_->subscribe({config_.kafka.topics.events}); err != RdKafka::ERR_NO_ERROR) {
+  if (auto err = consumer_->subscribe({config_.kafka.topics.events});
+      err != RdKafka::ERR_NO_ERROR) {
     return fail(Errc::kUnavailable, "subscribe: " + RdKafka::err2str(err));
   }
   spdlog::info("samordna run: instance {} group {} input {} state {}", config_.kafka.instance_id,
@@ -190,12 +196,12 @@ Result<void> Service::Impl::restore(PartitionId p) {
     const auto err =
         producer_->query_watermark_offsets(topic, static_cast<int32_t>(p), &low, &high, kTimeoutMs);
     if (err == RdKafka::ERR_NO_ERROR) break;
-    const bool transient = err == RdKafka::ERR_NOT_LEADER_FOR_PARTITION ||
-                           err == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
-                           err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART || err == RdKafka::ERR__TRANSPORT;
+    const bool transient =
+        err == RdKafka::ERR_NOT_LEADER_FOR_PARTITION || err == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
+        err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART || err == RdKafka::ERR__TRANSPORT;
     if (!transient || Clock::now() > give_up) {
-      return fail(Errc::kUnavailable, "changelog watermarks of partition " + std::to_string(p) + ": " +
-                                          RdKafka::err2str(err));
+      return fail(Errc::kUnavailable, "changelog watermarks of partition " + std::to_string(p) +
+                                          ": " + RdKafka::err2str(err));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -205,12 +211,13 @@ Result<void> Service::Impl::restore(PartitionId p) {
   const auto started = Clock::now();
   std::string errstr;
   SAMORDNA_TRY(conf, make_conf(config_.kafka, {
-                                   {"group.id", config_.kafka.group_id + "-restore"},
-                                   {"enable.auto.commit", "false"},
-                                   {"isolation.level", "read_committed"},
-                                   {"enable.partition.eof", "true"},
-                               }));
-  std::unique_ptr<RdKafka::KafkaConsumer> reader(RdKafka::KafkaConsumer::create(conf.get(), errstr));
+                                                  {"group.id", config_.kafka.group_id + "-restore"},
+                                                  {"enable.auto.commit", "false"},
+                                                  {"isolation.level", "read_committed"},
+                                                  {"enable.partition.eof", "true"},
+                                              }));
+  std::unique_ptr<RdKafka::KafkaConsumer> reader(
+      RdKafka::KafkaConsumer::create(conf.get(), errstr));
   if (!reader) return fail(Errc::kInvalidArgument, "cannot create changelog reader: " + errstr);
   std::unique_ptr<RdKafka::TopicPartition> tp(
       RdKafka::TopicPartition::create(topic, static_cast<int32_t>(p), from));
@@ -222,7 +229,8 @@ Result<void> Service::Impl::restore(PartitionId p) {
   int64_t position = from;
   // Reading stops at the end of what is committed. An open transaction of a dead instance blocks
   // that end until the broker aborts it (transaction.timeout.ms), so wait at least that long.
-  const auto deadline = started + std::chrono::milliseconds(config_.transaction_timeout_ms + kTimeoutMs);
+  const auto deadline =
+      started + std::chrono::milliseconds(config_.transaction_timeout_ms + kTimeoutMs);
   while (position < high) {
     if (Clock::now() > deadline) {
       reader->close();
@@ -249,16 +257,19 @@ Result<void> Service::Impl::restore(PartitionId p) {
     }
     SAMORDNA_TRYV(engine_.restore(p, state, txn));
     if (++records % kRestoreFlushEvery == 0) {
-      txn.batch().Put(engine_.db().family(store::Family::kMeta), checkpoint_key(p), std::to_string(position));
+      txn.batch().Put(engine_.db().family(store::Family::kMeta), checkpoint_key(p),
+                      std::to_string(position));
       SAMORDNA_TRYV(engine_.write(txn));
     }
   }
   reader->close();
-  txn.batch().Put(engine_.db().family(store::Family::kMeta), checkpoint_key(p), std::to_string(position));
+  txn.batch().Put(engine_.db().family(store::Family::kMeta), checkpoint_key(p),
+                  std::to_string(position));
   SAMORDNA_TRYV(engine_.write(txn));
-  spdlog::info("restored partition {}: {} changelog records from offset {} to {} in {} ms", p, records,
-               from, position,
-               std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
+  spdlog::info(
+      "restored partition {}: {} changelog records from offset {} to {} in {} ms", p, records, from,
+      position,
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started).count());
   return ok();
 }
 
@@ -340,7 +351,8 @@ Result<void> Service::Impl::dead_letter(RdKafka::Message& message, const std::st
   const std::string value(static_cast<const char*>(message.payload()), message.len());
   spdlog::warn("dead-lettered {}[{}]@{}: {}: {}", message.topic_name(), message.partition(),
                message.offset(), code, reason);
-  return produce(config_.kafka.topics.deadletter, RdKafka::Topic::PARTITION_UA, key, value, headers);
+  return produce(config_.kafka.topics.deadletter, RdKafka::Topic::PARTITION_UA, key, value,
+                 headers);
 }
 
 Result<void> Service::Impl::fire_timers(PartitionId p, Instant now, bool all) {
@@ -382,7 +394,8 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
   if (!event.has_occurred_at()) return dead_letter(message, "malformed", "occurredAt is required");
 
   if (config_.clock == ClockMode::kEventTime) {
-    advance_clock(p, from_proto(event.has_recorded_at() ? event.recorded_at() : event.occurred_at()));
+    advance_clock(p,
+                  from_proto(event.has_recorded_at() ? event.recorded_at() : event.occurred_at()));
   }
   const Instant now = now_for(p);
   // In replay, as in the simulator, every timer the clock has passed fires before the event. Live,
@@ -392,7 +405,8 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
   SAMORDNA_TRY(outcome, engine_.apply(p, event, now, txn_));
   switch (outcome.kind) {
     case pipeline::Outcome::Kind::kRejected:
-      return dead_letter(message, state::code_name(outcome.rejection->code), outcome.rejection->reason);
+      return dead_letter(message, state::code_name(outcome.rejection->code),
+                         outcome.rejection->reason);
     case pipeline::Outcome::Kind::kDuplicate:
       return ok();
     case pipeline::Outcome::Kind::kApplied:
@@ -420,7 +434,8 @@ Result<void> Service::Impl::commit() {
   std::vector<RdKafka::TopicPartition*> offsets;
   for (const auto& [p, next] : next_offset_) {
     if (next < 0) continue;
-    owned.emplace_back(RdKafka::TopicPartition::create(config_.kafka.topics.events, static_cast<int32_t>(p), next));
+    owned.emplace_back(RdKafka::TopicPartition::create(config_.kafka.topics.events,
+                                                       static_cast<int32_t>(p), next));
     offsets.push_back(owned.back().get());
   }
   std::unique_ptr<RdKafka::ConsumerGroupMetadata> group(consumer_->groupMetadata());
@@ -428,7 +443,8 @@ Result<void> Service::Impl::commit() {
     TxnError e{std::unique_ptr<RdKafka::Error>(
         producer_->send_offsets_to_transaction(offsets, group.get(), kTimeoutMs))};
     if (e) {
-      if (e.error->txn_requires_abort()) return abort_and_rewind("send_offsets_to_transaction: " + e.what());
+      if (e.error->txn_requires_abort())
+        return abort_and_rewind("send_offsets_to_transaction: " + e.what());
       return fail(Errc::kUnavailable, "send_offsets_to_transaction: " + e.what());
     }
   }
@@ -466,10 +482,11 @@ Result<void> Service::Impl::abort_and_rewind(const std::string& why) {
   for (const auto& [p, committed] : committed_offset_) {
     next_offset_[p] = committed;
     if (committed < 0) continue;
-    std::unique_ptr<RdKafka::TopicPartition> tp(
-        RdKafka::TopicPartition::create(config_.kafka.topics.events, static_cast<int32_t>(p), committed));
+    std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(
+        config_.kafka.topics.events, static_cast<int32_t>(p), committed));
     if (auto err = consumer_->seek(*tp, kTimeoutMs); err != RdKafka::ERR_NO_ERROR) {
-      return fail(Errc::kUnavailable, "rewind partition " + std::to_string(p) + ": " + RdKafka::err2str(err));
+      return fail(Errc::kUnavailable,
+                  "rewind partition " + std::to_string(p) + ": " + RdKafka::err2str(err));
     }
   }
   return ok();
@@ -484,7 +501,8 @@ Result<void> Service::Impl::run() {
     if (in_txn_) {
       const auto elapsed = Clock::now() - txn_started_;
       wait_ms = static_cast<int>(std::max<int64_t>(
-          0, config_.max_batch_ms - std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
+          0, config_.max_batch_ms -
+                 std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
     }
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms));
     if (failure_) return *failure_;
@@ -507,8 +525,9 @@ Result<void> Service::Impl::run() {
       (void)next;
       SAMORDNA_TRYV(fire_timers(p, now_for(p), /*all=*/false));
     }
-    if (in_txn_ && (txn_inputs_ >= config_.max_batch ||
-                    Clock::now() - txn_started_ >= std::chrono::milliseconds(config_.max_batch_ms))) {
+    if (in_txn_ &&
+        (txn_inputs_ >= config_.max_batch ||
+         Clock::now() - txn_started_ >= std::chrono::milliseconds(config_.max_batch_ms))) {
       SAMORDNA_TRYV(commit());
     }
     if (Clock::now() - last_report > std::chrono::seconds(10)) {
@@ -523,7 +542,8 @@ Result<void> Service::Impl::run() {
   consumer_->close();
   consumer_.reset();
   producer_->flush(kTimeoutMs);
-  spdlog::info("stopped: consumed {} notifications {} transactions {}", consumed_, notified_, transactions_);
+  spdlog::info("stopped: consumed {} notifications {} transactions {}", consumed_, notified_,
+               transactions_);
   return ok();
 }
 

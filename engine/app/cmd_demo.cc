@@ -52,7 +52,8 @@ struct MockCluster {
 Result<void> start_mock(MockCluster& mock, const kafka::KafkaConfig& config, int partitions) {
   char errstr[256];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+  if (rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr, sizeof errstr) !=
+      RD_KAFKA_CONF_OK) {
     rd_kafka_conf_destroy(conf);
     return fail(Errc::kUnavailable, std::string("mock cluster: ") + errstr);
   }
@@ -63,7 +64,8 @@ Result<void> start_mock(MockCluster& mock, const kafka::KafkaConfig& config, int
   if (!mock.cluster) return fail(Errc::kUnavailable, "mock cluster could not start");
   const auto& t = config.topics;
   for (const std::string& topic : {t.events, t.notifications, t.deadletter, t.changelog}) {
-    if (rd_kafka_mock_topic_create(mock.cluster, topic.c_str(), partitions, 1) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (rd_kafka_mock_topic_create(mock.cluster, topic.c_str(), partitions, 1) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
       return fail(Errc::kUnavailable, "mock cluster: cannot create " + topic);
     }
   }
@@ -73,7 +75,7 @@ Result<void> start_mock(MockCluster& mock, const kafka::KafkaConfig& config, int
 // Produces the feed; bad lines are reported (without their content) and skipped.
 Result<size_t> produce_feed(const kafka::KafkaConfig& config, std::istream& in) {
   SAMORDNA_TRY(conf, kafka::make_conf(config, {{"enable.idempotence", "true"},
-                                                {"partitioner", kafka::kPartitioner}}));
+                                               {"partitioner", kafka::kPartitioner}}));
   std::string errstr;
   std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), errstr));
   if (!producer) return fail(Errc::kInvalidArgument, "producer: " + errstr);
@@ -85,7 +87,8 @@ Result<size_t> produce_feed(const kafka::KafkaConfig& config, std::istream& in) 
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     v1::Event event;
     if (!json.parse(line, event, message)) {
-      std::cerr << "demo: line " << line_no << " skipped: " << describe_json_error(line, message) << '\n';
+      std::cerr << "demo: line " << line_no << " skipped: " << describe_json_error(line, message)
+                << '\n';
       continue;
     }
     value = event.SerializeAsString();
@@ -112,8 +115,8 @@ int run_demo(const DemoArgs& args) {
   config.rules_dir = args.rules_dir;
   config.clock = kafka::ClockMode::kEventTime;
   config.until_unix = to_unix(*parse_time_option("--until", args.until));
-  const auto state_dir = std::filesystem::temp_directory_path() /
-                         ("samordna-demo-" + std::to_string(::getpid()));
+  const auto state_dir =
+      std::filesystem::temp_directory_path() / ("samordna-demo-" + std::to_string(::getpid()));
   config.state_dir = state_dir;
 
   auto book = load_rules(args.rules_dir);
@@ -130,7 +133,8 @@ int run_demo(const DemoArgs& args) {
     return kExitFailure;
   }
   config.kafka.bootstrap = rd_kafka_mock_cluster_bootstraps(mock.cluster);
-  std::cerr << "demo: embedded Kafka (librdkafka mock cluster) at " << config.kafka.bootstrap << '\n';
+  std::cerr << "demo: embedded Kafka (librdkafka mock cluster) at " << config.kafka.bootstrap
+            << '\n';
 
   auto produced = produce_feed(config.kafka, feed);
   if (!produced) {
@@ -150,9 +154,9 @@ int run_demo(const DemoArgs& args) {
 
   // Show the notifications as the service commits them.
   auto cconf = kafka::make_conf(config.kafka, {{"group.id", "samordna-demo-viewer"},
-                                                {"auto.offset.reset", "earliest"},
-                                                {"enable.auto.commit", "false"},
-                                                {"isolation.level", "read_committed"}});
+                                               {"auto.offset.reset", "earliest"},
+                                               {"enable.auto.commit", "false"},
+                                               {"isolation.level", "read_committed"}});
   std::string errstr;
   std::unique_ptr<RdKafka::KafkaConsumer> viewer(
       cconf ? RdKafka::KafkaConsumer::create(cconf.value().get(), errstr) : nullptr);

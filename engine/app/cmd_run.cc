@@ -70,7 +70,8 @@ int run_service(const RunArgs& args) {
   store::DbOptions db_options;  // no fsync: the changelog topic backs the state
   auto db = store::Db::open(config.state_dir, db_options);
   if (!db) {
-    std::cerr << "samordna: state dir " << config.state_dir.string() << ": " << db.error().message << '\n';
+    std::cerr << "samordna: state dir " << config.state_dir.string() << ": " << db.error().message
+              << '\n';
     return kExitUsage;
   }
   kafka::Service service(config, *book, *db.value());
@@ -101,9 +102,11 @@ void add_run_command(CLI::App& app, Commands& commands) {
                   "Stable id of this instance (default: host name and state dir)");
   run->add_option("--clock", args->clock, "wall (live, default) or event-time (replay)")
       ->check(CLI::IsMember({"wall", "event-time"}));
-  run->add_option("--until", args->until, "event-time: at a partition's end, advance its clock here");
+  run->add_option("--until", args->until,
+                  "event-time: at a partition's end, advance its clock here");
   run->add_option("-X", args->properties, "librdkafka property key=value (repeatable)");
-  run->add_flag("--no-create-topics", args->no_create_topics, "Fail instead of creating missing topics");
+  run->add_flag("--no-create-topics", args->no_create_topics,
+                "Fail instead of creating missing topics");
   run->add_flag("-v,--verbose", args->verbose, "Log progress (info level) to stderr");
   commands.emplace_back(run, [args] { return run_service(*args); });
 }

@@ -76,7 +76,8 @@ void add_simulate_commands(CLI::App& app, Commands& commands) {
   simulate->add_option("--rules", sim->rules_dir, "Rules directory")->capture_default_str();
   simulate->add_option("--events", sim->events, "Event JSON lines ('-' for stdin)")->required();
   simulate->add_option("--until", sim->until, "Fire timers up to this RFC 3339 time at the end");
-  simulate->add_option("--state-dir", sim->state_dir, "Keep state on disk here (default: in memory)");
+  simulate->add_option("--state-dir", sim->state_dir,
+                       "Keep state on disk here (default: in memory)");
   simulate->add_flag("--stats", sim->stats, "Print counts to stderr at the end");
   commands.emplace_back(simulate, [sim] { return run_simulation(*sim, false); });
 

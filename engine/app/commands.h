@@ -24,9 +24,9 @@ inline constexpr int kExitFailure = 3;   // I/O or internal failure
 using Action = std::function<int()>;
 using Commands = std::vector<std::pair<CLI::App*, Action>>;
 
-void add_simulate_commands(CLI::App& app, Commands& commands);  // simulate, explain
-void add_rules_commands(CLI::App& app, Commands& commands);     // rules check
-void add_run_command(CLI::App& app, Commands& commands);        // run (the Kafka service)
+void add_simulate_commands(CLI::App& app, Commands& commands);    // simulate, explain
+void add_rules_commands(CLI::App& app, Commands& commands);       // rules check
+void add_run_command(CLI::App& app, Commands& commands);          // run (the Kafka service)
 void add_kafka_tool_commands(CLI::App& app, Commands& commands);  // produce, consume
 void add_demo_command(CLI::App& app, Commands& commands);         // demo (embedded Kafka)
 

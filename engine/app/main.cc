@@ -14,7 +14,8 @@ std::optional<rules::RuleBook> load_rules(const std::string& dir) {
   auto loaded = rules::load_rule_book(dir);
   if (!loaded.errors.empty()) {
     for (const auto& e : loaded.errors) std::cerr << rules::to_string(e) << '\n';
-    std::cerr << "samordna: " << loaded.errors.size() << " error(s) in rules directory " << dir << '\n';
+    std::cerr << "samordna: " << loaded.errors.size() << " error(s) in rules directory " << dir
+              << '\n';
     return std::nullopt;
   }
   return std::move(loaded.book);

@@ -4,9 +4,9 @@
 #include <nlohmann/json.hpp>
 
 #include <istream>
+#include <ostream>
 
 #include "engine/core/json_error.h"
-#include <ostream>
 
 namespace samordna::app {
 
@@ -83,7 +83,8 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
       report(line_no, event.event_id(), event.episode_id(), "malformed", "occurredAt is required");
       continue;
     }
-    const Instant at = from_proto(event.has_recorded_at() ? event.recorded_at() : event.occurred_at());
+    const Instant at =
+        from_proto(event.has_recorded_at() ? event.recorded_at() : event.occurred_at());
     if (!clock || at > *clock) clock = at;
     SAMORDNA_TRYV(advance(*clock));
 

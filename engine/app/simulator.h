@@ -29,7 +29,7 @@ struct SimulationStats {
 };
 
 struct SimulationOptions {
-  std::optional<Instant> until;           // fire timers up to here after the last line
+  std::optional<Instant> until;                    // fire timers up to here after the last line
   std::optional<std::filesystem::path> state_dir;  // default: in memory
 };
 
@@ -55,6 +55,5 @@ class Simulator {
   std::unique_ptr<pipeline::Engine> engine_;
   JsonCodec json_;
 };
-
 
 }  // namespace samordna::app

@@ -7,7 +7,7 @@ namespace samordna::detail {
 [[noreturn]] void check_failed(const char* expr, const char* file, int line, const char* why);
 }  // namespace samordna::detail
 
-#define SAMORDNA_CHECK(cond, why)                                               \
-  do {                                                                          \
+#define SAMORDNA_CHECK(cond, why)                                                  \
+  do {                                                                             \
     if (!(cond)) ::samordna::detail::check_failed(#cond, __FILE__, __LINE__, why); \
   } while (false)

@@ -43,7 +43,8 @@ void JsonCodec::print(const google::protobuf::Message& message, std::string& out
   binary_.clear();
   message.SerializeToString(&binary_);
   json_.clear();
-  (void)google::protobuf::util::BinaryToJsonString(resolver_.get(), type_url(message), binary_, &json_,
+  (void)google::protobuf::util::BinaryToJsonString(resolver_.get(), type_url(message), binary_,
+                                                   &json_,
                                                    google::protobuf::util::JsonPrintOptions());
   out += json_;
 }

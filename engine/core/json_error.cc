@@ -35,7 +35,8 @@ std::string describe_json_error(std::string_view line, std::string_view parser_m
   std::smatch m;
   // "(admitted.care_type): invalid value ..." : the field path is schema, the rest may be data.
   static const std::regex kPath(R"(^\(([A-Za-z0-9_.\[\]]+)\):)");
-  if (std::regex_search(message, m, kPath)) return "invalid value for field " + json_path(m[1].str());
+  if (std::regex_search(message, m, kPath))
+    return "invalid value for field " + json_path(m[1].str());
   // "ward: Cannot find field." : names come from the sender's schema, not from a patient, but
   // only a name that looks like one is repeated.
   static const std::regex kUnknown(R"(^([A-Za-z_][A-Za-z0-9_]{0,63}): Cannot find field)");

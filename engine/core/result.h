@@ -13,11 +13,11 @@ namespace samordna {
 enum class Errc {
   kInvalidArgument,  // the caller's input is malformed
   kNotFound,
-  kConflict,         // the input contradicts what is stored
-  kRejected,         // well-formed input the domain refuses (out of order, closed episode)
-  kIo,               // file system, RocksDB, network
-  kCorruption,       // stored data cannot be read back
-  kUnavailable,      // a dependency (broker) is down; retry later
+  kConflict,     // the input contradicts what is stored
+  kRejected,     // well-formed input the domain refuses (out of order, closed episode)
+  kIo,           // file system, RocksDB, network
+  kCorruption,   // stored data cannot be read back
+  kUnavailable,  // a dependency (broker) is down; retry later
 };
 
 const char* errc_name(Errc code);

@@ -1,8 +1,7 @@
 #include "engine/core/time.h"
 
-#include <google/protobuf/util/time_util.h>
-
 #include <date/date.h>
+#include <google/protobuf/util/time_util.h>
 
 namespace samordna {
 

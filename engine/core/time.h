@@ -1,8 +1,8 @@
 #pragma once
 
 // Time in the engine: an Instant is a UTC point in time to the second. Deadlines are defined to the
-// second (docs/domain-decisions.md), so event timestamps are floored to whole seconds on the way in.
-// Local (Europe/Stockholm) calendar arithmetic lives in rules/calendar.h.
+// second (docs/domain-decisions.md), so event timestamps are floored to whole seconds on the way
+// in. Local (Europe/Stockholm) calendar arithmetic lives in rules/calendar.h.
 
 #include <google/protobuf/timestamp.pb.h>
 

@@ -23,7 +23,8 @@ TimerSet timers_of(const v1::EpisodeState* state) {
 }  // namespace
 
 uint8_t pack_timer_kind(v1::TimerKind kind, v1::DeadlineKind deadline) {
-  SAMORDNA_CHECK(kind >= 0 && kind < 16 && deadline >= 0 && deadline < 16, "timer kinds fit a nibble");
+  SAMORDNA_CHECK(kind >= 0 && kind < 16 && deadline >= 0 && deadline < 16,
+                 "timer kinds fit a nibble");
   return static_cast<uint8_t>((static_cast<unsigned>(kind) << 4) | static_cast<unsigned>(deadline));
 }
 
@@ -113,7 +114,8 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
   return due.size();
 }
 
-Result<void> Engine::restore(PartitionId partition, const v1::EpisodeState& state, store::Txn& txn) {
+Result<void> Engine::restore(PartitionId partition, const v1::EpisodeState& state,
+                             store::Txn& txn) {
   SAMORDNA_TRY(stored, episodes_.get(partition, state.episode_id(), &txn));
   return stage(partition, stored ? &*stored : nullptr, state, txn);
 }

@@ -46,7 +46,8 @@ class Engine {
   Result<void> open();
 
   // Applies one event at `now`. A rejection is an outcome, not an error: errors are I/O failures.
-  Result<Outcome> apply(PartitionId partition, const v1::Event& event, Instant now, store::Txn& txn);
+  Result<Outcome> apply(PartitionId partition, const v1::Event& event, Instant now,
+                        store::Txn& txn);
 
   // Fires up to `limit` timers of the partition due at `now` and appends what they emit to `out`.
   // Returns how many timers were taken off the store.
@@ -59,7 +60,9 @@ class Engine {
   // Writes the transaction to the store and empties it.
   Result<void> write(store::Txn& txn);
 
-  std::optional<Instant> next_due(PartitionId partition) const { return timers_.next_due(partition); }
+  std::optional<Instant> next_due(PartitionId partition) const {
+    return timers_.next_due(partition);
+  }
 
   Result<std::optional<v1::EpisodeState>> episode(PartitionId partition, std::string_view id,
                                                   store::Txn* txn = nullptr) const {
@@ -74,8 +77,8 @@ class Engine {
 
  private:
   // Puts the new state and the difference between the old and new timer sets into the transaction.
-  Result<void> stage(PartitionId partition, const v1::EpisodeState* old, const v1::EpisodeState& next,
-                     store::Txn& txn);
+  Result<void> stage(PartitionId partition, const v1::EpisodeState* old,
+                     const v1::EpisodeState& next, store::Txn& txn);
 
   store::Db& db_;
   store::EpisodeStore episodes_;

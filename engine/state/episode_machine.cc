@@ -1,14 +1,13 @@
 #include "engine/state/episode_machine.h"
 
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+#include <google/protobuf/util/message_differencer.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <string_view>
 #include <utility>
-
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
-
-#include <google/protobuf/util/message_differencer.h>
 
 #include "engine/core/check.h"
 #include "engine/core/personal_id.h"
@@ -53,7 +52,8 @@ uint64_t digest(const v1::Event& original) {
 }
 
 bool all_digits(std::string_view s, size_t n) {
-  return s.size() == n && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+  return s.size() == n &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
 bool has(const google::protobuf::RepeatedField<int>& needs, Service s) {
@@ -198,9 +198,10 @@ class Step {
     return found;
   }
   bool any_missed(DeadlineKind kind) const {
-    return std::any_of(st_.deadlines().begin(), st_.deadlines().end(), [&](const DeadlineRecord& d) {
-      return d.kind() == kind && d.status() == DeadlineRecord::MISSED;
-    });
+    return std::any_of(st_.deadlines().begin(), st_.deadlines().end(),
+                       [&](const DeadlineRecord& d) {
+                         return d.kind() == kind && d.status() == DeadlineRecord::MISSED;
+                       });
   }
 
   void drop_timers(DeadlineKind kind) {
@@ -244,7 +245,8 @@ class Step {
   }
 
   void waive_pending(DeadlineKind kind) {
-    if (DeadlineRecord* d = find(kind, DeadlineRecord::PENDING)) close_deadline(*d, DeadlineRecord::WAIVED);
+    if (DeadlineRecord* d = find(kind, DeadlineRecord::PENDING))
+      close_deadline(*d, DeadlineRecord::WAIVED);
   }
 
   // An obligation fulfilled by an event that happened at `at`. Compliance is judged by event time;
@@ -395,7 +397,8 @@ class Step {
     if (st_.phase() != EpisodeState::CLOSED) return;
     v1::PaymentLiability liability;
     settle_payment_liability(liability);
-    if (google::protobuf::util::MessageDifferencer::Equals(liability, st_.settled_liability())) return;
+    if (google::protobuf::util::MessageDifferencer::Equals(liability, st_.settled_liability()))
+      return;
     *emit().mutable_payment_liability() = liability;
     *st_.mutable_settled_liability() = std::move(liability);
   }
@@ -493,7 +496,8 @@ void on_needs_assessed(Step& s, const v1::Event& e) {
   if (!st.has_assessed_at()) {
     const Instant assessed = from_proto(e.occurred_at());
     st.set_assessed_at(to_unix(assessed));
-    const auto due = rules::admission_notice_due(from_unix(st.admitted_at()), assessed, s.rule_set());
+    const auto due =
+        rules::admission_notice_due(from_unix(st.admitted_at()), assessed, s.rule_set());
     s.open_deadline(v1::ADMISSION_NOTICE, std::max(from_unix(st.admitted_at()), assessed), due.due,
                     s.ward());
   }
@@ -601,7 +605,8 @@ void on_outpatient_unavailable(Step& s, const v1::Event& e) {
   if (e.outpatient_services_unavailable().unavailable() && !open) {
     st.add_outpatient_unavailable()->set_from(at);
   } else if (!e.outpatient_services_unavailable().unavailable() && open) {
-    st.mutable_outpatient_unavailable(n - 1)->set_to(std::max(at, st.outpatient_unavailable(n - 1).from()));
+    st.mutable_outpatient_unavailable(n - 1)->set_to(
+        std::max(at, st.outpatient_unavailable(n - 1).from()));
   }
 }
 
@@ -682,13 +687,20 @@ std::string payload_name(const v1::Event& e) {
 
 const char* code_name(Rejection::Code code) {
   switch (code) {
-    case Rejection::Code::kMalformed: return "malformed";
-    case Rejection::Code::kInvalidPersonalId: return "invalid_personal_id";
-    case Rejection::Code::kUnknownEpisode: return "unknown_episode";
-    case Rejection::Code::kOutOfOrder: return "out_of_order";
-    case Rejection::Code::kEpisodeClosed: return "episode_closed";
-    case Rejection::Code::kConflict: return "conflict";
-    case Rejection::Code::kNoRules: return "no_rules";
+    case Rejection::Code::kMalformed:
+      return "malformed";
+    case Rejection::Code::kInvalidPersonalId:
+      return "invalid_personal_id";
+    case Rejection::Code::kUnknownEpisode:
+      return "unknown_episode";
+    case Rejection::Code::kOutOfOrder:
+      return "out_of_order";
+    case Rejection::Code::kEpisodeClosed:
+      return "episode_closed";
+    case Rejection::Code::kConflict:
+      return "conflict";
+    case Rejection::Code::kNoRules:
+      return "no_rules";
   }
   return "unknown";
 }
@@ -720,7 +732,8 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
         return reject(C::kInvalidPersonalId, "admitted.patient.personalId: " + id.error().message);
       }
       if (!all_digits(a.patient().home_municipality(), 4)) {
-        return reject(C::kMalformed, "admitted.patient.homeMunicipality must be a 4-digit kommunkod");
+        return reject(C::kMalformed,
+                      "admitted.patient.homeMunicipality must be a 4-digit kommunkod");
       }
       if (a.care_unit().empty()) return reject(C::kMalformed, "admitted.careUnit is required");
       if (!all_digits(a.region(), 2)) {
@@ -780,7 +793,8 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
       return reject(C::kUnknownEpisode, payload_name(e) + " for an episode with no admission");
     }
     const auto& a = e.admitted();
-    const rules::RuleSet* set = rules.select(a.region(), a.care_type(), rules::local_date(occurred));
+    const rules::RuleSet* set =
+        rules.select(a.region(), a.care_type(), rules::local_date(occurred));
     if (set == nullptr) {
       return reject(C::kNoRules, "no rule set in force for region " + a.region() + " on " +
                                      rules::format_date(rules::local_date(occurred)));
@@ -833,7 +847,8 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     case v1::Event::kAdmitted:
       return reject(C::kOutOfOrder, "the episode is already admitted");
     case v1::Event::kDischargeReady:
-      if (state->discharge_ready()) return reject(C::kOutOfOrder, "the patient is already discharge-ready");
+      if (state->discharge_ready())
+        return reject(C::kOutOfOrder, "the patient is already discharge-ready");
       break;
     case v1::Event::kDischargeReadyRevoked:
       if (!state->discharge_ready()) {
@@ -846,18 +861,41 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
 
   Step s(*state, rules, now, "e/" + e.event_id());
   switch (e.payload_case()) {
-    case v1::Event::kNeedsAssessed: on_needs_assessed(s, e); break;
-    case v1::Event::kEstimatedDischargeChanged: on_estimated_discharge_changed(s, e); break;
-    case v1::Event::kConsentRecorded: on_consent(s, e); break;
-    case v1::Event::kCareContactAppointed: on_care_contact(s, e); break;
-    case v1::Event::kDischargeReady: on_discharge_ready(s, e); break;
-    case v1::Event::kDischargeReadyRevoked: on_discharge_ready_revoked(s, e); break;
-    case v1::Event::kInformationTransferred: on_information_transferred(s, e); break;
-    case v1::Event::kSipInvitationSent: on_sip_invitation_sent(s, e); break;
-    case v1::Event::kAdmissionCancelled: on_admission_cancelled(s); break;
-    case v1::Event::kOutpatientServicesUnavailable: on_outpatient_unavailable(s, e); break;
-    case v1::Event::kDischarged: on_discharged(s, e); break;
-    default: SAMORDNA_CHECK(false, "every payload case is handled");
+    case v1::Event::kNeedsAssessed:
+      on_needs_assessed(s, e);
+      break;
+    case v1::Event::kEstimatedDischargeChanged:
+      on_estimated_discharge_changed(s, e);
+      break;
+    case v1::Event::kConsentRecorded:
+      on_consent(s, e);
+      break;
+    case v1::Event::kCareContactAppointed:
+      on_care_contact(s, e);
+      break;
+    case v1::Event::kDischargeReady:
+      on_discharge_ready(s, e);
+      break;
+    case v1::Event::kDischargeReadyRevoked:
+      on_discharge_ready_revoked(s, e);
+      break;
+    case v1::Event::kInformationTransferred:
+      on_information_transferred(s, e);
+      break;
+    case v1::Event::kSipInvitationSent:
+      on_sip_invitation_sent(s, e);
+      break;
+    case v1::Event::kAdmissionCancelled:
+      on_admission_cancelled(s);
+      break;
+    case v1::Event::kOutpatientServicesUnavailable:
+      on_outpatient_unavailable(s, e);
+      break;
+    case v1::Event::kDischarged:
+      on_discharged(s, e);
+      break;
+    default:
+      SAMORDNA_CHECK(false, "every payload case is handled");
   }
   s.miss_overdue();
   s.try_settle();
@@ -882,9 +920,9 @@ Transition fire_timer(const v1::EpisodeState& state, const TimerFired& timer,
     t.outcome = Transition::Outcome::kStale;
     return t;
   }
-  const std::string cause = std::string("t/") + (timer.kind == v1::TIMER_DEADLINE ? "due" : "remind") +
-                            "/" + deadline_name(timer.deadline) + "/" +
-                            std::to_string(to_unix(timer.fire_at));
+  const std::string cause =
+      std::string("t/") + (timer.kind == v1::TIMER_DEADLINE ? "due" : "remind") + "/" +
+      deadline_name(timer.deadline) + "/" + std::to_string(to_unix(timer.fire_at));
   // A timer's notifications are issued at its fire time, whenever the pass that found it ran:
   // output then does not depend on scheduling, and delivery latency is measurable against it.
   (void)now;

@@ -12,11 +12,16 @@ using v1::DeadlineRecord;
 
 const char* law_reference(v1::DeadlineKind kind) {
   switch (kind) {
-    case v1::ADMISSION_NOTICE: return "2 kap. 3 § (inskrivningsmeddelande within 24 hours)";
-    case v1::CARE_CONTACT: return "2 kap. 5 § (fast vårdkontakt before discharge)";
-    case v1::INFORMATION_TRANSFER: return "3 kap. 2 § (information by the day of discharge)";
-    case v1::SIP_INVITATION: return "4 kap. 3 § (kallelse till SIP within three days)";
-    default: return "unknown";
+    case v1::ADMISSION_NOTICE:
+      return "2 kap. 3 § (inskrivningsmeddelande within 24 hours)";
+    case v1::CARE_CONTACT:
+      return "2 kap. 5 § (fast vårdkontakt before discharge)";
+    case v1::INFORMATION_TRANSFER:
+      return "3 kap. 2 § (information by the day of discharge)";
+    case v1::SIP_INVITATION:
+      return "4 kap. 3 § (kallelse till SIP within three days)";
+    default:
+      return "unknown";
   }
 }
 
@@ -27,14 +32,18 @@ std::vector<std::string> steps_for(const v1::EpisodeState& st, const DeadlineRec
   const Instant anchor = from_unix(d.anchor());
   switch (d.kind()) {
     case v1::ADMISSION_NOTICE:
-      return rules::admission_notice_due(from_unix(st.admitted_at()),
-                                         st.has_assessed_at() ? from_unix(st.assessed_at()) : anchor, set)
+      return rules::admission_notice_due(
+                 from_unix(st.admitted_at()),
+                 st.has_assessed_at() ? from_unix(st.assessed_at()) : anchor, set)
           .steps;
-    case v1::INFORMATION_TRANSFER: return rules::information_transfer_due(anchor).steps;
-    case v1::SIP_INVITATION: return rules::sip_invitation_due(anchor, set).steps;
+    case v1::INFORMATION_TRANSFER:
+      return rules::information_transfer_due(anchor).steps;
+    case v1::SIP_INVITATION:
+      return rules::sip_invitation_due(anchor, set).steps;
     case v1::CARE_CONTACT:
       return {"due at the discharge itself: " + local(d.due_at())};
-    default: return {};
+    default:
+      return {};
   }
 }
 
@@ -51,8 +60,9 @@ std::string explain(const v1::EpisodeState& st, const rules::RuleBook& book) {
   std::ostringstream out;
   const rules::RuleSet* set = rules_for(st, book);
   out << "episode " << st.episode_id() << " (" << v1::EpisodeState::Phase_Name(st.phase()) << ")\n";
-  out << "admitted " << local(st.admitted_at()) << " at " << st.admission().care_unit() << ", region "
-      << st.admission().region() << ", " << v1::CareType_Name(st.admission().care_type()) << "\n";
+  out << "admitted " << local(st.admitted_at()) << " at " << st.admission().care_unit()
+      << ", region " << st.admission().region() << ", "
+      << v1::CareType_Name(st.admission().care_type()) << "\n";
   if (set == nullptr) {
     out << "rules: none in force (rule set " << st.rule_set_id() << " not found)\n";
     return out.str();
@@ -77,8 +87,8 @@ std::string explain(const v1::EpisodeState& st, const rules::RuleBook& book) {
       for (const auto& step : first.steps) out << "    " << step << "\n";
       if (p.has_ended_at()) {
         const auto end = rules::local_date(from_unix(p.ended_at()));
-        out << "    ended " << local(p.ended_at()) << ": nights from " << rules::format_date(first.date)
-            << " up to " << rules::format_date(end) << " = "
+        out << "    ended " << local(p.ended_at()) << ": nights from "
+            << rules::format_date(first.date) << " up to " << rules::format_date(end) << " = "
             << rules::nights_between(first.date, end) << " (before 5 kap. 5 § exclusions)\n";
       } else {
         out << "    still running\n";

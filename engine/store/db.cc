@@ -22,7 +22,8 @@ constexpr uint32_t kFormatVersion = 1;
 constexpr std::string_view kFormatVersionKey = "format_version";
 
 // In Family order; kMeta is RocksDB's default family.
-constexpr std::array<const char*, 4> kFamilyNames = {"default", "episodes", "timers", "timer_index"};
+constexpr std::array<const char*, 4> kFamilyNames = {"default", "episodes", "timers",
+                                                     "timer_index"};
 
 // Marks a timers file for compaction when a run of its entries is mostly tombstones, so the
 // tombstones that fired and cancelled timers leave at the head of the queue are dropped soon,
@@ -83,9 +84,9 @@ rocksdb::ColumnFamilyOptions family_options(Family f, const DbOptions& options,
   table.cache_index_and_filter_blocks = true;
   table.cache_index_and_filter_blocks_with_high_priority = true;
   table.pin_l0_filter_and_index_blocks_in_cache = true;
-  // Index and filters in partitions of a few KiB, which the cache holds and evicts one by one. Whole,
-  // a 64 MiB file of timer keys has a filter of some MiB, larger than a shard of the cache: it was
-  // read back from disk on every lookup. Only the small top level of each file stays pinned.
+  // Index and filters in partitions of a few KiB, which the cache holds and evicts one by one.
+  // Whole, a 64 MiB file of timer keys has a filter of some MiB, larger than a shard of the cache:
+  // it was read back from disk on every lookup. Only the small top level of each file stays pinned.
   table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
   table.metadata_block_size = 4096;
   table.pin_top_level_index_and_filter = true;
@@ -134,7 +135,8 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (size_t i = 0; i < kFamilyNames.size(); ++i) {
-    descriptors.emplace_back(kFamilyNames[i], family_options(static_cast<Family>(i), options, cache));
+    descriptors.emplace_back(kFamilyNames[i],
+                             family_options(static_cast<Family>(i), options, cache));
   }
   // RocksDB refuses to open a store without naming every family in it. Families this build does
   // not know are opened too, so that the format version check below gives the reason.
@@ -161,7 +163,8 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
       if (!it->status().ok()) return to_error(it->status(), "read state dir " + path);
       if (it->Valid()) {
         return fail(Errc::kCorruption, "state dir " + path + " holds data but no format version (" +
-                                           handle->GetName() + " is not empty): not a samordna store");
+                                           handle->GetName() +
+                                           " is not empty): not a samordna store");
       }
     }
     std::string value;
@@ -205,9 +208,9 @@ rocksdb::ColumnFamilyHandle* Db::family(Family f) const {
 Result<std::optional<std::string>> Db::get(Family f, std::string_view key, Txn* txn) const {
   rocksdb::PinnableSlice value;
   const rocksdb::Slice k(key.data(), key.size());
-  rocksdb::Status s = txn != nullptr
-                          ? txn->batch().GetFromBatchAndDB(db_.get(), rocksdb::ReadOptions(), family(f), k, &value)
-                          : db_->Get(rocksdb::ReadOptions(), family(f), k, &value);
+  rocksdb::Status s = txn != nullptr ? txn->batch().GetFromBatchAndDB(
+                                           db_.get(), rocksdb::ReadOptions(), family(f), k, &value)
+                                     : db_->Get(rocksdb::ReadOptions(), family(f), k, &value);
   if (s.IsNotFound()) return std::optional<std::string>();
   if (!s.ok()) return to_error(s, std::string("read from ") + family_name(f));
   return std::optional<std::string>(value.ToString());

@@ -47,7 +47,8 @@ class Db {
  public:
   // Opens or creates the store; fails with a clear error when the directory is locked by another
   // process, unreadable, or of an unknown format version.
-  static Result<std::unique_ptr<Db>> open(const std::filesystem::path& dir, const DbOptions& options);
+  static Result<std::unique_ptr<Db>> open(const std::filesystem::path& dir,
+                                          const DbOptions& options);
   ~Db();
   Db(const Db&) = delete;
   Db& operator=(const Db&) = delete;

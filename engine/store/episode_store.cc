@@ -31,20 +31,21 @@ Result<std::optional<v1::EpisodeState>> EpisodeStore::get(PartitionId partition,
   return std::optional<v1::EpisodeState>(std::move(state));
 }
 
-void EpisodeStore::put(Txn& txn, PartitionId partition,
-                       const v1::EpisodeState& state) const {
+void EpisodeStore::put(Txn& txn, PartitionId partition, const v1::EpisodeState& state) const {
   SAMORDNA_CHECK(!state.episode_id().empty(), "an episode state needs its episode_id");
   std::string value;
   SAMORDNA_CHECK(state.SerializeToString(&value), "episode state does not serialize");
-  SAMORDNA_CHECK(txn.batch().Put(db_.family(Family::kEpisodes), episode_key(partition, state.episode_id()),
-                           value)
-                     .ok(),
-                 "write batch refused a put");
+  SAMORDNA_CHECK(
+      txn.batch()
+          .Put(db_.family(Family::kEpisodes), episode_key(partition, state.episode_id()), value)
+          .ok(),
+      "write batch refused a put");
 }
 
 void EpisodeStore::erase(Txn& txn, PartitionId partition, std::string_view episode_id) const {
-  SAMORDNA_CHECK(txn.batch().Delete(db_.family(Family::kEpisodes), episode_key(partition, episode_id)).ok(),
-                 "write batch refused a delete");
+  SAMORDNA_CHECK(
+      txn.batch().Delete(db_.family(Family::kEpisodes), episode_key(partition, episode_id)).ok(),
+      "write batch refused a delete");
 }
 
 }  // namespace samordna::store

@@ -70,7 +70,8 @@ Result<std::optional<Instant>> indexed_fire_at(const store::Db& db, const std::s
   SAMORDNA_TRY(value, db.get(Family::kTimerIndex, index, &txn));
   if (!value) return std::optional<Instant>();
   if (value->size() != 8) {
-    return fail(Errc::kCorruption, "timer index value of " + std::to_string(value->size()) + " bytes");
+    return fail(Errc::kCorruption,
+                "timer index value of " + std::to_string(value->size()) + " bytes");
   }
   return std::optional<Instant>(from_unix(store::get_i64_ordered(*value)));
 }
@@ -107,7 +108,8 @@ Result<void> TimerStore::schedule(store::Txn& txn, const TimerKey& key, Instant 
   }
   std::string value;
   store::put_i64_ordered(value, to_unix(fire_at));
-  SAMORDNA_CHECK(batch.Put(timers, timer_key(key, fire_at), rocksdb::Slice()).ok(), "batch refused");
+  SAMORDNA_CHECK(batch.Put(timers, timer_key(key, fire_at), rocksdb::Slice()).ok(),
+                 "batch refused");
   SAMORDNA_CHECK(batch.Put(db_.family(Family::kTimerIndex), index, value).ok(), "batch refused");
   auto [head, inserted] = head_.try_emplace(key.partition, fire_at);
   if (!inserted && fire_at <= head->second) {
@@ -193,7 +195,8 @@ Result<void> TimerStore::drop_partition(PartitionId partition) {
     for (auto* family : {timers, index}) {
       std::unique_ptr<rocksdb::Iterator> it(db_.raw().NewIterator(read, family));
       for (it->Seek(lower_bound); it->Valid(); it->Next()) {
-        auto s = family == timers ? batch.SingleDelete(family, it->key()) : batch.Delete(family, it->key());
+        auto s = family == timers ? batch.SingleDelete(family, it->key())
+                                  : batch.Delete(family, it->key());
         SAMORDNA_CHECK(s.ok(), "batch refused");
       }
       if (!it->status().ok()) return store::to_error(it->status(), "read timers to drop");

@@ -1,6 +1,6 @@
 // Timer store rates with millions of pending timers in an on-disk store, and resident memory as
-// the pending set grows. Not run in CI; tests/bench/run_timer_bench.sh builds it in Release, runs it
-// next to RocksDB's db_bench and prints the figures.
+// the pending set grows. Not run in CI; tests/bench/run_timer_bench.sh builds it in Release, runs
+// it next to RocksDB's db_bench and prints the figures.
 //
 // BM_Load builds the pending set once (schedules in batches, as the pipeline writes them) and
 // reports VmRSS, block cache and memtable use after a tenth, half and all of it. Then, untimed, it
@@ -32,9 +32,9 @@ namespace samordna::timers {
 namespace {
 
 constexpr PartitionId kPartitions = 4;
-constexpr int64_t kBase = 1'767'225'600;            // 2026-01-01T00:00:00Z
-constexpr int64_t kHorizon = 120 * 86'400;          // fire times spread over 120 days
-constexpr uint64_t kStride = 1'000'003;             // prime: i * kStride mod N visits every i < N
+constexpr int64_t kBase = 1'767'225'600;    // 2026-01-01T00:00:00Z
+constexpr int64_t kHorizon = 120 * 86'400;  // fire times spread over 120 days
+constexpr uint64_t kStride = 1'000'003;     // prime: i * kStride mod N visits every i < N
 constexpr size_t kLoadBatch = 100;
 
 uint64_t g_pending = 10'000'000;
@@ -112,8 +112,9 @@ double settle_seconds(store::Db& db) {
   const auto give_up = start + std::chrono::minutes(5);
   while (std::chrono::steady_clock::now() < give_up) {
     uint64_t busy = 0;
-    for (const char* property : {"rocksdb.compaction-pending", "rocksdb.num-running-compactions",
-                                 "rocksdb.mem-table-flush-pending", "rocksdb.num-running-flushes"}) {
+    for (const char* property :
+         {"rocksdb.compaction-pending", "rocksdb.num-running-compactions",
+          "rocksdb.mem-table-flush-pending", "rocksdb.num-running-flushes"}) {
       uint64_t value = 0;
       db.raw().GetAggregatedIntProperty(property, &value);
       busy += value;

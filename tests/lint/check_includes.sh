@@ -14,7 +14,7 @@
 #   engine/timers     core, store
 #   engine/pipeline   core, rules, state, store, timers, proto
 #   engine/app        anything
-#   connectors/<x>    core, proto, pipeline
+#   connectors/<x>    core, proto, rules, store, pipeline
 # "proto" is the generated contract, included as "samordna/v1/<name>.pb.h". tests/ may include
 # anything and is not checked; no production module may include tests/ or engine/app/.
 #
@@ -35,7 +35,7 @@ declare -A allowed=(
   [timers]="core store"
   [pipeline]="core rules state store timers proto"
   [app]="*"
-  [connectors]="core proto pipeline"
+  [connectors]="core proto rules store pipeline"
 )
 
 # Prints the module a repo-relative path belongs to (connectors/<x> keeps its sub-folder), or

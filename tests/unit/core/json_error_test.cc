@@ -16,8 +16,8 @@ std::string reason_for(const std::string& line) {
 }
 
 TEST(JsonError, NamesTheFieldNeverTheValue) {
-  const std::string reason = reason_for(
-      R"({"eventId":"e","admitted":{"careType":"Karin Malmström 195704289999"}})");
+  const std::string reason =
+      reason_for(R"({"eventId":"e","admitted":{"careType":"Karin Malmström 195704289999"}})");
   EXPECT_EQ(reason, "invalid value for field admitted.careType");
 }
 

@@ -112,7 +112,7 @@ TEST_P(EngineTest, DuplicatesAndRejectionsDoNotTouchTheStore) {
   ASSERT_TRUE(dup);
   EXPECT_EQ(dup.value().kind, Outcome::Kind::kDuplicate);
   auto bad = apply(0, event("x", "2022-03-01T08:00:00Z", R"("dischargeReadyRevoked":{})"),
-                            at("2022-03-01T09:00:00Z"));
+                   at("2022-03-01T09:00:00Z"));
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad.value().kind, Outcome::Kind::kRejected);
   EXPECT_EQ(bad.value().rejection->code, state::Rejection::Code::kOutOfOrder);
@@ -139,10 +139,13 @@ TEST_P(EngineTest, PendingTimersSurviveAReopen) {
 
 TEST_P(EngineTest, OneTransactionSpansInputsAndSeesItsOwnWrites) {
   store::Txn txn;
-  ASSERT_TRUE(engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z"), txn));
-  auto needs = engine_->apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"), txn);
+  ASSERT_TRUE(engine_->apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted),
+                             at("2022-03-01T08:00:00Z"), txn));
+  auto needs = engine_->apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds),
+                              at("2022-03-01T10:00:00Z"), txn);
   ASSERT_TRUE(needs);
-  EXPECT_EQ(needs.value().kind, Outcome::Kind::kApplied);  // it saw the admission in the transaction
+  EXPECT_EQ(needs.value().kind,
+            Outcome::Kind::kApplied);  // it saw the admission in the transaction
   EXPECT_FALSE(engine_->episode(0, "ep1").value().has_value()) << "nothing written yet";
   // The timer scheduled in the transaction fires in the same transaction.
   std::vector<v1::Notification> out;
@@ -166,8 +169,10 @@ TEST_P(EngineTest, TimersScheduledInATransactionDoNotFireEarly) {
     e.set_episode_id("ep2");
     return e;
   };
-  ASSERT_TRUE(engine_->apply(0, other("a2", "2022-03-01T09:00:00Z", kAdmitted), at("2022-03-01T11:00:00Z"), txn));
-  ASSERT_TRUE(engine_->apply(0, other("n2", "2022-03-01T11:00:00Z", kNeeds), at("2022-03-01T11:00:00Z"), txn));
+  ASSERT_TRUE(engine_->apply(0, other("a2", "2022-03-01T09:00:00Z", kAdmitted),
+                             at("2022-03-01T11:00:00Z"), txn));
+  ASSERT_TRUE(engine_->apply(0, other("n2", "2022-03-01T11:00:00Z", kNeeds),
+                             at("2022-03-01T11:00:00Z"), txn));
   for (const char* now : {"2022-03-01T11:00:00Z", "2022-03-02T00:00:00Z", "2022-03-02T10:00:00Z"}) {
     std::vector<v1::Notification> out;
     auto fired = engine_->fire_due(0, at(now), 10, out, txn);
@@ -184,7 +189,8 @@ TEST_P(EngineTest, ADroppedTransactionLeavesNoTrace) {
   ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
   {
     store::Txn txn;
-    ASSERT_TRUE(engine_->apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"), txn));
+    ASSERT_TRUE(engine_->apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds),
+                               at("2022-03-01T10:00:00Z"), txn));
     std::vector<v1::Notification> out;
     ASSERT_TRUE(engine_->fire_due(0, at("2022-03-02T10:00:01Z"), 10, out, txn));
     EXPECT_EQ(out.size(), 1u);
@@ -201,7 +207,9 @@ TEST_P(EngineTest, ADroppedTransactionLeavesNoTrace) {
 }
 
 INSTANTIATE_TEST_SUITE_P(OnDiskAndInMemory, EngineTest, ::testing::Values(false, true),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "InMemory" : "OnDisk"; });
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "InMemory" : "OnDisk";
+                         });
 
 }  // namespace
 }  // namespace samordna::pipeline

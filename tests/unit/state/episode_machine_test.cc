@@ -115,7 +115,8 @@ using Kinds = std::vector<std::string>;
 
 TEST(EpisodeMachine, AdmissionOpensTheEpisodeSilently) {
   Episode ep;
-  EXPECT_TRUE(ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z").empty());
+  EXPECT_TRUE(
+      ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z").empty());
   EXPECT_EQ(ep.state().phase(), v1::EpisodeState::OPEN);
   EXPECT_EQ(ep.state().rule_set_id(), "test-statutory");
 }
@@ -161,8 +162,9 @@ TEST(EpisodeMachine, MunicipalHealthCareAlsoNotifiesOutpatientCare) {
   Episode ep;
   ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
   auto out = ep.apply(
-      event("n", "2022-03-01T09:00:00Z",
-            R"("needsAssessed":{"needs":["MUNICIPAL_HEALTH_CARE"],"outpatientUnit":"vc-2","estimatedDischargeAt":"2022-03-05T10:00:00Z"})"),
+      event(
+          "n", "2022-03-01T09:00:00Z",
+          R"("needsAssessed":{"needs":["MUNICIPAL_HEALTH_CARE"],"outpatientUnit":"vc-2","estimatedDischargeAt":"2022-03-05T10:00:00Z"})"),
       "2022-03-01T09:00:00Z");
   ASSERT_EQ(out.size(), 2u);
   EXPECT_EQ(out[0].admission_notice().recipient().service(), v1::MUNICIPAL_HEALTH_CARE);
@@ -189,16 +191,17 @@ TEST(EpisodeMachine, NoticeAtTheLastSecondIsOnTime) {
 TEST(EpisodeMachine, MissingEstimateHoldsTheNoticeUntilItArrives) {
   Episode ep;
   ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
-  auto out = ep.apply(event("n", "2022-03-01T10:00:00Z",
-                            R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})"),
-                      "2022-03-01T10:00:00Z");
+  auto out = ep.apply(
+      event("n", "2022-03-01T10:00:00Z", R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})"),
+      "2022-03-01T10:00:00Z");
   ASSERT_EQ(kinds(out), (Kinds{"noticeHeld"}));
   EXPECT_EQ(out[0].notice_held().reason(), v1::NoticeHeld::MISSING_CONTENT);
   ASSERT_EQ(out[0].notice_held().missing_fields_size(), 1);
   EXPECT_EQ(out[0].notice_held().missing_fields(0), "estimatedDischargeAt");
-  out = ep.apply(event("e", "2022-03-01T12:00:00Z",
-                       R"("estimatedDischargeChanged":{"estimatedDischargeAt":"2022-03-04T10:00:00Z"})"),
-                 "2022-03-01T12:00:00Z");
+  out = ep.apply(
+      event("e", "2022-03-01T12:00:00Z",
+            R"("estimatedDischargeChanged":{"estimatedDischargeAt":"2022-03-04T10:00:00Z"})"),
+      "2022-03-01T12:00:00Z");
   EXPECT_EQ(kinds(out), (Kinds{"admissionNotice"}));
   EXPECT_EQ(ep.deadline(v1::ADMISSION_NOTICE)->status(), DeadlineRecord::MET);
 }
@@ -210,8 +213,9 @@ TEST(EpisodeMachine, HeldNoticeMissesItsDeadlineWhenTheClockPasses) {
            "2022-03-01T10:00:00Z");
   auto out = ep.advance("2022-03-02T10:00:01Z");
   ASSERT_EQ(kinds(out), (Kinds{"deadlineMissed"}));
-  EXPECT_EQ(out[0].notification_id(), "ep1/t/due/ADMISSION_NOTICE/" +
-                                          std::to_string(to_unix(at("2022-03-02T10:00:01Z"))) + "/1");
+  EXPECT_EQ(
+      out[0].notification_id(),
+      "ep1/t/due/ADMISSION_NOTICE/" + std::to_string(to_unix(at("2022-03-02T10:00:01Z"))) + "/1");
   EXPECT_EQ(out[0].deadline_missed().due_local(), "2022-03-02T11:00:00+01:00");
 }
 
@@ -234,7 +238,8 @@ class Liability : public ::testing::Test {
   void admit_and_assess(const std::string& needs = kNeedsAll) {
     ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
     ep.apply(event("n", "2022-03-01T10:00:00Z", needs), "2022-03-01T10:00:00Z");
-    ep.apply(event("c", "2022-03-01T11:00:00Z", R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})"),
+    ep.apply(event("c", "2022-03-01T11:00:00Z",
+                   R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})"),
              "2022-03-01T11:00:00Z");
     ep.apply(event("k", "2022-03-02T09:00:00Z", R"("careContactAppointed":{"unit":"vc-1"})"),
              "2022-03-02T09:00:00Z");
@@ -251,10 +256,12 @@ class Liability : public ::testing::Test {
 TEST_F(Liability, NoticeBeforeNoonMakesDayThreeTheFirstLiableDay) {
   admit_and_assess();
   // 2022-03-03 10:59:59 local (09:59:59Z): before the 12:00 cut-off.
-  auto out = ep.apply(event("r", "2022-03-03T09:50:00Z", R"("dischargeReady":{})"), "2022-03-03T09:59:59Z");
+  auto out = ep.apply(event("r", "2022-03-03T09:50:00Z", R"("dischargeReady":{})"),
+                      "2022-03-03T09:59:59Z");
   EXPECT_EQ(kinds(out), (Kinds{"dischargeReadyNotice", "dischargeReadyNotice"}));
   ep.apply(event("s", "2022-03-04T09:00:00Z", R"("sipInvitationSent":{})"), "2022-03-04T09:00:00Z");
-  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"), "2022-03-10T07:00:00Z");
+  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"),
+           "2022-03-10T07:00:00Z");
   out = ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
   const auto* pl = settled(out);
   ASSERT_NE(pl, nullptr);
@@ -268,10 +275,13 @@ TEST_F(Liability, NoticeBeforeNoonMakesDayThreeTheFirstLiableDay) {
 
 TEST_F(Liability, NoticeAfterNoonAddsADay) {
   admit_and_assess();
-  ep.apply(event("r", "2022-03-03T11:00:00Z", R"("dischargeReady":{})"), "2022-03-03T11:00:01Z");  // 12:00:01
+  ep.apply(event("r", "2022-03-03T11:00:00Z", R"("dischargeReady":{})"),
+           "2022-03-03T11:00:01Z");  // 12:00:01
   ep.apply(event("s", "2022-03-04T09:00:00Z", R"("sipInvitationSent":{})"), "2022-03-04T09:00:00Z");
-  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"), "2022-03-10T07:00:00Z");
-  auto out = ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
+  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"),
+           "2022-03-10T07:00:00Z");
+  auto out =
+      ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
   const auto* pl = settled(out);
   ASSERT_NE(pl, nullptr);
   EXPECT_EQ(pl->first_liable_date(), "2022-03-07");
@@ -286,7 +296,8 @@ TEST_F(Liability, MissedSipDeadlineMeansNoLiabilityUntilALateFeedRetractsIt) {
   EXPECT_EQ(kinds(out), (Kinds{"deadlineReminder", "deadlineMissed"}));
   EXPECT_EQ(out[1].deadline_missed().due_local(), "2022-03-06T23:59:59+01:00");
   // The care contact's system reports late that the invitation went out on day 3.
-  out = ep.apply(event("s", "2022-03-06T20:00:00Z", R"("sipInvitationSent":{})"), "2022-03-07T08:00:00Z");
+  out = ep.apply(event("s", "2022-03-06T20:00:00Z", R"("sipInvitationSent":{})"),
+                 "2022-03-07T08:00:00Z");
   ASSERT_EQ(kinds(out), (Kinds{"deadlineMissRetracted"}));
   EXPECT_EQ(ep.deadline(v1::SIP_INVITATION)->status(), DeadlineRecord::MET);
 }
@@ -294,9 +305,12 @@ TEST_F(Liability, MissedSipDeadlineMeansNoLiabilityUntilALateFeedRetractsIt) {
 TEST_F(Liability, SipInvitationAfterTheDueTimeKeepsTheMunicipalityFree) {
   admit_and_assess();
   ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
-  ep.apply(event("s", "2022-03-06T23:00:00Z", R"("sipInvitationSent":{})"), "2022-03-06T23:00:00Z");  // 00:00 local, day 4
-  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"), "2022-03-10T07:00:00Z");
-  auto out = ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
+  ep.apply(event("s", "2022-03-06T23:00:00Z", R"("sipInvitationSent":{})"),
+           "2022-03-06T23:00:00Z");  // 00:00 local, day 4
+  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"),
+           "2022-03-10T07:00:00Z");
+  auto out =
+      ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
   const auto* pl = settled(out);
   ASSERT_NE(pl, nullptr);
   EXPECT_EQ(pl->status(), v1::PaymentLiability::NOT_LIABLE);
@@ -308,10 +322,13 @@ TEST_F(Liability, DecliningSipLiftsTheSipConditionEvenAfterAMiss) {
   ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
   ep.advance("2022-03-07T00:00:00Z");
   ASSERT_EQ(ep.deadline(v1::SIP_INVITATION)->status(), DeadlineRecord::MISSED);
-  ep.apply(event("no", "2022-03-07T09:00:00Z", R"("consentRecorded":{"scope":"SIP","granted":false})"),
-           "2022-03-07T09:00:00Z");
-  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"), "2022-03-10T07:00:00Z");
-  auto out = ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
+  ep.apply(
+      event("no", "2022-03-07T09:00:00Z", R"("consentRecorded":{"scope":"SIP","granted":false})"),
+      "2022-03-07T09:00:00Z");
+  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"),
+           "2022-03-10T07:00:00Z");
+  auto out =
+      ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
   const auto* pl = settled(out);
   ASSERT_NE(pl, nullptr);
   EXPECT_EQ(pl->status(), v1::PaymentLiability::LIABLE);
@@ -321,17 +338,22 @@ TEST_F(Liability, DecliningSipLiftsTheSipConditionEvenAfterAMiss) {
 TEST_F(Liability, ALateFeedAfterSettlementReissuesLiabilityWhenItChanges) {
   admit_and_assess();
   ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
-  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"), "2022-03-10T07:00:00Z");
+  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"),
+           "2022-03-10T07:00:00Z");
   ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
   // The SIP deadline (6 March) was missed before discharge: settled not liable.
   ASSERT_EQ(ep.state().phase(), v1::EpisodeState::CLOSED);
-  EXPECT_EQ(ep.state().settled_liability().reason(), v1::PaymentLiability::SIP_INVITATION_NOT_IN_TIME);
+  EXPECT_EQ(ep.state().settled_liability().reason(),
+            v1::PaymentLiability::SIP_INVITATION_NOT_IN_TIME);
   // A late information transfer changes nothing: recorded, nothing issued.
-  EXPECT_TRUE(ep.apply(event("k2", "2022-03-02T10:00:00Z", R"("careContactAppointed":{"unit":"vc-1"})"),
-                       "2022-03-11T08:00:00Z").empty());
+  EXPECT_TRUE(
+      ep.apply(event("k2", "2022-03-02T10:00:00Z", R"("careContactAppointed":{"unit":"vc-1"})"),
+               "2022-03-11T08:00:00Z")
+          .empty());
   EXPECT_FALSE(ep.rejection());
   // The care contact's system reports late that the invitation went out on day 2.
-  auto out = ep.apply(event("s", "2022-03-05T09:00:00Z", R"("sipInvitationSent":{})"), "2022-03-11T09:00:00Z");
+  auto out = ep.apply(event("s", "2022-03-05T09:00:00Z", R"("sipInvitationSent":{})"),
+                      "2022-03-11T09:00:00Z");
   ASSERT_EQ(kinds(out), (Kinds{"deadlineMissRetracted", "paymentLiability"}));
   EXPECT_EQ(out[1].payment_liability().status(), v1::PaymentLiability::LIABLE);
   EXPECT_EQ(out[1].payment_liability().liable_days(), 4);
@@ -349,13 +371,16 @@ TEST_F(Liability, TimerNotificationsAreIssuedAtTheirFireTime) {
 TEST_F(Liability, RevocationStopsTheClocksAndANewDeclarationRestartsThem) {
   admit_and_assess();
   ep.apply(event("r1", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
-  ep.apply(event("x", "2022-03-04T08:00:00Z", R"("dischargeReadyRevoked":{})"), "2022-03-04T08:00:00Z");
+  ep.apply(event("x", "2022-03-04T08:00:00Z", R"("dischargeReadyRevoked":{})"),
+           "2022-03-04T08:00:00Z");
   EXPECT_EQ(ep.deadline(v1::SIP_INVITATION)->status(), DeadlineRecord::WAIVED);
   EXPECT_TRUE(ep.advance("2022-03-08T00:00:00Z").empty());  // the waived SIP clock stays silent
-  auto out = ep.apply(event("r2", "2022-03-08T08:00:00Z", R"("dischargeReady":{})"), "2022-03-08T08:00:00Z");
+  auto out = ep.apply(event("r2", "2022-03-08T08:00:00Z", R"("dischargeReady":{})"),
+                      "2022-03-08T08:00:00Z");
   EXPECT_EQ(kinds(out), (Kinds{"dischargeReadyNotice", "dischargeReadyNotice"}));
   ep.apply(event("s", "2022-03-09T09:00:00Z", R"("sipInvitationSent":{})"), "2022-03-09T09:00:00Z");
-  ep.apply(event("i", "2022-03-14T07:00:00Z", R"("informationTransferred":{})"), "2022-03-14T07:00:00Z");
+  ep.apply(event("i", "2022-03-14T07:00:00Z", R"("informationTransferred":{})"),
+           "2022-03-14T07:00:00Z");
   out = ep.apply(event("d", "2022-03-14T09:00:00Z", R"("discharged":{})"), "2022-03-14T09:00:00Z");
   const auto* pl = settled(out);
   ASSERT_NE(pl, nullptr);
@@ -368,11 +393,13 @@ TEST_F(Liability, RevocationStopsTheClocksAndANewDeclarationRestartsThem) {
 TEST_F(Liability, WithoutConsentTheNoticeIsHeldAndSentWhenConsentArrives) {
   ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
   ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
-  auto out = ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  auto out = ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"),
+                      "2022-03-03T08:00:00Z");
   EXPECT_EQ(kinds(out), (Kinds{"warning", "noticeHeld"}));
   EXPECT_EQ(out[0].warning().code(), v1::Warning::DISCHARGE_READY_WITHOUT_CARE_CONTACT);
   EXPECT_EQ(out[1].notice_held().reason(), v1::NoticeHeld::MISSING_CONSENT);
-  out = ep.apply(event("c", "2022-03-04T13:00:00Z", R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})"),
+  out = ep.apply(event("c", "2022-03-04T13:00:00Z",
+                       R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})"),
                  "2022-03-04T13:00:00Z");
   EXPECT_EQ(kinds(out), (Kinds{"dischargeReadyNotice", "dischargeReadyNotice"}));
   // The SIP clock runs from the notice (4 March), not the declaration.
@@ -383,30 +410,37 @@ TEST_F(Liability, WithoutConsentTheNoticeIsHeldAndSentWhenConsentArrives) {
 TEST_F(Liability, DischargeWithoutCareContactIsAMissAndOutpatientUnavailabilityExcludesDays) {
   ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
   ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
-  ep.apply(event("c", "2022-03-01T11:00:00Z", R"("consentRecorded":{"scope":"SIP","granted":false})"),
-           "2022-03-01T11:00:00Z");
-  ep.apply(event("c2", "2022-03-01T11:00:00Z", R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})"),
+  ep.apply(
+      event("c", "2022-03-01T11:00:00Z", R"("consentRecorded":{"scope":"SIP","granted":false})"),
+      "2022-03-01T11:00:00Z");
+  ep.apply(event("c2", "2022-03-01T11:00:00Z",
+                 R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})"),
            "2022-03-01T11:00:00Z");
   ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
   EXPECT_EQ(ep.deadline(v1::SIP_INVITATION), nullptr);  // SIP declined: not tracked
-  ep.apply(event("u1", "2022-03-07T12:00:00Z", R"("outpatientServicesUnavailable":{"unavailable":true})"),
+  ep.apply(event("u1", "2022-03-07T12:00:00Z",
+                 R"("outpatientServicesUnavailable":{"unavailable":true})"),
            "2022-03-07T12:00:00Z");
-  ep.apply(event("u2", "2022-03-08T12:00:00Z", R"("outpatientServicesUnavailable":{"unavailable":false})"),
+  ep.apply(event("u2", "2022-03-08T12:00:00Z",
+                 R"("outpatientServicesUnavailable":{"unavailable":false})"),
            "2022-03-08T12:00:00Z");
-  auto out = ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
+  auto out =
+      ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
   EXPECT_EQ(kinds(out), (Kinds{"deadlineMissed"}));  // care contact; information transfer pending
   EXPECT_EQ(out[0].deadline_missed().deadline(), v1::CARE_CONTACT);
-  out = ep.apply(event("i", "2022-03-10T15:00:00Z", R"("informationTransferred":{})"), "2022-03-10T15:00:00Z");
+  out = ep.apply(event("i", "2022-03-10T15:00:00Z", R"("informationTransferred":{})"),
+                 "2022-03-10T15:00:00Z");
   const auto* pl = settled(out);
   ASSERT_NE(pl, nullptr);
   EXPECT_EQ(pl->status(), v1::PaymentLiability::LIABLE);
-  EXPECT_EQ(pl->liable_days(), 2);            // 6 and 9 March
+  EXPECT_EQ(pl->liable_days(), 2);               // 6 and 9 March
   EXPECT_EQ(pl->periods(0).excluded_days(), 2);  // 7 and 8 March
 }
 
 TEST_F(Liability, CancelledAdmissionTellsTheUnitsAndEndsEverything) {
   admit_and_assess();
-  auto out = ep.apply(event("z", "2022-03-02T10:00:00Z", R"("admissionCancelled":{})"), "2022-03-02T10:00:00Z");
+  auto out = ep.apply(event("z", "2022-03-02T10:00:00Z", R"("admissionCancelled":{})"),
+                      "2022-03-02T10:00:00Z");
   EXPECT_EQ(kinds(out), (Kinds{"admissionCancellation", "admissionCancellation"}));
   EXPECT_EQ(ep.state().phase(), v1::EpisodeState::CANCELLED);
   EXPECT_TRUE(ep.state().timers().empty());
@@ -417,32 +451,40 @@ TEST_F(Liability, CancelledAdmissionTellsTheUnitsAndEndsEverything) {
 
 TEST_F(Liability, NoNeedsMeansNothingToNotifyAndNoLiability) {
   ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
-  ep.apply(event("n", "2022-03-01T10:00:00Z", R"("needsAssessed":{"needs":[]})"), "2022-03-01T10:00:00Z");
-  EXPECT_TRUE(ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z").empty());
-  auto out = ep.apply(event("d", "2022-03-05T09:00:00Z", R"("discharged":{})"), "2022-03-05T09:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", R"("needsAssessed":{"needs":[]})"),
+           "2022-03-01T10:00:00Z");
+  EXPECT_TRUE(
+      ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z")
+          .empty());
+  auto out =
+      ep.apply(event("d", "2022-03-05T09:00:00Z", R"("discharged":{})"), "2022-03-05T09:00:00Z");
   const auto* pl = settled(out);
   ASSERT_NE(pl, nullptr);
   EXPECT_EQ(pl->reason(), v1::PaymentLiability::NO_MUNICIPAL_NEEDS);
-  ep.apply(event("late", "2022-03-05T10:00:00Z", R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})"),
-           "2022-03-05T10:00:00Z");
+  ep.apply(
+      event("late", "2022-03-05T10:00:00Z", R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})"),
+      "2022-03-05T10:00:00Z");
   ASSERT_TRUE(ep.rejection());
   EXPECT_EQ(ep.rejection()->code, Rejection::Code::kEpisodeClosed);
 }
 
 TEST_F(Liability, OutOfOrderEventsAreRejectedWithAReason) {
   admit_and_assess();
-  ep.apply(event("x", "2022-03-02T10:00:00Z", R"("dischargeReadyRevoked":{})"), "2022-03-02T10:00:00Z");
+  ep.apply(event("x", "2022-03-02T10:00:00Z", R"("dischargeReadyRevoked":{})"),
+           "2022-03-02T10:00:00Z");
   ASSERT_TRUE(ep.rejection());
   EXPECT_EQ(ep.rejection()->code, Rejection::Code::kOutOfOrder);
-  ep.apply(event("early", "2022-02-28T10:00:00Z", R"("informationTransferred":{})"), "2022-03-02T10:00:00Z");
+  ep.apply(event("early", "2022-02-28T10:00:00Z", R"("informationTransferred":{})"),
+           "2022-03-02T10:00:00Z");
   ASSERT_TRUE(ep.rejection());
   EXPECT_EQ(ep.rejection()->code, Rejection::Code::kOutOfOrder);
 }
 
 TEST_F(Liability, StaleTimersChangeNothing) {
   admit_and_assess();
-  auto t = fire_timer(ep.state(), TimerFired{v1::TIMER_DEADLINE, v1::SIP_INVITATION, at("2022-03-09T00:00:00Z")},
-                      ep.book(), at("2022-03-09T00:00:00Z"));
+  auto t = fire_timer(
+      ep.state(), TimerFired{v1::TIMER_DEADLINE, v1::SIP_INVITATION, at("2022-03-09T00:00:00Z")},
+      ep.book(), at("2022-03-09T00:00:00Z"));
   EXPECT_EQ(t.outcome, Transition::Outcome::kStale);
 }
 

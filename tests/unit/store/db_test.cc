@@ -1,11 +1,12 @@
+#include "engine/store/db.h"
+
 #include <fcntl.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
+#include <rocksdb/table.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <google/protobuf/util/message_differencer.h>
-#include <rocksdb/table.h>
 
 #include <cstdint>
 #include <fstream>
@@ -13,7 +14,6 @@
 #include <string>
 #include <vector>
 
-#include "engine/store/db.h"
 #include "engine/store/episode_store.h"
 #include "tests/unit/store/store_backends.h"
 
@@ -241,7 +241,8 @@ TEST(StoreOpen, UnknownFormatVersionIsCorruption) {
     auto db = disk.open();
     ASSERT_TRUE(db) << db.error().message;
     auto& raw = db.value()->raw();
-    ASSERT_TRUE(raw.Put({}, db.value()->family(Family::kMeta), "format_version", version_value(99)).ok());
+    ASSERT_TRUE(
+        raw.Put({}, db.value()->family(Family::kMeta), "format_version", version_value(99)).ok());
   }
   auto reopened = disk.open();
   ASSERT_FALSE(reopened);
@@ -255,7 +256,8 @@ TEST(StoreOpen, MalformedFormatVersionIsCorruption) {
   {
     auto db = disk.open();
     ASSERT_TRUE(db) << db.error().message;
-    ASSERT_TRUE(db.value()->raw().Put({}, db.value()->family(Family::kMeta), "format_version", "1").ok());
+    ASSERT_TRUE(
+        db.value()->raw().Put({}, db.value()->family(Family::kMeta), "format_version", "1").ok());
   }
   auto reopened = disk.open();
   ASSERT_FALSE(reopened);
@@ -373,7 +375,8 @@ TEST(StoreOpen, DirLockedByAnotherProcessIsUnavailable) {
   auto db = disk.open();
   ASSERT_FALSE(db);
   EXPECT_EQ(db.error().code, Errc::kUnavailable);
-  EXPECT_NE(db.error().message.find("state dir is in use"), std::string::npos) << db.error().message;
+  EXPECT_NE(db.error().message.find("state dir is in use"), std::string::npos)
+      << db.error().message;
 
   holder.release();
   auto after = disk.open();
@@ -390,8 +393,14 @@ TEST(StoreEncoding, U32IsBigEndian) {
 }
 
 TEST(StoreEncoding, OrderedI64SortsNumericallyAcrossZero) {
-  const std::vector<int64_t> ascending = {std::numeric_limits<int64_t>::min(), -1'000'000'000'000,
-                                          -256, -1, 0, 1, 255, 1'000'000'000'000,
+  const std::vector<int64_t> ascending = {std::numeric_limits<int64_t>::min(),
+                                          -1'000'000'000'000,
+                                          -256,
+                                          -1,
+                                          0,
+                                          1,
+                                          255,
+                                          1'000'000'000'000,
                                           std::numeric_limits<int64_t>::max()};
   std::string previous;
   for (int64_t v : ascending) {

@@ -4,8 +4,8 @@
 #include <rocksdb/table_properties.h>
 
 #include <chrono>
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <limits>
 #include <string>
 #include <thread>
@@ -31,7 +31,8 @@ TimerKey key(PartitionId partition, std::string episode, uint8_t kind = 1) {
 // What due() returned, as "episode@unix" strings: failures print readably.
 std::vector<std::string> names(const std::vector<DueTimer>& due) {
   std::vector<std::string> out;
-  for (const auto& t : due) out.push_back(t.key.episode_id + "@" + std::to_string(to_unix(t.fire_at)));
+  for (const auto& t : due)
+    out.push_back(t.key.episode_id + "@" + std::to_string(to_unix(t.fire_at)));
   return out;
 }
 
@@ -332,7 +333,8 @@ TYPED_TEST(TimerStoreContract, StateAndTimerCommitInOneBatch) {
                             std::filesystem::copy_options::recursive);
       std::filesystem::path newest_log;
       for (const auto& entry : std::filesystem::directory_iterator(copy.path() / "state")) {
-        if (entry.path().extension() == ".log" && entry.path() > newest_log) newest_log = entry.path();
+        if (entry.path().extension() == ".log" && entry.path() > newest_log)
+          newest_log = entry.path();
       }
       ASSERT_FALSE(newest_log.empty());
       std::filesystem::resize_file(newest_log, std::filesystem::file_size(newest_log) - cut);
@@ -346,8 +348,8 @@ TYPED_TEST(TimerStoreContract, StateAndTimerCommitInOneBatch) {
       auto due = timers.due(0, from_unix(1000), 10);
       ASSERT_TRUE(due);
       EXPECT_EQ(stored.value().has_value(), cut == 0);
-      EXPECT_EQ(names(due.value()), cut == 0 ? std::vector<std::string>{"ep-1@200"}
-                                             : std::vector<std::string>{});
+      EXPECT_EQ(names(due.value()),
+                cut == 0 ? std::vector<std::string>{"ep-1@200"} : std::vector<std::string>{});
     }
   }
   this->restart();

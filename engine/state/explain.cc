@@ -95,6 +95,17 @@ std::string explain(const v1::EpisodeState& st, const rules::RuleBook& book) {
       }
     }
   }
+  if (st.has_settled_liability()) {
+    const auto& pl = st.settled_liability();
+    out << "\nsettled: " << v1::PaymentLiability::Status_Name(pl.status());
+    if (pl.status() == v1::PaymentLiability::NOT_LIABLE) {
+      out << " (" << v1::PaymentLiability::Reason_Name(pl.reason()) << ")";
+    } else {
+      out << ", " << pl.liable_days() << " liable day(s) from " << pl.first_liable_date();
+      if (pl.has_amount_sek()) out << ", " << pl.amount_sek() << " kr";
+    }
+    out << "\n";
+  }
   return out.str();
 }
 

@@ -271,6 +271,9 @@ TEST_F(Liability, NoticeBeforeNoonMakesDayThreeTheFirstLiableDay) {
   EXPECT_EQ(pl->liable_days(), 4);  // nights of 6, 7, 8, 9 March
   EXPECT_EQ(pl->amount_sek(), 4 * 9300);
   EXPECT_EQ(ep.state().phase(), v1::EpisodeState::CLOSED);
+  EXPECT_NE(explain(ep.state(), ep.book())
+                .find("settled: LIABLE, 4 liable day(s) from 2022-03-06, 37200 kr"),
+            std::string::npos);
 }
 
 TEST_F(Liability, NoticeAfterNoonAddsADay) {
@@ -495,6 +498,7 @@ TEST_F(Liability, ExplainNamesRuleAnchorAndOutcome) {
   EXPECT_NE(text.find("SIP_INVITATION  4 kap. 3 §"), std::string::npos) << text;
   EXPECT_NE(text.find("due:         2022-03-06T23:59:59+01:00"), std::string::npos) << text;
   EXPECT_NE(text.find("outcome:     PENDING"), std::string::npos) << text;
+  EXPECT_EQ(text.find("settled:"), std::string::npos) << "not settled yet";
   EXPECT_EQ(text.find("195704289999"), std::string::npos);
   EXPECT_EQ(text.find("Testsson"), std::string::npos);
 }

@@ -13,6 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 eos_init crash "$@"
 
 kills=${EOS_KILLS:-10}
+((kills >= 2)) || eos_fail "EOS_KILLS must be at least 2 (one of them on the new machine)"
 seed=${EOS_SEED:-$(( ($(date +%s) + $$) % 1000000 ))}
 RANDOM=$seed
 eos_log "kill timing seed $seed (rerun with EOS_SEED=$seed), $kills kills"
@@ -21,6 +22,10 @@ eos_feed "${EOS_EPISODES:-2500}" "${EOS_FEED_SEED:-2202}" 0.002
 # Small transactions: many more commit boundaries for a kill to fall between, and a run long
 # enough (~30 s of processing on 2 cores) that the kills land while there is work in flight.
 eos_config "maxBatch: 20"
+# Fetch at most 8 KiB (~100 events) per partition: the backlog is then consumed from all four
+# partitions by turns, as live traffic would be. With librdkafka's default (1 MiB) one partition's
+# whole backlog comes first, and every run before the last would only ever work on that one.
+EOS_RUN_ARGS=(-X max.partition.fetch.bytes=8192)
 eos_selfcheck
 eos_load
 
@@ -61,6 +66,12 @@ for ((k = 1; k <= kills; k++)); do
   eos_log "SIGKILL $k/$kills ($mode, ${delay}s after the wait)"
 done
 cat "$EOS_WORK/kills.txt"
+# The new machine read its state from the changelog, from the start (in restart $wipe_at or, if
+# that was killed before a partition was done, a later one).
+new_machine_logs=()
+for ((k = wipe_at; k <= kills; k++)); do new_machine_logs+=("$EOS_WORK/run$k.log"); done
+grep -qE 'restored partition [0-9]+: [1-9][0-9]* changelog records from offset 0 ' "${new_machine_logs[@]}" ||
+  eos_fail "no restart from $wipe_at on (empty state dir) restored anything from the changelog's start"
 
 eos_start final "$state" "$id"
 pid=$EOS_PID

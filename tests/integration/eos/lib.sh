@@ -6,6 +6,7 @@
 #   eos_config [YAML LINES...]                        cfg.yaml (the validated config, plus extra keys)
 #   eos_load                                          events topic + the whole feed in it
 #   eos_start NAME STATE_DIR INSTANCE_ID              `samordna run -v` in the background -> EOS_PID
+#                                                     (plus the array EOS_RUN_ARGS, if set)
 #   eos_wait_log LOG REGEX COUNT SECONDS PID          until LOG has COUNT matching lines
 #   eos_wait_output SECONDS PID...                    until the committed output has every notification
 #   eos_kill PID / eos_stop PID                       SIGKILL (reaped) / SIGTERM, which must exit 0
@@ -28,7 +29,7 @@ eos_init() {
   EOS_NAME=$1
   SAMORDNA=$2
   SAMORDNA_GEN=$3
-  EOS_SOURCE=$4
+  EOS_SOURCE=$(cd "$4" && pwd)   # absolute: the config file resolves relative paths from its own folder
   EOS_T0=$SECONDS
   if [[ -z ${SAMORDNA_KAFKA_BOOTSTRAP:-} ]]; then
     echo "$EOS_NAME: skipped: SAMORDNA_KAFKA_BOOTSTRAP is not set" \
@@ -78,10 +79,14 @@ eos_cleanup() {
   eos_kill_listed
   kill "$EOS_WATCHDOG" 2>/dev/null
   wait 2>/dev/null
-  if ((rc == 0 && EOS_OK)) && [[ ${EOS_KEEP:-0} != 1 ]]; then
-    if ((EOS_TOPICS_MADE)); then eos_topics delete "^${EOS_PREFIX}\\..*" >/dev/null 2>&1; fi
-    rm -rf "$EOS_WORK"
-    eos_log "PASS"
+  if ((rc == 0 && EOS_OK)); then
+    if [[ ${EOS_KEEP:-0} == 1 ]]; then
+      eos_log "PASS (EOS_KEEP=1: work dir $EOS_WORK and topics $EOS_PREFIX.* kept)"
+    else
+      if ((EOS_TOPICS_MADE)); then eos_topics delete "^${EOS_PREFIX}\\..*" >/dev/null 2>&1; fi
+      rm -rf "$EOS_WORK"
+      eos_log "PASS"
+    fi
   else
     ((rc == 0)) && rc=1
     {
@@ -192,7 +197,7 @@ eos_alive() {
 eos_start() {
   local name=$1 state=$2 id=$3
   "$SAMORDNA" run --config "$EOS_CFG" --state-dir "$state" --instance-id "$id" -v \
-    >"$EOS_WORK/$name.log" 2>&1 </dev/null &
+    ${EOS_RUN_ARGS[@]+"${EOS_RUN_ARGS[@]}"} >"$EOS_WORK/$name.log" 2>&1 </dev/null &
   EOS_PID=$!
   echo "$EOS_PID" >>"$EOS_WORK/pids"
   eos_log "started $name (pid $EOS_PID, instance $id, state $(basename "$state"))"

@@ -17,6 +17,7 @@ eos_log "kill timing seed $seed (rerun with EOS_SEED=$seed)"
 
 eos_feed "${EOS_EPISODES:-1500}" "${EOS_FEED_SEED:-3303}" 0.002
 eos_config "maxBatch: 20"       # small transactions: a run long enough to die in the middle of
+EOS_RUN_ARGS=(-X max.partition.fetch.bytes=8192)    # all partitions by turns (crash.sh says why)
 eos_selfcheck
 eos_load
 
@@ -27,8 +28,8 @@ pid_a=$EOS_PID
 eos_wait_log "$EOS_WORK/a.log" 'assigned partition' 4 150 "$pid_a"
 eos_start b "$EOS_WORK/state-b" "$EOS_PREFIX-b"
 pid_b=$EOS_PID
-eos_wait_log "$EOS_WORK/b.log" 'assigned partition' 1 150 "$pid_b"
-sleep 0.5
+# Range assignor, 2 members, 4 partitions: B gets 2 (each logged once restored).
+eos_wait_log "$EOS_WORK/b.log" 'assigned partition' 2 150 "$pid_b"
 mapfile -t b_parts < <(sed -nE 's/.*assigned partition ([0-9]+) .*/\1/p' "$EOS_WORK/b.log" | sort -u)
 ((${#b_parts[@]} >= 1 && ${#b_parts[@]} < 4)) || eos_fail "B holds partitions '${b_parts[*]}', expected some, not all"
 eos_wait_log "$EOS_WORK/a.log" 'revoked partition' 1 60 "$pid_a"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# eos.crash: `samordna run` SIGKILLed at random moments, again and again, restarted each time on the
-# same config; halfway the state dir is wiped and the service comes back as a new machine (new state
+# eos.crash: `samordna run` SIGKILLed at random moments, again and again (one stop is a clean
+# SIGTERM mid-run instead), restarted each time on the same config; halfway the state dir is wiped and the service comes back as a new machine (new state
 # dir, new instance id) that has only the changelog. Then it runs to the end and stops with SIGTERM.
 # The read_committed output must still be exactly simulate's: nothing twice, nothing missing, every
 # byte the same, and one dead letter per rejected line.
@@ -45,6 +45,8 @@ for ((k = 1; k <= kills; k++)); do
     eos_log "state dir wiped: restart $k is a new machine ($id) with nothing but the changelog"
   elif ((k == 2)); then
     mode=restoring
+  elif ((k == wipe_at - 2)); then
+    mode=sigterm   # a clean stop mid-run: commits what is in flight, leaves the group, exits 0
   fi
   eos_start "run$k" "$state" "$id"
   pid=$EOS_PID
@@ -61,9 +63,13 @@ for ((k = 1; k <= kills; k++)); do
   fi
   sleep "$delay"
   last=$(grep -E 'restored|assigned|consumed|dead-lettered' "$log" | tail -n 1 | cut -c 1-160 || true)
-  eos_kill "$pid"
+  if [[ $mode == sigterm ]]; then
+    eos_stop "$pid"
+  else
+    eos_kill "$pid"
+  fi
   echo "kill $k: $mode +${delay}s at +$((SECONDS - EOS_T0))s instance $id; last line: $last" >>"$EOS_WORK/kills.txt"
-  eos_log "SIGKILL $k/$kills ($mode, ${delay}s after the wait)"
+  eos_log "$([[ $mode == sigterm ]] && echo SIGTERM || echo SIGKILL) $k/$kills ($mode, ${delay}s after the wait)"
 done
 cat "$EOS_WORK/kills.txt"
 # The new machine read its state from the changelog, from the start (in restart $wipe_at or, if

@@ -206,7 +206,10 @@ Result<void> Service::Impl::restore(PartitionId p) {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   from = std::max(from, low);
-  if (from >= high) return ok();
+  if (from >= high) {
+    spdlog::info("restored partition {}: nothing to read (checkpoint {}, end {})", p, from, high);
+    return ok();
+  }
 
   const auto started = Clock::now();
   std::string errstr;
@@ -278,7 +281,12 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     // Committed offsets first: they fence nothing by themselves, but every transaction carries an
     // offset for every assigned partition, so those must be known before any timer fires.
-    consumer->committed(partitions, kTimeoutMs);
+    if (auto err = consumer->committed(partitions, kTimeoutMs); err != RdKafka::ERR_NO_ERROR) {
+      // Without them no transaction could carry an offset for these partitions, so no zombie
+      // would be fenced on them: fail, and let a restart try again.
+      failure_ = Error{Errc::kUnavailable, "committed offsets: " + RdKafka::err2str(err)};
+      return;
+    }
     for (auto* tp : partitions) {
       const auto p = static_cast<PartitionId>(tp->partition());
       if (auto restored = restore(p); !restored) {

@@ -281,10 +281,10 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     // Committed offsets first: they fence nothing by themselves, but every transaction carries an
     // offset for every assigned partition, so those must be known before any timer fires.
-    if (auto err = consumer->committed(partitions, kTimeoutMs); err != RdKafka::ERR_NO_ERROR) {
+    if (auto fetch = consumer->committed(partitions, kTimeoutMs); fetch != RdKafka::ERR_NO_ERROR) {
       // Without them no transaction could carry an offset for these partitions, so no zombie
       // would be fenced on them: fail, and let a restart try again.
-      failure_ = Error{Errc::kUnavailable, "committed offsets: " + RdKafka::err2str(err)};
+      failure_ = Error{Errc::kUnavailable, "committed offsets: " + RdKafka::err2str(fetch)};
       return;
     }
     for (auto* tp : partitions) {

@@ -244,6 +244,15 @@ class Liability : public ::testing::Test {
     ep.apply(event("k", "2022-03-02T09:00:00Z", R"("careContactAppointed":{"unit":"vc-1"})"),
              "2022-03-02T09:00:00Z");
   }
+  // The usual end of an episode: SIP invitation, information transfer, discharge, each applied at
+  // the time it occurred; returns what the discharge emitted.
+  std::vector<Notification> sip_transfer_discharge(const std::string& sip,
+                                                   const std::string& transfer,
+                                                   const std::string& discharge) {
+    ep.apply(event("s", sip, R"("sipInvitationSent":{})"), sip);
+    ep.apply(event("i", transfer, R"("informationTransferred":{})"), transfer);
+    return ep.apply(event("d", discharge, R"("discharged":{})"), discharge);
+  }
   const v1::PaymentLiability* settled(const std::vector<Notification>& out) {
     for (const auto& n : out) {
       if (n.has_payment_liability()) return &n.payment_liability();
@@ -259,10 +268,8 @@ TEST_F(Liability, NoticeBeforeNoonMakesDayThreeTheFirstLiableDay) {
   auto out = ep.apply(event("r", "2022-03-03T09:50:00Z", R"("dischargeReady":{})"),
                       "2022-03-03T09:59:59Z");
   EXPECT_EQ(kinds(out), (Kinds{"dischargeReadyNotice", "dischargeReadyNotice"}));
-  ep.apply(event("s", "2022-03-04T09:00:00Z", R"("sipInvitationSent":{})"), "2022-03-04T09:00:00Z");
-  ep.apply(event("i", "2022-03-10T07:00:00Z", R"("informationTransferred":{})"),
-           "2022-03-10T07:00:00Z");
-  out = ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
+  out = sip_transfer_discharge("2022-03-04T09:00:00Z", "2022-03-10T07:00:00Z",
+                               "2022-03-10T09:00:00Z");
   const auto* pl = settled(out);
   ASSERT_NE(pl, nullptr);
   EXPECT_EQ(pl->status(), v1::PaymentLiability::LIABLE);
@@ -381,10 +388,8 @@ TEST_F(Liability, RevocationStopsTheClocksAndANewDeclarationRestartsThem) {
   auto out = ep.apply(event("r2", "2022-03-08T08:00:00Z", R"("dischargeReady":{})"),
                       "2022-03-08T08:00:00Z");
   EXPECT_EQ(kinds(out), (Kinds{"dischargeReadyNotice", "dischargeReadyNotice"}));
-  ep.apply(event("s", "2022-03-09T09:00:00Z", R"("sipInvitationSent":{})"), "2022-03-09T09:00:00Z");
-  ep.apply(event("i", "2022-03-14T07:00:00Z", R"("informationTransferred":{})"),
-           "2022-03-14T07:00:00Z");
-  out = ep.apply(event("d", "2022-03-14T09:00:00Z", R"("discharged":{})"), "2022-03-14T09:00:00Z");
+  out = sip_transfer_discharge("2022-03-09T09:00:00Z", "2022-03-14T07:00:00Z",
+                               "2022-03-14T09:00:00Z");
   const auto* pl = settled(out);
   ASSERT_NE(pl, nullptr);
   ASSERT_EQ(pl->periods_size(), 2);

@@ -20,10 +20,10 @@
 
 #include "connectors/kafka/codec.h"
 #include "connectors/kafka/config.h"
+#include "connectors/kafka/event_feed.h"
 #include "connectors/kafka/service.h"
 #include "engine/app/commands.h"
 #include "engine/core/json_codec.h"
-#include "engine/core/json_error.h"
 #include "engine/store/db.h"
 
 namespace samordna::app {
@@ -72,40 +72,6 @@ Result<void> start_mock(MockCluster& mock, const kafka::KafkaConfig& config, int
   return ok();
 }
 
-// Produces the feed; bad lines are reported (without their content) and skipped.
-Result<size_t> produce_feed(const kafka::KafkaConfig& config, std::istream& in) {
-  SAMORDNA_TRY(conf, kafka::make_conf(config, {{"enable.idempotence", "true"},
-                                               {"partitioner", kafka::kPartitioner}}));
-  std::string errstr;
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), errstr));
-  if (!producer) return fail(Errc::kInvalidArgument, "producer: " + errstr);
-  JsonCodec json;
-  std::string line, message, value;
-  size_t sent = 0, line_no = 0;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    v1::Event event;
-    if (!json.parse(line, event, message)) {
-      std::cerr << "demo: line " << line_no << " skipped: " << describe_json_error(line, message)
-                << '\n';
-      continue;
-    }
-    value = event.SerializeAsString();
-    while (producer->produce(config.topics.events, RdKafka::Topic::PARTITION_UA,
-                             RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(),
-                             event.episode_id().data(), event.episode_id().size(), 0,
-                             nullptr) == RdKafka::ERR__QUEUE_FULL) {
-      producer->poll(50);
-    }
-    ++sent;
-  }
-  if (producer->flush(30000) != RdKafka::ERR_NO_ERROR) {
-    return fail(Errc::kUnavailable, "the feed was not fully delivered to the mock cluster");
-  }
-  return sent;
-}
-
 int run_demo(const DemoArgs& args) {
   kafka::ServiceConfig config;
   config.kafka.bootstrap = "unset";
@@ -136,12 +102,17 @@ int run_demo(const DemoArgs& args) {
   std::cerr << "demo: embedded Kafka (librdkafka mock cluster) at " << config.kafka.bootstrap
             << '\n';
 
-  auto produced = produce_feed(config.kafka, feed);
-  if (!produced) {
-    std::cerr << "samordna: " << produced.error().message << '\n';
+  auto produced = kafka::produce_event_lines(config.kafka, config.kafka.topics.events, feed, {},
+                                             [](size_t line_no, const std::string& reason) {
+                                               std::cerr << "demo: line " << line_no
+                                                         << " skipped: " << reason << '\n';
+                                             });
+  if (!produced || produced.value().undelivered > 0) {
+    std::cerr << "samordna: the feed was not delivered to the embedded cluster\n";
     return kExitFailure;
   }
-  std::cerr << "demo: " << produced.value() << " events on " << config.kafka.topics.events << '\n';
+  std::cerr << "demo: " << produced.value().sent << " events on " << config.kafka.topics.events
+            << '\n';
 
   auto db = store::Db::open(config.state_dir, store::DbOptions{});
   if (!db) {

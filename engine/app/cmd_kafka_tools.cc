@@ -21,8 +21,8 @@
 #include "connectors/kafka/admin.h"
 #include "connectors/kafka/codec.h"
 #include "connectors/kafka/config.h"
+#include "connectors/kafka/event_feed.h"
 #include "engine/app/commands.h"
-#include "engine/core/json_error.h"
 #include "samordna/v1/event.pb.h"
 #include "samordna/v1/notification.pb.h"
 
@@ -105,44 +105,14 @@ std::string json_line(const nlohmann::json& j) {
 
 // --- produce -------------------------------------------------------------------------------------
 
-class DeliveryReports final : public RdKafka::DeliveryReportCb {
- public:
-  void dr_cb(RdKafka::Message& message) override {
-    if (message.err() == RdKafka::ERR_NO_ERROR) {
-      ++delivered;
-      return;
-    }
-    if (failed++ == 0) first_error = message.errstr();
-  }
-
-  size_t delivered = 0;
-  size_t failed = 0;
-  std::string first_error;
-};
-
 int run_produce(const ProduceArgs& args) {
   int status = kExitOk;
   auto config = client_config(args, status);
   if (!config) return status;
   const std::string topic = args.topic.empty() ? config->topics.events : args.topic;
 
-  // Idempotence: a retried send never duplicates or reorders an episode's events. The partitioner
-  // is Java's, so Java producers and samordna agree where an episode lives (codec.h).
-  std::map<std::string, std::string> properties = {
-      {"enable.idempotence", "true"},
-      {"partitioner", kafka::kPartitioner},
-      {"message.timeout.ms", "30000"},
-      {"linger.ms", "5"},
-  };
+  std::map<std::string, std::string> properties = {{"message.timeout.ms", "30000"}};
   if (!add_properties(args.properties, properties, status)) return status;
-  auto conf = kafka::make_conf(*config, properties);
-  if (!conf) return fail_with(kExitUsage, conf.error().message);
-  DeliveryReports reports;
-  std::string detail;
-  if (conf.value()->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&reports), detail) !=
-      RdKafka::Conf::CONF_OK) {
-    return fail_with(kExitFailure, "cannot set the delivery callback: " + detail);
-  }
 
   std::ifstream file;
   std::istream* in = &std::cin;
@@ -152,63 +122,26 @@ int run_produce(const ProduceArgs& args) {
     in = &file;
   }
 
+  // A bad property is the caller's to fix before any broker is asked.
+  if (auto conf = kafka::make_conf(*config, properties); !conf) {
+    return fail_with(kExitUsage, conf.error().message);
+  }
   // Fail fast with a clear message instead of retrying an unreachable broker for message.timeout.
   if (auto partitions = kafka::partition_count(*config, topic, kConnectTimeout); !partitions) {
     return fail_with(status_of(partitions.error()), partitions.error().message);
   }
-  std::unique_ptr<RdKafka::Producer> producer(
-      RdKafka::Producer::create(conf.value().get(), detail));
-  if (!producer) return fail_with(kExitUsage, "cannot create a Kafka producer: " + detail);
-
-  google::protobuf::util::JsonParseOptions parse_options;
-  parse_options.ignore_unknown_fields = false;
-  size_t bad_lines = 0;
-  size_t send_failures = 0;
-  std::string send_error;
-  std::string line;
-  std::string value;
-  size_t line_no = 0;
-  while (std::getline(*in, line)) {
-    ++line_no;
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    v1::Event event;
-    if (auto parsed = google::protobuf::util::JsonStringToMessage(line, &event, parse_options);
-        !parsed.ok()) {
-      ++bad_lines;
-      // The reason never quotes the line: it may hold a personal identity number.
-      std::cerr << json_line({{"line", line_no},
-                              {"code", "malformed"},
-                              {"reason", describe_json_error(line, std::string(parsed.message()))}})
-                << '\n';
-      continue;
-    }
-    value.clear();
-    event.SerializeToString(&value);
-    const std::string& key = event.episode_id();
-    for (;;) {
-      const RdKafka::ErrorCode err =
-          producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                            value.data(), value.size(), key.data(), key.size(), 0, nullptr);
-      if (err == RdKafka::ERR__QUEUE_FULL) {
-        producer->poll(100);
-        continue;
-      }
-      if (err != RdKafka::ERR_NO_ERROR) {
-        if (send_failures++ == 0) send_error = RdKafka::err2str(err);
-      }
-      break;
-    }
-    producer->poll(0);
-  }
-  // message.timeout.ms bounds how long an undeliverable message stays queued.
-  while (producer->outq_len() > 0) producer->flush(1000);
-
-  if (reports.failed > 0 || send_failures > 0) {
-    return fail_with(kExitFailure, std::to_string(reports.failed + send_failures) +
+  auto fed = kafka::produce_event_lines(
+      *config, topic, *in, properties, [](size_t line_no, const std::string& reason) {
+        std::cerr << json_line({{"line", line_no}, {"code", "malformed"}, {"reason", reason}})
+                  << '\n';
+      });
+  if (!fed) return fail_with(kExitUsage, fed.error().message);
+  if (fed.value().undelivered > 0) {
+    return fail_with(kExitFailure, std::to_string(fed.value().undelivered) +
                                        " event(s) not delivered to " + topic + ": " +
-                                       (reports.failed ? reports.first_error : send_error));
+                                       fed.value().first_error);
   }
-  return bad_lines > 0 ? kExitRejected : kExitOk;
+  return fed.value().bad_lines > 0 ? kExitRejected : kExitOk;
 }
 
 // --- consume -------------------------------------------------------------------------------------

@@ -284,7 +284,7 @@ int run_consume(const ConsumeArgs& args) {
     last = SteadyClock::now();
     next_offsets[m->partition()] = m->offset() + 1;
     if (auto json = value_json(*m, type)) {
-      std::cout << *json << '\n';
+      std::cout << *json << '\n' << std::flush;  // a line as soon as it is committed
     } else {
       ++undecodable;
       std::cerr << json_line({{"partition", m->partition()},

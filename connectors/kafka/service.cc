@@ -394,21 +394,15 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
   if (!event.ParseFromArray(message.payload(), static_cast<int>(message.len()))) {
     return dead_letter(message, "malformed", "not a samordna.v1.Event protobuf");
   }
-  if (!event.has_occurred_at()) return dead_letter(message, "malformed", "occurredAt is required");
-  // As in the simulator, an event's time moves the clock even when the event is then refused.
-  if (config_.clock == ClockMode::kEventTime) {
-    advance_clock(p,
-                  from_proto(event.has_recorded_at() ? event.recorded_at() : event.occurred_at()));
-  }
-  // The event's own fields before its key: a payload that happens to decode as an Event but is
-  // not one gets the reason that names what is missing.
-  if (auto bad = state::validate_event(event)) {
-    return dead_letter(message, state::code_name(bad->code), bad->reason);
-  }
   const std::string key = message.key() ? *message.key() : std::string();
   if (key != event.episode_id()) {
     // Another key may route the episode's other events to another partition, and its state there.
     return dead_letter(message, "malformed", "the message key is not the event's episodeId");
+  }
+  if (!event.has_occurred_at()) return dead_letter(message, "malformed", "occurredAt is required");
+  if (config_.clock == ClockMode::kEventTime) {
+    advance_clock(p,
+                  from_proto(event.has_recorded_at() ? event.recorded_at() : event.occurred_at()));
   }
   const Instant now = now_for(p);
   // In replay, as in the simulator, every timer the clock has passed fires before the event. Live,

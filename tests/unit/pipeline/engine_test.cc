@@ -156,8 +156,10 @@ TEST_P(EngineTest, OneTransactionSpansInputsAndSeesItsOwnWrites) {
   EXPECT_TRUE(engine_->episode(0, "ep1").value()->timers().empty());
 }
 
-// Found by the Kafka service test: through a transaction, a timer that exists only in its batch
-// was handed out before its time (the batch iterator ignored the upper bound).
+// Timers read through a transaction respect due()'s upper bound, whether they are committed or
+// only in the batch. RocksDB 7.8's batch iterator ignores iterate_upper_bound for batch-only keys;
+// this test does not reach the iterator state that showed it (eos.equivalence against the real
+// broker did, and fails without the check in TimerStore::due), but it pins the contract.
 TEST_P(EngineTest, TimersScheduledInATransactionDoNotFireEarly) {
   // A committed timer in the store, due in the future...
   ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));

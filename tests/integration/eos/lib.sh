@@ -3,7 +3,8 @@
 #
 #   eos_init NAME SAMORDNA SAMORDNA_GEN SOURCE_DIR   skip (77) without a broker; work dir, names, traps
 #   eos_feed EPISODES SEED [EMIT_INVALID]            feed.jsonl, expected.jsonl, expected-deadletter.txt
-#   eos_config [YAML LINES...]                        cfg.yaml (the validated config, plus extra keys)
+#   eos_config [YAML LINES...]                        cfg.yaml (the validated config, plus extra keys;
+#                                                     EOS_CLOCK=wall leaves out the replay clock)
 #   eos_load                                          events topic + the whole feed in it
 #   eos_start NAME STATE_DIR INSTANCE_ID              `samordna run -v` in the background -> EOS_PID
 #                                                     (plus the array EOS_RUN_ARGS, if set)
@@ -157,9 +158,11 @@ kafka:
   topics: {events: $EOS_PREFIX.events, notifications: $EOS_PREFIX.notifications, deadletter: $EOS_PREFIX.deadletter, changelog: $EOS_PREFIX.changelog}
 stateDir: $EOS_WORK/state
 rulesDir: $EOS_SOURCE/rules/sets
-clock: event-time
-until: $EOS_UNTIL
 EOF
+    # Replay on the feed's own time unless EOS_CLOCK=wall (live timers).
+    if [[ ${EOS_CLOCK:-event-time} == event-time ]]; then
+      printf 'clock: event-time\nuntil: %s\n' "$EOS_UNTIL"
+    fi
     local line
     for line in "$@"; do echo "$line"; done
   } >"$EOS_CFG"

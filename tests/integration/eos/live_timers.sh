@@ -18,15 +18,7 @@ lead=20          # seconds from the feed's creation to the first deadline: room 
 bound=10         # generous: every deadlineMissed committed within this many seconds of issuedAt
 
 # Wall clock (the default): no `clock:` and no `until:`.
-cat >"$EOS_CFG" <<EOF
-kafka:
-  bootstrap: $EOS_BOOTSTRAP
-  groupId: $EOS_PREFIX
-  partitions: 4
-  topics: {events: $EOS_PREFIX.events, notifications: $EOS_PREFIX.notifications, deadletter: $EOS_PREFIX.deadletter, changelog: $EOS_PREFIX.changelog}
-stateDir: $EOS_WORK/state
-rulesDir: $EOS_SOURCE/rules/sets
-EOF
+EOS_CLOCK=wall eos_config
 
 EOS_TOPICS_MADE=1
 eos_topics create "$EOS_PREFIX.events" --if-not-exists --partitions 4 --replication-factor 1 \

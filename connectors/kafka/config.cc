@@ -333,6 +333,15 @@ void read_root(Reader& r, const YAML::Node& root, const std::filesystem::path& b
       c.transaction_timeout_ms = static_cast<int>(*v);
     }
   }
+  // A transaction stays open for up to maxBatchMs plus the commit itself; with no margin below the
+  // timeout the broker would abort healthy transactions.
+  if (2 * c.max_batch_ms > c.transaction_timeout_ms) {
+    const Field* x = fields.get("maxBatchMs");
+    if (!x) x = fields.get("transactionTimeoutMs");
+    r.error(x ? x->line : 1, "'maxBatchMs' (" + std::to_string(c.max_batch_ms) +
+                                 ") must be at most half of 'transactionTimeoutMs' (" +
+                                 std::to_string(c.transaction_timeout_ms) + ")");
+  }
 }
 
 // --- librdkafka logging --------------------------------------------------------------------------

@@ -56,6 +56,9 @@ struct ServiceConfig {
   int max_batch_ms = 100;    // how long a transaction collects inputs
   size_t timer_pass = 1000;  // timers fired per pass, interleaved with consumption
   int transaction_timeout_ms = 30000;
+  // Stop cleanly once every assigned partition is consumed to its end and every timer its clock
+  // has passed has fired (a replay or a backfill that ends; `samordna run --exit-at-end`).
+  bool exit_at_end = false;
 };
 
 // Reads a YAML config file; unknown keys and wrong types are errors with file and line.

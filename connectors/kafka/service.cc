@@ -120,7 +120,12 @@ class Service::Impl : public RdKafka::RebalanceCb {
   std::map<PartitionId, Instant> clock_;             // event-time mode: latest event time
   std::map<PartitionId, bool> at_end_;
 
+  bool caught_up() const;
+
   uint64_t consumed_ = 0, dead_lettered_ = 0, notified_ = 0, fired_ = 0, transactions_ = 0;
+  // The counters when the open transaction began, for its log line.
+  uint64_t txn_consumed0_ = 0, txn_dead_lettered0_ = 0, txn_notified0_ = 0, txn_fired0_ = 0;
+  std::optional<Clock::time_point> first_assigned_;
 };
 
 Service::Service(ServiceConfig config, const rules::RuleBook& rules, store::Db& db)
@@ -136,6 +141,16 @@ Instant Service::Impl::now_for(PartitionId p) const {
 
 Result<void> Service::Impl::start() {
   SAMORDNA_TRYV(engine_.open());
+  {
+    // RocksDB's estimates (exact after a compaction): what a restart with a full store finds.
+    uint64_t episodes = 0, timers = 0;
+    auto& db = engine_.db();
+    db.raw().GetIntProperty(db.family(store::Family::kEpisodes), "rocksdb.estimate-num-keys",
+                            &episodes);
+    db.raw().GetIntProperty(db.family(store::Family::kTimers), "rocksdb.estimate-num-keys",
+                            &timers);
+    spdlog::info("state opened: about {} episodes and {} pending timers", episodes, timers);
+  }
   SAMORDNA_TRYV(ensure_topics(config_.kafka, std::chrono::milliseconds(kTimeoutMs)));
 
   std::string errstr;
@@ -300,6 +315,7 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     }
     // Restoring moved the heads of the restored partitions back.
     if (auto reloaded = engine_.open(); !reloaded) failure_ = reloaded.error();
+    if (!first_assigned_) first_assigned_ = Clock::now();
     consumer->assign(partitions);
     return;
   }
@@ -325,6 +341,10 @@ Result<void> Service::Impl::begin() {
   in_txn_ = true;
   txn_inputs_ = 0;
   txn_started_ = Clock::now();
+  txn_consumed0_ = consumed_;
+  txn_dead_lettered0_ = dead_lettered_;
+  txn_notified0_ = notified_;
+  txn_fired0_ = fired_;
   deliveries_.take();
   return ok();
 }
@@ -386,6 +406,7 @@ Result<void> Service::Impl::fire_timers(PartitionId p, Instant now, bool all) {
 Result<void> Service::Impl::process(RdKafka::Message& message) {
   const auto p = static_cast<PartitionId>(message.partition());
   ++consumed_;
+  at_end_[p] = false;
   SAMORDNA_TRYV(begin());
   ++txn_inputs_;
   next_offset_[p] = message.offset() + 1;
@@ -431,6 +452,7 @@ Result<void> Service::Impl::commit() {
   if (!in_txn_) return ok();
   // The new state of every episode the transaction touched goes to the changelog, in the
   // transaction.
+  const size_t changelog_records = engine_.staged().size();
   for (const auto& [p, episode_id] : engine_.staged()) {
     SAMORDNA_TRY(state, engine_.episode(p, episode_id, &txn_));
     SAMORDNA_CHECK(state.has_value(), "a staged episode has a state");
@@ -475,6 +497,11 @@ Result<void> Service::Impl::commit() {
   }
   SAMORDNA_TRYV(engine_.write(txn_));
   committed_offset_ = next_offset_;
+  spdlog::debug(
+      "committed transaction {}: events {} timers fired {} notifications {} dead letters {} "
+      "changelog records {}",
+      transactions_, consumed_ - txn_consumed0_, fired_ - txn_fired0_, notified_ - txn_notified0_,
+      dead_lettered_ - txn_dead_lettered0_, changelog_records);
   return ok();
 }
 
@@ -497,6 +524,16 @@ Result<void> Service::Impl::abort_and_rewind(const std::string& why) {
     }
   }
   return ok();
+}
+
+bool Service::Impl::caught_up() const {
+  if (committed_offset_.empty()) return false;  // nothing assigned (yet)
+  for (const auto& [p, next] : committed_offset_) {
+    (void)next;
+    if (auto it = at_end_.find(p); it == at_end_.end() || !it->second) return false;
+    if (auto head = engine_.next_due(p); head && *head <= now_for(p)) return false;
+  }
+  return true;
 }
 
 Result<void> Service::Impl::run() {
@@ -536,6 +573,16 @@ Result<void> Service::Impl::run() {
         (txn_inputs_ >= config_.max_batch ||
          Clock::now() - txn_started_ >= std::chrono::milliseconds(config_.max_batch_ms))) {
       SAMORDNA_TRYV(commit());
+    }
+    if (config_.exit_at_end && caught_up()) {
+      const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          Clock::now() - first_assigned_.value_or(Clock::now()))
+                          .count();
+      spdlog::info(
+          "caught up {} ms after the first assignment: consumed {} dead-lettered {} "
+          "notifications {} timers fired {} transactions {}",
+          ms, consumed_, dead_lettered_, notified_, fired_, transactions_);
+      break;
     }
     if (Clock::now() - last_report > std::chrono::seconds(10)) {
       last_report = Clock::now();

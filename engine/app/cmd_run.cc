@@ -31,11 +31,13 @@ struct RunArgs {
   std::string until;
   std::vector<std::string> properties;  // -X key=value
   bool no_create_topics = false;
-  bool verbose = false;
+  bool exit_at_end = false;
+  int verbosity = 0;  // -v info, -vv debug (a line per transaction)
 };
 
 int run_service(const RunArgs& args) {
-  if (args.verbose) spdlog::set_level(spdlog::level::info);
+  if (args.verbosity == 1) spdlog::set_level(spdlog::level::info);
+  if (args.verbosity >= 2) spdlog::set_level(spdlog::level::debug);
   kafka::ServiceConfig config;
   if (!args.config.empty()) {
     auto loaded = kafka::load_service_config(args.config);
@@ -50,6 +52,7 @@ int run_service(const RunArgs& args) {
   if (!args.rules_dir.empty()) config.rules_dir = args.rules_dir;
   if (!args.instance_id.empty()) config.kafka.instance_id = args.instance_id;
   if (args.no_create_topics) config.kafka.create_topics = false;
+  if (args.exit_at_end) config.exit_at_end = true;
   if (args.clock == "event-time") config.clock = kafka::ClockMode::kEventTime;
   if (args.clock == "wall") config.clock = kafka::ClockMode::kWall;
   if (auto until = parse_time_option("--until", args.until)) config.until_unix = to_unix(*until);
@@ -107,7 +110,11 @@ void add_run_command(CLI::App& app, Commands& commands) {
   run->add_option("-X", args->properties, "librdkafka property key=value (repeatable)");
   run->add_flag("--no-create-topics", args->no_create_topics,
                 "Fail instead of creating missing topics");
-  run->add_flag("-v,--verbose", args->verbose, "Log progress (info level) to stderr");
+  run->add_flag("--exit-at-end", args->exit_at_end,
+                "Stop cleanly once every assigned partition is consumed to its end and its due "
+                "timers have fired (replay, backfill, benchmarks)");
+  run->add_flag("-v,--verbose", args->verbosity,
+                "Log progress to stderr: -v info, -vv debug (a line per transaction)");
   commands.emplace_back(run, [args] { return run_service(*args); });
 }
 

@@ -143,6 +143,17 @@ stateDir: {a: 1}
   EXPECT_THAT(m, HasSubstr(f + ":8: 'stateDir' must be a single value"));
 }
 
+TEST_F(KafkaConfigTest, BatchTimeMustLeaveMarginBelowTheTransactionTimeout) {
+  auto tight = load_service_config(write("maxBatchMs: 3000\ntransactionTimeoutMs: 5000\n"));
+  ASSERT_FALSE(tight);
+  EXPECT_THAT(tight.error().message,
+              HasSubstr(":1: 'maxBatchMs' (3000) must be at most half of 'transactionTimeoutMs' "
+                        "(5000)"));
+  auto fine = load_service_config(write("maxBatchMs: 2500\ntransactionTimeoutMs: 5000\n"));
+  ASSERT_TRUE(fine) << fine.error().message;
+  EXPECT_EQ(fine.value().max_batch_ms, 2500);
+}
+
 TEST_F(KafkaConfigTest, UntilNeedsEventTimeAndRfc3339) {
   auto wall = load_service_config(write("until: 2025-12-31T23:00:00Z\n"));
   ASSERT_FALSE(wall);

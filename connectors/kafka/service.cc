@@ -175,16 +175,23 @@ Result<void> Service::Impl::start() {
     return fail(Errc::kUnavailable, "init_transactions: " + e.what());
   }
 
-  SAMORDNA_TRY(cconf, make_conf(config_.kafka, {
-                                                   {"group.id", config_.kafka.group_id},
-                                                   {"enable.auto.commit", "false"},
-                                                   {"auto.offset.reset", "earliest"},
-                                                   {"isolation.level", "read_committed"},
-                                                   {"enable.partition.eof", "true"},
-                                                   {"partition.assignment.strategy", "range"},
-                                                   {"session.timeout.ms", "10000"},
-                                                   {"heartbeat.interval.ms", "1000"},
-                                               }));
+  SAMORDNA_TRY(cconf, make_conf(config_.kafka,
+                                {
+                                    {"group.id", config_.kafka.group_id},
+                                    {"enable.auto.commit", "false"},
+                                    {"auto.offset.reset", "earliest"},
+                                    {"isolation.level", "read_committed"},
+                                    {"enable.partition.eof", "true"},
+                                    {"partition.assignment.strategy", "range"},
+                                    {"session.timeout.ms", "10000"},
+                                    {"heartbeat.interval.ms", "1000"},
+                                    // Static membership (KIP-345): a restarted
+                                    // instance takes its partitions back at once
+                                    // instead of waiting out the dead member's
+                                    // session; a second process with the same id
+                                    // is fenced by the coordinator.
+                                    {"group.instance.id", "samordna-" + config_.kafka.instance_id},
+                                }));
   if (cconf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), errstr) !=
       RdKafka::Conf::CONF_OK) {
     return fail(Errc::kInvalidArgument, "consumer: " + errstr);
@@ -233,6 +240,9 @@ Result<void> Service::Impl::restore(PartitionId p) {
                                                   {"enable.auto.commit", "false"},
                                                   {"isolation.level", "read_committed"},
                                                   {"enable.partition.eof", "true"},
+                                                  // The last fetch finds only the commit marker:
+                                                  // do not let the broker hold it for 500 ms.
+                                                  {"fetch.wait.max.ms", "10"},
                                               }));
   std::unique_ptr<RdKafka::KafkaConsumer> reader(
       RdKafka::KafkaConsumer::create(conf.get(), errstr));
@@ -575,6 +585,7 @@ Result<void> Service::Impl::run() {
       SAMORDNA_TRYV(commit());
     }
     if (config_.exit_at_end && caught_up()) {
+      SAMORDNA_TRYV(commit());  // the figure below includes the last commit
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           Clock::now() - first_assigned_.value_or(Clock::now()))
                           .count();

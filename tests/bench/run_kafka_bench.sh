@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# samordna run on the real broker, measured (issue 3). Three parts, each printed as it finishes:
+#
+#   1. throughput  events per second of `samordna run` replaying a generated feed (event time, to
+#                  its end, --exit-at-end), against kafka_ceiling on the same records and broker:
+#                  librdkafka consume + produce of the same records with the service's settings and
+#                  no engine, once with one transaction per batch (as the service) and once plain.
+#   2. restore     a second instance with an empty state dir (a new machine) restores every
+#                  partition from the changelog part 1 wrote: records per second, ms per partition.
+#   3. recovery    a live (wall-clock) instance holding about RECOVERY_EPISODES x 2 pending timers
+#                  is killed with SIGKILL while it consumes; the time from the restart to its first
+#                  committed transaction, split into opening the state, joining the group,
+#                  restoring, and the first commit.
+#
+# Notification latency after a deadline is tests/integration/eos/live_timers.sh (it prints it).
+#
+#   tests/bench/run_kafka_bench.sh                    # ~8 minutes on 2 cores
+#   EPISODES=5000 RECOVERY_EPISODES=20000 tests/bench/run_kafka_bench.sh    # a quick look
+#
+# Starts the development broker (deploy/kafka/kafka.sh start) unless SAMORDNA_KAFKA_BOOTSTRAP is
+# set. Builds in Release (BUILD_DIR, default build-bench). Topics are named bench-<pid>-*, and are
+# deleted at the end with the work dir (KEEP=1 keeps both). Never run in CI.
+set -euo pipefail
+
+EPISODES=${EPISODES:-50000}
+RECOVERY_EPISODES=${RECOVERY_EPISODES:-500000}
+BUILD_DIR=${BUILD_DIR:-build-bench}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSAMORDNA_BENCH=ON >/dev/null
+cmake --build "$BUILD_DIR" -j2 --target samordna samordna_gen kafka_ceiling >/dev/null
+samordna=$BUILD_DIR/engine/app/samordna
+gen=$BUILD_DIR/tests/bench/generator/samordna_gen
+ceiling=$BUILD_DIR/tests/bench/kafka_ceiling
+bootstrap=${SAMORDNA_KAFKA_BOOTSTRAP:-$(deploy/kafka/kafka.sh start 2>/dev/null)}
+
+prefix=bench-$$
+work=$(mktemp -d "${TMPDIR:-/tmp}/samordna-kafka-bench.XXXXXX")
+pids=()
+cleanup() {
+  local p
+  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null || true; done
+  if [[ ${KEEP:-0} == 1 ]]; then
+    echo "kept: $work, topics $prefix.*"
+  else
+    topics delete "^$prefix\\..*" >/dev/null 2>&1 || true
+    rm -rf "$work"
+  fi
+}
+trap cleanup EXIT
+log() { printf '[bench +%3ds] %s\n' "$SECONDS" "$*" >&2; }
+topics() {
+  local op=$1 topic=$2
+  shift 2
+  bash deploy/kafka/kafka.sh tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" \
+    "--$op" --topic "$topic" "$@"
+}
+config() {  # NAME CLOCK: a config whose topics are $prefix.NAME.*
+  local name=$1 clock=$2
+  cat >"$work/$name.yaml" <<YAML
+kafka:
+  bootstrap: $bootstrap
+  groupId: $prefix-$name
+  partitions: 4
+  topics: {events: $prefix.$name.events, notifications: $prefix.$name.notifications, deadletter: $prefix.$name.deadletter, changelog: $prefix.$name.changelog}
+rulesDir: $root/rules/sets
+clock: $clock
+YAML
+  [[ $clock == event-time ]] && echo "until: 2027-01-01T00:00:00Z" >>"$work/$name.yaml"
+  topics create "$prefix.$name.events" --partitions 4 --replication-factor 1 >/dev/null
+}
+# The milliseconds since the epoch of an spdlog line's timestamp ([YYYY-mm-dd HH:MM:SS.mmm], local).
+log_ms() { sed -nE 's/^\[([0-9-]+ [0-9:]+)\.([0-9]{3})\].*/\1 \2/p' | head -n 1 |
+  { read -r d t ms && echo $(($(date -d "$d $t" +%s) * 1000 + 10#$ms)); }; }
+now_ms() { echo $(($(date +%s%N) / 1000000)); }
+
+log "broker $bootstrap, work dir $work, topics $prefix.*"
+
+# --- 1. throughput ----------------------------------------------------------------------------
+config tp event-time
+"$gen" --episodes "$EPISODES" --seed 2025 --quiet --out "$work/feed.jsonl"
+events=$(wc -l <"$work/feed.jsonl")
+"$samordna" produce --config "$work/tp.yaml" --file "$work/feed.jsonl" 2>"$work/produce.err"
+log "loaded $events events ($EPISODES episodes, $(du -m "$work/feed.jsonl" | cut -f1) MB of JSON) into $prefix.tp.events"
+topics create "$prefix.tp.ceiling-txn" --partitions 4 --replication-factor 1 >/dev/null
+topics create "$prefix.tp.ceiling-plain" --partitions 4 --replication-factor 1 >/dev/null
+
+txn=$("$ceiling" --bootstrap "$bootstrap" --in "$prefix.tp.events" --out "$prefix.tp.ceiling-txn" \
+  --group "$prefix-ceiling-txn" --transactional-id "$prefix-ceiling")
+log "ceiling, $txn"
+plain=$("$ceiling" --bootstrap "$bootstrap" --in "$prefix.tp.events" --out "$prefix.tp.ceiling-plain" \
+  --group "$prefix-ceiling-plain" --plain)
+log "ceiling, $plain"
+
+/usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KB max RSS" -o "$work/run.time" \
+  "$samordna" run --config "$work/tp.yaml" --state-dir "$work/tp-a" --instance-id "$prefix-tp-a" \
+  --exit-at-end -v 2>"$work/tp-a.log"
+caught=$(grep -m1 'caught up' "$work/tp-a.log")
+ms=$(sed -nE 's/.*caught up ([0-9]+) ms.*/\1/p' <<<"$caught")
+consumed=$(sed -nE 's/.* consumed ([0-9]+) .*/\1/p' <<<"$caught")
+notes=$(sed -nE 's/.* notifications ([0-9]+) .*/\1/p' <<<"$caught")
+rate=$((consumed * 1000 / ms))
+log "samordna run: $consumed events in $ms ms = $rate events/s, $notes notifications ($(cat "$work/run.time"))"
+rate_of() { sed -nE 's/.*\(([0-9]+) records\/s\).*/\1/p' <<<"$1"; }
+txn_rate=$(rate_of "$txn")
+plain_rate=$(rate_of "$plain")
+awk -v r="$rate" -v t="$txn_rate" -v p="$plain_rate" 'BEGIN {
+  printf "THROUGHPUT samordna run %d events/s; ceiling transactional %d records/s (ratio %.2f), plain %d records/s (ratio %.2f)\n", r, t, r / t, p, r / p }'
+
+# --- 2. restore -------------------------------------------------------------------------------
+"$samordna" run --config "$work/tp.yaml" --state-dir "$work/tp-b" --instance-id "$prefix-tp-b" \
+  --exit-at-end -v 2>"$work/tp-b.log"
+grep 'restored partition' "$work/tp-b.log" | sed 's/^.*\] //' | sed 's/^/  /' >&2
+sed -nE 's/.*restored partition [0-9]+: ([0-9]+) changelog records .* in ([0-9]+) ms/\1 \2/p' "$work/tp-b.log" |
+  awk -v ep="$EPISODES" '{ r += $1; t += $2; if ($2 > m) m = $2 }
+    END { printf "RESTORE %d changelog records (%d episodes) over 4 partitions in %d ms, %.0f records/s; slowest partition %d ms\n", r, ep, t, r * 1000 / t, m }'
+
+# --- 3. recovery after SIGKILL with pending timers -----------------------------------------------
+config rc wall
+# Each episode: admitted + needsAssessed an hour ago, so its deadlines lie most of a day ahead.
+now=$(date -u +%s)
+at=$(date -u -d "@$((now - 3600))" +%Y-%m-%dT%H:%M:%SZ)
+feed() {  # FIRST COUNT TAG
+  awk -v first="$1" -v n="$2" -v tag="$3" -v at="$at" 'BEGIN {
+    split("195704289999 194608239986 200002292399", pnr, " ")
+    for (i = first; i < first + n; i++) {
+      ep = sprintf("%s-%07d", tag, i)
+      printf "{\"eventId\":\"%s-1\",\"episodeId\":\"%s\",\"occurredAt\":\"%s\",\"admitted\":{\"patient\":{\"personalId\":\"%s\",\"name\":\"Test Person\",\"address\":\"Gatan 1, 753 20 Uppsala\",\"homeMunicipality\":\"0380\"},\"careUnit\":\"AVD1\",\"region\":\"03\",\"careType\":\"SOMATIC\"}}\n", ep, ep, at, pnr[i % 3 + 1]
+      printf "{\"eventId\":\"%s-2\",\"episodeId\":\"%s\",\"occurredAt\":\"%s\",\"needsAssessed\":{\"needs\":[\"SOCIAL_SERVICES\"]}}\n", ep, ep, at
+    }
+  }'
+}
+feed 0 "$RECOVERY_EPISODES" rc >"$work/rc-feed.jsonl"
+"$samordna" produce --config "$work/rc.yaml" --file "$work/rc-feed.jsonl" 2>"$work/rc-produce.err"
+log "loaded $((2 * RECOVERY_EPISODES)) events ($RECOVERY_EPISODES episodes) into $prefix.rc.events; applying them"
+# Wall clock, --exit-at-end: ends once the feed is applied (no timer is due for hours).
+"$samordna" run --config "$work/rc.yaml" --state-dir "$work/rc" --instance-id "$prefix-rc" \
+  --exit-at-end -v 2>"$work/rc-load.log"
+log "applied: $(grep -m1 'caught up' "$work/rc-load.log" | sed 's/^.*\] //')"
+
+# Live again, consuming a second feed, then SIGKILL in the middle of it.
+"$samordna" run --config "$work/rc.yaml" --state-dir "$work/rc" --instance-id "$prefix-rc" \
+  -vv 2>"$work/rc-live.log" &
+pid=$!
+pids+=("$pid")
+until (($(grep -c 'assigned partition' "$work/rc-live.log") >= 4)); do sleep 0.2; done
+feed "$RECOVERY_EPISODES" 100000 rc >"$work/rc-more.jsonl"
+"$samordna" produce --config "$work/rc.yaml" --file "$work/rc-more.jsonl" 2>"$work/rc-more.err" &
+pids+=("$!")
+until (($(grep -cE 'committed transaction [0-9]+: events [1-9]' "$work/rc-live.log") >= 20)); do sleep 0.1; done
+kill -KILL "$pid"
+wait "$pid" 2>/dev/null || true
+killed=$(now_ms)
+log "SIGKILLed the live instance after $(grep -cE 'committed transaction' "$work/rc-live.log") transactions"
+
+"$samordna" run --config "$work/rc.yaml" --state-dir "$work/rc" --instance-id "$prefix-rc" \
+  -vv 2>"$work/rc-restart.log" &
+pid=$!
+pids+=("$pid")
+until grep -qE 'committed transaction [0-9]+: events [1-9]' "$work/rc-restart.log"; do
+  kill -0 "$pid" 2>/dev/null || { tail "$work/rc-restart.log" >&2; exit 1; }
+  sleep 0.05
+done
+kill -TERM "$pid"
+wait "$pid" || true
+pending=$(sed -nE 's/.*state opened: about [0-9]+ episodes and ([0-9]+) pending timers.*/\1/p' "$work/rc-restart.log")
+t_open=$(grep -m1 'state opened' "$work/rc-restart.log" | log_ms)
+t_assigned=$(grep 'assigned partition' "$work/rc-restart.log" | tail -n 1 | log_ms)
+t_restored=$(grep 'restored partition' "$work/rc-restart.log" | tail -n 1 | log_ms)
+t_commit=$(grep -m1 -E 'committed transaction [0-9]+: events [1-9]' "$work/rc-restart.log" | log_ms)
+grep -E 'state opened|restored partition' "$work/rc-restart.log" | sed 's/^.*\] /  /' >&2
+echo "RECOVERY with about $pending pending timers: from the restart (right after the SIGKILL) to" \
+  "the first committed transaction $((t_commit - killed)) ms: state opened at $((t_open - killed))," \
+  "partitions assigned at $((t_assigned - killed)), restored at $((t_restored - killed))," \
+  "first commit at $((t_commit - killed)) ms"

@@ -425,6 +425,14 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
   if (!event.ParseFromArray(message.payload(), static_cast<int>(message.len()))) {
     return dead_letter(message, "malformed", "not a samordna.v1.Event protobuf");
   }
+  // Protobuf accepts an empty record and most short junk as a message with no fields set: without
+  // an episodeId it is not an event, whatever its key says.
+  if (event.episode_id().empty()) {
+    return dead_letter(message, "malformed",
+                       message.len() == 0 ? "an empty record is not a samordna.v1.Event"
+                                          : "decodes as protobuf but has no episodeId: not a "
+                                            "samordna.v1.Event");
+  }
   const std::string key = message.key() ? *message.key() : std::string();
   if (key != event.episode_id()) {
     // Another key may route the episode's other events to another partition, and its state there.

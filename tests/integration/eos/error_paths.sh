@@ -97,10 +97,12 @@ mapfile -t eps < <(sed -nE 's/.*"episodeId":"([^"]*)".*/\1/p' "$work/feed.jsonl"
 # Before any valid event, with the keys of real episodes (so on their partitions: the Java producer
 # and samordna's both partition by murmur2 of the key):
 #   a. two values that are not protobuf at all
+#      and two that protobuf decodes as an Event with nothing set: an empty record, and "*\x03abc"
+#      (field 5, unknown to Event, length 3)
 #   b. a valid protobuf Event (field 2, episodeId = "ep-zz") under another episode's key.
 #      \x12\x05 is field 2's tag and length: printable enough for the line-based console producer.
-printf '%s:this is not protobuf\n%s:this is not protobuf\n%s:\x12\x05ep-zz\n' "${eps[0]}" "${eps[1]}" "${eps[2]}" \
-  >"$work/poison.txt"
+printf '%s:this is not protobuf\n%s:this is not protobuf\n%s:\n%s:*\x03abc\n%s:\x12\x05ep-zz\n' \
+  "${eps[0]}" "${eps[1]}" "${eps[0]}" "${eps[1]}" "${eps[2]}" >"$work/poison.txt"
 bash "$EOS_KAFKA_SH" tool kafka.tools.ConsoleProducer --bootstrap-server "$EOS_BOOTSTRAP" \
   --topic "$EOS_PREFIX.events" --property parse.key=true --property key.separator=: \
   --producer-property acks=all <"$work/poison.txt" >"$work/poison-produce.log" 2>&1 ||
@@ -109,6 +111,8 @@ bash "$EOS_KAFKA_SH" tool kafka.tools.ConsoleProducer --bootstrap-server "$EOS_B
   { cat "$work/produce.err" >&2; eos_fail "samordna produce failed"; }
 {
   printf '{"episodeId":"%s","code":"malformed","reason":"not a samordna.v1.Event protobuf"}\n' "${eps[0]}" "${eps[1]}"
+  printf '{"episodeId":"%s","code":"malformed","reason":"an empty record is not a samordna.v1.Event"}\n' "${eps[0]}"
+  printf '{"episodeId":"%s","code":"malformed","reason":"decodes as protobuf but has no episodeId: not a samordna.v1.Event"}\n' "${eps[1]}"
   printf '{"episodeId":"%s","code":"malformed","reason":"the message key is not the event'"'"'s episodeId"}\n' "${eps[2]}"
   cat "$work/simulate.err"   # the feed's own rejections (out-of-order events), if any
 } >"$work/expected-deadletter.jsonl"
@@ -132,7 +136,7 @@ eos_stop "$ab_pid"
 eos_check
 # The poison was on the same partitions as the valid events after it: the dead letters' source
 # partitions are those of episodes whose notifications are all there (checked by eos_check).
-eos_log "a, b: 2 non-protobuf records and 1 wrong-key record dead-lettered (malformed); every valid event after them processed"
+eos_log "a, b: 2 non-protobuf records, an empty one, one with no episodeId and 1 wrong-key record dead-lettered (malformed); every valid event after them processed"
 
 # ---------------------------------------------------------------- c. a zombie is fenced
 scenario c

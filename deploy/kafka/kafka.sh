@@ -227,6 +227,9 @@ auto.create.topics.enable=false
 group.initial.rebalance.delay.ms=0
 # Allow long-running transactions (client transaction.timeout.ms must be <= this).
 transaction.max.timeout.ms=3600000
+# Abort a transaction that outlived its transaction.timeout.ms within 1 s, not up to 10 s later:
+# tests/integration/eos/txn_timeout.sh stalls the service past its timeout but within its session.
+transaction.abort.timed.out.transaction.cleanup.interval.ms=1000
 
 # After an unclean stop (SIGKILL/crash) the controller keeps the old broker
 # registration until its session expires, and the restarted broker backs off

@@ -52,9 +52,9 @@ struct ServiceConfig {
   ClockMode clock = ClockMode::kWall;
   // Replay mode only: once a partition reaches its end, advance its clock to here.
   std::optional<int64_t> until_unix;
-  size_t max_batch = 1000;   // inputs per transaction
+  size_t max_batch = 1000;   // inputs (events, timers fired) per transaction; replay may exceed it
   int max_batch_ms = 100;    // how long a transaction collects inputs
-  size_t timer_pass = 1000;  // timers fired per pass, interleaved with consumption
+  size_t timer_pass = 1000;  // per round: messages taken, then timers fired per partition
   int transaction_timeout_ms = 30000;
   // Stop cleanly once every assigned partition is consumed to its end and every timer its clock
   // has passed has fired (a replay or a backfill that ends; `samordna run --exit-at-end`).

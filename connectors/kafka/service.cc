@@ -121,6 +121,8 @@ class Service::Impl : public RdKafka::RebalanceCb {
   std::map<PartitionId, bool> at_end_;
 
   bool caught_up() const;
+  bool batch_full() const { return in_txn_ && txn_inputs_ >= config_.max_batch; }
+  Result<void> handle(RdKafka::Message& message);  // one result of consume()
 
   uint64_t consumed_ = 0, dead_lettered_ = 0, notified_ = 0, fired_ = 0, transactions_ = 0;
   // The counters when the open transaction began, for its log line.
@@ -397,9 +399,19 @@ Result<void> Service::Impl::fire_timers(PartitionId p, Instant now, bool all) {
   while (true) {
     const auto head = engine_.next_due(p);
     if (!head || *head > now) return ok();
-    SAMORDNA_TRYV(begin());
+    // A bounded pass; live, also no more than the open transaction has room for, so maxBatch
+    // bounds every transaction. (Replay must fire everything due before the next event.)
+    size_t limit = config_.timer_pass;
+    if (!all && in_txn_) {
+      limit = std::min(limit, config_.max_batch - std::min(config_.max_batch, txn_inputs_));
+    }
+    if (limit == 0) return ok();
     std::vector<v1::Notification> out;
-    SAMORDNA_TRY(fired, engine_.fire_due(p, now, config_.timer_pass, out, txn_));
+    SAMORDNA_TRY(fired, engine_.fire_due(p, now, limit, out, txn_));
+    // The head is a lower bound (a timer store keeps it coarse): a pass may find nothing due, and
+    // then no transaction is opened for it. fire_due only staged into txn_, which begin() leaves.
+    if (fired == 0) return ok();
+    SAMORDNA_TRYV(begin());
     fired_ += fired;
     txn_inputs_ += fired;
     for (const auto& n : out) {
@@ -409,15 +421,15 @@ Result<void> Service::Impl::fire_timers(PartitionId p, Instant now, bool all) {
     notified_ += out.size();
     producer_->poll(0);
     // A bounded pass unless the caller must see every due timer (before an event, in replay).
-    if (!all || fired < config_.timer_pass) return ok();
+    if (!all || fired < limit) return ok();
   }
 }
 
 Result<void> Service::Impl::process(RdKafka::Message& message) {
   const auto p = static_cast<PartitionId>(message.partition());
-  ++consumed_;
   at_end_[p] = false;
   SAMORDNA_TRYV(begin());
+  ++consumed_;  // after begin(): it takes the counters for this transaction's log line
   ++txn_inputs_;
   next_offset_[p] = message.offset() + 1;
 
@@ -445,9 +457,11 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
   }
   const Instant now = now_for(p);
   // In replay, as in the simulator, every timer the clock has passed fires before the event. Live,
-  // a backlog after downtime drains in bounded passes between messages; an event that meets an
-  // overdue deadline first settles it itself (the state machine's miss_overdue).
-  SAMORDNA_TRYV(fire_timers(p, now, /*all=*/config_.clock == ClockMode::kEventTime));
+  // a backlog after downtime drains in the run loop's passes, between batches of messages; an event
+  // that meets an overdue deadline first settles it itself (the state machine's miss_overdue).
+  if (config_.clock == ClockMode::kEventTime) {
+    SAMORDNA_TRYV(fire_timers(p, now, /*all=*/true));
+  }
   SAMORDNA_TRY(outcome, engine_.apply(p, event, now, txn_));
   switch (outcome.kind) {
     case pipeline::Outcome::Kind::kRejected:
@@ -554,42 +568,66 @@ bool Service::Impl::caught_up() const {
   return true;
 }
 
-Result<void> Service::Impl::run() {
-  SAMORDNA_TRYV(start());
-  auto last_report = Clock::now();
-  while (!stop_.load(std::memory_order_relaxed)) {
-    if (failure_) return *failure_;
-    int wait_ms = 200;
-    if (in_txn_) {
-      const auto elapsed = Clock::now() - txn_started_;
-      wait_ms = static_cast<int>(std::max<int64_t>(
-          0, config_.max_batch_ms -
-                 std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count()));
-    }
-    std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait_ms));
-    if (failure_) return *failure_;
-    const auto err = m->err();
-    if (err == RdKafka::ERR_NO_ERROR) {
-      SAMORDNA_TRYV(process(*m));
-    } else if (err == RdKafka::ERR__PARTITION_EOF) {
-      const auto p = static_cast<PartitionId>(m->partition());
+Result<void> Service::Impl::handle(RdKafka::Message& m) {
+  switch (m.err()) {
+    case RdKafka::ERR_NO_ERROR:
+      return process(m);
+    case RdKafka::ERR__PARTITION_EOF: {
+      const auto p = static_cast<PartitionId>(m.partition());
       at_end_[p] = true;
       if (config_.clock == ClockMode::kEventTime && config_.until_unix) {
         advance_clock(p, from_unix(*config_.until_unix));
       }
-    } else if (err == RdKafka::ERR__FATAL) {
-      return fail(Errc::kUnavailable, "consumer: " + m->errstr());
-    } else if (err != RdKafka::ERR__TIMED_OUT) {
-      spdlog::warn("consumer: {}", m->errstr());
+      return ok();
     }
-    // Timers of every assigned partition, one bounded pass each, between messages.
-    for (const auto& [p, next] : committed_offset_) {
-      (void)next;
+    case RdKafka::ERR__TIMED_OUT:
+      return ok();
+    case RdKafka::ERR__FATAL:
+      return fail(Errc::kUnavailable, "consumer: " + m.errstr());
+    default:
+      spdlog::warn("consumer: {}", m.errstr());  // librdkafka retries transient errors itself
+      return ok();
+  }
+}
+
+Result<void> Service::Impl::run() {
+  SAMORDNA_TRYV(start());
+  auto last_report = Clock::now();
+  bool backlog = false;  // the last round left due timers behind: do not wait for messages
+  while (!stop_.load(std::memory_order_relaxed)) {
+    if (failure_) return *failure_;
+    int wait_ms = backlog ? 0 : 200;
+    if (in_txn_) {
+      const auto elapsed = Clock::now() - txn_started_;
+      wait_ms = std::min(
+          wait_ms,
+          static_cast<int>(std::max<int64_t>(
+              0, config_.max_batch_ms -
+                     std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count())));
+    }
+    // A round: the messages already fetched, up to a timer pass's worth (only the first is waited
+    // for), then one bounded pass of timers per partition. So after downtime the overdue timers
+    // and the waiting input drain side by side, neither starving the other.
+    for (size_t taken = 0; taken < config_.timer_pass && !batch_full(); ++taken) {
+      std::unique_ptr<RdKafka::Message> m(consumer_->consume(taken == 0 ? wait_ms : 0));
+      if (failure_) return *failure_;
+      const bool message = m->err() == RdKafka::ERR_NO_ERROR;
+      SAMORDNA_TRYV(handle(*m));
+      if (!message) break;
+    }
+    backlog = false;
+    std::vector<PartitionId> assigned;
+    for (const auto& [p, next] : committed_offset_) assigned.push_back(p);
+    for (const PartitionId p : assigned) {
+      if (batch_full()) {
+        SAMORDNA_TRYV(commit());
+      }
+      if (!committed_offset_.contains(p)) continue;  // revoked meanwhile
       SAMORDNA_TRYV(fire_timers(p, now_for(p), /*all=*/false));
+      if (auto head = engine_.next_due(p); head && *head <= now_for(p)) backlog = true;
     }
-    if (in_txn_ &&
-        (txn_inputs_ >= config_.max_batch ||
-         Clock::now() - txn_started_ >= std::chrono::milliseconds(config_.max_batch_ms))) {
+    if (in_txn_ && (batch_full() || Clock::now() - txn_started_ >=
+                                        std::chrono::milliseconds(config_.max_batch_ms))) {
       SAMORDNA_TRYV(commit());
     }
     if (config_.exit_at_end && caught_up()) {

@@ -38,9 +38,11 @@ class DeliveryTracker : public RdKafka::DeliveryReportCb {
   explicit DeliveryTracker(std::string changelog_topic) : changelog_(std::move(changelog_topic)) {}
   void dr_cb(RdKafka::Message& message) override {
     if (message.err() != RdKafka::ERR_NO_ERROR) {
-      failed_ = true;
-      spdlog::warn("delivery to {}[{}] failed: {}", message.topic_name(), message.partition(),
-                   RdKafka::err2str(message.err()));
+      // When a transaction fails, every record in it fails: say it once, with the count at take().
+      if (failed_++ == 0) {
+        spdlog::warn("delivery to {}[{}] failed: {}", message.topic_name(), message.partition(),
+                     RdKafka::err2str(message.err()));
+      }
       return;
     }
     if (message.topic_name() == changelog_) {
@@ -50,15 +52,15 @@ class DeliveryTracker : public RdKafka::DeliveryReportCb {
   }
   // Changelog offsets reached in the current transaction, by partition.
   std::map<int32_t, int64_t> take() {
-    failed_ = false;
+    if (failed_ > 1) spdlog::warn("{} more deliveries failed in that transaction", failed_ - 1);
+    failed_ = 0;
     return std::exchange(next_offset_, {});
   }
-  bool failed() const { return failed_; }
 
  private:
   std::string changelog_;
   std::map<int32_t, int64_t> next_offset_;
-  bool failed_ = false;
+  uint64_t failed_ = 0;  // failed deliveries since the last take()
 };
 
 }  // namespace
@@ -91,6 +93,7 @@ class Service::Impl : public RdKafka::RebalanceCb {
   Result<void> begin();
   Result<void> commit();
   Result<void> abort_and_rewind(const std::string& why);
+  std::string txn_age_note() const;
   Result<void> produce(const std::string& topic, int32_t partition, const std::string& key,
                        const std::string& value, RdKafka::Headers* headers = nullptr);
   Result<void> dead_letter(RdKafka::Message& message, const std::string& code,
@@ -110,6 +113,7 @@ class Service::Impl : public RdKafka::RebalanceCb {
   store::Txn txn_;
 
   bool in_txn_ = false;
+  bool txn_failed_ = false;  // librdkafka failed the open transaction: abort it at the next commit
   bool abandoned_ = false;
   size_t txn_inputs_ = 0;
   Clock::time_point txn_started_;
@@ -118,10 +122,12 @@ class Service::Impl : public RdKafka::RebalanceCb {
   std::map<PartitionId, int64_t> committed_offset_;  // next offset to consume, as committed
   std::map<PartitionId, int64_t> next_offset_;       // next offset to consume, as processed
   std::map<PartitionId, Instant> clock_;             // event-time mode: latest event time
+  std::map<PartitionId, Instant> committed_clock_;   // clock_ as of the last commit
   std::map<PartitionId, bool> at_end_;
 
   bool caught_up() const;
-  bool batch_full() const { return in_txn_ && txn_inputs_ >= config_.max_batch; }
+  // Full, or failed by librdkafka: either way it is to be committed (or aborted) now.
+  bool batch_full() const { return in_txn_ && (txn_failed_ || txn_inputs_ >= config_.max_batch); }
   Result<void> handle(RdKafka::Message& message);  // one result of consume()
 
   uint64_t consumed_ = 0, dead_lettered_ = 0, notified_ = 0, fired_ = 0, transactions_ = 0;
@@ -373,6 +379,14 @@ Result<void> Service::Impl::produce(const std::string& topic, int32_t partition,
       producer_->poll(50);
       continue;
     }
+    if (err == RdKafka::ERR__STATE && in_txn_) {
+      // librdkafka has failed the open transaction in the background (e.g. its messages timed
+      // out: the process stalled longer than transaction.timeout.ms). This record goes with it;
+      // the commit that follows at once reports why, and aborts and rewinds or exits.
+      delete headers;
+      txn_failed_ = true;
+      return ok();
+    }
     delete headers;  // not taken over on failure
     return fail(Errc::kUnavailable, "produce to " + topic + ": " + RdKafka::err2str(err));
   }
@@ -506,7 +520,7 @@ Result<void> Service::Impl::commit() {
     if (e) {
       if (e.error->txn_requires_abort())
         return abort_and_rewind("send_offsets_to_transaction: " + e.what());
-      return fail(Errc::kUnavailable, "send_offsets_to_transaction: " + e.what());
+      return fail(Errc::kUnavailable, "send_offsets_to_transaction: " + e.what() + txn_age_note());
     }
   }
   while (true) {
@@ -516,10 +530,11 @@ Result<void> Service::Impl::commit() {
     if (e.error->txn_requires_abort()) return abort_and_rewind("commit_transaction: " + e.what());
     // Fenced, or the transaction timed out (fatal in librdkafka 2.0.2): this process must go; a
     // restart aborts what is open and restores from the changelog.
-    return fail(Errc::kUnavailable, "commit_transaction: " + e.what());
+    return fail(Errc::kUnavailable, "commit_transaction: " + e.what() + txn_age_note());
   }
   in_txn_ = false;
   ++transactions_;
+  committed_clock_ = clock_;
   producer_->poll(0);  // serve the last delivery reports: they carry the changelog offsets
   // Committed in Kafka: now RocksDB, with the changelog offsets reached. Dying before this write
   // leaves RocksDB behind, which the next restore of the partition mends.
@@ -537,19 +552,35 @@ Result<void> Service::Impl::commit() {
   return ok();
 }
 
+// librdkafka 2.0.2 reports a transaction that the broker aborted on its timeout as "fenced by a
+// newer instance" (the broker bumped the epoch): say how long it had been open.
+std::string Service::Impl::txn_age_note() const {
+  const auto open_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - txn_started_).count();
+  if (!in_txn_ || open_ms <= config_.transaction_timeout_ms) return {};
+  return " (the transaction had been open " + std::to_string(open_ms) +
+         " ms, longer than transactionTimeoutMs " + std::to_string(config_.transaction_timeout_ms) +
+         ": the broker aborted it; was the process stalled?)";
+}
+
 Result<void> Service::Impl::abort_and_rewind(const std::string& why) {
   spdlog::warn("aborting transaction: {}", why);
   if (TxnError e{std::unique_ptr<RdKafka::Error>(producer_->abort_transaction(kTimeoutMs))}) {
-    return fail(Errc::kUnavailable, "abort_transaction: " + e.what());
+    return fail(Errc::kUnavailable, "abort_transaction: " + e.what() + txn_age_note());
   }
   in_txn_ = false;
+  txn_failed_ = false;
   txn_.clear();
   SAMORDNA_TRYV(engine_.open());  // heads moved past timers the dropped transaction fired
+  // Event time too goes back to the last commit: the inputs are applied again at their own time.
+  clock_ = committed_clock_;
   for (const auto& [p, committed] : committed_offset_) {
     next_offset_[p] = committed;
-    if (committed < 0) continue;
+    at_end_[p] = false;
+    // Nothing committed yet for p: the group began it at the beginning (auto.offset.reset).
     std::unique_ptr<RdKafka::TopicPartition> tp(RdKafka::TopicPartition::create(
-        config_.kafka.topics.events, static_cast<int32_t>(p), committed));
+        config_.kafka.topics.events, static_cast<int32_t>(p),
+        committed >= 0 ? committed : RdKafka::Topic::OFFSET_BEGINNING));
     if (auto err = consumer_->seek(*tp, kTimeoutMs); err != RdKafka::ERR_NO_ERROR) {
       return fail(Errc::kUnavailable,
                   "rewind partition " + std::to_string(p) + ": " + RdKafka::err2str(err));

@@ -16,6 +16,8 @@
 #
 #   tests/bench/run_kafka_bench.sh                    # ~8 minutes on 2 cores
 #   EPISODES=5000 RECOVERY_EPISODES=20000 tests/bench/run_kafka_bench.sh    # a quick look
+#   PARTS="1 2" ROUNDS=5 tests/bench/run_kafka_bench.sh                    # throughput and restore only
+# ROUNDS (3): throughput rounds (ceilings and service alternate), the medians are reported.
 #
 # Starts the development broker (deploy/kafka/kafka.sh start) unless SAMORDNA_KAFKA_BOOTSTRAP is
 # set. Builds in Release (BUILD_DIR, default build-bench). Topics are named bench-<pid>-*, and are
@@ -77,46 +79,68 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 log "broker $bootstrap, work dir $work, topics $prefix.*"
 
+parts=${PARTS:-1 2 3}
+part() { [[ " $parts " == *" $1 "* ]]; }
+
 # --- 1. throughput ----------------------------------------------------------------------------
+if part 1 || part 2; then
 config tp event-time
 "$gen" --episodes "$EPISODES" --seed 2025 --quiet --out "$work/feed.jsonl"
 events=$(wc -l <"$work/feed.jsonl")
 "$samordna" produce --config "$work/tp.yaml" --file "$work/feed.jsonl" 2>"$work/produce.err"
 log "loaded $events events ($EPISODES episodes, $(du -m "$work/feed.jsonl" | cut -f1) MB of JSON) into $prefix.tp.events"
-topics create "$prefix.tp.ceiling-txn" --partitions 4 --replication-factor 1 >/dev/null
-topics create "$prefix.tp.ceiling-plain" --partitions 4 --replication-factor 1 >/dev/null
 
-txn=$("$ceiling" --bootstrap "$bootstrap" --in "$prefix.tp.events" --out "$prefix.tp.ceiling-txn" \
-  --group "$prefix-ceiling-txn" --transactional-id "$prefix-ceiling")
-log "ceiling, $txn"
-plain=$("$ceiling" --bootstrap "$bootstrap" --in "$prefix.tp.events" --out "$prefix.tp.ceiling-plain" \
-  --group "$prefix-ceiling-plain" --plain)
-log "ceiling, $plain"
-
-/usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KB max RSS" -o "$work/run.time" \
-  "$samordna" run --config "$work/tp.yaml" --state-dir "$work/tp-a" --instance-id "$prefix-tp-a" \
-  --exit-at-end -v 2>"$work/tp-a.log"
-caught=$(grep -m1 'caught up' "$work/tp-a.log")
-ms=$(sed -nE 's/.*caught up ([0-9]+) ms.*/\1/p' <<<"$caught")
-consumed=$(sed -nE 's/.* consumed ([0-9]+) .*/\1/p' <<<"$caught")
-notes=$(sed -nE 's/.* notifications ([0-9]+) .*/\1/p' <<<"$caught")
-rate=$((consumed * 1000 / ms))
-log "samordna run: $consumed events in $ms ms = $rate events/s, $notes notifications ($(cat "$work/run.time"))"
+# ROUNDS rounds, each: the transactional ceiling, the plain ceiling, the service; each with its own
+# consumer group and output topics, over the same input. Medians are what is reported.
 rate_of() { sed -nE 's/.*\(([0-9]+) records\/s\).*/\1/p' <<<"$1"; }
-txn_rate=$(rate_of "$txn")
-plain_rate=$(rate_of "$plain")
-awk -v r="$rate" -v t="$txn_rate" -v p="$plain_rate" 'BEGIN {
-  printf "THROUGHPUT samordna run %d events/s; ceiling transactional %d records/s (ratio %.2f), plain %d records/s (ratio %.2f)\n", r, t, r / t, p, r / p }'
+median() { LC_ALL=C sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+: >"$work/rates"
+for ((r = 1; r <= ${ROUNDS:-3}; r++)); do
+  sed -e "s/groupId: .*/groupId: $prefix-tp-$r/" \
+      -e "s/\.tp\.\(notifications\|deadletter\|changelog\)/.tp.r$r.\1/g" "$work/tp.yaml" >"$work/tp-$r.yaml"
+  for mode in txn plain; do
+    topics create "$prefix.tp.r$r.ceiling-$mode" --partitions 4 --replication-factor 1 >/dev/null
+  done
+  txn=$("$ceiling" --bootstrap "$bootstrap" --in "$prefix.tp.events" --out "$prefix.tp.r$r.ceiling-txn" \
+    --group "$prefix-ceiling-txn-$r" --transactional-id "$prefix-ceiling-$r")
+  log "round $r: ceiling, $txn"
+  plain=$("$ceiling" --bootstrap "$bootstrap" --in "$prefix.tp.events" --out "$prefix.tp.r$r.ceiling-plain" \
+    --group "$prefix-ceiling-plain-$r" --plain)
+  log "round $r: ceiling, $plain"
+  /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KB max RSS" -o "$work/run.time" \
+    "$samordna" run --config "$work/tp-$r.yaml" --state-dir "$work/tp-$r" --instance-id "$prefix-tp-$r" \
+    --exit-at-end -v 2>"$work/tp-$r.log"
+  caught=$(grep -m1 'caught up' "$work/tp-$r.log")
+  ms=$(sed -nE 's/.*caught up ([0-9]+) ms.*/\1/p' <<<"$caught")
+  consumed=$(sed -nE 's/.* consumed ([0-9]+) .*/\1/p' <<<"$caught")
+  notes=$(sed -nE 's/.* notifications ([0-9]+) .*/\1/p' <<<"$caught")
+  fired=$(sed -nE 's/.* timers fired ([0-9]+) .*/\1/p' <<<"$caught")
+  txns=$(sed -nE 's/.* transactions ([0-9]+).*/\1/p' <<<"$caught")
+  rate=$((consumed * 1000 / ms))
+  log "round $r: samordna run: $consumed events (+ $fired timers fired) in $ms ms = $rate events/s, $notes notifications, $txns transactions ($(cat "$work/run.time"))"
+  echo "$rate $(rate_of "$txn") $(rate_of "$plain")" >>"$work/rates"
+done
+rate=$(cut -d' ' -f1 "$work/rates" | median)
+txn_rate=$(cut -d' ' -f2 "$work/rates" | median)
+plain_rate=$(cut -d' ' -f3 "$work/rates" | median)
+awk -v r="$rate" -v t="$txn_rate" -v p="$plain_rate" -v n="$(wc -l <"$work/rates")" 'BEGIN {
+  printf "THROUGHPUT (median of %d rounds) samordna run %d events/s; ceiling transactional %d records/s (ratio %.2f), plain %d records/s (ratio %.2f)\n", n, r, t, r / t, p, r / p }'
+
+fi
 
 # --- 2. restore -------------------------------------------------------------------------------
-"$samordna" run --config "$work/tp.yaml" --state-dir "$work/tp-b" --instance-id "$prefix-tp-b" \
+if part 2; then
+"$samordna" run --config "$work/tp-1.yaml" --state-dir "$work/tp-b" --instance-id "$prefix-tp-b" \
   --exit-at-end -v 2>"$work/tp-b.log"
 grep 'restored partition' "$work/tp-b.log" | sed 's/^.*\] //' | sed 's/^/  /' >&2
 sed -nE 's/.*restored partition [0-9]+: ([0-9]+) changelog records .* in ([0-9]+) ms/\1 \2/p' "$work/tp-b.log" |
   awk -v ep="$EPISODES" '{ r += $1; t += $2; if ($2 > m) m = $2 }
     END { printf "RESTORE %d changelog records (%d episodes) over 4 partitions in %d ms, %.0f records/s; slowest partition %d ms\n", r, ep, t, r * 1000 / t, m }'
 
+fi
+
 # --- 3. recovery after SIGKILL with pending timers -----------------------------------------------
+if part 3; then
 config rc wall
 # Each episode: admitted + needsAssessed an hour ago, so its deadlines lie most of a day ahead.
 now=$(date -u +%s)
@@ -174,3 +198,4 @@ echo "RECOVERY with about $pending pending timers: from the restart (right after
   "the first committed transaction $((t_commit - killed)) ms: state opened at $((t_open - killed))," \
   "partitions assigned at $((t_assigned - killed)), restored at $((t_restored - killed))," \
   "first commit at $((t_commit - killed)) ms"
+fi

@@ -74,8 +74,8 @@ class Service::Impl : public RdKafka::RebalanceCb {
         deliveries_(config_.kafka.topics.changelog) {}
 
   ~Impl() override {
-    // Only reached with a consumer after a failure: leave the group without committing anything;
-    // the open transaction is aborted by the next init_transactions or the broker's timeout.
+    // Only reached with a consumer after a failure: close without committing anything; the open
+    // transaction is aborted by the next init_transactions or the broker's timeout.
     abandoned_ = true;
     if (consumer_) consumer_->close();
   }
@@ -134,6 +134,7 @@ class Service::Impl : public RdKafka::RebalanceCb {
   // The counters when the open transaction began, for its log line.
   uint64_t txn_consumed0_ = 0, txn_dead_lettered0_ = 0, txn_notified0_ = 0, txn_fired0_ = 0;
   std::optional<Clock::time_point> first_assigned_;
+  bool assigned_ = false;  // an assignment (maybe empty) is in force
 };
 
 Service::Service(ServiceConfig config, const rules::RuleBook& rules, store::Db& db)
@@ -314,7 +315,10 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
     // Committed offsets first: they fence nothing by themselves, but every transaction carries an
     // offset for every assigned partition, so those must be known before any timer fires.
-    if (auto fetch = consumer->committed(partitions, kTimeoutMs); fetch != RdKafka::ERR_NO_ERROR) {
+    // A dead instance's pending transactional offsets keep the fetch unstable until the broker
+    // aborts its transaction: allow for the transaction timeout, as the restore does.
+    if (auto fetch = consumer->committed(partitions, config_.transaction_timeout_ms + kTimeoutMs);
+        fetch != RdKafka::ERR_NO_ERROR) {
       // Without them no transaction could carry an offset for these partitions, so no zombie
       // would be fenced on them: fail, and let a restart try again.
       failure_ = Error{Errc::kUnavailable, "committed offsets: " + RdKafka::err2str(fetch)};
@@ -334,6 +338,7 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     // Restoring moved the heads of the restored partitions back.
     if (auto reloaded = engine_.open(); !reloaded) failure_ = reloaded.error();
     if (!first_assigned_) first_assigned_ = Clock::now();
+    assigned_ = true;  // possibly nothing: more instances than partitions
     consumer->assign(partitions);
     return;
   }
@@ -348,6 +353,7 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     at_end_.erase(p);
     spdlog::info("revoked partition {}", p);
   }
+  assigned_ = false;
   consumer->unassign();
 }
 
@@ -416,8 +422,9 @@ Result<void> Service::Impl::fire_timers(PartitionId p, Instant now, bool all) {
     // A bounded pass; live, also no more than the open transaction has room for, so maxBatch
     // bounds every transaction. (Replay must fire everything due before the next event.)
     size_t limit = config_.timer_pass;
-    if (!all && in_txn_) {
-      limit = std::min(limit, config_.max_batch - std::min(config_.max_batch, txn_inputs_));
+    if (!all) {
+      const size_t used = in_txn_ ? std::min(config_.max_batch, txn_inputs_) : 0;
+      limit = std::min(limit, config_.max_batch - used);
     }
     if (limit == 0) return ok();
     std::vector<v1::Notification> out;
@@ -523,6 +530,10 @@ Result<void> Service::Impl::commit() {
       return fail(Errc::kUnavailable, "send_offsets_to_transaction: " + e.what() + txn_age_note());
     }
   }
+  // A record was refused (produce() said ERR__STATE): librdkafka has failed the transaction, and
+  // send_offsets_to_transaction normally reports why just above. Never commit one with a gap.
+  if (txn_failed_)
+    return abort_and_rewind("a record was refused: librdkafka failed the transaction");
   while (true) {
     TxnError e{std::unique_ptr<RdKafka::Error>(producer_->commit_transaction(kTimeoutMs))};
     if (!e) break;
@@ -565,10 +576,19 @@ std::string Service::Impl::txn_age_note() const {
 
 Result<void> Service::Impl::abort_and_rewind(const std::string& why) {
   spdlog::warn("aborting transaction: {}", why);
-  if (TxnError e{std::unique_ptr<RdKafka::Error>(producer_->abort_transaction(kTimeoutMs))}) {
+  while (true) {
+    TxnError e{std::unique_ptr<RdKafka::Error>(producer_->abort_transaction(kTimeoutMs))};
+    if (!e) break;
+    // Retriable: the flush of what was in flight outlasted the call; it goes on where it was.
+    if (e.error->is_retriable()) continue;
     return fail(Errc::kUnavailable, "abort_transaction: " + e.what() + txn_age_note());
   }
   in_txn_ = false;
+  // The dropped inputs are applied again: count them once.
+  consumed_ = txn_consumed0_;
+  dead_lettered_ = txn_dead_lettered0_;
+  notified_ = txn_notified0_;
+  fired_ = txn_fired0_;
   txn_failed_ = false;
   txn_.clear();
   SAMORDNA_TRYV(engine_.open());  // heads moved past timers the dropped transaction fired
@@ -590,7 +610,7 @@ Result<void> Service::Impl::abort_and_rewind(const std::string& why) {
 }
 
 bool Service::Impl::caught_up() const {
-  if (committed_offset_.empty()) return false;  // nothing assigned (yet)
+  if (!assigned_) return false;  // before the first assignment, or between revoke and assign
   for (const auto& [p, next] : committed_offset_) {
     (void)next;
     if (auto it = at_end_.find(p); it == at_end_.end() || !it->second) return false;
@@ -647,13 +667,12 @@ Result<void> Service::Impl::run() {
       if (!message) break;
     }
     backlog = false;
-    std::vector<PartitionId> assigned;
+    std::vector<PartitionId> assigned;  // a copy: commit() replaces committed_offset_
     for (const auto& [p, next] : committed_offset_) assigned.push_back(p);
     for (const PartitionId p : assigned) {
       if (batch_full()) {
         SAMORDNA_TRYV(commit());
       }
-      if (!committed_offset_.contains(p)) continue;  // revoked meanwhile
       SAMORDNA_TRYV(fire_timers(p, now_for(p), /*all=*/false));
       if (auto head = engine_.next_due(p); head && *head <= now_for(p)) backlog = true;
     }
@@ -662,7 +681,8 @@ Result<void> Service::Impl::run() {
       SAMORDNA_TRYV(commit());
     }
     if (config_.exit_at_end && caught_up()) {
-      SAMORDNA_TRYV(commit());  // the figure below includes the last commit
+      SAMORDNA_TRYV(commit());     // the figure below includes the last commit
+      if (!caught_up()) continue;  // the commit was aborted and the input rewound
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           Clock::now() - first_assigned_.value_or(Clock::now()))
                           .count();
@@ -678,8 +698,8 @@ Result<void> Service::Impl::run() {
                    consumed_, dead_lettered_, notified_, fired_, transactions_);
     }
   }
-  // Clean shutdown: finish the transaction, then leave the group (which revokes, with nothing left
-  // in flight).
+  // Clean shutdown: finish the transaction, then close the consumer (which revokes locally, with
+  // nothing left in flight; as a static member it stays in the group until its session ends).
   SAMORDNA_TRYV(commit());
   consumer_->close();
   consumer_.reset();

@@ -41,8 +41,11 @@ class Service {
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;
 
-  // Runs until stop() is called (clean shutdown: the open transaction is committed, the group
-  // left) or a fatal error (fenced, transaction timed out, broker gone for good, store failure).
+  // Runs until stop() is called (clean shutdown: the open transaction is committed, or aborted if
+  // the broker refuses it, and the consumer closed) or a fatal error (fenced, transaction timed
+  // out, broker gone for good, store failure). A static member does not leave the group on close:
+  // its partitions wait for it (or for its session timeout, 10 s) so that a restart takes them back
+  // without a rebalance.
   Result<void> run();
 
   // Async-signal-safe.

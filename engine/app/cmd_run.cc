@@ -1,5 +1,5 @@
 // samordna run: the Kafka service (connectors/kafka/service.h). SIGTERM and SIGINT stop it
-// cleanly: the open transaction is committed and the consumer group left.
+// cleanly: the open transaction is committed and the consumer closed.
 
 #include <spdlog/spdlog.h>
 

@@ -46,7 +46,7 @@ for ((k = 1; k <= kills; k++)); do
   elif ((k == 2)); then
     mode=restoring
   elif ((k == wipe_at - 2)); then
-    mode=sigterm   # a clean stop mid-run: commits what is in flight, leaves the group, exits 0
+    mode=sigterm   # a clean stop mid-run: commits what is in flight, closes, exits 0
   fi
   eos_start "run$k" "$state" "$id"
   pid=$EOS_PID

@@ -224,7 +224,7 @@ eos_kill() {
   wait "$pid" 2>/dev/null || true
 }
 
-# SIGTERM: the open transaction is committed, the group left, exit 0.
+# SIGTERM: the open transaction is committed, the consumer closed, exit 0.
 eos_stop() {
   local pid=$1 rc=0 i
   eos_alive "$pid" || eos_fail "pid $pid had exited before the SIGTERM"

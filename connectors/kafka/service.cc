@@ -393,6 +393,15 @@ Result<void> Service::Impl::produce(const std::string& topic, int32_t partition,
       txn_failed_ = true;
       return ok();
     }
+    if (err == RdKafka::ERR__FATAL) {
+      // librdkafka's own reason, e.g. fenced: the broker aborted a transaction that outlived its
+      // timeout (a stall), or another instance took this one's id.
+      std::string reason;
+      const auto code = producer_->fatal_error(reason);
+      delete headers;
+      return fail(Errc::kUnavailable, "produce to " + topic + ": " + RdKafka::err2str(code) + ": " +
+                                          reason + txn_age_note());
+    }
     delete headers;  // not taken over on failure
     return fail(Errc::kUnavailable, "produce to " + topic + ": " + RdKafka::err2str(err));
   }

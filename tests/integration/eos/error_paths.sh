@@ -37,6 +37,7 @@ kafka_started=0
 cleanup() {
   local rc=$?
   if ((kafka_started)); then kafka_private stop >"$work/kafka-stop.log" 2>&1 || true; fi
+  set +e   # else errexit ends this trap at the next line when rc != 0, before eos_cleanup
   (exit "$rc")
   eos_cleanup
 }

@@ -12,6 +12,7 @@
 #   eos_wait_output SECONDS PID...                    until the committed output has every notification
 #   eos_kill PID / eos_stop PID                       SIGKILL (reaped) / SIGTERM, which must exit 0
 #   eos_check                                         read_committed output == simulate, dead letters too
+#   eos_check_uncommitted WHY_NONE                    aborted records exist and are caught as duplicates
 #   eos_selfcheck                                     the comparison must catch doctored output
 #
 # Every samordna process started here is killed on exit (trap, and a watchdog in case this shell is
@@ -336,6 +337,24 @@ eos_check() {
   eos_compare_deadletter "$EOS_WORK/expected-deadletter.jsonl" "$EOS_WORK/deadletter.jsonl" deadletter || bad=1
   ((bad == 0)) || eos_fail "the service's committed output is not simulate's (exactly-once violated; seed and logs above)"
   eos_log "exact: $(wc -l <"$EOS_WORK/notifications.jsonl") notifications == simulate, id for id and byte for byte, no duplicates; $(wc -l <"$EOS_WORK/deadletter.jsonl") dead letters == simulate's rejections"
+}
+
+# Transactions that were aborted (cut short by a kill, or by the broker or the service) left their
+# records in the topic, where only read_uncommitted sees them. There must be some (else the test
+# missed the work: WHY_NONE says so), and, compared as if they were the output, they must be caught
+# as duplicates: the harness's proof on real broker data. Sets EOS_UNCOMMITTED (records read) and
+# EOS_ABORTED (records beyond the committed ones).
+eos_check_uncommitted() {  # WHY_NONE
+  local out=$EOS_WORK/uncommitted.jsonl
+  eos_consume "$EOS_PREFIX.notifications" "$out" --timeout-ms 3000 \
+    -X isolation.level=read_uncommitted 2>/dev/null || eos_fail "read_uncommitted consume failed"
+  EOS_UNCOMMITTED=$(wc -l <"$out")
+  EOS_ABORTED=$((EOS_UNCOMMITTED - EOS_EXPECTED))
+  ((EOS_ABORTED > 0)) || eos_fail "read_uncommitted sees $EOS_UNCOMMITTED records, no more than the $EOS_EXPECTED committed: $1"
+  if eos_compare "$EOS_WORK/expected.jsonl" "$out" uncommitted >/dev/null ||
+     [[ ! -s $EOS_WORK/uncommitted.duplicate.ids ]]; then
+    eos_fail "self-check: the read_uncommitted output (aborted records included) was not caught as duplicates"
+  fi
 }
 
 # The harness must be able to fail: doctored copies of the expected output (a line dropped, a line

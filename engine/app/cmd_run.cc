@@ -75,6 +75,12 @@ int run_service(const RunArgs& args) {
   if (!db) {
     std::cerr << "samordna: state dir " << config.state_dir.string() << ": " << db.error().message
               << '\n';
+    if (db.error().code == Errc::kCorruption || db.error().code == Errc::kIo) {
+      // Nothing is lost with it: RocksDB here only mirrors the changelog topic.
+      std::cerr << "samordna: the state dir is a copy of the changelog topic: if it is damaged, "
+                   "move it aside and start again, and every partition is restored from the "
+                   "changelog\n";
+    }
     return kExitUsage;
   }
   kafka::Service service(config, *book, *db.value());

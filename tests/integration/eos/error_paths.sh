@@ -8,7 +8,8 @@
 #   d. the broker (a private one, started here) stops mid-run and comes back: the output is still
 #      exactly simulate's, whether the service rode it out or exited and was restarted
 #   e. startup errors: unreachable bootstrap, a state dir in use, --no-create-topics with missing
-#      topics, a broken rules file; each a non-zero exit and a message that names the problem
+#      topics, a broken rules file, a damaged state dir; each a non-zero exit and a message that
+#      names the problem
 # README.md in this folder; usage: error_paths.sh SAMORDNA SAMORDNA_GEN SOURCE_DIR
 # Environment: EOS_KEEP=1; EOS_PRIVATE_KAFKA_PORT (39092; the controller gets the next port).
 set -euo pipefail
@@ -85,6 +86,20 @@ rc=0
 grep -qF "$bad_file:$bad_line:" "$work/e4-rules.log" ||
   eos_fail "e: the rules error does not name $bad_file:$bad_line: $(tail -n 2 "$work/e4-rules.log")"
 eos_log "e: broken rules: exit 2, $(grep -F "$bad_file:$bad_line:" "$work/e4-rules.log" | head -n 1)"
+
+# A damaged state dir: a RocksDB MANIFEST overwritten with junk. Exit 2, the error names the state
+# dir, and the advice says the changelog can restore it.
+"$SAMORDNA" simulate --rules "$EOS_SOURCE/rules/sets" --events /dev/null --state-dir "$work/e5-state" \
+  >/dev/null 2>&1 || eos_fail "e: could not make a state dir to damage"
+for m in "$work"/e5-state/MANIFEST-*; do head -c 100 /dev/urandom >"$m"; done
+rc=0
+"$SAMORDNA" run --config "$EOS_CFG" --state-dir "$work/e5-state" >"$work/e5-corrupt.log" 2>&1 </dev/null || rc=$?
+((rc == 2)) || eos_fail "e: a damaged state dir exited $rc, not 2: $(tail -n 2 "$work/e5-corrupt.log")"
+grep -qF "samordna: state dir $work/e5-state: " "$work/e5-corrupt.log" ||
+  eos_fail "e: the damaged state dir's error does not name it: $(head -n 1 "$work/e5-corrupt.log")"
+grep -q 'move it aside and start again' "$work/e5-corrupt.log" ||
+  eos_fail "e: no advice to restore a damaged state dir from the changelog: $(tail -n 1 "$work/e5-corrupt.log")"
+eos_log "e: damaged state dir: exit 2, $(head -n 1 "$work/e5-corrupt.log" | cut -c 1-140)..."
 
 # ---------------------------------------------------------------- a, b. poison and wrong keys
 scenario ab

@@ -11,8 +11,8 @@
 #                  is killed with SIGKILL while it consumes; the time from the restart to its first
 #                  committed transaction, split into opening the state, joining the group,
 #                  restoring, and the first commit.
-#
-# Notification latency after a deadline is tests/integration/eos/live_timers.sh (it prints it).
+#   4. latency     notification latency after a deadline, live: tests/integration/eos/live_timers.sh
+#                  with LATENCY_DEADLINES (40) deadlines; min, median and max of read - fire time.
 #
 #   tests/bench/run_kafka_bench.sh                    # ~8 minutes on 2 cores
 #   EPISODES=5000 RECOVERY_EPISODES=20000 tests/bench/run_kafka_bench.sh    # a quick look
@@ -79,7 +79,7 @@ now_ms() { echo $(($(date +%s%N) / 1000000)); }
 
 log "broker $bootstrap, work dir $work, topics $prefix.*"
 
-parts=${PARTS:-1 2 3}
+parts=${PARTS:-1 2 3 4}
 part() { [[ " $parts " == *" $1 "* ]]; }
 
 # --- 1. throughput ----------------------------------------------------------------------------
@@ -198,4 +198,14 @@ echo "RECOVERY with about $pending pending timers: from the restart (right after
   "the first committed transaction $((t_commit - killed)) ms: state opened at $((t_open - killed))," \
   "partitions assigned at $((t_assigned - killed)), restored at $((t_restored - killed))," \
   "first commit at $((t_commit - killed)) ms"
+fi
+
+# --- 4. notification latency after a deadline ---------------------------------------------------
+# tests/integration/eos/live_timers.sh on the wall clock: LATENCY_DEADLINES deadlines, one a second,
+# each read back by a read_committed consumer; it prints wall time read - issuedAt (fire time).
+if part 4; then
+  SAMORDNA_KAFKA_BOOTSTRAP=$bootstrap EOS_EPISODES=${LATENCY_DEADLINES:-40} \
+    bash tests/integration/eos/live_timers.sh "$samordna" "$gen" "$root" >"$work/latency.log" 2>&1 ||
+    { tail -n 20 "$work/latency.log" >&2; exit 1; }
+  echo "LATENCY over ${LATENCY_DEADLINES:-40} deadlines, $(sed -nE 's/.*consumed wall time - issuedAt: (.*)/\1/p' "$work/latency.log")"
 fi

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# samordna run on the real broker, measured (issue 3). Three parts, each printed as it finishes:
+# samordna run on the real broker, measured (issue 3). Four parts, each printed as it finishes:
 #
 #   1. throughput  events per second of `samordna run` replaying a generated feed (event time, to
 #                  its end, --exit-at-end), against kafka_ceiling on the same records and broker:

@@ -140,6 +140,15 @@ wait_until_epoch() {  # EPOCH WHAT
   while (($(date +%s) < $1)); do sleep 0.5; done
 }
 
+# While the service is down: the new episodes NAME are produced, then every deadline of the backlog
+# (the last fires at LAST_FIRE) falls due.
+downtime() {  # NAME LAST_FIRE WHAT
+  gen "$1" "$new" "$(date +%s)" 0
+  produce "$1"
+  eos_log "down: produced $((2 * new)) events of $new new episodes"
+  wait_until_epoch $(($2 + 1)) "$3"
+}
+
 # ------------------------------------------------------------------- run1: backlog A is applied
 # Wall clock (the default): no `clock:`, no `until:`.
 EOS_CLOCK=wall eos_config
@@ -162,10 +171,7 @@ c=$(consumed "$EOS_WORK/run1.log")
 eos_log "run1: $backlog episodes applied (${s[0]} transactions, $backlog noticeHeld, no timer fired), stopped $((first_fire_a - $(date +%s)))s before the first A deadline"
 
 # ------------------------------------------------------------------- downtime A
-gen newA "$new" "$(date +%s)" 0
-produce newA
-eos_log "down: produced $((2 * new)) events of $new new episodes"
-wait_until_epoch $((last_fire_a + 1)) "every A deadline overdue"
+downtime newA "$last_fire_a" "every A deadline overdue"
 
 # ------------------------------------------------------------------- run2: the drain of A
 EOS_CLOCK=wall eos_config "timerPass: $pass_a" "maxBatch: $batch_a"
@@ -215,10 +221,7 @@ grep -q 'aborting transaction' "$EOS_WORK/run2.log" && eos_fail "run2 aborted a 
 eos_log "run2: $backlog B episodes applied, stopped $((first_fire_b - $(date +%s)))s before the first B deadline"
 
 # ------------------------------------------------------------------- downtime B
-gen newB "$new" "$(date +%s)" 0
-produce newB
-eos_log "down: produced $((2 * new)) events of $new new episodes"
-wait_until_epoch $((last_fire_b + 1)) "every B deadline overdue"
+downtime newB "$last_fire_b" "every B deadline overdue"
 
 # ------------------------------------------------------------------- run3: SIGKILL mid-drain
 EOS_CLOCK=wall eos_config "timerPass: $pass_b" "maxBatch: $batch_b"
@@ -253,14 +256,7 @@ check_bounded "$EOS_WORK/run4.log" "$batch_b"
 ((s3[1] + s4[1] <= backlog)) || eos_fail "run3 and run4 committed $((s3[1] + s4[1])) timer firings for $backlog B timers"
 
 # ------------------------------------------------------------------- the committed output
-dl_rc=0
-eos_consume "$EOS_PREFIX.deadletter" "$EOS_WORK/deadletter.jsonl" --timeout-ms 3000 \
-  2>"$EOS_WORK/consume-deadletter.err" &
-dl_pid=$!
-eos_consume "$EOS_PREFIX.notifications" "$EOS_WORK/notifications.jsonl" --timeout-ms 5000 \
-  2>"$EOS_WORK/consume.err" || eos_fail "consume failed: $(head -c 300 "$EOS_WORK/consume.err")"
-wait "$dl_pid" || dl_rc=$?
-((dl_rc == 0)) || eos_fail "consume of the dead letters failed: $(head -c 300 "$EOS_WORK/consume-deadletter.err")"
+eos_read_output
 [[ ! -s $EOS_WORK/deadletter.jsonl ]] || eos_fail "$(wc -l <"$EOS_WORK/deadletter.jsonl") dead letter(s), expected none"
 
 # Each notification projected to the fields that do not depend on when it was processed (a

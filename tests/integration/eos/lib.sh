@@ -11,6 +11,7 @@
 #   eos_wait_log LOG REGEX COUNT SECONDS PID          until LOG has COUNT matching lines
 #   eos_wait_output SECONDS PID...                    until the committed output has every notification
 #   eos_kill PID / eos_stop PID                       SIGKILL (reaped) / SIGTERM, which must exit 0
+#   eos_read_output                                   notifications.jsonl, deadletter.jsonl (read_committed)
 #   eos_check                                         read_committed output == simulate, dead letters too
 #   eos_check_uncommitted WHY_NONE                    aborted records exist and are caught as duplicates
 #   eos_selfcheck                                     the comparison must catch doctored output
@@ -321,8 +322,8 @@ eos_compare_deadletter() {  # EXPECTED_REJECTIONS DEADLETTER_RECORDS NAME
   rm -f "$d/$name.diff" "$d/$name.expected.tsv" "$d/$name.got.tsv"
 }
 
-# The final check: committed notifications == simulate, dead letters == simulate's rejections.
-eos_check() {
+# The committed output (read_committed): notifications.jsonl and deadletter.jsonl in the work dir.
+eos_read_output() {
   # Both topics at once: each read ends 5 s after its last record.
   local dl_pid dl_rc=0
   eos_consume "$EOS_PREFIX.deadletter" "$EOS_WORK/deadletter.jsonl" --timeout-ms 5000 \
@@ -332,6 +333,11 @@ eos_check() {
     2>"$EOS_WORK/consume.err" || eos_fail "consume of the notifications failed: $(head -c 300 "$EOS_WORK/consume.err")"
   wait "$dl_pid" || dl_rc=$?
   ((dl_rc == 0)) || eos_fail "consume of the dead letters failed: $(head -c 300 "$EOS_WORK/consume-deadletter.err")"
+}
+
+# The final check: committed notifications == simulate, dead letters == simulate's rejections.
+eos_check() {
+  eos_read_output
   local bad=0
   eos_compare "$EOS_WORK/expected.jsonl" "$EOS_WORK/notifications.jsonl" notifications || bad=1
   eos_compare_deadletter "$EOS_WORK/expected-deadletter.jsonl" "$EOS_WORK/deadletter.jsonl" deadletter || bad=1

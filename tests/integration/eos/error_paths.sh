@@ -224,7 +224,6 @@ eos_log "d: the private broker is back"
 sleep 3
 d_path="rode it out (no exit)"
 n=1
-d_pids=("$d_pid")
 if ! eos_alive "$d_pid"; then
   rc=0
   wait "$d_pid" || rc=$?

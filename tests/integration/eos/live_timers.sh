@@ -18,6 +18,7 @@ lead=20          # seconds from the feed's creation to the first deadline: room 
 bound=10         # generous: every deadlineMissed committed within this many seconds of issuedAt
 
 # Wall clock (the default): no `clock:` and no `until:`.
+# shellcheck disable=SC2119  # no extra config lines
 EOS_CLOCK=wall eos_config
 
 EOS_TOPICS_MADE=1

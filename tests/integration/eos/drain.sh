@@ -299,6 +299,12 @@ dups=$(grep -o '^{"notificationId":"[^"]*"' "$EOS_WORK/notifications.jsonl" | LC
 ((dups == 0)) || eos_fail "$dups notificationId(s) twice"
 eos_log "content exact: $((2 * backlog + 2 * new)) noticeHeld + $((2 * backlog)) deadlineMissed (issuedAt = dueAt + 1 s), nothing twice, nothing else, no dead letters"
 
+# A pass that finds nothing due opens no transaction: after a drain the timer heads are only lower
+# bounds (now + 1 s) while the new episodes' deadlines lie a day ahead, and an idle service must not
+# commit an empty transaction every second.
+empty=$(cat "$EOS_WORK"/run[1-4].log | grep -cE 'committed transaction [0-9]+: events 0 timers fired 0 ' || true)
+((empty == 0)) || eos_fail "$empty empty transaction(s) committed (no events, no timers): an idle pass opened them"
+
 # Informational: the records of the transaction the SIGKILL cut short (read_uncommitted only).
 all=$(eos_consume "$EOS_PREFIX.notifications" /dev/stdout --timeout-ms 3000 \
         -X isolation.level=read_uncommitted 2>/dev/null | wc -l) || all=0

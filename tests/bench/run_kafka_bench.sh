@@ -18,6 +18,7 @@
 #   EPISODES=5000 RECOVERY_EPISODES=20000 tests/bench/run_kafka_bench.sh    # a quick look
 #   PARTS="1 2" ROUNDS=5 tests/bench/run_kafka_bench.sh                    # throughput and restore only
 # ROUNDS (3): throughput rounds (ceilings and service alternate), the medians are reported.
+# MAX_BATCH (1000), MAX_BATCH_MS (100): maxBatch / maxBatchMs of the service and the ceiling.
 #
 # Starts the development broker (deploy/kafka/kafka.sh start) unless SAMORDNA_KAFKA_BOOTSTRAP is
 # set. Builds in Release (BUILD_DIR, default build-bench). Topics are named bench-<pid>-*, and are
@@ -26,6 +27,8 @@ set -euo pipefail
 
 EPISODES=${EPISODES:-50000}
 RECOVERY_EPISODES=${RECOVERY_EPISODES:-500000}
+MAX_BATCH=${MAX_BATCH:-1000}       # the service's defaults; the ceiling uses the same
+MAX_BATCH_MS=${MAX_BATCH_MS:-100}
 BUILD_DIR=${BUILD_DIR:-build-bench}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -70,6 +73,7 @@ rulesDir: $root/rules/sets
 clock: $clock
 YAML
   [[ $clock == event-time ]] && echo "until: 2027-01-01T00:00:00Z" >>"$work/$name.yaml"
+  printf 'maxBatch: %s\nmaxBatchMs: %s\n' "$MAX_BATCH" "$MAX_BATCH_MS" >>"$work/$name.yaml"
   topics create "$prefix.$name.events" --partitions 4 --replication-factor 1 >/dev/null
 }
 # The milliseconds since the epoch of an spdlog line's timestamp ([YYYY-mm-dd HH:MM:SS.mmm], local).
@@ -102,10 +106,11 @@ for ((r = 1; r <= ${ROUNDS:-3}; r++)); do
     topics create "$prefix.tp.r$r.ceiling-$mode" --partitions 4 --replication-factor 1 >/dev/null
   done
   txn=$("$ceiling" --bootstrap "$bootstrap" --in "$prefix.tp.events" --out "$prefix.tp.r$r.ceiling-txn" \
-    --group "$prefix-ceiling-txn-$r" --transactional-id "$prefix-ceiling-$r")
+    --group "$prefix-ceiling-txn-$r" --transactional-id "$prefix-ceiling-$r" \
+    --max-batch "$MAX_BATCH" --max-batch-ms "$MAX_BATCH_MS")
   log "round $r: ceiling, $txn"
   plain=$("$ceiling" --bootstrap "$bootstrap" --in "$prefix.tp.events" --out "$prefix.tp.r$r.ceiling-plain" \
-    --group "$prefix-ceiling-plain-$r" --plain)
+    --group "$prefix-ceiling-plain-$r" --plain --max-batch "$MAX_BATCH" --max-batch-ms "$MAX_BATCH_MS")
   log "round $r: ceiling, $plain"
   /usr/bin/time -f "%e s wall, %U s user, %S s sys, %M KB max RSS" -o "$work/run.time" \
     "$samordna" run --config "$work/tp-$r.yaml" --state-dir "$work/tp-$r" --instance-id "$prefix-tp-$r" \

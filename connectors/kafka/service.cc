@@ -130,9 +130,18 @@ class Service::Impl : public RdKafka::RebalanceCb {
   bool batch_full() const { return in_txn_ && (txn_failed_ || txn_inputs_ >= config_.max_batch); }
   Result<void> handle(RdKafka::Message& message);  // one result of consume()
 
-  uint64_t consumed_ = 0, dead_lettered_ = 0, notified_ = 0, fired_ = 0, transactions_ = 0;
-  // The counters when the open transaction began, for its log line.
-  uint64_t txn_consumed0_ = 0, txn_dead_lettered0_ = 0, txn_notified0_ = 0, txn_fired0_ = 0;
+  // What the service did, for its log lines. begin() keeps a copy: the transaction's line reports
+  // the difference, and an abort goes back to it (the dropped inputs are applied again).
+  struct Counts {
+    uint64_t consumed = 0, dead_lettered = 0, notified = 0, fired = 0;
+  };
+  Counts counts_, at_begin_;
+  uint64_t transactions_ = 0;
+  void log_counts(const std::string& prefix) const {
+    spdlog::info("{}consumed {} dead-lettered {} notifications {} timers fired {} transactions {}",
+                 prefix, counts_.consumed, counts_.dead_lettered, counts_.notified, counts_.fired,
+                 transactions_);
+  }
   std::optional<Clock::time_point> first_assigned_;
   bool assigned_ = false;  // an assignment (maybe empty) is in force
 };
@@ -365,10 +374,7 @@ Result<void> Service::Impl::begin() {
   in_txn_ = true;
   txn_inputs_ = 0;
   txn_started_ = Clock::now();
-  txn_consumed0_ = consumed_;
-  txn_dead_lettered0_ = dead_lettered_;
-  txn_notified0_ = notified_;
-  txn_fired0_ = fired_;
+  at_begin_ = counts_;
   deliveries_.take();
   return ok();
 }
@@ -409,7 +415,7 @@ Result<void> Service::Impl::produce(const std::string& topic, int32_t partition,
 
 Result<void> Service::Impl::dead_letter(RdKafka::Message& message, const std::string& code,
                                         const std::string& reason) {
-  ++dead_lettered_;
+  ++counts_.dead_lettered;
   auto* headers = RdKafka::Headers::create();
   headers->add(kHeaderCode, code);
   headers->add(kHeaderReason, reason);
@@ -442,13 +448,13 @@ Result<void> Service::Impl::fire_timers(PartitionId p, Instant now, bool all) {
     // then no transaction is opened for it. fire_due only staged into txn_, which begin() leaves.
     if (fired == 0) return ok();
     SAMORDNA_TRYV(begin());
-    fired_ += fired;
+    counts_.fired += fired;
     txn_inputs_ += fired;
     for (const auto& n : out) {
       SAMORDNA_TRYV(produce(config_.kafka.topics.notifications, RdKafka::Topic::PARTITION_UA,
                             n.episode_id(), n.SerializeAsString()));
     }
-    notified_ += out.size();
+    counts_.notified += out.size();
     producer_->poll(0);
     // A bounded pass unless the caller must see every due timer (before an event, in replay).
     if (!all || fired < limit) return ok();
@@ -459,7 +465,7 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
   const auto p = static_cast<PartitionId>(message.partition());
   at_end_[p] = false;
   SAMORDNA_TRYV(begin());
-  ++consumed_;  // after begin(): it takes the counters for this transaction's log line
+  ++counts_.consumed;  // after begin(): it takes the counters for this transaction's log line
   ++txn_inputs_;
   next_offset_[p] = message.offset() + 1;
 
@@ -506,7 +512,7 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
     SAMORDNA_TRYV(produce(config_.kafka.topics.notifications, RdKafka::Topic::PARTITION_UA,
                           n.episode_id(), n.SerializeAsString()));
   }
-  notified_ += outcome.notifications.size();
+  counts_.notified += outcome.notifications.size();
   return ok();
 }
 
@@ -567,8 +573,9 @@ Result<void> Service::Impl::commit() {
   spdlog::debug(
       "committed transaction {}: events {} timers fired {} notifications {} dead letters {} "
       "changelog records {}",
-      transactions_, consumed_ - txn_consumed0_, fired_ - txn_fired0_, notified_ - txn_notified0_,
-      dead_lettered_ - txn_dead_lettered0_, changelog_records);
+      transactions_, counts_.consumed - at_begin_.consumed, counts_.fired - at_begin_.fired,
+      counts_.notified - at_begin_.notified, counts_.dead_lettered - at_begin_.dead_lettered,
+      changelog_records);
   return ok();
 }
 
@@ -593,11 +600,7 @@ Result<void> Service::Impl::abort_and_rewind(const std::string& why) {
     return fail(Errc::kUnavailable, "abort_transaction: " + e.what() + txn_age_note());
   }
   in_txn_ = false;
-  // The dropped inputs are applied again: count them once.
-  consumed_ = txn_consumed0_;
-  dead_lettered_ = txn_dead_lettered0_;
-  notified_ = txn_notified0_;
-  fired_ = txn_fired0_;
+  counts_ = at_begin_;  // the dropped inputs are applied again: count them once
   txn_failed_ = false;
   txn_.clear();
   SAMORDNA_TRYV(engine_.open());  // heads moved past timers the dropped transaction fired
@@ -695,16 +698,12 @@ Result<void> Service::Impl::run() {
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           Clock::now() - first_assigned_.value_or(Clock::now()))
                           .count();
-      spdlog::info(
-          "caught up {} ms after the first assignment: consumed {} dead-lettered {} "
-          "notifications {} timers fired {} transactions {}",
-          ms, consumed_, dead_lettered_, notified_, fired_, transactions_);
+      log_counts(fmt::format("caught up {} ms after the first assignment: ", ms));
       break;
     }
     if (Clock::now() - last_report > std::chrono::seconds(10)) {
       last_report = Clock::now();
-      spdlog::info("consumed {} dead-lettered {} notifications {} timers fired {} transactions {}",
-                   consumed_, dead_lettered_, notified_, fired_, transactions_);
+      log_counts("");
     }
   }
   // Clean shutdown: finish the transaction, then close the consumer (which revokes locally, with
@@ -713,8 +712,8 @@ Result<void> Service::Impl::run() {
   consumer_->close();
   consumer_.reset();
   producer_->flush(kTimeoutMs);
-  spdlog::info("stopped: consumed {} notifications {} transactions {}", consumed_, notified_,
-               transactions_);
+  spdlog::info("stopped: consumed {} notifications {} transactions {}", counts_.consumed,
+               counts_.notified, transactions_);
   return ok();
 }
 

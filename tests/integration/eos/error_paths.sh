@@ -29,6 +29,19 @@ scenario() {
   eos_log "--- $1"
 }
 
+# Checks c and d: a feed of EPISODES (seed SEED) in the scenario's topic, small transactions and
+# fetches (so that what happens to the service lands in the middle of work), and a first instance
+# started and given its 4 partitions a second ago (EOS_PID).
+start_small_batches() {  # EPISODES SEED NAME STATE_DIR INSTANCE_ID
+  eos_feed "$1" "$2" 0.002
+  eos_config "maxBatch: 20"
+  EOS_RUN_ARGS=(-X max.partition.fetch.bytes=8192)
+  eos_load
+  eos_start "$3" "$4" "$5"
+  eos_wait_log "$EOS_WORK/$3.log" 'assigned partition' 4 60 "$EOS_PID"
+  sleep 1
+}
+
 # The private broker of check d: its own data dir (in the work dir) and ports; stopped on exit,
 # and its pid is listed so that the watchdog kills it if this shell is killed.
 kport=${EOS_PRIVATE_KAFKA_PORT:-39092}
@@ -156,14 +169,8 @@ eos_log "a, b: 2 non-protobuf records, an empty one, one with no episodeId and 1
 
 # ---------------------------------------------------------------- c. a zombie is fenced
 scenario c
-eos_feed 600 4202 0.002
-eos_config "maxBatch: 20"
-EOS_RUN_ARGS=(-X max.partition.fetch.bytes=8192)
-eos_load
-eos_start c-a "$work/c-state-a" "$EOS_PREFIX-x"
+start_small_batches 600 4202 c-a "$work/c-state-a" "$EOS_PREFIX-x"
 a_pid=$EOS_PID
-eos_wait_log "$work/c-a.log" 'assigned partition' 4 60 "$a_pid"
-sleep 1
 eos_alive "$a_pid" || eos_fail "c: A exited before B started"
 c_t0=$SECONDS
 # Same instance id (transactional id), another state dir: another machine that took A's identity.
@@ -204,14 +211,8 @@ private=127.0.0.1:$kport
 kpid=$(cat "$work/kafka/kafka.pid")
 echo "$kpid" >>"$work/pids"
 scenario d "$private"
-eos_feed 800 4303 0.002
-eos_config "maxBatch: 20"
-EOS_RUN_ARGS=(-X max.partition.fetch.bytes=8192)
-eos_load
-eos_start d-run1 "$work/d-state" "$EOS_PREFIX-a"
+start_small_batches 800 4303 d-run1 "$work/d-state" "$EOS_PREFIX-a"
 d_pid=$EOS_PID
-eos_wait_log "$work/d-run1.log" 'assigned partition' 4 60 "$d_pid"
-sleep 1
 d_lines=$(wc -l <"$work/d-run1.log")
 eos_log "d: stopping the private broker mid-run (1 s after the service had its 4 partitions)"
 kafka_private stop >>"$work/kafka-stop.log" 2>&1 || eos_fail "d: kafka.sh stop failed"

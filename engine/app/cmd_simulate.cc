@@ -18,6 +18,7 @@ struct SimulateArgs {
   std::string until;
   std::string state_dir;
   std::string episode;
+  int retention_days = 30;
   bool stats = false;
 };
 
@@ -41,6 +42,10 @@ int run_simulation(const SimulateArgs& args, bool explain_mode) {
   SimulationOptions options;
   options.until = parse_time_option("--until", args.until);
   if (!args.state_dir.empty()) options.state_dir = args.state_dir;
+  // explain reads the episode's final state: it must still be there.
+  options.retention = explain_mode ? std::chrono::seconds{0}
+                                   : std::chrono::seconds{std::chrono::hours{24}} *
+                                         static_cast<int64_t>(args.retention_days);
   auto stats = sim.run(*in, options);
   if (!stats) {
     std::cerr << "samordna: " << stats.error().message << '\n';
@@ -50,7 +55,7 @@ int run_simulation(const SimulateArgs& args, bool explain_mode) {
   if (args.stats) {
     std::cerr << "lines=" << s.lines << " applied=" << s.applied << " duplicates=" << s.duplicates
               << " rejected=" << s.rejected << " timers_fired=" << s.timers_fired
-              << " notifications=" << s.notifications << '\n';
+              << " notifications=" << s.notifications << " retired=" << s.retired << '\n';
   }
   if (!explain_mode) return s.rejected > 0 ? kExitRejected : kExitOk;
 
@@ -78,6 +83,11 @@ void add_simulate_commands(CLI::App& app, Commands& commands) {
   simulate->add_option("--until", sim->until, "Fire timers up to this RFC 3339 time at the end");
   simulate->add_option("--state-dir", sim->state_dir,
                        "Keep state on disk here (default: in memory)");
+  simulate
+      ->add_option("--retention-days", sim->retention_days,
+                   "Days a settled episode stays in the state before it is removed (0: keep)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 36500));
   simulate->add_flag("--stats", sim->stats, "Print counts to stderr at the end");
   commands.emplace_back(simulate, [sim] { return run_simulation(*sim, false); });
 

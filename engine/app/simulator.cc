@@ -1,8 +1,9 @@
 #include "engine/app/simulator.h"
 
-#include <google/protobuf/util/json_util.h>
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+#include <cstring>
 #include <istream>
 #include <ostream>
 
@@ -10,20 +11,49 @@
 
 namespace samordna::app {
 
+// The simulator's side of a unit of work: notifications go out as JSON lines as they happen;
+// nothing outside needs committing.
+class Simulator::Lines final : public pipeline::Output {
+ public:
+  Lines(std::ostream& out, JsonCodec& json) : out_(out), json_(json) {}
+
+  Result<void> begin() override { return ok(); }
+  Result<void> notify(const v1::Notification& n) override {
+    line_.clear();
+    json_.print(n, line_);
+    line_ += '\n';
+    out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
+    return checked();
+  }
+  Result<std::optional<std::map<pipeline::PartitionId, int64_t>>> commit(
+      const pipeline::Changes&) override {
+    return std::optional<std::map<pipeline::PartitionId, int64_t>>{std::in_place};
+  }
+  Result<void> flush() {
+    out_.flush();
+    return checked();
+  }
+
+ private:
+  Result<void> checked() {
+    if (out_) return ok();
+    const int err = errno;
+    return fail(Errc::kIo, std::string("cannot write the notifications") +
+                               (err != 0 ? std::string(": ") + std::strerror(err) : ""));
+  }
+
+  std::ostream& out_;
+  JsonCodec& json_;
+  std::string line_;
+};
+
 Simulator::Simulator(const rules::RuleBook& rules, std::ostream& notifications,
                      std::ostream& rejections)
-    : rules_(rules), notifications_(notifications), rejections_(rejections) {}
+    : rules_(rules),
+      rejections_(rejections),
+      lines_(std::make_unique<Lines>(notifications, json_)) {}
 
-void Simulator::emit(const std::vector<v1::Notification>& batch, SimulationStats& stats) {
-  std::string json;
-  for (const auto& n : batch) {
-    json.clear();
-    json_.print(n, json);
-    json += '\n';
-    notifications_ << json;
-  }
-  stats.notifications += batch.size();
-}
+Simulator::~Simulator() = default;
 
 void Simulator::report(size_t line, const std::string& event_id, const std::string& episode_id,
                        const std::string& code, const std::string& reason) {
@@ -41,40 +71,25 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
   db_options.in_memory = !options.state_dir.has_value();
   SAMORDNA_TRY(db, store::Db::open(options.state_dir.value_or("/samordna-sim"), db_options));
   db_ = std::move(db);
-  engine_ = std::make_unique<pipeline::Engine>(*db_, rules_);
-  SAMORDNA_TRYV(engine_->open());
+  pipeline::DriverOptions driver_options;
+  driver_options.clock = pipeline::ClockMode::kEventTime;
+  // Inputs per RocksDB write. Reads go through the unit of work, so its size changes no result; a
+  // simulation needs no per-input durability (the service writes per Kafka transaction).
+  driver_options.max_batch = 1024;
+  driver_options.timer_pass = 1024;
+  driver_options.retention = options.retention;
+  driver_ = std::make_unique<pipeline::Driver>(*db_, rules_, *lines_, driver_options);
+  SAMORDNA_TRYV(driver_->open());
+  constexpr pipeline::PartitionId kPartition = 0;
+  SAMORDNA_TRYV(driver_->add_partition(kPartition));
 
-  constexpr store::PartitionId kPartition = 0;
   SimulationStats stats;
-  std::optional<Instant> clock;
-  std::vector<v1::Notification> out;
-
-  constexpr size_t kTimerPass = 1024;
-  // Inputs staged per RocksDB write. Reads go through the transaction, so batching changes no
-  // result; a simulation needs no per-input durability (the service writes per Kafka transaction).
-  constexpr size_t kInputsPerWrite = 1024;
-  store::Txn txn;
-  size_t staged = 0;
-  auto stage_done = [&](size_t inputs) -> Result<void> {
-    staged += inputs;
-    if (staged < kInputsPerWrite) return ok();
-    staged = 0;
-    return engine_->write(txn);
-  };
-  // Fires every timer the clock passes, in bounded passes, one transaction per pass.
-  auto advance = [&](Instant to) -> Result<void> {
-    while (true) {
-      const auto head = engine_->next_due(kPartition);
-      if (!head || *head > to) return ok();
-      out.clear();
-      SAMORDNA_TRY(fired, engine_->fire_due(kPartition, to, kTimerPass, out, txn));
-      SAMORDNA_TRYV(stage_done(fired));
-      stats.timers_fired += fired;
-      emit(out, stats);
-      if (fired < kTimerPass) return ok();
+  auto commit_if_full = [&]() -> Result<void> {
+    if (driver_->full()) {
+      SAMORDNA_TRYV(driver_->commit());
     }
+    return ok();
   };
-
   std::string line;
   size_t line_no = 0;
   while (std::getline(events, line)) {
@@ -83,49 +98,43 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
     ++stats.lines;
     v1::Event event;
     if (std::string parser_message; !json_.parse(line, event, parser_message)) {
-      ++stats.rejected;
       report(line_no, "", "", "malformed",
              "not a samordna.v1.Event JSON line: " + describe_json_error(line, parser_message));
+      SAMORDNA_TRYV(driver_->refused());
+      SAMORDNA_TRYV(commit_if_full());
       continue;
     }
-    if (!event.has_occurred_at()) {
-      ++stats.rejected;
-      report(line_no, event.event_id(), event.episode_id(), "malformed", "occurredAt is required");
-      continue;
+    SAMORDNA_TRY(outcome, driver_->event(kPartition, event));
+    if (outcome.kind == pipeline::Outcome::Kind::kRejected) {
+      report(line_no, event.event_id(), event.episode_id(),
+             state::code_name(outcome.rejection->code), outcome.rejection->reason);
     }
-    const Instant at =
-        from_proto(event.has_recorded_at() ? event.recorded_at() : event.occurred_at());
-    if (!clock || at > *clock) clock = at;
-    SAMORDNA_TRYV(advance(*clock));
+    SAMORDNA_TRYV(commit_if_full());
+  }
+  if (events.bad()) return fail(Errc::kIo, "cannot read the events");
+  if (options.until) driver_->advance_clock(kPartition, *options.until);
+  while (driver_->overdue(kPartition)) {
+    SAMORDNA_TRY(fired, driver_->timer_pass(kPartition));
+    if (fired == 0) {
+      SAMORDNA_TRYV(driver_->commit());  // the unit of work is full
+    }
+  }
+  SAMORDNA_TRYV(driver_->commit());
+  SAMORDNA_TRYV(lines_->flush());
 
-    SAMORDNA_TRY(outcome, engine_->apply(kPartition, event, *clock, txn));
-    SAMORDNA_TRYV(stage_done(1));
-    switch (outcome.kind) {
-      case pipeline::Outcome::Kind::kApplied:
-        ++stats.applied;
-        emit(outcome.notifications, stats);
-        break;
-      case pipeline::Outcome::Kind::kDuplicate:
-        ++stats.duplicates;
-        break;
-      case pipeline::Outcome::Kind::kRejected:
-        ++stats.rejected;
-        report(line_no, event.event_id(), event.episode_id(),
-               state::code_name(outcome.rejection->code), outcome.rejection->reason);
-        break;
-    }
-  }
-  if (options.until && (!clock || *options.until > *clock)) {
-    SAMORDNA_TRYV(advance(*options.until));
-  }
-  SAMORDNA_TRYV(engine_->write(txn));
-  notifications_.flush();
+  const auto& c = driver_->counts();
+  stats.applied = c.applied;
+  stats.duplicates = c.duplicates;
+  stats.rejected = c.rejected;
+  stats.notifications = c.notified;
+  stats.timers_fired = c.fired;
+  stats.retired = c.retired;
   return stats;
 }
 
 Result<std::optional<v1::EpisodeState>> Simulator::episode(std::string_view id) const {
-  if (!engine_) return fail(Errc::kInvalidArgument, "the simulation has not run");
-  return engine_->episode(0, id);
+  if (!driver_) return fail(Errc::kInvalidArgument, "the simulation has not run");
+  return driver_->episode(0, id);
 }
 
 }  // namespace samordna::app

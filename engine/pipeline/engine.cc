@@ -36,21 +36,45 @@ state::TimerFired unpack_timer(uint8_t packed, Instant fire_at) {
   return t;
 }
 
-Engine::Engine(store::Db& db, const rules::RuleBook& rules)
-    : db_(db), episodes_(db), timers_(db), rules_(rules) {}
+Engine::Engine(store::Db& db, const rules::RuleBook& rules, std::chrono::seconds retention)
+    : db_(db), episodes_(db), timers_(db), rules_(rules), retention_(retention) {}
 
 Result<void> Engine::open() {
   staged_.clear();
   return timers_.load();
 }
 
+namespace {
+
+bool settled(const v1::EpisodeState& s) {
+  return s.phase() == v1::EpisodeState::CLOSED || s.phase() == v1::EpisodeState::CANCELLED;
+}
+
+const uint8_t kRetentionTimer = pack_timer_kind(v1::TIMER_RETENTION, v1::DEADLINE_KIND_UNSPECIFIED);
+
+}  // namespace
+
+Result<std::optional<v1::EpisodeState>> Engine::load(PartitionId partition, std::string_view id,
+                                                     store::Txn& txn) const {
+  return episodes_.get(partition, id, &txn);
+}
+
 Result<void> Engine::stage(PartitionId partition, const v1::EpisodeState* old,
-                           const v1::EpisodeState& next, store::Txn& txn) {
+                           v1::EpisodeState& next, std::optional<Instant> now, store::Txn& txn) {
+  auto key = [&](uint8_t kind) { return timers::TimerKey{partition, next.episode_id(), kind}; };
+  // Retention: the first time an episode is settled (or cancelled), it gets the instant it leaves
+  // the store. The state machine copies the field along like any other.
+  if (now && retention_.count() > 0 && settled(next) && !next.has_retire_at()) {
+    next.set_retire_at(to_unix(*now + retention_));
+  }
+  if (next.has_retire_at() &&
+      !(old != nullptr && old->has_retire_at() && old->retire_at() == next.retire_at())) {
+    SAMORDNA_TRYV(timers_.schedule(txn, key(kRetentionTimer), from_unix(next.retire_at())));
+  }
   episodes_.put(txn, partition, next);
   staged_.emplace(partition, next.episode_id());
   const TimerSet before = timers_of(old);
   const TimerSet after = timers_of(&next);
-  auto key = [&](uint8_t kind) { return timers::TimerKey{partition, next.episode_id(), kind}; };
   for (const auto& [kind, fire_at] : before) {
     if (!after.contains(kind)) {
       SAMORDNA_TRYV(timers_.cancel(txn, key(kind)));
@@ -71,10 +95,24 @@ Result<void> Engine::write(store::Txn& txn) {
   return ok();
 }
 
+Result<Outcome> Engine::check(PartitionId partition, const v1::Event& event, Instant now,
+                              store::Txn& txn) const {
+  Outcome outcome;
+  SAMORDNA_TRY(stored, load(partition, event.episode_id(), txn));
+  auto step = state::apply_event(stored ? &*stored : nullptr, event, rules_, now);
+  if (!step) {
+    outcome.kind = Outcome::Kind::kRejected;
+    outcome.rejection = std::move(step.error());
+  } else if (step.value().outcome == state::Transition::Outcome::kDuplicate) {
+    outcome.kind = Outcome::Kind::kDuplicate;
+  }
+  return outcome;
+}
+
 Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Instant now,
                               store::Txn& txn) {
   Outcome outcome;
-  SAMORDNA_TRY(stored, episodes_.get(partition, event.episode_id(), &txn));
+  SAMORDNA_TRY(stored, load(partition, event.episode_id(), txn));
   const v1::EpisodeState* old = stored ? &*stored : nullptr;
   auto step = state::apply_event(old, event, rules_, now);
   if (!step) {
@@ -87,7 +125,17 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
     outcome.kind = Outcome::Kind::kDuplicate;
     return outcome;
   }
-  SAMORDNA_TRYV(stage(partition, old, t.next, txn));
+  // A state that could not travel as one changelog record would block its partition on every
+  // restart: refuse the event that would make it so, like any other bad input.
+  if (t.next.ByteSizeLong() > kMaxStateBytes) {
+    outcome.kind = Outcome::Kind::kRejected;
+    outcome.rejection =
+        state::Rejection{state::Rejection::Code::kMalformed,
+                         "the episode's state would exceed " + std::to_string(kMaxStateBytes) +
+                             " bytes, the most one changelog record holds (state_too_large)"};
+    return outcome;
+  }
+  SAMORDNA_TRYV(stage(partition, old, t.next, now, txn));
   outcome.notifications = std::move(t.notifications);
   return outcome;
 }
@@ -96,7 +144,11 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
                                 std::vector<v1::Notification>& out, store::Txn& txn) {
   SAMORDNA_TRY(due, timers_.due(partition, now, limit, &txn));
   for (const auto& timer : due) {
-    SAMORDNA_TRY(stored, episodes_.get(partition, timer.key.episode_id, &txn));
+    if (timer.key.kind == kRetentionTimer) {
+      SAMORDNA_TRYV(retire(partition, timer.key.episode_id, txn));
+      continue;
+    }
+    SAMORDNA_TRY(stored, load(partition, timer.key.episode_id, txn));
     state::Transition t;
     if (stored) {
       t = state::fire_timer(*stored, unpack_timer(timer.key.kind, timer.fire_at), rules_, now);
@@ -108,16 +160,33 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
       SAMORDNA_TRYV(timers_.cancel(txn, timer.key));
       continue;
     }
-    SAMORDNA_TRYV(stage(partition, &*stored, t.next, txn));
+    SAMORDNA_TRYV(stage(partition, &*stored, t.next, now, txn));
     for (auto& n : t.notifications) out.push_back(std::move(n));
   }
   return due.size();
 }
 
+Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, store::Txn& txn) {
+  SAMORDNA_TRY(stored, load(partition, episode_id, txn));
+  const std::string id(episode_id);
+  auto key = [&](uint8_t kind) { return timers::TimerKey{partition, id, kind}; };
+  SAMORDNA_TRYV(timers_.cancel(txn, key(kRetentionTimer)));
+  if (!stored) return ok();
+  for (const auto& [kind, fire_at] : timers_of(&*stored)) {
+    (void)fire_at;
+    SAMORDNA_TRYV(timers_.cancel(txn, key(kind)));
+  }
+  episodes_.erase(txn, partition, episode_id);
+  staged_.emplace(partition, id);
+  ++retired_;
+  return ok();
+}
+
 Result<void> Engine::restore(PartitionId partition, const v1::EpisodeState& state,
                              store::Txn& txn) {
-  SAMORDNA_TRY(stored, episodes_.get(partition, state.episode_id(), &txn));
-  return stage(partition, stored ? &*stored : nullptr, state, txn);
+  SAMORDNA_TRY(stored, load(partition, state.episode_id(), txn));
+  v1::EpisodeState next = state;
+  return stage(partition, stored ? &*stored : nullptr, next, std::nullopt, txn);
 }
 
 }  // namespace samordna::pipeline

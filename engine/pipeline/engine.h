@@ -9,6 +9,7 @@
 //
 // Not thread-safe: one Engine per partition group, used from one thread.
 
+#include <chrono>
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -33,14 +34,22 @@ using store::PartitionId;
 
 struct Outcome {
   enum class Kind { kApplied, kDuplicate, kRejected };
+  bool applied() const { return kind == Kind::kApplied; }
   Kind kind = Kind::kApplied;
   std::optional<state::Rejection> rejection;  // set when kRejected
   std::vector<v1::Notification> notifications;
 };
 
+// The largest episode state the pipeline stores: a changelog record must fit a Kafka message
+// (1 MiB by default, with room for the record's overhead). An event that would make a state larger
+// is rejected (`state_too_large`) instead of blocking its partition.
+inline constexpr size_t kMaxStateBytes = 900 * 1024;
+
 class Engine {
  public:
-  Engine(store::Db& db, const rules::RuleBook& rules);
+  // `retention`: how long a settled or cancelled episode stays; zero keeps it forever.
+  Engine(store::Db& db, const rules::RuleBook& rules,
+         std::chrono::seconds retention = std::chrono::seconds{0});
 
   // Loads the timer heads. Call once before use, and again after dropping a transaction.
   Result<void> open();
@@ -48,6 +57,9 @@ class Engine {
   // Applies one event at `now`. A rejection is an outcome, not an error: errors are I/O failures.
   Result<Outcome> apply(PartitionId partition, const v1::Event& event, Instant now,
                         store::Txn& txn);
+  // What apply() would do, without staging anything.
+  Result<Outcome> check(PartitionId partition, const v1::Event& event, Instant now,
+                        store::Txn& txn) const;
 
   // Fires up to `limit` timers of the partition due at `now` and appends what they emit to `out`.
   // Returns how many timers were taken off the store.
@@ -56,6 +68,8 @@ class Engine {
 
   // Takes an episode's state as recorded elsewhere (a changelog) and mirrors its timers.
   Result<void> restore(PartitionId partition, const v1::EpisodeState& state, store::Txn& txn);
+  // Removes an episode and its timers (retention; a changelog tombstone).
+  Result<void> retire(PartitionId partition, std::string_view episode_id, store::Txn& txn);
 
   // Writes the transaction to the store and empties it.
   Result<void> write(store::Txn& txn);
@@ -70,21 +84,27 @@ class Engine {
   }
 
   // The episodes whose state the open transaction changed, by partition: what a changelog must
-  // record. Emptied by write() and open().
+  // record (a retired one has no state left). Emptied by write() and open().
   const std::set<std::pair<PartitionId, std::string>>& staged() const { return staged_; }
+  size_t retired() const { return retired_; }  // episodes retired since construction
 
   store::Db& db() { return db_; }
 
  private:
   // Puts the new state and the difference between the old and new timer sets into the transaction.
-  Result<void> stage(PartitionId partition, const v1::EpisodeState* old,
-                     const v1::EpisodeState& next, store::Txn& txn);
+  // `now` is absent when restoring: a restored state keeps the retire_at it was recorded with.
+  Result<void> stage(PartitionId partition, const v1::EpisodeState* old, v1::EpisodeState& next,
+                     std::optional<Instant> now, store::Txn& txn);
+  Result<std::optional<v1::EpisodeState>> load(PartitionId partition, std::string_view id,
+                                               store::Txn& txn) const;
 
   store::Db& db_;
   store::EpisodeStore episodes_;
   timers::TimerStore timers_;
   const rules::RuleBook& rules_;
+  std::chrono::seconds retention_;
   std::set<std::pair<PartitionId, std::string>> staged_;
+  size_t retired_ = 0;
 };
 
 // The timer store keys a timer by one byte: the timer kind in the high nibble, the deadline kind in

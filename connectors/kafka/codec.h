@@ -24,6 +24,11 @@ inline constexpr const char* kHeaderSourceTopic = "samordna.source.topic";
 inline constexpr const char* kHeaderSourcePartition = "samordna.source.partition";  // decimal
 inline constexpr const char* kHeaderSourceOffset = "samordna.source.offset";        // decimal
 
+// The changelog's clock record of a partition (connectors/kafka/README.md): the event-time clock
+// the last committed transaction reached, as decimal Unix seconds. The key starts with a NUL byte,
+// which no episode id may hold, so it never meets an episode's record under compaction.
+inline const std::string kChangelogClockKey{"\0clock", 6};
+
 // Standard base64 (RFC 4648 section 4) with padding.
 std::string base64_encode(std::string_view bytes);
 // The inverse; nullopt when `text` is not padded standard base64.

@@ -6,6 +6,7 @@
 
 #include <librdkafka/rdkafkacpp.h>
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -56,6 +57,9 @@ struct ServiceConfig {
   int max_batch_ms = 100;    // how long a transaction collects inputs
   size_t timer_pass = 1000;  // per round: messages taken, then timers fired per partition
   int transaction_timeout_ms = 30000;
+  // A settled or cancelled episode leaves the state and gets a changelog tombstone this long after
+  // it was settled (pipeline::DriverOptions::retention); zero keeps it forever.
+  std::chrono::seconds retention{std::chrono::hours{24 * 30}};
   // Stop cleanly once every assigned partition is consumed to its end and every timer its clock
   // has passed has fired (a replay or a backfill that ends; `samordna run --exit-at-end`).
   bool exit_at_end = false;

@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
+#include <charconv>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -13,17 +14,25 @@
 #include "connectors/kafka/admin.h"
 #include "connectors/kafka/codec.h"
 #include "engine/core/check.h"
+#include "engine/pipeline/driver.h"
 
 namespace samordna::kafka {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using PartitionId = store::PartitionId;
+using PartitionId = pipeline::PartitionId;
 
 constexpr int kTimeoutMs = 30000;
-constexpr size_t kRestoreFlushEvery = 10000;  // changelog records per RocksDB write while restoring
 
-std::string checkpoint_key(PartitionId p) { return "changelog-checkpoint/" + std::to_string(p); }
+pipeline::DriverOptions driver_options(const ServiceConfig& config) {
+  pipeline::DriverOptions o;
+  o.clock = config.clock == ClockMode::kEventTime ? pipeline::ClockMode::kEventTime
+                                                  : pipeline::ClockMode::kWall;
+  o.max_batch = config.max_batch;
+  o.timer_pass = config.timer_pass;
+  o.retention = config.retention;
+  return o;
+}
 
 // Owns an RdKafka::Error and says what to do about it.
 struct TxnError {
@@ -65,11 +74,13 @@ class DeliveryTracker : public RdKafka::DeliveryReportCb {
 
 }  // namespace
 
-class Service::Impl : public RdKafka::RebalanceCb {
+// The Kafka side of the drive loop: the consumer feeds the driver, and a unit of work is a Kafka
+// transaction (pipeline::Output).
+class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
  public:
   Impl(ServiceConfig config, const rules::RuleBook& rules, store::Db& db, std::atomic<bool>& stop)
       : config_(std::move(config)),
-        engine_(db, rules),
+        driver_(db, rules, *this, driver_options(config_)),
         stop_(stop),
         deliveries_(config_.kafka.topics.changelog) {}
 
@@ -85,63 +96,54 @@ class Service::Impl : public RdKafka::RebalanceCb {
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
 
+  // pipeline::Output
+  Result<void> begin() override;
+  Result<void> notify(const v1::Notification& n) override;
+  Result<std::optional<std::map<PartitionId, int64_t>>> commit(
+      const pipeline::Changes& changes) override;
+
  private:
   Result<void> start();
   Result<void> restore(PartitionId p);
   Result<void> process(RdKafka::Message& message);
-  Result<void> fire_timers(PartitionId p, Instant now, bool all);
-  Result<void> begin();
-  Result<void> commit();
-  Result<void> abort_and_rewind(const std::string& why);
+  Result<void> commit_unit();  // driver_.commit(), rewinding the input when the unit was aborted
+  Result<void> abort_unit(const std::string& why);
   std::string txn_age_note() const;
   Result<void> produce(const std::string& topic, int32_t partition, const std::string& key,
-                       const std::string& value, RdKafka::Headers* headers = nullptr);
+                       const std::string* value, RdKafka::Headers* headers = nullptr);
   Result<void> dead_letter(RdKafka::Message& message, const std::string& code,
                            const std::string& reason);
-  Instant now_for(PartitionId p) const;
-  void advance_clock(PartitionId p, Instant t) {
-    auto& c = clock_[p];
-    if (t > c) c = t;
-  }
 
   ServiceConfig config_;
-  pipeline::Engine engine_;
+  pipeline::Driver driver_;
   std::atomic<bool>& stop_;
   DeliveryTracker deliveries_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<RdKafka::Producer> producer_;
-  store::Txn txn_;
 
   bool in_txn_ = false;
   bool txn_failed_ = false;  // librdkafka failed the open transaction: abort it at the next commit
   bool abandoned_ = false;
-  size_t txn_inputs_ = 0;
   Clock::time_point txn_started_;
   std::optional<Error> failure_;  // set inside callbacks, raised by run()
 
   std::map<PartitionId, int64_t> committed_offset_;  // next offset to consume, as committed
   std::map<PartitionId, int64_t> next_offset_;       // next offset to consume, as processed
-  std::map<PartitionId, Instant> clock_;             // event-time mode: latest event time
-  std::map<PartitionId, Instant> committed_clock_;   // clock_ as of the last commit
   std::map<PartitionId, bool> at_end_;
 
   bool caught_up() const;
   // Full, or failed by librdkafka: either way it is to be committed (or aborted) now.
-  bool batch_full() const { return in_txn_ && (txn_failed_ || txn_inputs_ >= config_.max_batch); }
+  bool batch_full() const { return driver_.full() || (driver_.in_unit() && txn_failed_); }
   Result<void> handle(RdKafka::Message& message);  // one result of consume()
 
-  // What the service did, for its log lines. begin() keeps a copy: the transaction's line reports
-  // the difference, and an abort goes back to it (the dropped inputs are applied again).
-  struct Counts {
-    uint64_t consumed = 0, dead_lettered = 0, notified = 0, fired = 0;
-  };
-  Counts counts_, at_begin_;
-  uint64_t transactions_ = 0;
   void log_counts(const std::string& prefix) const {
-    spdlog::info("{}consumed {} dead-lettered {} notifications {} timers fired {} transactions {}",
-                 prefix, counts_.consumed, counts_.dead_lettered, counts_.notified, counts_.fired,
-                 transactions_);
+    const auto& c = driver_.counts();
+    spdlog::info(
+        "{}consumed {} dead-lettered {} notifications {} timers fired {} retired {} "
+        "transactions {}",
+        prefix, c.events + c.refused, c.rejected, c.notified, c.fired, c.retired, c.units);
   }
+  pipeline::DriverCounts at_begin_;  // for the per-transaction log line
   std::optional<Clock::time_point> first_assigned_;
   bool assigned_ = false;  // an assignment (maybe empty) is in force
 };
@@ -151,22 +153,11 @@ Service::Service(ServiceConfig config, const rules::RuleBook& rules, store::Db& 
 Service::~Service() = default;
 Result<void> Service::run() { return impl_->run(); }
 
-Instant Service::Impl::now_for(PartitionId p) const {
-  if (config_.clock == ClockMode::kWall) return SystemClock().now();
-  auto it = clock_.find(p);
-  return it == clock_.end() ? Instant{} : it->second;
-}
-
 Result<void> Service::Impl::start() {
-  SAMORDNA_TRYV(engine_.open());
+  SAMORDNA_TRYV(driver_.open());
   {
     // RocksDB's estimates (exact after a compaction): what a restart with a full store finds.
-    uint64_t episodes = 0, timers = 0;
-    auto& db = engine_.db();
-    db.raw().GetIntProperty(db.family(store::Family::kEpisodes), "rocksdb.estimate-num-keys",
-                            &episodes);
-    db.raw().GetIntProperty(db.family(store::Family::kTimers), "rocksdb.estimate-num-keys",
-                            &timers);
+    const auto [episodes, timers] = driver_.estimate_size();
     spdlog::info("state opened: about {} episodes and {} pending timers", episodes, timers);
   }
   SAMORDNA_TRYV(ensure_topics(config_.kafka, std::chrono::milliseconds(kTimeoutMs)));
@@ -228,8 +219,7 @@ Result<void> Service::Impl::start() {
 // Brings RocksDB level with the committed changelog of partition p, from its checkpoint.
 Result<void> Service::Impl::restore(PartitionId p) {
   const std::string& topic = config_.kafka.topics.changelog;
-  SAMORDNA_TRY(checkpoint_value, engine_.db().get(store::Family::kMeta, checkpoint_key(p)));
-  int64_t from = checkpoint_value ? std::stoll(*checkpoint_value) : 0;
+  SAMORDNA_TRY(from, driver_.checkpoint(p));
   int64_t low = 0, high = 0;
   // A topic created a moment ago may not have a leader yet: retry what the broker calls transient.
   for (const auto give_up = Clock::now() + std::chrono::milliseconds(kTimeoutMs);;) {
@@ -270,7 +260,6 @@ Result<void> Service::Impl::restore(PartitionId p) {
   std::vector<RdKafka::TopicPartition*> assignment{tp.get()};
   reader->assign(assignment);
 
-  store::Txn txn;
   size_t records = 0;
   int64_t position = from;
   // Reading stops at the end of what is committed. An open transaction of a dead instance blocks
@@ -294,24 +283,33 @@ Result<void> Service::Impl::restore(PartitionId p) {
       return fail(Errc::kUnavailable, "reading the changelog: " + m->errstr());
     }
     position = m->offset() + 1;
-    if (m->len() == 0) continue;  // a tombstone: nothing deletes episodes yet
-    v1::EpisodeState state;
-    if (!state.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
+    ++records;
+    const std::string key = m->key() ? *m->key() : std::string();
+    auto corrupt = [&](const char* what) {
       reader->close();
       return fail(Errc::kCorruption, "changelog partition " + std::to_string(p) + " offset " +
-                                         std::to_string(m->offset()) + " is not an EpisodeState");
+                                         std::to_string(m->offset()) + " is not " + what);
+    };
+    if (key == kChangelogClockKey) {
+      const std::string text(static_cast<const char*>(m->payload()), m->len());
+      int64_t seconds = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+      if (ec != std::errc() || end != text.data() + text.size()) return corrupt("a clock record");
+      driver_.restore_clock(p, from_unix(seconds));
+      continue;
     }
-    SAMORDNA_TRYV(engine_.restore(p, state, txn));
-    if (++records % kRestoreFlushEvery == 0) {
-      txn.batch().Put(engine_.db().family(store::Family::kMeta), checkpoint_key(p),
-                      std::to_string(position));
-      SAMORDNA_TRYV(engine_.write(txn));
+    if (m->payload() == nullptr) {  // a tombstone: the episode was retired
+      SAMORDNA_TRYV(driver_.restore_retired(p, key, position));
+      continue;
     }
+    v1::EpisodeState state;
+    if (!state.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
+      return corrupt("an EpisodeState");
+    }
+    SAMORDNA_TRYV(driver_.restore_episode(p, state, position));
   }
   reader->close();
-  txn.batch().Put(engine_.db().family(store::Family::kMeta), checkpoint_key(p),
-                  std::to_string(position));
-  SAMORDNA_TRYV(engine_.write(txn));
+  SAMORDNA_TRYV(driver_.restore_done(p, position));
   spdlog::info(
       "restored partition {}: {} changelog records from offset {} to {} in {} ms", p, records, from,
       position,
@@ -339,13 +337,17 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
         failure_ = restored.error();
         return;
       }
+      if (auto added = driver_.add_partition(p); !added) {
+        failure_ = added.error();
+        return;
+      }
       committed_offset_[p] = tp->offset() >= 0 ? tp->offset() : RdKafka::Topic::OFFSET_INVALID;
       next_offset_[p] = committed_offset_[p];
       at_end_[p] = false;
       spdlog::info("assigned partition {} (committed offset {})", p, tp->offset());
     }
     // Restoring moved the heads of the restored partitions back.
-    if (auto reloaded = engine_.open(); !reloaded) failure_ = reloaded.error();
+    if (auto reloaded = driver_.open(); !reloaded) failure_ = reloaded.error();
     if (!first_assigned_) first_assigned_ = Clock::now();
     assigned_ = true;  // possibly nothing: more instances than partitions
     consumer->assign(partitions);
@@ -353,10 +355,11 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
   }
   // Revoked (or lost): finish what is in flight while the partitions are still ours.
   if (in_txn_ && !abandoned_ && !failure_) {
-    if (auto committed = commit(); !committed) failure_ = committed.error();
+    if (auto committed = commit_unit(); !committed) failure_ = committed.error();
   }
   for (auto* tp : partitions) {
     const auto p = static_cast<PartitionId>(tp->partition());
+    driver_.remove_partition(p);
     committed_offset_.erase(p);
     next_offset_.erase(p);
     at_end_.erase(p);
@@ -367,25 +370,31 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
 }
 
 Result<void> Service::Impl::begin() {
-  if (in_txn_) return ok();
   if (TxnError e{std::unique_ptr<RdKafka::Error>(producer_->begin_transaction())}) {
     return fail(Errc::kUnavailable, "begin_transaction: " + e.what());
   }
   in_txn_ = true;
-  txn_inputs_ = 0;
   txn_started_ = Clock::now();
-  at_begin_ = counts_;
+  at_begin_ = driver_.counts();
   deliveries_.take();
   return ok();
 }
 
+Result<void> Service::Impl::notify(const v1::Notification& n) {
+  const std::string value = n.SerializeAsString();
+  return produce(config_.kafka.topics.notifications, RdKafka::Topic::PARTITION_UA, n.episode_id(),
+                 &value);
+}
+
 Result<void> Service::Impl::produce(const std::string& topic, int32_t partition,
-                                    const std::string& key, const std::string& value,
+                                    const std::string& key, const std::string* value,
                                     RdKafka::Headers* headers) {
   while (true) {
-    const auto err = producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
-                                        const_cast<char*>(value.data()), value.size(), key.data(),
-                                        key.size(), 0, headers, nullptr);
+    // A null value is a tombstone.
+    const auto err = producer_->produce(
+        topic, partition, RdKafka::Producer::RK_MSG_COPY,
+        value != nullptr ? const_cast<char*>(value->data()) : nullptr,
+        value != nullptr ? value->size() : 0, key.data(), key.size(), 0, headers, nullptr);
     if (err == RdKafka::ERR_NO_ERROR) return ok();
     if (err == RdKafka::ERR__QUEUE_FULL) {
       producer_->poll(50);
@@ -415,7 +424,6 @@ Result<void> Service::Impl::produce(const std::string& topic, int32_t partition,
 
 Result<void> Service::Impl::dead_letter(RdKafka::Message& message, const std::string& code,
                                         const std::string& reason) {
-  ++counts_.dead_lettered;
   auto* headers = RdKafka::Headers::create();
   headers->add(kHeaderCode, code);
   headers->add(kHeaderReason, reason);
@@ -426,106 +434,63 @@ Result<void> Service::Impl::dead_letter(RdKafka::Message& message, const std::st
   const std::string value(static_cast<const char*>(message.payload()), message.len());
   spdlog::warn("dead-lettered {}[{}]@{}: {}: {}", message.topic_name(), message.partition(),
                message.offset(), code, reason);
-  return produce(config_.kafka.topics.deadletter, RdKafka::Topic::PARTITION_UA, key, value,
+  return produce(config_.kafka.topics.deadletter, RdKafka::Topic::PARTITION_UA, key, &value,
                  headers);
-}
-
-Result<void> Service::Impl::fire_timers(PartitionId p, Instant now, bool all) {
-  while (true) {
-    const auto head = engine_.next_due(p);
-    if (!head || *head > now) return ok();
-    // A bounded pass; live, also no more than the open transaction has room for, so maxBatch
-    // bounds every transaction. (Replay must fire everything due before the next event.)
-    size_t limit = config_.timer_pass;
-    if (!all) {
-      const size_t used = in_txn_ ? std::min(config_.max_batch, txn_inputs_) : 0;
-      limit = std::min(limit, config_.max_batch - used);
-    }
-    if (limit == 0) return ok();
-    std::vector<v1::Notification> out;
-    SAMORDNA_TRY(fired, engine_.fire_due(p, now, limit, out, txn_));
-    // The head is a lower bound (a timer store keeps it coarse): a pass may find nothing due, and
-    // then no transaction is opened for it. fire_due only staged into txn_, which begin() leaves.
-    if (fired == 0) return ok();
-    SAMORDNA_TRYV(begin());
-    counts_.fired += fired;
-    txn_inputs_ += fired;
-    for (const auto& n : out) {
-      SAMORDNA_TRYV(produce(config_.kafka.topics.notifications, RdKafka::Topic::PARTITION_UA,
-                            n.episode_id(), n.SerializeAsString()));
-    }
-    counts_.notified += out.size();
-    producer_->poll(0);
-    // A bounded pass unless the caller must see every due timer (before an event, in replay).
-    if (!all || fired < limit) return ok();
-  }
 }
 
 Result<void> Service::Impl::process(RdKafka::Message& message) {
   const auto p = static_cast<PartitionId>(message.partition());
   at_end_[p] = false;
-  SAMORDNA_TRYV(begin());
-  ++counts_.consumed;  // after begin(): it takes the counters for this transaction's log line
-  ++txn_inputs_;
   next_offset_[p] = message.offset() + 1;
-
+  // A record that is not an event goes to the dead letters in the unit of work its offset commits
+  // with.
+  auto refuse = [&](const char* reason) -> Result<void> {
+    SAMORDNA_TRYV(driver_.refused());
+    return dead_letter(message, "malformed", reason);
+  };
   v1::Event event;
   if (!event.ParseFromArray(message.payload(), static_cast<int>(message.len()))) {
-    return dead_letter(message, "malformed", "not a samordna.v1.Event protobuf");
+    return refuse("not a samordna.v1.Event protobuf");
   }
   // Protobuf accepts an empty record and most short junk as a message with no fields set: without
   // an episodeId it is not an event, whatever its key says.
   if (event.episode_id().empty()) {
-    return dead_letter(message, "malformed",
-                       message.len() == 0 ? "an empty record is not a samordna.v1.Event"
-                                          : "decodes as protobuf but has no episodeId: not a "
-                                            "samordna.v1.Event");
+    return refuse(message.len() == 0 ? "an empty record is not a samordna.v1.Event"
+                                     : "decodes as protobuf but has no episodeId: not a "
+                                       "samordna.v1.Event");
   }
   const std::string key = message.key() ? *message.key() : std::string();
   if (key != event.episode_id()) {
     // Another key may route the episode's other events to another partition, and its state there.
-    return dead_letter(message, "malformed", "the message key is not the event's episodeId");
+    return refuse("the message key is not the event's episodeId");
   }
-  if (!event.has_occurred_at()) return dead_letter(message, "malformed", "occurredAt is required");
-  if (config_.clock == ClockMode::kEventTime) {
-    advance_clock(p,
-                  from_proto(event.has_recorded_at() ? event.recorded_at() : event.occurred_at()));
+  // In replay, as in the simulator, every timer the clock has passed fires before the event (the
+  // driver). Live, a backlog after downtime drains in the run loop's passes, between batches of
+  // messages; an event that meets an overdue deadline first settles it itself (the state
+  // machine's miss_overdue).
+  SAMORDNA_TRY(outcome, driver_.event(p, event));
+  if (outcome.kind == pipeline::Outcome::Kind::kRejected) {
+    return dead_letter(message, state::code_name(outcome.rejection->code),
+                       outcome.rejection->reason);
   }
-  const Instant now = now_for(p);
-  // In replay, as in the simulator, every timer the clock has passed fires before the event. Live,
-  // a backlog after downtime drains in the run loop's passes, between batches of messages; an event
-  // that meets an overdue deadline first settles it itself (the state machine's miss_overdue).
-  if (config_.clock == ClockMode::kEventTime) {
-    SAMORDNA_TRYV(fire_timers(p, now, /*all=*/true));
-  }
-  SAMORDNA_TRY(outcome, engine_.apply(p, event, now, txn_));
-  switch (outcome.kind) {
-    case pipeline::Outcome::Kind::kRejected:
-      return dead_letter(message, state::code_name(outcome.rejection->code),
-                         outcome.rejection->reason);
-    case pipeline::Outcome::Kind::kDuplicate:
-      return ok();
-    case pipeline::Outcome::Kind::kApplied:
-      break;
-  }
-  for (const auto& n : outcome.notifications) {
-    SAMORDNA_TRYV(produce(config_.kafka.topics.notifications, RdKafka::Topic::PARTITION_UA,
-                          n.episode_id(), n.SerializeAsString()));
-  }
-  counts_.notified += outcome.notifications.size();
   return ok();
 }
 
-Result<void> Service::Impl::commit() {
-  if (!in_txn_) return ok();
+Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
+    const pipeline::Changes& changes) {
+  using Checkpoints = std::optional<std::map<PartitionId, int64_t>>;
   // The new state of every episode the transaction touched goes to the changelog, in the
-  // transaction.
-  const size_t changelog_records = engine_.staged().size();
-  for (const auto& [p, episode_id] : engine_.staged()) {
-    SAMORDNA_TRY(state, engine_.episode(p, episode_id, &txn_));
-    SAMORDNA_CHECK(state.has_value(), "a staged episode has a state");
-    SAMORDNA_TRYV(produce(config_.kafka.topics.changelog, static_cast<int32_t>(p), episode_id,
-                          state->SerializeAsString()));
+  // transaction (a tombstone for a retired one), and so does every clock it moved.
+  for (const auto& change : changes.episodes) {
+    std::string value;
+    if (change.state != nullptr) value = change.state->SerializeAsString();
+    SAMORDNA_TRYV(produce(config_.kafka.topics.changelog, static_cast<int32_t>(change.partition),
+                          change.episode_id, change.state != nullptr ? &value : nullptr));
+  }
+  for (const auto& [p, clock] : changes.clocks) {
+    const std::string value = std::to_string(to_unix(clock));
+    SAMORDNA_TRYV(produce(config_.kafka.topics.changelog, static_cast<int32_t>(p),
+                          kChangelogClockKey, &value));
   }
   std::vector<std::unique_ptr<RdKafka::TopicPartition>> owned;
   std::vector<RdKafka::TopicPartition*> offsets;
@@ -540,42 +505,49 @@ Result<void> Service::Impl::commit() {
     TxnError e{std::unique_ptr<RdKafka::Error>(
         producer_->send_offsets_to_transaction(offsets, group.get(), kTimeoutMs))};
     if (e) {
-      if (e.error->txn_requires_abort())
-        return abort_and_rewind("send_offsets_to_transaction: " + e.what());
+      if (e.error->txn_requires_abort()) {
+        SAMORDNA_TRYV(abort_unit("send_offsets_to_transaction: " + e.what()));
+        return Checkpoints{};
+      }
       return fail(Errc::kUnavailable, "send_offsets_to_transaction: " + e.what() + txn_age_note());
     }
   }
   // A record was refused (produce() said ERR__STATE): librdkafka has failed the transaction, and
   // send_offsets_to_transaction normally reports why just above. Never commit one with a gap.
-  if (txn_failed_)
-    return abort_and_rewind("a record was refused: librdkafka failed the transaction");
+  if (txn_failed_) {
+    SAMORDNA_TRYV(abort_unit("a record was refused: librdkafka failed the transaction"));
+    return Checkpoints{};
+  }
   while (true) {
     TxnError e{std::unique_ptr<RdKafka::Error>(producer_->commit_transaction(kTimeoutMs))};
     if (!e) break;
     if (e.error->is_retriable()) continue;
-    if (e.error->txn_requires_abort()) return abort_and_rewind("commit_transaction: " + e.what());
+    if (e.error->txn_requires_abort()) {
+      SAMORDNA_TRYV(abort_unit("commit_transaction: " + e.what()));
+      return Checkpoints{};
+    }
     // Fenced, or the transaction timed out (fatal in librdkafka 2.0.2): this process must go; a
     // restart aborts what is open and restores from the changelog.
     return fail(Errc::kUnavailable, "commit_transaction: " + e.what() + txn_age_note());
   }
   in_txn_ = false;
-  ++transactions_;
-  committed_clock_ = clock_;
   producer_->poll(0);  // serve the last delivery reports: they carry the changelog offsets
-  // Committed in Kafka: now RocksDB, with the changelog offsets reached. Dying before this write
-  // leaves RocksDB behind, which the next restore of the partition mends.
-  for (const auto& [p, next] : deliveries_.take()) {
-    txn_.batch().Put(engine_.db().family(store::Family::kMeta),
-                     checkpoint_key(static_cast<PartitionId>(p)), std::to_string(next));
-  }
-  SAMORDNA_TRYV(engine_.write(txn_));
   committed_offset_ = next_offset_;
+  std::map<PartitionId, int64_t> checkpoints;
+  for (const auto& [p, next] : deliveries_.take()) checkpoints[static_cast<PartitionId>(p)] = next;
+  const auto& c = driver_.counts();
   spdlog::debug(
       "committed transaction {}: events {} timers fired {} notifications {} dead letters {} "
       "changelog records {}",
-      transactions_, counts_.consumed - at_begin_.consumed, counts_.fired - at_begin_.fired,
-      counts_.notified - at_begin_.notified, counts_.dead_lettered - at_begin_.dead_lettered,
-      changelog_records);
+      c.units + 1, c.events + c.refused - at_begin_.events - at_begin_.refused,
+      c.fired - at_begin_.fired, c.notified - at_begin_.notified, c.rejected - at_begin_.rejected,
+      changes.episodes.size() + changes.clocks.size());
+  return Checkpoints{std::move(checkpoints)};
+}
+
+Result<void> Service::Impl::commit_unit() {
+  SAMORDNA_TRY(committed, driver_.commit());
+  (void)committed;  // an aborted unit was rewound by abort_unit
   return ok();
 }
 
@@ -590,7 +562,9 @@ std::string Service::Impl::txn_age_note() const {
          ": the broker aborted it; was the process stalled?)";
 }
 
-Result<void> Service::Impl::abort_and_rewind(const std::string& why) {
+// Aborts the open transaction and rewinds the consumer to the last commit; the driver drops the
+// unit of work when commit() reports it aborted.
+Result<void> Service::Impl::abort_unit(const std::string& why) {
   spdlog::warn("aborting transaction: {}", why);
   while (true) {
     TxnError e{std::unique_ptr<RdKafka::Error>(producer_->abort_transaction(kTimeoutMs))};
@@ -600,12 +574,7 @@ Result<void> Service::Impl::abort_and_rewind(const std::string& why) {
     return fail(Errc::kUnavailable, "abort_transaction: " + e.what() + txn_age_note());
   }
   in_txn_ = false;
-  counts_ = at_begin_;  // the dropped inputs are applied again: count them once
   txn_failed_ = false;
-  txn_.clear();
-  SAMORDNA_TRYV(engine_.open());  // heads moved past timers the dropped transaction fired
-  // Event time too goes back to the last commit: the inputs are applied again at their own time.
-  clock_ = committed_clock_;
   for (const auto& [p, committed] : committed_offset_) {
     next_offset_[p] = committed;
     at_end_[p] = false;
@@ -626,7 +595,7 @@ bool Service::Impl::caught_up() const {
   for (const auto& [p, next] : committed_offset_) {
     (void)next;
     if (auto it = at_end_.find(p); it == at_end_.end() || !it->second) return false;
-    if (auto head = engine_.next_due(p); head && *head <= now_for(p)) return false;
+    if (driver_.overdue(p)) return false;
   }
   return true;
 }
@@ -639,7 +608,7 @@ Result<void> Service::Impl::handle(RdKafka::Message& m) {
       const auto p = static_cast<PartitionId>(m.partition());
       at_end_[p] = true;
       if (config_.clock == ClockMode::kEventTime && config_.until_unix) {
-        advance_clock(p, from_unix(*config_.until_unix));
+        driver_.advance_clock(p, from_unix(*config_.until_unix));
       }
       return ok();
     }
@@ -660,13 +629,13 @@ Result<void> Service::Impl::run() {
   while (!stop_.load(std::memory_order_relaxed)) {
     if (failure_) return *failure_;
     int wait_ms = backlog ? 0 : 200;
-    if (in_txn_) {
-      const auto elapsed = Clock::now() - txn_started_;
+    if (driver_.in_unit()) {
       wait_ms = std::min(
           wait_ms,
           static_cast<int>(std::max<int64_t>(
               0, config_.max_batch_ms -
-                     std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count())));
+                     std::chrono::duration_cast<std::chrono::milliseconds>(driver_.unit_age())
+                         .count())));
     }
     // A round: the messages already fetched, up to a timer pass's worth (only the first is waited
     // for), then one bounded pass of timers per partition. So after downtime the overdue timers
@@ -683,18 +652,19 @@ Result<void> Service::Impl::run() {
     for (const auto& [p, next] : committed_offset_) assigned.push_back(p);
     for (const PartitionId p : assigned) {
       if (batch_full()) {
-        SAMORDNA_TRYV(commit());
+        SAMORDNA_TRYV(commit_unit());
       }
-      SAMORDNA_TRYV(fire_timers(p, now_for(p), /*all=*/false));
-      if (auto head = engine_.next_due(p); head && *head <= now_for(p)) backlog = true;
+      SAMORDNA_TRY(fired, driver_.timer_pass(p));
+      (void)fired;
+      if (driver_.overdue(p)) backlog = true;
     }
-    if (in_txn_ && (batch_full() || Clock::now() - txn_started_ >=
-                                        std::chrono::milliseconds(config_.max_batch_ms))) {
-      SAMORDNA_TRYV(commit());
+    if (driver_.in_unit() &&
+        (batch_full() || driver_.unit_age() >= std::chrono::milliseconds(config_.max_batch_ms))) {
+      SAMORDNA_TRYV(commit_unit());
     }
     if (config_.exit_at_end && caught_up()) {
-      SAMORDNA_TRYV(commit());     // the figure below includes the last commit
-      if (!caught_up()) continue;  // the commit was aborted and the input rewound
+      SAMORDNA_TRYV(commit_unit());  // the figure below includes the last commit
+      if (!caught_up()) continue;    // the commit was aborted and the input rewound
       const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                           Clock::now() - first_assigned_.value_or(Clock::now()))
                           .count();
@@ -708,12 +678,11 @@ Result<void> Service::Impl::run() {
   }
   // Clean shutdown: finish the transaction, then close the consumer (which revokes locally, with
   // nothing left in flight; as a static member it stays in the group until its session ends).
-  SAMORDNA_TRYV(commit());
+  SAMORDNA_TRYV(commit_unit());
   consumer_->close();
   consumer_.reset();
   producer_->flush(kTimeoutMs);
-  spdlog::info("stopped: consumed {} notifications {} transactions {}", counts_.consumed,
-               counts_.notified, transactions_);
+  log_counts("stopped: ");
   return ok();
 }
 

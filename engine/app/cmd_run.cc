@@ -32,7 +32,8 @@ struct RunArgs {
   std::vector<std::string> properties;  // -X key=value
   bool no_create_topics = false;
   bool exit_at_end = false;
-  int verbosity = 0;  // -v info, -vv debug (a line per transaction)
+  int retention_days = -1;  // -1: the config's (default 30)
+  int verbosity = 0;        // -v info, -vv debug (a line per transaction)
 };
 
 int run_service(const RunArgs& args) {
@@ -53,6 +54,9 @@ int run_service(const RunArgs& args) {
   if (!args.instance_id.empty()) config.kafka.instance_id = args.instance_id;
   if (args.no_create_topics) config.kafka.create_topics = false;
   if (args.exit_at_end) config.exit_at_end = true;
+  if (args.retention_days >= 0) {
+    config.retention = std::chrono::hours{24} * static_cast<int64_t>(args.retention_days);
+  }
   if (args.clock == "event-time") config.clock = kafka::ClockMode::kEventTime;
   if (args.clock == "wall") config.clock = kafka::ClockMode::kWall;
   if (auto until = parse_time_option("--until", args.until)) config.until_unix = to_unix(*until);
@@ -119,6 +123,10 @@ void add_run_command(CLI::App& app, Commands& commands) {
   run->add_flag("--exit-at-end", args->exit_at_end,
                 "Stop cleanly once every assigned partition is consumed to its end and its due "
                 "timers have fired (replay, backfill, benchmarks)");
+  run->add_option("--retention-days", args->retention_days,
+                  "Days a settled episode stays in the state before it is removed (0: keep; "
+                  "default 30)")
+      ->check(CLI::Range(0, 36500));
   run->add_flag("-v,--verbose", args->verbosity,
                 "Log progress to stderr: -v info, -vv debug (a line per transaction)");
   commands.emplace_back(run, [args] { return run_service(*args); });

@@ -85,6 +85,7 @@ Result<void> Driver::refused() {
   SAMORDNA_TRYV(begin());
   ++unit_inputs_;
   ++counts_.rejected;
+  ++counts_.refused;
   return ok();
 }
 

@@ -82,6 +82,7 @@ struct DriverCounts {
   uint64_t applied = 0;  // of those, applied
   uint64_t duplicates = 0;
   uint64_t rejected = 0;  // refused by the engine, plus refused() by the adapter
+  uint64_t refused = 0;   // of those, refused() by the adapter (not events at all)
   uint64_t notified = 0;
   uint64_t fired = 0;    // timers taken off the store
   uint64_t retired = 0;  // episodes removed after retention

@@ -1,0 +1,239 @@
+#include "engine/pipeline/driver.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+namespace samordna::pipeline {
+namespace {
+
+Instant at(const std::string& s) { return parse_rfc3339(s).value(); }
+
+rules::RuleBook book() {
+  rules::RuleSet set;
+  set.id = "test";
+  set.title = "test";
+  set.valid_from = date::year{2018} / 1 / 1;
+  return rules::RuleBook({set});
+}
+
+v1::Event event(const std::string& id, const std::string& episode, const std::string& recorded,
+                const std::string& payload) {
+  v1::Event e;
+  const std::string json = R"({"eventId":")" + id + R"(","episodeId":")" + episode +
+                           R"(","occurredAt":"2025-03-03T08:00:00Z","recordedAt":")" + recorded +
+                           R"(",)" + payload + "}";
+  EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &e).ok()) << json;
+  return e;
+}
+
+const char* kAdmitted =
+    R"("admitted":{"patient":{"personalId":"195704289999","name":"N","address":"A","homeMunicipality":"0380"},"careUnit":"w","region":"03","careType":"SOMATIC"})";
+const char* kNeeds =
+    R"("needsAssessed":{"needs":["SOCIAL_SERVICES"],"estimatedDischargeAt":"2025-03-10T08:00:00Z"})";
+// No estimated discharge time: the admission notice is held, its 24 h deadline pending.
+const char* kNeedsHeld = R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})";
+const char* kCancelled = R"("admissionCancelled":{})";
+
+// Records what the driver hands its output; can refuse (abort) the next commit.
+class Recorder final : public Output {
+ public:
+  Result<void> begin() override {
+    ++begun;
+    return ok();
+  }
+  Result<void> notify(const v1::Notification& n) override {
+    notified.push_back(n.notification_id());
+    return ok();
+  }
+  Result<std::optional<std::map<PartitionId, int64_t>>> commit(const Changes& changes) override {
+    if (abort_next) {
+      abort_next = false;
+      return std::optional<std::map<PartitionId, int64_t>>{};
+    }
+    last = {};
+    for (const auto& e : changes.episodes) {
+      last.episodes.push_back({e.partition, e.episode_id, nullptr});
+      tombstones += e.state == nullptr ? 1 : 0;
+    }
+    last.clocks = changes.clocks;
+    return std::optional<std::map<PartitionId, int64_t>>{{{0, ++position}}};
+  }
+  int begun = 0;
+  bool abort_next = false;
+  int tombstones = 0;
+  int64_t position = 0;
+  Changes last;
+  std::vector<std::string> notified;
+};
+
+class DriverTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("samordna-driver-test-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    reopen();
+  }
+  void TearDown() override {
+    driver_.reset();
+    db_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void reopen(DriverOptions options = {}) {
+    driver_.reset();
+    db_.reset();
+    db_ = store::Db::open(dir_, store::DbOptions{}).value();
+    driver_ = std::make_unique<Driver>(*db_, rules_, out_, options);
+    ASSERT_TRUE(driver_->open());
+    ASSERT_TRUE(driver_->add_partition(0));
+  }
+
+  rules::RuleBook rules_ = book();
+  std::filesystem::path dir_;
+  std::unique_ptr<store::Db> db_;
+  Recorder out_;
+  std::unique_ptr<Driver> driver_;
+};
+
+TEST_F(DriverTest, OnlyGoodEventsMoveTheEventTimeClock) {
+  ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", kNeedsHeld)));
+  EXPECT_EQ(driver_->now(0), at("2025-03-03T09:00:00Z"));
+  // Refused by the engine (an episode never admitted), recorded years later: time stays, and the
+  // admission notice's deadline (due 2025-03-04 09:00) does not fire.
+  auto refused = driver_->event(0, event("x", "ep-unknown", "2030-01-01T00:00:00Z", kNeeds));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused.value().kind, Outcome::Kind::kRejected);
+  EXPECT_EQ(driver_->now(0), at("2025-03-03T09:00:00Z"));
+  EXPECT_EQ(driver_->counts().fired, 0u);
+  // A re-sent event is good: its time counts.
+  auto resent = driver_->event(0, event("e1", "ep1", "2025-03-03T10:00:00Z", kAdmitted));
+  ASSERT_TRUE(resent);
+  EXPECT_EQ(resent.value().kind, Outcome::Kind::kDuplicate);
+  EXPECT_EQ(driver_->now(0), at("2025-03-03T10:00:00Z"));
+  // A good event past the deadline fires it first.
+  ASSERT_TRUE(driver_->event(0, event("e4", "ep2", "2025-03-05T00:00:00Z", kAdmitted)));
+  EXPECT_EQ(driver_->counts().fired, 1u);
+  // An event without occurredAt is refused by the driver itself.
+  v1::Event bare = event("e3", "ep1", "2025-03-03T11:00:00Z", kCancelled);
+  bare.clear_occurred_at();
+  auto no_time = driver_->event(0, bare);
+  ASSERT_TRUE(no_time);
+  EXPECT_EQ(no_time.value().kind, Outcome::Kind::kRejected);
+  EXPECT_EQ(no_time.value().rejection->reason, "occurredAt is required");
+}
+
+TEST_F(DriverTest, TheClockSurvivesARestartAndIsHandedToTheOutput) {
+  ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->commit());
+  ASSERT_EQ(out_.last.clocks.size(), 1u);
+  EXPECT_EQ(out_.last.clocks[0].second, at("2025-03-03T08:00:00Z"));
+  reopen();
+  EXPECT_EQ(driver_->now(0), at("2025-03-03T08:00:00Z"));
+  auto cp = driver_->checkpoint(0);
+  ASSERT_TRUE(cp);
+  EXPECT_EQ(cp.value(), 1);
+  // A unit that moved no clock hands none over.
+  ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T07:00:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_TRUE(out_.last.clocks.empty());
+}
+
+TEST_F(DriverTest, ARestoredClockRecordSetsThePartitionsClock) {
+  driver_->restore_clock(3, at("2026-01-01T00:00:00Z"));
+  ASSERT_TRUE(driver_->restore_done(3, 42));
+  ASSERT_TRUE(driver_->add_partition(3));
+  EXPECT_EQ(driver_->now(3), at("2026-01-01T00:00:00Z"));
+  EXPECT_EQ(driver_->checkpoint(3).value(), 42);
+}
+
+TEST_F(DriverTest, AnAbortedUnitIsDroppedWhole) {
+  ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->commit());
+  const auto before = driver_->counts();
+  ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", kNeeds)));
+  out_.abort_next = true;
+  auto committed = driver_->commit();
+  ASSERT_TRUE(committed);
+  EXPECT_FALSE(committed.value());
+  EXPECT_FALSE(driver_->in_unit());
+  EXPECT_EQ(driver_->counts().applied, before.applied);
+  EXPECT_EQ(driver_->now(0), at("2025-03-03T08:00:00Z"));
+  auto state = driver_->episode(0, "ep1");
+  ASSERT_TRUE(state);
+  ASSERT_TRUE(state.value().has_value());
+  EXPECT_EQ(state.value()->needs_size(), 0);  // the needs never happened
+  // Applied again, it is applied, not a duplicate.
+  auto again = driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", kNeeds));
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again.value().kind, Outcome::Kind::kApplied);
+}
+
+TEST_F(DriverTest, ASettledEpisodeIsRetiredAfterRetention) {
+  DriverOptions options;
+  options.retention = std::chrono::hours{24};
+  reopen(options);
+  ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", kCancelled)));
+  ASSERT_TRUE(driver_->commit());
+  auto state = driver_->episode(0, "ep1");
+  ASSERT_TRUE(state.value().has_value());
+  EXPECT_EQ(state.value()->retire_at(), to_unix(at("2025-03-04T09:00:00Z")));
+  // Not yet: a second before.
+  driver_->advance_clock(0, at("2025-03-04T08:59:59Z"));
+  EXPECT_FALSE(driver_->overdue(0));
+  driver_->advance_clock(0, at("2025-03-04T09:00:00Z"));
+  ASSERT_TRUE(driver_->overdue(0));
+  auto fired = driver_->timer_pass(0);
+  ASSERT_TRUE(fired);
+  EXPECT_EQ(fired.value(), 1u);
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_EQ(out_.tombstones, 1);
+  EXPECT_EQ(driver_->counts().retired, 1u);
+  EXPECT_FALSE(driver_->episode(0, "ep1").value().has_value());
+  // Forgotten: a late event for it is an unknown episode now.
+  auto late = driver_->event(0, event("e3", "ep1", "2025-03-05T09:00:00Z", kNeeds));
+  ASSERT_TRUE(late);
+  EXPECT_EQ(late.value().rejection->code, state::Rejection::Code::kUnknownEpisode);
+}
+
+TEST_F(DriverTest, NoRetentionKeepsSettledEpisodes) {
+  DriverOptions options;
+  options.retention = std::chrono::seconds{0};
+  reopen(options);
+  ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", kCancelled)));
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_FALSE(driver_->episode(0, "ep1").value()->has_retire_at());
+  driver_->advance_clock(0, at("2030-01-01T00:00:00Z"));
+  EXPECT_FALSE(driver_->overdue(0));
+}
+
+TEST_F(DriverTest, TimerPassesNeverOverfillAUnit) {
+  DriverOptions options;
+  options.max_batch = 3;
+  options.timer_pass = 100;
+  reopen(options);
+  for (int i = 0; i < 5; ++i) {
+    const std::string ep = "ep" + std::to_string(i);
+    ASSERT_TRUE(driver_->event(0, event("a", ep, "2025-03-03T08:00:00Z", kAdmitted)));
+    ASSERT_TRUE(driver_->event(0, event("n", ep, "2025-03-03T08:00:00Z", kNeedsHeld)));
+    ASSERT_TRUE(driver_->commit());
+  }
+  driver_->advance_clock(0, at("2025-03-20T00:00:00Z"));
+  size_t total = 0;
+  while (driver_->overdue(0)) {
+    auto fired = driver_->timer_pass(0);
+    ASSERT_TRUE(fired);
+    EXPECT_LE(fired.value(), 3u);
+    total += fired.value();
+    ASSERT_TRUE(driver_->commit());
+  }
+  EXPECT_GE(total, 5u);  // at least each admission notice's deadline
+}
+
+}  // namespace
+}  // namespace samordna::pipeline

@@ -78,7 +78,8 @@ class DeliveryTracker : public RdKafka::DeliveryReportCb {
 // transaction (pipeline::Output).
 class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
  public:
-  Impl(ServiceConfig config, const rules::RuleBook& rules, store::Db& db, std::atomic<bool>& stop)
+  Impl(ServiceConfig config, const rules::RuleBook& rules, pipeline::StateStore& db,
+       std::atomic<bool>& stop)
       : config_(std::move(config)),
         driver_(db, rules, *this, driver_options(config_)),
         stop_(stop),
@@ -148,7 +149,7 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   bool assigned_ = false;  // an assignment (maybe empty) is in force
 };
 
-Service::Service(ServiceConfig config, const rules::RuleBook& rules, store::Db& db)
+Service::Service(ServiceConfig config, const rules::RuleBook& rules, pipeline::StateStore& db)
     : impl_(std::make_unique<Impl>(std::move(config), rules, db, stop_)) {}
 Service::~Service() = default;
 Result<void> Service::run() { return impl_->run(); }
@@ -470,8 +471,7 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
   // machine's miss_overdue).
   SAMORDNA_TRY(outcome, driver_.event(p, event));
   if (outcome.kind == pipeline::Outcome::Kind::kRejected) {
-    return dead_letter(message, state::code_name(outcome.rejection->code),
-                       outcome.rejection->reason);
+    return dead_letter(message, outcome.code(), outcome.rejection->reason);
   }
   return ok();
 }

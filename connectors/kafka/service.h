@@ -29,14 +29,14 @@
 
 #include "connectors/kafka/config.h"
 #include "engine/core/result.h"
-#include "engine/pipeline/engine.h"
+#include "engine/pipeline/driver.h"
 #include "rules/rule_set.h"
 
 namespace samordna::kafka {
 
 class Service {
  public:
-  Service(ServiceConfig config, const rules::RuleBook& rules, store::Db& db);
+  Service(ServiceConfig config, const rules::RuleBook& rules, pipeline::StateStore& db);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;

@@ -28,7 +28,7 @@ Result<std::optional<int64_t>> read_decimal(const store::Db& db, const std::stri
 
 }  // namespace
 
-Driver::Driver(store::Db& db, const rules::RuleBook& rules, Output& output, DriverOptions options)
+Driver::Driver(StateStore& db, const rules::RuleBook& rules, Output& output, DriverOptions options)
     : db_(db), engine_(db, rules, options.retention), output_(output), options_(options) {}
 
 Result<void> Driver::open() { return engine_.open(); }

@@ -42,6 +42,10 @@ namespace samordna::pipeline {
 
 enum class ClockMode { kWall, kEventTime };
 
+// The state store as an adapter sees it: opened by the app (engine/app), handed to the driver,
+// never looked into.
+using StateStore = store::Db;
+
 struct DriverOptions {
   ClockMode clock = ClockMode::kEventTime;
   size_t max_batch = 1000;   // inputs (events, refused records, fired timers) per unit of work
@@ -91,7 +95,7 @@ struct DriverCounts {
 
 class Driver {
  public:
-  Driver(store::Db& db, const rules::RuleBook& rules, Output& output, DriverOptions options);
+  Driver(StateStore& db, const rules::RuleBook& rules, Output& output, DriverOptions options);
 
   // Loads the timer heads. Call once, and after restoring partitions.
   Result<void> open();

@@ -35,6 +35,8 @@ using store::PartitionId;
 struct Outcome {
   enum class Kind { kApplied, kDuplicate, kRejected };
   bool applied() const { return kind == Kind::kApplied; }
+  // For an adapter's report of a rejection: "malformed", "unknown_episode", ...
+  const char* code() const { return rejection ? state::code_name(rejection->code) : ""; }
   Kind kind = Kind::kApplied;
   std::optional<state::Rejection> rejection;  // set when kRejected
   std::vector<v1::Notification> notifications;

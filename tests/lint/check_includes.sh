@@ -14,7 +14,10 @@
 #   engine/timers     core, store
 #   engine/pipeline   core, rules, state, store, timers, proto
 #   engine/app        anything
-#   connectors/<x>    core, proto, rules, store, pipeline
+#   connectors/<x>    core, proto, rules, pipeline
+# A connector also names no type of the engine's insides in its code: `store::`, `state::` and
+# `rocksdb::` in connectors/ are reported (the drive loop, engine/pipeline/driver.h, is its only
+# door into the engine).
 # "proto" is the generated contract, included as "samordna/v1/<name>.pb.h". tests/ may include
 # anything and is not checked; no production module may include tests/ or engine/app/.
 #
@@ -35,7 +38,7 @@ declare -A allowed=(
   [timers]="core store"
   [pipeline]="core rules state store timers proto"
   [app]="*"
-  [connectors]="core proto rules store pipeline"
+  [connectors]="core proto rules pipeline"
 )
 
 # Prints the module a repo-relative path belongs to (connectors/<x> keeps its sub-folder), or
@@ -101,6 +104,13 @@ for file in "${files[@]}"; do
                print FNR ":" substr(s, 1, length(s) - 1)
              }' "$file")
 done
+
+# Connectors: no engine insides by name either (an include can come in through pipeline headers).
+while IFS=: read -r file line _; do
+  report "$file" "$line" "a connector names store::, state:: or rocksdb::: go through engine/pipeline/driver.h"
+done < <(find connectors -type f \( -name '*.h' -o -name '*.cc' \) -print0 2>/dev/null \
+           | xargs -0 -r grep -nE '(^|[^A-Za-z0-9_:])(store|state|rocksdb)::' 2>/dev/null \
+           | grep -vE '^[^:]+:[0-9]+:[[:space:]]*//' || true)
 
 if ((violations)); then
   echo "check_includes: $violations include(s) against the layering (see tests/lint/check_includes.sh)" >&2

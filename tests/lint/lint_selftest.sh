@@ -48,6 +48,7 @@ case "${1:-}" in
     put "$bad/engine/state/bad.cc" $'#include "tests/support/fake_clock.h"'
     put "$bad/connectors/http/api.cc" $'#include "connectors/kafka/source.h"'
     put "$bad/engine/metrics/metrics.cc" $'#include <vector>'
+    put "$bad/connectors/kafka/leak.cc" $'#include "connectors/kafka/source.h"\nvoid f(store::Db& db);\n  // state:: in a comment is no use'
     run check_includes.sh "$bad"
     [[ $rc != 0 ]]; expect "a tree with bad includes fails" $?
     has 'engine/core/time.cc:3: #include "engine/store/db.h": core may not depend on store'; expect "core → store reported with file:line" $?
@@ -57,8 +58,9 @@ case "${1:-}" in
     has 'engine/state/bad.cc:1: #include "tests/support/fake_clock.h": state may not depend on tests'; expect "production → tests reported" $?
     has 'connectors/http/api.cc:1: #include "connectors/kafka/source.h": connectors/http may not depend on connectors/kafka'; expect "connector → other connector reported" $?
     has 'engine/metrics/metrics.cc:1: file is in no module'; expect "a folder missing from the table reported" $?
+    has 'connectors/kafka/leak.cc:2: a connector names store::'; expect "engine insides named in a connector reported" $?
     n="$(grep -c '^[a-z].*:[0-9]*: ' <<<"$out" || true)"
-    [[ $n == 7 ]]; expect "exactly the 7 planted violations reported (got $n)" $?
+    [[ $n == 8 ]]; expect "exactly the 8 planted violations reported (got $n)" $?
     ;;
 
   logs)

@@ -11,6 +11,7 @@
 
 #include "engine/core/check.h"
 #include "engine/core/personal_id.h"
+#include "engine/state/addressees.h"
 #include "rules/deadlines.h"
 
 namespace samordna::state {
@@ -78,6 +79,7 @@ class Step {
   }
 
   Transition finish() && {
+    for (auto& n : out_) set_addressees(n, st_);
     Transition t;
     t.outcome = Transition::Outcome::kApplied;
     t.next = std::move(st_);

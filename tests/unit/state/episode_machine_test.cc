@@ -151,6 +151,9 @@ TEST(EpisodeMachine, AssessmentSendsAdmissionNoticesToEachUnitInOrder) {
   EXPECT_EQ(out[0].notification_id(), "ep1/e/n/1");
   EXPECT_EQ(out[1].notification_id(), "ep1/e/n/2");
   EXPECT_EQ(out[0].admission_notice().patient().address(), "Storgatan 1, Uppsala");
+  ASSERT_EQ(out[1].addressees_size(), 1);
+  EXPECT_EQ(out[1].addressees(0).kind(), v1::Organisation::OUTPATIENT_UNIT);
+  EXPECT_EQ(out[1].addressees(0).id(), "vc-1");
   EXPECT_EQ(to_unix(from_proto(out[0].issued_at())), to_unix(at("2022-03-01T10:05:00Z")));
   const auto* d = ep.deadline(v1::ADMISSION_NOTICE);
   ASSERT_NE(d, nullptr);

@@ -52,6 +52,34 @@ uint64_t digest(const v1::Event& original) {
   return h;
 }
 
+// The part of a notification id that names the event behind it (docs/domain-decisions.md,
+// "Notification ids"): "e/<eventId>" for the default source, as before sources existed, and
+// "s/<source>/e/<eventId>" otherwise, with '%' and '/' in the source percent-encoded so that the
+// source ends at the first '/' and two sources reusing an event id never share a notification id.
+std::string event_cause(const v1::Event& e) {
+  if (e.source().empty()) return "e/" + e.event_id();
+  std::string cause = "s/";
+  for (char c : e.source()) {
+    if (c == '%') {
+      cause += "%25";
+    } else if (c == '/') {
+      cause += "%2F";
+    } else {
+      cause += c;
+    }
+  }
+  return cause + "/e/" + e.event_id();
+}
+
+// Checks of the fields added to the contract after validate_event was written (Event.source,
+// noticeAcknowledged): a no-op for every event without them.
+std::optional<Rejection> validate_additions(const v1::Event& e) {
+  if (e.source().size() > kMaxIdLength) {
+    return reject(Rejection::Code::kMalformed, "source is limited to 256 bytes");
+  }
+  return std::nullopt;
+}
+
 bool all_digits(std::string_view s, size_t n) {
   return s.size() == n &&
          std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -724,6 +752,7 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
   if (e.has_recorded_at() && from_proto(e.recorded_at()) < from_proto(e.occurred_at())) {
     return reject(C::kMalformed, "recordedAt is before occurredAt");
   }
+  if (auto bad = validate_additions(e)) return bad;
   switch (e.payload_case()) {
     case v1::Event::PAYLOAD_NOT_SET:
       return reject(C::kMalformed, "the event has no payload (admitted, needsAssessed, ...)");
@@ -810,6 +839,7 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     fresh.set_last_occurred_at(to_unix(occurred));
     auto* seen = fresh.add_seen();
     seen->set_event_id(e.event_id());
+    seen->set_source(e.source());
     seen->set_digest(digest(e));
     Transition t;
     t.next = std::move(fresh);
@@ -818,7 +848,7 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
 
   const uint64_t d = digest(e);
   for (const auto& seen : state->seen()) {
-    if (seen.event_id() != e.event_id()) continue;
+    if (seen.event_id() != e.event_id() || seen.source() != e.source()) continue;
     if (seen.digest() == d) {
       Transition t;
       t.outcome = Transition::Outcome::kDuplicate;
@@ -861,7 +891,7 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
       break;
   }
 
-  Step s(*state, rules, now, "e/" + e.event_id());
+  Step s(*state, rules, now, event_cause(e));
   switch (e.payload_case()) {
     case v1::Event::kNeedsAssessed:
       on_needs_assessed(s, e);
@@ -905,6 +935,7 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
   auto& st = s.st();
   auto* seen = st.add_seen();
   seen->set_event_id(e.event_id());
+  seen->set_source(e.source());
   seen->set_digest(d);
   st.set_last_occurred_at(std::max(st.last_occurred_at(), to_unix(occurred)));
   return std::move(s).finish();

@@ -235,6 +235,51 @@ TEST(EpisodeMachine, DuplicateIdsAreIgnoredAndConflictingOnesRejected) {
   EXPECT_EQ(ep.rejection()->code, Rejection::Code::kConflict);
 }
 
+// An event from a named source: the JSON of event() with "source" added.
+std::string sourced(const std::string& source, const std::string& id, const std::string& occurred,
+                    const std::string& payload) {
+  return R"({"source":")" + source + "\"," + event(id, occurred, payload).substr(1);
+}
+
+TEST(EpisodeMachine, EventIdsAreUniquePerSource) {
+  Episode ep;
+  ep.apply(event("1", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  // Two feeds both number from 1: neither is a duplicate of the admission nor of each other.
+  auto out =
+      ep.apply(sourced("hl7:A/B", "1", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
+  ASSERT_FALSE(ep.rejection());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].notification_id(), "ep1/s/hl7:A%2FB/e/1/1");
+  out = ep.apply(
+      sourced("fhir", "1", "2022-03-01T11:00:00Z",
+              R"("estimatedDischargeChanged":{"estimatedDischargeAt":"2022-03-09T10:00:00Z"})"),
+      "2022-03-01T11:00:00Z");
+  ASSERT_FALSE(ep.rejection());
+  EXPECT_EQ(ep.outcome(), Transition::Outcome::kApplied);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].notification_id(), "ep1/s/fhir/e/1/1");
+  // Within one source, the usual idempotency and conflict rules.
+  EXPECT_TRUE(
+      ep.apply(sourced("hl7:A/B", "1", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T12:00:00Z")
+          .empty());
+  EXPECT_EQ(ep.outcome(), Transition::Outcome::kDuplicate);
+  ep.apply(sourced("fhir", "1", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T12:00:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kConflict);
+  // The default source is its own: "1" there is the admission.
+  ep.apply(event("1", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T12:00:00Z");
+  EXPECT_FALSE(ep.rejection());
+  EXPECT_EQ(ep.outcome(), Transition::Outcome::kDuplicate);
+}
+
+TEST(EpisodeMachine, ASourceOver256BytesIsMalformed) {
+  Episode ep;
+  ep.apply(sourced(std::string(257, 'x'), "a", "2022-03-01T08:00:00Z", kAdmitted),
+           "2022-03-01T08:00:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kMalformed);
+}
+
 // A full statutory episode: notice before noon, SIP in time, discharged a week later.
 class Liability : public ::testing::Test {
  protected:

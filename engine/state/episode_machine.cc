@@ -77,6 +77,25 @@ std::optional<Rejection> validate_additions(const v1::Event& e) {
   if (e.source().size() > kMaxIdLength) {
     return reject(Rejection::Code::kMalformed, "source is limited to 256 bytes");
   }
+  if (e.payload_case() == v1::Event::kNoticeAcknowledged) {
+    const auto& ack = e.notice_acknowledged();
+    if (ack.notification_id().empty()) {
+      return reject(Rejection::Code::kMalformed, "noticeAcknowledged.notificationId is required");
+    }
+    if (ack.by().kind() == v1::Organisation::KIND_UNSPECIFIED ||
+        !v1::Organisation::Kind_IsValid(ack.by().kind()) || ack.by().id().empty()) {
+      return reject(Rejection::Code::kMalformed,
+                    "noticeAcknowledged.by needs a kind (MUNICIPALITY, OUTPATIENT_UNIT, WARD, "
+                    "REGION) and an id");
+    }
+    // Ids are checked for length only: the reason never quotes them (the person is personal
+    // data, and a malformed notification id may hold anything).
+    if (ack.notification_id().size() > 2 * kMaxIdLength + 64 ||
+        ack.by().id().size() > kMaxIdLength || ack.person().size() > kMaxIdLength) {
+      return reject(Rejection::Code::kMalformed,
+                    "noticeAcknowledged: notificationId, by.id or person is too long");
+    }
+  }
   return std::nullopt;
 }
 
@@ -197,19 +216,61 @@ class Step {
     fill_alert(*emit().mutable_deadline_missed(), d);
   }
 
-  void emit_held(v1::NoticeHeld::Notice notice, v1::NoticeHeld::Reason reason,
-                 const std::vector<std::string>& missing = {}) {
-    auto* h = emit().mutable_notice_held();
+  Notification& emit_held(v1::NoticeHeld::Notice notice, v1::NoticeHeld::Reason reason,
+                          const std::vector<std::string>& missing = {}) {
+    Notification& n = emit();
+    auto* h = n.mutable_notice_held();
     h->set_notice(notice);
     h->set_reason(reason);
     for (const auto& m : missing) h->add_missing_fields(m);
     *h->mutable_ward() = ward();
+    return n;
   }
 
   void emit_warning(v1::Warning::Code code, const Party& to) {
     auto* w = emit().mutable_warning();
     w->set_code(code);
     *w->mutable_to() = to;
+  }
+
+  // --- notice records ------------------------------------------------------------------------
+
+  v1::NoticeRecord* unsent(v1::NoticeRecord::Kind kind, const v1::Organisation& to) {
+    for (auto& r : *st_.mutable_notices()) {
+      if (r.kind() == kind && !r.has_issued_at() && organisation_equal(r.recipient(), to))
+        return &r;
+    }
+    return nullptr;
+  }
+
+  // Remembers a notice just emitted (n), completing the held record for the same recipient if any.
+  void record_notice(v1::NoticeRecord::Kind kind, const Recipient& to, const Notification& n) {
+    const v1::Organisation org = organisation_of(to);
+    v1::NoticeRecord* r = unsent(kind, org);
+    if (r == nullptr) {
+      r = st_.add_notices();
+      r->set_kind(kind);
+      *r->mutable_recipient() = org;
+    }
+    r->set_notification_id(n.notification_id());
+    r->set_issued_at(to_unix(now_));
+  }
+
+  // Remembers notices held for these recipients, told to the ward by `held` (a noticeHeld).
+  void record_held(v1::NoticeRecord::Kind kind, const std::vector<Recipient>& to,
+                   v1::NoticeHeld::Reason reason, const Notification& held) {
+    for (const auto& recipient : to) {
+      const v1::Organisation org = organisation_of(recipient);
+      v1::NoticeRecord* r = unsent(kind, org);
+      if (r == nullptr) {
+        r = st_.add_notices();
+        r->set_kind(kind);
+        *r->mutable_recipient() = org;
+      }
+      r->set_held_reason(reason);
+      r->set_held_at(to_unix(now_));
+      r->set_held_notification_id(held.notification_id());
+    }
   }
 
   // --- deadlines and timers ------------------------------------------------------------------
@@ -325,13 +386,16 @@ class Step {
     if (!missing.empty()) {
       if (!st_.admission_notice_held()) {
         st_.set_admission_notice_held(true);
-        emit_held(v1::NoticeHeld::ADMISSION_NOTICE, v1::NoticeHeld::MISSING_CONTENT, missing);
+        record_held(
+            v1::NoticeRecord::ADMISSION_NOTICE, pending, v1::NoticeHeld::MISSING_CONTENT,
+            emit_held(v1::NoticeHeld::ADMISSION_NOTICE, v1::NoticeHeld::MISSING_CONTENT, missing));
       }
       return;
     }
     st_.set_admission_notice_held(false);
     for (const auto& r : pending) {
-      auto* notice = emit().mutable_admission_notice();
+      Notification& n = emit();
+      auto* notice = n.mutable_admission_notice();
       *notice->mutable_recipient() = r;
       *notice->mutable_patient() = patient;
       notice->set_care_unit(st_.admission().care_unit());
@@ -339,6 +403,7 @@ class Step {
       *notice->mutable_estimated_discharge_at() = to_proto(from_unix(st_.estimated_discharge_at()));
       for (int need : st_.needs()) notice->add_needs(static_cast<Service>(need));
       *st_.add_notified() = r;
+      record_notice(v1::NoticeRecord::ADMISSION_NOTICE, r, n);
     }
     // The notice counts as sent when the engine issues it.
     fulfil(v1::ADMISSION_NOTICE, now_);
@@ -352,17 +417,21 @@ class Step {
     if (st_.information_consent() != v1::CONSENT_GRANTED) {
       if (!st_.discharge_ready_notice_held()) {
         st_.set_discharge_ready_notice_held(true);
-        emit_held(v1::NoticeHeld::DISCHARGE_READY_NOTICE, v1::NoticeHeld::MISSING_CONSENT);
+        record_held(
+            v1::NoticeRecord::DISCHARGE_READY_NOTICE, to, v1::NoticeHeld::MISSING_CONSENT,
+            emit_held(v1::NoticeHeld::DISCHARGE_READY_NOTICE, v1::NoticeHeld::MISSING_CONSENT));
       }
       return;
     }
     st_.set_discharge_ready_notice_held(false);
     for (const auto& r : to) {
-      auto* notice = emit().mutable_discharge_ready_notice();
+      Notification& n = emit();
+      auto* notice = n.mutable_discharge_ready_notice();
       *notice->mutable_recipient() = r;
       *notice->mutable_patient() = st_.admission().patient();
       notice->set_care_unit(st_.admission().care_unit());
       *notice->mutable_declared_at() = to_proto(from_unix(st_.declared_at()));
+      record_notice(v1::NoticeRecord::DISCHARGE_READY_NOTICE, r, n);
     }
     st_.add_periods()->set_notice_sent_at(to_unix(now_));
     start_sip_clock();
@@ -540,9 +609,11 @@ void on_estimated_discharge_changed(Step& s, const v1::Event& e) {
   st.set_estimated_discharge_at(to_unix(at));
   // 2 kap. 4 §: every unit that had the admission notice is told of the new estimate.
   for (const auto& r : st.notified()) {
-    auto* u = s.emit().mutable_estimated_discharge_update();
+    Notification& n = s.emit();
+    auto* u = n.mutable_estimated_discharge_update();
     *u->mutable_recipient() = r;
     *u->mutable_estimated_discharge_at() = to_proto(at);
+    s.record_notice(v1::NoticeRecord::ESTIMATED_DISCHARGE_UPDATE, r, n);
   }
   if (st.admission_notice_held()) s.send_admission_notices();
 }
@@ -618,7 +689,9 @@ void on_sip_invitation_sent(Step& s, const v1::Event& e) {
 void on_admission_cancelled(Step& s) {
   auto& st = s.st();
   for (const auto& r : st.notified()) {
-    *s.emit().mutable_admission_cancellation()->mutable_recipient() = r;
+    Notification& n = s.emit();
+    *n.mutable_admission_cancellation()->mutable_recipient() = r;
+    s.record_notice(v1::NoticeRecord::ADMISSION_CANCELLATION, r, n);
   }
   for (auto& d : *st.mutable_deadlines()) {
     if (d.status() == DeadlineRecord::PENDING) d.set_status(DeadlineRecord::WAIVED);
@@ -694,6 +767,58 @@ void on_discharged(Step& s, const v1::Event& e) {
   }
 }
 
+// The notice an acknowledgement names, or why it cannot be acknowledged. Reasons name no ids: the
+// caller knows which event it sent.
+const v1::NoticeRecord* acknowledged_notice(const EpisodeState& st,
+                                            const v1::NoticeAcknowledged& ack) {
+  for (const auto& r : st.notices()) {
+    if (!r.notification_id().empty() && r.notification_id() == ack.notification_id()) return &r;
+  }
+  return nullptr;
+}
+
+std::optional<Rejection> check_acknowledgement(const EpisodeState& st,
+                                               const v1::NoticeAcknowledged& ack) {
+  using C = Rejection::Code;
+  const v1::NoticeRecord* notice = acknowledged_notice(st, ack);
+  if (notice == nullptr) {
+    // What the episode can tell apart: a timer's alert, or the noticeHeld the ward got.
+    const std::string prefix = st.episode_id() + "/";
+    const bool timer = ack.notification_id().rfind(prefix + "t/", 0) == 0;
+    const bool held =
+        std::any_of(st.notices().begin(), st.notices().end(), [&](const v1::NoticeRecord& r) {
+          return r.held_notification_id() == ack.notification_id();
+        });
+    if (timer || held) {
+      return reject(C::kUnknownNotice,
+                    "noticeAcknowledged names a notification that is not a notice (only admission "
+                    "notices, discharge-ready notices, estimated discharge updates and admission "
+                    "cancellations are acknowledged)");
+    }
+    return reject(C::kUnknownNotice, "noticeAcknowledged names no notice this episode issued");
+  }
+  if (!organisation_equal(notice->recipient(), ack.by())) {
+    return reject(C::kNotAddressee, "noticeAcknowledged.by is not an addressee of the notice");
+  }
+  return std::nullopt;
+}
+
+// Kvittens: recorded once per addressee; a repeat changes nothing.
+void on_notice_acknowledged(Step& s, const v1::Event& e) {
+  const auto& ack = e.notice_acknowledged();
+  for (auto& r : *s.st().mutable_notices()) {
+    if (r.notification_id() != ack.notification_id()) continue;
+    for (const auto& a : r.acknowledgements()) {
+      if (organisation_equal(a.by(), ack.by())) return;
+    }
+    auto* a = r.add_acknowledgements();
+    *a->mutable_by() = ack.by();
+    a->set_at(to_unix(from_proto(e.occurred_at())));
+    a->set_person(ack.person());
+    return;
+  }
+}
+
 // Which events the process allows once the patient is discharged: only those that fulfil
 // obligations running past discharge, or that a late feed may still bring.
 bool allowed_after_discharge(v1::Event::PayloadCase payload) {
@@ -702,6 +827,7 @@ bool allowed_after_discharge(v1::Event::PayloadCase payload) {
     case v1::Event::kCareContactAppointed:
     case v1::Event::kInformationTransferred:
     case v1::Event::kSipInvitationSent:
+    case v1::Event::kNoticeAcknowledged:  // a recipient may acknowledge late
       return true;
     default:
       return false;
@@ -731,6 +857,10 @@ const char* code_name(Rejection::Code code) {
       return "conflict";
     case Rejection::Code::kNoRules:
       return "no_rules";
+    case Rejection::Code::kUnknownNotice:
+      return "unknown_notice";
+    case Rejection::Code::kNotAddressee:
+      return "not_addressee";
   }
   return "unknown";
 }
@@ -858,6 +988,8 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
   }
   switch (state->phase()) {
     case EpisodeState::CANCELLED:
+      // The units may still acknowledge what they were sent, the cancellation included.
+      if (e.payload_case() == v1::Event::kNoticeAcknowledged) break;
       return reject(C::kEpisodeClosed, "the admission was cancelled");
     case EpisodeState::CLOSED:
       if (!allowed_after_discharge(e.payload_case())) {
@@ -886,6 +1018,9 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
       if (!state->discharge_ready()) {
         return reject(C::kOutOfOrder, "dischargeReadyRevoked while not discharge-ready");
       }
+      break;
+    case v1::Event::kNoticeAcknowledged:
+      if (auto bad = check_acknowledgement(*state, e.notice_acknowledged())) return *bad;
       break;
     default:
       break;
@@ -925,6 +1060,9 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
       break;
     case v1::Event::kDischarged:
       on_discharged(s, e);
+      break;
+    case v1::Event::kNoticeAcknowledged:
+      on_notice_acknowledged(s, e);
       break;
     default:
       SAMORDNA_CHECK(false, "every payload case is handled");

@@ -127,6 +127,7 @@ class Step {
 
   Transition finish() && {
     for (auto& n : out_) set_addressees(n, st_);
+    st_.set_updated_at(to_unix(now_));
     Transition t;
     t.outcome = Transition::Outcome::kApplied;
     t.next = std::move(st_);
@@ -967,6 +968,7 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     *fresh.mutable_admission() = a;
     fresh.set_admitted_at(to_unix(occurred));
     fresh.set_last_occurred_at(to_unix(occurred));
+    fresh.set_updated_at(to_unix(now));
     auto* seen = fresh.add_seen();
     seen->set_event_id(e.event_id());
     seen->set_source(e.source());

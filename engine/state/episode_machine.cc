@@ -11,6 +11,7 @@
 
 #include "engine/core/check.h"
 #include "engine/core/personal_id.h"
+#include "engine/state/addressees.h"
 #include "rules/deadlines.h"
 
 namespace samordna::state {
@@ -51,6 +52,53 @@ uint64_t digest(const v1::Event& original) {
   return h;
 }
 
+// The part of a notification id that names the event behind it (docs/domain-decisions.md,
+// "Notification ids"): "e/<eventId>" for the default source, as before sources existed, and
+// "s/<source>/e/<eventId>" otherwise, with '%' and '/' in the source percent-encoded so that the
+// source ends at the first '/' and two sources reusing an event id never share a notification id.
+std::string event_cause(const v1::Event& e) {
+  if (e.source().empty()) return "e/" + e.event_id();
+  std::string cause = "s/";
+  for (char c : e.source()) {
+    if (c == '%') {
+      cause += "%25";
+    } else if (c == '/') {
+      cause += "%2F";
+    } else {
+      cause += c;
+    }
+  }
+  return cause + "/e/" + e.event_id();
+}
+
+// Checks of the fields added to the contract after validate_event was written (Event.source,
+// noticeAcknowledged): a no-op for every event without them.
+std::optional<Rejection> validate_additions(const v1::Event& e) {
+  if (e.source().size() > kMaxIdLength) {
+    return reject(Rejection::Code::kMalformed, "source is limited to 256 bytes");
+  }
+  if (e.payload_case() == v1::Event::kNoticeAcknowledged) {
+    const auto& ack = e.notice_acknowledged();
+    if (ack.notification_id().empty()) {
+      return reject(Rejection::Code::kMalformed, "noticeAcknowledged.notificationId is required");
+    }
+    if (ack.by().kind() == v1::Organisation::KIND_UNSPECIFIED ||
+        !v1::Organisation::Kind_IsValid(ack.by().kind()) || ack.by().id().empty()) {
+      return reject(Rejection::Code::kMalformed,
+                    "noticeAcknowledged.by needs a kind (MUNICIPALITY, OUTPATIENT_UNIT, WARD, "
+                    "REGION) and an id");
+    }
+    // Ids are checked for length only: the reason never quotes them (the person is personal
+    // data, and a malformed notification id may hold anything).
+    if (ack.notification_id().size() > 2 * kMaxIdLength + 64 ||
+        ack.by().id().size() > kMaxIdLength || ack.person().size() > kMaxIdLength) {
+      return reject(Rejection::Code::kMalformed,
+                    "noticeAcknowledged: notificationId, by.id or person is too long");
+    }
+  }
+  return std::nullopt;
+}
+
 bool all_digits(std::string_view s, size_t n) {
   return s.size() == n &&
          std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -78,6 +126,8 @@ class Step {
   }
 
   Transition finish() && {
+    for (auto& n : out_) set_addressees(n, st_);
+    st_.set_updated_at(to_unix(now_));
     Transition t;
     t.outcome = Transition::Outcome::kApplied;
     t.next = std::move(st_);
@@ -167,19 +217,61 @@ class Step {
     fill_alert(*emit().mutable_deadline_missed(), d);
   }
 
-  void emit_held(v1::NoticeHeld::Notice notice, v1::NoticeHeld::Reason reason,
-                 const std::vector<std::string>& missing = {}) {
-    auto* h = emit().mutable_notice_held();
+  Notification& emit_held(v1::NoticeHeld::Notice notice, v1::NoticeHeld::Reason reason,
+                          const std::vector<std::string>& missing = {}) {
+    Notification& n = emit();
+    auto* h = n.mutable_notice_held();
     h->set_notice(notice);
     h->set_reason(reason);
     for (const auto& m : missing) h->add_missing_fields(m);
     *h->mutable_ward() = ward();
+    return n;
   }
 
   void emit_warning(v1::Warning::Code code, const Party& to) {
     auto* w = emit().mutable_warning();
     w->set_code(code);
     *w->mutable_to() = to;
+  }
+
+  // --- notice records ------------------------------------------------------------------------
+
+  v1::NoticeRecord* unsent(v1::NoticeRecord::Kind kind, const v1::Organisation& to) {
+    for (auto& r : *st_.mutable_notices()) {
+      if (r.kind() == kind && !r.has_issued_at() && organisation_equal(r.recipient(), to))
+        return &r;
+    }
+    return nullptr;
+  }
+
+  // Remembers a notice just emitted (n), completing the held record for the same recipient if any.
+  void record_notice(v1::NoticeRecord::Kind kind, const Recipient& to, const Notification& n) {
+    const v1::Organisation org = organisation_of(to);
+    v1::NoticeRecord* r = unsent(kind, org);
+    if (r == nullptr) {
+      r = st_.add_notices();
+      r->set_kind(kind);
+      *r->mutable_recipient() = org;
+    }
+    r->set_notification_id(n.notification_id());
+    r->set_issued_at(to_unix(now_));
+  }
+
+  // Remembers notices held for these recipients, told to the ward by `held` (a noticeHeld).
+  void record_held(v1::NoticeRecord::Kind kind, const std::vector<Recipient>& to,
+                   v1::NoticeHeld::Reason reason, const Notification& held) {
+    for (const auto& recipient : to) {
+      const v1::Organisation org = organisation_of(recipient);
+      v1::NoticeRecord* r = unsent(kind, org);
+      if (r == nullptr) {
+        r = st_.add_notices();
+        r->set_kind(kind);
+        *r->mutable_recipient() = org;
+      }
+      r->set_held_reason(reason);
+      r->set_held_at(to_unix(now_));
+      r->set_held_notification_id(held.notification_id());
+    }
   }
 
   // --- deadlines and timers ------------------------------------------------------------------
@@ -295,13 +387,16 @@ class Step {
     if (!missing.empty()) {
       if (!st_.admission_notice_held()) {
         st_.set_admission_notice_held(true);
-        emit_held(v1::NoticeHeld::ADMISSION_NOTICE, v1::NoticeHeld::MISSING_CONTENT, missing);
+        record_held(
+            v1::NoticeRecord::ADMISSION_NOTICE, pending, v1::NoticeHeld::MISSING_CONTENT,
+            emit_held(v1::NoticeHeld::ADMISSION_NOTICE, v1::NoticeHeld::MISSING_CONTENT, missing));
       }
       return;
     }
     st_.set_admission_notice_held(false);
     for (const auto& r : pending) {
-      auto* notice = emit().mutable_admission_notice();
+      Notification& n = emit();
+      auto* notice = n.mutable_admission_notice();
       *notice->mutable_recipient() = r;
       *notice->mutable_patient() = patient;
       notice->set_care_unit(st_.admission().care_unit());
@@ -309,6 +404,7 @@ class Step {
       *notice->mutable_estimated_discharge_at() = to_proto(from_unix(st_.estimated_discharge_at()));
       for (int need : st_.needs()) notice->add_needs(static_cast<Service>(need));
       *st_.add_notified() = r;
+      record_notice(v1::NoticeRecord::ADMISSION_NOTICE, r, n);
     }
     // The notice counts as sent when the engine issues it.
     fulfil(v1::ADMISSION_NOTICE, now_);
@@ -322,17 +418,21 @@ class Step {
     if (st_.information_consent() != v1::CONSENT_GRANTED) {
       if (!st_.discharge_ready_notice_held()) {
         st_.set_discharge_ready_notice_held(true);
-        emit_held(v1::NoticeHeld::DISCHARGE_READY_NOTICE, v1::NoticeHeld::MISSING_CONSENT);
+        record_held(
+            v1::NoticeRecord::DISCHARGE_READY_NOTICE, to, v1::NoticeHeld::MISSING_CONSENT,
+            emit_held(v1::NoticeHeld::DISCHARGE_READY_NOTICE, v1::NoticeHeld::MISSING_CONSENT));
       }
       return;
     }
     st_.set_discharge_ready_notice_held(false);
     for (const auto& r : to) {
-      auto* notice = emit().mutable_discharge_ready_notice();
+      Notification& n = emit();
+      auto* notice = n.mutable_discharge_ready_notice();
       *notice->mutable_recipient() = r;
       *notice->mutable_patient() = st_.admission().patient();
       notice->set_care_unit(st_.admission().care_unit());
       *notice->mutable_declared_at() = to_proto(from_unix(st_.declared_at()));
+      record_notice(v1::NoticeRecord::DISCHARGE_READY_NOTICE, r, n);
     }
     st_.add_periods()->set_notice_sent_at(to_unix(now_));
     start_sip_clock();
@@ -510,9 +610,11 @@ void on_estimated_discharge_changed(Step& s, const v1::Event& e) {
   st.set_estimated_discharge_at(to_unix(at));
   // 2 kap. 4 §: every unit that had the admission notice is told of the new estimate.
   for (const auto& r : st.notified()) {
-    auto* u = s.emit().mutable_estimated_discharge_update();
+    Notification& n = s.emit();
+    auto* u = n.mutable_estimated_discharge_update();
     *u->mutable_recipient() = r;
     *u->mutable_estimated_discharge_at() = to_proto(at);
+    s.record_notice(v1::NoticeRecord::ESTIMATED_DISCHARGE_UPDATE, r, n);
   }
   if (st.admission_notice_held()) s.send_admission_notices();
 }
@@ -588,7 +690,9 @@ void on_sip_invitation_sent(Step& s, const v1::Event& e) {
 void on_admission_cancelled(Step& s) {
   auto& st = s.st();
   for (const auto& r : st.notified()) {
-    *s.emit().mutable_admission_cancellation()->mutable_recipient() = r;
+    Notification& n = s.emit();
+    *n.mutable_admission_cancellation()->mutable_recipient() = r;
+    s.record_notice(v1::NoticeRecord::ADMISSION_CANCELLATION, r, n);
   }
   for (auto& d : *st.mutable_deadlines()) {
     if (d.status() == DeadlineRecord::PENDING) d.set_status(DeadlineRecord::WAIVED);
@@ -664,6 +768,58 @@ void on_discharged(Step& s, const v1::Event& e) {
   }
 }
 
+// The notice an acknowledgement names, or why it cannot be acknowledged. Reasons name no ids: the
+// caller knows which event it sent.
+const v1::NoticeRecord* acknowledged_notice(const EpisodeState& st,
+                                            const v1::NoticeAcknowledged& ack) {
+  for (const auto& r : st.notices()) {
+    if (!r.notification_id().empty() && r.notification_id() == ack.notification_id()) return &r;
+  }
+  return nullptr;
+}
+
+std::optional<Rejection> check_acknowledgement(const EpisodeState& st,
+                                               const v1::NoticeAcknowledged& ack) {
+  using C = Rejection::Code;
+  const v1::NoticeRecord* notice = acknowledged_notice(st, ack);
+  if (notice == nullptr) {
+    // What the episode can tell apart: a timer's alert, or the noticeHeld the ward got.
+    const std::string prefix = st.episode_id() + "/";
+    const bool timer = ack.notification_id().rfind(prefix + "t/", 0) == 0;
+    const bool held =
+        std::any_of(st.notices().begin(), st.notices().end(), [&](const v1::NoticeRecord& r) {
+          return r.held_notification_id() == ack.notification_id();
+        });
+    if (timer || held) {
+      return reject(C::kUnknownNotice,
+                    "noticeAcknowledged names a notification that is not a notice (only admission "
+                    "notices, discharge-ready notices, estimated discharge updates and admission "
+                    "cancellations are acknowledged)");
+    }
+    return reject(C::kUnknownNotice, "noticeAcknowledged names no notice this episode issued");
+  }
+  if (!organisation_equal(notice->recipient(), ack.by())) {
+    return reject(C::kNotAddressee, "noticeAcknowledged.by is not an addressee of the notice");
+  }
+  return std::nullopt;
+}
+
+// Kvittens: recorded once per addressee; a repeat changes nothing.
+void on_notice_acknowledged(Step& s, const v1::Event& e) {
+  const auto& ack = e.notice_acknowledged();
+  for (auto& r : *s.st().mutable_notices()) {
+    if (r.notification_id() != ack.notification_id()) continue;
+    for (const auto& a : r.acknowledgements()) {
+      if (organisation_equal(a.by(), ack.by())) return;
+    }
+    auto* a = r.add_acknowledgements();
+    *a->mutable_by() = ack.by();
+    a->set_at(to_unix(from_proto(e.occurred_at())));
+    a->set_person(ack.person());
+    return;
+  }
+}
+
 // Which events the process allows once the patient is discharged: only those that fulfil
 // obligations running past discharge, or that a late feed may still bring.
 bool allowed_after_discharge(v1::Event::PayloadCase payload) {
@@ -672,6 +828,7 @@ bool allowed_after_discharge(v1::Event::PayloadCase payload) {
     case v1::Event::kCareContactAppointed:
     case v1::Event::kInformationTransferred:
     case v1::Event::kSipInvitationSent:
+    case v1::Event::kNoticeAcknowledged:  // a recipient may acknowledge late
       return true;
     default:
       return false;
@@ -701,6 +858,10 @@ const char* code_name(Rejection::Code code) {
       return "conflict";
     case Rejection::Code::kNoRules:
       return "no_rules";
+    case Rejection::Code::kUnknownNotice:
+      return "unknown_notice";
+    case Rejection::Code::kNotAddressee:
+      return "not_addressee";
   }
   return "unknown";
 }
@@ -722,6 +883,7 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
   if (e.has_recorded_at() && from_proto(e.recorded_at()) < from_proto(e.occurred_at())) {
     return reject(C::kMalformed, "recordedAt is before occurredAt");
   }
+  if (auto bad = validate_additions(e)) return bad;
   switch (e.payload_case()) {
     case v1::Event::PAYLOAD_NOT_SET:
       return reject(C::kMalformed, "the event has no payload (admitted, needsAssessed, ...)");
@@ -806,8 +968,10 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     *fresh.mutable_admission() = a;
     fresh.set_admitted_at(to_unix(occurred));
     fresh.set_last_occurred_at(to_unix(occurred));
+    fresh.set_updated_at(to_unix(now));
     auto* seen = fresh.add_seen();
     seen->set_event_id(e.event_id());
+    seen->set_source(e.source());
     seen->set_digest(digest(e));
     Transition t;
     t.next = std::move(fresh);
@@ -816,7 +980,7 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
 
   const uint64_t d = digest(e);
   for (const auto& seen : state->seen()) {
-    if (seen.event_id() != e.event_id()) continue;
+    if (seen.event_id() != e.event_id() || seen.source() != e.source()) continue;
     if (seen.digest() == d) {
       Transition t;
       t.outcome = Transition::Outcome::kDuplicate;
@@ -826,6 +990,8 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
   }
   switch (state->phase()) {
     case EpisodeState::CANCELLED:
+      // The units may still acknowledge what they were sent, the cancellation included.
+      if (e.payload_case() == v1::Event::kNoticeAcknowledged) break;
       return reject(C::kEpisodeClosed, "the admission was cancelled");
     case EpisodeState::CLOSED:
       if (!allowed_after_discharge(e.payload_case())) {
@@ -855,11 +1021,14 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
         return reject(C::kOutOfOrder, "dischargeReadyRevoked while not discharge-ready");
       }
       break;
+    case v1::Event::kNoticeAcknowledged:
+      if (auto bad = check_acknowledgement(*state, e.notice_acknowledged())) return *bad;
+      break;
     default:
       break;
   }
 
-  Step s(*state, rules, now, "e/" + e.event_id());
+  Step s(*state, rules, now, event_cause(e));
   switch (e.payload_case()) {
     case v1::Event::kNeedsAssessed:
       on_needs_assessed(s, e);
@@ -894,6 +1063,9 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     case v1::Event::kDischarged:
       on_discharged(s, e);
       break;
+    case v1::Event::kNoticeAcknowledged:
+      on_notice_acknowledged(s, e);
+      break;
     default:
       SAMORDNA_CHECK(false, "every payload case is handled");
   }
@@ -903,6 +1075,7 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
   auto& st = s.st();
   auto* seen = st.add_seen();
   seen->set_event_id(e.event_id());
+  seen->set_source(e.source());
   seen->set_digest(d);
   st.set_last_occurred_at(std::max(st.last_occurred_at(), to_unix(occurred)));
   return std::move(s).finish();

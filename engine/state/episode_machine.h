@@ -34,6 +34,8 @@ struct Rejection {
     kEpisodeClosed,      // the episode was settled or cancelled
     kConflict,           // an event id seen before, with different content
     kNoRules,            // no rule set in force for the region and date
+    kUnknownNotice,      // an acknowledgement of a notification that is no notice of the episode
+    kNotAddressee,       // an acknowledgement by an organisation the notice was not addressed to
   };
   Code code = Code::kMalformed;
   std::string reason;

@@ -56,6 +56,15 @@ std::string outcome(const DeadlineRecord& d) {
 
 }  // namespace
 
+std::string explain_deadline(const v1::EpisodeState& st, const DeadlineRecord& d,
+                             const rules::RuleSet& set) {
+  std::string out = law_reference(d.kind());
+  out += ": ";
+  for (const auto& step : steps_for(st, d, set)) out += step + "; ";
+  out += "due " + local(d.due_at());
+  return out;
+}
+
 std::string explain(const v1::EpisodeState& st, const rules::RuleBook& book) {
   std::ostringstream out;
   const rules::RuleSet* set = rules_for(st, book);

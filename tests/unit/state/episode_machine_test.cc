@@ -151,6 +151,9 @@ TEST(EpisodeMachine, AssessmentSendsAdmissionNoticesToEachUnitInOrder) {
   EXPECT_EQ(out[0].notification_id(), "ep1/e/n/1");
   EXPECT_EQ(out[1].notification_id(), "ep1/e/n/2");
   EXPECT_EQ(out[0].admission_notice().patient().address(), "Storgatan 1, Uppsala");
+  ASSERT_EQ(out[1].addressees_size(), 1);
+  EXPECT_EQ(out[1].addressees(0).kind(), v1::Organisation::OUTPATIENT_UNIT);
+  EXPECT_EQ(out[1].addressees(0).id(), "vc-1");
   EXPECT_EQ(to_unix(from_proto(out[0].issued_at())), to_unix(at("2022-03-01T10:05:00Z")));
   const auto* d = ep.deadline(v1::ADMISSION_NOTICE);
   ASSERT_NE(d, nullptr);
@@ -230,6 +233,145 @@ TEST(EpisodeMachine, DuplicateIdsAreIgnoredAndConflictingOnesRejected) {
   ep.apply(event("n", "2022-03-01T10:30:00Z", kNeedsAll), "2022-03-01T11:00:00Z");
   ASSERT_TRUE(ep.rejection());
   EXPECT_EQ(ep.rejection()->code, Rejection::Code::kConflict);
+}
+
+// An event from a named source: the JSON of event() with "source" added.
+std::string sourced(const std::string& source, const std::string& id, const std::string& occurred,
+                    const std::string& payload) {
+  return R"({"source":")" + source + "\"," + event(id, occurred, payload).substr(1);
+}
+
+TEST(EpisodeMachine, EventIdsAreUniquePerSource) {
+  Episode ep;
+  ep.apply(event("1", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  // Two feeds both number from 1: neither is a duplicate of the admission nor of each other.
+  auto out =
+      ep.apply(sourced("hl7:A/B", "1", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
+  ASSERT_FALSE(ep.rejection());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].notification_id(), "ep1/s/hl7:A%2FB/e/1/1");
+  out = ep.apply(
+      sourced("fhir", "1", "2022-03-01T11:00:00Z",
+              R"("estimatedDischargeChanged":{"estimatedDischargeAt":"2022-03-09T10:00:00Z"})"),
+      "2022-03-01T11:00:00Z");
+  ASSERT_FALSE(ep.rejection());
+  EXPECT_EQ(ep.outcome(), Transition::Outcome::kApplied);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].notification_id(), "ep1/s/fhir/e/1/1");
+  // Within one source, the usual idempotency and conflict rules.
+  EXPECT_TRUE(
+      ep.apply(sourced("hl7:A/B", "1", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T12:00:00Z")
+          .empty());
+  EXPECT_EQ(ep.outcome(), Transition::Outcome::kDuplicate);
+  ep.apply(sourced("fhir", "1", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T12:00:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kConflict);
+  // The default source is its own: "1" there is the admission.
+  ep.apply(event("1", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T12:00:00Z");
+  EXPECT_FALSE(ep.rejection());
+  EXPECT_EQ(ep.outcome(), Transition::Outcome::kDuplicate);
+}
+
+TEST(EpisodeMachine, ASourceOver256BytesIsMalformed) {
+  Episode ep;
+  ep.apply(sourced(std::string(257, 'x'), "a", "2022-03-01T08:00:00Z", kAdmitted),
+           "2022-03-01T08:00:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kMalformed);
+}
+
+std::string ack(const std::string& notification_id, const std::string& kind, const std::string& id,
+                const std::string& person = "") {
+  return R"("noticeAcknowledged":{"notificationId":")" + notification_id + R"(","by":{"kind":")" +
+         kind + R"(","id":")" + id + R"("})" +
+         (person.empty() ? "" : R"(,"person":")" + person + "\"") + "}";
+}
+
+TEST(NoticeAcknowledged, IsRecordedOnceWithItsEventTime) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
+  ASSERT_EQ(ep.state().notices_size(), 2);
+  EXPECT_EQ(ep.state().notices(0).notification_id(), "ep1/e/n/1");
+  EXPECT_EQ(ep.state().notices(0).kind(), v1::NoticeRecord::ADMISSION_NOTICE);
+  EXPECT_EQ(ep.state().notices(0).recipient().kind(), v1::Organisation::MUNICIPALITY);
+  EXPECT_TRUE(ep.apply(event("k1", "2022-03-01T10:30:00Z",
+                             ack("ep1/e/n/1", "MUNICIPALITY", "0380", "SE2321000016-ABCD")),
+                       "2022-03-01T10:31:00Z")
+                  .empty());
+  ASSERT_FALSE(ep.rejection());
+  ASSERT_EQ(ep.state().notices(0).acknowledgements_size(), 1);
+  const auto& a = ep.state().notices(0).acknowledgements(0);
+  EXPECT_EQ(from_unix(a.at()), at("2022-03-01T10:30:00Z"));
+  EXPECT_EQ(a.person(), "SE2321000016-ABCD");
+  // A repeat (another event, the same acknowledgement) is accepted and adds nothing.
+  ep.apply(event("k2", "2022-03-01T11:00:00Z", ack("ep1/e/n/1", "MUNICIPALITY", "0380")),
+           "2022-03-01T11:00:00Z");
+  ASSERT_FALSE(ep.rejection());
+  EXPECT_EQ(ep.outcome(), Transition::Outcome::kApplied);
+  ASSERT_EQ(ep.state().notices(0).acknowledgements_size(), 1);
+  EXPECT_EQ(from_unix(ep.state().notices(0).acknowledgements(0).at()), at("2022-03-01T10:30:00Z"));
+}
+
+TEST(NoticeAcknowledged, IsRefusedForAStrangerAnUnknownIdAndANonNotice) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})"),
+           "2022-03-01T10:00:00Z");  // held: no estimated discharge time
+  ASSERT_EQ(ep.state().notices_size(), 1);
+  EXPECT_FALSE(ep.state().notices(0).has_issued_at());
+  EXPECT_EQ(ep.state().notices(0).held_notification_id(), "ep1/e/n/1");
+  // The noticeHeld went to the ward: it is not a notice.
+  ep.apply(event("k1", "2022-03-01T10:30:00Z", ack("ep1/e/n/1", "WARD", "ward-7")),
+           "2022-03-01T10:30:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kUnknownNotice);
+  EXPECT_NE(ep.rejection()->reason.find("not a notice"), std::string::npos);
+  ep.apply(event("e", "2022-03-01T12:00:00Z",
+                 R"("estimatedDischargeChanged":{"estimatedDischargeAt":"2022-03-04T10:00:00Z"})"),
+           "2022-03-01T12:00:00Z");
+  ASSERT_EQ(ep.state().notices_size(), 1);  // the held record, completed
+  EXPECT_EQ(ep.state().notices(0).notification_id(), "ep1/e/e/1");
+  EXPECT_EQ(ep.state().notices(0).held_reason(), v1::NoticeHeld::MISSING_CONTENT);
+  // Another municipality, the ward, a wrong id, a timer's id.
+  ep.apply(event("k2", "2022-03-01T12:30:00Z",
+                 ack("ep1/e/e/1", "MUNICIPALITY", "0180", "SE2321000016-ABCD")),
+           "2022-03-01T12:30:00Z");
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kNotAddressee);
+  EXPECT_EQ(ep.rejection()->reason.find("SE2321000016"), std::string::npos);
+  ep.apply(event("k3", "2022-03-01T12:30:00Z", ack("ep1/e/e/1", "WARD", "ward-7")),
+           "2022-03-01T12:30:00Z");
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kNotAddressee);
+  ep.apply(event("k4", "2022-03-01T12:30:00Z", ack("ep2/e/e/1", "MUNICIPALITY", "0380")),
+           "2022-03-01T12:30:00Z");
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kUnknownNotice);
+  EXPECT_NE(ep.rejection()->reason.find("no notice this episode issued"), std::string::npos);
+  ep.apply(event("k5", "2022-03-01T12:30:00Z",
+                 ack("ep1/t/due/ADMISSION_NOTICE/1646215201/1", "MUNICIPALITY", "0380")),
+           "2022-03-01T12:30:00Z");
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kUnknownNotice);
+  EXPECT_NE(ep.rejection()->reason.find("not a notice"), std::string::npos);
+  ep.apply(event("k6", "2022-03-01T12:30:00Z", ack("ep1/e/e/1", "KIND_UNSPECIFIED", "0380")),
+           "2022-03-01T12:30:00Z");
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kMalformed);
+  EXPECT_EQ(ep.state().notices(0).acknowledgements_size(), 0);
+}
+
+TEST(NoticeAcknowledged, IsAcceptedAfterCancellation) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
+  ep.apply(event("z", "2022-03-02T10:00:00Z", R"("admissionCancelled":{})"),
+           "2022-03-02T10:00:00Z");
+  ASSERT_EQ(ep.state().notices_size(), 4);
+  EXPECT_EQ(ep.state().notices(3).kind(), v1::NoticeRecord::ADMISSION_CANCELLATION);
+  ep.apply(event("k", "2022-03-02T11:00:00Z", ack("ep1/e/z/2", "OUTPATIENT_UNIT", "vc-1")),
+           "2022-03-02T11:00:00Z");
+  ASSERT_FALSE(ep.rejection());
+  EXPECT_EQ(ep.state().notices(3).acknowledgements_size(), 1);
+  ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kEpisodeClosed);
 }
 
 // A full statutory episode: notice before noon, SIP in time, discharged a week later.
@@ -367,6 +509,13 @@ TEST_F(Liability, ALateFeedAfterSettlementReissuesLiabilityWhenItChanges) {
   ASSERT_EQ(kinds(out), (Kinds{"deadlineMissRetracted", "paymentLiability"}));
   EXPECT_EQ(out[1].payment_liability().status(), v1::PaymentLiability::LIABLE);
   EXPECT_EQ(out[1].payment_liability().liable_days(), 4);
+  // A municipality may acknowledge late: accepted while the state exists, nothing re-issued.
+  EXPECT_TRUE(
+      ep.apply(event("ack", "2022-03-11T10:00:00Z", ack("ep1/e/r/1", "MUNICIPALITY", "0380")),
+               "2022-03-11T10:00:00Z")
+          .empty());
+  EXPECT_FALSE(ep.rejection());
+  EXPECT_EQ(ep.state().phase(), v1::EpisodeState::CLOSED);
 }
 
 TEST_F(Liability, TimerNotificationsAreIssuedAtTheirFireTime) {

@@ -283,7 +283,7 @@ Result<void> ensure_topics(const KafkaConfig& config, milliseconds timeout) {
   };
 
   const std::vector<std::string> missing =
-      missing_of({&t.events, &t.notifications, &t.deadletter, &t.changelog});
+      missing_of({&t.events, &t.notifications, &t.deadletter, &t.changelog, &t.episodes});
   if (!missing.empty() && !config.create_topics) {
     return fail(Errc::kNotFound,
                 "missing Kafka topic(s) at " + config.bootstrap + ": " + join(missing) +
@@ -313,6 +313,11 @@ Result<void> ensure_topics(const KafkaConfig& config, milliseconds timeout) {
                     ": the changelog holds partition p's state in its partition p, so the counts " +
                     "must match (recreate " + t.changelog + " with " + std::to_string(events) +
                     " partitions)");
+  }
+  // The views: compacted, keyed by episode like everything else (any partition count would do,
+  // the read side reads them all).
+  if (!find(t.episodes)) {
+    SAMORDNA_TRYV(create_and_wait({TopicSpec{t.episodes, events, true}}));
   }
   return ok();
 }

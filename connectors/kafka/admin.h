@@ -16,14 +16,14 @@
 
 namespace samordna::kafka {
 
-// Makes sure the events, notifications, deadletter and changelog topics exist.
+// Makes sure the events, notifications, deadletter, changelog and episodes topics exist.
 //
 // Missing topics are created when config.create_topics (events, notifications and deadletter with
-// config.partitions partitions; the changelog compacted, with as many partitions as the events
-// topic), else the error (kNotFound) lists exactly the missing ones. A topic created concurrently
-// by another instance counts as created. Then the changelog must have as many partitions as the
-// events topic (kConflict otherwise): partition p of the changelog holds the state of the episodes
-// of events partition p.
+// config.partitions partitions; the changelog and the episodes compacted, with as many partitions
+// as the events topic), else the error (kNotFound) lists exactly the missing ones. A topic created
+// concurrently by another instance counts as created. Then the changelog must have as many
+// partitions as the events topic (kConflict otherwise): partition p of the changelog holds the
+// state of the episodes of events partition p.
 //
 // Errors: kUnavailable "cannot reach Kafka at HOST:PORT within N s" when no broker answers within
 // `timeout`; kInvalidArgument for a bad property or a request the cluster refuses (replication

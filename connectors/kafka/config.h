@@ -24,6 +24,8 @@ struct Topics {
       "samordna.notifications";                    // output: key episodeId, value Notification
   std::string deadletter = "samordna.deadletter";  // rejected input, original bytes + reason
   std::string changelog = "samordna.changelog";    // compacted: key episodeId, EpisodeState
+  // Compacted: key episodeId, the public samordna.v1.EpisodeView (the read side's contract).
+  std::string episodes = "samordna.episodes";
 };
 
 enum class ClockMode {

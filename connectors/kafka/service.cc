@@ -31,6 +31,7 @@ pipeline::DriverOptions driver_options(const ServiceConfig& config) {
   o.max_batch = config.max_batch;
   o.timer_pass = config.timer_pass;
   o.retention = config.retention;
+  o.views = true;
   return o;
 }
 
@@ -486,6 +487,13 @@ Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
     if (change.state != nullptr) value = change.state->SerializeAsString();
     SAMORDNA_TRYV(produce(config_.kafka.topics.changelog, static_cast<int32_t>(change.partition),
                           change.episode_id, change.state != nullptr ? &value : nullptr));
+  }
+  // The public view of each, to the compacted episodes topic: what the read side builds from.
+  for (const auto& change : changes.episodes) {
+    std::string value;
+    if (change.view != nullptr) value = change.view->SerializeAsString();
+    SAMORDNA_TRYV(produce(config_.kafka.topics.episodes, RdKafka::Topic::PARTITION_UA,
+                          change.episode_id, change.view != nullptr ? &value : nullptr));
   }
   for (const auto& [p, clock] : changes.clocks) {
     const std::string value = std::to_string(to_unix(clock));

@@ -63,7 +63,8 @@ Result<void> start_mock(MockCluster& mock, const kafka::KafkaConfig& config, int
   mock.cluster = rd_kafka_handle_mock_cluster(mock.handle);
   if (!mock.cluster) return fail(Errc::kUnavailable, "mock cluster could not start");
   const auto& t = config.topics;
-  for (const std::string& topic : {t.events, t.notifications, t.deadletter, t.changelog}) {
+  for (const std::string& topic :
+       {t.events, t.notifications, t.deadletter, t.changelog, t.episodes}) {
     if (rd_kafka_mock_topic_create(mock.cluster, topic.c_str(), partitions, 1) !=
         RD_KAFKA_RESP_ERR_NO_ERROR) {
       return fail(Errc::kUnavailable, "mock cluster: cannot create " + topic);

@@ -18,6 +18,7 @@ struct SimulateArgs {
   std::string until;
   std::string state_dir;
   std::string episode;
+  std::string episodes_file;
   int retention_days = 30;
   bool stats = false;
 };
@@ -46,6 +47,15 @@ int run_simulation(const SimulateArgs& args, bool explain_mode) {
   options.retention = explain_mode ? std::chrono::seconds{0}
                                    : std::chrono::seconds{std::chrono::hours{24}} *
                                          static_cast<int64_t>(args.retention_days);
+  std::ofstream episodes;
+  if (!args.episodes_file.empty()) {
+    episodes.open(args.episodes_file, std::ios::binary | std::ios::trunc);
+    if (!episodes) {
+      std::cerr << "samordna: cannot write episodes file " << args.episodes_file << '\n';
+      return kExitUsage;
+    }
+    options.episodes = &episodes;
+  }
   auto stats = sim.run(*in, options);
   if (!stats) {
     std::cerr << "samordna: " << stats.error().message << '\n';
@@ -83,6 +93,9 @@ void add_simulate_commands(CLI::App& app, Commands& commands) {
   simulate->add_option("--until", sim->until, "Fire timers up to this RFC 3339 time at the end");
   simulate->add_option("--state-dir", sim->state_dir,
                        "Keep state on disk here (default: in memory)");
+  simulate->add_option(
+      "--episodes", sim->episodes_file,
+      "Write the final EpisodeView of every episode still held as JSON lines here");
   simulate
       ->add_option("--retention-days", sim->retention_days,
                    "Days a settled episode stays in the state before it is removed (0: keep)")

@@ -121,6 +121,20 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
   }
   SAMORDNA_TRYV(driver_->commit());
   SAMORDNA_TRYV(lines_->flush());
+  if (options.episodes != nullptr) {
+    std::ostream& out = *options.episodes;
+    std::string json;
+    SAMORDNA_TRYV(driver_->each_view(kPartition, [&](const v1::EpisodeView& view) -> Result<void> {
+      json.clear();
+      json_.print(view, json);
+      json += '\n';
+      out.write(json.data(), static_cast<std::streamsize>(json.size()));
+      if (!out) return fail(Errc::kIo, "cannot write the episode views");
+      return ok();
+    }));
+    out.flush();
+    if (!out) return fail(Errc::kIo, "cannot write the episode views");
+  }
 
   const auto& c = driver_->counts();
   stats.applied = c.applied;

@@ -33,6 +33,9 @@ struct SimulationOptions {
   std::optional<Instant> until;                    // fire timers up to here after the last line
   std::optional<std::filesystem::path> state_dir;  // default: in memory
   std::chrono::seconds retention{std::chrono::hours{24 * 30}};
+  // At the end, the public view (samordna.v1.EpisodeView) of every episode still in the state, as
+  // JSON lines in episode id order: what `run` leaves on the compacted episodes topic.
+  std::ostream* episodes = nullptr;
 };
 
 class Simulator {

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "engine/core/check.h"
+#include "engine/state/episode_view.h"
 
 namespace samordna::pipeline {
 namespace {
@@ -29,7 +30,11 @@ Result<std::optional<int64_t>> read_decimal(const store::Db& db, const std::stri
 }  // namespace
 
 Driver::Driver(StateStore& db, const rules::RuleBook& rules, Output& output, DriverOptions options)
-    : db_(db), engine_(db, rules, options.retention), output_(output), options_(options) {}
+    : db_(db),
+      rules_(rules),
+      engine_(db, rules, options.retention),
+      output_(output),
+      options_(options) {}
 
 Result<void> Driver::open() { return engine_.open(); }
 
@@ -182,10 +187,19 @@ Result<bool> Driver::commit() {
     SAMORDNA_TRY(state, engine_.episode(p, id, &txn_));
     states.push_back(std::move(state));
   }
+  std::vector<v1::EpisodeView> views;
+  if (options_.views) {
+    views.reserve(states.size());
+    for (const auto& state : states) {
+      views.push_back(state ? state::view_of(*state, rules_) : v1::EpisodeView());
+    }
+  }
   size_t i = 0;
   for (const auto& [p, id] : engine_.staged()) {
-    const auto& state = states[i++];
-    changes.episodes.push_back({p, id, state ? &*state : nullptr});
+    const auto& state = states[i];
+    const v1::EpisodeView* view = options_.views && state ? &views[i] : nullptr;
+    changes.episodes.push_back({p, id, state ? &*state : nullptr, view});
+    ++i;
   }
   for (const auto& [p, clock] : clock_) {
     auto it = committed_clock_.find(p);
@@ -269,6 +283,25 @@ Result<int64_t> Driver::checkpoint(PartitionId p) const {
 
 Result<std::optional<v1::EpisodeState>> Driver::episode(PartitionId p, std::string_view id) {
   return engine_.episode(p, id, &txn_);
+}
+
+Result<void> Driver::each_view(PartitionId p,
+                               const std::function<Result<void>(const v1::EpisodeView&)>& f) {
+  SAMORDNA_CHECK(!in_unit_, "views are read between units of work");
+  rocksdb::ReadOptions read;
+  std::string prefix;
+  store::put_u32(prefix, p);
+  auto it = db_.iterator(store::Family::kEpisodes, read);
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
+    v1::EpisodeState state;
+    if (!state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return fail(Errc::kCorruption,
+                  "an episode record of partition " + std::to_string(p) + " does not parse");
+    }
+    SAMORDNA_TRYV(f(state::view_of(state, rules_)));
+  }
+  if (!it->status().ok()) return store::to_error(it->status(), "reading the episodes");
+  return ok();
 }
 
 std::pair<uint64_t, uint64_t> Driver::estimate_size() const {

@@ -25,6 +25,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -34,6 +35,7 @@
 #include "engine/core/time.h"
 #include "engine/pipeline/engine.h"
 #include "rules/rule_set.h"
+#include "samordna/v1/episode_view.pb.h"
 #include "samordna/v1/event.pb.h"
 #include "samordna/v1/notification.pb.h"
 #include "samordna/v1/storage.pb.h"
@@ -53,6 +55,8 @@ struct DriverOptions {
   // A settled or cancelled episode leaves the store this long after it was settled (its timers
   // and state; the changelog gets a tombstone). Zero keeps episodes forever.
   std::chrono::seconds retention{std::chrono::hours{24 * 30}};
+  // Hand Output::commit the public view (samordna.v1.EpisodeView) of every changed episode.
+  bool views = false;
 };
 
 // One episode a unit of work changed, as the changelog must record it.
@@ -60,6 +64,7 @@ struct EpisodeChange {
   PartitionId partition = 0;
   std::string episode_id;
   const v1::EpisodeState* state = nullptr;  // null: the episode was retired (a tombstone)
+  const v1::EpisodeView* view = nullptr;    // with DriverOptions::views, when state is set
 };
 
 // What a unit of work changed, for Output::commit. Pointers are valid during the call.
@@ -140,6 +145,9 @@ class Driver {
 
   // An episode's state as the store (and the open unit of work) holds it.
   Result<std::optional<v1::EpisodeState>> episode(PartitionId p, std::string_view id);
+  // Calls `f` with the public view of every episode of partition p in the store, in id order.
+  Result<void> each_view(PartitionId p,
+                         const std::function<Result<void>(const v1::EpisodeView&)>& f);
 
   const DriverCounts& counts() const { return counts_; }
   // RocksDB's estimate of how many episodes and pending timers the store holds.
@@ -155,6 +163,7 @@ class Driver {
   Result<void> restored(PartitionId p, int64_t next_position);
 
   store::Db& db_;
+  const rules::RuleBook& rules_;
   Engine engine_;
   Output& output_;
   DriverOptions options_;

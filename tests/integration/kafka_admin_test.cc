@@ -55,17 +55,19 @@ std::string cleanup_policy(const std::string& bootstrap, const std::string& topi
 
 class KafkaAdminIntegration : public KafkaTest {};
 
-TEST_F(KafkaAdminIntegration, EnsureTopicsCreatesAllFourTheChangelogCompacted) {
+TEST_F(KafkaAdminIntegration, EnsureTopicsCreatesAllFiveTheChangelogAndEpisodesCompacted) {
   kafka::KafkaConfig config = unique_kafka_config(3, /*create=*/false);
   auto ensured = kafka::ensure_topics(config, 30s);
   ASSERT_TRUE(ensured) << ensured.error().message;
-  for (const auto* topic : {&config.topics.events, &config.topics.notifications,
-                            &config.topics.deadletter, &config.topics.changelog}) {
+  for (const auto* topic :
+       {&config.topics.events, &config.topics.notifications, &config.topics.deadletter,
+        &config.topics.changelog, &config.topics.episodes}) {
     auto count = kafka::partition_count(config, *topic, 10s);
     ASSERT_TRUE(count) << count.error().message;
     EXPECT_EQ(count.value(), 3) << *topic;
   }
   EXPECT_EQ(cleanup_policy(bootstrap(), config.topics.changelog), "compact");
+  EXPECT_EQ(cleanup_policy(bootstrap(), config.topics.episodes), "compact");
   EXPECT_EQ(cleanup_policy(bootstrap(), config.topics.events), "delete");
   ASSERT_TRUE(kafka::delete_topics(config,
                                    {config.topics.events, config.topics.notifications,

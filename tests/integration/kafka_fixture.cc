@@ -543,6 +543,7 @@ kafka::KafkaConfig KafkaTest::unique_kafka_config(int partitions, bool create) {
   config.topics.notifications = unique_topic("notifications");
   config.topics.deadletter = unique_topic("deadletter");
   config.topics.changelog = unique_topic("changelog");
+  config.topics.episodes = unique_topic("episodes");
   config.group_id = unique_topic("group");
   config.instance_id = unique_topic("instance");
   config.partitions = partitions;
@@ -550,8 +551,9 @@ kafka::KafkaConfig KafkaTest::unique_kafka_config(int partitions, bool create) {
     if (auto ensured = kafka::ensure_topics(config, kAdminTimeout); !ensured) {
       ADD_FAILURE() << "ensure_topics: " << ensured.error().message;
     }
-    for (const auto* t : {&config.topics.events, &config.topics.notifications,
-                          &config.topics.deadletter, &config.topics.changelog}) {
+    for (const auto* t :
+         {&config.topics.events, &config.topics.notifications, &config.topics.deadletter,
+          &config.topics.changelog, &config.topics.episodes}) {
       created_.push_back(*t);
     }
   }

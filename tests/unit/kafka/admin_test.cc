@@ -59,6 +59,7 @@ class KafkaAdminTest : public ::testing::Test {
     cluster_.create_topic(config_.topics.notifications, 2);
     cluster_.create_topic(config_.topics.deadletter, 1);
     cluster_.create_topic(config_.topics.changelog, changelog);
+    cluster_.create_topic(config_.topics.episodes, events);
   }
 
   MockCluster cluster_;
@@ -78,9 +79,11 @@ TEST_F(KafkaAdminTest, MissingTopicsAreListedExactlyWhenCreationIsOff) {
   auto result = ensure_topics(config_, 5s);
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, Errc::kNotFound);
-  EXPECT_THAT(result.error().message,
-              HasSubstr("missing Kafka topic(s) at " + config_.bootstrap +
-                        ": samordna.notifications, samordna.changelog (createTopics is false"));
+  EXPECT_THAT(
+      result.error().message,
+      HasSubstr("missing Kafka topic(s) at " + config_.bootstrap +
+                ": samordna.notifications, samordna.changelog, samordna.episodes (createTopics is "
+                "false"));
   EXPECT_THAT(result.error().message, Not(HasSubstr("samordna.deadletter")));
 }
 

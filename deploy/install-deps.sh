@@ -21,6 +21,7 @@ packages=(
   libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libyaml-cpp-dev
+  libssl-dev
   tzdata
   clang-format clang-tidy
 )

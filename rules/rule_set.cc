@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <utility>
 
+#include "rules/digest.h"
+
 namespace samordna::rules {
 
 bool RuleSet::in_force_on(LocalDate d) const {
@@ -15,7 +17,9 @@ bool RuleSet::applies_to(std::string_view region, v1::CareType care) const {
   return region_ok && (!care_type || *care_type == care);
 }
 
-RuleBook::RuleBook(std::vector<RuleSet> sets) : sets_(std::move(sets)) {}
+RuleBook::RuleBook(std::vector<RuleSet> sets) : sets_(std::move(sets)) {
+  for (RuleSet& s : sets_) s.digest = content_digest(s);
+}
 
 namespace {
 

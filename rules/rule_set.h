@@ -40,6 +40,8 @@ struct RuleSet {
   std::string id;      // unique across the rule book, e.g. "se-statutory-2018"
   std::string title;   // e.g. "Lag (2017:612), default"
   std::string source;  // "file.yaml:line" where the set is defined
+  // Its content digest (rules/digest.h), set by RuleBook: kept with each episode started under it.
+  std::string digest;
   // County codes the set applies to; empty = every region (the statutory default).
   std::vector<std::string> regions;
   // The care type it applies to; unset = every care type.
@@ -60,6 +62,7 @@ struct RuleSet {
 class RuleBook {
  public:
   RuleBook() = default;
+  // Computes each set's content digest (RuleSet::digest).
   explicit RuleBook(std::vector<RuleSet> sets);
 
   // The set in force on `on` for the region and care type: a set naming the region beats a

@@ -1,54 +1,70 @@
 #include "connectors/kafka/event_feed.h"
 
-#include <librdkafka/rdkafkacpp.h>
-
+#include <condition_variable>
 #include <memory>
+#include <mutex>
+#include <vector>
 
-#include "connectors/kafka/codec.h"
+#include "connectors/kafka/publisher.h"
 #include "engine/core/json_codec.h"
 #include "engine/core/json_error.h"
 #include "samordna/v1/event.pb.h"
 
 namespace samordna::kafka {
-namespace {
-
-class DeliveryCount : public RdKafka::DeliveryReportCb {
- public:
-  void dr_cb(RdKafka::Message& message) override {
-    if (message.err() == RdKafka::ERR_NO_ERROR) return;
-    if (failed++ == 0) first_error = message.errstr();
-  }
-  size_t failed = 0;
-  std::string first_error;
-};
-
-}  // namespace
 
 Result<FeedResult> produce_event_lines(
-    const KafkaConfig& config, const std::string& topic, std::istream& in,
-    const std::map<std::string, std::string>& properties,
+    const KafkaConfig& config, std::istream& in, const FeedOptions& options,
     const std::function<void(size_t, const std::string&)>& on_bad_line) {
-  std::map<std::string, std::string> all = {
-      {"enable.idempotence", "true"},
-      {"partitioner", kPartitioner},
-      {"linger.ms", "5"},
-  };
-  for (const auto& [k, v] : properties) all[k] = v;
-  SAMORDNA_TRY(conf, make_conf(config, all));
-  DeliveryCount deliveries;
-  std::string detail;
-  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&deliveries), detail) !=
-      RdKafka::Conf::CONF_OK) {
-    return fail(Errc::kInvalidArgument, "cannot set the delivery callback: " + detail);
-  }
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf.get(), detail));
-  if (!producer) return fail(Errc::kInvalidArgument, "cannot create a Kafka producer: " + detail);
+  return produce_event_lines(
+      config, [&in](std::string& line) { return static_cast<bool>(std::getline(in, line)); },
+      options, on_bad_line);
+}
+
+Result<FeedResult> produce_event_lines(
+    const KafkaConfig& config, const std::function<bool(std::string&)>& next_line,
+    const FeedOptions& options,
+    const std::function<void(size_t, const std::string&)>& on_bad_line) {
+  SAMORDNA_TRY(publisher, Publisher::create(config, options.topic, options.properties));
 
   FeedResult result;
+  std::mutex mutex;
+  std::condition_variable answered;
+  size_t open = 0;  // batches without an answer
+  auto send = [&](std::vector<v1::Event>& batch) {
+    if (batch.empty()) return;
+    result.sent += batch.size();
+    {
+      std::lock_guard lock(mutex);
+      ++open;
+    }
+    publisher->publish(std::move(batch), Publisher::Clock::now() + options.bound,
+                       [&](PublishOutcome out) {
+                         std::lock_guard lock(mutex);
+                         const size_t durable = out.durable_count();
+                         result.durable += durable;
+                         result.undelivered += out.events.size() - durable;
+                         if (out.status == PublishOutcome::Status::kTimedOut) {
+                           result.timed_out += out.events.size() - durable;
+                         }
+                         if (out.error && result.first_error.empty()) {
+                           result.first_error = out.error->message;
+                         }
+                         --open;
+                         answered.notify_all();
+                       });
+    batch.clear();
+  };
+
   JsonCodec json;
-  std::string line, parser_message, value;
+  std::string line, parser_message;
+  std::vector<v1::Event> batch;
   size_t line_no = 0;
-  while (std::getline(in, line)) {
+  while (true) {
+    if (options.interrupted && options.interrupted()) {
+      result.interrupted = true;
+      break;
+    }
+    if (!next_line(line)) break;
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     v1::Event event;
@@ -57,30 +73,19 @@ Result<FeedResult> produce_event_lines(
       on_bad_line(line_no, describe_json_error(line, parser_message));
       continue;
     }
-    value.clear();
-    event.SerializeToString(&value);
-    const std::string& key = event.episode_id();
-    while (true) {
-      const auto err =
-          producer->produce(topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-                            value.data(), value.size(), key.data(), key.size(), 0, nullptr);
-      if (err == RdKafka::ERR__QUEUE_FULL) {
-        producer->poll(100);
-        continue;
-      }
-      if (err == RdKafka::ERR_NO_ERROR) {
-        ++result.sent;
-      } else if (result.undelivered++ == 0) {
-        result.first_error = RdKafka::err2str(err);
-      }
-      break;
-    }
-    producer->poll(0);
+    batch.push_back(std::move(event));
+    if (batch.size() >= options.batch_size) send(batch);
   }
-  // message.timeout.ms bounds how long an undeliverable message stays queued.
-  while (producer->outq_len() > 0) producer->flush(1000);
-  result.undelivered += deliveries.failed;
-  if (result.first_error.empty()) result.first_error = deliveries.first_error;
+  // A signal that interrupted a blocking read (a pipe, a terminal) ends the input too.
+  if (!result.interrupted && options.interrupted && options.interrupted()) {
+    result.interrupted = true;
+  }
+  send(batch);
+  // Every batch is answered by its deadline at the latest.
+  std::unique_lock lock(mutex);
+  answered.wait(lock, [&] { return open == 0; });
+  lock.unlock();
+  publisher->close(std::chrono::milliseconds(0));
   return result;
 }
 

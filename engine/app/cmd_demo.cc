@@ -5,15 +5,20 @@
 // notification as a JSON line as it is committed. The mock cluster is for demonstration: it keeps
 // no data and does not filter aborted transactions; the tests run against a real broker.
 
+#include <fcntl.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <thread>
@@ -30,7 +35,13 @@ namespace samordna::app {
 namespace {
 
 std::atomic<bool> g_interrupted{false};
-extern "C" void on_demo_signal(int) { g_interrupted.store(true); }
+std::atomic<int> g_signal{0};
+extern "C" void on_demo_signal(int sig) {
+  g_signal.store(sig);
+  g_interrupted.store(true);
+}
+
+const char* signal_name(int sig) { return sig == SIGTERM ? "SIGTERM" : "SIGINT"; }
 
 struct DemoArgs {
   std::string events;
@@ -38,6 +49,51 @@ struct DemoArgs {
   std::string until = "2100-01-01T00:00:00Z";
   int partitions = 4;
   int idle_ms = 3000;
+};
+
+// The feed's lines, read with read(2) rather than an std::ifstream, which retries a read that a
+// signal interrupted: a feed on a pipe (or a slow disk) must not outlast a SIGINT.
+class LineReader {
+ public:
+  LineReader() = default;
+  LineReader(const LineReader&) = delete;
+  LineReader& operator=(const LineReader&) = delete;
+  ~LineReader() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  bool open(const std::string& path) {
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    return fd_ >= 0;
+  }
+  // The next line without its '\n'; false at the end, on an error or once interrupted.
+  bool next(std::string& line) {
+    while (true) {
+      const size_t nl = buffer_.find('\n', start_);
+      if (nl != std::string::npos) {
+        line.assign(buffer_, start_, nl - start_);
+        start_ = nl + 1;
+        return true;
+      }
+      buffer_.erase(0, start_);
+      start_ = 0;
+      if (g_interrupted.load()) return false;
+      char chunk[65536];
+      const ssize_t n = ::read(fd_, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR) continue;  // the flag decides
+      if (n <= 0) {
+        if (buffer_.empty()) return false;
+        line.swap(buffer_);  // a last line without '\n'
+        buffer_.clear();
+        return true;
+      }
+      buffer_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+
+ private:
+  int fd_ = -1;
+  std::string buffer_;
+  size_t start_ = 0;
 };
 
 // The mock cluster lives as long as the handle that made it.
@@ -88,14 +144,21 @@ int run_demo(const DemoArgs& args) {
 
   auto book = load_rules(args.rules_dir);
   if (!book) return kExitUsage;
-  std::ifstream feed(args.events);
-  if (!feed) {
+  LineReader feed;
+  if (!feed.open(args.events)) {
     std::cerr << "samordna: cannot read events file " << args.events << '\n';
     return kExitUsage;
   }
 
   MockCluster mock;
-  if (auto started = start_mock(mock, config.kafka, args.partitions); !started) {
+  // librdkafka 2.0.2 starts the mock cluster's thread with signals unblocked (its other threads
+  // block them): started so, it would take the SIGINT meant for this thread.
+  sigset_t all, previous;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &previous);
+  auto started = start_mock(mock, config.kafka, args.partitions);
+  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
+  if (!started) {
     std::cerr << "samordna: " << started.error().message << '\n';
     return kExitFailure;
   }
@@ -103,13 +166,34 @@ int run_demo(const DemoArgs& args) {
   std::cerr << "demo: embedded Kafka (librdkafka mock cluster) at " << config.kafka.bootstrap
             << '\n';
 
-  auto produced = kafka::produce_event_lines(config.kafka, config.kafka.topics.events, feed, {},
-                                             [](size_t line_no, const std::string& reason) {
-                                               std::cerr << "demo: line " << line_no
-                                                         << " skipped: " << reason << '\n';
-                                             });
+  // A signal while the feed is produced ends the demo here, with a word about how far it got
+  // (the handlers stay for the viewer below).
+  // Without SA_RESTART, so that a read blocked on a pipe or a terminal returns.
+  struct sigaction action = {};
+  action.sa_handler = on_demo_signal;
+  sigemptyset(&action.sa_mask);
+  ::sigaction(SIGINT, &action, nullptr);
+  ::sigaction(SIGTERM, &action, nullptr);
+  kafka::FeedOptions feed_options;
+  feed_options.topic = config.kafka.topics.events;
+  feed_options.interrupted = [] { return g_interrupted.load(); };
+  auto produced = kafka::produce_event_lines(
+      config.kafka, [&feed](std::string& line) { return feed.next(line); }, feed_options,
+      [](size_t line_no, const std::string& reason) {
+        std::cerr << "demo: line " << line_no << " skipped: " << reason << '\n';
+      });
+  if (produced && produced.value().interrupted) {
+    std::cerr << "samordna: demo interrupted by " << signal_name(g_signal.load())
+              << " while producing the feed: " << produced.value().durable << " of "
+              << produced.value().sent
+              << " events sent were confirmed by the embedded cluster; stopped before the "
+                 "service ran: no notification was made\n";
+    return kExitFailure;
+  }
   if (!produced || produced.value().undelivered > 0) {
-    std::cerr << "samordna: the feed was not delivered to the embedded cluster\n";
+    std::cerr << "samordna: the feed was not delivered to the embedded cluster"
+              << (produced ? ": " + produced.value().first_error : ": " + produced.error().message)
+              << '\n';
     return kExitFailure;
   }
   std::cerr << "demo: " << produced.value().sent << " events on " << config.kafka.topics.events
@@ -137,8 +221,6 @@ int run_demo(const DemoArgs& args) {
     JsonCodec json;
     std::string out;
     auto last = std::chrono::steady_clock::now();
-    std::signal(SIGINT, on_demo_signal);
-    std::signal(SIGTERM, on_demo_signal);
     // Joining the group and the first transaction take a few seconds; after that, stop once the
     // stream has been quiet for idle_ms.
     const auto startup_grace = std::chrono::seconds(30);

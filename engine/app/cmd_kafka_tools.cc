@@ -19,8 +19,10 @@
 #include <sstream>
 
 #include "connectors/kafka/admin.h"
+#include "connectors/kafka/client.h"
 #include "connectors/kafka/codec.h"
 #include "connectors/kafka/config.h"
+#include "connectors/kafka/errors.h"
 #include "connectors/kafka/event_feed.h"
 #include "engine/app/commands.h"
 #include "samordna/v1/event.pb.h"
@@ -34,6 +36,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 // How long a tool waits for the cluster's metadata before it gives up with "cannot reach Kafka".
 constexpr milliseconds kConnectTimeout{10000};
+// How long `produce` waits for each batch of events to be durable.
+constexpr milliseconds kDeliveryBound{30000};
 
 struct ClientArgs {
   std::string bootstrap;
@@ -111,7 +115,9 @@ int run_produce(const ProduceArgs& args) {
   if (!config) return status;
   const std::string topic = args.topic.empty() ? config->topics.events : args.topic;
 
-  std::map<std::string, std::string> properties = {{"message.timeout.ms", "30000"}};
+  // librdkafka gives up on a record after message.timeout.ms; the same bound for each batch's
+  // answer, so a timeout reported here is librdkafka's last word too.
+  kafka::Properties properties = {{"message.timeout.ms", std::to_string(kDeliveryBound.count())}};
   if (!add_properties(args.properties, properties, status)) return status;
 
   std::ifstream file;
@@ -130,15 +136,19 @@ int run_produce(const ProduceArgs& args) {
   if (auto partitions = kafka::partition_count(*config, topic, kConnectTimeout); !partitions) {
     return fail_with(status_of(partitions.error()), partitions.error().message);
   }
-  auto fed = kafka::produce_event_lines(
-      *config, topic, *in, properties, [](size_t line_no, const std::string& reason) {
+  kafka::FeedOptions feed;
+  feed.topic = topic;
+  feed.properties = properties;
+  feed.bound = kDeliveryBound;
+  auto fed =
+      kafka::produce_event_lines(*config, *in, feed, [](size_t line_no, const std::string& reason) {
         std::cerr << json_line({{"line", line_no}, {"code", "malformed"}, {"reason", reason}})
                   << '\n';
       });
   if (!fed) return fail_with(kExitUsage, fed.error().message);
   if (fed.value().undelivered > 0) {
     return fail_with(kExitFailure, std::to_string(fed.value().undelivered) +
-                                       " event(s) not delivered to " + topic + ": " +
+                                       " event(s) not confirmed by " + topic + ": " +
                                        fed.value().first_error);
   }
   return fed.value().bad_lines > 0 ? kExitRejected : kExitOk;
@@ -222,24 +232,22 @@ int run_consume(const ConsumeArgs& args) {
   }
 
   const bool grouped = !args.group.empty();
-  std::map<std::string, std::string> properties = {
+  // kafka::make_consumer adds read_committed and no automatic commits.
+  kafka::Properties properties = {
       {"group.id", grouped ? args.group : random_group()},
-      {"isolation.level", "read_committed"},
-      {"enable.auto.commit", "false"},
-      {"enable.auto.offset.store", "false"},
       {"auto.offset.reset", args.from_beginning ? "earliest" : "latest"},
   };
   if (!add_properties(args.properties, properties, status)) return status;
-  auto conf = kafka::make_conf(*config, properties);
-  if (!conf) return fail_with(kExitUsage, conf.error().message);
+  if (auto conf = kafka::make_conf(*config, properties); !conf) {
+    return fail_with(kExitUsage, conf.error().message);
+  }
 
   auto partitions = kafka::partition_count(*config, topic, kConnectTimeout);
   if (!partitions) return fail_with(status_of(partitions.error()), partitions.error().message);
 
-  std::string detail;
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer(
-      RdKafka::KafkaConsumer::create(conf.value().get(), detail));
-  if (!consumer) return fail_with(kExitUsage, "cannot create a Kafka consumer: " + detail);
+  auto made = kafka::make_consumer(*config, properties);
+  if (!made) return fail_with(kExitUsage, made.error().message);
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer = std::move(made).value();
 
   RdKafka::ErrorCode err;
   if (grouped) {
@@ -272,12 +280,13 @@ int run_consume(const ConsumeArgs& args) {
         consumer->consume(static_cast<int>(std::min<int64_t>((idle - waited).count(), 200))));
     if (m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) continue;
     if (m->err() != RdKafka::ERR_NO_ERROR) {
-      // Transport trouble is retried by librdkafka; a missing topic or a fatal error is not.
-      if (m->err() == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART || m->err() == RdKafka::ERR__FATAL ||
-          m->err() == RdKafka::ERR_TOPIC_AUTHORIZATION_FAILED ||
-          m->err() == RdKafka::ERR_GROUP_AUTHORIZATION_FAILED) {
+      // Transport trouble is retried by librdkafka (errors.h: retriable); a missing topic, a
+      // refusal or a fatal error is not.
+      if (kafka::classify(m->err()) != kafka::ErrorClass::kRetriable) {
+        std::string reason;
+        const auto code = kafka::underlying_error(*consumer, m->err(), reason);
         consumer->close();
-        return fail_with(kExitFailure, "reading " + topic + ": " + m->errstr());
+        return fail_with(kExitFailure, kafka::to_error("reading " + topic, code, reason).message);
       }
       continue;
     }

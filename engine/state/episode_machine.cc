@@ -965,6 +965,7 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     fresh.set_episode_id(e.episode_id());
     fresh.set_phase(EpisodeState::OPEN);
     fresh.set_rule_set_id(set->id);
+    fresh.set_rule_set_digest(set->digest);  // pinned by content: rules/README.md
     *fresh.mutable_admission() = a;
     fresh.set_admitted_at(to_unix(occurred));
     fresh.set_last_occurred_at(to_unix(occurred));

@@ -48,4 +48,24 @@ void EpisodeStore::erase(Txn& txn, PartitionId partition, std::string_view episo
       "write batch refused a delete");
 }
 
+Result<std::map<std::pair<std::string, std::string>, size_t>> rule_sets_in_flight(const Db& db) {
+  std::map<std::pair<std::string, std::string>, size_t> in_use;
+  rocksdb::ReadOptions read;
+  read.fill_cache = false;  // one pass over everything: do not evict the working set
+  auto it = db.iterator(Family::kEpisodes, read);
+  v1::EpisodeState state;
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return fail(Errc::kCorruption, "an episode record cannot be parsed (key of " +
+                                         std::to_string(it->key().size()) + " bytes)");
+    }
+    if (state.phase() != v1::EpisodeState::OPEN && state.phase() != v1::EpisodeState::DISCHARGED) {
+      continue;
+    }
+    ++in_use[{state.rule_set_id(), state.rule_set_digest()}];
+  }
+  if (!it->status().ok()) return to_error(it->status(), "read the episodes");
+  return in_use;
+}
+
 }  // namespace samordna::store

@@ -2,8 +2,12 @@
 
 // Episode state records, keyed by partition and episode id.
 
+#include <cstddef>
+#include <map>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <utility>
 
 #include "engine/core/result.h"
 #include "engine/store/db.h"
@@ -23,5 +27,10 @@ class EpisodeStore {
  private:
   Db& db_;
 };
+
+// The rule sets that episodes in flight (phase OPEN or DISCHARGED: not settled, not cancelled)
+// were started under, in every partition: (rule_set_id, rule_set_digest) -> how many episodes.
+// Reads every episode record once (a start-up check, not for the hot path).
+Result<std::map<std::pair<std::string, std::string>, size_t>> rule_sets_in_flight(const Db& db);
 
 }  // namespace samordna::store

@@ -1,0 +1,53 @@
+#pragma once
+
+// One place that creates samordna's Kafka clients with samordna's settings on top of
+// `KafkaConfig` (config.h `make_conf`: bootstrap, the deployment's properties such as TLS and
+// SASL, logs to spdlog). Every producer is idempotent with acks=all and Java's partitioner
+// (codec.h kPartitioner), so an episode's records keep their order, are never duplicated by a
+// retry, and land on the partition a Java client would choose. Every consumer commits nothing by
+// itself and reads committed records only (read_committed). `extra` properties go on top of these;
+// a bad property is an error naming it (never its value). connectors/kafka/README.md lists who
+// calls what.
+
+#include <librdkafka/rdkafkacpp.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "connectors/kafka/config.h"
+#include "engine/core/result.h"
+
+namespace samordna::kafka {
+
+using Properties = std::map<std::string, std::string>;
+
+// The properties every samordna producer has (before `extra`): enable.idempotence=true, acks=all,
+// partitioner=murmur2_random, linger.ms=5.
+Properties producer_properties();
+
+// The properties every samordna consumer has (before `extra`): enable.auto.commit=false,
+// enable.auto.offset.store=false, isolation.level=read_committed.
+Properties consumer_properties();
+
+// A plain idempotent producer (the publisher, `samordna produce`). `delivery` (may be null)
+// receives every delivery report from the thread that calls poll()/flush(); it must outlive the
+// producer.
+Result<std::unique_ptr<RdKafka::Producer>> make_idempotent_producer(
+    const KafkaConfig& config, const Properties& extra = {},
+    RdKafka::DeliveryReportCb* delivery = nullptr);
+
+// A transactional producer (`samordna run`): the idempotent settings plus transactional.id and
+// transaction.timeout.ms. Not yet initialised: the caller calls init_transactions(), which fences
+// and aborts what a predecessor with the same id left open.
+Result<std::unique_ptr<RdKafka::Producer>> make_transactional_producer(
+    const KafkaConfig& config, const std::string& transactional_id, int transaction_timeout_ms,
+    const Properties& extra = {}, RdKafka::DeliveryReportCb* delivery = nullptr);
+
+// A consumer. `extra` must include group.id (librdkafka requires one even for assign()); a group
+// member also sets its assignor, session timeout and offsets reset here. `rebalance` (may be null)
+// receives assignments; it must outlive the consumer.
+Result<std::unique_ptr<RdKafka::KafkaConsumer>> make_consumer(
+    const KafkaConfig& config, const Properties& extra, RdKafka::RebalanceCb* rebalance = nullptr);
+
+}  // namespace samordna::kafka

@@ -12,7 +12,9 @@
 #include <vector>
 
 #include "connectors/kafka/admin.h"
+#include "connectors/kafka/client.h"
 #include "connectors/kafka/codec.h"
+#include "connectors/kafka/errors.h"
 #include "engine/core/check.h"
 #include "engine/pipeline/driver.h"
 
@@ -111,6 +113,10 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   Result<void> commit_unit();  // driver_.commit(), rewinding the input when the unit was aborted
   Result<void> abort_unit(const std::string& why);
   std::string txn_age_note() const;
+  Error with_age(Error e) const {
+    e.message += txn_age_note();
+    return e;
+  }
   Result<void> produce(const std::string& topic, int32_t partition, const std::string& key,
                        const std::string* value, RdKafka::Headers* headers = nullptr);
   Result<void> dead_letter(RdKafka::Message& message, const std::string& code,
@@ -164,51 +170,31 @@ Result<void> Service::Impl::start() {
   }
   SAMORDNA_TRYV(ensure_topics(config_.kafka, std::chrono::milliseconds(kTimeoutMs)));
 
-  std::string errstr;
-  SAMORDNA_TRY(
-      pconf,
-      make_conf(config_.kafka,
-                {
-                    {"transactional.id", "samordna-" + config_.kafka.instance_id},
-                    {"enable.idempotence", "true"},
-                    {"transaction.timeout.ms", std::to_string(config_.transaction_timeout_ms)},
-                    {"linger.ms", "5"},
-                    {"partitioner", kPartitioner},
-                }));
-  if (pconf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(&deliveries_), errstr) !=
-      RdKafka::Conf::CONF_OK) {
-    return fail(Errc::kInvalidArgument, "producer: " + errstr);
-  }
-  producer_.reset(RdKafka::Producer::create(pconf.get(), errstr));
-  if (!producer_) return fail(Errc::kInvalidArgument, "cannot create producer: " + errstr);
+  SAMORDNA_TRY(producer,
+               make_transactional_producer(config_.kafka, "samordna-" + config_.kafka.instance_id,
+                                           config_.transaction_timeout_ms, {}, &deliveries_));
+  producer_ = std::move(producer);
   // Fences and aborts whatever this instance's predecessor left open.
   if (TxnError e{std::unique_ptr<RdKafka::Error>(producer_->init_transactions(kTimeoutMs))}) {
-    return fail(Errc::kUnavailable, "init_transactions: " + e.what());
+    return to_error("init_transactions", *e.error);
   }
-
-  SAMORDNA_TRY(cconf, make_conf(config_.kafka,
-                                {
-                                    {"group.id", config_.kafka.group_id},
-                                    {"enable.auto.commit", "false"},
-                                    {"auto.offset.reset", "earliest"},
-                                    {"isolation.level", "read_committed"},
-                                    {"enable.partition.eof", "true"},
-                                    {"partition.assignment.strategy", "range"},
-                                    {"session.timeout.ms", "10000"},
-                                    {"heartbeat.interval.ms", "1000"},
-                                    // Static membership (KIP-345): a restarted
-                                    // instance takes its partitions back at once
-                                    // instead of waiting out the dead member's
-                                    // session; a second process with the same id
-                                    // is fenced by the coordinator.
-                                    {"group.instance.id", "samordna-" + config_.kafka.instance_id},
-                                }));
-  if (cconf->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(this), errstr) !=
-      RdKafka::Conf::CONF_OK) {
-    return fail(Errc::kInvalidArgument, "consumer: " + errstr);
-  }
-  consumer_.reset(RdKafka::KafkaConsumer::create(cconf.get(), errstr));
-  if (!consumer_) return fail(Errc::kInvalidArgument, "cannot create consumer: " + errstr);
+  SAMORDNA_TRY(consumer,
+               make_consumer(config_.kafka,
+                             {
+                                 {"group.id", config_.kafka.group_id},
+                                 {"auto.offset.reset", "earliest"},
+                                 {"enable.partition.eof", "true"},
+                                 {"partition.assignment.strategy", "range"},
+                                 {"session.timeout.ms", "10000"},
+                                 {"heartbeat.interval.ms", "1000"},
+                                 // Static membership (KIP-345): a restarted instance takes its
+                                 // partitions back at once instead of waiting out the dead
+                                 // member's session; a second process with the same id is
+                                 // fenced by the coordinator.
+                                 {"group.instance.id", "samordna-" + config_.kafka.instance_id},
+                             },
+                             this));
+  consumer_ = std::move(consumer);
   if (auto err = consumer_->subscribe({config_.kafka.topics.events});
       err != RdKafka::ERR_NO_ERROR) {
     return fail(Errc::kUnavailable, "subscribe: " + RdKafka::err2str(err));
@@ -228,12 +214,12 @@ Result<void> Service::Impl::restore(PartitionId p) {
     const auto err =
         producer_->query_watermark_offsets(topic, static_cast<int32_t>(p), &low, &high, kTimeoutMs);
     if (err == RdKafka::ERR_NO_ERROR) break;
+    // An unknown topic here is one created a moment ago (errors.h calls it abortable because
+    // elsewhere it is final).
     const bool transient =
-        err == RdKafka::ERR_NOT_LEADER_FOR_PARTITION || err == RdKafka::ERR_LEADER_NOT_AVAILABLE ||
-        err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART || err == RdKafka::ERR__TRANSPORT;
+        classify(err) == ErrorClass::kRetriable || err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
     if (!transient || Clock::now() > give_up) {
-      return fail(Errc::kUnavailable, "changelog watermarks of partition " + std::to_string(p) +
-                                          ": " + RdKafka::err2str(err));
+      return to_error("changelog watermarks of partition " + std::to_string(p), err);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -244,19 +230,14 @@ Result<void> Service::Impl::restore(PartitionId p) {
   }
 
   const auto started = Clock::now();
-  std::string errstr;
-  SAMORDNA_TRY(conf, make_conf(config_.kafka, {
-                                                  {"group.id", config_.kafka.group_id + "-restore"},
-                                                  {"enable.auto.commit", "false"},
-                                                  {"isolation.level", "read_committed"},
-                                                  {"enable.partition.eof", "true"},
-                                                  // The last fetch finds only the commit marker:
-                                                  // do not let the broker hold it for 500 ms.
-                                                  {"fetch.wait.max.ms", "10"},
-                                              }));
-  std::unique_ptr<RdKafka::KafkaConsumer> reader(
-      RdKafka::KafkaConsumer::create(conf.get(), errstr));
-  if (!reader) return fail(Errc::kInvalidArgument, "cannot create changelog reader: " + errstr);
+  SAMORDNA_TRY(reader,
+               make_consumer(config_.kafka, {
+                                                {"group.id", config_.kafka.group_id + "-restore"},
+                                                {"enable.partition.eof", "true"},
+                                                // The last fetch finds only the commit marker: do
+                                                // not let the broker hold it for 500 ms.
+                                                {"fetch.wait.max.ms", "10"},
+                                            }));
   std::unique_ptr<RdKafka::TopicPartition> tp(
       RdKafka::TopicPartition::create(topic, static_cast<int32_t>(p), from));
   std::vector<RdKafka::TopicPartition*> assignment{tp.get()};
@@ -373,7 +354,7 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
 
 Result<void> Service::Impl::begin() {
   if (TxnError e{std::unique_ptr<RdKafka::Error>(producer_->begin_transaction())}) {
-    return fail(Errc::kUnavailable, "begin_transaction: " + e.what());
+    return to_error("begin_transaction", *e.error);
   }
   in_txn_ = true;
   txn_started_ = Clock::now();
@@ -410,17 +391,12 @@ Result<void> Service::Impl::produce(const std::string& topic, int32_t partition,
       txn_failed_ = true;
       return ok();
     }
-    if (err == RdKafka::ERR__FATAL) {
-      // librdkafka's own reason, e.g. fenced: the broker aborted a transaction that outlived its
-      // timeout (a stall), or another instance took this one's id.
-      std::string reason;
-      const auto code = producer_->fatal_error(reason);
-      delete headers;
-      return fail(Errc::kUnavailable, "produce to " + topic + ": " + RdKafka::err2str(code) + ": " +
-                                          reason + txn_age_note());
-    }
     delete headers;  // not taken over on failure
-    return fail(Errc::kUnavailable, "produce to " + topic + ": " + RdKafka::err2str(err));
+    // For ERR__FATAL librdkafka's own reason, e.g. fenced: the broker aborted a transaction that
+    // outlived its timeout (a stall), or another instance took this one's id.
+    std::string reason;
+    const auto code = underlying_error(*producer_, err, reason);
+    return with_age(to_error("produce to " + topic, code, reason));
   }
 }
 
@@ -513,11 +489,11 @@ Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
     TxnError e{std::unique_ptr<RdKafka::Error>(
         producer_->send_offsets_to_transaction(offsets, group.get(), kTimeoutMs))};
     if (e) {
-      if (e.error->txn_requires_abort()) {
+      if (classify(*e.error) == ErrorClass::kAbortable) {
         SAMORDNA_TRYV(abort_unit("send_offsets_to_transaction: " + e.what()));
         return Checkpoints{};
       }
-      return fail(Errc::kUnavailable, "send_offsets_to_transaction: " + e.what() + txn_age_note());
+      return with_age(to_error("send_offsets_to_transaction", *e.error));
     }
   }
   // A record was refused (produce() said ERR__STATE): librdkafka has failed the transaction, and
@@ -529,14 +505,15 @@ Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
   while (true) {
     TxnError e{std::unique_ptr<RdKafka::Error>(producer_->commit_transaction(kTimeoutMs))};
     if (!e) break;
-    if (e.error->is_retriable()) continue;
-    if (e.error->txn_requires_abort()) {
+    const ErrorClass c = classify(*e.error);
+    if (c == ErrorClass::kRetriable) continue;
+    if (c == ErrorClass::kAbortable) {
       SAMORDNA_TRYV(abort_unit("commit_transaction: " + e.what()));
       return Checkpoints{};
     }
     // Fenced, or the transaction timed out (fatal in librdkafka 2.0.2): this process must go; a
     // restart aborts what is open and restores from the changelog.
-    return fail(Errc::kUnavailable, "commit_transaction: " + e.what() + txn_age_note());
+    return with_age(to_error("commit_transaction", *e.error));
   }
   in_txn_ = false;
   producer_->poll(0);  // serve the last delivery reports: they carry the changelog offsets
@@ -578,8 +555,8 @@ Result<void> Service::Impl::abort_unit(const std::string& why) {
     TxnError e{std::unique_ptr<RdKafka::Error>(producer_->abort_transaction(kTimeoutMs))};
     if (!e) break;
     // Retriable: the flush of what was in flight outlasted the call; it goes on where it was.
-    if (e.error->is_retriable()) continue;
-    return fail(Errc::kUnavailable, "abort_transaction: " + e.what() + txn_age_note());
+    if (classify(*e.error) == ErrorClass::kRetriable) continue;
+    return with_age(to_error("abort_transaction", *e.error));
   }
   in_txn_ = false;
   txn_failed_ = false;
@@ -622,8 +599,11 @@ Result<void> Service::Impl::handle(RdKafka::Message& m) {
     }
     case RdKafka::ERR__TIMED_OUT:
       return ok();
-    case RdKafka::ERR__FATAL:
-      return fail(Errc::kUnavailable, "consumer: " + m.errstr());
+    case RdKafka::ERR__FATAL: {
+      std::string reason;
+      const auto code = underlying_error(*consumer_, m.err(), reason);
+      return to_error("consumer", code, reason);
+    }
     default:
       spdlog::warn("consumer: {}", m.errstr());  // librdkafka retries transient errors itself
       return ok();

@@ -95,7 +95,10 @@ int run_service(const RunArgs& args) {
   g_service.store(nullptr);
   if (!result) {
     std::cerr << "samordna: " << result.error().message << '\n';
-    return result.error().code == Errc::kInvalidArgument || result.error().code == Errc::kNotFound
+    // A configuration a person must fix (a bad property, missing topics, a rule set edited under
+    // episodes in flight) is a usage error; the rest (broker, disk) a failure.
+    const Errc code = result.error().code;
+    return code == Errc::kInvalidArgument || code == Errc::kNotFound || code == Errc::kConflict
                ? kExitUsage
                : kExitFailure;
   }

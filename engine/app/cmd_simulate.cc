@@ -59,7 +59,8 @@ int run_simulation(const SimulateArgs& args, bool explain_mode) {
   auto stats = sim.run(*in, options);
   if (!stats) {
     std::cerr << "samordna: " << stats.error().message << '\n';
-    return kExitFailure;
+    // A state dir whose episodes were started under rules that have changed since: fix the rules.
+    return stats.error().code == Errc::kConflict ? kExitUsage : kExitFailure;
   }
   const SimulationStats& s = stats.value();
   if (args.stats) {

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "engine/core/check.h"
+#include "engine/pipeline/rules_in_use.h"
 #include "engine/state/episode_view.h"
 
 namespace samordna::pipeline {
@@ -36,7 +37,11 @@ Driver::Driver(StateStore& db, const rules::RuleBook& rules, Output& output, Dri
       output_(output),
       options_(options) {}
 
-Result<void> Driver::open() { return engine_.open(); }
+Result<void> Driver::open() {
+  // Episodes in flight keep the rule set they started under: refuse a book that changed it.
+  SAMORDNA_TRYV(check_rules_in_use(db_, rules_));
+  return engine_.open();
+}
 
 Result<void> Driver::add_partition(PartitionId p) {
   SAMORDNA_TRY(clock, read_decimal(db_, clock_key(p)));

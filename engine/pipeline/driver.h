@@ -102,7 +102,9 @@ class Driver {
  public:
   Driver(StateStore& db, const rules::RuleBook& rules, Output& output, DriverOptions options);
 
-  // Loads the timer heads. Call once, and after restoring partitions.
+  // Checks the rule book against the episodes in flight (rules_in_use.h: kConflict when a rule
+  // set they started under was edited or removed) and loads the timer heads. Call once, and after
+  // restoring partitions.
   Result<void> open();
   // Takes partition p on: its event-time clock as last committed. After restore, before inputs.
   Result<void> add_partition(PartitionId p);

@@ -262,7 +262,7 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
     rocksdb::WriteOptions sync;
     sync.sync = true;
     s = db->db_->Put(sync, db->family(Family::kMeta), kFormatVersionKey, value);
-    if (!s.ok()) return to_error(s, "stamp format version in " + path, path);
+    if (!s.ok()) return to_error(s, "stamp format version in state dir " + path, path);
   } else {
     if (version->size() != 4) {
       return fail(Errc::kCorruption, "state dir " + path + ": format version record has " +

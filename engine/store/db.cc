@@ -1,14 +1,21 @@
 #include "engine/store/db.h"
 
+#include <fcntl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/table_properties.h>
 #include <rocksdb/write_buffer_manager.h>
+#include <sys/time.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
+#include <cstdarg>
+#include <cstdio>
+#include <ctime>
 #include <system_error>
 
 #include "engine/core/check.h"
@@ -107,12 +114,84 @@ rocksdb::ColumnFamilyOptions family_options(Family f, const DbOptions& options,
 
 const char* family_name(Family f) { return kFamilyNames[static_cast<size_t>(f)]; }
 
+// RocksDB's info log (the `LOG` file in the state dir), written with plain write(2) and every error
+// ignored. RocksDB's own file logger asserts in Debian's build (assertions on) when it appends
+// after a failed append: on a full disk the process died with SIGABRT inside Db::write, from the
+// line RocksDB logs about the failed write
+// (WritableFileWriter::AssertFalseAndGetStatusForPrevError, 7.8). A full disk must cost log lines,
+// never the process. Like RocksDB's default (no size limit, keep_log_file_num 5) the file is rolled
+// at open only: LOG -> LOG.old.<micros>, five kept.
+class StateDirLogger final : public rocksdb::Logger {
+ public:
+  explicit StateDirLogger(const std::filesystem::path& dir)
+      : rocksdb::Logger(rocksdb::InfoLogLevel::INFO_LEVEL) {
+    const auto log = dir / "LOG";
+    std::error_code ec;
+    if (std::filesystem::exists(log, ec)) {
+      timeval now{};
+      gettimeofday(&now, nullptr);
+      const auto micros = static_cast<int64_t>(now.tv_sec) * 1000000 + now.tv_usec;
+      std::filesystem::rename(log, dir / ("LOG.old." + std::to_string(micros)), ec);
+      std::vector<std::filesystem::path> old;
+      for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+        if (entry.path().filename().string().rfind("LOG.old.", 0) == 0) old.push_back(entry.path());
+      }
+      std::sort(old.begin(), old.end());  // same-length micros: name order is time order
+      for (size_t i = 0; i + kKeepOld < old.size(); ++i) std::filesystem::remove(old[i], ec);
+    }
+    fd_ = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  }
+  ~StateDirLogger() override {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  StateDirLogger(const StateDirLogger&) = delete;
+  StateDirLogger& operator=(const StateDirLogger&) = delete;
+
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    if (fd_ < 0) return;
+    std::array<char, 1024> line{};
+    timeval now{};
+    gettimeofday(&now, nullptr);
+    tm t{};
+    localtime_r(&now.tv_sec, &t);
+    int n = std::snprintf(line.data(), line.size(), "%04d/%02d/%02d-%02d:%02d:%02d.%06ld ",
+                          t.tm_year + 1900, t.tm_mon + 1, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec,
+                          static_cast<long>(now.tv_usec));
+    if (n < 0) return;
+    auto used = static_cast<size_t>(n);
+    va_list copy;
+    va_copy(copy, ap);
+    const int body = std::vsnprintf(line.data() + used, line.size() - used, format, copy);
+    va_end(copy);
+    if (body < 0) return;
+    // A longer line (RocksDB's periodic stats dump) is cut: the LOG is for reading, not parsing.
+    used = std::min(used + static_cast<size_t>(body), line.size() - 2);
+    if (line[used - 1] != '\n') line[used++] = '\n';
+    // One write per line (O_APPEND: background threads' lines do not interleave); ENOSPC, EIO and
+    // short writes are ignored on purpose.
+    while (::write(fd_, line.data(), used) < 0 && errno == EINTR) {
+    }
+  }
+
+ private:
+  static constexpr size_t kKeepOld = 4;  // with the current LOG: RocksDB's keep_log_file_num 5
+  int fd_ = -1;
+};
+
+// Words for the operator: a state dir RocksDB cannot write or trust, and what to do about it.
+constexpr std::string_view kRestoreAdvice =
+    "move the state dir aside and start again: `samordna run` restores every partition from the "
+    "changelog topic (the state dir is only a copy of it), and `samordna simulate` rebuilds it "
+    "from its feed";
+
 }  // namespace
 
 Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbOptions& options) {
   std::unique_ptr<Db> db(new Db());
   db->options_ = options;
   std::string path = dir.string();
+  db->path_ = path;
 
   rocksdb::DBOptions db_options;
   db_options.create_if_missing = true;
@@ -122,6 +201,15 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
   db_options.keep_log_file_num = 5;
   db_options.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(options.write_buffer_bytes);
+  // A damaged write-ahead log must stop the open, not shorten the state. RocksDB's default,
+  // kPointInTimeRecovery, stops replaying at the first bad record and opens with what came before:
+  // a byte flipped in the middle of the log silently dropped every later write (state and timers
+  // of thousands of episodes, then bogus rejections). kTolerateCorruptedTailRecords still accepts
+  // what a crash leaves: an incomplete last record (kill -9 or a full disk between the write(2)
+  // calls of one record) and zeroed preallocated bytes at the end; any other damage (a checksum
+  // mismatch, a bad record in the middle) fails the open with Corruption. kAbsoluteConsistency
+  // would refuse the torn last record too, so a kill -9 mid-write could not be reopened.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   if (options.in_memory) {
     db->mem_env_.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
     db_options.env = db->mem_env_.get();
@@ -130,6 +218,8 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) return fail(Errc::kIo, "cannot create state dir " + path + ": " + ec.message());
+    db->info_log_ = std::make_shared<StateDirLogger>(dir);
+    db_options.info_log = db->info_log_;
   }
 
   auto cache = rocksdb::NewLRUCache(options.block_cache_bytes);
@@ -151,7 +241,7 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
 
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &db->families_, &raw);
-  if (!s.ok()) return to_error(s, "open state dir " + path);
+  if (!s.ok()) return to_error(s, "open state dir " + path, path);
   db->db_.reset(raw);
 
   SAMORDNA_TRY(version, db->get(Family::kMeta, kFormatVersionKey));
@@ -172,7 +262,7 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
     rocksdb::WriteOptions sync;
     sync.sync = true;
     s = db->db_->Put(sync, db->family(Family::kMeta), kFormatVersionKey, value);
-    if (!s.ok()) return to_error(s, "stamp format version in " + path);
+    if (!s.ok()) return to_error(s, "stamp format version in state dir " + path, path);
   } else {
     if (version->size() != 4) {
       return fail(Errc::kCorruption, "state dir " + path + ": format version record has " +
@@ -212,7 +302,10 @@ Result<std::optional<std::string>> Db::get(Family f, std::string_view key, Txn* 
                                            db_.get(), rocksdb::ReadOptions(), family(f), k, &value)
                                      : db_->Get(rocksdb::ReadOptions(), family(f), k, &value);
   if (s.IsNotFound()) return std::optional<std::string>();
-  if (!s.ok()) return to_error(s, std::string("read from ") + family_name(f));
+  if (!s.ok()) {
+    return to_error(s, std::string("read from ") + family_name(f) + " in state dir " + path_,
+                    path_);
+  }
   return std::optional<std::string>(value.ToString());
 }
 
@@ -228,29 +321,42 @@ Result<void> Db::write(rocksdb::WriteBatch& batch) {
   rocksdb::WriteOptions options;
   options.sync = options_.sync_writes;
   rocksdb::Status s = db_->Write(options, &batch);
-  if (!s.ok()) return to_error(s, "write batch");
+  if (!s.ok()) return to_error(s, "write to state dir " + path_, path_);
   return ok();
 }
 
-Error to_error(const rocksdb::Status& status, std::string_view what) {
+Error to_error(const rocksdb::Status& status, std::string_view what, std::string_view dir) {
   std::string detail = status.ToString();
   std::string message = std::string(what) + ": ";
+  std::string advice;
   Errc code = Errc::kIo;
   if (status.IsIOError() && (detail.find("While lock file") != std::string::npos ||
                              detail.find("lock hold by current process") != std::string::npos)) {
     // RocksDB's LOCK file: another process (or another Db in this one) has the directory open.
     code = Errc::kUnavailable;
     message += "the state dir is in use by another process (its LOCK file is held); ";
+  } else if (status.IsNoSpace() || detail.find("No space left on device") != std::string::npos) {
+    // A background flush that failed for space comes back on the next write as its own status.
+    message +=
+        "the disk is full; free space on it and start again (what was written before stays intact: "
+        "`samordna run` writes its state only after the Kafka transaction committed, and restores "
+        "anything newer from the changelog topic); ";
   } else if (status.IsNotFound()) {
     code = Errc::kNotFound;
   } else if (status.IsCorruption()) {
     code = Errc::kCorruption;
+    // On open this is most often the write-ahead log (a record that fails its checksum before the
+    // end of the log), or the MANIFEST.
+    if (!dir.empty()) {
+      advice = ": the state dir " + std::string(dir) + " is damaged and was not used; " +
+               std::string(kRestoreAdvice);
+    }
   } else if (status.IsInvalidArgument() || status.IsNotSupported()) {
     code = Errc::kInvalidArgument;
   } else if (status.IsBusy() || status.IsTimedOut() || status.IsTryAgain()) {
     code = Errc::kUnavailable;
   }
-  return Error{code, message + detail};
+  return Error{code, message + detail + advice};
 }
 
 void put_u32(std::string& out, uint32_t v) {

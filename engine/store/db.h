@@ -61,19 +61,28 @@ class Db {
   // An iterator over the family, through `txn` when given. `read` must outlive it.
   std::unique_ptr<rocksdb::Iterator> iterator(Family f, const rocksdb::ReadOptions& read,
                                               Txn* txn = nullptr) const;
+  // A failed write names the state dir; a full disk says so. After a failed write RocksDB refuses
+  // every later one (its background error), so the caller stops: nothing is half-written, and the
+  // write-ahead log ends with at most a torn last record, which the next open tolerates.
   Result<void> write(rocksdb::WriteBatch& batch);
   Result<void> write(Txn& txn) { return write(*txn.batch().GetWriteBatch()); }
 
+  const std::string& path() const { return path_; }
+
  private:
   Db() = default;
+  std::string path_;
+  std::shared_ptr<rocksdb::Logger> info_log_;
   std::unique_ptr<rocksdb::Env> mem_env_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> families_;
   DbOptions options_;
 };
 
-// Maps a RocksDB status to the engine's error values, once, at this boundary.
-Error to_error(const rocksdb::Status& status, std::string_view what);
+// Maps a RocksDB status to the engine's error values, once, at this boundary. `dir`, when given, is
+// the state dir: a full disk and a damaged write-ahead log get a message naming it and saying what
+// to do.
+Error to_error(const rocksdb::Status& status, std::string_view what, std::string_view dir = {});
 
 // Big-endian encodings so that byte order is numeric order.
 void put_u32(std::string& out, uint32_t v);

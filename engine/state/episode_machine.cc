@@ -1,7 +1,5 @@
 #include "engine/state/episode_machine.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
@@ -12,6 +10,7 @@
 #include "engine/core/check.h"
 #include "engine/core/personal_id.h"
 #include "engine/state/addressees.h"
+#include "engine/state/event_digest.h"
 #include "rules/deadlines.h"
 
 namespace samordna::state {
@@ -30,27 +29,6 @@ constexpr size_t kMaxIdLength = 256;  // the timer key stores the episode id len
 constexpr std::chrono::minutes kFutureTolerance{15};
 
 Rejection reject(Rejection::Code code, std::string reason) { return {code, std::move(reason)}; }
-
-// FNV-1a over the event's deterministic serialization: stable across builds and machines, so a
-// stored digest still matches after an upgrade. recordedAt is left out: a source that publishes the
-// same event again is repeating itself, not contradicting itself.
-uint64_t digest(const v1::Event& original) {
-  v1::Event event = original;
-  event.clear_recorded_at();
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream out(&stream);
-    out.SetSerializationDeterministic(true);
-    event.SerializeToCodedStream(&out);
-  }
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 // The part of a notification id that names the event behind it (docs/domain-decisions.md,
 // "Notification ids"): "e/<eventId>" for the default source, as before sources existed, and
@@ -97,6 +75,20 @@ std::optional<Rejection> validate_additions(const v1::Event& e) {
     }
   }
   return std::nullopt;
+}
+
+int applied_events(const EpisodeState& st) { return st.seen_keys_size() + st.seen_size(); }
+
+// Records an applied event for duplicate detection, moving the string form of records written
+// before seen_keys into the compact one on the way.
+void remember(EpisodeState& st, uint64_t key, uint64_t digest) {
+  for (const auto& old : st.seen()) {
+    st.add_seen_keys(event_key(old.source(), old.event_id()));
+    st.add_seen_digests(old.digest());
+  }
+  st.clear_seen();
+  st.add_seen_keys(key);
+  st.add_seen_digests(digest);
 }
 
 bool all_digits(std::string_view s, size_t n) {
@@ -862,6 +854,8 @@ const char* code_name(Rejection::Code code) {
       return "unknown_notice";
     case Rejection::Code::kNotAddressee:
       return "not_addressee";
+    case Rejection::Code::kEpisodeLimit:
+      return "episode_limit";
   }
   return "unknown";
 }
@@ -970,16 +964,23 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     fresh.set_admitted_at(to_unix(occurred));
     fresh.set_last_occurred_at(to_unix(occurred));
     fresh.set_updated_at(to_unix(now));
-    auto* seen = fresh.add_seen();
-    seen->set_event_id(e.event_id());
-    seen->set_source(e.source());
-    seen->set_digest(digest(e));
+    remember(fresh, event_key(e.source(), e.event_id()), event_digest(e));
     Transition t;
     t.next = std::move(fresh);
     return t;
   }
 
-  const uint64_t d = digest(e);
+  const uint64_t d = event_digest(e);
+  const uint64_t key = event_key(e.source(), e.event_id());
+  for (int i = 0; i < state->seen_keys_size(); ++i) {
+    if (state->seen_keys(i) != key) continue;
+    if (i < state->seen_digests_size() && state->seen_digests(i) == d) {
+      Transition t;
+      t.outcome = Transition::Outcome::kDuplicate;
+      return t;
+    }
+    return reject(C::kConflict, "eventId was seen before with different content");
+  }
   for (const auto& seen : state->seen()) {
     if (seen.event_id() != e.event_id() || seen.source() != e.source()) continue;
     if (seen.digest() == d) {
@@ -988,6 +989,11 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
       return t;
     }
     return reject(C::kConflict, "eventId was seen before with different content");
+  }
+  if (applied_events(*state) >= kMaxEventsPerEpisode) {
+    return reject(C::kEpisodeLimit, "the episode has applied " +
+                                        std::to_string(kMaxEventsPerEpisode) +
+                                        " events, the most one episode may");
   }
   switch (state->phase()) {
     case EpisodeState::CANCELLED:
@@ -1074,10 +1080,10 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
   s.try_settle();
   s.resettle();
   auto& st = s.st();
-  auto* seen = st.add_seen();
-  seen->set_event_id(e.event_id());
-  seen->set_source(e.source());
-  seen->set_digest(d);
+  remember(st, key, d);
+  if (applied_events(st) == kMaxEventsPerEpisode) {
+    s.emit_warning(v1::Warning::EPISODE_EVENT_LIMIT, s.ward());
+  }
   st.set_last_occurred_at(std::max(st.last_occurred_at(), to_unix(occurred)));
   return std::move(s).finish();
 }

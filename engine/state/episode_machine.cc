@@ -12,6 +12,7 @@
 #include "engine/state/addressees.h"
 #include "engine/state/event_digest.h"
 #include "rules/deadlines.h"
+#include "rules/liability.h"
 
 namespace samordna::state {
 namespace {
@@ -495,72 +496,30 @@ class Step {
     *st_.mutable_settled_liability() = std::move(liability);
   }
 
-  bool outpatient_unavailable_on(rules::LocalDate day) const {
-    const int64_t start = to_unix(rules::start_of_local_day(day));
-    const int64_t end = to_unix(rules::end_of_local_day(day));
-    return std::any_of(st_.outpatient_unavailable().begin(), st_.outpatient_unavailable().end(),
-                       [&](const v1::IntervalRecord& i) {
-                         return i.from() <= end && (!i.has_to() || i.to() > start);
-                       });
+  // The facts payment liability depends on (5 kap. 3-5 §§), for the policy in rules/liability.h.
+  rules::LiabilityFacts liability_facts() {
+    rules::LiabilityFacts f;
+    f.municipality = st_.admission().patient().home_municipality();
+    f.municipal_need = municipal_need();
+    f.declared_discharge_ready = st_.has_declared_at();
+    const DeadlineRecord* notice = latest(v1::ADMISSION_NOTICE);
+    f.admission_notice_in_time = notice != nullptr && notice->status() == DeadlineRecord::MET;
+    // A patient who declined SIP lifts the SIP condition, also for a miss before the refusal.
+    f.sip_invitation_missed =
+        st_.sip_consent() != v1::CONSENT_DECLINED && any_missed(v1::SIP_INVITATION);
+    for (const auto& p : st_.periods()) {
+      f.periods.push_back({from_unix(p.notice_sent_at()), from_unix(p.ended_at())});
+    }
+    for (const auto& i : st_.outpatient_unavailable()) {
+      f.outpatient_unavailable.push_back(
+          {from_unix(i.from()),
+           i.has_to() ? std::optional<Instant>(from_unix(i.to())) : std::nullopt});
+    }
+    return f;
   }
 
   void settle_payment_liability(v1::PaymentLiability& pl) {
-    using PL = v1::PaymentLiability;
-    const rules::RuleSet& set = rule_set();
-    pl.set_municipality(st_.admission().patient().home_municipality());
-    pl.set_rule_set(set.id);
-    pl.set_status(PL::NOT_LIABLE);
-
-    // The conditions of 5 kap. 3 §, in the order a coordinator would check them.
-    if (!municipal_need()) return pl.set_reason(PL::NO_MUNICIPAL_NEEDS);
-    if (!st_.has_declared_at()) return pl.set_reason(PL::NEVER_DISCHARGE_READY);
-    const DeadlineRecord* notice = latest(v1::ADMISSION_NOTICE);
-    if (notice == nullptr || notice->status() != DeadlineRecord::MET) {
-      return pl.set_reason(PL::ADMISSION_NOTICE_NOT_IN_TIME);
-    }
-    if (st_.periods_size() == 0) return pl.set_reason(PL::DISCHARGE_READY_NOTICE_NOT_SENT);
-    // A patient who declined SIP lifts the SIP condition, also for a miss before the refusal.
-    if (st_.sip_consent() != v1::CONSENT_DECLINED && any_missed(v1::SIP_INVITATION)) {
-      return pl.set_reason(PL::SIP_INVITATION_NOT_IN_TIME);
-    }
-
-    int total = 0;
-    int excluded_total = 0;
-    std::optional<int64_t> amount = 0;
-    for (const auto& period : st_.periods()) {
-      const rules::LocalDate first =
-          rules::first_liable_date(from_unix(period.notice_sent_at()), set.liability).date;
-      const rules::LocalDate end = rules::local_date(from_unix(period.ended_at()));
-      int liable = 0;
-      int excluded = 0;
-      for (auto day = date::sys_days{first}; day < date::sys_days{end}; day += date::days{1}) {
-        if (outpatient_unavailable_on(day)) {
-          ++excluded;
-          continue;
-        }
-        ++liable;
-        const auto rate = rules::daily_rate(set.liability, day);
-        amount = (amount && rate) ? std::optional<int64_t>(*amount + *rate) : std::nullopt;
-      }
-      auto* p = pl.add_periods();
-      *p->mutable_notice_sent_at() = to_proto(from_unix(period.notice_sent_at()));
-      p->set_first_liable_date(rules::format_date(first));
-      p->set_end_date(rules::format_date(end));
-      p->set_liable_days(liable);
-      p->set_excluded_days(excluded);
-      if (liable > 0 && pl.first_liable_date().empty()) {
-        pl.set_first_liable_date(rules::format_date(first));
-      }
-      total += liable;
-      excluded_total += excluded;
-    }
-    pl.set_liable_days(total);
-    if (total == 0) {
-      return pl.set_reason(excluded_total > 0 ? PL::OUTPATIENT_SERVICES_UNAVAILABLE
-                                              : PL::NO_LIABLE_DAYS);
-    }
-    pl.set_status(PL::LIABLE);
-    if (amount) pl.set_amount_sek(*amount);
+    pl = rules::settle_payment_liability(liability_facts(), rule_set());
   }
 
  private:

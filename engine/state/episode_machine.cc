@@ -1,7 +1,5 @@
 #include "engine/state/episode_machine.h"
 
-#include <google/protobuf/io/coded_stream.h>
-#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
@@ -12,7 +10,9 @@
 #include "engine/core/check.h"
 #include "engine/core/personal_id.h"
 #include "engine/state/addressees.h"
+#include "engine/state/event_digest.h"
 #include "rules/deadlines.h"
+#include "rules/liability.h"
 
 namespace samordna::state {
 namespace {
@@ -30,27 +30,6 @@ constexpr size_t kMaxIdLength = 256;  // the timer key stores the episode id len
 constexpr std::chrono::minutes kFutureTolerance{15};
 
 Rejection reject(Rejection::Code code, std::string reason) { return {code, std::move(reason)}; }
-
-// FNV-1a over the event's deterministic serialization: stable across builds and machines, so a
-// stored digest still matches after an upgrade. recordedAt is left out: a source that publishes the
-// same event again is repeating itself, not contradicting itself.
-uint64_t digest(const v1::Event& original) {
-  v1::Event event = original;
-  event.clear_recorded_at();
-  std::string bytes;
-  {
-    google::protobuf::io::StringOutputStream stream(&bytes);
-    google::protobuf::io::CodedOutputStream out(&stream);
-    out.SetSerializationDeterministic(true);
-    event.SerializeToCodedStream(&out);
-  }
-  uint64_t h = 1469598103934665603ULL;
-  for (unsigned char c : bytes) {
-    h ^= c;
-    h *= 1099511628211ULL;
-  }
-  return h;
-}
 
 // The part of a notification id that names the event behind it (docs/domain-decisions.md,
 // "Notification ids"): "e/<eventId>" for the default source, as before sources existed, and
@@ -97,6 +76,20 @@ std::optional<Rejection> validate_additions(const v1::Event& e) {
     }
   }
   return std::nullopt;
+}
+
+int applied_events(const EpisodeState& st) { return st.seen_keys_size() + st.seen_size(); }
+
+// Records an applied event for duplicate detection, moving the string form of records written
+// before seen_keys into the compact one on the way.
+void remember(EpisodeState& st, uint64_t key, uint64_t digest) {
+  for (const auto& old : st.seen()) {
+    st.add_seen_keys(event_key(old.source(), old.event_id()));
+    st.add_seen_digests(old.digest());
+  }
+  st.clear_seen();
+  st.add_seen_keys(key);
+  st.add_seen_digests(digest);
 }
 
 bool all_digits(std::string_view s, size_t n) {
@@ -503,72 +496,30 @@ class Step {
     *st_.mutable_settled_liability() = std::move(liability);
   }
 
-  bool outpatient_unavailable_on(rules::LocalDate day) const {
-    const int64_t start = to_unix(rules::start_of_local_day(day));
-    const int64_t end = to_unix(rules::end_of_local_day(day));
-    return std::any_of(st_.outpatient_unavailable().begin(), st_.outpatient_unavailable().end(),
-                       [&](const v1::IntervalRecord& i) {
-                         return i.from() <= end && (!i.has_to() || i.to() > start);
-                       });
+  // The facts payment liability depends on (5 kap. 3-5 §§), for the policy in rules/liability.h.
+  rules::LiabilityFacts liability_facts() {
+    rules::LiabilityFacts f;
+    f.municipality = st_.admission().patient().home_municipality();
+    f.municipal_need = municipal_need();
+    f.declared_discharge_ready = st_.has_declared_at();
+    const DeadlineRecord* notice = latest(v1::ADMISSION_NOTICE);
+    f.admission_notice_in_time = notice != nullptr && notice->status() == DeadlineRecord::MET;
+    // A patient who declined SIP lifts the SIP condition, also for a miss before the refusal.
+    f.sip_invitation_missed =
+        st_.sip_consent() != v1::CONSENT_DECLINED && any_missed(v1::SIP_INVITATION);
+    for (const auto& p : st_.periods()) {
+      f.periods.push_back({from_unix(p.notice_sent_at()), from_unix(p.ended_at())});
+    }
+    for (const auto& i : st_.outpatient_unavailable()) {
+      f.outpatient_unavailable.push_back(
+          {from_unix(i.from()),
+           i.has_to() ? std::optional<Instant>(from_unix(i.to())) : std::nullopt});
+    }
+    return f;
   }
 
   void settle_payment_liability(v1::PaymentLiability& pl) {
-    using PL = v1::PaymentLiability;
-    const rules::RuleSet& set = rule_set();
-    pl.set_municipality(st_.admission().patient().home_municipality());
-    pl.set_rule_set(set.id);
-    pl.set_status(PL::NOT_LIABLE);
-
-    // The conditions of 5 kap. 3 §, in the order a coordinator would check them.
-    if (!municipal_need()) return pl.set_reason(PL::NO_MUNICIPAL_NEEDS);
-    if (!st_.has_declared_at()) return pl.set_reason(PL::NEVER_DISCHARGE_READY);
-    const DeadlineRecord* notice = latest(v1::ADMISSION_NOTICE);
-    if (notice == nullptr || notice->status() != DeadlineRecord::MET) {
-      return pl.set_reason(PL::ADMISSION_NOTICE_NOT_IN_TIME);
-    }
-    if (st_.periods_size() == 0) return pl.set_reason(PL::DISCHARGE_READY_NOTICE_NOT_SENT);
-    // A patient who declined SIP lifts the SIP condition, also for a miss before the refusal.
-    if (st_.sip_consent() != v1::CONSENT_DECLINED && any_missed(v1::SIP_INVITATION)) {
-      return pl.set_reason(PL::SIP_INVITATION_NOT_IN_TIME);
-    }
-
-    int total = 0;
-    int excluded_total = 0;
-    std::optional<int64_t> amount = 0;
-    for (const auto& period : st_.periods()) {
-      const rules::LocalDate first =
-          rules::first_liable_date(from_unix(period.notice_sent_at()), set.liability).date;
-      const rules::LocalDate end = rules::local_date(from_unix(period.ended_at()));
-      int liable = 0;
-      int excluded = 0;
-      for (auto day = date::sys_days{first}; day < date::sys_days{end}; day += date::days{1}) {
-        if (outpatient_unavailable_on(day)) {
-          ++excluded;
-          continue;
-        }
-        ++liable;
-        const auto rate = rules::daily_rate(set.liability, day);
-        amount = (amount && rate) ? std::optional<int64_t>(*amount + *rate) : std::nullopt;
-      }
-      auto* p = pl.add_periods();
-      *p->mutable_notice_sent_at() = to_proto(from_unix(period.notice_sent_at()));
-      p->set_first_liable_date(rules::format_date(first));
-      p->set_end_date(rules::format_date(end));
-      p->set_liable_days(liable);
-      p->set_excluded_days(excluded);
-      if (liable > 0 && pl.first_liable_date().empty()) {
-        pl.set_first_liable_date(rules::format_date(first));
-      }
-      total += liable;
-      excluded_total += excluded;
-    }
-    pl.set_liable_days(total);
-    if (total == 0) {
-      return pl.set_reason(excluded_total > 0 ? PL::OUTPATIENT_SERVICES_UNAVAILABLE
-                                              : PL::NO_LIABLE_DAYS);
-    }
-    pl.set_status(PL::LIABLE);
-    if (amount) pl.set_amount_sek(*amount);
+    pl = rules::settle_payment_liability(liability_facts(), rule_set());
   }
 
  private:
@@ -862,6 +813,8 @@ const char* code_name(Rejection::Code code) {
       return "unknown_notice";
     case Rejection::Code::kNotAddressee:
       return "not_addressee";
+    case Rejection::Code::kEpisodeLimit:
+      return "episode_limit";
   }
   return "unknown";
 }
@@ -970,16 +923,23 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     fresh.set_admitted_at(to_unix(occurred));
     fresh.set_last_occurred_at(to_unix(occurred));
     fresh.set_updated_at(to_unix(now));
-    auto* seen = fresh.add_seen();
-    seen->set_event_id(e.event_id());
-    seen->set_source(e.source());
-    seen->set_digest(digest(e));
+    remember(fresh, event_key(e.source(), e.event_id()), event_digest(e));
     Transition t;
     t.next = std::move(fresh);
     return t;
   }
 
-  const uint64_t d = digest(e);
+  const uint64_t d = event_digest(e);
+  const uint64_t key = event_key(e.source(), e.event_id());
+  for (int i = 0; i < state->seen_keys_size(); ++i) {
+    if (state->seen_keys(i) != key) continue;
+    if (i < state->seen_digests_size() && state->seen_digests(i) == d) {
+      Transition t;
+      t.outcome = Transition::Outcome::kDuplicate;
+      return t;
+    }
+    return reject(C::kConflict, "eventId was seen before with different content");
+  }
   for (const auto& seen : state->seen()) {
     if (seen.event_id() != e.event_id() || seen.source() != e.source()) continue;
     if (seen.digest() == d) {
@@ -988,6 +948,11 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
       return t;
     }
     return reject(C::kConflict, "eventId was seen before with different content");
+  }
+  if (applied_events(*state) >= kMaxEventsPerEpisode) {
+    return reject(C::kEpisodeLimit, "the episode has applied " +
+                                        std::to_string(kMaxEventsPerEpisode) +
+                                        " events, the most one episode may");
   }
   switch (state->phase()) {
     case EpisodeState::CANCELLED:
@@ -1074,10 +1039,10 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
   s.try_settle();
   s.resettle();
   auto& st = s.st();
-  auto* seen = st.add_seen();
-  seen->set_event_id(e.event_id());
-  seen->set_source(e.source());
-  seen->set_digest(d);
+  remember(st, key, d);
+  if (applied_events(st) == kMaxEventsPerEpisode) {
+    s.emit_warning(v1::Warning::EPISODE_EVENT_LIMIT, s.ward());
+  }
   st.set_last_occurred_at(std::max(st.last_occurred_at(), to_unix(occurred)));
   return std::move(s).finish();
 }

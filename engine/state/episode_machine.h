@@ -36,12 +36,19 @@ struct Rejection {
     kNoRules,            // no rule set in force for the region and date
     kUnknownNotice,      // an acknowledgement of a notification that is no notice of the episode
     kNotAddressee,       // an acknowledgement by an organisation the notice was not addressed to
+    kEpisodeLimit,       // the episode has applied kMaxEventsPerEpisode events already
   };
   Code code = Code::kMalformed;
   std::string reason;
 };
 
-const char* code_name(Rejection::Code code);  // "malformed", "unknown_episode", ...
+const char* code_name(Rejection::Code code);
+
+// The most events one episode applies (duplicates and rejected events not counted). Real episodes
+// have tens; the cap keeps an episode's state, and so the cost of each event and the size of its
+// changelog record, bounded (docs/domain-decisions.md, "Events and rejections"). The event that
+// reaches it sends the ward a warning EPISODE_EVENT_LIMIT; later ones are rejected episode_limit.
+inline constexpr int kMaxEventsPerEpisode = 1000;  // "malformed", "unknown_episode", ...
 
 struct Transition {
   enum class Outcome {

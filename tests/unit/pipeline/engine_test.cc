@@ -116,7 +116,7 @@ TEST_P(EngineTest, DuplicatesAndRejectionsDoNotTouchTheStore) {
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad.value().kind, Outcome::Kind::kRejected);
   EXPECT_EQ(bad.value().rejection->code, state::Rejection::Code::kOutOfOrder);
-  EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_size(), 1);
+  EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_keys_size(), 1);
 }
 
 TEST_P(EngineTest, PartitionsAreIndependent) {
@@ -198,7 +198,7 @@ TEST_P(EngineTest, ADroppedTransactionLeavesNoTrace) {
     EXPECT_EQ(out.size(), 1u);
   }  // dropped, as after an aborted Kafka transaction
   ASSERT_TRUE(engine_->open());
-  EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_size(), 1);
+  EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_keys_size(), 1);
   // The needs event applies again, as if for the first time.
   auto again = apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"));
   ASSERT_TRUE(again);

@@ -374,6 +374,121 @@ TEST(NoticeAcknowledged, IsAcceptedAfterCancellation) {
   EXPECT_EQ(ep.rejection()->code, Rejection::Code::kEpisodeClosed);
 }
 
+// Events i = 0.. of one episode: estimated discharge changes, each telling the three units notified
+// (the most a routine event adds to the state).
+std::string estimate(int i) {
+  return event("x" + std::to_string(i), "2022-03-01T12:00:00Z",
+               R"("estimatedDischargeChanged":{"estimatedDischargeAt":"2022-03-)" +
+                   std::string(i % 2 == 0 ? "09" : "10") + R"(T10:00:00Z"})");
+}
+
+const std::string kNeedsThree =
+    R"("needsAssessed":{"needs":["SOCIAL_SERVICES","MUNICIPAL_HEALTH_CARE","OUTPATIENT_CARE"],"outpatientUnit":"vc-1","estimatedDischargeAt":"2022-03-10T10:00:00Z"})";
+
+TEST(EpisodeLimit, StopsTheEpisodeAtTheCapWithOneWarningAndKeepsTheStateBounded) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsThree), "2022-03-01T10:00:00Z");
+  int warnings = 0;
+  for (int i = 2; i < kMaxEventsPerEpisode; ++i) {
+    for (const auto& n : ep.apply(estimate(i), "2022-03-01T12:00:00Z")) {
+      if (n.has_warning()) {
+        ++warnings;
+        EXPECT_EQ(i, kMaxEventsPerEpisode - 1) << "the event that reaches the cap warns";
+        EXPECT_EQ(n.warning().code(), v1::Warning::EPISODE_EVENT_LIMIT);
+        EXPECT_EQ(n.warning().to().unit(), "ward-7");
+      }
+    }
+    ASSERT_FALSE(ep.rejection()) << i;
+  }
+  EXPECT_EQ(warnings, 1);
+  EXPECT_EQ(ep.state().seen_keys_size(), kMaxEventsPerEpisode);
+  // The state at the cap, with three notices per event: well under Kafka's default 1 MB message.
+  const size_t full = ep.state().ByteSizeLong();
+  RecordProperty("state_bytes_at_cap", static_cast<int>(full));
+  EXPECT_LT(full, 512u * 1024u) << full;
+  // Beyond the cap: rejected with its own code, nothing stored; duplicates stay duplicates.
+  EXPECT_TRUE(ep.apply(estimate(kMaxEventsPerEpisode), "2022-03-01T12:00:00Z").empty());
+  ASSERT_TRUE(ep.rejection());
+  EXPECT_EQ(ep.rejection()->code, Rejection::Code::kEpisodeLimit);
+  EXPECT_EQ(code_name(ep.rejection()->code), std::string("episode_limit"));
+  ep.apply(estimate(5), "2022-03-01T12:00:00Z");
+  EXPECT_FALSE(ep.rejection());
+  EXPECT_EQ(ep.outcome(), Transition::Outcome::kDuplicate);
+  EXPECT_EQ(ep.state().ByteSizeLong(), full);
+}
+
+// 100,000 events on one episode: the state stops growing at the cap, so each event costs at most a
+// scan of kMaxEventsPerEpisode keys (no timing asserted: the bound is the state's size).
+TEST(EpisodeLimit, AHundredThousandEventsOnOneEpisodeLeaveTheStateAtTheCap) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsThree), "2022-03-01T10:00:00Z");
+  v1::EpisodeState st = ep.state();
+  v1::Event e;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(estimate(0), &e).ok());
+  const Instant now = at("2022-03-01T12:00:00Z");
+  int limited = 0;
+  size_t largest = 0;
+  for (int i = 2; i < 100'000; ++i) {
+    e.set_event_id("x" + std::to_string(i));
+    e.mutable_estimated_discharge_changed()->mutable_estimated_discharge_at()->set_seconds(
+        to_unix(now) + 86400 * (1 + i % 2));
+    auto r = apply_event(&st, e, ep.book(), now);
+    if (!r) {
+      ASSERT_EQ(r.error().code, Rejection::Code::kEpisodeLimit) << i;
+      ++limited;
+      continue;
+    }
+    st = std::move(r.value().next);
+    largest = std::max(largest, st.ByteSizeLong());
+  }
+  EXPECT_EQ(limited, 100'000 - kMaxEventsPerEpisode);
+  EXPECT_EQ(st.seen_keys_size(), kMaxEventsPerEpisode);
+  EXPECT_EQ(largest, st.ByteSizeLong());
+  EXPECT_LT(largest, 512u * 1024u);
+}
+
+// Records written before seen_keys hold the string form: still read, and moved on the next step.
+TEST(EpisodeLimit, OldStringFormRecordsStillDetectDuplicatesAndAreMigrated) {
+  Episode fresh;
+  fresh.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  fresh.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
+  v1::EpisodeState old = fresh.state();
+  ASSERT_EQ(old.seen_keys_size(), 2);
+  // What the first release wrote: event id and digest, no compact keys.
+  for (int i = 0; i < 2; ++i) {
+    auto* s = old.add_seen();
+    s->set_event_id(i == 0 ? "a" : "n");
+    s->set_digest(old.seen_digests(i));
+  }
+  old.clear_seen_keys();
+  old.clear_seen_digests();
+  v1::Event e;
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(event("n", "2022-03-01T10:00:00Z", kNeedsAll), &e)
+          .ok());
+  auto r = apply_event(&old, e, fresh.book(), at("2022-03-01T11:00:00Z"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r.value().outcome, Transition::Outcome::kDuplicate);
+  e.mutable_needs_assessed()->set_outpatient_unit("vc-9");
+  r = apply_event(&old, e, fresh.book(), at("2022-03-01T11:00:00Z"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Rejection::Code::kConflict);
+  ASSERT_TRUE(
+      google::protobuf::util::JsonStringToMessage(
+          event("c", "2022-03-01T11:00:00Z", R"("consentRecorded":{"scope":"SIP","granted":true})"),
+          &e)
+          .ok());
+  r = apply_event(&old, e, fresh.book(), at("2022-03-01T11:00:00Z"));
+  ASSERT_TRUE(r);
+  const auto& next = r.value().next;
+  EXPECT_EQ(next.seen_size(), 0);
+  ASSERT_EQ(next.seen_keys_size(), 3);
+  EXPECT_EQ(next.seen_keys(0), fresh.state().seen_keys(0));
+  EXPECT_EQ(next.seen_digests(1), fresh.state().seen_digests(1));
+}
+
 // A full statutory episode: notice before noon, SIP in time, discharged a week later.
 class Liability : public ::testing::Test {
  protected:

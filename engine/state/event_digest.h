@@ -1,0 +1,33 @@
+#pragma once
+
+// The hashes an episode keeps to recognise events it has applied (duplicate detection). Both are
+// persisted in EpisodeState, so they must never change: a stored digest has to match the same
+// event after an upgrade, on another machine.
+
+#include <cstdint>
+#include <string_view>
+
+#include "samordna/v1/event.pb.h"
+
+namespace samordna::state {
+
+// FNV-1a, 64 bits, with this offset basis. It is NOT the standard FNV-1a offset basis
+// (14695981039346656037, which has one digit more): the first release used this value and its
+// digests are stored, so it stays. tests/unit/state/event_digest_test.cc pins it.
+inline constexpr uint64_t kEpisodeDigestOffsetBasis = 1469598103934665603ULL;
+inline constexpr uint64_t kFnvPrime64 = 1099511628211ULL;
+
+uint64_t episode_fnv1a(std::string_view bytes, uint64_t h = kEpisodeDigestOffsetBasis);
+
+// Of the event's deterministic serialization, recordedAt left out: a source that publishes the
+// same event again is repeating itself, not contradicting itself. Equal digests under one key are
+// a duplicate, different ones a conflict.
+uint64_t event_digest(const v1::Event& event);
+
+// The duplicate-detection key of (source, eventId): the source's length (8 bytes, little-endian),
+// the source, then the event id, so that no two pairs hash the same bytes. Two different pairs of
+// one episode share a key with probability about n^2 / 2^65 (n = events of the episode, at most
+// kMaxEventsPerEpisode): then the later event would be taken for a duplicate or a conflict.
+uint64_t event_key(std::string_view source, std::string_view event_id);
+
+}  // namespace samordna::state

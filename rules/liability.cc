@@ -1,0 +1,99 @@
+#include "rules/liability.h"
+
+#include <algorithm>
+#include <cstdint>
+
+#include "rules/deadlines.h"
+
+namespace samordna::rules {
+namespace {
+
+// A date counts as unavailable if outpatient services were reported unavailable at any moment
+// of it (5 kap. 5 §).
+bool unavailable_on(const LiabilityFacts& facts, LocalDate day) {
+  const Instant start = start_of_local_day(day);
+  const Instant end = end_of_local_day(day);
+  return std::any_of(
+      facts.outpatient_unavailable.begin(), facts.outpatient_unavailable.end(),
+      [&](const UnavailableInterval& i) { return i.from <= end && (!i.to || *i.to > start); });
+}
+
+}  // namespace
+
+LiabilityModel liability_model(const RuleSet&) { return LiabilityModel::kPerPatient; }
+
+v1::PaymentLiability settle_payment_liability(const LiabilityFacts& facts, const RuleSet& rules) {
+  switch (liability_model(rules)) {
+    case LiabilityModel::kPerPatient:
+      return settle_per_patient(facts, rules);
+  }
+  return settle_per_patient(facts, rules);
+}
+
+v1::PaymentLiability settle_per_patient(const LiabilityFacts& facts, const RuleSet& set) {
+  using PL = v1::PaymentLiability;
+  PL pl;
+  pl.set_municipality(facts.municipality);
+  pl.set_rule_set(set.id);
+  pl.set_status(PL::NOT_LIABLE);
+
+  // The conditions of 5 kap. 3 §, in the order a coordinator would check them.
+  if (!facts.municipal_need) {
+    pl.set_reason(PL::NO_MUNICIPAL_NEEDS);
+    return pl;
+  }
+  if (!facts.declared_discharge_ready) {
+    pl.set_reason(PL::NEVER_DISCHARGE_READY);
+    return pl;
+  }
+  if (!facts.admission_notice_in_time) {
+    pl.set_reason(PL::ADMISSION_NOTICE_NOT_IN_TIME);
+    return pl;
+  }
+  if (facts.periods.empty()) {
+    pl.set_reason(PL::DISCHARGE_READY_NOTICE_NOT_SENT);
+    return pl;
+  }
+  if (facts.sip_invitation_missed) {
+    pl.set_reason(PL::SIP_INVITATION_NOT_IN_TIME);
+    return pl;
+  }
+
+  int total = 0;
+  int excluded_total = 0;
+  std::optional<int64_t> amount = 0;
+  for (const auto& period : facts.periods) {
+    const LocalDate first = first_liable_date(period.notice_sent_at, set.liability).date;
+    const LocalDate end = local_date(period.ended_at);
+    int liable = 0;
+    int excluded = 0;
+    for (auto day = date::sys_days{first}; day < date::sys_days{end}; day += date::days{1}) {
+      if (unavailable_on(facts, day)) {
+        ++excluded;
+        continue;
+      }
+      ++liable;
+      const auto rate = daily_rate(set.liability, day);
+      amount = (amount && rate) ? std::optional<int64_t>(*amount + *rate) : std::nullopt;
+    }
+    auto* p = pl.add_periods();
+    *p->mutable_notice_sent_at() = to_proto(period.notice_sent_at);
+    p->set_first_liable_date(format_date(first));
+    p->set_end_date(format_date(end));
+    p->set_liable_days(liable);
+    p->set_excluded_days(excluded);
+    if (liable > 0 && pl.first_liable_date().empty()) pl.set_first_liable_date(format_date(first));
+    total += liable;
+    excluded_total += excluded;
+  }
+  pl.set_liable_days(total);
+  if (total == 0) {
+    pl.set_reason(excluded_total > 0 ? PL::OUTPATIENT_SERVICES_UNAVAILABLE : PL::NO_LIABLE_DAYS);
+    return pl;
+  }
+  pl.set_status(PL::LIABLE);
+  if (amount) pl.set_amount_sek(*amount);
+  return pl;
+}
+
+}  // namespace samordna::rules

@@ -208,6 +208,26 @@ TEST_F(KafkaConfigTest, DuplicateKeyAndSyntaxErrorsHaveLines) {
   EXPECT_THAT(syntax.error().message, HasSubstr("YAML syntax error"));
 }
 
+// TimeUtil::FromString used to abort the process (a protobuf CHECK) on an offset that takes the
+// instant past year 9999; it is a line-numbered error like any other bad time.
+TEST_F(KafkaConfigTest, UntilPastYear9999IsAnError) {
+  auto loaded = load_service_config(write("clock: event-time\nuntil: 9999-12-31T23:59:59-23:59\n"));
+  ASSERT_FALSE(loaded);
+  EXPECT_THAT(loaded.error().message, HasSubstr(":2: 'until' must be an RFC 3339 time"));
+}
+
+// The text entry point (tests/fuzz/) reads as the file reader does, relative paths included.
+TEST(KafkaConfigText, ParsesContentAsTheFileReaderDoes) {
+  auto loaded = parse_service_config("stateDir: s\nmaxBatch: 7\n", "/etc/samordna/samordna.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded.value().state_dir, std::filesystem::path("/etc/samordna/s"));
+  EXPECT_EQ(loaded.value().max_batch, 7u);
+  auto bad = parse_service_config("kafka: {group_id: x}\n", "mem.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message,
+            "mem.yaml:1: unknown key 'group_id' in kafka (did you mean 'groupId'?)");
+}
+
 TEST_F(KafkaConfigTest, MissingFileIsAnIoError) {
   auto loaded = load_service_config(dir_ / "absent.yaml");
   ASSERT_FALSE(loaded);

@@ -349,16 +349,16 @@ std::optional<std::string> read_regular_file(const fs::path& path, std::string& 
 void parse_file(const Context& ctx, const std::string& content, std::vector<Parsed>& out) {
   auto loaded = yaml::load_documents(*ctx.reader, content);
   if (!loaded) return;
-  const std::vector<YAML::Node>& docs = *loaded;
-  if (docs.empty() || docs[0].IsNull()) {
+  if (loaded->count == 0 || loaded->first.IsNull()) {
     ctx.error(0, "the file is empty; expected a 'ruleSets' list");
     return;
   }
-  if (docs.size() > 1) {
-    ctx.error(line_of(docs[1]), "more than one YAML document; put every set under one 'ruleSets'");
+  if (loaded->count > 1) {
+    ctx.error(loaded->second_line,
+              "more than one YAML document; put every set under one 'ruleSets'");
     return;
   }
-  const YAML::Node& root = docs[0];
+  const YAML::Node& root = loaded->first;
   if (!root.IsMap()) {
     ctx.error(line_of(root, 1), "expected a mapping with the key 'ruleSets' at the top");
     return;

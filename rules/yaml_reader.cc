@@ -1,7 +1,10 @@
 #include "rules/yaml_reader.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <algorithm>
 #include <exception>
+#include <sstream>
 
 namespace samordna::yaml {
 namespace {
@@ -69,9 +72,69 @@ std::string suggestion(std::string_view name, std::initializer_list<std::string_
 
 }  // namespace
 
-std::optional<std::vector<YAML::Node>> load_documents(Reader& r, const std::string& text) {
+namespace {
+
+// Counts documents from parser events, and notes where each one's content starts.
+class DocumentScan final : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark& mark) override {
+    starts.push_back(mark.pos);
+    content_lines.push_back(0);
+  }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { note(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    note(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    note(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    note(mark);
+  }
+  void OnMapEnd() override {}
+
+  std::vector<int> starts;         // Mark::pos of each document start
+  std::vector<int> content_lines;  // 1-based line of each document's first node (0: none yet)
+
+ private:
+  void note(const YAML::Mark& mark) {
+    if (!content_lines.empty() && content_lines.back() == 0) {
+      content_lines.back() = mark.is_null() || mark.line < 0 ? 0 : mark.line + 1;
+    }
+  }
+};
+
+}  // namespace
+
+std::optional<Documents> load_documents(Reader& r, const std::string& text) {
   try {
-    return YAML::LoadAll(text);
+    // First count the documents (up to two) from the parser's events, watching for progress.
+    std::istringstream in(text);
+    YAML::Parser parser(in);
+    DocumentScan scan;
+    // Every document is scanned (a stray ',' may follow a good one); a file of our kind with more
+    // than a few is wrong anyway, so the count stops at kMaxDocuments.
+    constexpr size_t kMaxDocuments = 1000;
+    while (scan.starts.size() < kMaxDocuments && parser.HandleNextDocument(scan)) {
+      const size_t n = scan.starts.size();
+      if (n >= 2 && scan.starts[n - 1] == scan.starts[n - 2]) {
+        r.error(scan.content_lines[n - 1],
+                "YAML syntax error: a stray ',', ']' or '}' outside a flow collection");
+        return std::nullopt;
+      }
+    }
+    Documents docs;
+    docs.count = std::min<size_t>(scan.starts.size(), 2);
+    if (docs.count >= 2) docs.second_line = scan.content_lines[1];
+    // Then build the first one (YAML::Load reads one document and stops).
+    if (docs.count > 0) docs.first = YAML::Load(text);
+    return docs;
   } catch (const YAML::ParserException& e) {
     r.error(e.mark.is_null() ? 0 : e.mark.line + 1, "YAML syntax error: " + e.msg);
   } catch (const std::exception& e) {

@@ -38,9 +38,19 @@ class Reader {
   std::vector<Problem> problems_;
 };
 
-// The YAML documents in `text`; nullopt after a syntax error (reported as "YAML syntax error:
-// ..." at its line) or any other yaml-cpp exception (reported at line 0).
-std::optional<std::vector<YAML::Node>> load_documents(Reader& r, const std::string& text);
+// What a file holds: its first YAML document, and whether there is a second (our files have one).
+struct Documents {
+  size_t count = 0;     // 0, 1, or 2 for "two or more": the rest is never read
+  YAML::Node first;     // the first document's root (null when count is 0)
+  int second_line = 0;  // 1-based line where the second document's content starts, when count is 2
+};
+
+// The documents of `text`; nullopt after a syntax error (reported as "YAML syntax error: ..." at
+// its line) or any other yaml-cpp exception (reported at line 0). Not YAML::LoadAll: yaml-cpp 0.7
+// loops forever on a stray flow indicator outside a flow collection (a file that is just ",", or
+// `"a",`), yielding empty documents without reading on, until memory runs out. Found by
+// tests/fuzz/; here a document that starts where the last one started is that syntax error.
+std::optional<Documents> load_documents(Reader& r, const std::string& text);
 
 // 1-based line of a node, or `fallback` when yaml-cpp has no position for it.
 int line_of(const YAML::Node& n, int fallback = 0);

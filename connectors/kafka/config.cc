@@ -322,14 +322,14 @@ Result<ServiceConfig> parse_service_config(const std::string& text,
   try {
     const auto docs = yaml::load_documents(r, text);
     if (!docs) return fail(Errc::kInvalidArgument, message_of(file.string(), r));
-    if (docs->size() > 1) {
-      r.error(line_of((*docs)[1], 0), "more than one YAML document");
-    } else if (!docs->empty() && !(*docs)[0].IsNull()) {
-      if (!(*docs)[0].IsMap()) {
-        r.error(line_of((*docs)[0], 1),
+    if (docs->count > 1) {
+      r.error(docs->second_line, "more than one YAML document");
+    } else if (docs->count == 1 && !docs->first.IsNull()) {
+      if (!docs->first.IsMap()) {
+        r.error(line_of(docs->first, 1),
                 "expected a mapping (kafka, stateDir, rulesDir, clock, ...)");
       } else {
-        read_root(r, (*docs)[0], file.parent_path(), config);
+        read_root(r, docs->first, file.parent_path(), config);
       }
     }
   } catch (const std::exception& e) {

@@ -228,6 +228,16 @@ TEST(KafkaConfigText, ParsesContentAsTheFileReaderDoes) {
             "mem.yaml:1: unknown key 'group_id' in kafka (did you mean 'groupId'?)");
 }
 
+// Found by tests/fuzz/ (fuzz_service_config): a stray ',' made yaml-cpp's LoadAll loop forever.
+TEST(KafkaConfigText, AStrayCommaIsASyntaxErrorNotAHang) {
+  auto loaded = parse_service_config("maxBatch: 5\n,\n", "mem.yaml");
+  ASSERT_FALSE(loaded);
+  EXPECT_THAT(loaded.error().message, HasSubstr("YAML syntax error"));
+  auto alone = parse_service_config(",", "mem.yaml");
+  ASSERT_FALSE(alone);
+  EXPECT_THAT(alone.error().message, StartsWith("mem.yaml:1: YAML syntax error"));
+}
+
 TEST_F(KafkaConfigTest, MissingFileIsAnIoError) {
   auto loaded = load_service_config(dir_ / "absent.yaml");
   ASSERT_FALSE(loaded);

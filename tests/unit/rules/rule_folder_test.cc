@@ -138,5 +138,15 @@ TEST(RuleText, LoadsOneFilesContent) {
             "mem.yaml:1: a rule set must be a mapping (id, title, validFrom, ...)");
 }
 
+// Found by tests/fuzz/ (fuzz_rule_file): yaml-cpp's LoadAll loops forever, growing memory, on a
+// stray flow indicator outside a flow collection. It is a syntax error with a line.
+TEST(RuleText, AStrayCommaIsASyntaxErrorNotAHang) {
+  for (const char* text : {",", "\"a\",\n", "ruleSets: []\n]\n", "}"}) {
+    const LoadedRules loaded = load_rule_text(text, "mem.yaml");
+    ASSERT_EQ(loaded.errors.size(), 1u) << text << all(loaded.errors);
+    EXPECT_THAT(loaded.errors[0].reason, HasSubstr("YAML syntax error")) << text;
+  }
+}
+
 }  // namespace
 }  // namespace samordna::rules

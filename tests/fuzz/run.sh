@@ -68,6 +68,8 @@ done
 echo
 echo "fuzz summary:"
 printf '  %s\n' "${summary[@]}"
+# One line deploy/test.sh counts, each target as one test.
+echo "fuzz: ${#targets[@]} targets, $((${#targets[@]} - ${#failed[@]})) passed, ${#failed[@]} failed"
 if ((${#failed[@]})); then
   echo "fuzz: FAILED: ${failed[*]}; inputs in $build/artifacts/" >&2
   exit 1

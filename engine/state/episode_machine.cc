@@ -904,11 +904,11 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
   if (e.has_recorded_at() && !valid_event_time(e.recorded_at())) {
     return reject(C::kMalformed, "recordedAt is outside the years 0001 to 9899");
   }
-  if (auto bad = bad_string(e, "")) return reject(C::kMalformed, std::move(*bad));
   if (e.has_recorded_at() && from_proto(e.recorded_at()) < from_proto(e.occurred_at())) {
     return reject(C::kMalformed, "recordedAt is before occurredAt");
   }
   if (auto bad = validate_additions(e)) return bad;
+  if (auto bad = bad_string(e, "")) return reject(C::kMalformed, std::move(*bad));
   switch (e.payload_case()) {
     case v1::Event::PAYLOAD_NOT_SET:
       return reject(C::kMalformed, "the event has no payload (admitted, needsAssessed, ...)");

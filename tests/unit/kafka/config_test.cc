@@ -238,6 +238,34 @@ TEST(KafkaConfigText, AStrayCommaIsASyntaxErrorNotAHang) {
   EXPECT_THAT(alone.error().message, StartsWith("mem.yaml:1: YAML syntax error"));
 }
 
+// Found by tests/fuzz/ (fuzz_service_config): a broken line above `properties` folds the lines
+// below it, password included, into one plain scalar key, which the unknown-key error quoted.
+TEST(KafkaConfigText, AFoldedKeyIsNotQuoted) {
+  // The fuzzer's input as it found it.
+  auto loaded = parse_service_config(
+      "kafka:\n"
+      "  bootstrap: b:9092\n"
+      "  groukafka:\n"
+      "!\"topics: dw\n"
+      " a)teTopics: false\n"
+      " p atime\xe4"
+      "\xff"
+      "\xff"
+      "\xff"
+      "\xff"
+      "\xff"
+      "\xff"
+      "\x7f"
+      "\n"
+      "  s properties:\n"
+      "    sasl.password: hunter2secret\n"
+      "    security.protocol:trans SASL_SSLecurity.protocol: SASL_SSL\n",
+      "mem.yaml");
+  ASSERT_FALSE(loaded);
+  EXPECT_THAT(loaded.error().message, Not(HasSubstr("hunter2secret")));
+  EXPECT_THAT(loaded.error().message, HasSubstr("not shown"));
+}
+
 TEST_F(KafkaConfigTest, MissingFileIsAnIoError) {
   auto loaded = load_service_config(dir_ / "absent.yaml");
   ASSERT_FALSE(loaded);

@@ -24,6 +24,7 @@ packages=(
   libssl-dev
   tzdata
   clang-format clang-tidy
+  clang-14 libclang-rt-14-dev  # libFuzzer (tests/fuzz/): clang 14 and its runtime
 )
 # The Kafka broker used by the integration tests runs on a JVM: take the machine's java when it
 # has one, otherwise Debian's default headless JRE. Maven only when there is no mvn at all.

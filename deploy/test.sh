@@ -8,6 +8,8 @@
 #    (unit, scenario, integration, lint); a Kafka broker is started for the integration tests
 #    when deploy/kafka/kafka.sh exists (see the HOOK below)
 # 3. dev preset (build-dev/, Debug + ASan + UBSan, benchmarks off): build, run unit + scenario
+# 4. fuzz (build-fuzz/, clang++-14 + libFuzzer, ASan + UBSan): tests/fuzz/run.sh runs each target
+#    for SAMORDNA_FUZZ_SECONDS (30); each target counts as one test
 #
 # Exits non-zero when any step fails. A failing step does not stop the others, so one run shows
 # every failure: builds keep going past a broken target (ninja -k 0), and a tree whose build failed
@@ -19,6 +21,8 @@
 # Environment:
 #   SAMORDNA_JOBS=2          build and ctest parallelism (the machines have 2 cores)
 #   SAMORDNA_SKIP_DEV=1      skip step 3 (a quick local run; CI never sets it)
+#   SAMORDNA_SKIP_FUZZ=1     skip step 4 (likewise)
+#   SAMORDNA_FUZZ_SECONDS=30 how long each fuzz target runs
 #   SAMORDNA_TEST_TIMEOUT=300  per-test limit in seconds for tests that set none
 set -euo pipefail
 
@@ -124,6 +128,24 @@ if [[ ${SAMORDNA_SKIP_DEV:-0} != 1 ]]; then
   else
     failed_steps+=("dev configure")
   fi
+fi
+
+# ---- 4. fuzz: libFuzzer, each target for a short run ---------------------------------------
+if [[ ${SAMORDNA_SKIP_FUZZ:-0} != 1 ]]; then
+  step "fuzz: tests/fuzz/run.sh ${SAMORDNA_FUZZ_SECONDS:-30} (build-fuzz/, clang++-14)"
+  fuzz_log="$(mktemp)"
+  fuzz_rc=0
+  SAMORDNA_JOBS="$jobs" bash tests/fuzz/run.sh "${SAMORDNA_FUZZ_SECONDS:-30}" 2>&1 | tee "$fuzz_log" ||
+    fuzz_rc=$?
+  fuzz_counts="$(grep -E '^fuzz: [0-9]+ targets, [0-9]+ passed, [0-9]+ failed' "$fuzz_log" | tail -1 || true)"
+  if [[ -n $fuzz_counts ]]; then
+    passed_total=$((passed_total + $(sed -E 's/.* ([0-9]+) passed.*/\1/' <<<"$fuzz_counts")))
+    failed_total=$((failed_total + $(sed -E 's/.* ([0-9]+) failed.*/\1/' <<<"$fuzz_counts")))
+  elif ((fuzz_rc != 0)); then
+    failed_total=$((failed_total + 1))  # did not build or configure
+  fi
+  ((fuzz_rc == 0)) || failed_steps+=("fuzz")
+  rm -f "$fuzz_log"
 fi
 
 # ---- summary ----------------------------------------------------------------------------------

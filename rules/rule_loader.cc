@@ -1,16 +1,19 @@
 // Loads and validates rule files (format: rules/README.md). yaml-cpp throws; every exception is
 // caught here and turned into a RuleError, so nothing escapes load_rule_book.
 
+#include <fcntl.h>
 #include <google/protobuf/descriptor.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <exception>
-#include <fstream>
 #include <initializer_list>
 #include <map>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -19,6 +22,7 @@
 #include <vector>
 
 #include "rules/rule_set.h"
+#include "rules/yaml_reader.h"
 
 namespace samordna::rules {
 
@@ -26,173 +30,39 @@ namespace {
 
 namespace fs = std::filesystem;
 
+using yaml::Field;
+using yaml::in_quotes;
+using yaml::line_of;
+
 // The error sink of one file.
 struct Context {
   std::string file;       // path as given, for RuleError
   std::string file_name;  // for RuleSet::source
-  std::vector<RuleError>* errors;
+  yaml::Reader* reader;
 
-  void error(int line, std::string reason) const {
-    errors->push_back(RuleError{file, line, std::move(reason)});
-  }
+  void error(int line, std::string reason) const { reader->error(line, std::move(reason)); }
 };
-
-// 1-based line of a node, or `fallback` when yaml-cpp has no position for it.
-int line_of(const YAML::Node& n, int fallback = 0) {
-  if (!n.IsDefined()) return fallback;
-  const YAML::Mark m = n.Mark();
-  return m.is_null() || m.line < 0 ? fallback : m.line + 1;
-}
-
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
 }
 
-// Edit distance, for "did you mean" on unknown keys.
-size_t distance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
-    }
-  }
-  return row[b.size()];
+// The keys of one mapping (rules/yaml_reader.h), with the rule files' hints for unknown keys.
+yaml::Fields fields(const Context& ctx, const YAML::Node& map, int map_line, std::string_view where,
+                    std::initializer_list<std::string_view> known) {
+  return yaml::Fields(*ctx.reader, map, map_line, where, known, yaml::KeyHints::kEditDistance);
 }
-
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return out;
-}
-
-// One key of a mapping, with the line to blame for its value.
-struct Field {
-  std::string key;
-  int line = 0;
-  YAML::Node value;
-};
-
-// The keys of one mapping. Construction reports non-scalar, duplicate and unknown keys, so a typo
-// is never silently ignored; get/require hand out the known ones.
-class Fields {
- public:
-  Fields(const Context& ctx, const YAML::Node& map, int map_line, std::string_view where,
-         std::initializer_list<std::string_view> known)
-      : ctx_(ctx), map_line_(map_line), where_(where) {
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const YAML::Node key = it->first;
-      const int line = line_of(key, map_line);
-      if (!key.IsScalar()) {
-        ctx.error(line, "a key in " + where_ + " is not a plain name");
-        continue;
-      }
-      const std::string& name = key.Scalar();
-      if (std::find(known.begin(), known.end(), name) == known.end()) {
-        ctx.error(line, "unknown key " + in_quotes(name) + " in " + where_ + suggest(name, known));
-        continue;
-      }
-      const auto seen = fields_.find(name);
-      if (seen != fields_.end()) {
-        ctx.error(line, "duplicate key " + in_quotes(name) + " in " + where_ + " (first at line " +
-                            std::to_string(seen->second.line) + ")");
-        continue;
-      }
-      fields_.emplace(name, Field{name, line, it->second});
-    }
-  }
-
-  // The field if present with a value; an explicit null (`key:` or `key: ~`) counts as absent.
-  const Field* get(std::string_view key) const {
-    const auto it = fields_.find(std::string(key));
-    if (it == fields_.end() || it->second.value.IsNull()) return nullptr;
-    return &it->second;
-  }
-
-  const Field* require(std::string_view key) const {
-    const Field* f = get(key);
-    if (f == nullptr) {
-      const auto it = fields_.find(std::string(key));
-      if (it != fields_.end()) {
-        ctx_.error(it->second.line, "required key " + in_quotes(key) + " has no value");
-      } else {
-        ctx_.error(map_line_, "missing required key " + in_quotes(key) + " in " + where_);
-      }
-    }
-    return f;
-  }
-
- private:
-  static std::string suggest(std::string_view name, std::initializer_list<std::string_view> known) {
-    if (name == "<<") return " (YAML merge keys are not supported)";
-    for (std::string_view k : known) {
-      if (lower(k) == lower(name) || distance(k, name) <= (k.size() <= 4 ? 1u : 2u)) {
-        return " (did you mean " + in_quotes(k) + "?)";
-      }
-    }
-    std::string all;
-    for (std::string_view k : known) all += (all.empty() ? "" : ", ") + std::string(k);
-    return " (known keys: " + all + ")";
-  }
-
-  const Context& ctx_;
-  int map_line_;
-  std::string where_;
-  std::map<std::string, Field> fields_;
-};
 
 // --- Scalars ---------------------------------------------------------------------------------
 
 std::optional<std::string> as_string(const Context& ctx, const Field& f) {
-  if (!f.value.IsScalar()) {
-    ctx.error(f.line, in_quotes(f.key) + " must be a single value, not a list or mapping");
-    return std::nullopt;
-  }
-  return f.value.Scalar();
+  return yaml::read_string(*ctx.reader, f);
 }
 
 // Strict decimal integer in [min, max]. A quoted number is a string, not an integer.
 std::optional<int64_t> as_int(const Context& ctx, const YAML::Node& n, int line,
                               const std::string& what, int64_t min, int64_t max) {
-  if (!n.IsScalar()) {
-    ctx.error(line, what + " must be a whole number, not a list or mapping");
-    return std::nullopt;
-  }
-  const std::string& s = n.Scalar();
-  const bool negative = !s.empty() && s[0] == '-';
-  const std::string_view digits = std::string_view(s).substr(negative ? 1 : 0);
-  if (!all_digits(digits) || digits.size() > 12) {
-    ctx.error(line, what + " must be a whole number, got " + in_quotes(s));
-    return std::nullopt;
-  }
-  if (n.Tag() == "!") {  // yaml-cpp's tag for a quoted scalar
-    ctx.error(line,
-              what + " must be a number, not quoted text: write " + s + ", not \"" + s + "\"");
-    return std::nullopt;
-  }
-  int64_t v = 0;
-  for (char c : digits) v = v * 10 + (c - '0');
-  if (negative) v = -v;
-  if (v < min) {
-    ctx.error(
-        line,
-        what + (min == 0 ? " must not be negative" : " must be at least " + std::to_string(min)) +
-            ", got " + s);
-    return std::nullopt;
-  }
-  if (v > max) {
-    ctx.error(line, what + " must be at most " + std::to_string(max) + ", got " + s);
-    return std::nullopt;
-  }
-  return v;
+  return yaml::read_int(*ctx.reader, n, line, what, min, max);
 }
 
 std::optional<int> as_int_field(const Context& ctx, const Field& f, int min, int max) {
@@ -304,8 +174,8 @@ void parse_liability(const Context& ctx, const Field& field, LiabilityRule& out)
     ctx.error(field.line, "'liability' must be a mapping (graceDays, counting, cutoff, ...)");
     return;
   }
-  const Fields f(ctx, field.value, field.line, "liability",
-                 {"graceDays", "counting", "cutoff", "dailyRateSek"});
+  const yaml::Fields f = fields(ctx, field.value, field.line, "liability",
+                                {"graceDays", "counting", "cutoff", "dailyRateSek"});
   if (const Field* x = f.require("graceDays")) {
     if (const auto v = as_int_field(ctx, *x, 0, kMaxDays)) out.grace_days = *v;
   }
@@ -368,10 +238,11 @@ Parsed parse_rule_set(const Context& ctx, const YAML::Node& node, int line) {
   p.file = ctx.file;
   p.line = line;
   p.set.source = ctx.file_name + ":" + std::to_string(line);
-  const size_t errors_before = ctx.errors->size();
-  const Fields f(ctx, node, line, "rule set",
-                 {"id", "title", "regions", "careType", "validFrom", "validTo",
-                  "admissionNoticeWindowHours", "sipInvitationDays", "liability", "reminders"});
+  const size_t errors_before = ctx.reader->count();
+  const yaml::Fields f =
+      fields(ctx, node, line, "rule set",
+             {"id", "title", "regions", "careType", "validFrom", "validTo",
+              "admissionNoticeWindowHours", "sipInvitationDays", "liability", "reminders"});
 
   if (const Field* x = f.require("id")) {
     if (const auto s = as_string(ctx, *x)) {
@@ -438,40 +309,61 @@ Parsed parse_rule_set(const Context& ctx, const YAML::Node& node, int line) {
   if (const Field* x = f.get("reminders")) parse_reminders(ctx, *x, p.set);
 
   // Any problem in the set, an unknown key included, keeps it out of the book.
-  p.complete = ctx.errors->size() == errors_before;
+  p.complete = ctx.reader->count() == errors_before;
   return p;
 }
 
-// Parses one file into `out`; problems go to ctx.
-void load_file(const Context& ctx, std::vector<Parsed>& out) {
-  std::ifstream in(ctx.file, std::ios::binary);
-  std::stringstream content;
-  if (in.is_open()) content << in.rdbuf();
-  if (!in.is_open() || in.bad()) {
-    ctx.error(0, "cannot read the file");
-    return;
+// The content of a regular file, or why it cannot be read. Opened non-blocking and checked with
+// fstat on the open descriptor, so a FIFO (or an entry swapped for one after the directory was
+// listed) is refused, never waited on.
+std::optional<std::string> read_regular_file(const fs::path& path, std::string& why) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) {
+    why = std::string("cannot read the file: ") + std::strerror(errno);
+    return std::nullopt;
   }
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(content.str());
-  } catch (const YAML::ParserException& e) {
-    ctx.error(e.mark.is_null() ? 0 : e.mark.line + 1, "YAML syntax error: " + e.msg);
-    return;
+  struct stat st {};
+  std::string content;
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    why = "not a regular file; rule files must be regular files";
+  } else {
+    char buffer[65536];
+    while (true) {
+      const ssize_t n = ::read(fd, buffer, sizeof buffer);
+      if (n > 0) {
+        content.append(buffer, static_cast<size_t>(n));
+      } else if (n == 0) {
+        break;
+      } else if (errno != EINTR) {
+        why = std::string("cannot read the file: ") + std::strerror(errno);
+        break;
+      }
+    }
   }
-  if (docs.empty() || docs[0].IsNull()) {
+  ::close(fd);
+  if (!why.empty()) return std::nullopt;
+  return content;
+}
+
+// Parses one file's content into `out`; problems go to ctx.
+void parse_file(const Context& ctx, const std::string& content, std::vector<Parsed>& out) {
+  auto loaded = yaml::load_documents(*ctx.reader, content);
+  if (!loaded) return;
+  if (loaded->count == 0 || loaded->first.IsNull()) {
     ctx.error(0, "the file is empty; expected a 'ruleSets' list");
     return;
   }
-  if (docs.size() > 1) {
-    ctx.error(line_of(docs[1]), "more than one YAML document; put every set under one 'ruleSets'");
+  if (loaded->count > 1) {
+    ctx.error(loaded->second_line,
+              "more than one YAML document; put every set under one 'ruleSets'");
     return;
   }
-  const YAML::Node& root = docs[0];
+  const YAML::Node& root = loaded->first;
   if (!root.IsMap()) {
     ctx.error(line_of(root, 1), "expected a mapping with the key 'ruleSets' at the top");
     return;
   }
-  const Fields top(ctx, root, line_of(root, 1), "the file", {"ruleSets"});
+  const yaml::Fields top = fields(ctx, root, line_of(root, 1), "the file", {"ruleSets"});
   const Field* sets = top.require("ruleSets");
   if (sets == nullptr) return;
   if (!sets->value.IsSequence() || sets->value.size() == 0) {
@@ -507,6 +399,11 @@ std::string scope_text(const RuleSet& s, const std::string& region) {
                       : std::string("every care type"));
 }
 
+// Two sets clash when they share care type (or both have none) and region (or both apply to
+// every region) and their validity periods meet. Each set is reported once at most, against a set
+// it overlaps: the sets of one scope are sorted by validFrom and swept, keeping the one that runs
+// longest so far; a set starting before that one ends overlaps it. O(n log n) for n sets, and at
+// most one error per set, where comparing every pair reported n^2/2 for n sets that all overlap.
 void check_book(const std::vector<Parsed>& parsed, std::vector<RuleError>& errors) {
   std::map<std::string, const Parsed*> by_id;
   for (const Parsed& p : parsed) {
@@ -519,55 +416,134 @@ void check_book(const std::vector<Parsed>& parsed, std::vector<RuleError>& error
     }
   }
   const LocalDate open_end{date::year::max(), date::December, date::day{31}};
-  for (size_t j = 0; j < parsed.size(); ++j) {
-    const Parsed& b = parsed[j];
-    if (!b.complete) continue;
-    for (size_t i = 0; i < j; ++i) {
-      const Parsed& a = parsed[i];
-      if (!a.complete || a.set.care_type != b.set.care_type) continue;
-      const auto region = shared_region(a.set, b.set);
-      if (!region) continue;
-      const LocalDate from = std::max(a.set.valid_from, b.set.valid_from);
-      const LocalDate to =
-          std::min(a.set.valid_to.value_or(open_end), b.set.valid_to.value_or(open_end));
-      if (from > to) continue;
-      errors.push_back({b.file, b.line,
-                        "rule set " + in_quotes(b.set.id) + " overlaps " + in_quotes(a.set.id) +
-                            " (" + a.set.source + ") for " + scope_text(b.set, *region) + " from " +
-                            format_date(from) +
-                            (to == open_end ? " on" : " to " + format_date(to)) +
-                            "; end one with validTo before the other's validFrom"});
+  // Scope (care type, region; region "" = every region) -> indexes into parsed.
+  std::map<std::pair<int, std::string>, std::vector<size_t>> scopes;
+  for (size_t i = 0; i < parsed.size(); ++i) {
+    const Parsed& p = parsed[i];
+    if (!p.complete) continue;
+    const int care = p.set.care_type ? static_cast<int>(*p.set.care_type) : -1;
+    if (p.set.regions.empty()) {
+      scopes[{care, std::string()}].push_back(i);
+    } else {
+      for (const std::string& r : p.set.regions) scopes[{care, r}].push_back(i);
     }
   }
+  std::vector<bool> reported(parsed.size(), false);
+  std::vector<std::pair<size_t, size_t>> clashes;  // (earlier, later) in load order
+  for (auto& [scope, members] : scopes) {
+    std::stable_sort(members.begin(), members.end(), [&](size_t l, size_t r) {
+      return parsed[l].set.valid_from < parsed[r].set.valid_from;
+    });
+    std::optional<size_t> longest;
+    for (size_t i : members) {
+      const LocalDate to = parsed[i].set.valid_to.value_or(open_end);
+      if (longest && parsed[i].set.valid_from <= parsed[*longest].set.valid_to.value_or(open_end)) {
+        const size_t a = std::min(i, *longest), b = std::max(i, *longest);
+        if (!reported[b]) {
+          reported[b] = true;
+          clashes.emplace_back(a, b);
+        }
+      }
+      if (!longest || to > parsed[*longest].set.valid_to.value_or(open_end)) longest = i;
+    }
+  }
+  std::sort(clashes.begin(), clashes.end(),
+            [](const auto& l, const auto& r) { return l.second < r.second; });
+  for (const auto& [ai, bi] : clashes) {
+    const Parsed& a = parsed[ai];
+    const Parsed& b = parsed[bi];
+    const auto region = shared_region(a.set, b.set);
+    const LocalDate from = std::max(a.set.valid_from, b.set.valid_from);
+    const LocalDate to =
+        std::min(a.set.valid_to.value_or(open_end), b.set.valid_to.value_or(open_end));
+    errors.push_back({b.file, b.line,
+                      "rule set " + in_quotes(b.set.id) + " overlaps " + in_quotes(a.set.id) +
+                          " (" + a.set.source + ") for " + scope_text(b.set, region.value_or("")) +
+                          " from " + format_date(from) +
+                          (to == open_end ? " on" : " to " + format_date(to)) +
+                          "; end one with validTo before the other's validFrom"});
+  }
+}
+
+// Parses one file's content (errors under `file`) into `parsed` and `errors`.
+void load_content(const std::string& file, const std::string& file_name, const std::string& content,
+                  std::vector<Parsed>& parsed, std::vector<RuleError>& errors) {
+  yaml::Reader reader;
+  const Context ctx{file, file_name, &reader};
+  try {
+    parse_file(ctx, content, parsed);
+  } catch (const std::exception& e) {
+    // yaml-cpp throwing on a node shape not checked above: still an error in this file.
+    ctx.error(0, std::string("cannot load the file: ") + e.what());
+  }
+  for (const yaml::Problem& p : reader.problems()) errors.push_back({file, p.line, p.reason});
+}
+
+// Sorts the errors by place and builds the book from the sets without one.
+LoadedRules finish(std::vector<Parsed>& parsed, std::vector<RuleError> errors) {
+  check_book(parsed, errors);
+  std::stable_sort(errors.begin(), errors.end(), [](const RuleError& l, const RuleError& r) {
+    return std::tie(l.file, l.line) < std::tie(r.file, r.line);
+  });
+  std::vector<RuleSet> sets;
+  for (Parsed& p : parsed) {
+    if (p.complete) sets.push_back(std::move(p.set));
+  }
+  LoadedRules result;
+  result.book = RuleBook(std::move(sets));
+  result.errors = std::move(errors);
+  return result;
+}
+
+// Why an entry that is not a regular file (after following symlinks) cannot be a rule file.
+std::string not_readable(const fs::directory_entry& entry) {
+  std::error_code ec;
+  const fs::file_status target = fs::status(entry.path(), ec);
+  if (entry.is_symlink(ec)) {
+    std::error_code status_ec;
+    (void)fs::status(entry.path(), status_ec);
+    if (status_ec.value() == ELOOP) return "a symbolic link loop; point it at a rule file";
+    if (target.type() == fs::file_type::not_found) {
+      return "a symbolic link to nothing (dangling); point it at a rule file or remove it";
+    }
+  }
+  if (target.type() == fs::file_type::directory) {
+    return "a directory, not a rule file; rule files must be regular files";
+  }
+  return "not a regular file (a FIFO, socket or device); rule files must be regular files";
 }
 
 }  // namespace
 
 LoadedRules load_rule_book(const fs::path& dir) {
-  LoadedRules result;
-  std::vector<RuleError>& errors = result.errors;
+  std::vector<RuleError> errors;
   const std::string dir_text = dir.string();
   std::error_code ec;
   if (!fs::is_directory(dir, ec)) {
     errors.push_back({dir_text, 0, "not a directory (expected a folder of *.yaml rule files)"});
-    return result;
+    return LoadedRules{RuleBook(), std::move(errors)};
   }
   std::vector<fs::path> files;
   for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
     const fs::path& path = it->path();
     const std::string name = path.filename().string();
+    if (name.empty() || name[0] == '.') continue;
+    const bool yaml = path.extension() == ".yaml";
+    if (!yaml && path.extension() != ".yml") continue;
+    // Anything named like a rule file that is not one would otherwise be skipped without a word,
+    // and the episodes of its region would get the statutory rules.
     std::error_code type_ec;
-    if (name.empty() || name[0] == '.' || !it->is_regular_file(type_ec)) continue;
-    if (path.extension() == ".yaml") {
+    if (!it->is_regular_file(type_ec)) {
+      errors.push_back({path.string(), 0, not_readable(*it)});
+    } else if (yaml) {
       files.push_back(path);
-    } else if (path.extension() == ".yml") {
-      // Would otherwise be skipped without a word, and its rules never applied.
+    } else {
       errors.push_back({path.string(), 0, "rule files must end in .yaml; rename it"});
     }
   }
   if (ec) {
     errors.push_back({dir_text, 0, "cannot list the directory: " + ec.message()});
-    return result;
+    return LoadedRules{RuleBook(), std::move(errors)};
   }
   if (files.empty() && errors.empty()) {
     errors.push_back({dir_text, 0, "no *.yaml rule files in the directory"});
@@ -576,25 +552,22 @@ LoadedRules load_rule_book(const fs::path& dir) {
 
   std::vector<Parsed> parsed;
   for (const fs::path& path : files) {
-    const Context ctx{path.string(), path.filename().string(), &errors};
-    try {
-      load_file(ctx, parsed);
-    } catch (const std::exception& e) {
-      // yaml-cpp throwing on a node shape not checked above: still an error in this file.
-      ctx.error(0, std::string("cannot load the file: ") + e.what());
+    std::string why;
+    const auto content = read_regular_file(path, why);
+    if (!content) {
+      errors.push_back({path.string(), 0, why});
+      continue;
     }
+    load_content(path.string(), path.filename().string(), *content, parsed, errors);
   }
-  check_book(parsed, errors);
-  std::stable_sort(errors.begin(), errors.end(), [](const RuleError& l, const RuleError& r) {
-    return std::tie(l.file, l.line) < std::tie(r.file, r.line);
-  });
+  return finish(parsed, std::move(errors));
+}
 
-  std::vector<RuleSet> sets;
-  for (Parsed& p : parsed) {
-    if (p.complete) sets.push_back(std::move(p.set));
-  }
-  result.book = RuleBook(std::move(sets));
-  return result;
+LoadedRules load_rule_text(const std::string& text, const std::string& file_name) {
+  std::vector<Parsed> parsed;
+  std::vector<RuleError> errors;
+  load_content(file_name, file_name, text, parsed, errors);
+  return finish(parsed, std::move(errors));
 }
 
 }  // namespace samordna::rules

@@ -91,6 +91,12 @@ struct LoadedRules {
 
 // Reads every *.yaml file in dir (not recursive), validates each set and the book as a whole
 // (unique ids, no two sets for the same region and care type in force on the same day).
+// Every entry named *.yaml that cannot be read (a dangling or looping symlink, a FIFO, a directory,
+// no permission) is an error naming it; none is opened unless it is a regular file.
 LoadedRules load_rule_book(const std::filesystem::path& dir);
+
+// One rule file's content, checked as load_rule_book checks a file (and the book it alone makes);
+// errors name `file_name`. For tools and the fuzzer (tests/fuzz/).
+LoadedRules load_rule_text(const std::string& text, const std::string& file_name);
 
 }  // namespace samordna::rules

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "engine/core/time.h"
+#include "rules/yaml_reader.h"
 
 namespace samordna::kafka {
 namespace {
@@ -21,137 +22,24 @@ namespace {
 // Every problem is collected with its line, so one run of `samordna run --config` shows all of
 // them; the Result's message is the list, one "file:line: reason" per line.
 
-class Reader {
- public:
-  explicit Reader(std::string file) : file_(std::move(file)) {}
+using yaml::Field;
+using yaml::in_quotes;
+using yaml::line_of;
+using yaml::Reader;
 
-  void error(int line, const std::string& reason) {
-    errors_.push_back(file_ + ":" + std::to_string(line) + ": " + reason);
-  }
-  bool failed() const { return !errors_.empty(); }
-  std::string message() const {
-    std::string all;
-    for (const auto& e : errors_) all += (all.empty() ? "" : "\n") + e;
-    return all;
-  }
-
- private:
-  std::string file_;
-  std::vector<std::string> errors_;
-};
-
-// 1-based line of a node, or `fallback` when yaml-cpp has no position for it.
-int line_of(const YAML::Node& n, int fallback) {
-  if (!n.IsDefined()) return fallback;
-  const YAML::Mark m = n.Mark();
-  return m.is_null() || m.line < 0 ? fallback : m.line + 1;
+// The keys of one mapping (rules/yaml_reader.h), with the config's hints for unknown keys.
+yaml::Fields fields_of(Reader& r, const YAML::Node& map, int map_line, std::string_view where,
+                       std::initializer_list<std::string_view> known) {
+  return yaml::Fields(r, map, map_line, where, known, yaml::KeyHints::kFolded);
 }
 
-std::string in_quotes(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-// "group_id" and "GroupID" both fold to "groupid": the usual slips for "groupId".
-std::string fold(std::string_view s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '_' || c == '-' || c == '.') continue;
-    out += (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
+// Every problem as "file:line: reason", one per line.
+std::string message_of(const std::string& file, const Reader& r) {
+  std::string all;
+  for (const yaml::Problem& p : r.problems()) {
+    all += (all.empty() ? "" : "\n") + file + ":" + std::to_string(p.line) + ": " + p.reason;
   }
-  return out;
-}
-
-struct Field {
-  int line = 0;
-  YAML::Node value;
-};
-
-// The keys of one mapping: reports non-scalar, duplicate and unknown keys on construction, so a
-// typo is never silently ignored.
-class Fields {
- public:
-  Fields(Reader& r, const YAML::Node& map, int map_line, std::string_view where,
-         std::initializer_list<std::string_view> known) {
-    for (auto it = map.begin(); it != map.end(); ++it) {
-      const int line = line_of(it->first, map_line);
-      if (!it->first.IsScalar()) {
-        r.error(line, "a key in " + std::string(where) + " is not a plain name");
-        continue;
-      }
-      const std::string& name = it->first.Scalar();
-      if (std::find(known.begin(), known.end(), name) == known.end()) {
-        r.error(line, "unknown key " + in_quotes(name) + " in " + std::string(where) +
-                          suggestion(name, known));
-        continue;
-      }
-      if (const auto seen = fields_.find(name); seen != fields_.end()) {
-        r.error(line, "duplicate key " + in_quotes(name) + " in " + std::string(where) +
-                          " (first at line " + std::to_string(seen->second.line) + ")");
-        continue;
-      }
-      fields_.emplace(name, Field{line, it->second});
-    }
-  }
-
-  // The field if present with a value; an explicit null (`key:` or `key: ~`) counts as absent.
-  const Field* get(const std::string& key) const {
-    const auto it = fields_.find(key);
-    return it == fields_.end() || it->second.value.IsNull() ? nullptr : &it->second;
-  }
-
- private:
-  static std::string suggestion(std::string_view name,
-                                std::initializer_list<std::string_view> known) {
-    for (std::string_view k : known) {
-      if (fold(k) == fold(name)) return " (did you mean " + in_quotes(k) + "?)";
-    }
-    std::string all;
-    for (std::string_view k : known) all += (all.empty() ? "" : ", ") + std::string(k);
-    return " (known keys: " + all + ")";
-  }
-
-  std::map<std::string, Field> fields_;
-};
-
-// A plain (unquoted) scalar: "4" in quotes is a string, so it is no number and no boolean.
-bool is_plain_scalar(const YAML::Node& n) { return n.IsScalar() && n.Tag() != "!"; }
-
-std::optional<std::string> read_string(Reader& r, const std::string& key, const Field& f) {
-  if (!f.value.IsScalar()) {
-    r.error(f.line, in_quotes(key) + " must be a single value, not a list or mapping");
-    return std::nullopt;
-  }
-  return f.value.Scalar();
-}
-
-std::optional<int64_t> read_int(Reader& r, const std::string& key, const Field& f, int64_t min,
-                                int64_t max) {
-  const std::string what = in_quotes(key) + " must be a whole number from " + std::to_string(min) +
-                           " to " + std::to_string(max);
-  if (!is_plain_scalar(f.value)) {
-    r.error(f.line, what);
-    return std::nullopt;
-  }
-  const std::string& s = f.value.Scalar();
-  size_t i = (!s.empty() && s[0] == '-') ? 1 : 0;
-  if (i == s.size() || s.size() > 18 ||
-      !std::all_of(s.begin() + static_cast<std::ptrdiff_t>(i), s.end(),
-                   [](char c) { return c >= '0' && c <= '9'; })) {
-    r.error(f.line, what);
-    return std::nullopt;
-  }
-  const int64_t v = std::stoll(s);
-  if (v < min || v > max) {
-    r.error(f.line, what);
-    return std::nullopt;
-  }
-  return v;
-}
-
-std::optional<bool> read_bool(Reader& r, const std::string& key, const Field& f) {
-  if (is_plain_scalar(f.value) && (f.value.Scalar() == "true" || f.value.Scalar() == "false")) {
-    return f.value.Scalar() == "true";
-  }
-  r.error(f.line, in_quotes(key) + " must be true or false");
-  return std::nullopt;
+  return all;
 }
 
 // Kafka's own rule for topic names (kafka.common.internals.Topic).
@@ -178,8 +66,8 @@ void read_topics(Reader& r, const Field& f, Topics& topics) {
     r.error(f.line, "'topics' must be a mapping (events, notifications, deadletter, changelog)");
     return;
   }
-  const Fields fields(r, f.value, f.line, "kafka.topics",
-                      {"events", "notifications", "deadletter", "changelog"});
+  const yaml::Fields fields = fields_of(r, f.value, f.line, "kafka.topics",
+                                        {"events", "notifications", "deadletter", "changelog"});
   const std::pair<const char*, std::string*> slots[] = {{"events", &topics.events},
                                                         {"notifications", &topics.notifications},
                                                         {"deadletter", &topics.deadletter},
@@ -187,7 +75,7 @@ void read_topics(Reader& r, const Field& f, Topics& topics) {
   std::map<std::string, std::string> seen;  // name -> role
   for (const auto& [key, slot] : slots) {
     if (const Field* t = fields.get(key)) {
-      if (auto name = read_string(r, key, *t)) {
+      if (auto name = yaml::read_string(r, *t)) {
         if (!valid_topic_name(*name)) {
           r.error(t->line, "topic name " + in_quotes(*name) +
                                " is not a valid Kafka topic name (1 to 249 of a-z A-Z 0-9 . _ -)");
@@ -237,12 +125,13 @@ void read_kafka(Reader& r, const Field& f, KafkaConfig& k) {
     r.error(f.line, "'kafka' must be a mapping (bootstrap, groupId, topics, properties, ...)");
     return;
   }
-  const Fields fields(r, f.value, f.line, "kafka",
-                      {"bootstrap", "groupId", "instanceId", "createTopics", "partitions",
-                       "replicationFactor", "topics", "properties"});
+  const yaml::Fields fields =
+      fields_of(r, f.value, f.line, "kafka",
+                {"bootstrap", "groupId", "instanceId", "createTopics", "partitions",
+                 "replicationFactor", "topics", "properties"});
   auto non_empty = [&](const char* key, std::string& out) {
     if (const Field* x = fields.get(key)) {
-      if (auto v = read_string(r, key, *x)) {
+      if (auto v = yaml::read_string(r, *x)) {
         if (v->empty()) {
           r.error(x->line, in_quotes(key) + " must not be empty");
         } else {
@@ -255,13 +144,13 @@ void read_kafka(Reader& r, const Field& f, KafkaConfig& k) {
   non_empty("groupId", k.group_id);
   non_empty("instanceId", k.instance_id);
   if (const Field* x = fields.get("createTopics")) {
-    if (auto v = read_bool(r, "createTopics", *x)) k.create_topics = *v;
+    if (auto v = yaml::read_bool(r, *x)) k.create_topics = *v;
   }
   if (const Field* x = fields.get("partitions")) {
-    if (auto v = read_int(r, "partitions", *x, 1, 10000)) k.partitions = static_cast<int>(*v);
+    if (auto v = yaml::read_int_in_range(r, *x, 1, 10000)) k.partitions = static_cast<int>(*v);
   }
   if (const Field* x = fields.get("replicationFactor")) {
-    if (auto v = read_int(r, "replicationFactor", *x, 1, 32767)) {
+    if (auto v = yaml::read_int_in_range(r, *x, 1, 32767)) {
       k.replication_factor = static_cast<int>(*v);
     }
   }
@@ -271,15 +160,16 @@ void read_kafka(Reader& r, const Field& f, KafkaConfig& k) {
 
 void read_root(Reader& r, const YAML::Node& root, const std::filesystem::path& base,
                ServiceConfig& c) {
-  const Fields fields(r, root, line_of(root, 1), "the file",
-                      {"kafka", "stateDir", "rulesDir", "clock", "until", "maxBatch", "maxBatchMs",
-                       "timerPass", "transactionTimeoutMs"});
+  const yaml::Fields fields =
+      fields_of(r, root, line_of(root, 1), "the file",
+                {"kafka", "stateDir", "rulesDir", "clock", "until", "maxBatch", "maxBatchMs",
+                 "timerPass", "transactionTimeoutMs"});
   if (const Field* x = fields.get("kafka")) read_kafka(r, *x, c.kafka);
   // Relative paths are taken from the config file's folder, not the working directory, so a
   // service unit and a developer's shell read the same file the same way.
   auto path = [&](const char* key, std::filesystem::path& out) {
     if (const Field* x = fields.get(key)) {
-      if (auto v = read_string(r, key, *x)) {
+      if (auto v = yaml::read_string(r, *x)) {
         if (v->empty()) {
           r.error(x->line, in_quotes(key) + " must not be empty");
         } else {
@@ -293,7 +183,7 @@ void read_root(Reader& r, const YAML::Node& root, const std::filesystem::path& b
   int clock_line = 0;
   if (const Field* x = fields.get("clock")) {
     clock_line = x->line;
-    if (auto v = read_string(r, "clock", *x)) {
+    if (auto v = yaml::read_string(r, *x)) {
       if (*v == "wall") {
         c.clock = ClockMode::kWall;
       } else if (*v == "event-time") {
@@ -304,7 +194,7 @@ void read_root(Reader& r, const YAML::Node& root, const std::filesystem::path& b
     }
   }
   if (const Field* x = fields.get("until")) {
-    if (auto v = read_string(r, "until", *x)) {
+    if (auto v = yaml::read_string(r, *x)) {
       auto t = parse_rfc3339(*v);
       if (!t) {
         r.error(x->line, "'until' must be an RFC 3339 time, e.g. 2025-12-31T23:00:00Z");
@@ -319,17 +209,17 @@ void read_root(Reader& r, const YAML::Node& root, const std::filesystem::path& b
     }
   }
   if (const Field* x = fields.get("maxBatch")) {
-    if (auto v = read_int(r, "maxBatch", *x, 1, 1000000)) c.max_batch = static_cast<size_t>(*v);
+    if (auto v = yaml::read_int_in_range(r, *x, 1, 1000000)) c.max_batch = static_cast<size_t>(*v);
   }
   if (const Field* x = fields.get("maxBatchMs")) {
-    if (auto v = read_int(r, "maxBatchMs", *x, 0, 60000)) c.max_batch_ms = static_cast<int>(*v);
+    if (auto v = yaml::read_int_in_range(r, *x, 0, 60000)) c.max_batch_ms = static_cast<int>(*v);
   }
   if (const Field* x = fields.get("timerPass")) {
-    if (auto v = read_int(r, "timerPass", *x, 1, 1000000)) c.timer_pass = static_cast<size_t>(*v);
+    if (auto v = yaml::read_int_in_range(r, *x, 1, 1000000)) c.timer_pass = static_cast<size_t>(*v);
   }
   if (const Field* x = fields.get("transactionTimeoutMs")) {
     // librdkafka's range starts at 1 s; the broker's transaction.max.timeout.ms defaults to 15 min.
-    if (auto v = read_int(r, "transactionTimeoutMs", *x, 1000, 900000)) {
+    if (auto v = yaml::read_int_in_range(r, *x, 1000, 900000)) {
       c.transaction_timeout_ms = static_cast<int>(*v);
     }
   }
@@ -422,26 +312,31 @@ Result<ServiceConfig> load_service_config(const std::filesystem::path& file) {
   content << in.rdbuf();
   if (in.bad()) return fail(Errc::kIo, "cannot read config file " + file.string());
 
-  Reader r(file.string());
-  std::vector<YAML::Node> docs;
-  try {
-    docs = YAML::LoadAll(content.str());
-  } catch (const YAML::ParserException& e) {
-    r.error(e.mark.is_null() ? 0 : e.mark.line + 1, "YAML syntax error: " + e.msg);
-    return fail(Errc::kInvalidArgument, r.message());
-  }
+  return parse_service_config(content.str(), file);
+}
+
+Result<ServiceConfig> parse_service_config(const std::string& text,
+                                           const std::filesystem::path& file) {
+  Reader r;
   ServiceConfig config;
-  if (docs.size() > 1) {
-    r.error(line_of(docs[1], 0), "more than one YAML document");
-  } else if (!docs.empty() && !docs[0].IsNull()) {
-    if (!docs[0].IsMap()) {
-      r.error(line_of(docs[0], 1), "expected a mapping (kafka, stateDir, rulesDir, clock, ...)");
-    } else {
-      std::filesystem::path base = file.parent_path();
-      read_root(r, docs[0], base, config);
+  try {
+    const auto docs = yaml::load_documents(r, text);
+    if (!docs) return fail(Errc::kInvalidArgument, message_of(file.string(), r));
+    if (docs->count > 1) {
+      r.error(docs->second_line, "more than one YAML document");
+    } else if (docs->count == 1 && !docs->first.IsNull()) {
+      if (!docs->first.IsMap()) {
+        r.error(line_of(docs->first, 1),
+                "expected a mapping (kafka, stateDir, rulesDir, clock, ...)");
+      } else {
+        read_root(r, docs->first, file.parent_path(), config);
+      }
     }
+  } catch (const std::exception& e) {
+    // yaml-cpp throwing on a node shape not checked above: still a problem of this file.
+    r.error(0, std::string("cannot read the config: ") + e.what());
   }
-  if (r.failed()) return fail(Errc::kInvalidArgument, r.message());
+  if (r.count() > 0) return fail(Errc::kInvalidArgument, message_of(file.string(), r));
   return config;
 }
 

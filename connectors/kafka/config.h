@@ -69,6 +69,10 @@ struct ServiceConfig {
 
 // Reads a YAML config file; unknown keys and wrong types are errors with file and line.
 Result<ServiceConfig> load_service_config(const std::filesystem::path& file);
+// The same for a config file's content; `file` names it in errors and anchors relative paths.
+// For tools and the fuzzer (tests/fuzz/).
+Result<ServiceConfig> parse_service_config(const std::string& text,
+                                           const std::filesystem::path& file);
 
 // A librdkafka configuration with `properties` applied on top of the config's own; an unknown
 // property or a bad value is an error naming the property (never its value: it may be a secret).

@@ -1,5 +1,6 @@
 // samordna simulate / explain: the engine on a virtual clock over Event JSON lines.
 
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -29,6 +30,13 @@ int run_simulation(const SimulateArgs& args, bool explain_mode) {
   std::ifstream file;
   std::istream* in = &std::cin;
   if (args.events != "-") {
+    // An ifstream opens a directory without complaint and reads nothing: the run would end with
+    // exit 0 and no notifications, as if the feed were empty.
+    if (std::error_code ec; std::filesystem::is_directory(args.events, ec)) {
+      std::cerr << "samordna: events file " << args.events
+                << " is a directory; expected a file of Event JSON lines\n";
+      return kExitUsage;
+    }
     file.open(args.events);
     if (!file) {
       std::cerr << "samordna: cannot read events file " << args.events << '\n';

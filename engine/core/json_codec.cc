@@ -1,8 +1,14 @@
 #include "engine/core/json_codec.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/reflection.h>
+#include <google/protobuf/timestamp.pb.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/type_resolver_util.h>
+
+#include <vector>
+
+#include "engine/core/time.h"
 
 namespace samordna {
 namespace {
@@ -11,6 +17,37 @@ constexpr const char* kUrlPrefix = "type.googleapis.com";
 
 std::string type_url(const google::protobuf::Message& m) {
   return std::string(kUrlPrefix) + "/" + m.GetDescriptor()->full_name();
+}
+
+// The proto path ("needs_assessed.estimated_discharge_at") of the first Timestamp out of range in
+// `m`, or "" when every one is in range. Walks only the fields that are set.
+std::string timestamp_out_of_range(const google::protobuf::Message& m, const std::string& prefix) {
+  using google::protobuf::FieldDescriptor;
+  const auto* reflection = m.GetReflection();
+  if (m.GetDescriptor() == google::protobuf::Timestamp::descriptor()) {
+    const auto* d = m.GetDescriptor();
+    google::protobuf::Timestamp ts;
+    ts.set_seconds(reflection->GetInt64(m, d->FindFieldByNumber(1)));
+    ts.set_nanos(reflection->GetInt32(m, d->FindFieldByNumber(2)));
+    return valid_timestamp(ts) ? std::string() : prefix;
+  }
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(m, &fields);
+  for (const FieldDescriptor* f : fields) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
+    const std::string path = prefix.empty() ? f->name() : prefix + "." + f->name();
+    if (f->is_repeated()) {
+      for (int i = 0; i < reflection->FieldSize(m, f); ++i) {
+        std::string bad = timestamp_out_of_range(reflection->GetRepeatedMessage(m, f, i),
+                                                 path + "[" + std::to_string(i) + "]");
+        if (!bad.empty()) return bad;
+      }
+    } else {
+      std::string bad = timestamp_out_of_range(reflection->GetMessage(m, f), path);
+      if (!bad.empty()) return bad;
+    }
+  }
+  return std::string();
 }
 
 }  // namespace
@@ -36,17 +73,23 @@ bool JsonCodec::parse(std::string_view json, google::protobuf::Message& out,
     parser_message = "the JSON does not map to a valid message";
     return false;
   }
+  if (std::string bad = timestamp_out_of_range(out, ""); !bad.empty()) {
+    parser_message = "(" + bad + "): timestamp out of range";
+    return false;
+  }
   return true;
 }
 
-void JsonCodec::print(const google::protobuf::Message& message, std::string& out) {
+bool JsonCodec::print(const google::protobuf::Message& message, std::string& out) {
   binary_.clear();
   message.SerializeToString(&binary_);
   json_.clear();
-  (void)google::protobuf::util::BinaryToJsonString(resolver_.get(), type_url(message), binary_,
-                                                   &json_,
-                                                   google::protobuf::util::JsonPrintOptions());
+  const auto status = google::protobuf::util::BinaryToJsonString(
+      resolver_.get(), type_url(message), binary_, &json_,
+      google::protobuf::util::JsonPrintOptions());
+  if (!status.ok()) return false;
   out += json_;
+  return true;
 }
 
 }  // namespace samordna

@@ -22,9 +22,14 @@ class JsonCodec {
 
   // Parses `json` into `out` (unknown fields are errors). On failure returns false and sets
   // `parser_message` to the parser's message (which may quote the input: see json_error.h).
+  // A google.protobuf.Timestamp anywhere in the message must lie in the years 0001 to 9999 after
+  // its offset (protobuf's parser takes 9999-12-31T23:59:59-23:59, which it cannot print again);
+  // one outside is reported as "(<field path>): timestamp out of range".
   bool parse(std::string_view json, google::protobuf::Message& out, std::string& parser_message);
-  // The compact JSON of `message` (default JsonPrintOptions), appended to `out`.
-  void print(const google::protobuf::Message& message, std::string& out);
+  // The compact JSON of `message` (default JsonPrintOptions), appended to `out`. When protobuf
+  // cannot print it (a Timestamp out of range from binary input), returns false and leaves `out`
+  // as it was: never half a line.
+  bool print(const google::protobuf::Message& message, std::string& out);
 
  private:
   std::unique_ptr<google::protobuf::util::TypeResolver> resolver_;

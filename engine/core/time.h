@@ -20,6 +20,14 @@ using Instant = std::chrono::sys_seconds;
 inline Instant from_unix(int64_t seconds) { return Instant{std::chrono::seconds{seconds}}; }
 inline int64_t to_unix(Instant t) { return t.time_since_epoch().count(); }
 
+// The range of google.protobuf.Timestamp (and of RFC 3339): 0001-01-01T00:00:00Z to
+// 9999-12-31T23:59:59Z. An instant outside it cannot be printed as JSON again, so every reader
+// refuses it (parse_rfc3339, JsonCodec::parse, state::validate_event for binary input).
+inline constexpr int64_t kMinTimestampSeconds = -62135596800;
+inline constexpr int64_t kMaxTimestampSeconds = 253402300799;
+// seconds in range and nanos in [0, 999999999].
+bool valid_timestamp(const google::protobuf::Timestamp& ts);
+
 // Floors sub-second precision: an event at 12:00:00.900 counts as 12:00:00.
 Instant from_proto(const google::protobuf::Timestamp& ts);
 google::protobuf::Timestamp to_proto(Instant t);

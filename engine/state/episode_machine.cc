@@ -825,6 +825,71 @@ const rules::RuleSet* rules_for(const v1::EpisodeState& state, const rules::Rule
                       rules::local_date(from_unix(state.admitted_at())));
 }
 
+namespace {
+
+// Size limits on the strings of an Event, in bytes of UTF-8, far above what any hospital system
+// sends (proto/README.md "Size limits"): a 50 MB name would otherwise be stored, copied into
+// every notice and the changelog, and could exceed Kafka's message size. eventId and episodeId
+// have their own check (kMaxIdLength). Every other string, including fields added later, gets
+// kDefaultStringLimit.
+constexpr size_t kDefaultStringLimit = 1024;
+size_t string_limit(const google::protobuf::FieldDescriptor& f) {
+  const std::string& name = f.full_name();
+  if (name == "samordna.v1.Admitted.care_unit" ||
+      name == "samordna.v1.NeedsAssessed.outpatient_unit" ||
+      name == "samordna.v1.CareContactAppointed.unit") {
+    return 256;  // an HSA id is at most 31 characters; local unit ids are short
+  }
+  if (name == "samordna.v1.Discharged.reason") return 4096;  // free text
+  return kDefaultStringLimit;                                // names, addresses and the rest
+}
+
+// The first string field in `m` that holds a NUL or is over its limit, as a reason naming the
+// field by its JSON path ("admitted.patient.name"); nullopt when every one is fine. Walks the
+// fields that are set, so a new string field in the contract is covered without a change here.
+std::optional<std::string> bad_string(const google::protobuf::Message& m,
+                                      const std::string& prefix) {
+  using google::protobuf::FieldDescriptor;
+  const auto* reflection = m.GetReflection();
+  std::vector<const FieldDescriptor*> fields;
+  reflection->ListFields(m, &fields);
+  std::string scratch;
+  for (const FieldDescriptor* f : fields) {
+    const std::string path = prefix.empty() ? f->json_name() : prefix + "." + f->json_name();
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
+      const int n = f->is_repeated() ? reflection->FieldSize(m, f) : 1;
+      for (int i = 0; i < n; ++i) {
+        const std::string& v = f->is_repeated()
+                                   ? reflection->GetRepeatedStringReference(m, f, i, &scratch)
+                                   : reflection->GetStringReference(m, f, &scratch);
+        if (v.size() > string_limit(*f)) {
+          return path + " is longer than " + std::to_string(string_limit(*f)) + " bytes";
+        }
+        if (v.find('\0') != std::string::npos) return path + " holds a NUL character";
+      }
+    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
+      const int n = f->is_repeated() ? reflection->FieldSize(m, f) : 1;
+      for (int i = 0; i < n; ++i) {
+        const auto& sub = f->is_repeated() ? reflection->GetRepeatedMessage(m, f, i)
+                                           : reflection->GetMessage(m, f);
+        if (auto bad = bad_string(sub, path)) return bad;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+// The last instant an event may carry: every deadline derived from it (at most a year or two
+// later: 720 h, 365 working days) must still fit a Timestamp, or its notification could not be
+// written as JSON. A century of margin keeps that true whatever the rule files say.
+constexpr int64_t kLatestEventSeconds = 250246627199;  // 9899-12-31T23:59:59Z
+
+bool valid_event_time(const google::protobuf::Timestamp& ts) {
+  return valid_timestamp(ts) && ts.seconds() <= kLatestEventSeconds;
+}
+
+}  // namespace
+
 std::optional<Rejection> validate_event(const v1::Event& e) {
   using C = Rejection::Code;
   if (e.event_id().empty()) return reject(C::kMalformed, "eventId is required");
@@ -833,10 +898,17 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
     return reject(C::kMalformed, "eventId and episodeId are limited to 256 bytes");
   }
   if (!e.has_occurred_at()) return reject(C::kMalformed, "occurredAt is required");
+  if (!valid_event_time(e.occurred_at())) {
+    return reject(C::kMalformed, "occurredAt is outside the years 0001 to 9899");
+  }
+  if (e.has_recorded_at() && !valid_event_time(e.recorded_at())) {
+    return reject(C::kMalformed, "recordedAt is outside the years 0001 to 9899");
+  }
   if (e.has_recorded_at() && from_proto(e.recorded_at()) < from_proto(e.occurred_at())) {
     return reject(C::kMalformed, "recordedAt is before occurredAt");
   }
   if (auto bad = validate_additions(e)) return bad;
+  if (auto bad = bad_string(e, "")) return reject(C::kMalformed, std::move(*bad));
   switch (e.payload_case()) {
     case v1::Event::PAYLOAD_NOT_SET:
       return reject(C::kMalformed, "the event has no payload (admitted, needsAssessed, ...)");
@@ -854,7 +926,8 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
       if (!all_digits(a.region(), 2)) {
         return reject(C::kMalformed, "admitted.region must be a 2-digit county code");
       }
-      if (a.care_type() == v1::CARE_TYPE_UNSPECIFIED) {
+      // Protobuf keeps an unknown enum number (JSON "careType": 99, or binary) as it is.
+      if (a.care_type() == v1::CARE_TYPE_UNSPECIFIED || !v1::CareType_IsValid(a.care_type())) {
         return reject(C::kMalformed, "admitted.careType must be SOMATIC or PSYCHIATRIC");
       }
       return std::nullopt;
@@ -865,6 +938,10 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
         if (need == v1::SERVICE_UNSPECIFIED || !v1::Service_IsValid(need)) {
           return reject(C::kMalformed, "needsAssessed.needs holds an unknown service");
         }
+      }
+      if (n.has_estimated_discharge_at() && !valid_timestamp(n.estimated_discharge_at())) {
+        return reject(C::kMalformed,
+                      "needsAssessed.estimatedDischargeAt is outside the years 0001 to 9999");
       }
       if ((has(n.needs(), v1::OUTPATIENT_CARE) || has(n.needs(), v1::MUNICIPAL_HEALTH_CARE)) &&
           n.outpatient_unit().empty()) {
@@ -878,9 +955,15 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
       if (!e.estimated_discharge_changed().has_estimated_discharge_at()) {
         return reject(C::kMalformed, "estimatedDischargeChanged.estimatedDischargeAt is required");
       }
+      if (!valid_timestamp(e.estimated_discharge_changed().estimated_discharge_at())) {
+        return reject(C::kMalformed,
+                      "estimatedDischargeChanged.estimatedDischargeAt is outside the years 0001 to "
+                      "9999");
+      }
       return std::nullopt;
     case v1::Event::kConsentRecorded:
-      if (e.consent_recorded().scope() == v1::ConsentRecorded::SCOPE_UNSPECIFIED) {
+      if (e.consent_recorded().scope() == v1::ConsentRecorded::SCOPE_UNSPECIFIED ||
+          !v1::ConsentRecorded::Scope_IsValid(e.consent_recorded().scope())) {
         return reject(C::kMalformed, "consentRecorded.scope must be INFORMATION_SHARING or SIP");
       }
       return std::nullopt;

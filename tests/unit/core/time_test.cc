@@ -87,6 +87,30 @@ TEST(Time, ParseRfc3339RejectsGarbage) {
   }
 }
 
+// A Timestamp holds 0001-01-01T00:00:00Z to 9999-12-31T23:59:59Z: an instant outside that range
+// cannot be printed again (protobuf's JSON writer gives up mid-line), so it is refused on the way
+// in, whatever its offset.
+TEST(Time, ParseRfc3339RejectsInstantsOutsideYears1To9999) {
+  for (const char* text : {"9999-12-31T23:59:59-23:59", "9999-12-31T23:00:00-01:00",
+                           "0001-01-01T00:00:00+00:01", "0001-01-01T00:59:59+01:00"}) {
+    auto r = parse_rfc3339(text);
+    EXPECT_FALSE(r.has_value()) << '"' << text << "\" was accepted";
+  }
+  EXPECT_TRUE(parse_rfc3339("9999-12-31T23:59:59Z").has_value());
+  EXPECT_TRUE(parse_rfc3339("9999-12-31T23:59:59+01:00").has_value());
+  EXPECT_TRUE(parse_rfc3339("0001-01-01T00:00:00Z").has_value());
+  EXPECT_TRUE(parse_rfc3339("0001-01-01T00:00:00-01:00").has_value());
+}
+
+TEST(Time, ValidTimestampRange) {
+  EXPECT_TRUE(valid_timestamp(ts(kMinTimestampSeconds, 0)));
+  EXPECT_TRUE(valid_timestamp(ts(kMaxTimestampSeconds, 999'999'999)));
+  EXPECT_FALSE(valid_timestamp(ts(kMaxTimestampSeconds + 1, 0)));
+  EXPECT_FALSE(valid_timestamp(ts(kMinTimestampSeconds - 1, 0)));
+  EXPECT_FALSE(valid_timestamp(ts(0, -1)));
+  EXPECT_FALSE(valid_timestamp(ts(0, 1'000'000'000)));
+}
+
 TEST(Time, ManualClockIsSetByHand) {
   ManualClock clock(from_unix(100));
   EXPECT_EQ(clock.now(), from_unix(100));

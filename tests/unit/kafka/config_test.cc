@@ -208,6 +208,64 @@ TEST_F(KafkaConfigTest, DuplicateKeyAndSyntaxErrorsHaveLines) {
   EXPECT_THAT(syntax.error().message, HasSubstr("YAML syntax error"));
 }
 
+// TimeUtil::FromString used to abort the process (a protobuf CHECK) on an offset that takes the
+// instant past year 9999; it is a line-numbered error like any other bad time.
+TEST_F(KafkaConfigTest, UntilPastYear9999IsAnError) {
+  auto loaded = load_service_config(write("clock: event-time\nuntil: 9999-12-31T23:59:59-23:59\n"));
+  ASSERT_FALSE(loaded);
+  EXPECT_THAT(loaded.error().message, HasSubstr(":2: 'until' must be an RFC 3339 time"));
+}
+
+// The text entry point (tests/fuzz/) reads as the file reader does, relative paths included.
+TEST(KafkaConfigText, ParsesContentAsTheFileReaderDoes) {
+  auto loaded = parse_service_config("stateDir: s\nmaxBatch: 7\n", "/etc/samordna/samordna.yaml");
+  ASSERT_TRUE(loaded) << loaded.error().message;
+  EXPECT_EQ(loaded.value().state_dir, std::filesystem::path("/etc/samordna/s"));
+  EXPECT_EQ(loaded.value().max_batch, 7u);
+  auto bad = parse_service_config("kafka: {group_id: x}\n", "mem.yaml");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().message,
+            "mem.yaml:1: unknown key 'group_id' in kafka (did you mean 'groupId'?)");
+}
+
+// Found by tests/fuzz/ (fuzz_service_config): a stray ',' made yaml-cpp's LoadAll loop forever.
+TEST(KafkaConfigText, AStrayCommaIsASyntaxErrorNotAHang) {
+  auto loaded = parse_service_config("maxBatch: 5\n,\n", "mem.yaml");
+  ASSERT_FALSE(loaded);
+  EXPECT_THAT(loaded.error().message, HasSubstr("YAML syntax error"));
+  auto alone = parse_service_config(",", "mem.yaml");
+  ASSERT_FALSE(alone);
+  EXPECT_THAT(alone.error().message, StartsWith("mem.yaml:1: YAML syntax error"));
+}
+
+// Found by tests/fuzz/ (fuzz_service_config): a broken line above `properties` folds the lines
+// below it, password included, into one plain scalar key, which the unknown-key error quoted.
+TEST(KafkaConfigText, AFoldedKeyIsNotQuoted) {
+  // The fuzzer's input as it found it.
+  auto loaded = parse_service_config(
+      "kafka:\n"
+      "  bootstrap: b:9092\n"
+      "  groukafka:\n"
+      "!\"topics: dw\n"
+      " a)teTopics: false\n"
+      " p atime\xe4"
+      "\xff"
+      "\xff"
+      "\xff"
+      "\xff"
+      "\xff"
+      "\xff"
+      "\x7f"
+      "\n"
+      "  s properties:\n"
+      "    sasl.password: hunter2secret\n"
+      "    security.protocol:trans SASL_SSLecurity.protocol: SASL_SSL\n",
+      "mem.yaml");
+  ASSERT_FALSE(loaded);
+  EXPECT_THAT(loaded.error().message, Not(HasSubstr("hunter2secret")));
+  EXPECT_THAT(loaded.error().message, HasSubstr("not shown"));
+}
+
 TEST_F(KafkaConfigTest, MissingFileIsAnIoError) {
   auto loaded = load_service_config(dir_ / "absent.yaml");
   ASSERT_FALSE(loaded);

@@ -14,7 +14,8 @@
 #   engine/timers     core, store
 #   engine/pipeline   core, rules, state, store, timers, proto
 #   engine/app        anything
-#   connectors/<x>    core, proto, rules, pipeline
+#   connectors/<x>    core, proto, rules, pipeline (not another connector: connectors/hl7 stays
+#                     Kafka-free and is handed a publish function by engine/app)
 # A connector also names no type of the engine's insides in its code: `store::`, `state::` and
 # `rocksdb::` in connectors/ are reported (the drive loop, engine/pipeline/driver.h, is its only
 # door into the engine).

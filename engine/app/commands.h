@@ -29,6 +29,7 @@ void add_rules_commands(CLI::App& app, Commands& commands);       // rules check
 void add_run_command(CLI::App& app, Commands& commands);          // run (the Kafka service)
 void add_kafka_tool_commands(CLI::App& app, Commands& commands);  // produce, consume
 void add_demo_command(CLI::App& app, Commands& commands);         // demo (embedded Kafka)
+void add_hl7_commands(CLI::App& app, Commands& commands);         // hl7 parse
 
 // Loads the rule book, or prints every problem with file and line and returns nothing.
 std::optional<rules::RuleBook> load_rules(const std::string& dir);

@@ -1,0 +1,349 @@
+#include "connectors/hl7/adt_mapping.h"
+
+#include <date/date.h>
+#include <date/tz.h>
+
+#include <algorithm>
+
+#include "engine/core/personal_id.h"
+#include "engine/core/time.h"
+
+namespace samordna::hl7 {
+namespace {
+
+namespace v1 = samordna::v1;
+
+bool contains(const std::vector<std::string>& set, const std::string& value) {
+  return std::find(set.begin(), set.end(), value) != set.end();
+}
+
+bool all_digits(std::string_view s, std::size_t n) {
+  return s.size() == n &&
+         std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+Mapped answer(AckCode code, ErrorCode error, std::string text,
+              std::optional<ErrorLocation> where = std::nullopt) {
+  return Mapped{Outcome{code, error, std::move(text), std::move(where)}, {}};
+}
+
+// Taken, nothing for the engine: the reason goes back as an informational ERR (v2.5+) or MSA-3.
+Mapped nothing(std::string text) {
+  return answer(AckCode::kAccept, ErrorCode::kNone, std::move(text));
+}
+
+// A content error the sender must fix (AE, table 0357 code, where).
+Mapped content_error(ErrorCode error, std::string text, const char* segment, int field) {
+  return answer(AckCode::kError, error, std::move(text), ErrorLocation{segment, 1, field});
+}
+
+struct Context {
+  const Message& m;
+  const SenderConfig& c;
+  std::string trigger;
+  std::string episode_id;
+  std::string source;
+  std::string control_id;
+};
+
+// The first timestamp present among `candidates` (segment, field), parsed.
+struct TimeSource {
+  const char* segment;
+  int field;
+};
+
+Result<std::optional<std::chrono::sys_seconds>> first_time(const Context& x,
+                                                           std::initializer_list<TimeSource> list,
+                                                           TimeSource& used) {
+  for (const auto& ts : list) {
+    std::string v = x.m.get(ts.segment, static_cast<std::size_t>(ts.field), 0, 1);
+    if (v.empty()) continue;
+    used = ts;
+    SAMORDNA_TRY(t, parse_timestamp(v, x.c.time_zone));
+    return std::optional<std::chrono::sys_seconds>(t);
+  }
+  return std::optional<std::chrono::sys_seconds>();
+}
+
+// occurred_at from the trigger-specific list, recorded_at from EVN-2 (Recorded Date/Time) or MSH-7.
+std::optional<Mapped> stamp(const Context& x, std::initializer_list<TimeSource> occurred,
+                            v1::Event& e) {
+  TimeSource used{"MSH", 7};
+  auto at = first_time(x, occurred, used);
+  if (!at) {
+    return content_error(ErrorCode::kDataType,
+                         std::string(used.segment) + "-" + std::to_string(used.field) +
+                             ": not an HL7 timestamp (" + at.error().message + ")",
+                         used.segment, used.field);
+  }
+  if (!at.value()) {
+    return content_error(ErrorCode::kRequiredFieldMissing, "no event time (EVN-6, EVN-2 or MSH-7)",
+                         "MSH", 7);
+  }
+  *e.mutable_occurred_at() = to_proto(*at.value());
+  TimeSource rec_used{"MSH", 7};
+  auto rec = first_time(x, {{"EVN", 2}, {"MSH", 7}}, rec_used);
+  // A recorded time before the event time would be refused by the engine; it is optional.
+  if (rec && rec.value() && *rec.value() >= *at.value()) {
+    *e.mutable_recorded_at() = to_proto(*rec.value());
+  }
+  return std::nullopt;
+}
+
+v1::Event base(const Context& x, std::size_t index) {
+  v1::Event e;
+  // Deterministic from the control id: a resent message makes the same ids, the engine drops it.
+  e.set_event_id(x.control_id + "#" + std::to_string(index));
+  e.set_episode_id(x.episode_id);
+  e.set_source(x.source);
+  return e;
+}
+
+std::string join(std::initializer_list<std::string> parts, const char* sep) {
+  std::string out;
+  for (const auto& p : parts) {
+    if (p.empty()) continue;
+    if (!out.empty()) out += sep;
+    out += p;
+  }
+  return out;
+}
+
+// Admitted from PID and PV1 (A01; A04/A06 when inpatient).
+Mapped admitted(const Context& x, const PreviousEstimate& previous) {
+  const Message& m = x.m;
+  const Segment* pid = m.find("PID");
+  if (pid == nullptr)
+    return content_error(ErrorCode::kSegmentSequence, "PID segment missing", "PID", 0);
+
+  v1::Event e = base(x, 1);
+  if (auto bad = stamp(x, {{"EVN", 6}, {"PV1", 44}, {"EVN", 2}, {"MSH", 7}}, e)) return *bad;
+  auto* a = e.mutable_admitted();
+  auto* p = a->mutable_patient();
+
+  // PID-3: the repetition whose assigning authority (CX-4, namespace or universal id) is the
+  // personnummer or samordningsnummer system.
+  std::optional<PersonalIdKind> expected;
+  std::string id;
+  for (std::size_t r = 0; r < m.repetitions(*pid, 3) && !expected; ++r) {
+    for (std::size_t sub : {1U, 2U}) {
+      std::string system = m.get(*pid, 3, r, 4, sub);
+      if (system.empty()) continue;
+      if (system == x.c.personnummer_oid) expected = PersonalIdKind::kPersonnummer;
+      if (system == x.c.samordningsnummer_oid) expected = PersonalIdKind::kSamordningsnummer;
+      if (expected) {
+        id = m.get(*pid, 3, r, 1);
+        break;
+      }
+    }
+  }
+  if (!expected) {
+    return content_error(ErrorCode::kRequiredFieldMissing,
+                         "PID-3: no identifier of system " + x.c.personnummer_oid +
+                             " (personnummer) or " + x.c.samordningsnummer_oid +
+                             " (samordningsnummer)",
+                         "PID", 3);
+  }
+  id.erase(std::remove(id.begin(), id.end(), '-'), id.end());
+  auto kind = validate_personal_id(id);
+  if (!kind) return content_error(ErrorCode::kDataType, "PID-3: " + kind.error().message, "PID", 3);
+  if (kind.value() != *expected) {
+    return content_error(ErrorCode::kDataType,
+                         "PID-3: the number's kind does not match its identifier system", "PID", 3);
+  }
+  p->set_personal_id(id);
+  // PID-5 (XPN): given name(s) then family name; PID-11 (XAD): street, postal code and city.
+  p->set_name(join({m.get(*pid, 5, 0, 2), m.get(*pid, 5, 0, 3), m.get(*pid, 5, 0, 1)}, " "));
+  p->set_address(join(
+      {m.get(*pid, 11, 0, 1), join({m.get(*pid, 11, 0, 5), m.get(*pid, 11, 0, 3)}, " ")}, ", "));
+  std::string municipality = m.get(*pid, 11, 0, x.c.municipality_component);
+  if (!all_digits(municipality, 4)) {
+    return content_error(ErrorCode::kRequiredFieldMissing,
+                         "PID-11." + std::to_string(x.c.municipality_component) +
+                             ": the home municipality's 4-digit kommunkod is required",
+                         "PID", 11);
+  }
+  p->set_home_municipality(municipality);
+
+  std::string unit = m.get("PV1", 3, 0, 1);
+  if (unit.empty()) {
+    return content_error(ErrorCode::kRequiredFieldMissing,
+                         "PV1-3.1: the ward (point of care) is required", "PV1", 3);
+  }
+  a->set_care_unit(unit);
+  a->set_region(x.c.region.empty() ? municipality.substr(0, 2) : x.c.region);
+  a->set_care_type(contains(x.c.psychiatric_services, m.get("PV1", 10)) ? v1::PSYCHIATRIC
+                                                                        : v1::SOMATIC);
+  Mapped out;
+  out.events.push_back(std::move(e));
+
+  // An estimate already on the admission (PV2-9) travels as its own event after it.
+  std::string estimate = m.get("PV2", 9);
+  if (!estimate.empty()) {
+    auto at = parse_timestamp(estimate, x.c.time_zone);
+    if (!at) return content_error(ErrorCode::kDataType, "PV2-9: not an HL7 timestamp", "PV2", 9);
+    if (!previous || previous(x.episode_id) != at.value()) {
+      v1::Event c = base(x, 2);
+      *c.mutable_occurred_at() = out.events[0].occurred_at();
+      if (out.events[0].has_recorded_at()) *c.mutable_recorded_at() = out.events[0].recorded_at();
+      *c.mutable_estimated_discharge_changed()->mutable_estimated_discharge_at() =
+          to_proto(at.value());
+      out.events.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::chrono::sys_seconds> parse_timestamp(std::string_view text, const std::string& zone) {
+  std::size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+  if (digits < 8 || digits > 14 || digits % 2 != 0) {
+    return fail(Errc::kInvalidArgument, "expected YYYYMMDD[HH[MM[SS]]]");
+  }
+  auto num = [&](std::size_t pos, std::size_t len) {
+    int v = 0;
+    for (std::size_t i = pos; i < pos + len; ++i) v = v * 10 + (text[i] - '0');
+    return v;
+  };
+  std::size_t i = digits;
+  if (i < text.size() && text[i] == '.') {
+    ++i;
+    std::size_t start = i;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9') ++i;
+    if (i == start || digits != 14) return fail(Errc::kInvalidArgument, "malformed fraction");
+  }
+  std::optional<int> offset_minutes;
+  if (i < text.size()) {
+    if ((text[i] != '+' && text[i] != '-') || text.size() - i != 5 ||
+        !all_digits(text.substr(i + 1), 4)) {
+      return fail(Errc::kInvalidArgument, "malformed time zone offset");
+    }
+    int hhmm = num(i + 1, 4);
+    offset_minutes = (hhmm / 100 * 60 + hhmm % 100) * (text[i] == '-' ? -1 : 1);
+  }
+  date::year_month_day ymd{date::year{num(0, 4)}, date::month{static_cast<unsigned>(num(4, 2))},
+                           date::day{static_cast<unsigned>(num(6, 2))}};
+  if (!ymd.ok()) return fail(Errc::kInvalidArgument, "no such date");
+  int hh = digits >= 10 ? num(8, 2) : 0, mm = digits >= 12 ? num(10, 2) : 0,
+      ss = digits >= 14 ? num(12, 2) : 0;
+  if (hh > 23 || mm > 59 || ss > 59) return fail(Errc::kInvalidArgument, "no such time of day");
+  auto local = date::local_days{ymd} + std::chrono::hours{hh} + std::chrono::minutes{mm} +
+               std::chrono::seconds{ss};
+  if (offset_minutes) {
+    return std::chrono::sys_seconds{local.time_since_epoch()} -
+           std::chrono::minutes{*offset_minutes};
+  }
+  const date::time_zone* tz = nullptr;
+  try {
+    tz = date::locate_zone(zone);
+  } catch (const std::exception&) {
+    return fail(Errc::kInvalidArgument, "unknown time zone in the sender's configuration");
+  }
+  // A local time skipped or repeated by a daylight-saving change: the earlier instant.
+  return date::floor<std::chrono::seconds>(tz->to_sys(local, date::choose::earliest));
+}
+
+Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& previous) {
+  const Segment& msh = m.segments().front();
+  std::string type = m.get(msh, 9, 0, 1);
+  if (type != "ADT") {
+    return answer(AckCode::kReject, ErrorCode::kUnsupportedMessageType,
+                  "MSH-9: message type " + type + " is not taken (ADT only)",
+                  ErrorLocation{"MSH", 1, 9});
+  }
+  std::string version = m.get(msh, 12);
+  if (version.size() < 3 || version.substr(0, 2) != "2.") {
+    return answer(AckCode::kReject, ErrorCode::kUnsupportedVersionId,
+                  "MSH-12: HL7 v2.x versions only", ErrorLocation{"MSH", 1, 12});
+  }
+  if (!contains(c.processing_ids, m.get(msh, 11))) {
+    return answer(AckCode::kReject, ErrorCode::kUnsupportedProcessingId,
+                  "MSH-11: processing id not taken from this sender", ErrorLocation{"MSH", 1, 11});
+  }
+  Context x{m, c, m.get(msh, 9, 0, 2), {}, {}, m.get(msh, 10)};
+  if (x.trigger.empty()) x.trigger = m.get("EVN", 1);  // v2.2 senders may name it in EVN-1 only
+  if (x.control_id.empty()) {
+    return answer(AckCode::kReject, ErrorCode::kRequiredFieldMissing,
+                  "MSH-10: the message control id is required", ErrorLocation{"MSH", 1, 10});
+  }
+  const std::string& t = x.trigger;
+
+  // Triggers that make no event: the answer says why (README, "The ADT mapping").
+  if (t == "A13") {
+    return answer(AckCode::kReject, ErrorCode::kUnsupportedEventCode,
+                  "A13 (cancel discharge): the engine has no event for it yet; correct the "
+                  "episode by hand",
+                  ErrorLocation{"MSH", 1, 9});
+  }
+  if (t == "A40") {
+    return answer(AckCode::kReject, ErrorCode::kUnsupportedEventCode,
+                  "A40 (merge patient): episodes are not merged; correct by hand",
+                  ErrorLocation{"MSH", 1, 9});
+  }
+  if (t == "A02") return nothing("A02 (transfer): ward changes are not tracked; no event");
+  if (t == "A21" || t == "A22") {
+    return nothing(t + " (leave of absence): the stay goes on; no event");
+  }
+  if (t != "A01" && t != "A03" && t != "A04" && t != "A06" && t != "A08" && t != "A11") {
+    return nothing((t.empty() ? std::string("the trigger") : t) +
+                   " is not used by samordna; no event");
+  }
+
+  const Segment* pv1 = m.find("PV1");
+  if (pv1 == nullptr)
+    return content_error(ErrorCode::kSegmentSequence, "PV1 segment missing", "PV1", 0);
+  const std::string inpatient_class = m.get(*pv1, 2);
+  if ((t == "A01" || t == "A04" || t == "A06") && !contains(c.inpatient_classes, inpatient_class)) {
+    return nothing(t + ": PV1-2 patient class is not inpatient for this sender; no event");
+  }
+  std::string visit = m.get(*pv1, 19, 0, 1);
+  if (visit.empty()) {
+    return content_error(ErrorCode::kRequiredFieldMissing, "PV1-19: the visit number is required",
+                         "PV1", 19);
+  }
+  std::string facility = m.get(msh, 4, 0, 1);
+  std::string application = m.get(msh, 3, 0, 1);
+  x.episode_id = (c.episode_prefix.empty() ? (facility.empty() ? application : facility) + ":"
+                                           : c.episode_prefix) +
+                 visit;
+  x.source = "hl7:" + application + "^" + facility;
+
+  if (t == "A01" || t == "A04" || t == "A06") return admitted(x, previous);
+
+  v1::Event e = base(x, 1);
+  if (t == "A03") {
+    if (auto bad = stamp(x, {{"EVN", 6}, {"PV1", 45}, {"EVN", 2}, {"MSH", 7}}, e)) return *bad;
+    e.mutable_discharged()->set_reason(m.get(*pv1, 36));  // discharge disposition, table 0112
+  } else if (t == "A11") {
+    if (auto bad = stamp(x, {{"EVN", 6}, {"EVN", 2}, {"MSH", 7}}, e)) return *bad;
+    e.mutable_admission_cancelled();
+  } else {  // A08
+    std::string estimate = m.get("PV2", 9);
+    if (estimate.empty()) return nothing("A08 without PV2-9 (estimated discharge); no event");
+    auto at = parse_timestamp(estimate, c.time_zone);
+    if (!at) return content_error(ErrorCode::kDataType, "PV2-9: not an HL7 timestamp", "PV2", 9);
+    if (previous && previous(x.episode_id) == at.value()) {
+      return nothing("A08: PV2-9 unchanged; no event");
+    }
+    if (auto bad = stamp(x, {{"EVN", 6}, {"EVN", 2}, {"MSH", 7}}, e)) return *bad;
+    *e.mutable_estimated_discharge_changed()->mutable_estimated_discharge_at() =
+        to_proto(at.value());
+  }
+  Mapped out;
+  out.events.push_back(std::move(e));
+  return out;
+}
+
+Processed process(std::string_view bytes, const SenderConfig& config,
+                  const PreviousEstimate& previous) {
+  auto m = parse(bytes, config.parse);
+  if (!m) {
+    return Processed{unknown_original(),
+                     answer(AckCode::kReject, ErrorCode::kSegmentSequence, m.error().message)};
+  }
+  return Processed{original_of(m.value()), map_adt(m.value(), config, previous)};
+}
+
+}  // namespace samordna::hl7

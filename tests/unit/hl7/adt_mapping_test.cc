@@ -1,0 +1,225 @@
+#include "connectors/hl7/adt_mapping.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <string>
+
+#include "engine/core/json_codec.h"
+
+namespace samordna::hl7 {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string json(const Mapped& mapped) {
+  JsonCodec codec;
+  std::string out;
+  for (const auto& e : mapped.events) {
+    codec.print(e, out);
+    out += '\n';
+  }
+  return out;
+}
+
+// A Swedish A01 as a ward's PAS would send it (invented test person 191212121212, Skatteverket's
+// public example number; kommunkod 0180 Stockholm).
+constexpr const char* kA01 =
+    "MSH|^~\\&|PAS|SUS|SAMORDNA|SE|20250310081500||ADT^A01^ADT_A01|M100|P|2.5|||||SE|8859/1\r"
+    "EVN|A01|20250310081400||||20250310080000\r"
+    "PID|1||5550001^^^SUS^PI~191212121212^^^&1.2.752.129.2.1.3.1&ISO^NNSWE||Tolvansson^Tolvan||"
+    "19121212|M|||Gatan 1^^Stockholm^^11122^SE^H^^0180\r"
+    "PV1|1|I|MED3^^^SUS||||||||||||||||V7001\r"
+    "PV2|||||||||20250314120000\r";
+
+TEST(Hl7AdtMapping, A01InpatientIsAdmittedWithTheEstimateAsASecondEvent) {
+  auto p = process(kA01, {});
+  EXPECT_EQ(p.mapped.outcome.code, AckCode::kAccept) << p.mapped.outcome.text;
+  // Times: March in Stockholm is UTC+1. EVN-6 is the event, EVN-2 the recording. Region: the
+  // first two digits of the kommunkod (01, Stockholm county).
+  EXPECT_EQ(
+      json(p.mapped),
+      "{\"eventId\":\"M100#1\",\"episodeId\":\"SUS:V7001\",\"occurredAt\":\"2025-03-10T07:00:00Z\","
+      "\"recordedAt\":\"2025-03-10T07:14:00Z\",\"source\":\"hl7:PAS^SUS\",\"admitted\":{"
+      "\"patient\":{"
+      "\"personalId\":\"191212121212\",\"name\":\"Tolvan Tolvansson\",\"address\":\"Gatan 1, 11122 "
+      "Stockholm\",\"homeMunicipality\":\"0180\"},\"careUnit\":\"MED3\",\"region\":\"01\","
+      "\"careType\":\"SOMATIC\"}}\n"
+      "{\"eventId\":\"M100#2\",\"episodeId\":\"SUS:V7001\",\"occurredAt\":\"2025-03-10T07:00:00Z\","
+      "\"recordedAt\":\"2025-03-10T07:14:00Z\",\"source\":\"hl7:PAS^SUS\","
+      "\"estimatedDischargeChanged\":"
+      "{\"estimatedDischargeAt\":\"2025-03-14T11:00:00Z\"}}\n");
+}
+
+TEST(Hl7AdtMapping, A01Latin1NameArrivesAsUtf8) {
+  std::string msg = kA01;
+  msg.replace(msg.find("Tolvan||"), 6, "\xC5sa");  // Å in Latin-1
+  auto p = process(msg, {});
+  ASSERT_EQ(p.mapped.events.size(), 2U);
+  EXPECT_EQ(p.mapped.events[0].admitted().patient().name(), "\xC3\x85sa Tolvansson");
+}
+
+TEST(Hl7AdtMapping, A01Errors) {
+  std::string no_id = kA01;
+  no_id.replace(no_id.find("1.2.752.129.2.1.3.1"), 19, "1.2.3");
+  auto p = process(no_id, {});
+  EXPECT_EQ(p.mapped.outcome.code, AckCode::kError);
+  EXPECT_EQ(p.mapped.outcome.error, ErrorCode::kRequiredFieldMissing);
+  EXPECT_EQ(p.mapped.outcome.location->segment, "PID");
+  EXPECT_EQ(p.mapped.outcome.location->field, 3);
+
+  std::string bad_luhn = kA01;
+  bad_luhn.replace(bad_luhn.find("191212121212"), 12, "191212121213");
+  p = process(bad_luhn, {});
+  EXPECT_EQ(p.mapped.outcome.error, ErrorCode::kDataType);
+  EXPECT_EQ(p.mapped.outcome.text.find("1912"), std::string::npos);  // never the number
+
+  std::string outpatient = kA01;
+  outpatient.replace(outpatient.find("PV1|1|I|"), 8, "PV1|1|O|");
+  p = process(outpatient, {});
+  EXPECT_EQ(p.mapped.outcome.code, AckCode::kAccept);
+  EXPECT_TRUE(p.mapped.events.empty());
+}
+
+TEST(Hl7AdtMapping, A08EmitsOnlyWhenTheEstimateChanges) {
+  std::string a08 = kA01;
+  a08.replace(a08.find("ADT^A01^ADT_A01"), 15, "ADT^A08^ADT_A01");
+  auto p = process(a08, {});
+  ASSERT_EQ(p.mapped.events.size(), 1U);
+  EXPECT_TRUE(p.mapped.events[0].has_estimated_discharge_changed());
+  PreviousEstimate same = [](std::string_view) {
+    return std::optional<std::chrono::sys_seconds>(from_unix(1741950000));  // 2025-03-14T11:00Z
+  };
+  EXPECT_TRUE(process(a08, {}, same).mapped.events.empty());
+}
+
+TEST(Hl7AdtMapping, ResendGivesTheSameEventIds) {
+  auto a = process(kA01, {});
+  auto b = process(kA01, {});
+  EXPECT_EQ(json(a.mapped), json(b.mapped));
+}
+
+TEST(Hl7AdtMapping, Timestamps) {
+  EXPECT_EQ(to_unix(parse_timestamp("20250310", "Europe/Stockholm").value()), 1741561200);
+  EXPECT_EQ(to_unix(parse_timestamp("20090926173004.067-0500", "Europe/Stockholm").value()),
+            1254004204);
+  // 02:30 on 2025-03-30 does not exist in Stockholm: the earlier reading (01:30 UTC... 01:00 UTC).
+  EXPECT_TRUE(parse_timestamp("202503300230", "Europe/Stockholm"));
+  EXPECT_FALSE(parse_timestamp("000000000000", "Europe/Stockholm"));
+  EXPECT_FALSE(parse_timestamp("2025031", "Europe/Stockholm"));
+  EXPECT_FALSE(parse_timestamp("20250310+01", "Europe/Stockholm"));
+}
+
+// Every file in shared/data/hl7v2 through process() with the default configuration. The expected
+// answers are written from the mapping table (README) and the messages' own fields, not copied
+// from the program.
+struct Expect {
+  AckCode code;
+  ErrorCode error;
+  std::string events;  // JSON lines
+};
+
+TEST(Hl7AdtMapping, EverySharedFile) {
+  const fs::path dir = fs::path(SAMORDNA_SHARED_DIR) / "data" / "hl7v2";
+  if (!fs::is_directory(dir)) GTEST_SKIP() << "no " << dir;
+  using A = AckCode;
+  using E = ErrorCode;
+  const std::map<std::string, Expect> expected = {
+      // escE_qmarks: v2.3.1 A01 whose PV1 has no visit number.
+      {"dotnetcore_ADT_A01_v2.3.1_escE_qmarks.hl7", {A::kError, E::kRequiredFieldMissing, ""}},
+      // The three A04 v2.7 samples have no PV1 at all.
+      {"dotnetcore_ADT_A04_v2.7_double_newline.hl7", {A::kError, E::kSegmentSequence, ""}},
+      {"dotnetcore_ADT_A04_v2.7_segment_name_only.hl7", {A::kError, E::kSegmentSequence, ""}},
+      {"dotnetcore_ADT_A04_v2.7_tab_in_field.hl7", {A::kError, E::kSegmentSequence, ""}},
+      // ZZ1 holds "BSV 4\5 re.": an unterminated escape; the strict parser refuses it.
+      {"dotnetcore_ADT_A08_v2.4_invalid_escape_ZZ1.hl7", {A::kReject, E::kSegmentSequence, ""}},
+      {"dotnetcore_ADT_A28_v2.5_utf8_escF_nulls.hl7", {A::kAccept, E::kNone, ""}},
+      {"dotnetcore_ORM_O01_v2.3_all_escapes_PID5.hl7",
+       {A::kReject, E::kUnsupportedMessageType, ""}},
+      {"dotnetcore_Sample-ADT_O01_v2.3_blank_lines.hl7", {A::kAccept, E::kNone, ""}},
+      {"hapi_ACK_AA_v2.2_from_comment.hl7", {A::kReject, E::kUnsupportedMessageType, ""}},
+      // MSH-18 "UNICODE" (without a form) is not one of the charsets read.
+      {"hapi_ACK_AA_v2.4.hl7", {A::kReject, E::kSegmentSequence, ""}},
+      {"hapi_ACK_AR_v2.2_ERR_from_comment.hl7", {A::kReject, E::kUnsupportedMessageType, ""}},
+      // PV1-2 is not I in either A01 (LABGL1: empty class; v2.4 sample: class I? no: "I" is
+      // absent).
+      {"hapi_ADT_A01_v2.2_LABGL1.hl7", {A::kAccept, E::kNone, ""}},
+      {"hapi_ADT_A01_v2.4.hl7", {A::kAccept, E::kNone, ""}},
+      // A03 v2.5 (LF): EVN-6 200803031508 and EVN-2 200803051509 Stockholm winter time (UTC+1);
+      // PV1-19 2008003369; MSH-4 SANTER; PV1-36 empty.
+      {"hapi_ADT_A03_v2.5.hl7",
+       {A::kAccept, E::kNone,
+        "{\"eventId\":\"263206#1\",\"episodeId\":\"SANTER:2008003369\",\"occurredAt\":\"2008-03-"
+        "03T14:08:00Z\","
+        "\"recordedAt\":\"2008-03-05T14:09:00Z\",\"source\":\"hl7:IRIS^SANTER\",\"discharged\":{}}"
+        "\n"}},
+      // The bare PV1 has no visit number.
+      {"hapi_ADT_A03_v2.5_CRLF_empty_PV1.hl7", {A::kError, E::kRequiredFieldMissing, ""}},
+      // MSH-11 T (training): not taken by default.
+      {"hapi_ADT_A05_v2.2.hl7", {A::kReject, E::kUnsupportedProcessingId, ""}},
+      {"hapi_ADT_A08_v2.2_short.hl7", {A::kReject, E::kUnsupportedProcessingId, ""}},
+      {"hapi_ADT_A08_v2.3.1_tz_offset.hl7", {A::kError, E::kRequiredFieldMissing, ""}},
+      {"hapi_ADT_A08_v2.3_quoted_nulls.hl7", {A::kError, E::kSegmentSequence, ""}},
+      // MSH-2 "^~\\&": the escape and subcomponent characters are the same; refused.
+      {"polaris_ACK_AA_v2.3.hl7", {A::kReject, E::kSegmentSequence, ""}},
+      {"polaris_ADT_A38_v2.3.hl7", {A::kReject, E::kSegmentSequence, ""}},
+      // PV1-2 INPATIENT is not a table 0004 code: not inpatient unless configured.
+      {"polaris_ADT_A01_v2.3.hl7", {A::kAccept, E::kNone, ""}},
+      {"polaris_ADT_A02_v2.3.hl7", {A::kAccept, E::kNone, ""}},
+      // A03: EVN-2 20170428133500 (summer time, UTC+2) is both times (EVN-6 absent, PV1-45 equal);
+      // PV1-19 907665600; PV1-36 3768737.
+      {"polaris_ADT_A03_v2.3.hl7",
+       {A::kAccept, E::kNone,
+        "{\"eventId\":\"Q434830604T435994908X158251A1096#1\",\"episodeId\":\"OXON:907665600\","
+        "\"occurredAt\":\"2017-04-28T11:35:00Z\",\"recordedAt\":\"2017-04-28T11:35:00Z\","
+        "\"source\":"
+        "\"hl7:c0481^OXON\",\"discharged\":{\"reason\":\"3768737\"}}\n"}},
+      {"polaris_ADT_A04_v2.3.hl7", {A::kAccept, E::kNone, ""}},
+      {"polaris_ADT_A05_v2.3.hl7", {A::kAccept, E::kNone, ""}},
+      {"polaris_ADT_A08_v2.3.hl7", {A::kAccept, E::kNone, ""}},
+      // A11: EVN-2 20190116093147 winter time; PV1-19 2019Z123456; MSH-4 RJC.
+      {"polaris_ADT_A11_v2.3.hl7",
+       {A::kAccept, E::kNone,
+        "{\"eventId\":\"611321918610#1\",\"episodeId\":\"RJC:2019Z123456\",\"occurredAt\":"
+        "\"2019-01-16T08:31:47Z\",\"recordedAt\":\"2019-01-16T08:31:47Z\",\"source\":\"hl7:CSCLRC^"
+        "RJC\","
+        "\"admissionCancelled\":{}}\n"}},
+      {"polaris_ADT_A12_v2.3.hl7", {A::kAccept, E::kNone, ""}},
+      {"polaris_ADT_A13_v2.3.hl7", {A::kReject, E::kUnsupportedEventCode, ""}},
+      {"polaris_ADT_A21_v2.3.hl7", {A::kAccept, E::kNone, ""}},
+      {"polaris_ADT_A22_v2.3.hl7", {A::kAccept, E::kNone, ""}},
+  };
+  std::size_t seen = 0, malformed = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file() || entry.path().extension() == ".md") continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes{std::istreambuf_iterator<char>(in), {}};
+    auto p = process(bytes, {});
+    const std::string name = entry.path().filename().string();
+    if (entry.path().parent_path().filename() == "malformed_nhapi_fuzz") {
+      // Every one of nHapi's crash inputs is refused with a reason, none accepted.
+      EXPECT_EQ(p.mapped.outcome.code, AckCode::kReject) << name;
+      EXPECT_FALSE(p.mapped.outcome.text.empty()) << name;
+      ++malformed;
+      continue;
+    }
+    auto it = expected.find(name);
+    ASSERT_NE(it, expected.end()) << "no expectation for " << name;
+    EXPECT_EQ(p.mapped.outcome.code, it->second.code) << name << ": " << p.mapped.outcome.text;
+    EXPECT_EQ(p.mapped.outcome.error, it->second.error) << name << ": " << p.mapped.outcome.text;
+    EXPECT_EQ(json(p.mapped), it->second.events) << name;
+    // The ACK it would get is well-formed: it parses, and answers the message's control id.
+    auto ack = parse(build_ack(p.original, p.mapped.outcome, "A1", from_unix(0)));
+    ASSERT_TRUE(ack) << name << ": " << ack.error().message;
+    EXPECT_EQ(ack.value().get("MSA", 2), p.original.control_id) << name;
+    ++seen;
+  }
+  EXPECT_EQ(seen, expected.size());
+  EXPECT_EQ(malformed, 37U);
+}
+
+}  // namespace
+}  // namespace samordna::hl7

@@ -194,6 +194,83 @@ Mapped admitted(const Context& x, const PreviousEstimate& previous) {
   return out;
 }
 
+bool yes_no(const std::string& v, bool& out) {
+  if (v != "Y" && v != "N") return false;
+  out = v == "Y";
+  return true;
+}
+
+// ZSM^Z01..Z08: the law's own steps (README, "The law's own steps over HL7 v2"), one event each.
+Mapped steps(const Context& x) {
+  const Message& m = x.m;
+  const Segment* z = m.find("ZSM");
+  const std::string& t = x.trigger;
+  auto zsm = [&](std::size_t field, std::size_t rep = 0) {
+    return z == nullptr ? std::string() : m.get(*z, field, rep);
+  };
+  auto missing = [&](int field, const std::string& what) {
+    return content_error(ErrorCode::kRequiredFieldMissing,
+                         "ZSM-" + std::to_string(field) + ": " + what + " is required", "ZSM",
+                         field);
+  };
+  auto bad_value = [&](int field, const std::string& what) {
+    return content_error(ErrorCode::kTableValueNotFound,
+                         "ZSM-" + std::to_string(field) + ": " + what, "ZSM", field);
+  };
+  v1::Event e = base(x, 1);
+  if (auto bad = stamp(x, {{"EVN", 6}, {"EVN", 2}, {"MSH", 7}}, e)) return *bad;
+  if (t == "Z01") {  // needs assessed (2 kap. 3 §)
+    auto* n = e.mutable_needs_assessed();
+    std::size_t reps = z == nullptr ? 0 : m.repetitions(*z, 1);
+    for (std::size_t r = 0; r < reps; ++r) {
+      v1::Service s{};
+      if (!v1::Service_Parse(zsm(1, r), &s) || s == v1::SERVICE_UNSPECIFIED) {
+        return bad_value(1, "not SOCIAL_SERVICES, MUNICIPAL_HEALTH_CARE or OUTPATIENT_CARE");
+      }
+      n->add_needs(s);
+    }
+    n->set_outpatient_unit(zsm(2));
+    if (std::string at = zsm(3); !at.empty()) {
+      auto when = parse_timestamp(at, x.c.time_zone);
+      if (!when)
+        return content_error(ErrorCode::kDataType, "ZSM-3: not an HL7 timestamp", "ZSM", 3);
+      *n->mutable_estimated_discharge_at() = to_proto(when.value());
+    }
+  } else if (t == "Z02") {  // consent (3 kap. 1-2 §§, 4 kap. 1 §)
+    v1::ConsentRecorded::Scope scope{};
+    if (!v1::ConsentRecorded::Scope_Parse(zsm(1), &scope) ||
+        scope == v1::ConsentRecorded::SCOPE_UNSPECIFIED) {
+      return zsm(1).empty() ? missing(1, "the scope")
+                            : bad_value(1, "not INFORMATION_SHARING or SIP");
+    }
+    bool granted = false;
+    if (!yes_no(zsm(2), granted)) return missing(2, "Y or N");
+    e.mutable_consent_recorded()->set_scope(scope);
+    e.mutable_consent_recorded()->set_granted(granted);
+  } else if (t == "Z03") {  // discharge-ready (3 kap. 1 §)
+    e.mutable_discharge_ready();
+  } else if (t == "Z04") {
+    e.mutable_discharge_ready_revoked();
+  } else if (t == "Z05") {  // care contact appointed (2 kap. 5 §)
+    if (zsm(1).empty()) return missing(1, "the outpatient unit");
+    e.mutable_care_contact_appointed()->set_unit(zsm(1));
+  } else if (t == "Z06") {  // information transferred (3 kap. 2 §)
+    e.mutable_information_transferred();
+  } else if (t == "Z07") {  // SIP invitation sent (4 kap. 1 §)
+    e.mutable_sip_invitation_sent();
+  } else if (t == "Z08") {  // outpatient services unavailable (5 kap. 5 §)
+    bool unavailable = false;
+    if (!yes_no(zsm(1), unavailable)) return missing(1, "Y or N");
+    e.mutable_outpatient_services_unavailable()->set_unavailable(unavailable);
+  } else {
+    return answer(AckCode::kReject, ErrorCode::kUnsupportedEventCode, "ZSM triggers are Z01 to Z08",
+                  ErrorLocation{"MSH", 1, 9});
+  }
+  Mapped out;
+  out.events.push_back(std::move(e));
+  return out;
+}
+
 }  // namespace
 
 Result<std::chrono::sys_seconds> parse_timestamp(std::string_view text, const std::string& zone) {
@@ -248,9 +325,10 @@ Result<std::chrono::sys_seconds> parse_timestamp(std::string_view text, const st
 Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& previous) {
   const Segment& msh = m.segments().front();
   std::string type = m.get(msh, 9, 0, 1);
-  if (type != "ADT") {
+  const bool zsm = type == "ZSM";
+  if (type != "ADT" && !zsm) {
     return answer(AckCode::kReject, ErrorCode::kUnsupportedMessageType,
-                  "MSH-9: message type " + type + " is not taken (ADT only)",
+                  "MSH-9: message type " + type + " is not taken (ADT and ZSM only)",
                   ErrorLocation{"MSH", 1, 9});
   }
   std::string version = m.get(msh, 12);
@@ -271,29 +349,30 @@ Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& 
   const std::string& t = x.trigger;
 
   // Triggers that make no event: the answer says why (README, "The ADT mapping").
-  if (t == "A13") {
+  if (zsm) {
+    // The law's own steps: mapped once the episode is known.
+  } else if (t == "A13") {
     return answer(AckCode::kReject, ErrorCode::kUnsupportedEventCode,
                   "A13 (cancel discharge): the engine has no event for it yet; correct the "
                   "episode by hand",
                   ErrorLocation{"MSH", 1, 9});
-  }
-  if (t == "A40") {
+  } else if (t == "A40") {
     return answer(AckCode::kReject, ErrorCode::kUnsupportedEventCode,
                   "A40 (merge patient): episodes are not merged; correct by hand",
                   ErrorLocation{"MSH", 1, 9});
-  }
-  if (t == "A02") return nothing("A02 (transfer): ward changes are not tracked; no event");
-  if (t == "A21" || t == "A22") {
+  } else if (t == "A02") {
+    return nothing("A02 (transfer): ward changes are not tracked; no event");
+  } else if (t == "A21" || t == "A22") {
     return nothing(t + " (leave of absence): the stay goes on; no event");
-  }
-  if (t != "A01" && t != "A03" && t != "A04" && t != "A06" && t != "A08" && t != "A11") {
+  } else if (t != "A01" && t != "A03" && t != "A04" && t != "A06" && t != "A08" && t != "A11") {
     return nothing((t.empty() ? std::string("the trigger") : t) +
                    " is not used by samordna; no event");
   }
 
   const Segment* pv1 = m.find("PV1");
-  if (pv1 == nullptr)
+  if (pv1 == nullptr) {
     return content_error(ErrorCode::kSegmentSequence, "PV1 segment missing", "PV1", 0);
+  }
   const std::string inpatient_class = m.get(*pv1, 2);
   if ((t == "A01" || t == "A04" || t == "A06") && !contains(c.inpatient_classes, inpatient_class)) {
     return nothing(t + ": PV1-2 patient class is not inpatient for this sender; no event");
@@ -309,6 +388,7 @@ Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& 
                                            : c.episode_prefix) +
                  visit;
   x.source = "hl7:" + application + "^" + facility;
+  if (zsm) return steps(x);
 
   if (t == "A01" || t == "A04" || t == "A06") return admitted(x, previous);
 

@@ -113,6 +113,47 @@ TEST(Hl7AdtMapping, Timestamps) {
   EXPECT_FALSE(parse_timestamp("20250310+01", "Europe/Stockholm"));
 }
 
+// The law's own steps (ZSM^Z01..Z08, README): one event each, same ids and episode as ADT.
+std::string zsm(const std::string& trigger, const std::string& segment) {
+  return "MSH|^~\\&|WARD|SUS|SAMORDNA|SE|20250312100000||ZSM^" + trigger + "|Z" + trigger +
+         "|P|2.5\rEVN||20250312100000||||20250312093000\rPID|1\rPV1|1|I|MED3||||||||||||||||"
+         "V7001\r" +
+         segment + "\r";
+}
+
+TEST(Hl7AdtMapping, LawStepsOverZsm) {
+  const std::string head =
+      "\"episodeId\":\"SUS:V7001\",\"occurredAt\":\"2025-03-12T08:30:00Z\",\"recordedAt\":"
+      "\"2025-03-12T09:00:00Z\",\"source\":\"hl7:WARD^SUS\",";
+  auto p = process(zsm("Z01", "ZSM|SOCIAL_SERVICES~OUTPATIENT_CARE|VC-NORR|20250318"), {});
+  EXPECT_EQ(json(p.mapped),
+            "{\"eventId\":\"ZZ01#1\"," + head +
+                "\"needsAssessed\":{\"needs\":[\"SOCIAL_SERVICES\",\"OUTPATIENT_CARE\"],"
+                "\"outpatientUnit\":\"VC-NORR\",\"estimatedDischargeAt\":"
+                "\"2025-03-17T23:00:00Z\"}}\n");
+  p = process(zsm("Z02", "ZSM|SIP|N"), {});
+  EXPECT_EQ(json(p.mapped), "{\"eventId\":\"ZZ02#1\"," + head +
+                                "\"consentRecorded\":{\"scope\":\"SIP\"}}\n");  // granted false
+  p = process(zsm("Z03", "ZSM"), {});
+  EXPECT_EQ(json(p.mapped), "{\"eventId\":\"ZZ03#1\"," + head + "\"dischargeReady\":{}}\n");
+  p = process(zsm("Z05", "ZSM|VC-NORR"), {});
+  EXPECT_EQ(json(p.mapped), "{\"eventId\":\"ZZ05#1\"," + head +
+                                "\"careContactAppointed\":{\"unit\":\"VC-NORR\"}}\n");
+  p = process(zsm("Z08", "ZSM|Y"), {});
+  EXPECT_EQ(json(p.mapped), "{\"eventId\":\"ZZ08#1\"," + head +
+                                "\"outpatientServicesUnavailable\":{\"unavailable\":true}}\n");
+
+  p = process(zsm("Z01", "ZSM|HOME_HELP"), {});
+  EXPECT_EQ(p.mapped.outcome.code, AckCode::kError);
+  EXPECT_EQ(p.mapped.outcome.error, ErrorCode::kTableValueNotFound);
+  p = process(zsm("Z05", "ZSM"), {});
+  EXPECT_EQ(p.mapped.outcome.error, ErrorCode::kRequiredFieldMissing);
+  EXPECT_EQ(p.mapped.outcome.location->field, 1);
+  p = process(zsm("Z09", "ZSM"), {});
+  EXPECT_EQ(p.mapped.outcome.code, AckCode::kReject);
+  EXPECT_EQ(p.mapped.outcome.error, ErrorCode::kUnsupportedEventCode);
+}
+
 // Every file in shared/data/hl7v2 through process() with the default configuration. The expected
 // answers are written from the mapping table (README) and the messages' own fields, not copied
 // from the program.

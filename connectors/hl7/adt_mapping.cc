@@ -420,7 +420,15 @@ Processed process(std::string_view bytes, const SenderConfig& config,
                   const PreviousEstimate& previous) {
   auto m = parse(bytes, config.parse);
   if (!m) {
-    return Processed{unknown_original(),
+    // The reject still echoes MSH (above all MSH-10, which the sender matches the ACK by) when the
+    // MSH segment alone reads: the fault is further in.
+    Original original = unknown_original();
+    if (bytes.size() <= config.parse.max_message_bytes) {
+      if (auto msh = parse(bytes.substr(0, bytes.find_first_of("\r\n")), config.parse)) {
+        original = original_of(msh.value());
+      }
+    }
+    return Processed{std::move(original),
                      answer(AckCode::kReject, ErrorCode::kSegmentSequence, m.error().message)};
   }
   return Processed{original_of(m.value()), map_adt(m.value(), config, previous)};

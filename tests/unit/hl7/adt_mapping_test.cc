@@ -113,6 +113,16 @@ TEST(Hl7AdtMapping, Timestamps) {
   EXPECT_FALSE(parse_timestamp("20250310+01", "Europe/Stockholm"));
 }
 
+TEST(Hl7AdtMapping, AnUnreadableBodyStillEchoesTheControlId) {
+  std::string broken = kA01;
+  broken.replace(broken.find("Gatan 1"), 7, "Gatan\\Q\\");
+  auto p = process(broken, {});
+  EXPECT_EQ(p.mapped.outcome.code, AckCode::kReject);
+  EXPECT_EQ(p.mapped.outcome.text, "PID-11 (segment 3): unknown or malformed escape sequence");
+  EXPECT_EQ(p.original.control_id, "M100");
+  EXPECT_EQ(process("MSH|^~\\&|broken", {}).original.control_id, "");
+}
+
 // The law's own steps (ZSM^Z01..Z08, README): one event each, same ids and episode as ADT.
 std::string zsm(const std::string& trigger, const std::string& segment) {
   return "MSH|^~\\&|WARD|SUS|SAMORDNA|SE|20250312100000||ZSM^" + trigger + "|Z" + trigger +

@@ -78,7 +78,8 @@ bool err_v25(std::string_view version) {
   std::size_t i = 2;
   int minor = 0;
   while (i < version.size() && version[i] >= '0' && version[i] <= '9') {
-    minor = minor * 10 + (version[i] - '0');
+    if (minor < 100)
+      minor = minor * 10 + (version[i] - '0');  // bounded: "2.42090926..." (fuzz_hl7)
     ++i;
   }
   return i == 2 || minor >= 5;

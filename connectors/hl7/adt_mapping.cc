@@ -194,6 +194,15 @@ Mapped admitted(const Context& x, const PreviousEstimate& previous) {
   return out;
 }
 
+// A message type or trigger as an answer may name it: three letters or digits, as the standard's
+// codes are. Anything else is not quoted (a sender's mistake may put any value there).
+std::string code_or(const std::string& v, const char* otherwise) {
+  bool code = v.size() == 3 && std::all_of(v.begin(), v.end(), [](char ch) {
+                return (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+              });
+  return code ? v : otherwise;
+}
+
 bool yes_no(const std::string& v, bool& out) {
   if (v != "Y" && v != "N") return false;
   out = v == "Y";
@@ -327,9 +336,10 @@ Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& 
   std::string type = m.get(msh, 9, 0, 1);
   const bool zsm = type == "ZSM";
   if (type != "ADT" && !zsm) {
-    return answer(AckCode::kReject, ErrorCode::kUnsupportedMessageType,
-                  "MSH-9: message type " + type + " is not taken (ADT and ZSM only)",
-                  ErrorLocation{"MSH", 1, 9});
+    return answer(
+        AckCode::kReject, ErrorCode::kUnsupportedMessageType,
+        "MSH-9: message type " + code_or(type, "(not a code)") + " is not taken (ADT and ZSM only)",
+        ErrorLocation{"MSH", 1, 9});
   }
   std::string version = m.get(msh, 12);
   if (version.size() < 3 || version.substr(0, 2) != "2.") {
@@ -363,10 +373,9 @@ Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& 
   } else if (t == "A02") {
     return nothing("A02 (transfer): ward changes are not tracked; no event");
   } else if (t == "A21" || t == "A22") {
-    return nothing(t + " (leave of absence): the stay goes on; no event");
+    return nothing(code_or(t, "A2x") + " (leave of absence): the stay goes on; no event");
   } else if (t != "A01" && t != "A03" && t != "A04" && t != "A06" && t != "A08" && t != "A11") {
-    return nothing((t.empty() ? std::string("the trigger") : t) +
-                   " is not used by samordna; no event");
+    return nothing(code_or(t, "the trigger") + " is not used by samordna; no event");
   }
 
   const Segment* pv1 = m.find("PV1");

@@ -84,6 +84,7 @@ TEST(Hl7Ack, VersionLayout) {
   EXPECT_TRUE(err_v25("2.5.1"));
   EXPECT_TRUE(err_v25("2.7"));
   EXPECT_TRUE(err_v25(""));
+  EXPECT_TRUE(err_v25("2.42090926173004"));  // found by fuzz_hl7: no overflow
 }
 
 }  // namespace

@@ -123,6 +123,15 @@ TEST(Hl7AdtMapping, AnUnreadableBodyStillEchoesTheControlId) {
   EXPECT_EQ(process("MSH|^~\\&|broken", {}).original.control_id, "");
 }
 
+TEST(Hl7AdtMapping, AnswersNeverQuoteAFieldThatIsNotACode) {
+  // Found by fuzz_hl7: MSH-9 holding a timestamp was quoted in the reason.
+  auto p = process("MSH|^~\\&|A|B|C|D|20250310||20250310100000|C1|P|2.5", {});
+  EXPECT_EQ(p.mapped.outcome.text,
+            "MSH-9: message type (not a code) is not taken (ADT and ZSM only)");
+  p = process("MSH|^~\\&|A|B|C|D|20250310||ADT^191212121212|C1|P|2.5", {});
+  EXPECT_EQ(p.mapped.outcome.text, "the trigger is not used by samordna; no event");
+}
+
 // The law's own steps (ZSM^Z01..Z08, README): one event each, same ids and episode as ADT.
 std::string zsm(const std::string& trigger, const std::string& segment) {
   return "MSH|^~\\&|WARD|SUS|SAMORDNA|SE|20250312100000||ZSM^" + trigger + "|Z" + trigger +

@@ -15,7 +15,7 @@ shift || true
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${SAMORDNA_FUZZ_BUILD:-$root/build-fuzz}
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_event_json fuzz_rule_file fuzz_service_config)
+((${#targets[@]})) || targets=(fuzz_event_json fuzz_rule_file fuzz_service_config fuzz_hl7 fuzz_mllp)
 cxx=${CXX_FUZZ:-clang++-14}
 
 if ! command -v "$cxx" >/dev/null; then
@@ -37,7 +37,7 @@ cmake --build "$build" --parallel "${SAMORDNA_JOBS:-2}" --target "${targets[@]}"
 
 # target -> seed folder
 declare -A seeds=([fuzz_event_json]=event_json [fuzz_rule_file]=rule_file
-                  [fuzz_service_config]=service_config)
+                  [fuzz_service_config]=service_config [fuzz_hl7]=hl7 [fuzz_mllp]=mllp)
 failed=()
 summary=()
 for t in "${targets[@]}"; do
@@ -45,13 +45,18 @@ for t in "${targets[@]}"; do
   artifacts=$build/artifacts/$t/
   mkdir -p "$work" "$artifacts"
   log=$build/$t.log
+  # The HL7 targets also start from the shared conformance messages (read, never copied here).
+  extra_seeds=()
+  if [[ $t == fuzz_hl7 || $t == fuzz_mllp ]] && [[ -d $root/../shared/data/hl7v2 ]]; then
+    extra_seeds=("$root/../shared/data/hl7v2")
+  fi
   echo "fuzz: $t for ${seconds}s (log: $log)"
   rc=0
   # -timeout: one input taking 10 s is a hang; -rss_limit_mb: 2 GB is an out-of-memory.
   ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1} \
     "$build/tests/fuzz/$t" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
     -print_final_stats=1 -artifact_prefix="$artifacts" "$work" \
-    "$root/tests/fuzz/corpus/${seeds[$t]}" >"$log" 2>&1 || rc=$?
+    "$root/tests/fuzz/corpus/${seeds[$t]}" "${extra_seeds[@]}" >"$log" 2>&1 || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
   corpus=$(find "$work" -type f | wc -l)

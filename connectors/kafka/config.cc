@@ -63,15 +63,18 @@ std::optional<std::string> owned_property(std::string_view name) {
 
 void read_topics(Reader& r, const Field& f, Topics& topics) {
   if (!f.value.IsMap()) {
-    r.error(f.line, "'topics' must be a mapping (events, notifications, deadletter, changelog)");
+    r.error(f.line,
+            "'topics' must be a mapping (events, notifications, deadletter, changelog, episodes)");
     return;
   }
-  const yaml::Fields fields = fields_of(r, f.value, f.line, "kafka.topics",
-                                        {"events", "notifications", "deadletter", "changelog"});
+  const yaml::Fields fields =
+      fields_of(r, f.value, f.line, "kafka.topics",
+                {"events", "notifications", "deadletter", "changelog", "episodes"});
   const std::pair<const char*, std::string*> slots[] = {{"events", &topics.events},
                                                         {"notifications", &topics.notifications},
                                                         {"deadletter", &topics.deadletter},
-                                                        {"changelog", &topics.changelog}};
+                                                        {"changelog", &topics.changelog},
+                                                        {"episodes", &topics.episodes}};
   std::map<std::string, std::string> seen;  // name -> role
   for (const auto& [key, slot] : slots) {
     if (const Field* t = fields.get(key)) {
@@ -163,7 +166,7 @@ void read_root(Reader& r, const YAML::Node& root, const std::filesystem::path& b
   const yaml::Fields fields =
       fields_of(r, root, line_of(root, 1), "the file",
                 {"kafka", "stateDir", "rulesDir", "clock", "until", "maxBatch", "maxBatchMs",
-                 "timerPass", "transactionTimeoutMs"});
+                 "timerPass", "transactionTimeoutMs", "retentionDays"});
   if (const Field* x = fields.get("kafka")) read_kafka(r, *x, c.kafka);
   // Relative paths are taken from the config file's folder, not the working directory, so a
   // service unit and a developer's shell read the same file the same way.
@@ -213,6 +216,12 @@ void read_root(Reader& r, const YAML::Node& root, const std::filesystem::path& b
   }
   if (const Field* x = fields.get("maxBatchMs")) {
     if (auto v = yaml::read_int_in_range(r, *x, 0, 60000)) c.max_batch_ms = static_cast<int>(*v);
+  }
+  if (const Field* x = fields.get("retentionDays")) {
+    // 0 keeps settled episodes forever; at most a century.
+    if (auto v = yaml::read_int_in_range(r, *x, 0, 36500)) {
+      c.retention = std::chrono::hours{24} * static_cast<int64_t>(*v);
+    }
   }
   if (const Field* x = fields.get("timerPass")) {
     if (auto v = yaml::read_int_in_range(r, *x, 1, 1000000)) c.timer_pass = static_cast<size_t>(*v);

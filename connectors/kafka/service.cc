@@ -285,11 +285,12 @@ Result<void> Service::Impl::restore(PartitionId p) {
       SAMORDNA_TRYV(driver_.restore_retired(p, key, position));
       continue;
     }
-    v1::EpisodeState state;
-    if (!state.ParseFromArray(m->payload(), static_cast<int>(m->len()))) {
-      return corrupt("an EpisodeState");
+    auto restored = driver_.restore_episode(
+        p, std::string_view(static_cast<const char*>(m->payload()), m->len()), position);
+    if (!restored) {
+      if (restored.error().code == Errc::kCorruption) return corrupt("an EpisodeState");
+      return restored.error();
     }
-    SAMORDNA_TRYV(driver_.restore_episode(p, state, position));
   }
   reader->close();
   SAMORDNA_TRYV(driver_.restore_done(p, position));

@@ -232,7 +232,11 @@ int run_demo(const DemoArgs& args) {
       v1::Notification n;
       if (!n.ParseFromArray(m->payload(), static_cast<int>(m->len()))) continue;
       out.clear();
-      json.print(n, out);
+      if (!json.print(n, out)) {
+        std::cerr << "samordna: notification " << n.notification_id()
+                  << " could not be written as JSON\n";
+        continue;
+      }
       std::cout << out << '\n' << std::flush;
       ++shown;
       last = std::chrono::steady_clock::now();

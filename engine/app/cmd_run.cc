@@ -84,8 +84,9 @@ int run_service(const RunArgs& args) {
       std::cerr << "samordna: the state dir is a copy of the changelog topic: if it is damaged, "
                    "move it aside and start again, and every partition is restored from the "
                    "changelog\n";
+      return kExitFailure;  // damaged data (docs/errors.md), not a wrong argument
     }
-    return kExitUsage;
+    return kExitUsage;  // in use by another process, another format version
   }
   kafka::Service service(config, *book, *db.value());
   g_service.store(&service);

@@ -20,7 +20,10 @@ class Simulator::Lines final : public pipeline::Output {
   Result<void> begin() override { return ok(); }
   Result<void> notify(const v1::Notification& n) override {
     line_.clear();
-    json_.print(n, line_);
+    if (!json_.print(n, line_)) {
+      // Validated input cannot lead here; a notification we cannot write is still never dropped.
+      return fail(Errc::kIo, "a notification could not be written as JSON");
+    }
     line_ += '\n';
     out_.write(line_.data(), static_cast<std::streamsize>(line_.size()));
     return checked();
@@ -126,7 +129,9 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
     std::string json;
     SAMORDNA_TRYV(driver_->each_view(kPartition, [&](const v1::EpisodeView& view) -> Result<void> {
       json.clear();
-      json_.print(view, json);
+      if (!json_.print(view, json)) {
+        return fail(Errc::kIo, "an episode view could not be written as JSON");
+      }
       json += '\n';
       out.write(json.data(), static_cast<std::streamsize>(json.size()));
       if (!out) return fail(Errc::kIo, "cannot write the episode views");

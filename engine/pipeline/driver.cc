@@ -257,8 +257,12 @@ Result<void> Driver::restored(PartitionId p, int64_t next_position) {
   return flush_restore(p, next_position);
 }
 
-Result<void> Driver::restore_episode(PartitionId p, const v1::EpisodeState& state,
+Result<void> Driver::restore_episode(PartitionId p, std::string_view record,
                                      int64_t next_position) {
+  v1::EpisodeState state;
+  if (!state.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
+    return fail(Errc::kCorruption, "not an episode state record");
+  }
   SAMORDNA_TRYV(engine_.restore(p, state, txn_));
   return restored(p, next_position);
 }

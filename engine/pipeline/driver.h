@@ -138,7 +138,8 @@ class Driver {
   // episode's state, retires it (a tombstone), or sets the partition's clock; `next_position` is
   // the changelog position after the record. Written in batches, each with its position;
   // restore_done writes the rest.
-  Result<void> restore_episode(PartitionId p, const v1::EpisodeState& state, int64_t next_position);
+  // `record` is the changelog's value: the episode's storage record (kCorruption if it is not).
+  Result<void> restore_episode(PartitionId p, std::string_view record, int64_t next_position);
   Result<void> restore_retired(PartitionId p, std::string_view episode_id, int64_t next_position);
   void restore_clock(PartitionId p, Instant clock);
   Result<void> restore_done(PartitionId p, int64_t position);

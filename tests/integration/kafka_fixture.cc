@@ -478,7 +478,8 @@ std::filesystem::path write_config(const std::filesystem::path& path,
     << "    events: " << yaml_quoted(config.topics.events) << "\n"
     << "    notifications: " << yaml_quoted(config.topics.notifications) << "\n"
     << "    deadletter: " << yaml_quoted(config.topics.deadletter) << "\n"
-    << "    changelog: " << yaml_quoted(config.topics.changelog) << "\n";
+    << "    changelog: " << yaml_quoted(config.topics.changelog) << "\n"
+    << "    episodes: " << yaml_quoted(config.topics.episodes) << "\n";
   if (!config.properties.empty()) {
     y << "  properties:\n";
     for (const auto& [k, v] : config.properties) y << "    " << k << ": " << yaml_quoted(v) << "\n";

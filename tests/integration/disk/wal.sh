@@ -5,7 +5,7 @@
 #   a. damaged: a closed state dir whose WAL has 16 bytes flipped in the middle. `simulate` must
 #      exit 3 naming the state dir, with the advice to restore (RocksDB's default recovery mode
 #      opened it, dropped every record from the damage on, and exited 0). `run` refuses it at open,
-#      before it talks to Kafka: exit 2 (as every damaged state dir, eos.error_paths e) and the
+#      before it talks to Kafka: exit 3 (as every damaged state dir, eos.error_paths e) and the
 #      changelog advice.
 #   b. torn tail: the same WAL cut short by 1, 1000 and 40000 bytes (an incomplete last record, as a
 #      kill -9 or a full disk between the write(2) calls of one record leave it) must reopen.
@@ -82,10 +82,10 @@ log "a: damaged WAL (16 bytes flipped at byte $((size / 2)) of $size): simulate 
 rc=0
 timeout 60 "$SAMORDNA" run --state-dir "$WORK/a-run" --rules "$RULES" --bootstrap 127.0.0.1:1 \
   >"$WORK/run.err" 2>&1 </dev/null || rc=$?
-((rc == 2)) || fail "a: run on a state dir with a damaged WAL exited $rc, not 2: $(head -c 400 "$WORK/run.err")"
+((rc == 3)) || fail "a: run on a state dir with a damaged WAL exited $rc, not 3: $(head -c 400 "$WORK/run.err")"
 grep -qF "samordna: state dir $WORK/a-run: " "$WORK/run.err" || fail "a: run's error does not name the state dir"
 grep -q 'every partition is restored from the changelog' "$WORK/run.err" || fail "a: run gives no changelog advice"
-log "a: damaged WAL: run exit 2 at open, with the changelog advice"
+log "a: damaged WAL: run exit 3 at open, with the changelog advice"
 
 # ---------------------------------------------------------------- b. torn tail
 make_state "$WORK/b"

@@ -107,12 +107,12 @@ eos_log "e: broken rules: exit 2, $(grep -F "$bad_file:$bad_line:" "$work/e4-rul
 for m in "$work"/e5-state/MANIFEST-*; do head -c 100 /dev/urandom >"$m"; done
 rc=0
 "$SAMORDNA" run --config "$EOS_CFG" --state-dir "$work/e5-state" >"$work/e5-corrupt.log" 2>&1 </dev/null || rc=$?
-((rc == 2)) || eos_fail "e: a damaged state dir exited $rc, not 2: $(tail -n 2 "$work/e5-corrupt.log")"
+((rc == 3)) || eos_fail "e: a damaged state dir exited $rc, not 3: $(tail -n 2 "$work/e5-corrupt.log")"
 grep -qF "samordna: state dir $work/e5-state: " "$work/e5-corrupt.log" ||
   eos_fail "e: the damaged state dir's error does not name it: $(head -n 1 "$work/e5-corrupt.log")"
 grep -q 'move it aside and start again' "$work/e5-corrupt.log" ||
   eos_fail "e: no advice to restore a damaged state dir from the changelog: $(tail -n 1 "$work/e5-corrupt.log")"
-eos_log "e: damaged state dir: exit 2, $(head -n 1 "$work/e5-corrupt.log" | cut -c 1-140)..."
+eos_log "e: damaged state dir: exit 3, $(head -n 1 "$work/e5-corrupt.log" | cut -c 1-140)..."
 
 # ---------------------------------------------------------------- a, b. poison and wrong keys
 scenario ab

@@ -94,7 +94,7 @@ eos_cleanup() {
     ((rc == 0)) && rc=1
     {
       echo "[$EOS_NAME] artifacts (logs, diffs, feed, config) kept in: $EOS_WORK"
-      echo "[$EOS_NAME] topics kept: ${EOS_PREFIX}.{events,notifications,deadletter,changelog}"
+      echo "[$EOS_NAME] topics kept: ${EOS_PREFIX}.{events,notifications,deadletter,changelog,episodes}"
       local f
       for f in "$EOS_WORK"/*.log; do
         [[ -f $f ]] || continue
@@ -157,7 +157,7 @@ kafka:
   bootstrap: $EOS_BOOTSTRAP
   groupId: $EOS_PREFIX
   partitions: 4
-  topics: {events: $EOS_PREFIX.events, notifications: $EOS_PREFIX.notifications, deadletter: $EOS_PREFIX.deadletter, changelog: $EOS_PREFIX.changelog}
+  topics: {events: $EOS_PREFIX.events, notifications: $EOS_PREFIX.notifications, deadletter: $EOS_PREFIX.deadletter, changelog: $EOS_PREFIX.changelog, episodes: $EOS_PREFIX.episodes}
 stateDir: $EOS_WORK/state
 rulesDir: $EOS_SOURCE/rules/sets
 EOF

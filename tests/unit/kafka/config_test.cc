@@ -50,6 +50,7 @@ kafka:
     notifications: out.notifications
     deadletter: out.deadletter
     changelog: state.changelog
+    episodes: out.episodes
   properties:
     security.protocol: SASL_SSL
     linger.ms: 5
@@ -62,6 +63,7 @@ maxBatch: 500
 maxBatchMs: 50
 timerPass: 200
 transactionTimeoutMs: 60000
+retentionDays: 90
 )");
   auto loaded = load_service_config(path);
   ASSERT_TRUE(loaded) << loaded.error().message;
@@ -76,6 +78,7 @@ transactionTimeoutMs: 60000
   EXPECT_EQ(c.kafka.topics.notifications, "out.notifications");
   EXPECT_EQ(c.kafka.topics.deadletter, "out.deadletter");
   EXPECT_EQ(c.kafka.topics.changelog, "state.changelog");
+  EXPECT_EQ(c.kafka.topics.episodes, "out.episodes");
   const std::map<std::string, std::string> properties = {
       {"security.protocol", "SASL_SSL"},
       {"linger.ms", "5"},
@@ -89,6 +92,7 @@ transactionTimeoutMs: 60000
   EXPECT_EQ(c.max_batch_ms, 50);
   EXPECT_EQ(c.timer_pass, 200u);
   EXPECT_EQ(c.transaction_timeout_ms, 60000);
+  EXPECT_EQ(c.retention, std::chrono::hours{24 * 90});
 }
 
 TEST_F(KafkaConfigTest, EmptyFileGivesTheDefaults) {
@@ -99,6 +103,8 @@ TEST_F(KafkaConfigTest, EmptyFileGivesTheDefaults) {
   EXPECT_EQ(loaded.value().kafka.topics.events, "samordna.events");
   EXPECT_EQ(loaded.value().state_dir, defaults.state_dir);
   EXPECT_EQ(loaded.value().clock, ClockMode::kWall);
+  EXPECT_EQ(loaded.value().kafka.topics.episodes, "samordna.episodes");
+  EXPECT_EQ(loaded.value().retention, std::chrono::hours{24 * 30});
   EXPECT_TRUE(loaded.value().kafka.instance_id.empty());  // the caller fills it
 }
 

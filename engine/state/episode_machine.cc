@@ -459,10 +459,18 @@ class Step {
     for (auto& r : named) *d.add_recipients() = std::move(r);
   }
 
-  // Underrättelse (3 kap. 1 §): goes out now if the patient consented to sharing information,
-  // else it is held and the ward is told. Its sending time starts the SIP and liability clocks.
+  // Underrättelse (3 kap. 1 §): goes out now to every recipient that has not had it for this
+  // declaration, if the patient consented to sharing information, else it is held and the ward is
+  // told. Municipal liability counts only from a notice that reached the municipality's units
+  // (5 kap. 3 § 2, 4 §): a notice to outpatient care alone starts no period.
   void send_discharge_ready_notice() {
-    const auto to = recipients();
+    std::vector<Recipient> to;
+    for (auto& r : recipients()) {
+      const bool had = std::any_of(
+          st_.discharge_ready_notified().begin(), st_.discharge_ready_notified().end(),
+          [&](const Recipient& n) { return n.service() == r.service() && n.unit() == r.unit(); });
+      if (!had) to.push_back(std::move(r));
+    }
     if (to.empty()) return;
     if (st_.information_consent() != v1::CONSENT_GRANTED) {
       if (!st_.discharge_ready_notice_held()) {
@@ -474,6 +482,7 @@ class Step {
       return;
     }
     st_.set_discharge_ready_notice_held(false);
+    bool reached_municipality = false;
     for (const auto& r : to) {
       Notification& n = emit();
       auto* notice = n.mutable_discharge_ready_notice();
@@ -482,8 +491,13 @@ class Step {
       notice->set_care_unit(st_.admission().care_unit());
       *notice->mutable_declared_at() = to_proto(from_unix(st_.declared_at()));
       record_notice(v1::NoticeRecord::DISCHARGE_READY_NOTICE, r, n);
+      *st_.add_discharge_ready_notified() = r;
+      reached_municipality = reached_municipality || r.service() == v1::SOCIAL_SERVICES ||
+                             r.service() == v1::MUNICIPAL_HEALTH_CARE;
     }
-    st_.add_periods()->set_notice_sent_at(to_unix(now_));
+    if (reached_municipality && open_period() == nullptr) {
+      st_.add_periods()->set_notice_sent_at(to_unix(now_));
+    }
     start_sip_clock();
   }
 
@@ -641,6 +655,12 @@ void on_needs_assessed(Step& s, const v1::Event& e) {
   if (!st.has_assessed_at()) st.set_assessed_at(to_unix(assessed));
   s.open_admission_notice_deadline(assessed);
   s.send_admission_notices();
+  // A unit that becomes a recipient while the patient is discharge-ready is told so as soon as it
+  // does (3 kap. 1 § "berörda enheter"), also when no need was known at the declaration.
+  if (st.phase() == EpisodeState::OPEN && st.discharge_ready() &&
+      !st.discharge_ready_notice_held()) {
+    s.send_discharge_ready_notice();
+  }
 }
 
 void on_estimated_discharge_changed(Step& s, const v1::Event& e) {
@@ -708,6 +728,7 @@ void on_discharge_ready_revoked(Step& s, const v1::Event& e) {
   auto& st = s.st();
   st.set_discharge_ready(false);
   st.set_discharge_ready_notice_held(false);
+  st.clear_discharge_ready_notified();
   // The clocks that hang on the notice stop; a new declaration starts them again.
   s.end_period(from_proto(e.occurred_at()));
   s.waive_pending(v1::SIP_INVITATION);

@@ -709,7 +709,16 @@ void on_consent(Step& s, const v1::Event& e) {
 
 void on_care_contact(Step& s, const v1::Event& e) {
   auto& st = s.st();
-  st.set_care_contact_unit(e.care_contact_appointed().unit());
+  // 2 kap. 5 §: the care contact is appointed by "den enheten", the outpatient unit that received
+  // the admission notice. One appointed by another unit does not count; the ward is warned.
+  const std::string& unit = e.care_contact_appointed().unit();
+  if (std::none_of(st.notified().begin(), st.notified().end(), [&](const Recipient& r) {
+        return r.service() == v1::OUTPATIENT_CARE && r.unit() == unit;
+      })) {
+    s.emit_warning(v1::Warning::CARE_CONTACT_FROM_UNIT_WITHOUT_ADMISSION_NOTICE, s.ward());
+    return;
+  }
+  st.set_care_contact_unit(unit);
   if (!st.has_care_contact_at()) st.set_care_contact_at(to_unix(from_proto(e.occurred_at())));
   s.fulfil(v1::CARE_CONTACT, from_proto(e.occurred_at()));
 }

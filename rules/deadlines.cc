@@ -75,13 +75,14 @@ DueAt information_transfer_due(Instant discharged_at) {
   return out;
 }
 
-DueAt sip_invitation_due(Instant notice_sent_at, const RuleSet& rules) {
+DueAt sip_invitation_due(Instant notice_sent_at, const RuleSet& rules,
+                         std::string_view anchor_text) {
   DueAt out;
   const LocalDate sent = local_date(notice_sent_at);
   const LocalDate last = add_calendar_days(sent, rules.sip_invitation_days);
   out.due = end_of_local_day(last);
   out.steps.push_back(rule_set_text(rules));
-  out.steps.push_back("discharge-ready notice sent " + format_local(notice_sent_at) +
+  out.steps.push_back(std::string(anchor_text) + " " + format_local(notice_sent_at) +
                       ": D = " + format_date(sent));
   out.steps.push_back("due = end of D + " +
                       plural(rules.sip_invitation_days, "calendar day", "calendar days") + " = " +

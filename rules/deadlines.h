@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "rules/calendar.h"
@@ -23,7 +24,10 @@ DueAt admission_notice_due(Instant admitted_at, Instant assessed_at, const RuleS
 // 3 kap. 2 §: 23:59:59 local time on the date of discharge.
 DueAt information_transfer_due(Instant discharged_at);
 // 4 kap. 3 §: 23:59:59 local time on day D + sip_invitation_days, D = date the notice was sent.
-DueAt sip_invitation_due(Instant notice_sent_at, const RuleSet& rules);
+// `anchor_text` names the anchor: the notice, or the patient's SIP consent when it came after the
+// notice (the days then run from the consent; ../shared/domain.md "Consent and secrecy").
+DueAt sip_invitation_due(Instant notice_sent_at, const RuleSet& rules,
+                         std::string_view anchor_text = "discharge-ready notice sent");
 
 struct FirstLiable {
   LocalDate date;

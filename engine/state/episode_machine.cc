@@ -296,6 +296,22 @@ class Step {
                   timers->end());
   }
 
+  // The timers of one deadline: there may be several pending of a kind (admission notices to
+  // units named by different assessments), told apart by their due time.
+  bool timer_of(const v1::TimerRecord& t, const DeadlineRecord& d) const {
+    if (t.deadline() != d.kind()) return false;
+    if (t.kind() == v1::TIMER_DEADLINE) return t.fire_at() == d.due_at() + 1;
+    const auto& leads = rule_set().reminder_lead;
+    const auto it = leads.find(d.kind());
+    return it != leads.end() && t.fire_at() == to_unix(from_unix(d.due_at()) - it->second);
+  }
+  void drop_timers(const DeadlineRecord& d) {
+    auto* timers = st_.mutable_timers();
+    timers->erase(std::remove_if(timers->begin(), timers->end(),
+                                 [&](const v1::TimerRecord& t) { return timer_of(t, d); }),
+                  timers->end());
+  }
+
   void add_timer(v1::TimerKind kind, DeadlineKind deadline, Instant fire_at) {
     auto* t = st_.add_timers();
     t->set_kind(kind);
@@ -313,20 +329,26 @@ class Step {
     d.set_anchor(to_unix(anchor));
     d.set_due_at(to_unix(due));
     *d.mutable_responsible() = std::move(responsible);
-    if (now_ > due) return d;
-    // The deadline timer fires one second after due_at: an action at due_at is still on time.
-    add_timer(v1::TIMER_DEADLINE, kind, due + std::chrono::seconds{1});
-    const auto& leads = rule_set().reminder_lead;
-    if (auto it = leads.find(kind); it != leads.end() && due - it->second > now_) {
-      add_timer(v1::TIMER_REMINDER, kind, due - it->second);
-    }
+    arm(d);
     return d;
+  }
+
+  // The timers of a pending deadline: none when it is already past (miss_overdue settles it).
+  void arm(const DeadlineRecord& d) {
+    const Instant due = from_unix(d.due_at());
+    if (now_ > due) return;
+    // The deadline timer fires one second after due_at: an action at due_at is still on time.
+    add_timer(v1::TIMER_DEADLINE, d.kind(), due + std::chrono::seconds{1});
+    const auto& leads = rule_set().reminder_lead;
+    if (auto it = leads.find(d.kind()); it != leads.end() && due - it->second > now_) {
+      add_timer(v1::TIMER_REMINDER, d.kind(), due - it->second);
+    }
   }
 
   // A deadline met or no longer required: stop its clock.
   void close_deadline(DeadlineRecord& d, DeadlineRecord::Status status) {
     d.set_status(status);
-    drop_timers(d.kind());
+    drop_timers(d);
   }
 
   void waive_pending(DeadlineKind kind) {
@@ -337,8 +359,11 @@ class Step {
   // An obligation fulfilled by an event that happened at `at`. Compliance is judged by event time;
   // alerts by the clock: a miss already alerted is retracted when the event shows it was on time.
   void fulfil(DeadlineKind kind, Instant at) {
-    DeadlineRecord* d = latest(kind);
-    if (d == nullptr || d->has_fulfilled_at()) return;
+    if (DeadlineRecord* d = latest(kind)) fulfil(*d, at);
+  }
+  void fulfil(DeadlineRecord& rec, Instant at) {
+    DeadlineRecord* d = &rec;
+    if (d->has_fulfilled_at()) return;
     d->set_fulfilled_at(to_unix(at));
     const bool in_time = to_unix(at) <= d->due_at();
     switch (d->status()) {
@@ -346,7 +371,7 @@ class Step {
         if (in_time) {
           close_deadline(*d, DeadlineRecord::MET);
         } else {
-          drop_timers(kind);
+          drop_timers(*d);
           emit_missed(*d);
         }
         break;
@@ -399,14 +424,53 @@ class Step {
       *st_.add_notified() = r;
       record_notice(v1::NoticeRecord::ADMISSION_NOTICE, r, n);
     }
-    // The notice counts as sent when the engine issues it.
-    fulfil(v1::ADMISSION_NOTICE, now_);
+    // The notice counts as sent when the engine issues it: every unit still waiting has it now,
+    // so each deadline still open is fulfilled, on time or not (2 kap. 3 §).
+    for (auto& d : *st_.mutable_deadlines()) {
+      if (d.kind() == v1::ADMISSION_NOTICE) fulfil(d, now_);
+    }
   }
 
-  // Underrättelse (3 kap. 1 §): goes out now if the patient consented to sharing information,
-  // else it is held and the ward is told. Its sending time starts the SIP and liability clocks.
+  // 2 kap. 1, 3 §§: every unit an assessment makes a recipient gets its admission notice within
+  // 24 h of that assessment (of the admission, if assessed before it); a unit already waiting
+  // keeps the deadline it has. A record without recipients (written before per-unit deadlines)
+  // stands for every unit while it is open.
+  void open_admission_notice_deadline(Instant assessed) {
+    auto covered = [&](const Recipient& r) {
+      return std::any_of(
+          st_.deadlines().begin(), st_.deadlines().end(), [&](const DeadlineRecord& d) {
+            if (d.kind() != v1::ADMISSION_NOTICE) return false;
+            if (d.recipients().empty()) return !d.has_fulfilled_at();
+            return std::any_of(d.recipients().begin(), d.recipients().end(),
+                               [&](const Recipient& x) {
+                                 return x.service() == r.service() && x.unit() == r.unit();
+                               });
+          });
+    };
+    std::vector<Recipient> named;
+    for (auto& r : recipients()) {
+      if (!notified(r) && !covered(r)) named.push_back(std::move(r));
+    }
+    if (named.empty()) return;
+    const Instant admitted = from_unix(st_.admitted_at());
+    const auto due = rules::admission_notice_due(admitted, assessed, rule_set());
+    DeadlineRecord& d =
+        open_deadline(v1::ADMISSION_NOTICE, std::max(admitted, assessed), due.due, ward());
+    for (auto& r : named) *d.add_recipients() = std::move(r);
+  }
+
+  // Underrättelse (3 kap. 1 §): goes out now to every recipient that has not had it for this
+  // declaration, if the patient consented to sharing information, else it is held and the ward is
+  // told. Municipal liability counts only from a notice that reached the municipality's units
+  // (5 kap. 3 § 2, 4 §): a notice to outpatient care alone starts no period.
   void send_discharge_ready_notice() {
-    const auto to = recipients();
+    std::vector<Recipient> to;
+    for (auto& r : recipients()) {
+      const bool had = std::any_of(
+          st_.discharge_ready_notified().begin(), st_.discharge_ready_notified().end(),
+          [&](const Recipient& n) { return n.service() == r.service() && n.unit() == r.unit(); });
+      if (!had) to.push_back(std::move(r));
+    }
     if (to.empty()) return;
     if (st_.information_consent() != v1::CONSENT_GRANTED) {
       if (!st_.discharge_ready_notice_held()) {
@@ -418,6 +482,7 @@ class Step {
       return;
     }
     st_.set_discharge_ready_notice_held(false);
+    bool reached_municipality = false;
     for (const auto& r : to) {
       Notification& n = emit();
       auto* notice = n.mutable_discharge_ready_notice();
@@ -426,21 +491,48 @@ class Step {
       notice->set_care_unit(st_.admission().care_unit());
       *notice->mutable_declared_at() = to_proto(from_unix(st_.declared_at()));
       record_notice(v1::NoticeRecord::DISCHARGE_READY_NOTICE, r, n);
+      *st_.add_discharge_ready_notified() = r;
+      reached_municipality = reached_municipality || r.service() == v1::SOCIAL_SERVICES ||
+                             r.service() == v1::MUNICIPAL_HEALTH_CARE;
     }
-    st_.add_periods()->set_notice_sent_at(to_unix(now_));
+    if (reached_municipality && open_period() == nullptr) {
+      st_.add_periods()->set_notice_sent_at(to_unix(now_));
+    }
     start_sip_clock();
   }
 
   // 4 kap. 3 §: the SIP invitation is due within three days of the notice, when a SIP is
-  // required and none was sent yet.
-  void start_sip_clock() {
+  // required and none was sent yet. `consent_at`: the patient's SIP consent just given (event
+  // time). The care contact cannot call a SIP before the patient consents, so a consent after the
+  // notice moves the start of the three days to the consent (../shared/domain.md, "Consent and
+  // secrecy"); no consent recorded at all is not a refusal, and the days run from the notice.
+  void start_sip_clock(std::optional<Instant> consent_at = std::nullopt) {
     if (!sip_required() || st_.has_sip_invitation_sent_at()) return;
-    if (find(v1::SIP_INVITATION, DeadlineRecord::PENDING) != nullptr) return;
     const v1::LiabilityPeriodRecord* period = open_period();
     if (period == nullptr) return;
     const Instant sent = from_unix(period->notice_sent_at());
-    open_deadline(v1::SIP_INVITATION, sent, rules::sip_invitation_due(sent, rule_set()).due,
-                  outpatient());
+    const Instant anchor = consent_at && *consent_at > sent ? *consent_at : sent;
+    const Instant due = rules::sip_invitation_due(anchor, rule_set()).due;
+    DeadlineRecord* d = latest(v1::SIP_INVITATION);
+    const bool this_period = d != nullptr && d->anchor() >= period->notice_sent_at() &&
+                             d->status() != DeadlineRecord::WAIVED;
+    if (!this_period) {
+      open_deadline(v1::SIP_INVITATION, anchor, due, outpatient());
+      return;
+    }
+    if (d->status() == DeadlineRecord::MET || to_unix(due) <= d->due_at()) return;
+    // The deadline of this period moves to the consent. A miss it had is retracted: the days had
+    // not run out, counted from the consent (a new miss follows if these have too).
+    if (d->status() == DeadlineRecord::MISSED && d->alerted()) {
+      fill_alert(*emit().mutable_deadline_miss_retracted(), *d);
+    }
+    drop_timers(v1::SIP_INVITATION);
+    d->set_status(DeadlineRecord::PENDING);
+    d->set_alerted(false);
+    d->clear_fulfilled_at();
+    d->set_anchor(to_unix(anchor));
+    d->set_due_at(to_unix(due));
+    arm(*d);
   }
 
   v1::LiabilityPeriodRecord* open_period() {
@@ -458,7 +550,7 @@ class Step {
   void miss_overdue() {
     for (auto& d : *st_.mutable_deadlines()) {
       if (d.status() == DeadlineRecord::PENDING && to_unix(now_) > d.due_at()) {
-        drop_timers(d.kind());
+        drop_timers(d);
         emit_missed(d);
       }
     }
@@ -502,8 +594,22 @@ class Step {
     f.municipality = st_.admission().patient().home_municipality();
     f.municipal_need = municipal_need();
     f.declared_discharge_ready = st_.has_declared_at();
-    const DeadlineRecord* notice = latest(v1::ADMISSION_NOTICE);
-    f.admission_notice_in_time = notice != nullptr && notice->status() == DeadlineRecord::MET;
+    // 5 kap. 3 § 1: only the notices to the municipality's units decide; a late one to outpatient
+    // care is the ward's missed deadline, not a condition of the municipality's liability.
+    bool municipal_notice = false;
+    bool municipal_in_time = true;
+    for (const auto& d : st_.deadlines()) {
+      if (d.kind() != v1::ADMISSION_NOTICE) continue;
+      const bool municipal =
+          d.recipients().empty() ||
+          std::any_of(d.recipients().begin(), d.recipients().end(), [](const Recipient& r) {
+            return r.service() == v1::SOCIAL_SERVICES || r.service() == v1::MUNICIPAL_HEALTH_CARE;
+          });
+      if (!municipal) continue;
+      municipal_notice = true;
+      municipal_in_time = municipal_in_time && d.status() == DeadlineRecord::MET;
+    }
+    f.admission_notice_in_time = municipal_notice && municipal_in_time;
     // A patient who declined SIP lifts the SIP condition, also for a miss before the refusal.
     f.sip_invitation_missed =
         st_.sip_consent() != v1::CONSENT_DECLINED && any_missed(v1::SIP_INVITATION);
@@ -543,16 +649,18 @@ void on_needs_assessed(Step& s, const v1::Event& e) {
     st.set_estimated_discharge_at(to_unix(from_proto(msg.estimated_discharge_at())));
   }
   if (st.needs_size() == 0) return;
-  // The first assessment that finds needs starts the 24-hour clock (2 kap. 3 §).
-  if (!st.has_assessed_at()) {
-    const Instant assessed = from_proto(e.occurred_at());
-    st.set_assessed_at(to_unix(assessed));
-    const auto due =
-        rules::admission_notice_due(from_unix(st.admitted_at()), assessed, s.rule_set());
-    s.open_deadline(v1::ADMISSION_NOTICE, std::max(from_unix(st.admitted_at()), assessed), due.due,
-                    s.ward());
-  }
+  // Each assessment that names new units starts their 24-hour clock (2 kap. 3 §); assessed_at
+  // keeps the first one that found needs.
+  const Instant assessed = from_proto(e.occurred_at());
+  if (!st.has_assessed_at()) st.set_assessed_at(to_unix(assessed));
+  s.open_admission_notice_deadline(assessed);
   s.send_admission_notices();
+  // A unit that becomes a recipient while the patient is discharge-ready is told so as soon as it
+  // does (3 kap. 1 § "berörda enheter"), also when no need was known at the declaration.
+  if (st.phase() == EpisodeState::OPEN && st.discharge_ready() &&
+      !st.discharge_ready_notice_held()) {
+    s.send_discharge_ready_notice();
+  }
 }
 
 void on_estimated_discharge_changed(Step& s, const v1::Event& e) {
@@ -588,9 +696,12 @@ void on_consent(Step& s, const v1::Event& e) {
     }
     return;
   }
+  // Only a consent that was not already in force moves the SIP clock (a repeat changes nothing).
+  const bool newly_granted = msg.granted() && st.sip_consent() != v1::CONSENT_GRANTED;
   st.set_sip_consent(value);
   if (msg.granted()) {
-    s.start_sip_clock();
+    s.start_sip_clock(newly_granted ? std::optional<Instant>(from_proto(e.occurred_at()))
+                                    : std::nullopt);
   } else {
     s.waive_pending(v1::SIP_INVITATION);
   }
@@ -598,7 +709,16 @@ void on_consent(Step& s, const v1::Event& e) {
 
 void on_care_contact(Step& s, const v1::Event& e) {
   auto& st = s.st();
-  st.set_care_contact_unit(e.care_contact_appointed().unit());
+  // 2 kap. 5 §: the care contact is appointed by "den enheten", the outpatient unit that received
+  // the admission notice. One appointed by another unit does not count; the ward is warned.
+  const std::string& unit = e.care_contact_appointed().unit();
+  if (std::none_of(st.notified().begin(), st.notified().end(), [&](const Recipient& r) {
+        return r.service() == v1::OUTPATIENT_CARE && r.unit() == unit;
+      })) {
+    s.emit_warning(v1::Warning::CARE_CONTACT_FROM_UNIT_WITHOUT_ADMISSION_NOTICE, s.ward());
+    return;
+  }
+  st.set_care_contact_unit(unit);
   if (!st.has_care_contact_at()) st.set_care_contact_at(to_unix(from_proto(e.occurred_at())));
   s.fulfil(v1::CARE_CONTACT, from_proto(e.occurred_at()));
 }
@@ -617,6 +737,7 @@ void on_discharge_ready_revoked(Step& s, const v1::Event& e) {
   auto& st = s.st();
   st.set_discharge_ready(false);
   st.set_discharge_ready_notice_held(false);
+  st.clear_discharge_ready_notified();
   // The clocks that hang on the notice stop; a new declaration starts them again.
   s.end_period(from_proto(e.occurred_at()));
   s.waive_pending(v1::SIP_INVITATION);
@@ -1151,12 +1272,19 @@ Transition fire_timer(const v1::EpisodeState& state, const TimerFired& timer,
   Step s(state, rules, timer.fire_at, cause);
   auto& st = s.st();
   st.mutable_timers()->erase(st.mutable_timers()->begin() + (it - timers.begin()));
-  if (DeadlineRecord* d = s.find(timer.deadline, DeadlineRecord::PENDING)) {
+  // The pending deadlines of the kind this timer belongs to (one, unless units named by
+  // different assessments wait for admission notices due at the same second).
+  v1::TimerRecord fired;
+  fired.set_kind(timer.kind);
+  fired.set_deadline(timer.deadline);
+  fired.set_fire_at(to_unix(timer.fire_at));
+  for (auto& d : *st.mutable_deadlines()) {
+    if (d.status() != DeadlineRecord::PENDING || !s.timer_of(fired, d)) continue;
     if (timer.kind == v1::TIMER_DEADLINE) {
-      s.drop_timers(timer.deadline);
-      s.emit_missed(*d);
+      s.drop_timers(d);
+      s.emit_missed(d);
     } else {
-      s.fill_alert(*s.emit().mutable_deadline_reminder(), *d);
+      s.fill_alert(*s.emit().mutable_deadline_reminder(), d);
     }
   }
   s.try_settle();

@@ -1,5 +1,6 @@
 #include "engine/state/explain.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "engine/state/episode_machine.h"
@@ -32,14 +33,25 @@ std::vector<std::string> steps_for(const v1::EpisodeState& st, const DeadlineRec
   const Instant anchor = from_unix(d.anchor());
   switch (d.kind()) {
     case v1::ADMISSION_NOTICE:
-      return rules::admission_notice_due(
-                 from_unix(st.admitted_at()),
-                 st.has_assessed_at() ? from_unix(st.assessed_at()) : anchor, set)
+      // A unit named by a later assessment has its own anchor, that assessment.
+      return rules::admission_notice_due(from_unix(st.admitted_at()),
+                                         d.anchor() > st.admitted_at() || !st.has_assessed_at()
+                                             ? anchor
+                                             : from_unix(st.assessed_at()),
+                                         set)
           .steps;
     case v1::INFORMATION_TRANSFER:
       return rules::information_transfer_due(anchor).steps;
-    case v1::SIP_INVITATION:
-      return rules::sip_invitation_due(anchor, set).steps;
+    case v1::SIP_INVITATION: {
+      // Anchored at a notice, or at the SIP consent that came after it.
+      const bool at_notice = std::any_of(
+          st.periods().begin(), st.periods().end(),
+          [&](const v1::LiabilityPeriodRecord& p) { return p.notice_sent_at() == d.anchor(); });
+      return rules::sip_invitation_due(
+                 anchor, set,
+                 at_notice ? "discharge-ready notice sent" : "SIP consent given after the notice")
+          .steps;
+    }
     case v1::CARE_CONTACT:
       return {"due at the discharge itself: " + local(d.due_at())};
     default:

@@ -222,6 +222,29 @@ TEST(EpisodeMachine, HeldNoticeMissesItsDeadlineWhenTheClockPasses) {
   EXPECT_EQ(out[0].deadline_missed().due_local(), "2022-03-02T11:00:00+01:00");
 }
 
+// Issue 8 item 1 (2 kap. 1, 3 §§): a unit named by a later assessment has its own 24 h. Both
+// notices are held (no estimated discharge time): each deadline is missed by its own timer.
+TEST(EpisodeMachine, EachAssessmentGivesTheUnitsItNamesTheirOwnDeadline) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T10:00:00Z", R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})"),
+           "2022-03-01T10:00:00Z");
+  ep.apply(event("m", "2022-03-01T16:00:00Z",
+                 R"("needsAssessed":{"needs":["OUTPATIENT_CARE"],"outpatientUnit":"vc-1"})"),
+           "2022-03-01T16:00:00Z");
+  int notice_deadlines = 0;
+  for (const auto& d : ep.state().deadlines()) {
+    if (d.kind() == v1::ADMISSION_NOTICE) ++notice_deadlines;
+  }
+  ASSERT_EQ(notice_deadlines, 2);
+  auto out = ep.advance("2022-03-02T10:00:01Z");
+  ASSERT_EQ(kinds(out), (Kinds{"deadlineMissed"}));
+  EXPECT_EQ(out[0].deadline_missed().due_local(), "2022-03-02T11:00:00+01:00");
+  out = ep.advance("2022-03-02T16:00:01Z");
+  ASSERT_EQ(kinds(out), (Kinds{"deadlineMissed"}));
+  EXPECT_EQ(out[0].deadline_missed().due_local(), "2022-03-02T17:00:00+01:00");
+}
+
 TEST(EpisodeMachine, DuplicateIdsAreIgnoredAndConflictingOnesRejected) {
   Episode ep;
   ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");

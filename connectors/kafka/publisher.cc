@@ -184,9 +184,10 @@ struct Publisher::Impl : public RdKafka::DeliveryReportCb {
     deliver(answers);
     // Free the opaques of what librdkafka still holds: purge it and serve the reports (their
     // batches are answered already, so nobody hears of them twice).
-    producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT |
-                    RdKafka::Producer::PURGE_NON_BLOCKING);
-    producer->poll(0);
+    // The purge reports come through poll(), maybe not all in the first call: serve them until
+    // librdkafka holds nothing (bounded: a broken client must not hang the shutdown).
+    producer->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+    for (int i = 0; i < 200 && producer->outq_len() > 0; ++i) producer->poll(10);
   }
 };
 

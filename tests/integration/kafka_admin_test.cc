@@ -113,7 +113,7 @@ TEST_F(KafkaAdminIntegration, WithoutCreateTheMissingTopicsAreListed) {
   EXPECT_EQ(ensured.error().code, Errc::kNotFound);
   EXPECT_THAT(ensured.error().message,
               HasSubstr(": " + config.topics.notifications + ", " + config.topics.deadletter +
-                        " (createTopics is false"));
+                        ", " + config.topics.episodes + " (createTopics is false"));
 }
 
 TEST_F(KafkaAdminIntegration, MismatchedChangelogIsAConflict) {

@@ -260,15 +260,16 @@ eos_read_output
 [[ ! -s $EOS_WORK/deadletter.jsonl ]] || eos_fail "$(wc -l <"$EOS_WORK/deadletter.jsonl") dead letter(s), expected none"
 
 # Each notification projected to the fields that do not depend on when it was processed (a
-# noticeHeld is issued at the wall time of its event); any other line is kept whole, so it differs.
+# noticeHeld is issued at the wall time of its event; addressees are skipped); any other line is
+# kept whole, so it differs.
 project() {
   awk 'function f(k) {
          if (match($0, "\"" k "\":\"[^\"]*\"")) return substr($0, RSTART + length(k) + 4, RLENGTH - length(k) - 5)
          return "?"
        }
-       /^\{"notificationId":"[^"]*","episodeId":"[^"]*","issuedAt":"[^"]*","noticeHeld":\{/ {
+       /^\{"notificationId":"[^"]*","episodeId":"[^"]*","issuedAt":"[^"]*",("addressees":\[[^]]*\],)?"noticeHeld":\{/ {
          print f("notificationId"), f("episodeId"), "noticeHeld", f("notice"), f("reason"); next }
-       /^\{"notificationId":"[^"]*","episodeId":"[^"]*","issuedAt":"[^"]*","deadlineMissed":\{/ {
+       /^\{"notificationId":"[^"]*","episodeId":"[^"]*","issuedAt":"[^"]*",("addressees":\[[^]]*\],)?"deadlineMissed":\{/ {
          print f("notificationId"), f("episodeId"), "deadlineMissed", f("deadline"), f("dueAt"), f("issuedAt"); next }
        { print }' "$1"
 }

@@ -79,7 +79,7 @@ rc=0
 "$SAMORDNA" run --config "$EOS_CFG" --no-create-topics --state-dir "$work/e3-state" \
   >"$work/e3-no-create.log" 2>&1 </dev/null || rc=$?
 ((rc == 2)) || eos_fail "e: --no-create-topics with missing topics exited $rc, not 2: $(tail -n 2 "$work/e3-no-create.log")"
-for t in events notifications deadletter changelog; do
+for t in events notifications deadletter changelog episodes; do
   grep -q "missing Kafka topic.*$EOS_PREFIX\\.$t" "$work/e3-no-create.log" ||
     eos_fail "e: --no-create-topics: the message does not name $EOS_PREFIX.$t: $(tail -n 1 "$work/e3-no-create.log")"
 done

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "connectors/kafka/codec.h"
+#include "tests/unit/kafka/mock_cluster.h"
 
 namespace samordna::kafka {
 namespace {
@@ -33,30 +34,7 @@ using Clock = std::chrono::steady_clock;
 constexpr int kPartitions = 3;
 constexpr int16_t kProduceApiKey = 0;  // Kafka protocol ApiKey of Produce
 
-class MockCluster {
- public:
-  MockCluster() {
-    char detail[256];
-    rd_kafka_conf_t* conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", detail, sizeof detail) !=
-        RD_KAFKA_CONF_OK) {
-      ADD_FAILURE() << detail;
-    }
-    rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, detail, sizeof detail);
-    if (rk_ == nullptr) ADD_FAILURE() << detail;
-    cluster_ = rd_kafka_handle_mock_cluster(rk_);
-  }
-  ~MockCluster() { rd_kafka_destroy(rk_); }
-  MockCluster(const MockCluster&) = delete;
-  MockCluster& operator=(const MockCluster&) = delete;
-
-  rd_kafka_mock_cluster_t* get() const { return cluster_; }
-  std::string bootstrap() const { return rd_kafka_mock_cluster_bootstraps(cluster_); }
-
- private:
-  rd_kafka_t* rk_ = nullptr;
-  rd_kafka_mock_cluster_t* cluster_ = nullptr;
-};
+using testing::MockCluster;
 
 v1::Event event(const std::string& episode, const std::string& id) {
   v1::Event e;

@@ -186,25 +186,12 @@ void Driver::advance_clock(PartitionId p, Instant to) {
 Result<bool> Driver::commit() {
   if (!in_unit_) return true;
   Changes changes;
-  std::vector<std::optional<v1::EpisodeState>> states;
-  states.reserve(engine_.staged().size());
-  for (const auto& [p, id] : engine_.staged()) {
-    SAMORDNA_TRY(state, engine_.episode(p, id, &txn_));
-    states.push_back(std::move(state));
-  }
   std::vector<v1::EpisodeView> views;
-  if (options_.views) {
-    views.reserve(states.size());
-    for (const auto& state : states) {
-      views.push_back(state ? state::view_of(*state, rules_) : v1::EpisodeView());
-    }
-  }
-  size_t i = 0;
-  for (const auto& [p, id] : engine_.staged()) {
-    const auto& state = states[i];
-    const v1::EpisodeView* view = options_.views && state ? &views[i] : nullptr;
-    changes.episodes.push_back({p, id, state ? &*state : nullptr, view});
-    ++i;
+  if (options_.views) views.reserve(engine_.staged().size());
+  for (const auto& [key, state] : engine_.staged()) {
+    const v1::EpisodeView* view = nullptr;
+    if (options_.views && state) view = &views.emplace_back(state::view_of(*state, rules_));
+    changes.episodes.push_back({key.first, key.second, state ? &*state : nullptr, view});
   }
   for (const auto& [p, clock] : clock_) {
     auto it = committed_clock_.find(p);

@@ -41,6 +41,7 @@ Engine::Engine(store::Db& db, const rules::RuleBook& rules, std::chrono::seconds
 
 Result<void> Engine::open() {
   staged_.clear();
+  probe_.reset();
   return timers_.load();
 }
 
@@ -54,9 +55,24 @@ const uint8_t kRetentionTimer = pack_timer_kind(v1::TIMER_RETENTION, v1::DEADLIN
 
 }  // namespace
 
+const std::optional<v1::EpisodeState>* Engine::staged_state(PartitionId partition,
+                                                            std::string_view id) const {
+  auto it = staged_.find(std::pair<PartitionId, std::string_view>(partition, id));
+  return it == staged_.end() ? nullptr : &it->second;
+}
+
 Result<std::optional<v1::EpisodeState>> Engine::load(PartitionId partition, std::string_view id,
                                                      store::Txn& txn) const {
+  if (const auto* staged = staged_state(partition, id)) return *staged;
   return episodes_.get(partition, id, &txn);
+}
+
+Result<std::optional<v1::EpisodeState>> Engine::episode(PartitionId partition, std::string_view id,
+                                                        store::Txn* txn) const {
+  if (txn != nullptr) {
+    if (const auto* staged = staged_state(partition, id)) return *staged;
+  }
+  return episodes_.get(partition, id, txn);
 }
 
 Result<void> Engine::stage(PartitionId partition, const v1::EpisodeState* old,
@@ -71,8 +87,6 @@ Result<void> Engine::stage(PartitionId partition, const v1::EpisodeState* old,
       !(old != nullptr && old->has_retire_at() && old->retire_at() == next.retire_at())) {
     SAMORDNA_TRYV(timers_.schedule(txn, key(kRetentionTimer), from_unix(next.retire_at())));
   }
-  episodes_.put(txn, partition, next);
-  staged_.emplace(partition, next.episode_id());
   const TimerSet before = timers_of(old);
   const TimerSet after = timers_of(&next);
   for (const auto& [kind, fire_at] : before) {
@@ -85,10 +99,30 @@ Result<void> Engine::stage(PartitionId partition, const v1::EpisodeState* old,
     if (it != before.end() && it->second == fire_at) continue;
     SAMORDNA_TRYV(timers_.schedule(txn, key(kind), from_unix(fire_at)));
   }
+  if (probe_ && probe_->partition == partition &&
+      probe_->event->episode_id() == next.episode_id()) {
+    probe_.reset();  // the probed step was taken from the state before this one
+  }
+  // Last: `next` is the caller's to give up (a transition's new state), and moves here.
+  auto slot = staged_.find(std::pair<PartitionId, std::string_view>(partition, next.episode_id()));
+  if (slot == staged_.end()) {
+    std::string id = next.episode_id();
+    staged_.emplace(EpisodeKey(partition, std::move(id)), std::move(next));
+  } else {
+    slot->second = std::move(next);
+  }
   return ok();
 }
 
 Result<void> Engine::write(store::Txn& txn) {
+  // An episode staged several times in the unit is serialised once, here.
+  for (const auto& [key, state] : staged_) {
+    if (state) {
+      episodes_.put(txn, key.first, *state);
+    } else {
+      episodes_.erase(txn, key.first, key.second);
+    }
+  }
   SAMORDNA_TRYV(db_.write(txn));
   txn.clear();
   staged_.clear();
@@ -96,14 +130,17 @@ Result<void> Engine::write(store::Txn& txn) {
 }
 
 Result<Outcome> Engine::check(PartitionId partition, const v1::Event& event, Instant now,
-                              store::Txn& txn) const {
-  Outcome outcome;
+                              store::Txn& txn) {
+  probe_.reset();
   SAMORDNA_TRY(stored, load(partition, event.episode_id(), txn));
-  auto step = state::apply_event(stored ? &*stored : nullptr, event, rules_, now);
-  if (!step) {
+  Probe& probe =
+      probe_.emplace(Probe{partition, &event, now, std::move(stored), state::Rejection{}});
+  probe.step = state::apply_event(probe.stored ? &*probe.stored : nullptr, event, rules_, now);
+  Outcome outcome;
+  if (!probe.step) {
     outcome.kind = Outcome::Kind::kRejected;
-    outcome.rejection = std::move(step.error());
-  } else if (step.value().outcome == state::Transition::Outcome::kDuplicate) {
+    outcome.rejection = probe.step.error();
+  } else if (probe.step.value().outcome == state::Transition::Outcome::kDuplicate) {
     outcome.kind = Outcome::Kind::kDuplicate;
   }
   return outcome;
@@ -112,9 +149,19 @@ Result<Outcome> Engine::check(PartitionId partition, const v1::Event& event, Ins
 Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Instant now,
                               store::Txn& txn) {
   Outcome outcome;
-  SAMORDNA_TRY(stored, load(partition, event.episode_id(), txn));
+  std::optional<v1::EpisodeState> stored;
+  std::optional<state::StepResult> taken;
+  if (probe_ && probe_->partition == partition && probe_->event == &event && probe_->now == now) {
+    stored = std::move(probe_->stored);
+    taken.emplace(std::move(probe_->step));
+  }
+  probe_.reset();
+  if (!taken) {
+    SAMORDNA_TRY(loaded, load(partition, event.episode_id(), txn));
+    stored = std::move(loaded);
+  }
   const v1::EpisodeState* old = stored ? &*stored : nullptr;
-  auto step = state::apply_event(old, event, rules_, now);
+  state::StepResult step = taken ? std::move(*taken) : state::apply_event(old, event, rules_, now);
   if (!step) {
     outcome.kind = Outcome::Kind::kRejected;
     outcome.rejection = std::move(step.error());
@@ -176,8 +223,10 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
     (void)fire_at;
     SAMORDNA_TRYV(timers_.cancel(txn, key(kind)));
   }
-  episodes_.erase(txn, partition, episode_id);
-  staged_.emplace(partition, id);
+  if (probe_ && probe_->partition == partition && probe_->event->episode_id() == episode_id) {
+    probe_.reset();
+  }
+  staged_.insert_or_assign(EpisodeKey(partition, id), std::nullopt);
   ++retired_;
   return ok();
 }

@@ -12,9 +12,10 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <optional>
-#include <set>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -59,9 +60,11 @@ class Engine {
   // Applies one event at `now`. A rejection is an outcome, not an error: errors are I/O failures.
   Result<Outcome> apply(PartitionId partition, const v1::Event& event, Instant now,
                         store::Txn& txn);
-  // What apply() would do, without staging anything.
+  // What apply() would do, without staging anything. The step is kept: an apply() of the same
+  // event at the same `now` takes it instead of stepping again, unless a fired timer changed the
+  // episode in between (the state machine is pure, so the kept step is the one apply would make).
   Result<Outcome> check(PartitionId partition, const v1::Event& event, Instant now,
-                        store::Txn& txn) const;
+                        store::Txn& txn);
 
   // Fires up to `limit` timers of the partition due at `now` and appends what they emit to `out`.
   // Returns how many timers were taken off the store.
@@ -73,7 +76,9 @@ class Engine {
   // Removes an episode and its timers (retention; a changelog tombstone).
   Result<void> retire(PartitionId partition, std::string_view episode_id, store::Txn& txn);
 
-  // Writes the transaction to the store and empties it.
+  // Puts the staged episode states into the transaction (each once, however often it was staged),
+  // writes it to the store and empties it. Until then the states live in staged(), which every
+  // read of this engine consults first.
   Result<void> write(store::Txn& txn);
 
   std::optional<Instant> next_due(PartitionId partition) const {
@@ -81,13 +86,21 @@ class Engine {
   }
 
   Result<std::optional<v1::EpisodeState>> episode(PartitionId partition, std::string_view id,
-                                                  store::Txn* txn = nullptr) const {
-    return episodes_.get(partition, id, txn);
-  }
+                                                  store::Txn* txn = nullptr) const;
 
-  // The episodes whose state the open transaction changed, by partition: what a changelog must
-  // record (a retired one has no state left). Emptied by write() and open().
-  const std::set<std::pair<PartitionId, std::string>>& staged() const { return staged_; }
+  // The episodes whose state the open transaction changed, by partition, with their new state:
+  // what a changelog must record (a retired one has none). Emptied by write() and open().
+  using EpisodeKey = std::pair<PartitionId, std::string>;
+  struct KeyLess {  // looks up by (partition, string_view) without building a key
+    using is_transparent = void;
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      if (a.first != b.first) return a.first < b.first;
+      return std::string_view(a.second) < std::string_view(b.second);
+    }
+  };
+  using Staged = std::map<EpisodeKey, std::optional<v1::EpisodeState>, KeyLess>;
+  const Staged& staged() const { return staged_; }
   size_t retired() const { return retired_; }  // episodes retired since construction
 
   store::Db& db() { return db_; }
@@ -99,13 +112,27 @@ class Engine {
                      std::optional<Instant> now, store::Txn& txn);
   Result<std::optional<v1::EpisodeState>> load(PartitionId partition, std::string_view id,
                                                store::Txn& txn) const;
+  // What the open transaction holds for an episode: its staged state (nullopt = retired), or
+  // nothing when the transaction has not touched it. Read before the store, which would find the
+  // same state in the transaction's batch, only slower (an index lookup and a parse).
+  const std::optional<v1::EpisodeState>* staged_state(PartitionId partition,
+                                                      std::string_view id) const;
+
+  struct Probe {  // check()'s step, for apply() to take
+    PartitionId partition = 0;
+    const v1::Event* event = nullptr;
+    Instant now;
+    std::optional<v1::EpisodeState> stored;
+    state::StepResult step = state::Rejection{};
+  };
 
   store::Db& db_;
   store::EpisodeStore episodes_;
   timers::TimerStore timers_;
   const rules::RuleBook& rules_;
   std::chrono::seconds retention_;
-  std::set<std::pair<PartitionId, std::string>> staged_;
+  Staged staged_;
+  std::optional<Probe> probe_;
   size_t retired_ = 0;
 };
 

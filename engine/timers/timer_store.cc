@@ -8,7 +8,6 @@
 namespace samordna::timers {
 namespace {
 
-using std::chrono::seconds;
 using store::Family;
 
 constexpr size_t kMaxEpisodeIdBytes = std::numeric_limits<uint16_t>::max();
@@ -142,35 +141,45 @@ Result<std::vector<DueTimer>> TimerStore::due(PartitionId partition, Instant now
   std::vector<DueTimer> out;
   auto head = head_.find(partition);
   if (head == head_.end() || head->second > now || limit == 0) return out;
-  SAMORDNA_CHECK(now < Instant::max(), "due() needs now + 1s to be representable");
-
-  // [head, now + 1s): never below what is known handed out, never past now, so neither the
-  // tombstones of fired timers nor those of cancelled future timers are stepped over twice.
+  // From the head (or just after the last timer handed out at its second): never below what is
+  // known handed out, so the tombstones of fired timers are not stepped over twice.
   std::string lower = timer_prefix(partition, head->second);
   if (auto resume = resume_after_.find(partition); resume != resume_after_.end()) {
     lower = resume->second;
     lower.push_back('\0');  // the smallest key after it
   }
-  std::string upper = timer_prefix(partition, now + seconds(1));
+  // The iterator runs to the end of the partition, one key past now: the first timer after now is
+  // the new head, exact, so the next pass runs when a timer is due, not merely when time moves.
+  const bool last = partition == std::numeric_limits<PartitionId>::max();
+  std::string end = last ? std::string() : partition_prefix(partition + 1);
   rocksdb::Slice lower_bound(lower);
-  rocksdb::Slice upper_bound(upper);
+  rocksdb::Slice end_bound(end);
   rocksdb::ReadOptions read;
   read.iterate_lower_bound = &lower_bound;
-  read.iterate_upper_bound = &upper_bound;
+  if (!last) read.iterate_upper_bound = &end_bound;
   std::unique_ptr<rocksdb::Iterator> it = db_.iterator(Family::kTimers, read, txn);
+  std::optional<Instant> next;  // the earliest timer after now, if the pass reached it
   for (it->Seek(lower_bound); it->Valid() && out.size() < limit; it->Next()) {
     // Through a transaction, keys that live only in its batch ignore iterate_upper_bound (RocksDB
-    // 7.8's BaseDeltaIterator bounds the base iterator only), so the bound is checked here too.
-    if (it->key().compare(upper_bound) >= 0) break;
+    // 7.8's BaseDeltaIterator bounds the base iterator only), so the bounds are checked here too.
+    if (!last && it->key().compare(end_bound) >= 0) break;
     SAMORDNA_TRY(timer, decode_timer(it->key().ToStringView()));
+    if (timer.fire_at > now) {
+      next = timer.fire_at;
+      break;
+    }
     out.push_back(std::move(timer));
   }
   if (!it->status().ok()) return store::to_error(it->status(), "read due timers");
 
   if (out.size() < limit) {
-    // Everything up to now is handed out.
-    head->second = now + seconds(1);
+    // Everything up to now is handed out: the head is the next timer, or there is none.
     resume_after_.erase(partition);
+    if (next) {
+      head->second = *next;
+    } else {
+      head_.erase(head);
+    }
   } else {
     head->second = out.back().fire_at;
     resume_after_[partition] = timer_key(out.back().key, out.back().fire_at);

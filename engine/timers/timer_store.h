@@ -2,7 +2,7 @@
 
 // The durable timer store: every pending deadline and reminder of every episode, ordered by fire
 // time in their own column family, with an index to cancel and reschedule by key. Only the head
-// (the earliest fire time per partition, a lower bound) is held in memory, so resident memory does
+// (the earliest fire time per partition) is held in memory, so resident memory does
 // not grow with the number of pending timers. Firing is done in bounded passes: due() returns at
 // most `limit` timers, so a backlog of millions of overdue timers never stalls event processing.
 //
@@ -49,7 +49,9 @@ class TimerStore {
   // Removes the key's pending timer, if any.
   Result<void> cancel(store::Txn& txn, const TimerKey& key);
 
-  // The earliest fire time that may be pending in the partition (a lower bound), if any.
+  // The earliest fire time that may be pending in the partition, if any. A lower bound: exact after
+  // load() and after a due() pass that handed out everything up to its `now` (it reads one key
+  // further); a timer cancelled since keeps it until the next pass.
   std::optional<Instant> next_due(PartitionId partition) const;
   // Up to `limit` timers of the partition with fire_at <= now, earliest first, read through `txn`.
   // Does not remove them: the caller cancels each in the transaction that applies it. Hands each

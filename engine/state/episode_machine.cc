@@ -431,6 +431,18 @@ class Step {
     }
   }
 
+  // 2 kap. 4 §: every unit that had the admission notice is told of the new estimate at once.
+  void send_estimated_discharge_updates() {
+    const Instant at = from_unix(st_.estimated_discharge_at());
+    for (const auto& r : st_.notified()) {
+      Notification& n = emit();
+      auto* u = n.mutable_estimated_discharge_update();
+      *u->mutable_recipient() = r;
+      *u->mutable_estimated_discharge_at() = to_proto(at);
+      record_notice(v1::NoticeRecord::ESTIMATED_DISCHARGE_UPDATE, r, n);
+    }
+  }
+
   // 2 kap. 1, 3 §§: every unit an assessment makes a recipient gets its admission notice within
   // 24 h of that assessment (of the admission, if assessed before it); a unit already waiting
   // keeps the deadline it has. A record without recipients (written before per-unit deadlines)
@@ -501,16 +513,44 @@ class Step {
     start_sip_clock();
   }
 
-  // 4 kap. 3 §: the SIP invitation is due within three days of the notice, when a SIP is
-  // required and none was sent yet. `consent_at`: the patient's SIP consent just given (event
-  // time). The care contact cannot call a SIP before the patient consents, so a consent after the
-  // notice moves the start of the three days to the consent (../shared/domain.md, "Consent and
+  // When the discharge-ready notice of the current declaration reached recipient `r` (its issue
+  // time), or nullopt if it has not.
+  std::optional<Instant> discharge_ready_notice_time(const Recipient& r) const {
+    const bool had = std::any_of(
+        st_.discharge_ready_notified().begin(), st_.discharge_ready_notified().end(),
+        [&](const Recipient& n) { return n.service() == r.service() && n.unit() == r.unit(); });
+    if (!had) return std::nullopt;
+    const v1::Organisation org = organisation_of(r);
+    std::optional<Instant> at;
+    for (const auto& n : st_.notices()) {
+      if (n.kind() == v1::NoticeRecord::DISCHARGE_READY_NOTICE && n.has_issued_at() &&
+          organisation_equal(n.recipient(), org)) {
+        at = from_unix(n.issued_at());  // the latest one: the current declaration's
+      }
+    }
+    return at;
+  }
+
+  // 4 kap. 1, 3 §§: the SIP invitation is due within three days of the discharge-ready notice,
+  // when a SIP is required and none was sent yet. The care contact of the outpatient unit calls
+  // the SIP, and it can do so only once it knows the patient is discharge-ready and that the
+  // municipality takes part: the days run from the later of the notice that started the
+  // municipality's period and the notice the outpatient unit got (../shared/domain.md, "When an
+  // episode changes after its first notices": a SIP that becomes required later, or a unit that
+  // joins later, runs from the notice it then gets). `consent_at`: the patient's SIP consent just
+  // given (event time); a consent after the notice moves the start to the consent ("Consent and
   // secrecy"); no consent recorded at all is not a refusal, and the days run from the notice.
+  // A deadline only ever moves later.
   void start_sip_clock(std::optional<Instant> consent_at = std::nullopt) {
     if (!sip_required() || st_.has_sip_invitation_sent_at()) return;
     const v1::LiabilityPeriodRecord* period = open_period();
     if (period == nullptr) return;
-    const Instant sent = from_unix(period->notice_sent_at());
+    Recipient unit;
+    unit.set_service(v1::OUTPATIENT_CARE);
+    unit.set_unit(st_.outpatient_unit());
+    const std::optional<Instant> outpatient_notice = discharge_ready_notice_time(unit);
+    if (!outpatient_notice) return;  // the care contact's unit does not know yet
+    const Instant sent = std::max(from_unix(period->notice_sent_at()), *outpatient_notice);
     const Instant anchor = consent_at && *consent_at > sent ? *consent_at : sent;
     const Instant due = rules::sip_invitation_due(anchor, rule_set()).due;
     DeadlineRecord* d = latest(v1::SIP_INVITATION);
@@ -521,8 +561,8 @@ class Step {
       return;
     }
     if (d->status() == DeadlineRecord::MET || to_unix(due) <= d->due_at()) return;
-    // The deadline of this period moves to the consent. A miss it had is retracted: the days had
-    // not run out, counted from the consent (a new miss follows if these have too).
+    // The deadline of this period moves to the later start. A miss it had is retracted: the days
+    // had not run out, counted from there (a new miss follows if these have too).
     if (d->status() == DeadlineRecord::MISSED && d->alerted()) {
       fill_alert(*emit().mutable_deadline_miss_retracted(), *d);
     }
@@ -532,6 +572,7 @@ class Step {
     d->clear_fulfilled_at();
     d->set_anchor(to_unix(anchor));
     d->set_due_at(to_unix(due));
+    *d->mutable_responsible() = outpatient();
     arm(*d);
   }
 
@@ -569,7 +610,9 @@ class Step {
     }
     v1::PaymentLiability liability;
     settle_payment_liability(liability);
-    *emit().mutable_payment_liability() = liability;
+    Notification& n = emit();
+    *n.mutable_payment_liability() = liability;
+    st_.set_settled_liability_id(n.notification_id());
     *st_.mutable_settled_liability() = std::move(liability);
     st_.clear_timers();
     st_.set_phase(EpisodeState::CLOSED);
@@ -584,7 +627,9 @@ class Step {
     settle_payment_liability(liability);
     if (google::protobuf::util::MessageDifferencer::Equals(liability, st_.settled_liability()))
       return;
-    *emit().mutable_payment_liability() = liability;
+    Notification& n = emit();
+    *n.mutable_payment_liability() = liability;
+    st_.set_settled_liability_id(n.notification_id());
     *st_.mutable_settled_liability() = std::move(liability);
   }
 
@@ -667,14 +712,7 @@ void on_estimated_discharge_changed(Step& s, const v1::Event& e) {
   auto& st = s.st();
   const Instant at = from_proto(e.estimated_discharge_changed().estimated_discharge_at());
   st.set_estimated_discharge_at(to_unix(at));
-  // 2 kap. 4 §: every unit that had the admission notice is told of the new estimate.
-  for (const auto& r : st.notified()) {
-    Notification& n = s.emit();
-    auto* u = n.mutable_estimated_discharge_update();
-    *u->mutable_recipient() = r;
-    *u->mutable_estimated_discharge_at() = to_proto(at);
-    s.record_notice(v1::NoticeRecord::ESTIMATED_DISCHARGE_UPDATE, r, n);
-  }
+  s.send_estimated_discharge_updates();
   if (st.admission_notice_held()) s.send_admission_notices();
 }
 
@@ -840,6 +878,48 @@ void on_discharged(Step& s, const v1::Event& e) {
   }
 }
 
+// HL7 A13: the discharge was registered in error and the stay goes on (docs/domain-decisions.md,
+// "Cancelled discharge"). The episode returns to the state it had before the discharge: a
+// discharge-ready period the discharge ended runs on (5 kap. 4 §: liability runs until the
+// discharge, which has not happened), as does an unavailability of outpatient care the discharge
+// closed (5 kap. 5 §). What the discharge opened (the care contact due at it, 2 kap. 5 §; the
+// information due by its day, 3 kap. 2 §) is withdrawn, a miss it raised retracted; both open
+// again at the real discharge. A payment liability already issued is withdrawn, and liability is
+// settled again when the stay really ends.
+void on_discharge_cancelled(Step& s) {
+  auto& st = s.st();
+  const int64_t discharged = st.discharged_at();
+  const bool settled = st.phase() == EpisodeState::CLOSED;
+  st.set_phase(EpisodeState::OPEN);
+  st.clear_discharged_at();
+  const int periods = st.periods_size();
+  if (st.discharge_ready() && periods > 0 && st.periods(periods - 1).has_ended_at() &&
+      st.periods(periods - 1).ended_at() == discharged) {
+    st.mutable_periods(periods - 1)->clear_ended_at();
+  }
+  const int n = st.outpatient_unavailable_size();
+  if (n > 0 && st.outpatient_unavailable(n - 1).has_to() &&
+      st.outpatient_unavailable(n - 1).to() == discharged) {
+    st.mutable_outpatient_unavailable(n - 1)->clear_to();
+  }
+  for (auto& d : *st.mutable_deadlines()) {
+    const bool at_discharge = d.kind() == v1::CARE_CONTACT || d.kind() == v1::INFORMATION_TRANSFER;
+    if (!at_discharge || d.anchor() != discharged || d.status() == DeadlineRecord::WAIVED) continue;
+    if (d.status() == DeadlineRecord::MISSED && d.alerted()) {
+      s.fill_alert(*s.emit().mutable_deadline_miss_retracted(), d);
+    }
+    s.close_deadline(d, DeadlineRecord::WAIVED);
+  }
+  if (settled) {
+    auto* w = s.emit().mutable_payment_liability_withdrawn();
+    w->set_municipality(st.settled_liability().municipality());
+    w->set_withdrawn_notification_id(st.settled_liability_id());
+    w->set_reason(v1::PaymentLiabilityWithdrawn::DISCHARGE_CANCELLED);
+    st.clear_settled_liability();
+    st.clear_settled_liability_id();
+  }
+}
+
 // The notice an acknowledgement names, or why it cannot be acknowledged. Reasons name no ids: the
 // caller knows which event it sent.
 const v1::NoticeRecord* acknowledged_notice(const EpisodeState& st,
@@ -901,6 +981,7 @@ bool allowed_after_discharge(v1::Event::PayloadCase payload) {
     case v1::Event::kInformationTransferred:
     case v1::Event::kSipInvitationSent:
     case v1::Event::kNoticeAcknowledged:  // a recipient may acknowledge late
+    case v1::Event::kDischargeCancelled:  // the discharge itself was registered in error
       return true;
     default:
       return false;
@@ -1194,6 +1275,11 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     case v1::Event::kNoticeAcknowledged:
       if (auto bad = check_acknowledgement(*state, e.notice_acknowledged())) return *bad;
       break;
+    case v1::Event::kDischargeCancelled:
+      if (state->phase() != EpisodeState::DISCHARGED && state->phase() != EpisodeState::CLOSED) {
+        return reject(C::kOutOfOrder, "dischargeCancelled while the patient is not discharged");
+      }
+      break;
     default:
       break;
   }
@@ -1232,6 +1318,9 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
       break;
     case v1::Event::kDischarged:
       on_discharged(s, e);
+      break;
+    case v1::Event::kDischargeCancelled:
+      on_discharge_cancelled(s);
       break;
     case v1::Event::kNoticeAcknowledged:
       on_notice_acknowledged(s, e);

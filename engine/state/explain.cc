@@ -43,13 +43,23 @@ std::vector<std::string> steps_for(const v1::EpisodeState& st, const DeadlineRec
     case v1::INFORMATION_TRANSFER:
       return rules::information_transfer_due(anchor).steps;
     case v1::SIP_INVITATION: {
-      // Anchored at a notice, or at the SIP consent that came after it.
-      const bool at_notice = std::any_of(
+      // Anchored at the notice that started the period, at the later notice the outpatient unit
+      // got (a SIP required later, or a unit that joined later), or at the SIP consent after them.
+      const bool at_period = std::any_of(
           st.periods().begin(), st.periods().end(),
           [&](const v1::LiabilityPeriodRecord& p) { return p.notice_sent_at() == d.anchor(); });
-      return rules::sip_invitation_due(
-                 anchor, set,
-                 at_notice ? "discharge-ready notice sent" : "SIP consent given after the notice")
+      const bool at_outpatient_notice =
+          !at_period &&
+          std::any_of(st.notices().begin(), st.notices().end(), [&](const v1::NoticeRecord& n) {
+            return n.kind() == v1::NoticeRecord::DISCHARGE_READY_NOTICE && n.has_issued_at() &&
+                   n.issued_at() == d.anchor() &&
+                   n.recipient().kind() == v1::Organisation::OUTPATIENT_UNIT;
+          });
+      return rules::sip_invitation_due(anchor, set,
+                                       at_period ? "discharge-ready notice sent"
+                                       : at_outpatient_notice
+                                           ? "discharge-ready notice to the outpatient unit sent"
+                                           : "SIP consent given after the notice")
           .steps;
     }
     case v1::CARE_CONTACT:

@@ -691,7 +691,14 @@ void on_needs_assessed(Step& s, const v1::Event& e) {
   }
   if (!msg.outpatient_unit().empty()) st.set_outpatient_unit(msg.outpatient_unit());
   if (msg.has_estimated_discharge_at()) {
-    st.set_estimated_discharge_at(to_unix(from_proto(msg.estimated_discharge_at())));
+    const int64_t estimate = to_unix(from_proto(msg.estimated_discharge_at()));
+    const bool changed =
+        !st.has_estimated_discharge_at() || st.estimated_discharge_at() != estimate;
+    st.set_estimated_discharge_at(estimate);
+    // 2 kap. 4 §: a new estimate that comes with a reassessment reaches every unit that holds an
+    // admission notice, as one on its own does, before the new units get theirs (which carry it),
+    // so no two units hold different estimates.
+    if (changed) s.send_estimated_discharge_updates();
   }
   if (st.needs_size() == 0) return;
   // Each assessment that names new units starts their 24-hour clock (2 kap. 3 §); assessed_at

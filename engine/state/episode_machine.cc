@@ -1097,6 +1097,44 @@ bool valid_event_time(const google::protobuf::Timestamp& ts) {
   return valid_timestamp(ts) && ts.seconds() <= kLatestEventSeconds;
 }
 
+// A reserve number has no check digit and no national format beyond this (RULES.md in
+// shared/data/sweden/personnummer): 1 to 20 ASCII letters and digits.
+bool valid_reserve_number(std::string_view id) {
+  return !id.empty() && id.size() <= 20 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  });
+}
+
+// The patient's identity number, by the kind the sender declares (Patient.personal_id_kind). The
+// reasons never quote the number.
+std::optional<Rejection> check_identity(const v1::Patient& p) {
+  using C = Rejection::Code;
+  switch (p.personal_id_kind()) {
+    case v1::Patient::PERSONAL_ID_KIND_UNSPECIFIED:
+      if (p.personal_id().empty()) return std::nullopt;  // none yet: NO_PERSONAL_ID
+      if (auto id = validate_personal_id(p.personal_id()); !id) {
+        return reject(C::kInvalidPersonalId, "admitted.patient.personalId: " + id.error().message);
+      }
+      return std::nullopt;
+    case v1::Patient::RESERVE_NUMBER:
+      if (!valid_reserve_number(p.personal_id())) {
+        return reject(
+            C::kInvalidPersonalId,
+            "admitted.patient.personalId: a reserve number is 1 to 20 letters and digits");
+      }
+      return std::nullopt;
+    case v1::Patient::NO_PERSONAL_ID:
+      if (!p.personal_id().empty()) {
+        return reject(C::kInvalidPersonalId,
+                      "admitted.patient.personalId: must be empty when personalIdKind is "
+                      "NO_PERSONAL_ID");
+      }
+      return std::nullopt;
+    default:
+      return reject(C::kMalformed, "admitted.patient.personalIdKind is unknown");
+  }
+}
+
 }  // namespace
 
 std::optional<Rejection> validate_event(const v1::Event& e) {
@@ -1124,9 +1162,7 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
     case v1::Event::kAdmitted: {
       const auto& a = e.admitted();
       if (!a.has_patient()) return reject(C::kMalformed, "admitted.patient is required");
-      if (auto id = validate_personal_id(a.patient().personal_id()); !id) {
-        return reject(C::kInvalidPersonalId, "admitted.patient.personalId: " + id.error().message);
-      }
+      if (auto bad = check_identity(a.patient())) return bad;
       if (!all_digits(a.patient().home_municipality(), 4)) {
         return reject(C::kMalformed,
                       "admitted.patient.homeMunicipality must be a 4-digit kommunkod");
@@ -1212,6 +1248,12 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     fresh.set_rule_set_id(set->id);
     fresh.set_rule_set_digest(set->digest);  // pinned by content: rules/README.md
     *fresh.mutable_admission() = a;
+    // A patient admitted without an identity number is flagged so in every notice (2 kap. 2 §
+    // asks for the personnummer; there is none yet).
+    if (a.patient().personal_id().empty()) {
+      fresh.mutable_admission()->mutable_patient()->set_personal_id_kind(
+          v1::Patient::NO_PERSONAL_ID);
+    }
     fresh.set_admitted_at(to_unix(occurred));
     fresh.set_last_occurred_at(to_unix(occurred));
     fresh.set_updated_at(to_unix(now));

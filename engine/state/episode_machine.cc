@@ -586,6 +586,31 @@ class Step {
     if (auto* p = open_period()) p->set_ended_at(to_unix(at));
   }
 
+  // Ends the current declaration's period at `at` (event time), also when a late revocation comes
+  // after the discharge ended it later: the period only ever gets shorter, and never ends before
+  // its notice went out (a revocation that occurred before it: no liable night).
+  void end_period_at(Instant at) {
+    if (st_.periods_size() == 0) return;
+    auto* p = st_.mutable_periods(st_.periods_size() - 1);
+    const int64_t end = std::max(to_unix(at), p->notice_sent_at());
+    if (!p->has_ended_at() || p->ended_at() > end) p->set_ended_at(end);
+  }
+
+  // The revocation (event time `at`) stops the SIP clock of the declaration: a pending deadline
+  // is waived, and one missed after `at` (the revocation was recorded late) is retracted and
+  // waived: the days had stopped before they ran out (an invitation after that is not late). A
+  // miss due before `at` stands.
+  void stop_sip_clock(Instant at) {
+    DeadlineRecord* d = latest(v1::SIP_INVITATION);
+    if (d == nullptr) return;
+    if (d->status() == DeadlineRecord::PENDING) {
+      close_deadline(*d, DeadlineRecord::WAIVED);
+    } else if (d->status() == DeadlineRecord::MISSED && to_unix(at) <= d->due_at()) {
+      if (d->alerted()) fill_alert(*emit().mutable_deadline_miss_retracted(), *d);
+      close_deadline(*d, DeadlineRecord::WAIVED);
+    }
+  }
+
   // A pending deadline whose due time the clock has passed is missed now, rather than on the next
   // timer pass.
   void miss_overdue() {
@@ -633,44 +658,8 @@ class Step {
     *st_.mutable_settled_liability() = std::move(liability);
   }
 
-  // The facts payment liability depends on (5 kap. 3-5 §§), for the policy in rules/liability.h.
-  rules::LiabilityFacts liability_facts() {
-    rules::LiabilityFacts f;
-    f.municipality = st_.admission().patient().home_municipality();
-    f.municipal_need = municipal_need();
-    f.declared_discharge_ready = st_.has_declared_at();
-    // 5 kap. 3 § 1: only the notices to the municipality's units decide; a late one to outpatient
-    // care is the ward's missed deadline, not a condition of the municipality's liability.
-    bool municipal_notice = false;
-    bool municipal_in_time = true;
-    for (const auto& d : st_.deadlines()) {
-      if (d.kind() != v1::ADMISSION_NOTICE) continue;
-      const bool municipal =
-          d.recipients().empty() ||
-          std::any_of(d.recipients().begin(), d.recipients().end(), [](const Recipient& r) {
-            return r.service() == v1::SOCIAL_SERVICES || r.service() == v1::MUNICIPAL_HEALTH_CARE;
-          });
-      if (!municipal) continue;
-      municipal_notice = true;
-      municipal_in_time = municipal_in_time && d.status() == DeadlineRecord::MET;
-    }
-    f.admission_notice_in_time = municipal_notice && municipal_in_time;
-    // A patient who declined SIP lifts the SIP condition, also for a miss before the refusal.
-    f.sip_invitation_missed =
-        st_.sip_consent() != v1::CONSENT_DECLINED && any_missed(v1::SIP_INVITATION);
-    for (const auto& p : st_.periods()) {
-      f.periods.push_back({from_unix(p.notice_sent_at()), from_unix(p.ended_at())});
-    }
-    for (const auto& i : st_.outpatient_unavailable()) {
-      f.outpatient_unavailable.push_back(
-          {from_unix(i.from()),
-           i.has_to() ? std::optional<Instant>(from_unix(i.to())) : std::nullopt});
-    }
-    return f;
-  }
-
   void settle_payment_liability(v1::PaymentLiability& pl) {
-    pl = rules::settle_payment_liability(liability_facts(), rule_set());
+    pl = rules::settle_payment_liability(liability_facts(st_), rule_set());
   }
 
  private:
@@ -780,12 +769,14 @@ void on_discharge_ready(Step& s, const v1::Event& e) {
 
 void on_discharge_ready_revoked(Step& s, const v1::Event& e) {
   auto& st = s.st();
+  const Instant at = from_proto(e.occurred_at());
   st.set_discharge_ready(false);
   st.set_discharge_ready_notice_held(false);
   st.clear_discharge_ready_notified();
-  // The clocks that hang on the notice stop; a new declaration starts them again.
-  s.end_period(from_proto(e.occurred_at()));
-  s.waive_pending(v1::SIP_INVITATION);
+  // The clocks that hang on the notice stop, at the revocation's event time however late it is
+  // recorded; a new declaration starts them again (docs/domain-decisions.md, "Late facts").
+  s.end_period_at(at);
+  s.stop_sip_clock(at);
 }
 
 void on_information_transferred(Step& s, const v1::Event& e) {
@@ -821,6 +812,26 @@ void on_admission_cancelled(Step& s) {
 void on_outpatient_unavailable(Step& s, const v1::Event& e) {
   auto& st = s.st();
   const int64_t at = to_unix(from_proto(e.occurred_at()));
+  if (st.has_discharged_at()) {
+    // Recorded after the discharge, for a time before it (5 kap. 5 §, by event time): an
+    // unavailability still open at the discharge is closed by it, as one recorded in time is.
+    const int64_t end = st.discharged_at();
+    auto closed_by_discharge = [&](const v1::IntervalRecord& i) {
+      return i.has_to() && i.to() == end && i.from() <= at;
+    };
+    auto* intervals = st.mutable_outpatient_unavailable();
+    auto it = std::find_if(intervals->begin(), intervals->end(), closed_by_discharge);
+    if (e.outpatient_services_unavailable().unavailable()) {
+      if (it == intervals->end()) {
+        auto* i = st.add_outpatient_unavailable();
+        i->set_from(at);
+        i->set_to(end);
+      }
+    } else if (it != intervals->end()) {
+      it->set_to(at);
+    }
+    return;
+  }
   const int n = st.outpatient_unavailable_size();
   const bool open = n > 0 && !st.outpatient_unavailable(n - 1).has_to();
   if (e.outpatient_services_unavailable().unavailable() && !open) {
@@ -1000,6 +1011,21 @@ std::string payload_name(const v1::Event& e) {
   return field != nullptr ? field->json_name() : "none";
 }
 
+// Facts of the stay that lower liability and may be recorded after the discharge (a late feed):
+// they count by event time, so only when they occurred at or before the discharge
+// (docs/domain-decisions.md, "Late facts").
+bool late_fact_of_the_stay(v1::Event::PayloadCase payload) {
+  return payload == v1::Event::kDischargeReadyRevoked ||
+         payload == v1::Event::kOutpatientServicesUnavailable;
+}
+
+std::optional<Rejection> check_late_fact(const EpisodeState& st, const v1::Event& e) {
+  if (to_unix(from_proto(e.occurred_at())) > st.discharged_at()) {
+    return reject(Rejection::Code::kOutOfOrder, payload_name(e) + " occurred after the discharge");
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 const char* code_name(Rejection::Code code) {
@@ -1026,6 +1052,50 @@ const char* code_name(Rejection::Code code) {
       return "episode_limit";
   }
   return "unknown";
+}
+
+// The facts payment liability depends on (5 kap. 3-5 §§), for the policy in rules/liability.h.
+rules::LiabilityFacts liability_facts(const v1::EpisodeState& st) {
+  auto municipal_need = [](const EpisodeState& e) {
+    return has(e.needs(), v1::SOCIAL_SERVICES) || has(e.needs(), v1::MUNICIPAL_HEALTH_CARE);
+  };
+  auto any_missed = [](const EpisodeState& e, DeadlineKind kind) {
+    return std::any_of(e.deadlines().begin(), e.deadlines().end(), [&](const DeadlineRecord& d) {
+      return d.kind() == kind && d.status() == DeadlineRecord::MISSED;
+    });
+  };
+  rules::LiabilityFacts f;
+  f.municipality = st.admission().patient().home_municipality();
+  f.municipal_need = municipal_need(st);
+  f.declared_discharge_ready = st.has_declared_at();
+  // 5 kap. 3 § 1: only the notices to the municipality's units decide; a late one to outpatient
+  // care is the ward's missed deadline, not a condition of the municipality's liability.
+  bool municipal_notice = false;
+  bool municipal_in_time = true;
+  for (const auto& d : st.deadlines()) {
+    if (d.kind() != v1::ADMISSION_NOTICE) continue;
+    const bool municipal =
+        d.recipients().empty() ||
+        std::any_of(d.recipients().begin(), d.recipients().end(), [](const Recipient& r) {
+          return r.service() == v1::SOCIAL_SERVICES || r.service() == v1::MUNICIPAL_HEALTH_CARE;
+        });
+    if (!municipal) continue;
+    municipal_notice = true;
+    municipal_in_time = municipal_in_time && d.status() == DeadlineRecord::MET;
+  }
+  f.admission_notice_in_time = municipal_notice && municipal_in_time;
+  // A patient who declined SIP lifts the SIP condition, also for a miss before the refusal.
+  f.sip_invitation_missed =
+      st.sip_consent() != v1::CONSENT_DECLINED && any_missed(st, v1::SIP_INVITATION);
+  for (const auto& p : st.periods()) {
+    f.periods.push_back({from_unix(p.notice_sent_at()), from_unix(p.ended_at())});
+  }
+  for (const auto& i : st.outpatient_unavailable()) {
+    f.outpatient_unavailable.push_back(
+        {from_unix(i.from()),
+         i.has_to() ? std::optional<Instant>(from_unix(i.to())) : std::nullopt});
+  }
+  return f;
 }
 
 const rules::RuleSet* rules_for(const v1::EpisodeState& state, const rules::RuleBook& rules) {
@@ -1294,11 +1364,19 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
       if (e.payload_case() == v1::Event::kNoticeAcknowledged) break;
       return reject(C::kEpisodeClosed, "the admission was cancelled");
     case EpisodeState::CLOSED:
+      if (late_fact_of_the_stay(e.payload_case())) {
+        if (auto bad = check_late_fact(*state, e)) return *bad;
+        break;
+      }
       if (!allowed_after_discharge(e.payload_case())) {
         return reject(C::kEpisodeClosed, payload_name(e) + " after the episode was settled");
       }
       break;
     case EpisodeState::DISCHARGED:
+      if (late_fact_of_the_stay(e.payload_case())) {
+        if (auto bad = check_late_fact(*state, e)) return *bad;
+        break;
+      }
       if (!allowed_after_discharge(e.payload_case())) {
         return reject(C::kOutOfOrder, payload_name(e) + " after the patient was discharged");
       }
@@ -1319,6 +1397,11 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     case v1::Event::kDischargeReadyRevoked:
       if (!state->discharge_ready()) {
         return reject(C::kOutOfOrder, "dischargeReadyRevoked while not discharge-ready");
+      }
+      // A late revocation counts by its event time, but only within the declaration it revokes.
+      if (state->has_declared_at() && to_unix(occurred) < state->declared_at()) {
+        return reject(C::kOutOfOrder,
+                      "dischargeReadyRevoked occurred before the declaration it revokes");
       }
       break;
     case v1::Event::kNoticeAcknowledged:

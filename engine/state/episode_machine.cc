@@ -548,8 +548,13 @@ class Step {
     Recipient unit;
     unit.set_service(v1::OUTPATIENT_CARE);
     unit.set_unit(st_.outpatient_unit());
-    const std::optional<Instant> outpatient_notice = discharge_ready_notice_time(unit);
-    if (!outpatient_notice) return;  // the care contact's unit does not know yet
+    std::optional<Instant> outpatient_notice = discharge_ready_notice_time(unit);
+    if (!outpatient_notice) {
+      // A record written before discharge_ready_notified: every recipient had the notice that
+      // started the period. Otherwise the care contact's unit does not know yet.
+      if (!st_.discharge_ready_notified().empty()) return;
+      outpatient_notice = from_unix(period->notice_sent_at());
+    }
     const Instant sent = std::max(from_unix(period->notice_sent_at()), *outpatient_notice);
     const Instant anchor = consent_at && *consent_at > sent ? *consent_at : sent;
     const Instant due = rules::sip_invitation_due(anchor, rule_set()).due;

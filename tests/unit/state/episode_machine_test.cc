@@ -796,6 +796,39 @@ TEST_F(Liability, ExplainNamesRuleAnchorAndOutcome) {
   EXPECT_EQ(text.find("Testsson"), std::string::npos);
 }
 
+// A record written before discharge_ready_notified (field 42) has no list of who had the notice:
+// every recipient had the one that started the period, so a SIP consent still starts the clock.
+TEST(EpisodeMachine, ASipConsentOnARecordWithoutDischargeReadyNotifiedStartsTheClock) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T09:00:00Z", kNeedsAll), "2022-03-01T09:00:00Z");
+  ep.apply(event("ci", "2022-03-01T10:00:00Z",
+                 R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})"),
+           "2022-03-01T10:00:00Z");
+  ep.apply(
+      event("cs", "2022-03-01T11:00:00Z", R"("consentRecorded":{"scope":"SIP","granted":false})"),
+      "2022-03-01T11:00:00Z");
+  ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  ASSERT_EQ(ep.deadline(v1::SIP_INVITATION), nullptr);
+  v1::EpisodeState old = ep.state();
+  old.clear_discharge_ready_notified();
+  v1::Event e;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  event("cs2", "2022-03-04T08:00:00Z",
+                        R"("consentRecorded":{"scope":"SIP","granted":true})"),
+                  &e)
+                  .ok());
+  auto r = apply_event(&old, e, ep.book(), at("2022-03-04T08:00:00Z"));
+  ASSERT_TRUE(r);
+  const DeadlineRecord* sip = nullptr;
+  for (const auto& d : r.value().next.deadlines()) {
+    if (d.kind() == v1::SIP_INVITATION) sip = &d;
+  }
+  ASSERT_NE(sip, nullptr);
+  EXPECT_EQ(sip->status(), DeadlineRecord::PENDING);
+  EXPECT_EQ(sip->due_at(), to_unix(at("2022-03-07T22:59:59Z")));  // consent 03-04 + 3
+}
+
 // Issue 8 item 9: what a coordinator needs from explain, in one episode: each notice per
 // recipient with its deadline and outcome, lateness in elapsed time across DST, SIP consent, how
 // each period ended, no backwards date range, the excluded dates.

@@ -45,7 +45,39 @@ std::string non_working_reason(LocalDate d) {
   return kWeekdays[date::weekday{date::sys_days{d}}.c_encoding()];
 }
 
+// The non-working dates in [from, to), each with why: "2 non-working days skipped: 2025-06-06
+// Sveriges nationaldag, 2025-06-07 Saturday". Empty text when there are none.
+std::string skipped_text(LocalDate from, LocalDate to) {
+  std::vector<std::string> days;
+  for (auto d = date::sys_days{from}; d < date::sys_days{to}; d += date::days{1}) {
+    const LocalDate day{d};
+    if (!is_working_day(day)) days.push_back(format_date(day) + " " + non_working_reason(day));
+  }
+  std::string out =
+      plural(static_cast<int>(days.size()), "non-working day", "non-working days") + " skipped";
+  for (size_t i = 0; i < days.size(); ++i) out += (i == 0 ? ": " : ", ") + days[i];
+  return out;
+}
+
 }  // namespace
+
+std::string late_by(Instant due, Instant done) {
+  // Elapsed time, so an hour that a DST change adds to or takes from the wall clock is counted
+  // as it passed.
+  auto left = std::chrono::duration_cast<std::chrono::seconds>(done - due).count();
+  if (left <= 0) return "on time";
+  std::string out;
+  auto part = [&](int64_t unit, const char* name) {
+    if (left < unit) return;
+    out += (out.empty() ? "" : " ") + std::to_string(left / unit) + " " + name;
+    left %= unit;
+  };
+  part(86400, "d");
+  part(3600, "h");
+  part(60, "min");
+  part(1, "s");
+  return out + " late";
+}
 
 DueAt admission_notice_due(Instant admitted_at, Instant assessed_at, const RuleSet& rules) {
   DueAt out;
@@ -107,12 +139,16 @@ FirstLiable first_liable_date(Instant notice_sent_at, const LiabilityRule& rule)
     // like one sent after the cut-off, so a later notice never gives an earlier liable date.
     const bool working = is_working_day(sent);
     if (after_cutoff || !working) day0 = next_working_day(sent);
+    // Every non-working date passed on the way to day 0 is named: the sending date itself when it
+    // is one, and those between it and the next working day.
     if (!working) {
       out.steps.push_back(when + " on a non-working day (" + non_working_reason(sent) +
-                          "): day 0 = next working day " + format_date(day0));
+                          "): day 0 = next working day " + format_date(day0) + " (" +
+                          skipped_text(sent, day0) + ")");
     } else if (after_cutoff) {
+      const LocalDate after_sent{date::sys_days{sent} + date::days{1}};
       out.steps.push_back(when + " (after " + cutoff + "): day 0 = next working day " +
-                          format_date(day0));
+                          format_date(day0) + " (" + skipped_text(after_sent, day0) + ")");
     } else {
       out.steps.push_back(when + " (at or before " + cutoff +
                           ", a working day): day 0 = " + format_date(day0));
@@ -126,11 +162,9 @@ FirstLiable first_liable_date(Instant notice_sent_at, const LiabilityRule& rule)
                         format_date(out.date));
   } else {
     out.date = add_working_days(day0, rule.grace_days);
-    const int skipped = nights_between(day0, out.date) - rule.grace_days;
     out.steps.push_back("first liable date = day 0 + " +
                         plural(rule.grace_days, "working day", "working days") + " = " +
-                        format_date(out.date) + " (" +
-                        plural(skipped, "non-working day", "non-working days") + " skipped)");
+                        format_date(out.date) + " (" + skipped_text(day0, out.date) + ")");
   }
   return out;
 }

@@ -37,6 +37,10 @@ struct FirstLiable {
 // 5 kap. 4 § or the agreement: the first local date the municipality pays for.
 FirstLiable first_liable_date(Instant notice_sent_at, const LiabilityRule& rule);
 
+// How late an action at `done` was for a deadline whose last second on time is `due`, in elapsed
+// time: "1 h 12 min late", "2 d 3 s late"; "on time" when done <= due.
+std::string late_by(Instant due, Instant done);
+
 // The daily rate for a liable date, if the rules give one for its year.
 std::optional<int64_t> daily_rate(const LiabilityRule& rule, LocalDate d);
 

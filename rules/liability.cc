@@ -20,6 +20,18 @@ bool unavailable_on(const LiabilityFacts& facts, LocalDate day) {
 
 }  // namespace
 
+PeriodDays period_days(const LiabilityFacts& facts, const LiabilityPeriod& period,
+                       const RuleSet& set) {
+  PeriodDays out;
+  out.first = first_liable_date(period.notice_sent_at, set.liability);
+  out.end = local_date(period.ended_at);
+  for (auto day = date::sys_days{out.first.date}; day < date::sys_days{out.end};
+       day += date::days{1}) {
+    (unavailable_on(facts, day) ? out.excluded : out.liable).push_back(LocalDate{day});
+  }
+  return out;
+}
+
 LiabilityModel liability_model(const RuleSet&) { return LiabilityModel::kPerPatient; }
 
 v1::PaymentLiability settle_payment_liability(const LiabilityFacts& facts, const RuleSet& rules) {
@@ -63,26 +75,22 @@ v1::PaymentLiability settle_per_patient(const LiabilityFacts& facts, const RuleS
   int excluded_total = 0;
   std::optional<int64_t> amount = 0;
   for (const auto& period : facts.periods) {
-    const LocalDate first = first_liable_date(period.notice_sent_at, set.liability).date;
-    const LocalDate end = local_date(period.ended_at);
-    int liable = 0;
-    int excluded = 0;
-    for (auto day = date::sys_days{first}; day < date::sys_days{end}; day += date::days{1}) {
-      if (unavailable_on(facts, day)) {
-        ++excluded;
-        continue;
-      }
-      ++liable;
+    const PeriodDays days = period_days(facts, period, set);
+    const int liable = static_cast<int>(days.liable.size());
+    const int excluded = static_cast<int>(days.excluded.size());
+    for (const LocalDate day : days.liable) {
       const auto rate = daily_rate(set.liability, day);
       amount = (amount && rate) ? std::optional<int64_t>(*amount + *rate) : std::nullopt;
     }
     auto* p = pl.add_periods();
     *p->mutable_notice_sent_at() = to_proto(period.notice_sent_at);
-    p->set_first_liable_date(format_date(first));
-    p->set_end_date(format_date(end));
+    p->set_first_liable_date(format_date(days.first.date));
+    p->set_end_date(format_date(days.end));
     p->set_liable_days(liable);
     p->set_excluded_days(excluded);
-    if (liable > 0 && pl.first_liable_date().empty()) pl.set_first_liable_date(format_date(first));
+    if (liable > 0 && pl.first_liable_date().empty()) {
+      pl.set_first_liable_date(format_date(days.first.date));
+    }
     total += liable;
     excluded_total += excluded;
   }

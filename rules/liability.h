@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "engine/core/time.h"
+#include "rules/deadlines.h"
 #include "rules/rule_set.h"
 #include "samordna/v1/notification.pb.h"
 
@@ -53,6 +54,18 @@ LiabilityModel liability_model(const RuleSet& rules);
 
 // Settles payment liability for one episode by the model the rule set names.
 v1::PaymentLiability settle_payment_liability(const LiabilityFacts& facts, const RuleSet& rules);
+
+// One period's days as the per-patient model counts them: `samordna explain` prints the same
+// values, so the two cannot drift apart.
+struct PeriodDays {
+  FirstLiable first;              // the first liable date, with the steps that led to it
+  LocalDate end;                  // the local date the period ended (not liable)
+  std::vector<LocalDate> liable;  // first .. end - 1, less the excluded; empty if end <= first
+  std::vector<LocalDate>
+      excluded;  // of first .. end - 1: outpatient services unavailable (5 kap. 5 §)
+};
+PeriodDays period_days(const LiabilityFacts& facts, const LiabilityPeriod& period,
+                       const RuleSet& rules);
 
 // The per-patient model: the conditions of 5 kap. 3 § in the order a coordinator checks them,
 // then per period the liable dates from the first liable date (rules/deadlines.h) up to, not

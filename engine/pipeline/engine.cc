@@ -83,6 +83,12 @@ Result<void> Engine::stage(PartitionId partition, const v1::EpisodeState* old,
   if (now && retention_.count() > 0 && settled(next) && !next.has_retire_at()) {
     next.set_retire_at(to_unix(*now + retention_));
   }
+  // A settled episode can open again (a cancelled discharge, HL7 A13): it is kept until it is
+  // settled anew, and gets a new retire_at then.
+  if (!settled(next) && next.has_retire_at()) {
+    next.clear_retire_at();
+    SAMORDNA_TRYV(timers_.cancel(txn, key(kRetentionTimer)));
+  }
   if (next.has_retire_at() &&
       !(old != nullptr && old->has_retire_at() && old->retire_at() == next.retire_at())) {
     SAMORDNA_TRYV(timers_.schedule(txn, key(kRetentionTimer), from_unix(next.retire_at())));

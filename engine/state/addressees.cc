@@ -96,6 +96,11 @@ void set_addressees(v1::Notification& n, const v1::EpisodeState& episode) {
       to.push_back(make(Organisation::MUNICIPALITY, n.payment_liability().municipality()));
       to.push_back(make(Organisation::REGION, episode.admission().region()));
       break;
+    case v1::Notification::kPaymentLiabilityWithdrawn:
+      to.push_back(
+          make(Organisation::MUNICIPALITY, n.payment_liability_withdrawn().municipality()));
+      to.push_back(make(Organisation::REGION, episode.admission().region()));
+      break;
     case v1::Notification::KIND_NOT_SET:
       break;
   }

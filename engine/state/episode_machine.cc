@@ -431,6 +431,18 @@ class Step {
     }
   }
 
+  // 2 kap. 4 §: every unit that had the admission notice is told of the new estimate at once.
+  void send_estimated_discharge_updates() {
+    const Instant at = from_unix(st_.estimated_discharge_at());
+    for (const auto& r : st_.notified()) {
+      Notification& n = emit();
+      auto* u = n.mutable_estimated_discharge_update();
+      *u->mutable_recipient() = r;
+      *u->mutable_estimated_discharge_at() = to_proto(at);
+      record_notice(v1::NoticeRecord::ESTIMATED_DISCHARGE_UPDATE, r, n);
+    }
+  }
+
   // 2 kap. 1, 3 §§: every unit an assessment makes a recipient gets its admission notice within
   // 24 h of that assessment (of the admission, if assessed before it); a unit already waiting
   // keeps the deadline it has. A record without recipients (written before per-unit deadlines)
@@ -501,16 +513,49 @@ class Step {
     start_sip_clock();
   }
 
-  // 4 kap. 3 §: the SIP invitation is due within three days of the notice, when a SIP is
-  // required and none was sent yet. `consent_at`: the patient's SIP consent just given (event
-  // time). The care contact cannot call a SIP before the patient consents, so a consent after the
-  // notice moves the start of the three days to the consent (../shared/domain.md, "Consent and
+  // When the discharge-ready notice of the current declaration reached recipient `r` (its issue
+  // time), or nullopt if it has not.
+  std::optional<Instant> discharge_ready_notice_time(const Recipient& r) const {
+    const bool had = std::any_of(
+        st_.discharge_ready_notified().begin(), st_.discharge_ready_notified().end(),
+        [&](const Recipient& n) { return n.service() == r.service() && n.unit() == r.unit(); });
+    if (!had) return std::nullopt;
+    const v1::Organisation org = organisation_of(r);
+    std::optional<Instant> at;
+    for (const auto& n : st_.notices()) {
+      if (n.kind() == v1::NoticeRecord::DISCHARGE_READY_NOTICE && n.has_issued_at() &&
+          organisation_equal(n.recipient(), org)) {
+        at = from_unix(n.issued_at());  // the latest one: the current declaration's
+      }
+    }
+    return at;
+  }
+
+  // 4 kap. 1, 3 §§: the SIP invitation is due within three days of the discharge-ready notice,
+  // when a SIP is required and none was sent yet. The care contact of the outpatient unit calls
+  // the SIP, and it can do so only once it knows the patient is discharge-ready and that the
+  // municipality takes part: the days run from the later of the notice that started the
+  // municipality's period and the notice the outpatient unit got (../shared/domain.md, "When an
+  // episode changes after its first notices": a SIP that becomes required later, or a unit that
+  // joins later, runs from the notice it then gets). `consent_at`: the patient's SIP consent just
+  // given (event time); a consent after the notice moves the start to the consent ("Consent and
   // secrecy"); no consent recorded at all is not a refusal, and the days run from the notice.
+  // A deadline only ever moves later.
   void start_sip_clock(std::optional<Instant> consent_at = std::nullopt) {
     if (!sip_required() || st_.has_sip_invitation_sent_at()) return;
     const v1::LiabilityPeriodRecord* period = open_period();
     if (period == nullptr) return;
-    const Instant sent = from_unix(period->notice_sent_at());
+    Recipient unit;
+    unit.set_service(v1::OUTPATIENT_CARE);
+    unit.set_unit(st_.outpatient_unit());
+    std::optional<Instant> outpatient_notice = discharge_ready_notice_time(unit);
+    if (!outpatient_notice) {
+      // A record written before discharge_ready_notified: every recipient had the notice that
+      // started the period. Otherwise the care contact's unit does not know yet.
+      if (!st_.discharge_ready_notified().empty()) return;
+      outpatient_notice = from_unix(period->notice_sent_at());
+    }
+    const Instant sent = std::max(from_unix(period->notice_sent_at()), *outpatient_notice);
     const Instant anchor = consent_at && *consent_at > sent ? *consent_at : sent;
     const Instant due = rules::sip_invitation_due(anchor, rule_set()).due;
     DeadlineRecord* d = latest(v1::SIP_INVITATION);
@@ -521,8 +566,8 @@ class Step {
       return;
     }
     if (d->status() == DeadlineRecord::MET || to_unix(due) <= d->due_at()) return;
-    // The deadline of this period moves to the consent. A miss it had is retracted: the days had
-    // not run out, counted from the consent (a new miss follows if these have too).
+    // The deadline of this period moves to the later start. A miss it had is retracted: the days
+    // had not run out, counted from there (a new miss follows if these have too).
     if (d->status() == DeadlineRecord::MISSED && d->alerted()) {
       fill_alert(*emit().mutable_deadline_miss_retracted(), *d);
     }
@@ -532,6 +577,7 @@ class Step {
     d->clear_fulfilled_at();
     d->set_anchor(to_unix(anchor));
     d->set_due_at(to_unix(due));
+    *d->mutable_responsible() = outpatient();
     arm(*d);
   }
 
@@ -543,6 +589,31 @@ class Step {
 
   void end_period(Instant at) {
     if (auto* p = open_period()) p->set_ended_at(to_unix(at));
+  }
+
+  // Ends the current declaration's period at `at` (event time), also when a late revocation comes
+  // after the discharge ended it later: the period only ever gets shorter, and never ends before
+  // its notice went out (a revocation that occurred before it: no liable night).
+  void end_period_at(Instant at) {
+    if (st_.periods_size() == 0) return;
+    auto* p = st_.mutable_periods(st_.periods_size() - 1);
+    const int64_t end = std::max(to_unix(at), p->notice_sent_at());
+    if (!p->has_ended_at() || p->ended_at() > end) p->set_ended_at(end);
+  }
+
+  // The revocation (event time `at`) stops the SIP clock of the declaration: a pending deadline
+  // is waived, and one missed after `at` (the revocation was recorded late) is retracted and
+  // waived: the days had stopped before they ran out (an invitation after that is not late). A
+  // miss due before `at` stands.
+  void stop_sip_clock(Instant at) {
+    DeadlineRecord* d = latest(v1::SIP_INVITATION);
+    if (d == nullptr) return;
+    if (d->status() == DeadlineRecord::PENDING) {
+      close_deadline(*d, DeadlineRecord::WAIVED);
+    } else if (d->status() == DeadlineRecord::MISSED && to_unix(at) <= d->due_at()) {
+      if (d->alerted()) fill_alert(*emit().mutable_deadline_miss_retracted(), *d);
+      close_deadline(*d, DeadlineRecord::WAIVED);
+    }
   }
 
   // A pending deadline whose due time the clock has passed is missed now, rather than on the next
@@ -569,7 +640,9 @@ class Step {
     }
     v1::PaymentLiability liability;
     settle_payment_liability(liability);
-    *emit().mutable_payment_liability() = liability;
+    Notification& n = emit();
+    *n.mutable_payment_liability() = liability;
+    st_.set_settled_liability_id(n.notification_id());
     *st_.mutable_settled_liability() = std::move(liability);
     st_.clear_timers();
     st_.set_phase(EpisodeState::CLOSED);
@@ -584,48 +657,14 @@ class Step {
     settle_payment_liability(liability);
     if (google::protobuf::util::MessageDifferencer::Equals(liability, st_.settled_liability()))
       return;
-    *emit().mutable_payment_liability() = liability;
+    Notification& n = emit();
+    *n.mutable_payment_liability() = liability;
+    st_.set_settled_liability_id(n.notification_id());
     *st_.mutable_settled_liability() = std::move(liability);
   }
 
-  // The facts payment liability depends on (5 kap. 3-5 §§), for the policy in rules/liability.h.
-  rules::LiabilityFacts liability_facts() {
-    rules::LiabilityFacts f;
-    f.municipality = st_.admission().patient().home_municipality();
-    f.municipal_need = municipal_need();
-    f.declared_discharge_ready = st_.has_declared_at();
-    // 5 kap. 3 § 1: only the notices to the municipality's units decide; a late one to outpatient
-    // care is the ward's missed deadline, not a condition of the municipality's liability.
-    bool municipal_notice = false;
-    bool municipal_in_time = true;
-    for (const auto& d : st_.deadlines()) {
-      if (d.kind() != v1::ADMISSION_NOTICE) continue;
-      const bool municipal =
-          d.recipients().empty() ||
-          std::any_of(d.recipients().begin(), d.recipients().end(), [](const Recipient& r) {
-            return r.service() == v1::SOCIAL_SERVICES || r.service() == v1::MUNICIPAL_HEALTH_CARE;
-          });
-      if (!municipal) continue;
-      municipal_notice = true;
-      municipal_in_time = municipal_in_time && d.status() == DeadlineRecord::MET;
-    }
-    f.admission_notice_in_time = municipal_notice && municipal_in_time;
-    // A patient who declined SIP lifts the SIP condition, also for a miss before the refusal.
-    f.sip_invitation_missed =
-        st_.sip_consent() != v1::CONSENT_DECLINED && any_missed(v1::SIP_INVITATION);
-    for (const auto& p : st_.periods()) {
-      f.periods.push_back({from_unix(p.notice_sent_at()), from_unix(p.ended_at())});
-    }
-    for (const auto& i : st_.outpatient_unavailable()) {
-      f.outpatient_unavailable.push_back(
-          {from_unix(i.from()),
-           i.has_to() ? std::optional<Instant>(from_unix(i.to())) : std::nullopt});
-    }
-    return f;
-  }
-
   void settle_payment_liability(v1::PaymentLiability& pl) {
-    pl = rules::settle_payment_liability(liability_facts(), rule_set());
+    pl = rules::settle_payment_liability(liability_facts(st_), rule_set());
   }
 
  private:
@@ -646,7 +685,14 @@ void on_needs_assessed(Step& s, const v1::Event& e) {
   }
   if (!msg.outpatient_unit().empty()) st.set_outpatient_unit(msg.outpatient_unit());
   if (msg.has_estimated_discharge_at()) {
-    st.set_estimated_discharge_at(to_unix(from_proto(msg.estimated_discharge_at())));
+    const int64_t estimate = to_unix(from_proto(msg.estimated_discharge_at()));
+    const bool changed =
+        !st.has_estimated_discharge_at() || st.estimated_discharge_at() != estimate;
+    st.set_estimated_discharge_at(estimate);
+    // 2 kap. 4 §: a new estimate that comes with a reassessment reaches every unit that holds an
+    // admission notice, as one on its own does, before the new units get theirs (which carry it),
+    // so no two units hold different estimates.
+    if (changed) s.send_estimated_discharge_updates();
   }
   if (st.needs_size() == 0) return;
   // Each assessment that names new units starts their 24-hour clock (2 kap. 3 §); assessed_at
@@ -667,14 +713,7 @@ void on_estimated_discharge_changed(Step& s, const v1::Event& e) {
   auto& st = s.st();
   const Instant at = from_proto(e.estimated_discharge_changed().estimated_discharge_at());
   st.set_estimated_discharge_at(to_unix(at));
-  // 2 kap. 4 §: every unit that had the admission notice is told of the new estimate.
-  for (const auto& r : st.notified()) {
-    Notification& n = s.emit();
-    auto* u = n.mutable_estimated_discharge_update();
-    *u->mutable_recipient() = r;
-    *u->mutable_estimated_discharge_at() = to_proto(at);
-    s.record_notice(v1::NoticeRecord::ESTIMATED_DISCHARGE_UPDATE, r, n);
-  }
+  s.send_estimated_discharge_updates();
   if (st.admission_notice_held()) s.send_admission_notices();
 }
 
@@ -735,12 +774,14 @@ void on_discharge_ready(Step& s, const v1::Event& e) {
 
 void on_discharge_ready_revoked(Step& s, const v1::Event& e) {
   auto& st = s.st();
+  const Instant at = from_proto(e.occurred_at());
   st.set_discharge_ready(false);
   st.set_discharge_ready_notice_held(false);
   st.clear_discharge_ready_notified();
-  // The clocks that hang on the notice stop; a new declaration starts them again.
-  s.end_period(from_proto(e.occurred_at()));
-  s.waive_pending(v1::SIP_INVITATION);
+  // The clocks that hang on the notice stop, at the revocation's event time however late it is
+  // recorded; a new declaration starts them again (docs/domain-decisions.md, "Late facts").
+  s.end_period_at(at);
+  s.stop_sip_clock(at);
 }
 
 void on_information_transferred(Step& s, const v1::Event& e) {
@@ -776,6 +817,26 @@ void on_admission_cancelled(Step& s) {
 void on_outpatient_unavailable(Step& s, const v1::Event& e) {
   auto& st = s.st();
   const int64_t at = to_unix(from_proto(e.occurred_at()));
+  if (st.has_discharged_at()) {
+    // Recorded after the discharge, for a time before it (5 kap. 5 §, by event time): an
+    // unavailability still open at the discharge is closed by it, as one recorded in time is.
+    const int64_t end = st.discharged_at();
+    auto closed_by_discharge = [&](const v1::IntervalRecord& i) {
+      return i.has_to() && i.to() == end && i.from() <= at;
+    };
+    auto* intervals = st.mutable_outpatient_unavailable();
+    auto it = std::find_if(intervals->begin(), intervals->end(), closed_by_discharge);
+    if (e.outpatient_services_unavailable().unavailable()) {
+      if (it == intervals->end()) {
+        auto* i = st.add_outpatient_unavailable();
+        i->set_from(at);
+        i->set_to(end);
+      }
+    } else if (it != intervals->end()) {
+      it->set_to(at);
+    }
+    return;
+  }
   const int n = st.outpatient_unavailable_size();
   const bool open = n > 0 && !st.outpatient_unavailable(n - 1).has_to();
   if (e.outpatient_services_unavailable().unavailable() && !open) {
@@ -840,6 +901,48 @@ void on_discharged(Step& s, const v1::Event& e) {
   }
 }
 
+// HL7 A13: the discharge was registered in error and the stay goes on (docs/domain-decisions.md,
+// "Cancelled discharge"). The episode returns to the state it had before the discharge: a
+// discharge-ready period the discharge ended runs on (5 kap. 4 §: liability runs until the
+// discharge, which has not happened), as does an unavailability of outpatient care the discharge
+// closed (5 kap. 5 §). What the discharge opened (the care contact due at it, 2 kap. 5 §; the
+// information due by its day, 3 kap. 2 §) is withdrawn, a miss it raised retracted; both open
+// again at the real discharge. A payment liability already issued is withdrawn, and liability is
+// settled again when the stay really ends.
+void on_discharge_cancelled(Step& s) {
+  auto& st = s.st();
+  const int64_t discharged = st.discharged_at();
+  const bool settled = st.phase() == EpisodeState::CLOSED;
+  st.set_phase(EpisodeState::OPEN);
+  st.clear_discharged_at();
+  const int periods = st.periods_size();
+  if (st.discharge_ready() && periods > 0 && st.periods(periods - 1).has_ended_at() &&
+      st.periods(periods - 1).ended_at() == discharged) {
+    st.mutable_periods(periods - 1)->clear_ended_at();
+  }
+  const int n = st.outpatient_unavailable_size();
+  if (n > 0 && st.outpatient_unavailable(n - 1).has_to() &&
+      st.outpatient_unavailable(n - 1).to() == discharged) {
+    st.mutable_outpatient_unavailable(n - 1)->clear_to();
+  }
+  for (auto& d : *st.mutable_deadlines()) {
+    const bool at_discharge = d.kind() == v1::CARE_CONTACT || d.kind() == v1::INFORMATION_TRANSFER;
+    if (!at_discharge || d.anchor() != discharged || d.status() == DeadlineRecord::WAIVED) continue;
+    if (d.status() == DeadlineRecord::MISSED && d.alerted()) {
+      s.fill_alert(*s.emit().mutable_deadline_miss_retracted(), d);
+    }
+    s.close_deadline(d, DeadlineRecord::WAIVED);
+  }
+  if (settled) {
+    auto* w = s.emit().mutable_payment_liability_withdrawn();
+    w->set_municipality(st.settled_liability().municipality());
+    w->set_withdrawn_notification_id(st.settled_liability_id());
+    w->set_reason(v1::PaymentLiabilityWithdrawn::DISCHARGE_CANCELLED);
+    st.clear_settled_liability();
+    st.clear_settled_liability_id();
+  }
+}
+
 // The notice an acknowledgement names, or why it cannot be acknowledged. Reasons name no ids: the
 // caller knows which event it sent.
 const v1::NoticeRecord* acknowledged_notice(const EpisodeState& st,
@@ -901,6 +1004,7 @@ bool allowed_after_discharge(v1::Event::PayloadCase payload) {
     case v1::Event::kInformationTransferred:
     case v1::Event::kSipInvitationSent:
     case v1::Event::kNoticeAcknowledged:  // a recipient may acknowledge late
+    case v1::Event::kDischargeCancelled:  // the discharge itself was registered in error
       return true;
     default:
       return false;
@@ -910,6 +1014,21 @@ bool allowed_after_discharge(v1::Event::PayloadCase payload) {
 std::string payload_name(const v1::Event& e) {
   const auto* field = v1::Event::descriptor()->FindFieldByNumber(e.payload_case());
   return field != nullptr ? field->json_name() : "none";
+}
+
+// Facts of the stay that lower liability and may be recorded after the discharge (a late feed):
+// they count by event time, so only when they occurred at or before the discharge
+// (docs/domain-decisions.md, "Late facts").
+bool late_fact_of_the_stay(v1::Event::PayloadCase payload) {
+  return payload == v1::Event::kDischargeReadyRevoked ||
+         payload == v1::Event::kOutpatientServicesUnavailable;
+}
+
+std::optional<Rejection> check_late_fact(const EpisodeState& st, const v1::Event& e) {
+  if (to_unix(from_proto(e.occurred_at())) > st.discharged_at()) {
+    return reject(Rejection::Code::kOutOfOrder, payload_name(e) + " occurred after the discharge");
+  }
+  return std::nullopt;
 }
 
 }  // namespace
@@ -938,6 +1057,50 @@ const char* code_name(Rejection::Code code) {
       return "episode_limit";
   }
   return "unknown";
+}
+
+// The facts payment liability depends on (5 kap. 3-5 §§), for the policy in rules/liability.h.
+rules::LiabilityFacts liability_facts(const v1::EpisodeState& st) {
+  auto municipal_need = [](const EpisodeState& e) {
+    return has(e.needs(), v1::SOCIAL_SERVICES) || has(e.needs(), v1::MUNICIPAL_HEALTH_CARE);
+  };
+  auto any_missed = [](const EpisodeState& e, DeadlineKind kind) {
+    return std::any_of(e.deadlines().begin(), e.deadlines().end(), [&](const DeadlineRecord& d) {
+      return d.kind() == kind && d.status() == DeadlineRecord::MISSED;
+    });
+  };
+  rules::LiabilityFacts f;
+  f.municipality = st.admission().patient().home_municipality();
+  f.municipal_need = municipal_need(st);
+  f.declared_discharge_ready = st.has_declared_at();
+  // 5 kap. 3 § 1: only the notices to the municipality's units decide; a late one to outpatient
+  // care is the ward's missed deadline, not a condition of the municipality's liability.
+  bool municipal_notice = false;
+  bool municipal_in_time = true;
+  for (const auto& d : st.deadlines()) {
+    if (d.kind() != v1::ADMISSION_NOTICE) continue;
+    const bool municipal =
+        d.recipients().empty() ||
+        std::any_of(d.recipients().begin(), d.recipients().end(), [](const Recipient& r) {
+          return r.service() == v1::SOCIAL_SERVICES || r.service() == v1::MUNICIPAL_HEALTH_CARE;
+        });
+    if (!municipal) continue;
+    municipal_notice = true;
+    municipal_in_time = municipal_in_time && d.status() == DeadlineRecord::MET;
+  }
+  f.admission_notice_in_time = municipal_notice && municipal_in_time;
+  // A patient who declined SIP lifts the SIP condition, also for a miss before the refusal.
+  f.sip_invitation_missed =
+      st.sip_consent() != v1::CONSENT_DECLINED && any_missed(st, v1::SIP_INVITATION);
+  for (const auto& p : st.periods()) {
+    f.periods.push_back({from_unix(p.notice_sent_at()), from_unix(p.ended_at())});
+  }
+  for (const auto& i : st.outpatient_unavailable()) {
+    f.outpatient_unavailable.push_back(
+        {from_unix(i.from()),
+         i.has_to() ? std::optional<Instant>(from_unix(i.to())) : std::nullopt});
+  }
+  return f;
 }
 
 const rules::RuleSet* rules_for(const v1::EpisodeState& state, const rules::RuleBook& rules) {
@@ -1009,6 +1172,44 @@ bool valid_event_time(const google::protobuf::Timestamp& ts) {
   return valid_timestamp(ts) && ts.seconds() <= kLatestEventSeconds;
 }
 
+// A reserve number has no check digit and no national format beyond this (RULES.md in
+// shared/data/sweden/personnummer): 1 to 20 ASCII letters and digits.
+bool valid_reserve_number(std::string_view id) {
+  return !id.empty() && id.size() <= 20 && std::all_of(id.begin(), id.end(), [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+  });
+}
+
+// The patient's identity number, by the kind the sender declares (Patient.personal_id_kind). The
+// reasons never quote the number.
+std::optional<Rejection> check_identity(const v1::Patient& p) {
+  using C = Rejection::Code;
+  switch (p.personal_id_kind()) {
+    case v1::Patient::PERSONAL_ID_KIND_UNSPECIFIED:
+      if (p.personal_id().empty()) return std::nullopt;  // none yet: NO_PERSONAL_ID
+      if (auto id = validate_personal_id(p.personal_id()); !id) {
+        return reject(C::kInvalidPersonalId, "admitted.patient.personalId: " + id.error().message);
+      }
+      return std::nullopt;
+    case v1::Patient::RESERVE_NUMBER:
+      if (!valid_reserve_number(p.personal_id())) {
+        return reject(
+            C::kInvalidPersonalId,
+            "admitted.patient.personalId: a reserve number is 1 to 20 letters and digits");
+      }
+      return std::nullopt;
+    case v1::Patient::NO_PERSONAL_ID:
+      if (!p.personal_id().empty()) {
+        return reject(C::kInvalidPersonalId,
+                      "admitted.patient.personalId: must be empty when personalIdKind is "
+                      "NO_PERSONAL_ID");
+      }
+      return std::nullopt;
+    default:
+      return reject(C::kMalformed, "admitted.patient.personalIdKind is unknown");
+  }
+}
+
 }  // namespace
 
 std::optional<Rejection> validate_event(const v1::Event& e) {
@@ -1036,9 +1237,7 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
     case v1::Event::kAdmitted: {
       const auto& a = e.admitted();
       if (!a.has_patient()) return reject(C::kMalformed, "admitted.patient is required");
-      if (auto id = validate_personal_id(a.patient().personal_id()); !id) {
-        return reject(C::kInvalidPersonalId, "admitted.patient.personalId: " + id.error().message);
-      }
+      if (auto bad = check_identity(a.patient())) return bad;
       if (!all_digits(a.patient().home_municipality(), 4)) {
         return reject(C::kMalformed,
                       "admitted.patient.homeMunicipality must be a 4-digit kommunkod");
@@ -1124,6 +1323,12 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
     fresh.set_rule_set_id(set->id);
     fresh.set_rule_set_digest(set->digest);  // pinned by content: rules/README.md
     *fresh.mutable_admission() = a;
+    // A patient admitted without an identity number is flagged so in every notice (2 kap. 2 §
+    // asks for the personnummer; there is none yet).
+    if (a.patient().personal_id().empty()) {
+      fresh.mutable_admission()->mutable_patient()->set_personal_id_kind(
+          v1::Patient::NO_PERSONAL_ID);
+    }
     fresh.set_admitted_at(to_unix(occurred));
     fresh.set_last_occurred_at(to_unix(occurred));
     fresh.set_updated_at(to_unix(now));
@@ -1164,11 +1369,19 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
       if (e.payload_case() == v1::Event::kNoticeAcknowledged) break;
       return reject(C::kEpisodeClosed, "the admission was cancelled");
     case EpisodeState::CLOSED:
+      if (late_fact_of_the_stay(e.payload_case())) {
+        if (auto bad = check_late_fact(*state, e)) return *bad;
+        break;
+      }
       if (!allowed_after_discharge(e.payload_case())) {
         return reject(C::kEpisodeClosed, payload_name(e) + " after the episode was settled");
       }
       break;
     case EpisodeState::DISCHARGED:
+      if (late_fact_of_the_stay(e.payload_case())) {
+        if (auto bad = check_late_fact(*state, e)) return *bad;
+        break;
+      }
       if (!allowed_after_discharge(e.payload_case())) {
         return reject(C::kOutOfOrder, payload_name(e) + " after the patient was discharged");
       }
@@ -1190,9 +1403,19 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
       if (!state->discharge_ready()) {
         return reject(C::kOutOfOrder, "dischargeReadyRevoked while not discharge-ready");
       }
+      // A late revocation counts by its event time, but only within the declaration it revokes.
+      if (state->has_declared_at() && to_unix(occurred) < state->declared_at()) {
+        return reject(C::kOutOfOrder,
+                      "dischargeReadyRevoked occurred before the declaration it revokes");
+      }
       break;
     case v1::Event::kNoticeAcknowledged:
       if (auto bad = check_acknowledgement(*state, e.notice_acknowledged())) return *bad;
+      break;
+    case v1::Event::kDischargeCancelled:
+      if (state->phase() != EpisodeState::DISCHARGED && state->phase() != EpisodeState::CLOSED) {
+        return reject(C::kOutOfOrder, "dischargeCancelled while the patient is not discharged");
+      }
       break;
     default:
       break;
@@ -1232,6 +1455,9 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
       break;
     case v1::Event::kDischarged:
       on_discharged(s, e);
+      break;
+    case v1::Event::kDischargeCancelled:
+      on_discharge_cancelled(s);
       break;
     case v1::Event::kNoticeAcknowledged:
       on_notice_acknowledged(s, e);

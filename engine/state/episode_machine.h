@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "engine/core/time.h"
+#include "rules/liability.h"
 #include "rules/rule_set.h"
 #include "samordna/v1/event.pb.h"
 #include "samordna/v1/notification.pb.h"
@@ -82,6 +83,10 @@ struct TimerFired {
 // fire_at, not at `now`, so the output does not depend on when the timer pass ran.
 Transition fire_timer(const v1::EpisodeState& state, const TimerFired& timer,
                       const rules::RuleBook& rules, Instant now);
+
+// The facts of one episode payment liability is settled on (5 kap. 3-5 §§), for the policy in
+// rules/liability.h; `explain` reads the same.
+rules::LiabilityFacts liability_facts(const v1::EpisodeState& state);
 
 // The rule set an episode is judged by: the one it was admitted under, or, when the rule files no
 // longer hold that id, the one in force at admission now.

@@ -200,6 +200,33 @@ TEST_F(DriverTest, ASettledEpisodeIsRetiredAfterRetention) {
   EXPECT_EQ(late.value().rejection->code, state::Rejection::Code::kUnknownEpisode);
 }
 
+// A cancelled discharge (HL7 A13) opens a settled episode again: it must not be retired while the
+// stay goes on, and it gets a new retire_at when it is settled anew.
+TEST_F(DriverTest, AnEpisodeOpenedAgainByACancelledDischargeIsKept) {
+  DriverOptions options;
+  options.retention = std::chrono::hours{24};
+  reopen(options);
+  ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", R"("discharged":{})")));
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_EQ(driver_->episode(0, "ep1").value()->retire_at(), to_unix(at("2025-03-04T09:00:00Z")));
+  auto cancelled =
+      driver_->event(0, event("e3", "ep1", "2025-03-03T10:00:00Z", R"("dischargeCancelled":{})"));
+  ASSERT_TRUE(cancelled);
+  ASSERT_EQ(cancelled.value().kind, Outcome::Kind::kApplied);
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_FALSE(driver_->episode(0, "ep1").value()->has_retire_at());
+  // Past the old retire_at: a timer pass (the head is only a lower bound) retires nothing.
+  driver_->advance_clock(0, at("2025-03-05T00:00:00Z"));
+  ASSERT_TRUE(driver_->timer_pass(0));
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_EQ(driver_->counts().retired, 0u);
+  EXPECT_TRUE(driver_->episode(0, "ep1").value().has_value());
+  ASSERT_TRUE(driver_->event(0, event("e4", "ep1", "2025-03-05T01:00:00Z", R"("discharged":{})")));
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_EQ(driver_->episode(0, "ep1").value()->retire_at(), to_unix(at("2025-03-06T01:00:00Z")));
+}
+
 TEST_F(DriverTest, NoRetentionKeepsSettledEpisodes) {
   DriverOptions options;
   options.retention = std::chrono::seconds{0};

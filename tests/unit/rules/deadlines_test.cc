@@ -233,16 +233,38 @@ TEST(RulesDeadlines, WorkingDaysMidsummerAndDst) {
 TEST(RulesDeadlines, WorkingDayStepsNameWhyDayZeroMoved) {
   EXPECT_THAT(first_liable_date(at("2025-12-24T09:00:00+01:00"), working_days_1400()).steps,
               ElementsAre("notice sent 2025-12-24T09:00:00+01:00 on a non-working day "
-                          "(Julafton): day 0 = next working day 2025-12-29",
+                          "(Julafton): day 0 = next working day 2025-12-29 (5 non-working days "
+                          "skipped: 2025-12-24 Julafton, 2025-12-25 Juldagen, 2025-12-26 Annandag "
+                          "jul, 2025-12-27 Saturday, 2025-12-28 Sunday)",
                           "first liable date = day 0 + 3 working days = 2026-01-05 "
-                          "(4 non-working days skipped)"));
+                          "(4 non-working days skipped: 2025-12-31 Nyårsafton, 2026-01-01 "
+                          "Nyårsdagen, 2026-01-03 Saturday, 2026-01-04 Sunday)"));
   EXPECT_THAT(first_liable_date(at("2025-03-08T09:00:00+01:00"), working_days_1400()).steps[0],
               HasSubstr("non-working day (Saturday): day 0 = next working day 2025-03-10"));
   EXPECT_THAT(first_liable_date(at("2025-03-03T14:01:00+01:00"), working_days_1400()).steps,
               ElementsAre("notice sent 2025-03-03T14:01:00+01:00 (after cut-off 14:00): "
-                          "day 0 = next working day 2025-03-04",
+                          "day 0 = next working day 2025-03-04 (0 non-working days skipped)",
                           "first liable date = day 0 + 3 working days = 2025-03-07 "
                           "(0 non-working days skipped)"));
+  // After the cut-off on a Friday: the weekend passed on the way to day 0 is counted and named.
+  EXPECT_THAT(first_liable_date(at("2025-03-07T15:00:00+01:00"), working_days_1400()).steps[0],
+              HasSubstr("day 0 = next working day 2025-03-10 (2 non-working days skipped: "
+                        "2025-03-08 Saturday, 2025-03-09 Sunday)"));
+}
+
+TEST(RulesDeadlines, LatenessIsElapsedTimeAcrossDst) {
+  EXPECT_EQ(late_by(at("2025-03-03T10:00:00+01:00"), at("2025-03-03T11:12:00+01:00")),
+            "1 h 12 min late");
+  EXPECT_EQ(late_by(at("2025-03-03T10:00:00+01:00"), at("2025-03-03T10:00:00+01:00")), "on time");
+  EXPECT_EQ(late_by(at("2025-03-03T10:00:00+01:00"), at("2025-03-05T10:00:01+01:00")),
+            "2 d 1 s late");
+  // Spring forward: 01:30 CET to 03:42 CEST is 1 h 12 min of elapsed time (2 h 12 min on the
+  // wall clock).
+  EXPECT_EQ(late_by(at("2025-03-30T01:30:00+01:00"), at("2025-03-30T03:42:00+02:00")),
+            "1 h 12 min late");
+  // Fall back: 02:30 CEST to 02:42 CET is 1 h 12 min elapsed (12 min on the wall clock).
+  EXPECT_EQ(late_by(at("2025-10-26T02:30:00+02:00"), at("2025-10-26T02:42:00+01:00")),
+            "1 h 12 min late");
 }
 
 // The pinned day-0 rule keeps the result monotonic: a later notice never gives an earlier date.

@@ -559,7 +559,8 @@ TEST_F(Liability, NoticeBeforeNoonMakesDayThreeTheFirstLiableDay) {
   EXPECT_EQ(pl->amount_sek(), 4 * 9300);
   EXPECT_EQ(ep.state().phase(), v1::EpisodeState::CLOSED);
   EXPECT_NE(explain(ep.state(), ep.book())
-                .find("settled: LIABLE, 4 liable day(s) from 2022-03-06, 37200 kr"),
+                .find("settled: LIABLE, 4 liable day(s), the first on 2022-03-06 (the first "
+                      "period with liable days), 37200 kr"),
             std::string::npos);
 }
 
@@ -793,6 +794,88 @@ TEST_F(Liability, ExplainNamesRuleAnchorAndOutcome) {
   EXPECT_EQ(text.find("settled:"), std::string::npos) << "not settled yet";
   EXPECT_EQ(text.find("195704289999"), std::string::npos);
   EXPECT_EQ(text.find("Testsson"), std::string::npos);
+}
+
+// A record written before discharge_ready_notified (field 42) has no list of who had the notice:
+// every recipient had the one that started the period, so a SIP consent still starts the clock.
+TEST(EpisodeMachine, ASipConsentOnARecordWithoutDischargeReadyNotifiedStartsTheClock) {
+  Episode ep;
+  ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
+  ep.apply(event("n", "2022-03-01T09:00:00Z", kNeedsAll), "2022-03-01T09:00:00Z");
+  ep.apply(event("ci", "2022-03-01T10:00:00Z",
+                 R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})"),
+           "2022-03-01T10:00:00Z");
+  ep.apply(
+      event("cs", "2022-03-01T11:00:00Z", R"("consentRecorded":{"scope":"SIP","granted":false})"),
+      "2022-03-01T11:00:00Z");
+  ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
+  ASSERT_EQ(ep.deadline(v1::SIP_INVITATION), nullptr);
+  v1::EpisodeState old = ep.state();
+  old.clear_discharge_ready_notified();
+  v1::Event e;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(
+                  event("cs2", "2022-03-04T08:00:00Z",
+                        R"("consentRecorded":{"scope":"SIP","granted":true})"),
+                  &e)
+                  .ok());
+  auto r = apply_event(&old, e, ep.book(), at("2022-03-04T08:00:00Z"));
+  ASSERT_TRUE(r);
+  const DeadlineRecord* sip = nullptr;
+  for (const auto& d : r.value().next.deadlines()) {
+    if (d.kind() == v1::SIP_INVITATION) sip = &d;
+  }
+  ASSERT_NE(sip, nullptr);
+  EXPECT_EQ(sip->status(), DeadlineRecord::PENDING);
+  EXPECT_EQ(sip->due_at(), to_unix(at("2022-03-07T22:59:59Z")));  // consent 03-04 + 3
+}
+
+// Issue 8 item 9: what a coordinator needs from explain, in one episode: each notice per
+// recipient with its deadline and outcome, lateness in elapsed time across DST, SIP consent, how
+// each period ended, no backwards date range, the excluded dates.
+TEST(Explain, TellsACoordinatorEachNoticeHowEachPeriodEndedAndWhatWasExcluded) {
+  Episode ep;
+  auto step = [&](const std::string& id, const std::string& t, const std::string& payload) {
+    ep.apply(event(id, t, payload), t);
+    ASSERT_FALSE(ep.rejection()) << id << ": " << ep.rejection()->reason;
+  };
+  step("a", "2022-03-25T08:00:00Z", kAdmitted);
+  // No estimate: the notice is held; due 24 h after the assessment, across the DST change.
+  step(
+      "n", "2022-03-26T10:00:00Z",
+      R"("needsAssessed":{"needs":["SOCIAL_SERVICES","OUTPATIENT_CARE"],"outpatientUnit":"vc-1"})");
+  step("ci", "2022-03-26T10:05:00Z",
+       R"("consentRecorded":{"scope":"INFORMATION_SHARING","granted":true})");
+  step("cs", "2022-03-26T10:10:00Z", R"("consentRecorded":{"scope":"SIP","granted":false})");
+  step("ed", "2022-03-27T11:12:00Z",
+       R"("estimatedDischargeChanged":{"estimatedDischargeAt":"2022-04-08T08:00:00Z"})");
+  step("cc", "2022-03-27T12:00:00Z", R"("careContactAppointed":{"unit":"vc-1"})");
+  step("r1", "2022-03-28T08:00:00Z", R"("dischargeReady":{})");
+  step("rv", "2022-03-29T08:00:00Z", R"("dischargeReadyRevoked":{})");
+  step("r2", "2022-04-01T08:00:00Z", R"("dischargeReady":{})");
+  step("u1", "2022-04-05T08:00:00Z", R"("outpatientServicesUnavailable":{"unavailable":true})");
+  step("u2", "2022-04-06T08:00:00Z", R"("outpatientServicesUnavailable":{"unavailable":false})");
+  step("it", "2022-04-08T07:00:00Z", R"("informationTransferred":{})");
+  step("d", "2022-04-08T08:00:00Z", R"("discharged":{})");
+  const std::string text = explain(ep.state(), ep.book());
+  auto has = [&](const std::string& part) {
+    EXPECT_NE(text.find(part), std::string::npos) << "missing: " << part << "\n" << text;
+  };
+  has("consent: information sharing granted; SIP declined");
+  // Due 2022-03-27 10:00Z = 12:00+02:00; sent 11:12Z: 1 h 12 min of elapsed time.
+  has("ADMISSION_NOTICE to SOCIAL_SERVICES 0380: due 2022-03-27T12:00:00+02:00; sent "
+      "2022-03-27T13:12:00+02:00 (ep1/e/ed/1), 1 h 12 min late");
+  has("ADMISSION_NOTICE to OUTPATIENT_CARE vc-1: due 2022-03-27T12:00:00+02:00; sent "
+      "2022-03-27T13:12:00+02:00 (ep1/e/ed/2), 1 h 12 min late");
+  has("outcome:     MISSED, fulfilled 2022-03-27T13:12:00+02:00 (1 h 12 min late), miss alerted");
+  has("DISCHARGE_READY_NOTICE to MUNICIPALITY 0380: sent 2022-03-28T10:00:00+02:00 (ep1/e/r1/");
+  has("ended by revocation 2022-03-29T10:00:00+02:00");
+  has("ended 2022-03-29, on or before the first liable date 2022-03-31: no liable night");
+  has("ended by discharge 2022-04-08T10:00:00+02:00");
+  has("nights from 2022-04-04 up to, not including, 2022-04-08 = 4");
+  has("excluded (5 kap. 5 §, outpatient services unavailable): 2022-04-05, 2022-04-06");
+  has("liable days: 2");
+  EXPECT_EQ(text.find("up to, not including, 2022-03-29"), std::string::npos) << text;
+  EXPECT_EQ(text.find("195704289999"), std::string::npos);
 }
 
 }  // namespace

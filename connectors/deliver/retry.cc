@@ -45,7 +45,19 @@ std::optional<std::chrono::seconds> parse_retry_after(std::string_view value, in
     if (ec != std::errc() || end != value.data() + value.size()) return std::nullopt;
     return std::chrono::seconds(seconds);
   }
-  // IMF-fixdate (RFC 9110 5.6.7), through Howard Hinnant's date parser.
+  // IMF-fixdate (RFC 9110 5.6.7), "Sun, 06 Nov 1994 08:49:37 GMT", through Howard Hinnant's date
+  // parser. Its shape is checked first: date 3.0's %S turns a malformed seconds field into a NaN it
+  // then converts to an integer (undefined behaviour; found by tests/fuzz/fuzz_webhook).
+  constexpr std::string_view kShape = "Aaa, 00 Aaa 0000 00:00:00 GMT";
+  if (value.size() != kShape.size()) return std::nullopt;
+  for (size_t i = 0; i < kShape.size(); ++i) {
+    const char c = value[i];
+    const bool ok = kShape[i] == '0'   ? (c >= '0' && c <= '9')
+                    : kShape[i] == 'A' ? (c >= 'A' && c <= 'Z')
+                    : kShape[i] == 'a' ? (c >= 'a' && c <= 'z')
+                                       : c == kShape[i];
+    if (!ok) return std::nullopt;
+  }
   std::istringstream in{std::string(value)};
   in.imbue(std::locale::classic());
   date::sys_seconds at;

@@ -81,6 +81,11 @@ TEST(DeliverRetry, ParseRetryAfter) {
   EXPECT_EQ(parse_retry_after("12s", now), std::nullopt);
   EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:30:00 GMT junk", now), std::nullopt);
   EXPECT_EQ(parse_retry_after("tomorrow", now), std::nullopt);
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 07:30:0x GMT", now), std::nullopt);
+  EXPECT_EQ(parse_retry_after("Wed, 21 Oct 2015 7:30:00 GMT", now), std::nullopt);
+  EXPECT_EQ(parse_retry_after("Wed, 21 Xyz 2015 07:30:00 GMT", now), std::nullopt);
+  // Found by fuzz_webhook: a malformed seconds field made the date parser convert a NaN (UBSan).
+  EXPECT_EQ(parse_retry_after(std::string_view("Wed, 21 Oct 403 07:28:\x10"), now), std::nullopt);
 }
 
 }  // namespace

@@ -21,10 +21,12 @@ packages=(
   libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libyaml-cpp-dev
-  libssl-dev
+  libssl-dev openssl  # TLS; the openssl tool makes the HTTP tests' throw-away CA
+  curl                # the independent HTTP client of the FHIR listener's tests
   tzdata
   clang-format clang-tidy
   clang-14 libclang-rt-14-dev  # libFuzzer (tests/fuzz/): clang 14 and its runtime
+  prometheus          # promtool and a real Prometheus scraping `run` (tests/integration/metrics/)
 )
 # The Kafka broker used by the integration tests runs on a JVM: take the machine's java when it
 # has one, otherwise Debian's default headless JRE. Maven only when there is no mvn at all.

@@ -163,10 +163,10 @@ void read_kafka(Reader& r, const Field& f, KafkaConfig& k) {
 
 void read_root(Reader& r, const YAML::Node& root, const std::filesystem::path& base,
                ServiceConfig& c) {
-  const yaml::Fields fields =
-      fields_of(r, root, line_of(root, 1), "the file",
-                {"kafka", "stateDir", "rulesDir", "clock", "until", "maxBatch", "maxBatchMs",
-                 "timerPass", "transactionTimeoutMs", "retentionDays"});
+  const yaml::Fields fields = fields_of(
+      r, root, line_of(root, 1), "the file",
+      {"kafka", "stateDir", "rulesDir", "clock", "until", "maxBatch", "maxBatchMs", "timerPass",
+       "transactionTimeoutMs", "retentionDays", "metricsPort", "metricsAddress"});
   if (const Field* x = fields.get("kafka")) read_kafka(r, *x, c.kafka);
   // Relative paths are taken from the config file's folder, not the working directory, so a
   // service unit and a developer's shell read the same file the same way.
@@ -221,6 +221,18 @@ void read_root(Reader& r, const YAML::Node& root, const std::filesystem::path& b
     // 0 keeps settled episodes forever; at most a century.
     if (auto v = yaml::read_int_in_range(r, *x, 0, 36500)) {
       c.retention = std::chrono::hours{24} * static_cast<int64_t>(*v);
+    }
+  }
+  if (const Field* x = fields.get("metricsPort")) {
+    if (auto v = yaml::read_int_in_range(r, *x, 0, 65535)) c.metrics_port = static_cast<int>(*v);
+  }
+  if (const Field* x = fields.get("metricsAddress")) {
+    if (auto v = yaml::read_string(r, *x)) {
+      if (v->empty()) {
+        r.error(x->line, "'metricsAddress' must not be empty");
+      } else {
+        c.metrics_address = *v;
+      }
     }
   }
   if (const Field* x = fields.get("timerPass")) {

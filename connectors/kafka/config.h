@@ -65,6 +65,11 @@ struct ServiceConfig {
   // Stop cleanly once every assigned partition is consumed to its end and every timer its clock
   // has passed has fired (a replay or a backfill that ends; `samordna run --exit-at-end`).
   bool exit_at_end = false;
+  // Prometheus metrics over HTTP at http://<metrics_address>:<metrics_port>/metrics; 0: none.
+  // The metrics carry no personal data (connectors/metrics/README.md), so listening everywhere, as
+  // exporters do, is the default.
+  int metrics_port = 0;
+  std::string metrics_address = "0.0.0.0";
 };
 
 // Reads a YAML config file; unknown keys and wrong types are errors with file and line.

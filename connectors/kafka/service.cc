@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -26,7 +27,8 @@ using PartitionId = pipeline::PartitionId;
 
 constexpr int kTimeoutMs = 30000;
 
-pipeline::DriverOptions driver_options(const ServiceConfig& config) {
+pipeline::DriverOptions driver_options(const ServiceConfig& config,
+                                       std::function<void(PartitionId, Instant)> on_timer_fired) {
   pipeline::DriverOptions o;
   o.clock = config.clock == ClockMode::kEventTime ? pipeline::ClockMode::kEventTime
                                                   : pipeline::ClockMode::kWall;
@@ -34,6 +36,7 @@ pipeline::DriverOptions driver_options(const ServiceConfig& config) {
   o.timer_pass = config.timer_pass;
   o.retention = config.retention;
   o.views = true;
+  o.on_timer_fired = std::move(on_timer_fired);
   return o;
 }
 
@@ -82,9 +85,10 @@ class DeliveryTracker : public RdKafka::DeliveryReportCb {
 class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
  public:
   Impl(ServiceConfig config, const rules::RuleBook& rules, pipeline::StateStore& db,
-       std::atomic<bool>& stop)
+       std::atomic<bool>& stop, ServiceObserver* observer)
       : config_(std::move(config)),
-        driver_(db, rules, *this, driver_options(config_)),
+        observer_(observer),
+        driver_(db, rules, *this, driver_options(config_, timer_hook())),
         stop_(stop),
         deliveries_(config_.kafka.topics.changelog) {}
 
@@ -122,7 +126,22 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   Result<void> dead_letter(RdKafka::Message& message, const std::string& code,
                            const std::string& reason);
 
+  // The driver's timer hook, when there is an observer: how late each timer fired.
+  std::function<void(PartitionId, Instant)> timer_hook() {
+    if (observer_ == nullptr) return {};
+    return [this](PartitionId p, Instant fire_at) {
+      using Seconds = std::chrono::duration<double>;
+      if (config_.clock == ClockMode::kWall) {
+        observer_->timer_fired(Seconds(std::chrono::system_clock::now() - fire_at));
+      } else {
+        observer_->timer_fired(Seconds(driver_.now(p) - fire_at));
+      }
+    };
+  }
+  void report_gauges();  // to the observer: lag per partition, pending timers
+
   ServiceConfig config_;
+  ServiceObserver* observer_;
   pipeline::Driver driver_;
   std::atomic<bool>& stop_;
   DeliveryTracker deliveries_;
@@ -156,8 +175,9 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   bool assigned_ = false;  // an assignment (maybe empty) is in force
 };
 
-Service::Service(ServiceConfig config, const rules::RuleBook& rules, pipeline::StateStore& db)
-    : impl_(std::make_unique<Impl>(std::move(config), rules, db, stop_)) {}
+Service::Service(ServiceConfig config, const rules::RuleBook& rules, pipeline::StateStore& db,
+                 ServiceObserver* observer)
+    : impl_(std::make_unique<Impl>(std::move(config), rules, db, stop_, observer)) {}
 Service::~Service() = default;
 Result<void> Service::run() { return impl_->run(); }
 
@@ -347,6 +367,7 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     committed_offset_.erase(p);
     next_offset_.erase(p);
     at_end_.erase(p);
+    if (observer_ != nullptr) observer_->lag(p, std::nullopt);
     spdlog::info("revoked partition {}", p);
   }
   assigned_ = false;
@@ -365,6 +386,7 @@ Result<void> Service::Impl::begin() {
 }
 
 Result<void> Service::Impl::notify(const v1::Notification& n) {
+  if (observer_ != nullptr) observer_->notification(n);
   const std::string value = n.SerializeAsString();
   return produce(config_.kafka.topics.notifications, RdKafka::Topic::PARTITION_UA, n.episode_id(),
                  &value);
@@ -413,6 +435,7 @@ Result<void> Service::Impl::dead_letter(RdKafka::Message& message, const std::st
   const std::string value(static_cast<const char*>(message.payload()), message.len());
   spdlog::warn("dead-lettered {}[{}]@{}: {}: {}", message.topic_name(), message.partition(),
                message.offset(), code, reason);
+  if (observer_ != nullptr) observer_->dead_letter(code);
   return produce(config_.kafka.topics.deadletter, RdKafka::Topic::PARTITION_UA, key, &value,
                  headers);
 }
@@ -448,6 +471,7 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
   // messages; an event that meets an overdue deadline first settles it itself (the state
   // machine's miss_overdue).
   SAMORDNA_TRY(outcome, driver_.event(p, event));
+  if (observer_ != nullptr) observer_->event(event, outcome.kind);
   if (outcome.kind == pipeline::Outcome::Kind::kRejected) {
     return dead_letter(message, outcome.code(), outcome.rejection->reason);
   }
@@ -517,6 +541,7 @@ Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
     return with_age(to_error("commit_transaction", *e.error));
   }
   in_txn_ = false;
+  if (observer_ != nullptr) observer_->transaction(true);
   producer_->poll(0);  // serve the last delivery reports: they carry the changelog offsets
   committed_offset_ = next_offset_;
   std::map<PartitionId, int64_t> checkpoints;
@@ -561,6 +586,7 @@ Result<void> Service::Impl::abort_unit(const std::string& why) {
   }
   in_txn_ = false;
   txn_failed_ = false;
+  if (observer_ != nullptr) observer_->transaction(false);
   for (const auto& [p, committed] : committed_offset_) {
     next_offset_[p] = committed;
     at_end_[p] = false;
@@ -574,6 +600,28 @@ Result<void> Service::Impl::abort_unit(const std::string& why) {
     }
   }
   return ok();
+}
+
+void Service::Impl::report_gauges() {
+  if (observer_ == nullptr) return;
+  for (const auto& [p, committed] : committed_offset_) {
+    // The end as the consumer last saw it (cached from fetches: no request to the broker).
+    int64_t low = 0, high = 0;
+    if (consumer_->get_watermark_offsets(config_.kafka.topics.events, static_cast<int32_t>(p), &low,
+                                         &high) != RdKafka::ERR_NO_ERROR ||
+        high < 0) {
+      continue;
+    }
+    int64_t lag = 0;
+    auto end = at_end_.find(p);
+    auto next = next_offset_.find(p);
+    // At the end with everything committed: nothing waits (the end may be a transaction marker).
+    const bool level = end != at_end_.end() && end->second && next != next_offset_.end() &&
+                       next->second == committed;
+    if (!level) lag = std::max<int64_t>(0, high - (committed >= 0 ? committed : low));
+    observer_->lag(p, lag);
+  }
+  observer_->timers_pending(driver_.estimate_size().second);
 }
 
 bool Service::Impl::caught_up() const {
@@ -614,6 +662,7 @@ Result<void> Service::Impl::handle(RdKafka::Message& m) {
 Result<void> Service::Impl::run() {
   SAMORDNA_TRYV(start());
   auto last_report = Clock::now();
+  auto last_gauges = Clock::now();
   bool backlog = false;  // the last round left due timers behind: do not wait for messages
   while (!stop_.load(std::memory_order_relaxed)) {
     if (failure_) return *failure_;
@@ -658,7 +707,12 @@ Result<void> Service::Impl::run() {
                           Clock::now() - first_assigned_.value_or(Clock::now()))
                           .count();
       log_counts(fmt::format("caught up {} ms after the first assignment: ", ms));
+      report_gauges();
       break;
+    }
+    if (Clock::now() - last_gauges >= std::chrono::seconds(1)) {
+      last_gauges = Clock::now();
+      report_gauges();
     }
     if (Clock::now() - last_report > std::chrono::seconds(10)) {
       last_report = Clock::now();

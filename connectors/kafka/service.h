@@ -25,7 +25,11 @@
 // signal handler.
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
+#include <string_view>
 
 #include "connectors/kafka/config.h"
 #include "engine/core/result.h"
@@ -34,9 +38,33 @@
 
 namespace samordna::kafka {
 
+// What the service reports as it works, for metrics (engine/app turns it into Prometheus metrics;
+// this module knows nothing of them). Called on the service's thread, in the run loop: each call
+// must be cheap. The inputs of a transaction (events, dead letters, notifications, timers fired)
+// are reported as they are processed; transaction() then says whether they count (committed) or
+// will come again (aborted: the input is re-read and reported again). Never personal data: an
+// implementation reads kinds and codes, not contents.
+class ServiceObserver {
+ public:
+  virtual ~ServiceObserver() = default;
+  virtual void event(const v1::Event& event, pipeline::Outcome::Kind outcome) = 0;
+  virtual void dead_letter(std::string_view code) = 0;
+  virtual void notification(const v1::Notification& notification) = 0;
+  // A timer taken off the store, `late` after its fire time: by the wall clock with
+  // ClockMode::kWall, by the partition's event-time clock with kEventTime.
+  virtual void timer_fired(std::chrono::duration<double> late) = 0;
+  virtual void transaction(bool committed) = 0;
+  // About once a second: records between the committed offset and the end of each assigned
+  // partition (nullopt: the partition was revoked), and RocksDB's estimate of pending timers.
+  virtual void lag(pipeline::PartitionId partition, std::optional<int64_t> records) = 0;
+  virtual void timers_pending(uint64_t estimate) = 0;
+};
+
 class Service {
  public:
-  Service(ServiceConfig config, const rules::RuleBook& rules, pipeline::StateStore& db);
+  // `observer` (optional) must outlive the service.
+  Service(ServiceConfig config, const rules::RuleBook& rules, pipeline::StateStore& db,
+          ServiceObserver* observer = nullptr);
   ~Service();
   Service(const Service&) = delete;
   Service& operator=(const Service&) = delete;

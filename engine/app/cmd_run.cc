@@ -6,10 +6,13 @@
 #include <csignal>
 #include <iostream>
 #include <memory>
+#include <optional>
 
 #include "connectors/kafka/config.h"
 #include "connectors/kafka/service.h"
 #include "engine/app/commands.h"
+#include "engine/app/metrics_http.h"
+#include "engine/app/run_metrics.h"
 #include "engine/store/db.h"
 
 namespace samordna::app {
@@ -33,7 +36,9 @@ struct RunArgs {
   bool no_create_topics = false;
   bool exit_at_end = false;
   int retention_days = -1;  // -1: the config's (default 30)
-  int verbosity = 0;        // -v info, -vv debug (a line per transaction)
+  int metrics_port = -1;    // -1: the config's (default 0: none)
+  std::string metrics_address;
+  int verbosity = 0;  // -v info, -vv debug (a line per transaction)
 };
 
 int run_service(const RunArgs& args) {
@@ -57,6 +62,8 @@ int run_service(const RunArgs& args) {
   if (args.retention_days >= 0) {
     config.retention = std::chrono::hours{24} * static_cast<int64_t>(args.retention_days);
   }
+  if (args.metrics_port >= 0) config.metrics_port = args.metrics_port;
+  if (!args.metrics_address.empty()) config.metrics_address = args.metrics_address;
   if (args.clock == "event-time") config.clock = kafka::ClockMode::kEventTime;
   if (args.clock == "wall") config.clock = kafka::ClockMode::kWall;
   if (auto until = parse_time_option("--until", args.until)) config.until_unix = to_unix(*until);
@@ -88,7 +95,22 @@ int run_service(const RunArgs& args) {
     }
     return kExitUsage;  // in use by another process, another format version
   }
-  kafka::Service service(config, *book, *db.value());
+  // Metrics: the registry and run's hooks exist only when they are served.
+  metrics::Registry registry;
+  std::optional<RunMetrics> run_metrics;
+  std::unique_ptr<http::Server> metrics_server;
+  if (config.metrics_port > 0) {
+    run_metrics.emplace(registry);
+    auto server = start_metrics_server(registry, config.metrics_address,
+                                       static_cast<uint16_t>(config.metrics_port));
+    if (!server) {
+      std::cerr << "samordna: metrics endpoint: " << server.error().message << '\n';
+      return kExitUsage;  // a port in use or a bad address: the operator's to fix
+    }
+    metrics_server = std::move(server.value());
+    spdlog::info("metrics at http://{}:{}/metrics", config.metrics_address, metrics_server->port());
+  }
+  kafka::Service service(config, *book, *db.value(), run_metrics ? &*run_metrics : nullptr);
   g_service.store(&service);
   std::signal(SIGTERM, on_stop_signal);
   std::signal(SIGINT, on_stop_signal);
@@ -131,6 +153,11 @@ void add_run_command(CLI::App& app, Commands& commands) {
                   "Days a settled episode stays in the state before it is removed (0: keep; "
                   "default 30)")
       ->check(CLI::Range(0, 36500));
+  run->add_option("--metrics-port", args->metrics_port,
+                  "Serve Prometheus metrics at http://ADDRESS:PORT/metrics (0: none, the default)")
+      ->check(CLI::Range(0, 65535));
+  run->add_option("--metrics-address", args->metrics_address,
+                  "Address the metrics endpoint listens on (default 0.0.0.0)");
   run->add_flag("-v,--verbose", args->verbosity,
                 "Log progress to stderr: -v info, -vv debug (a line per transaction)");
   commands.emplace_back(run, [args] { return run_service(*args); });

@@ -158,7 +158,10 @@ Result<Outcome> Driver::event(PartitionId p, const v1::Event& e) {
 Result<size_t> Driver::fire(PartitionId p, size_t limit) {
   std::vector<v1::Notification> out;
   const size_t retired_before = engine_.retired();
-  SAMORDNA_TRY(fired, engine_.fire_due(p, now(p), limit, out, txn_));
+  fire_times_.clear();
+  SAMORDNA_TRY(fired, engine_.fire_due(p, now(p), limit, out, txn_,
+                                       options_.on_timer_fired ? &fire_times_ : nullptr));
+  for (const Instant at : fire_times_) options_.on_timer_fired(p, at);
   // The head is a lower bound (the timer store keeps it coarse): a pass may find nothing due, and
   // then opens no unit of work.
   if (fired == 0) return fired;

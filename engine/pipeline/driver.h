@@ -57,6 +57,10 @@ struct DriverOptions {
   std::chrono::seconds retention{std::chrono::hours{24 * 30}};
   // Hand Output::commit the public view (samordna.v1.EpisodeView) of every changed episode.
   bool views = false;
+  // Called for every timer a unit of work takes off the store, with its fire time (metrics: how
+  // late timers fire). Also for the timers of a unit that is later dropped: the adapter's
+  // transaction outcome tells it which count.
+  std::function<void(PartitionId, Instant fire_at)> on_timer_fired;
 };
 
 // One episode a unit of work changed, as the changelog must record it.
@@ -178,6 +182,7 @@ class Driver {
   std::map<PartitionId, Instant> committed_clock_;  // as of the last commit
   DriverCounts counts_, at_begin_;
   size_t restored_since_flush_ = 0;
+  std::vector<Instant> fire_times_;  // for DriverOptions::on_timer_fired
 };
 
 }  // namespace samordna::pipeline

@@ -194,9 +194,11 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
 }
 
 Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit,
-                                std::vector<v1::Notification>& out, store::Txn& txn) {
+                                std::vector<v1::Notification>& out, store::Txn& txn,
+                                std::vector<Instant>* fire_times) {
   SAMORDNA_TRY(due, timers_.due(partition, now, limit, &txn));
   for (const auto& timer : due) {
+    if (fire_times != nullptr) fire_times->push_back(timer.fire_at);
     if (timer.key.kind == kRetentionTimer) {
       SAMORDNA_TRYV(retire(partition, timer.key.episode_id, txn));
       continue;

@@ -67,9 +67,11 @@ class Engine {
                         store::Txn& txn);
 
   // Fires up to `limit` timers of the partition due at `now` and appends what they emit to `out`.
-  // Returns how many timers were taken off the store.
+  // Returns how many timers were taken off the store; with `fire_times`, appends each one's fire
+  // time there (how late timers fire, for metrics).
   Result<size_t> fire_due(PartitionId partition, Instant now, size_t limit,
-                          std::vector<v1::Notification>& out, store::Txn& txn);
+                          std::vector<v1::Notification>& out, store::Txn& txn,
+                          std::vector<Instant>* fire_times = nullptr);
 
   // Takes an episode's state as recorded elsewhere (a changelog) and mirrors its timers.
   Result<void> restore(PartitionId partition, const v1::EpisodeState& state, store::Txn& txn);

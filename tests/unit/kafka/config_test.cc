@@ -64,6 +64,8 @@ maxBatchMs: 50
 timerPass: 200
 transactionTimeoutMs: 60000
 retentionDays: 90
+metricsPort: 9464
+metricsAddress: 127.0.0.1
 )");
   auto loaded = load_service_config(path);
   ASSERT_TRUE(loaded) << loaded.error().message;
@@ -93,6 +95,8 @@ retentionDays: 90
   EXPECT_EQ(c.timer_pass, 200u);
   EXPECT_EQ(c.transaction_timeout_ms, 60000);
   EXPECT_EQ(c.retention, std::chrono::hours{24 * 90});
+  EXPECT_EQ(c.metrics_port, 9464);
+  EXPECT_EQ(c.metrics_address, "127.0.0.1");
 }
 
 TEST_F(KafkaConfigTest, EmptyFileGivesTheDefaults) {
@@ -106,6 +110,7 @@ TEST_F(KafkaConfigTest, EmptyFileGivesTheDefaults) {
   EXPECT_EQ(loaded.value().kafka.topics.episodes, "samordna.episodes");
   EXPECT_EQ(loaded.value().retention, std::chrono::hours{24 * 30});
   EXPECT_TRUE(loaded.value().kafka.instance_id.empty());  // the caller fills it
+  EXPECT_EQ(loaded.value().metrics_port, 0);              // no metrics endpoint unless asked for
 }
 
 TEST_F(KafkaConfigTest, UnknownKeyIsAnErrorWithFileAndLine) {

@@ -22,6 +22,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libyaml-cpp-dev
   libssl-dev
+  libsqlite3-dev libjwt-dev  # samordna serve: the read model (SQLite) and bearer JWTs (connectors/serve)
   tzdata
   clang-format clang-tidy
   clang-14 libclang-rt-14-dev  # libFuzzer (tests/fuzz/): clang 14 and its runtime

@@ -141,7 +141,12 @@ ReadModelFeed::~ReadModelFeed() { stop(); }
 void ReadModelFeed::stop() {
   if (!impl_ || impl_->stopping.exchange(true)) return;
   if (impl_->thread.joinable()) impl_->thread.join();
+  impl_->consumer->unassign();
   impl_->consumer->close();
+  // Not destroyed: once a topic it was assigned was deleted under it (the audit-unavailable
+  // test), librdkafka 2.0.2's rd_kafka_destroy waits forever for its main thread. stop() runs
+  // at exit only, so the handle is left to the process's end instead of hanging the shutdown.
+  (void)impl_->consumer.release();
 }
 
 serve::ReadModelStatus ReadModelFeed::status() const {

@@ -232,11 +232,13 @@ Result<Principal> Verifier::verify(std::string_view token, Instant now) const {
     }
   }
   if (!aud_ok) return bad_token("wrong audience");
-  if (!claims.contains("exp") || !claims["exp"].is_number()) return bad_token("no expiry");
+  // Whole seconds only (RFC 7519 allows fractions; no identity provider here sends them), so a
+  // huge float never reaches an integer conversion.
+  if (!claims.contains("exp") || !claims["exp"].is_number_integer()) return bad_token("no expiry");
   const auto exp = claims["exp"].get<int64_t>();
-  if (to_unix(now) >= exp + config_.leeway.count()) return bad_token("expired");
+  if (to_unix(now) - config_.leeway.count() >= exp) return bad_token("expired");
   if (claims.contains("nbf")) {
-    if (!claims["nbf"].is_number()) return bad_token("bad nbf");
+    if (!claims["nbf"].is_number_integer()) return bad_token("bad nbf");
     if (to_unix(now) + config_.leeway.count() < claims["nbf"].get<int64_t>()) {
       return bad_token("not yet valid");
     }

@@ -95,7 +95,16 @@ class Stmt {
       stmt_ = nullptr;
     }
   }
-  ~Stmt() { sqlite3_finalize(stmt_); }
+  ~Stmt() {
+    if (owned_) {
+      sqlite3_finalize(stmt_);
+    } else if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+  // Over a statement a cache owns: reset and unbound on destruction, not finalized.
+  Stmt(sqlite3* db, sqlite3_stmt* cached) : db_(db), stmt_(cached), owned_(false) {}
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
 
@@ -132,6 +141,7 @@ class Stmt {
  private:
   sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
+  bool owned_ = true;
 };
 
 Result<void> exec(sqlite3* db, const char* sql) {
@@ -221,13 +231,32 @@ struct ReadModel::Impl {
   mutable std::mutex write_mu;
   mutable std::mutex read_mu;
   std::atomic<uint64_t> undecodable{0};
+  // The writer's prepared statements, by SQL text: preparing one per row cost most of apply().
+  std::map<std::string, sqlite3_stmt*, std::less<>> cache;
+
+  ~Impl() {
+    for (auto& [sql, stmt] : cache) sqlite3_finalize(stmt);
+  }
+
+  // A statement of the writer connection, prepared once (under write_mu).
+  Stmt prepared(const char* sql) {
+    auto it = cache.find(std::string_view(sql));
+    if (it == cache.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v2(writer.get(), sql, -1, &stmt, nullptr) != SQLITE_OK) {
+        return Stmt(writer.get(), static_cast<sqlite3_stmt*>(nullptr));
+      }
+      it = cache.emplace(sql, stmt).first;
+    }
+    return Stmt(writer.get(), it->second);
+  }
 
   Result<void> delete_episode(const std::string& id) {
     for (const char* sql :
          {"DELETE FROM episodes WHERE episode_id=?1",
           "DELETE FROM episode_access WHERE episode_id=?1",
           "DELETE FROM deadlines WHERE episode_id=?1", "DELETE FROM acks WHERE episode_id=?1"}) {
-      Stmt s(writer.get(), sql);
+      Stmt s = prepared(sql);
       if (!s.ok()) return sql_error(writer.get(), "prepare delete");
       s.bind(1, id);
       SAMORDNA_TRYV(done(s, "delete episode rows"));
@@ -249,11 +278,11 @@ struct ReadModel::Impl {
       }
     }
     {
-      Stmt s(db,
-             "INSERT INTO episodes(episode_id,status,care_unit,region,home_municipality,"
-             "outpatient_unit,personal_id,updated_at,stat_month,dr_days,liability_municipality,"
-             "liability_status,liable_days,amount_sek,view) "
-             "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
+      Stmt s = prepared(
+          "INSERT INTO episodes(episode_id,status,care_unit,region,home_municipality,"
+          "outpatient_unit,personal_id,updated_at,stat_month,dr_days,liability_municipality,"
+          "liability_status,liable_days,amount_sek,view) "
+          "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
       if (!s.ok()) return sql_error(db, "prepare episode");
       s.bind(1, v.episode_id())
           .bind(2, v1::EpisodeView::Status_Name(v.status()))
@@ -300,9 +329,9 @@ struct ReadModel::Impl {
       add(n.recipient().kind(), n.recipient().id());
     }
     for (const auto& o : orgs) {
-      Stmt s(db,
-             "INSERT OR IGNORE INTO episode_access(org_kind,org_id,episode_id,updated_at) "
-             "VALUES(?1,?2,?3,?4)");
+      Stmt s = prepared(
+          "INSERT OR IGNORE INTO episode_access(org_kind,org_id,episode_id,updated_at) "
+          "VALUES(?1,?2,?3,?4)");
       if (!s.ok()) return sql_error(db, "prepare access");
       s.bind(1, static_cast<int64_t>(o.kind))
           .bind(2, o.id)
@@ -312,10 +341,10 @@ struct ReadModel::Impl {
     }
     for (int i = 0; i < v.deadlines_size(); ++i) {
       const auto& d = v.deadlines(i);
-      Stmt s(db,
-             "INSERT INTO deadlines(episode_id,seq,kind,state,due_at,due_month,fulfilled_at,"
-             "responsible_kind,responsible_id,care_unit,home_municipality,region,deadline) "
-             "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
+      Stmt s = prepared(
+          "INSERT INTO deadlines(episode_id,seq,kind,state,due_at,due_month,fulfilled_at,"
+          "responsible_kind,responsible_id,care_unit,home_municipality,region,deadline) "
+          "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
       if (!s.ok()) return sql_error(db, "prepare deadline");
       s.bind(1, v.episode_id())
           .bind(2, int64_t{i})
@@ -339,9 +368,9 @@ struct ReadModel::Impl {
     for (const auto& n : v.notices()) {
       if (n.notification_id().empty()) continue;
       for (const auto& a : n.acknowledgements()) {
-        Stmt s(db,
-               "INSERT OR REPLACE INTO acks(notification_id,org_kind,org_id,episode_id,at) "
-               "VALUES(?1,?2,?3,?4,?5)");
+        Stmt s = prepared(
+            "INSERT OR REPLACE INTO acks(notification_id,org_kind,org_id,episode_id,at) "
+            "VALUES(?1,?2,?3,?4,?5)");
         if (!s.ok()) return sql_error(db, "prepare ack");
         s.bind(1, n.notification_id())
             .bind(2, static_cast<int64_t>(a.by().kind()))
@@ -358,9 +387,9 @@ struct ReadModel::Impl {
     sqlite3* db = writer.get();
     const std::string kind = notification_kind(n);
     {
-      Stmt s(db,
-             "INSERT OR REPLACE INTO notifications(notification_id,episode_id,kind,issued_at,body)"
-             " VALUES(?1,?2,?3,?4,?5)");
+      Stmt s = prepared(
+          "INSERT OR REPLACE INTO notifications(notification_id,episode_id,kind,issued_at,body)"
+          " VALUES(?1,?2,?3,?4,?5)");
       if (!s.ok()) return sql_error(db, "prepare notification");
       s.bind(1, n.notification_id())
           .bind(2, n.episode_id())
@@ -370,9 +399,9 @@ struct ReadModel::Impl {
       SAMORDNA_TRYV(done(s, "insert notification"));
     }
     for (const auto& a : n.addressees()) {
-      Stmt s(db,
-             "INSERT OR REPLACE INTO inbox(org_kind,org_id,notification_id,issued_at,kind) "
-             "VALUES(?1,?2,?3,?4,?5)");
+      Stmt s = prepared(
+          "INSERT OR REPLACE INTO inbox(org_kind,org_id,notification_id,issued_at,kind) "
+          "VALUES(?1,?2,?3,?4,?5)");
       if (!s.ok()) return sql_error(db, "prepare inbox");
       s.bind(1, static_cast<int64_t>(a.kind()))
           .bind(2, a.id())
@@ -397,9 +426,9 @@ Result<void> ReadModel::Impl::put_audit(const Record& r) {
     ++undecodable;
     return ok();
   }
-  Stmt s(writer.get(),
-         "INSERT OR REPLACE INTO audit(partition,offset,at,org_kind,org_id,record) "
-         "VALUES(?1,?2,?3,?4,?5,?6)");
+  Stmt s = prepared(
+      "INSERT OR REPLACE INTO audit(partition,offset,at,org_kind,org_id,record) "
+      "VALUES(?1,?2,?3,?4,?5,?6)");
   if (!s.ok()) return sql_error(writer.get(), "prepare audit");
   s.bind(1, int64_t{r.partition})
       .bind(2, r.offset)
@@ -511,9 +540,9 @@ Result<size_t> ReadModel::apply(const std::vector<Record>& batch) {
       ++applied;
     }
     for (const auto& [tp, off] : next) {
-      Stmt s(db,
-             "INSERT INTO offsets(topic,partition,next_offset) VALUES(?1,?2,?3) "
-             "ON CONFLICT(topic,partition) DO UPDATE SET next_offset=excluded.next_offset");
+      Stmt s = impl_->prepared(
+          "INSERT INTO offsets(topic,partition,next_offset) VALUES(?1,?2,?3) "
+          "ON CONFLICT(topic,partition) DO UPDATE SET next_offset=excluded.next_offset");
       s.bind(1, tp.first).bind(2, int64_t{tp.second}).bind(3, off);
       SAMORDNA_TRYV(done(s, "store offset"));
     }

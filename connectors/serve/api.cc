@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -469,6 +470,14 @@ HttpResponse Api::handle(const HttpRequest& req) const {
         for (auto& v : views) {
           out.episode_ids.push_back(v.episode_id());
           if (!sees_patient(p)) v.clear_patient();
+          // A notice secrecy holds back is the ward's to know (proto/README.md, noticeHeld): its
+          // would-be recipients must not learn of it from the episode either.
+          if (p.org.kind != Kind::WARD) {
+            auto* notices = v.mutable_notices();
+            notices->erase(std::remove_if(notices->begin(), notices->end(),
+                                          [](const auto& n) { return n.held(); }),
+                           notices->end());
+          }
           json j = proto_json(v);
           if (j.contains("deadlines")) {
             for (int i = 0; i < v.deadlines_size(); ++i) {

@@ -315,6 +315,11 @@ TEST_F(ServeApi, InboxPagingFiltersAndStatisticsCsv) {
   EXPECT_EQ(episode["deadlines"][1]["status"], "missed");
   EXPECT_EQ(episode["deadlines"][2]["status"], "at_risk");  // due 2030-01-01, now 12 h before
   EXPECT_EQ(episode["patient"]["personalId"], kWorldA.personal_id);
+  EXPECT_EQ(episode.dump().find("MISSING_CONSENT"), std::string::npos)
+      << "a held notice must not reach its would-be recipient";
+  auto ward_view = json::parse(
+      call("GET", "/api/v1/episodes/ep-a", token(Role::kCaseworker, org(K::WARD, kWorldA))).body);
+  EXPECT_NE(ward_view.dump().find("MISSING_CONSENT"), std::string::npos);
   auto region = json::parse(
       call("GET", "/api/v1/episodes/ep-a", token(Role::kCoordinator, org(K::REGION, kWorldA)))
           .body);

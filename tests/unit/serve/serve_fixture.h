@@ -123,6 +123,13 @@ inline v1::EpisodeView view(const World& w) {
       *a->mutable_at() = to_proto(at("2025-03-03T10:00:00Z"));
     }
   }
+  // A discharge-ready notice held for want of consent: the ward's business only.
+  auto* held = v.add_notices();
+  held->set_kind(v1::EpisodeView::Notice::DISCHARGE_READY_NOTICE);
+  *held->mutable_recipient() = proto_org(org(v1::Organisation::MUNICIPALITY, w));
+  held->set_held(true);
+  held->set_held_reason(v1::NoticeHeld::MISSING_CONSENT);
+  *held->mutable_held_at() = to_proto(at("2025-03-10T09:00:00Z"));
   auto* l = v.mutable_liability();
   l->set_municipality(w.municipality);
   l->set_status(v1::PaymentLiability::LIABLE);

@@ -23,6 +23,7 @@ packages=(
   nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libyaml-cpp-dev
   libssl-dev openssl  # TLS; the openssl tool makes the HTTP tests' throw-away CA
   curl                # the independent HTTP client of the FHIR listener's tests
+  libsqlite3-dev libjwt-dev  # samordna serve: the read model (SQLite) and bearer JWTs (connectors/serve)
   tzdata
   clang-format clang-tidy
   clang-14 libclang-rt-14-dev  # libFuzzer (tests/fuzz/): clang 14 and its runtime

@@ -30,6 +30,8 @@ void add_run_command(CLI::App& app, Commands& commands);          // run (the Ka
 void add_kafka_tool_commands(CLI::App& app, Commands& commands);  // produce, consume
 void add_demo_command(CLI::App& app, Commands& commands);         // demo (embedded Kafka)
 void add_hl7_commands(CLI::App& app, Commands& commands);         // hl7 parse
+void add_token_command(CLI::App& app, Commands& commands);        // token (a JWT for serve)
+void add_serve_command(CLI::App& app, Commands& commands);        // serve (read model + API)
 
 // Loads the rule book, or prints every problem with file and line and returns nothing.
 std::optional<rules::RuleBook> load_rules(const std::string& dir);

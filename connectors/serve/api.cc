@@ -1,0 +1,652 @@
+#include "connectors/serve/api.h"
+
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "connectors/serve/base64url.h"
+#include "engine/core/json_codec.h"
+#include "engine/core/personal_id.h"
+
+namespace samordna::serve {
+namespace {
+
+using json = nlohmann::json;
+using Kind = v1::Organisation;  // Kind::REGION etc.
+
+struct Target {
+  std::map<std::string, std::string> query;  // the last value of a repeated key
+};
+
+// ---------------------------------------------------------------------------------------------
+// Answers. Bodies never quote the request: ids and values may be personal data.
+
+HttpResponse json_response(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+HttpResponse error(int status, const std::string& code, const std::string& message = {}) {
+  json body = {{"error", code}};
+  if (!message.empty()) body["message"] = message;
+  return json_response(status, body);
+}
+
+// The one answer for "absent" and "not yours".
+HttpResponse not_found() { return error(404, "not_found"); }
+
+struct BadRequest {
+  std::string message;
+};
+
+// Query helpers; throw BadRequest (caught in handle) with a message naming the parameter only.
+std::optional<std::string> opt(const Target& t, const std::string& k) {
+  auto it = t.query.find(k);
+  if (it == t.query.end() || it->second.empty()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<Instant> opt_time(const Target& t, const std::string& k) {
+  auto v = opt(t, k);
+  if (!v) return std::nullopt;
+  auto parsed = parse_rfc3339(*v);
+  if (!parsed) throw BadRequest{k + " must be an RFC 3339 time, e.g. 2025-03-10T00:00:00Z"};
+  return parsed.value();
+}
+
+int64_t opt_int(const Target& t, const std::string& k, int64_t def, int64_t lo, int64_t hi) {
+  auto v = opt(t, k);
+  if (!v) return def;
+  try {
+    size_t used = 0;
+    const long long n = std::stoll(*v, &used);
+    if (used != v->size() || n < lo || n > hi) throw BadRequest{""};
+    return n;
+  } catch (...) {
+    throw BadRequest{k + " must be an integer from " + std::to_string(lo) + " to " +
+                     std::to_string(hi)};
+  }
+}
+
+std::optional<bool> opt_bool(const Target& t, const std::string& k) {
+  auto v = opt(t, k);
+  if (!v) return std::nullopt;
+  if (*v == "true") return true;
+  if (*v == "false") return false;
+  throw BadRequest{k + " must be true or false"};
+}
+
+Page page_of(const Target& t) {
+  return Page{opt_int(t, "limit", Api::kDefaultLimit, 1, Api::kMaxLimit),
+              opt_int(t, "offset", 0, 0, 1'000'000'000)};
+}
+
+std::optional<std::string> opt_month(const Target& t, const std::string& k) {
+  auto v = opt(t, k);
+  if (!v) return std::nullopt;
+  const bool ok = v->size() == 7 && (*v)[4] == '-' && std::all_of(v->begin(), v->end(), [](char c) {
+                    return c == '-' || std::isdigit(static_cast<unsigned char>(c));
+                  });
+  if (!ok) throw BadRequest{k + " must be a month, YYYY-MM"};
+  return v;
+}
+
+json page_json(const Page& p, size_t n) {
+  json j = {{"limit", p.limit}, {"offset", p.offset}};
+  if (static_cast<int64_t>(n) == p.limit) j["nextOffset"] = p.offset + p.limit;
+  return j;
+}
+
+// Protobuf's JSON mapping (lowerCamelCase, RFC 3339, enums by name) as a nlohmann value.
+json proto_json(const google::protobuf::Message& m) {
+  thread_local JsonCodec codec;
+  std::string out;
+  if (!codec.print(m, out)) return json::object();
+  return json::parse(out, nullptr, false);
+}
+
+std::string deadline_status(const v1::EpisodeView::Deadline& d, Instant now,
+                            std::chrono::seconds within) {
+  switch (d.state()) {
+    case v1::EpisodeView::Deadline::OPEN:
+      return to_unix(from_proto(d.due_at())) <= to_unix(now + within) ? "at_risk" : "open";
+    case v1::EpisodeView::Deadline::MET:
+      return "met";
+    case v1::EpisodeView::Deadline::MISSED:
+      return "missed";
+    case v1::EpisodeView::Deadline::WAIVED:
+      return "waived";
+    default:
+      return "unknown";
+  }
+}
+
+std::string csv_field(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string random_id() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string s;
+  for (unsigned char c : b) {
+    s += kHex[c >> 4];
+    s += kHex[c & 15];
+  }
+  return s;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Who may use which route (README "Who sees what"). A route refused to a role is 403: that says
+// nothing about any record. A record refused to an organisation is 404, as if it did not exist.
+
+bool reads_cases(const Principal& p) {
+  return p.role == Role::kCaseworker || p.role == Role::kCoordinator;
+}
+// Patient data (name, identity number, address) only to the organisations that act on the
+// patient: the municipality, the outpatient unit and the ward. A region sees episodes without it.
+bool sees_patient(const Principal& p) { return reads_cases(p) && p.org.kind != Kind::REGION; }
+
+}  // namespace
+
+std::string ack_event_id(const std::string& notification_id, const OrgRef& org) {
+  const std::string input =
+      notification_id + '\n' + v1::Organisation::Kind_Name(org.kind) + '\n' + org.id;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(input.data(), input.size(), digest, &len, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id = "ack-";
+  for (unsigned int i = 0; i < 16; ++i) {
+    id += kHex[digest[i] >> 4];
+    id += kHex[digest[i] & 15];
+  }
+  return id;
+}
+
+Api::Api(const ReadModel& model, const Verifier& verifier, const Clock& clock, ApiHooks hooks)
+    : model_(model), verifier_(verifier), clock_(clock), hooks_(std::move(hooks)) {}
+
+namespace {
+
+// What one route handler returns: the answer and the episodes it showed (for the audit record).
+struct Handled {
+  HttpResponse response;
+  std::vector<std::string> episode_ids;
+  std::string outcome = "ok";
+};
+
+Handled handled(HttpResponse r, std::string outcome = "ok") {
+  return Handled{std::move(r), {}, std::move(outcome)};
+}
+
+}  // namespace
+
+HttpResponse Api::handle(const HttpRequest& req) const {
+  const auto started = std::chrono::steady_clock::now();
+  std::string route = "unmatched";
+  auto finish = [&](HttpResponse r) {
+    r.headers.emplace_back("Cache-Control", "no-store");
+    if (hooks_.observe) {
+      hooks_.observe(req.method, route, r.status, std::chrono::steady_clock::now() - started);
+    }
+    return r;
+  };
+
+  Target target_value;
+  for (const auto& [k, v] : req.query) target_value.query[k] = v;
+  const Target* target = &target_value;
+  const std::string& path = req.path;
+  const std::string& method = req.method;
+
+  // Identity numbers never travel in a URL (they would land in access logs and proxies).
+  if (target->query.count("personalId") || target->query.count("personal_id")) {
+    return finish(error(400, "bad_request",
+                        "identity numbers go in the body of POST /api/v1/episodes/search"));
+  }
+
+  // --- public routes ---
+  if (path == "/healthz") {
+    route = "/healthz";
+    return finish(json_response(200, {{"status", "ok"}}));
+  }
+  if (path == "/readyz") {
+    route = "/readyz";
+    ReadModelStatus st{true, 0};
+    if (hooks_.status) st = hooks_.status();
+    return finish(json_response(st.ready ? 200 : 503, {{"ready", st.ready}, {"lag", st.lag}}));
+  }
+  if (path == "/openapi.json") {
+    route = "/openapi.json";
+    HttpResponse r;
+    r.body = openapi_document();
+    return finish(r);
+  }
+
+  // --- the routes that need a caller ---
+  // Matched on the decoded path; an {id} is everything after its prefix, so ids may hold '/'.
+  struct Match {
+    std::string templ;
+    std::vector<std::string> methods;
+  };
+  std::optional<Match> m;
+  std::string id;
+  auto tail = [&](std::string_view prefix) -> std::optional<std::string> {
+    if (path.size() <= prefix.size() || path.compare(0, prefix.size(), prefix) != 0) {
+      return std::nullopt;
+    }
+    return path.substr(prefix.size());
+  };
+  static constexpr std::string_view kAck = "/ack";
+  if (path == "/metrics") {
+    m = Match{"/metrics", {"GET"}};
+  } else if (path == "/api/v1/notifications") {
+    m = Match{"/api/v1/notifications", {"GET"}};
+  } else if (auto rest = tail("/api/v1/notifications/")) {
+    if (method == "POST" && rest->size() > kAck.size() &&
+        rest->compare(rest->size() - kAck.size(), kAck.size(), kAck) == 0) {
+      id = rest->substr(0, rest->size() - kAck.size());
+      m = Match{"/api/v1/notifications/{ref}/ack", {"POST"}};
+    } else {
+      id = *rest;
+      m = Match{"/api/v1/notifications/{ref}", {"GET"}};
+    }
+  } else if (path == "/api/v1/episodes") {
+    m = Match{"/api/v1/episodes", {"GET"}};
+  } else if (path == "/api/v1/episodes/search" && method == "POST") {
+    m = Match{"/api/v1/episodes/search", {"POST"}};
+  } else if (auto episode = tail("/api/v1/episodes/")) {
+    id = *episode;
+    m = Match{"/api/v1/episodes/{id}", {"GET"}};
+  } else if (path == "/api/v1/deadlines") {
+    m = Match{"/api/v1/deadlines", {"GET"}};
+  } else if (path == "/api/v1/statistics/discharge-ready") {
+    m = Match{"/api/v1/statistics/discharge-ready", {"GET"}};
+  } else if (path == "/api/v1/statistics/missed-deadlines") {
+    m = Match{"/api/v1/statistics/missed-deadlines", {"GET"}};
+  } else if (path == "/api/v1/statistics/payment-liability") {
+    m = Match{"/api/v1/statistics/payment-liability", {"GET"}};
+  } else if (path == "/api/v1/audit") {
+    m = Match{"/api/v1/audit", {"GET"}};
+  }
+  if (!m) return finish(not_found());
+  route = m->templ;
+  if (std::find(m->methods.begin(), m->methods.end(), method) == m->methods.end()) {
+    auto r = error(405, "method_not_allowed");
+    r.headers.emplace_back("Allow", m->methods.front());
+    return finish(r);
+  }
+
+  // Authentication.
+  static constexpr std::string_view kBearer = "Bearer ";
+  if (req.authorization.size() <= kBearer.size() ||
+      std::string_view(req.authorization).substr(0, kBearer.size()) != kBearer) {
+    auto r = error(401, "unauthorized", "a bearer token is required");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer");
+    return finish(r);
+  }
+  const Instant now = clock_.now();
+  auto principal =
+      verifier_.verify(std::string_view(req.authorization).substr(kBearer.size()), now);
+  if (!principal) {
+    auto r = error(401, "unauthorized", principal.error().message);
+    r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+    return finish(r);
+  }
+  const Principal& p = principal.value();
+
+  // Authorisation of the route for the role and organisation kind.
+  const std::string& t = m->templ;
+  const bool inbox_route = t.rfind("/api/v1/notifications", 0) == 0;
+  const bool episode_route = t.rfind("/api/v1/episodes", 0) == 0;
+  const bool stats_route = t.rfind("/api/v1/statistics", 0) == 0;
+  bool allowed = false;
+  if (t == "/metrics") {
+    allowed = p.role == Role::kOperator && static_cast<bool>(hooks_.metrics);
+    if (!hooks_.metrics) return finish(not_found());
+  } else if (inbox_route || t == "/api/v1/deadlines") {
+    allowed = reads_cases(p);
+  } else if (t == "/api/v1/episodes/search") {
+    allowed = sees_patient(p);
+  } else if (episode_route) {
+    allowed = sees_patient(p) || (p.org.kind == Kind::REGION && p.role == Role::kCoordinator);
+  } else if (stats_route) {
+    allowed = p.role == Role::kCoordinator &&
+              (p.org.kind == Kind::REGION || p.org.kind == Kind::MUNICIPALITY);
+  } else if (t == "/api/v1/audit") {
+    allowed = p.role == Role::kAuditor;
+  }
+  if (!allowed) return finish(error(403, "forbidden", "this role may not use this route"));
+
+  if (t == "/metrics") {
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4";
+    r.body = hooks_.metrics();
+    return finish(r);
+  }
+
+  const bool audited = inbox_route || episode_route || t == "/api/v1/deadlines";
+  Handled h;
+  try {
+    h = [&]() -> Handled {
+      const auto within = std::chrono::hours{opt_int(*target, "withinHours", 24, 0, 24 * 366)};
+      auto internal = [](const Error& e) {
+        (void)e;
+        return handled(error(500, "internal", "the read model failed"), "error");
+      };
+
+      if (t == "/api/v1/notifications") {
+        InboxFilter f;
+        f.kind = opt(*target, "kind");
+        f.from = opt_time(*target, "from");
+        f.to = opt_time(*target, "to");
+        f.acked = opt_bool(*target, "acknowledged");
+        const Page page = page_of(*target);
+        auto items = model_.inbox(p.org, f, page);
+        if (!items) return internal(items.error());
+        Handled out;
+        json list = json::array();
+        std::set<std::string> eps;
+        for (const auto& it : items.value()) {
+          json item = {{"ref", base64url_encode(it.notification.notification_id())},
+                       {"notification", proto_json(it.notification)},
+                       {"acknowledged", it.acked}};
+          if (it.acked_at) item["acknowledgedAt"] = format_utc(*it.acked_at);
+          list.push_back(std::move(item));
+          eps.insert(it.notification.episode_id());
+        }
+        json body = page_json(page, items.value().size());
+        body["items"] = std::move(list);
+        out.response = json_response(200, body);
+        out.episode_ids.assign(eps.begin(), eps.end());
+        return out;
+      }
+
+      if (t == "/api/v1/notifications/{ref}" || t == "/api/v1/notifications/{ref}/ack") {
+        // {id} is the notification's ref: the base64url of its id (ids hold '/').
+        const auto nid = base64url_decode(id);
+        if (!nid) return handled(not_found(), "not_found");
+        auto item = model_.notification_for(p.org, *nid);
+        if (!item) return internal(item.error());
+        if (!item.value()) return handled(not_found(), "not_found");
+        const auto& n = item.value()->notification;
+        Handled out;
+        out.episode_ids = {n.episode_id()};
+        if (t == "/api/v1/notifications/{ref}") {
+          json body = {
+              {"ref", id}, {"notification", proto_json(n)}, {"acknowledged", item.value()->acked}};
+          if (item.value()->acked_at) body["acknowledgedAt"] = format_utc(*item.value()->acked_at);
+          out.response = json_response(200, body);
+          return out;
+        }
+        // POST .../ack: the kvittens.
+        if (!is_notice(n)) {
+          out.response = error(409, "not_a_notice",
+                               "only admission notices, discharge-ready notices, estimated "
+                               "discharge updates and admission cancellations are acknowledged");
+          out.outcome = "conflict";
+          return out;
+        }
+        const std::string event_id = ack_event_id(n.notification_id(), p.org);
+        if (item.value()->acked) {
+          out.response =
+              json_response(200, {{"notificationId", n.notification_id()},
+                                  {"eventId", event_id},
+                                  {"acknowledged", true},
+                                  {"acknowledgedAt", format_utc(*item.value()->acked_at)}});
+          return out;
+        }
+        v1::Event e;
+        e.set_event_id(event_id);
+        e.set_episode_id(n.episode_id());
+        e.set_source(Api::kAckSource);
+        *e.mutable_occurred_at() = to_proto(now);
+        *e.mutable_recorded_at() = to_proto(now);
+        auto* ack = e.mutable_notice_acknowledged();
+        ack->set_notification_id(n.notification_id());
+        ack->mutable_by()->set_kind(p.org.kind);
+        ack->mutable_by()->set_id(p.org.id);
+        auto published = hooks_.publish ? hooks_.publish(e)
+                                        : Result<void>(fail(Errc::kUnavailable, "no publisher"));
+        if (!published) {
+          out.response = error(503, "unavailable", "the acknowledgement could not be made durable");
+          out.outcome = "unavailable";
+          return out;
+        }
+        // Accepted: durable on the events topic; it shows as acknowledged once the engine has
+        // applied it and the episode's view comes back to the read model.
+        out.response = json_response(202, {{"notificationId", n.notification_id()},
+                                           {"eventId", event_id},
+                                           {"acknowledged", false},
+                                           {"published", true}});
+        return out;
+      }
+
+      if (t == "/api/v1/episodes" || t == "/api/v1/episodes/{id}" ||
+          t == "/api/v1/episodes/search") {
+        std::vector<v1::EpisodeView> views;
+        Page page;
+        if (t == "/api/v1/episodes/{id}") {
+          auto v = model_.episode_for(p.org, id);
+          if (!v) return internal(v.error());
+          if (!v.value()) return handled(not_found(), "not_found");
+          views.push_back(*v.value());
+        } else if (t == "/api/v1/episodes") {
+          page = page_of(*target);
+          auto v = model_.episodes(p.org, page);
+          if (!v) return internal(v.error());
+          views = std::move(v).value();
+        } else {
+          page = page_of(*target);
+          const auto body = json::parse(req.body, nullptr, false);
+          if (body.is_discarded() || !body.is_object() || !body.contains("personalId") ||
+              !body["personalId"].is_string()) {
+            return handled(error(400, "bad_request", "the body must be {\"personalId\": \"...\"}"),
+                           "bad_request");
+          }
+          const std::string pid = body["personalId"].get<std::string>();
+          if (!validate_personal_id(pid)) {
+            return handled(error(400, "bad_request", "personalId is not a valid identity number"),
+                           "bad_request");
+          }
+          auto v = model_.episodes_by_personal_id(p.org, pid, page);
+          if (!v) return internal(v.error());
+          views = std::move(v).value();
+        }
+        Handled out;
+        json list = json::array();
+        for (auto& v : views) {
+          out.episode_ids.push_back(v.episode_id());
+          if (!sees_patient(p)) v.clear_patient();
+          // A notice secrecy holds back is the ward's to know (proto/README.md, noticeHeld): its
+          // would-be recipients must not learn of it from the episode either.
+          if (p.org.kind != Kind::WARD) {
+            auto* notices = v.mutable_notices();
+            notices->erase(std::remove_if(notices->begin(), notices->end(),
+                                          [](const auto& n) { return n.held(); }),
+                           notices->end());
+          }
+          json j = proto_json(v);
+          if (j.contains("deadlines")) {
+            for (int i = 0; i < v.deadlines_size(); ++i) {
+              j["deadlines"][static_cast<size_t>(i)]["status"] =
+                  deadline_status(v.deadlines(i), now, within);
+            }
+          }
+          list.push_back(std::move(j));
+        }
+        if (t == "/api/v1/episodes/{id}") {
+          out.response = json_response(200, list.at(0));
+        } else {
+          json body = page_json(page, views.size());
+          body["items"] = std::move(list);
+          out.response = json_response(200, body);
+        }
+        return out;
+      }
+
+      if (t == "/api/v1/deadlines") {
+        DeadlineFilter f;
+        f.state = opt(*target, "state");
+        if (auto k = opt(*target, "kind")) {
+          v1::DeadlineKind kind;
+          if (!v1::DeadlineKind_Parse(*k, &kind) || kind == v1::DEADLINE_KIND_UNSPECIFIED) {
+            throw BadRequest{
+                "kind must be ADMISSION_NOTICE, CARE_CONTACT, INFORMATION_TRANSFER "
+                "or SIP_INVITATION"};
+          }
+          f.kind = kind;
+        }
+        f.unit = opt(*target, "unit");
+        f.municipality = opt(*target, "municipality");
+        f.from = opt_time(*target, "from");
+        f.to = opt_time(*target, "to");
+        f.within = within;
+        const Page page = page_of(*target);
+        auto rows = model_.deadlines(p.org, f, now, page);
+        if (!rows) {
+          if (rows.error().code == Errc::kInvalidArgument) throw BadRequest{rows.error().message};
+          return internal(rows.error());
+        }
+        Handled out;
+        json list = json::array();
+        std::set<std::string> eps;
+        for (const auto& r : rows.value()) {
+          json d = proto_json(r.deadline);
+          d["episodeId"] = r.episode_id;
+          d["careUnit"] = r.care_unit;
+          d["homeMunicipality"] = r.home_municipality;
+          d["region"] = r.region;
+          d["status"] = deadline_status(r.deadline, now, within);
+          list.push_back(std::move(d));
+          eps.insert(r.episode_id);
+        }
+        json body = page_json(page, rows.value().size());
+        body["items"] = std::move(list);
+        out.response = json_response(200, body);
+        out.episode_ids.assign(eps.begin(), eps.end());
+        return out;
+      }
+
+      if (stats_route) {
+        StatsFilter f;
+        if (p.org.kind == Kind::REGION) {
+          f.region = p.org.id;
+          f.municipality = opt(*target, "municipality");
+        } else {
+          f.municipality = p.org.id;
+        }
+        f.from_month = opt_month(*target, "from");
+        f.to_month = opt_month(*target, "to");
+        const bool csv = opt(*target, "format") == std::optional<std::string>("csv") ||
+                         req.accept.find("text/csv") != std::string::npos;
+        json items = json::array();
+        std::string text;
+        if (t == "/api/v1/statistics/discharge-ready") {
+          auto rows = model_.discharge_ready_stats(f);
+          if (!rows) return internal(rows.error());
+          text = "municipality,month,stays,days,meanDays\n";
+          for (const auto& r : rows.value()) {
+            items.push_back({{"municipality", r.municipality},
+                             {"month", r.month},
+                             {"stays", r.stays},
+                             {"days", r.days},
+                             {"meanDays", r.mean_days}});
+            char mean[32];
+            std::snprintf(mean, sizeof mean, "%.2f", r.mean_days);
+            text += csv_field(r.municipality) + "," + r.month + "," + std::to_string(r.stays) +
+                    "," + std::to_string(r.days) + "," + mean + "\n";
+          }
+        } else if (t == "/api/v1/statistics/missed-deadlines") {
+          auto rows = model_.missed_deadline_stats(f);
+          if (!rows) return internal(rows.error());
+          text = "unitKind,unit,deadline,month,missed\n";
+          for (const auto& r : rows.value()) {
+            items.push_back({{"unitKind", r.unit_kind},
+                             {"unit", r.unit},
+                             {"deadline", r.deadline_kind},
+                             {"month", r.month},
+                             {"missed", r.missed}});
+            text += r.unit_kind + "," + csv_field(r.unit) + "," + r.deadline_kind + "," + r.month +
+                    "," + std::to_string(r.missed) + "\n";
+          }
+        } else {
+          auto rows = model_.liability_stats(f);
+          if (!rows) return internal(rows.error());
+          text = "municipality,month,liableStays,days,amountSek,staysWithoutAmount\n";
+          for (const auto& r : rows.value()) {
+            items.push_back({{"municipality", r.municipality},
+                             {"month", r.month},
+                             {"liableStays", r.liable_stays},
+                             {"days", r.days},
+                             {"amountSek", r.amount_sek},
+                             {"staysWithoutAmount", r.stays_without_amount}});
+            text += csv_field(r.municipality) + "," + r.month + "," +
+                    std::to_string(r.liable_stays) + "," + std::to_string(r.days) + "," +
+                    std::to_string(r.amount_sek) + "," + std::to_string(r.stays_without_amount) +
+                    "\n";
+          }
+        }
+        if (csv) {
+          HttpResponse r;
+          r.content_type = "text/csv; charset=utf-8";
+          r.body = std::move(text);
+          return handled(std::move(r));
+        }
+        return handled(json_response(200, {{"items", std::move(items)}}));
+      }
+
+      if (t == "/api/v1/audit") {
+        std::optional<OrgRef> scope = p.org;
+        if (p.org.kind == Kind::REGION) scope.reset();  // the region answers for its care
+        const Page page = page_of(*target);
+        auto rows = model_.audit(scope, opt_time(*target, "from"), opt_time(*target, "to"), page);
+        if (!rows) return internal(rows.error());
+        json list = json::array();
+        for (const auto& r : rows.value()) list.push_back(json::parse(r.record, nullptr, false));
+        json body = page_json(page, rows.value().size());
+        body["items"] = std::move(list);
+        return handled(json_response(200, body));
+      }
+      return handled(not_found(), "not_found");
+    }();
+  } catch (const BadRequest& e) {
+    h = handled(error(400, "bad_request", e.message), "bad_request");
+  }
+
+  if (audited) {
+    AuditRecord rec;
+    rec.request_id = random_id();
+    rec.at = now;
+    rec.subject = p.subject;
+    rec.org_kind = p.org.kind;
+    rec.org_id = p.org.id;
+    rec.role = role_name(p.role);
+    rec.method = method;
+    rec.route = t;
+    rec.episode_ids = h.episode_ids;
+    rec.status = h.response.status;
+    rec.outcome = h.outcome;
+    auto written = hooks_.audit ? hooks_.audit(audit_key(rec), to_json(rec))
+                                : Result<void>(fail(Errc::kUnavailable, "no audit sink"));
+    if (!written) {
+      // Nothing is answered that was not audited first (Patientdatalagen 4 kap. 3 §).
+      return finish(error(503, "audit_unavailable", "the access could not be audited; try again"));
+    }
+  }
+  return finish(std::move(h.response));
+}
+
+}  // namespace samordna::serve

@@ -1,0 +1,335 @@
+// The OpenAPI 3.0 document of the API, served at GET /openapi.json and checked by a validator in
+// tests/integration/serve/ (openapi-spec-validator). Built with nlohmann::json so that it is valid
+// JSON by construction; keep it in step with api.cc's routes (the access-matrix test walks both).
+
+#include <nlohmann/json.hpp>
+
+#include "connectors/serve/api.h"
+
+namespace samordna::serve {
+namespace {
+
+using json = nlohmann::json;
+
+json ref(const std::string& name) { return {{"$ref", "#/components/schemas/" + name}}; }
+
+json param(const std::string& name, const std::string& in, const json& schema,
+           const std::string& description, bool required = false) {
+  return {{"name", name},
+          {"in", in},
+          {"required", required},
+          {"schema", schema},
+          {"description", description}};
+}
+
+json str() { return {{"type", "string"}}; }
+json date_time() { return {{"type", "string"}, {"format", "date-time"}}; }
+json integer() { return {{"type", "integer"}}; }
+
+json json_content(const json& schema) { return {{"application/json", {{"schema", schema}}}}; }
+
+json ok(const std::string& description, const json& schema) {
+  return {{"description", description}, {"content", json_content(schema)}};
+}
+
+json errors(json responses, bool audited) {
+  responses["400"] = {{"$ref", "#/components/responses/BadRequest"}};
+  responses["401"] = {{"$ref", "#/components/responses/Unauthorized"}};
+  responses["403"] = {{"$ref", "#/components/responses/Forbidden"}};
+  if (audited) responses["503"] = {{"$ref", "#/components/responses/AuditUnavailable"}};
+  return responses;
+}
+
+json paged(const std::string& item) {
+  return {{"type", "object"},
+          {"required", {"items", "limit", "offset"}},
+          {"properties",
+           {{"items", {{"type", "array"}, {"items", ref(item)}}},
+            {"limit", integer()},
+            {"offset", integer()},
+            {"nextOffset", integer()}}}};
+}
+
+json page_params() {
+  return json::array(
+      {param("limit", "query", {{"type", "integer"}, {"minimum", 1}, {"maximum", 500}},
+             "page size (default 50)"),
+       param("offset", "query", {{"type", "integer"}, {"minimum", 0}}, "rows to skip")});
+}
+
+json stats_op(const std::string& summary, const std::string& item) {
+  json params = json::array(
+      {param("from", "query", str(), "first month, YYYY-MM"),
+       param("to", "query", str(), "last month, YYYY-MM"),
+       param("municipality", "query", str(), "one municipality (a region coordinator only)"),
+       param("format", "query", {{"type", "string"}, {"enum", {"json", "csv"}}},
+             "csv for text/csv (or Accept: text/csv)")});
+  json content = json_content(
+      {{"type", "object"}, {"properties", {{"items", {{"type", "array"}, {"items", ref(item)}}}}}});
+  content["text/csv"] = {{"schema", str()}};
+  return {{"get",
+           {{"summary", summary},
+            {"tags", {"statistics"}},
+            {"parameters", params},
+            {"responses",
+             errors({{"200", {{"description", summary}, {"content", content}}}}, false)}}}};
+}
+
+}  // namespace
+
+std::string openapi_document() {
+  json episode_id = param("id", "path", str(), "episode id", true);
+  json notification_id = param("ref", "path", str(),
+                               "the notification's ref: base64url (RFC 4648 section 5, no padding) "
+                               "of its notificationId, as inbox items carry it",
+                               true);
+  json within = param("withinHours", "query", {{"type", "integer"}, {"minimum", 0}},
+                      "an open deadline due within this many hours is at_risk (default 24)");
+
+  json inbox_params = page_params();
+  inbox_params.push_back(param("kind", "query", str(),
+                               "notification kind: admissionNotice, dischargeReadyNotice, "
+                               "deadlineMissed, paymentLiability, ..."));
+  inbox_params.push_back(param("from", "query", date_time(), "issued at or after"));
+  inbox_params.push_back(param("to", "query", date_time(), "issued before"));
+  inbox_params.push_back(param("acknowledged", "query", {{"type", "boolean"}},
+                               "only acknowledged (true) or unacknowledged (false)"));
+
+  json deadline_params = page_params();
+  deadline_params.push_back(param(
+      "state", "query",
+      {{"type", "string"}, {"enum", {"open", "at_risk", "missed", "met", "waived"}}}, "state"));
+  deadline_params.push_back(param(
+      "kind", "query",
+      {{"type", "string"},
+       {"enum", {"ADMISSION_NOTICE", "CARE_CONTACT", "INFORMATION_TRANSFER", "SIP_INVITATION"}}},
+      "deadline kind"));
+  deadline_params.push_back(param("unit", "query", str(), "the responsible unit's id"));
+  deadline_params.push_back(param("municipality", "query", str(), "home municipality (kommunkod)"));
+  deadline_params.push_back(param("from", "query", date_time(), "due at or after"));
+  deadline_params.push_back(param("to", "query", date_time(), "due before"));
+  deadline_params.push_back(within);
+
+  json episodes_params = page_params();
+  episodes_params.push_back(within);
+
+  json doc = {
+      {"openapi", "3.0.3"},
+      {"info",
+       {{"title", "samordna API"},
+        {"version", "1"},
+        {"description",
+         "Read model of samordna (Lag (2017:612)): notices, episodes, deadlines and statistics per "
+         "organisation. Every /api/v1 route needs a bearer JWT; something of another "
+         "organisation is answered exactly like something absent (404). Requests to routes that "
+         "can carry personal data are audited before they are answered (503 when the audit log "
+         "is unavailable)."}}},
+      {"security", json::array({{{"bearer", json::array()}}})},
+      {"paths",
+       {{"/healthz",
+         {{"get",
+           {{"summary", "liveness"},
+            {"security", json::array()},
+            {"responses", {{"200", ok("alive", {{"type", "object"}})}}}}}}},
+        {"/readyz",
+         {{"get",
+           {{"summary", "ready once the read model has caught up with the topics"},
+            {"security", json::array()},
+            {"responses",
+             {{"200", ok("caught up", ref("Readiness"))},
+              {"503", ok("catching up", ref("Readiness"))}}}}}}},
+        {"/openapi.json",
+         {{"get",
+           {{"summary", "this document"},
+            {"security", json::array()},
+            {"responses", {{"200", ok("OpenAPI 3 document", {{"type", "object"}})}}}}}}},
+        {"/api/v1/notifications",
+         {{"get",
+           {{"summary", "the caller's inbox: notifications addressed to its organisation, "
+                        "unacknowledged first, newest first"},
+            {"tags", {"notifications"}},
+            {"parameters", inbox_params},
+            {"responses", errors({{"200", ok("a page of the inbox", paged("InboxItem"))}}, true)}}}}},
+        {"/api/v1/notifications/{ref}",
+         {{"get",
+           {{"summary", "one notification addressed to the caller"},
+            {"tags", {"notifications"}},
+            {"parameters", {notification_id}},
+            {"responses",
+             errors({{"200", ok("the notification", ref("InboxItem"))},
+                     {"404", {{"$ref", "#/components/responses/NotFound"}}}},
+                    true)}}}}},
+        {"/api/v1/notifications/{ref}/ack",
+         {{"post",
+           {{"summary", "acknowledge a notice (kvittens): publishes noticeAcknowledged and answers "
+                        "once it is durable; idempotent"},
+            {"tags", {"notifications"}},
+            {"parameters", {notification_id}},
+            {"responses",
+             errors({{"200", ok("already acknowledged", ref("Ack"))},
+                     {"202", ok("published; shows as acknowledged once the engine applied it",
+                                ref("Ack"))},
+                     {"404", {{"$ref", "#/components/responses/NotFound"}}},
+                     {"409", {{"description", "not a notice"}, {"content", json_content(ref("Error"))}}}},
+                    true)}}}}},
+        {"/api/v1/episodes",
+         {{"get",
+           {{"summary", "episodes the caller may see, most recently changed first"},
+            {"tags", {"episodes"}},
+            {"parameters", episodes_params},
+            {"responses", errors({{"200", ok("a page of episodes", paged("Episode"))}}, true)}}}}},
+        {"/api/v1/episodes/{id}",
+         {{"get",
+           {{"summary", "one episode with its deadlines and their explanation"},
+            {"tags", {"episodes"}},
+            {"parameters", {episode_id, within}},
+            {"responses",
+             errors({{"200", ok("the episode", ref("Episode"))},
+                     {"404", {{"$ref", "#/components/responses/NotFound"}}}},
+                    true)}}}}},
+        {"/api/v1/episodes/search",
+         {{"post",
+           {{"summary", "episodes of a patient by identity number (in the body, never the URL)"},
+            {"tags", {"episodes"}},
+            {"parameters", page_params()},
+            {"requestBody",
+             {{"required", true},
+              {"content",
+               json_content({{"type", "object"},
+                             {"required", {"personalId"}},
+                             {"properties", {{"personalId", str()}}}})}}},
+            {"responses", errors({{"200", ok("matching episodes", paged("Episode"))}}, true)}}}}},
+        {"/api/v1/deadlines",
+         {{"get",
+           {{"summary", "deadlines of the episodes the caller may see: open, at risk, missed, met"},
+            {"tags", {"deadlines"}},
+            {"parameters", deadline_params},
+            {"responses", errors({{"200", ok("a page of deadlines", paged("DeadlineRow"))}}, true)}}}}},
+        {"/api/v1/statistics/discharge-ready",
+         stats_op("per municipality and month: stays with discharge-ready days, the days, the mean",
+                  "DischargeReadyStat")},
+        {"/api/v1/statistics/missed-deadlines",
+         stats_op("missed deadlines per responsible unit, deadline kind and month",
+                  "MissedDeadlineStat")},
+        {"/api/v1/statistics/payment-liability",
+         stats_op("payment liability per municipality and month: liable stays, days, amount",
+                  "LiabilityStat")},
+        {"/api/v1/audit",
+         {{"get",
+           {{"summary", "audit records (role auditor): who accessed which episodes, when"},
+            {"tags", {"audit"}},
+            {"parameters",
+             [&] {
+               json p = page_params();
+               p.push_back(param("from", "query", date_time(), "at or after"));
+               p.push_back(param("to", "query", date_time(), "before"));
+               return p;
+             }()},
+            {"responses", errors({{"200", ok("a page of audit records", paged("AuditRecord"))}}, false)}}}}}}},
+      {"components",
+       {{"securitySchemes",
+         {{"bearer", {{"type", "http"}, {"scheme", "bearer"}, {"bearerFormat", "JWT"}}}}},
+        {"responses",
+         {{"BadRequest", {{"description", "bad parameter"}, {"content", json_content(ref("Error"))}}},
+          {"Unauthorized",
+           {{"description", "no valid bearer token"}, {"content", json_content(ref("Error"))}}},
+          {"Forbidden",
+           {{"description", "the caller's role may not use this route"},
+            {"content", json_content(ref("Error"))}}},
+          {"NotFound",
+           {{"description", "absent, or not the caller's (the same answer)"},
+            {"content", json_content(ref("Error"))}}},
+          {"AuditUnavailable",
+           {{"description", "the audit log could not be written; nothing is answered"},
+            {"content", json_content(ref("Error"))}}}}},
+        {"schemas",
+         {{"Error",
+           {{"type", "object"},
+            {"required", {"error"}},
+            {"properties", {{"error", str()}, {"message", str()}}}}},
+          {"Readiness",
+           {{"type", "object"}, {"properties", {{"ready", {{"type", "boolean"}}}, {"lag", integer()}}}}},
+          {"InboxItem",
+           {{"type", "object"},
+            {"required", {"notification", "acknowledged"}},
+            {"properties",
+             {{"ref", str()},
+              {"notification",
+               {{"type", "object"},
+                {"description", "samordna.v1.Notification in protobuf's JSON mapping"}}},
+              {"acknowledged", {{"type", "boolean"}}},
+              {"acknowledgedAt", date_time()}}}}},
+          {"Ack",
+           {{"type", "object"},
+            {"properties",
+             {{"notificationId", str()},
+              {"eventId", str()},
+              {"acknowledged", {{"type", "boolean"}}},
+              {"acknowledgedAt", date_time()},
+              {"published", {{"type", "boolean"}}}}}}},
+          {"Episode",
+           {{"type", "object"},
+            {"description",
+             "samordna.v1.EpisodeView in protobuf's JSON mapping; each deadline also has status "
+             "(open, at_risk, met, missed, waived). patient only for roles that may see it."},
+            {"properties", {{"episodeId", str()}, {"deadlines", {{"type", "array"}, {"items", ref("Deadline")}}}}}}},
+          {"Deadline",
+           {{"type", "object"},
+            {"properties",
+             {{"kind", str()},
+              {"dueAt", date_time()},
+              {"dueLocal", str()},
+              {"state", str()},
+              {"status", {{"type", "string"}, {"enum", {"open", "at_risk", "met", "missed", "waived"}}}},
+              {"explanation", str()}}}}},
+          {"DeadlineRow",
+           {{"allOf",
+             {ref("Deadline"),
+              {{"type", "object"},
+               {"properties",
+                {{"episodeId", str()},
+                 {"careUnit", str()},
+                 {"homeMunicipality", str()},
+                 {"region", str()}}}}}}}},
+          {"DischargeReadyStat",
+           {{"type", "object"},
+            {"properties",
+             {{"municipality", str()},
+              {"month", str()},
+              {"stays", integer()},
+              {"days", integer()},
+              {"meanDays", {{"type", "number"}}}}}}},
+          {"MissedDeadlineStat",
+           {{"type", "object"},
+            {"properties",
+             {{"unitKind", str()},
+              {"unit", str()},
+              {"deadline", str()},
+              {"month", str()},
+              {"missed", integer()}}}}},
+          {"LiabilityStat",
+           {{"type", "object"},
+            {"properties",
+             {{"municipality", str()},
+              {"month", str()},
+              {"liableStays", integer()},
+              {"days", integer()},
+              {"amountSek", integer()},
+              {"staysWithoutAmount", integer()}}}}},
+          {"AuditRecord",
+           {{"type", "object"},
+            {"properties",
+             {{"requestId", str()},
+              {"at", date_time()},
+              {"subject", str()},
+              {"org", {{"type", "object"}, {"properties", {{"kind", str()}, {"id", str()}}}}},
+              {"role", str()},
+              {"method", str()},
+              {"route", str()},
+              {"episodeIds", {{"type", "array"}, {"items", str()}}},
+              {"status", integer()},
+              {"outcome", str()}}}}}}}}}};
+  return doc.dump();
+}
+
+}  // namespace samordna::serve

@@ -1,0 +1,885 @@
+#include "connectors/serve/read_model.h"
+
+#include <sqlite3.h>
+
+#include <atomic>
+#include <mutex>
+#include <sstream>
+
+#include "connectors/serve/audit.h"
+#include "rules/calendar.h"
+
+namespace samordna::serve {
+namespace {
+
+// Bumped when the schema changes; an older file is refused (delete the data dir: it is rebuilt).
+constexpr const char* kSchemaVersion = "1";
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- The next offset per partition, written in the same transaction as the rows it produced.
+CREATE TABLE IF NOT EXISTS offsets(
+  topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+  PRIMARY KEY(topic, partition));
+-- One row per live episode: the latest EpisodeView (binary) and the columns queries filter on.
+CREATE TABLE IF NOT EXISTS episodes(
+  episode_id TEXT PRIMARY KEY, status TEXT NOT NULL, care_unit TEXT NOT NULL,
+  region TEXT NOT NULL, home_municipality TEXT NOT NULL, outpatient_unit TEXT NOT NULL,
+  personal_id TEXT NOT NULL, updated_at INTEGER NOT NULL,
+  stat_month TEXT, dr_days INTEGER NOT NULL DEFAULT 0,
+  liability_municipality TEXT, liability_status TEXT, liable_days INTEGER NOT NULL DEFAULT 0,
+  amount_sek INTEGER, view BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS episodes_personal_id ON episodes(personal_id);
+CREATE INDEX IF NOT EXISTS episodes_home_month ON episodes(home_municipality, stat_month);
+CREATE INDEX IF NOT EXISTS episodes_region_month ON episodes(region, stat_month);
+CREATE INDEX IF NOT EXISTS episodes_liability ON episodes(liability_municipality, stat_month);
+-- Who may see an episode: (kind, id) of every organisation with a right to it.
+CREATE TABLE IF NOT EXISTS episode_access(
+  org_kind INTEGER NOT NULL, org_id TEXT NOT NULL, episode_id TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY(org_kind, org_id, episode_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS episode_access_episode ON episode_access(episode_id);
+CREATE INDEX IF NOT EXISTS episode_access_recent ON episode_access(org_kind, org_id, updated_at);
+CREATE TABLE IF NOT EXISTS deadlines(
+  episode_id TEXT NOT NULL, seq INTEGER NOT NULL, kind INTEGER NOT NULL, state INTEGER NOT NULL,
+  due_at INTEGER NOT NULL, due_month TEXT NOT NULL, fulfilled_at INTEGER,
+  responsible_kind INTEGER NOT NULL, responsible_id TEXT NOT NULL,
+  care_unit TEXT NOT NULL, home_municipality TEXT NOT NULL, region TEXT NOT NULL,
+  deadline BLOB NOT NULL,
+  PRIMARY KEY(episode_id, seq));
+CREATE INDEX IF NOT EXISTS deadlines_state_due ON deadlines(state, due_at);
+CREATE INDEX IF NOT EXISTS deadlines_region ON deadlines(region, state, due_at);
+CREATE INDEX IF NOT EXISTS deadlines_municipality ON deadlines(home_municipality, state, due_at);
+CREATE INDEX IF NOT EXISTS deadlines_ward ON deadlines(care_unit, state, due_at);
+CREATE INDEX IF NOT EXISTS deadlines_responsible
+  ON deadlines(responsible_kind, responsible_id, state, due_at);
+CREATE INDEX IF NOT EXISTS deadlines_missed_month ON deadlines(state, due_month);
+-- Acknowledgements (kvittens) as the engine's projection shows them, per notice and addressee.
+CREATE TABLE IF NOT EXISTS acks(
+  notification_id TEXT NOT NULL, org_kind INTEGER NOT NULL, org_id TEXT NOT NULL,
+  episode_id TEXT NOT NULL, at INTEGER NOT NULL,
+  PRIMARY KEY(notification_id, org_kind, org_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS acks_episode ON acks(episode_id);
+CREATE TABLE IF NOT EXISTS notifications(
+  notification_id TEXT PRIMARY KEY, episode_id TEXT NOT NULL, kind TEXT NOT NULL,
+  issued_at INTEGER NOT NULL, body BLOB NOT NULL);
+-- The inbox: one row per (addressee, notification).
+CREATE TABLE IF NOT EXISTS inbox(
+  org_kind INTEGER NOT NULL, org_id TEXT NOT NULL, notification_id TEXT NOT NULL,
+  issued_at INTEGER NOT NULL, kind TEXT NOT NULL,
+  PRIMARY KEY(org_kind, org_id, notification_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS inbox_time ON inbox(org_kind, org_id, issued_at);
+CREATE TABLE IF NOT EXISTS audit(
+  partition INTEGER NOT NULL, offset INTEGER NOT NULL, at INTEGER NOT NULL,
+  org_kind INTEGER NOT NULL, org_id TEXT NOT NULL, record TEXT NOT NULL,
+  PRIMARY KEY(partition, offset));
+CREATE INDEX IF NOT EXISTS audit_org ON audit(org_kind, org_id, at);
+CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
+)sql";
+
+struct DbCloser {
+  void operator()(sqlite3* db) const { sqlite3_close_v2(db); }
+};
+using Db = std::unique_ptr<sqlite3, DbCloser>;
+
+Error sql_error(sqlite3* db, const std::string& what) {
+  return Error{Errc::kIo, "read model (SQLite): " + what + ": " + sqlite3_errmsg(db)};
+}
+
+// A prepared statement with typed binds; reset on destruction so it can be reused.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const std::string& sql) : db_(db) {
+    if (sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &stmt_, nullptr) !=
+        SQLITE_OK) {
+      stmt_ = nullptr;
+    }
+  }
+  ~Stmt() {
+    if (owned_) {
+      sqlite3_finalize(stmt_);
+    } else if (stmt_ != nullptr) {
+      sqlite3_reset(stmt_);
+      sqlite3_clear_bindings(stmt_);
+    }
+  }
+  // Over a statement a cache owns: reset and unbound on destruction, not finalized.
+  Stmt(sqlite3* db, sqlite3_stmt* cached) : db_(db), stmt_(cached), owned_(false) {}
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return stmt_ != nullptr; }
+  Stmt& bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  Stmt& bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind_blob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& bind_null(int i) {
+    sqlite3_bind_null(stmt_, i);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int step() { return sqlite3_step(stmt_); }
+  int64_t i64(int c) const { return sqlite3_column_int64(stmt_, c); }
+  double dbl(int c) const { return sqlite3_column_double(stmt_, c); }
+  bool is_null(int c) const { return sqlite3_column_type(stmt_, c) == SQLITE_NULL; }
+  std::string text(int c) const {
+    const auto* p = sqlite3_column_blob(stmt_, c);
+    const int n = sqlite3_column_bytes(stmt_, c);
+    return p == nullptr ? std::string() : std::string(static_cast<const char*>(p), n);
+  }
+  sqlite3* db() const { return db_; }
+  int columns() const { return sqlite3_column_count(stmt_); }
+
+ private:
+  sqlite3* db_;
+  sqlite3_stmt* stmt_ = nullptr;
+  bool owned_ = true;
+};
+
+Result<void> exec(sqlite3* db, const char* sql) {
+  char* msg = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    std::string m = msg != nullptr ? msg : "?";
+    sqlite3_free(msg);
+    return fail(Errc::kIo, std::string("read model (SQLite): ") + m);
+  }
+  return ok();
+}
+
+Result<void> done(Stmt& s, const std::string& what) {
+  const int rc = s.step();
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) return sql_error(s.db(), what);
+  return ok();
+}
+
+Result<Db> open_db(const std::filesystem::path& file) {
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(file.c_str(), &raw,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  Db db(raw);
+  if (rc != SQLITE_OK) return sql_error(raw, "open " + file.string());
+  sqlite3_busy_timeout(raw, 10000);
+  // WAL: readers see the last committed snapshot while the writer writes. synchronous=NORMAL in
+  // WAL mode is atomic across a process crash (SIGKILL); a power loss may lose the last batches,
+  // rows and offsets together, which the consumer then reads again.
+  SAMORDNA_TRYV(exec(raw, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+  return db;
+}
+
+int64_t ts(const google::protobuf::Timestamp& t) { return t.seconds(); }
+
+std::string month_of(Instant t) {
+  const auto d = rules::local_date(t);
+  return rules::format_date(d).substr(0, 7);
+}
+
+}  // namespace
+
+std::string notification_kind(const v1::Notification& n) {
+  switch (n.kind_case()) {
+    case v1::Notification::kAdmissionNotice:
+      return "admissionNotice";
+    case v1::Notification::kDischargeReadyNotice:
+      return "dischargeReadyNotice";
+    case v1::Notification::kDeadlineMissed:
+      return "deadlineMissed";
+    case v1::Notification::kDeadlineMissRetracted:
+      return "deadlineMissRetracted";
+    case v1::Notification::kPaymentLiability:
+      return "paymentLiability";
+    case v1::Notification::kDeadlineReminder:
+      return "deadlineReminder";
+    case v1::Notification::kNoticeHeld:
+      return "noticeHeld";
+    case v1::Notification::kWarning:
+      return "warning";
+    case v1::Notification::kEstimatedDischargeUpdate:
+      return "estimatedDischargeUpdate";
+    case v1::Notification::kAdmissionCancellation:
+      return "admissionCancellation";
+    case v1::Notification::KIND_NOT_SET:
+      break;
+  }
+  return "unknown";
+}
+
+bool is_notice(const v1::Notification& n) {
+  switch (n.kind_case()) {
+    case v1::Notification::kAdmissionNotice:
+    case v1::Notification::kDischargeReadyNotice:
+    case v1::Notification::kEstimatedDischargeUpdate:
+    case v1::Notification::kAdmissionCancellation:
+      return true;
+    default:
+      return false;
+  }
+}
+
+struct ReadModel::Impl {
+  TopicNames topics;
+  Db writer;
+  Db reader;
+  mutable std::mutex write_mu;
+  mutable std::mutex read_mu;
+  std::atomic<uint64_t> undecodable{0};
+  // The writer's prepared statements, by SQL text: preparing one per row cost most of apply().
+  std::map<std::string, sqlite3_stmt*, std::less<>> cache;
+
+  ~Impl() {
+    for (auto& [sql, stmt] : cache) sqlite3_finalize(stmt);
+  }
+
+  // A statement of the writer connection, prepared once (under write_mu).
+  Stmt prepared(const char* sql) {
+    auto it = cache.find(std::string_view(sql));
+    if (it == cache.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v2(writer.get(), sql, -1, &stmt, nullptr) != SQLITE_OK) {
+        return Stmt(writer.get(), static_cast<sqlite3_stmt*>(nullptr));
+      }
+      it = cache.emplace(sql, stmt).first;
+    }
+    return Stmt(writer.get(), it->second);
+  }
+
+  Result<void> delete_episode(const std::string& id) {
+    for (const char* sql :
+         {"DELETE FROM episodes WHERE episode_id=?1",
+          "DELETE FROM episode_access WHERE episode_id=?1",
+          "DELETE FROM deadlines WHERE episode_id=?1", "DELETE FROM acks WHERE episode_id=?1"}) {
+      Stmt s = prepared(sql);
+      if (!s.ok()) return sql_error(writer.get(), "prepare delete");
+      s.bind(1, id);
+      SAMORDNA_TRYV(done(s, "delete episode rows"));
+    }
+    return ok();
+  }
+
+  Result<void> put_episode(const v1::EpisodeView& v, const std::string& bytes) {
+    SAMORDNA_TRYV(delete_episode(v.episode_id()));
+    sqlite3* db = writer.get();
+    std::optional<std::string> stat_month;
+    int64_t dr_days = 0;
+    if (v.has_discharged_at()) {
+      const Instant discharged = from_proto(v.discharged_at());
+      stat_month = month_of(discharged);
+      if (v.has_discharge_ready_at() && v.discharge_ready_at().seconds() <= ts(v.discharged_at())) {
+        dr_days = rules::nights_between(rules::local_date(from_proto(v.discharge_ready_at())),
+                                        rules::local_date(discharged));
+      }
+    }
+    {
+      Stmt s = prepared(
+          "INSERT INTO episodes(episode_id,status,care_unit,region,home_municipality,"
+          "outpatient_unit,personal_id,updated_at,stat_month,dr_days,liability_municipality,"
+          "liability_status,liable_days,amount_sek,view) "
+          "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)");
+      if (!s.ok()) return sql_error(db, "prepare episode");
+      s.bind(1, v.episode_id())
+          .bind(2, v1::EpisodeView::Status_Name(v.status()))
+          .bind(3, v.care_unit())
+          .bind(4, v.region())
+          .bind(5, v.home_municipality())
+          .bind(6, v.outpatient_unit())
+          .bind(7, v.patient().personal_id())
+          .bind(8, ts(v.updated_at()));
+      if (stat_month) {
+        s.bind(9, *stat_month);
+      } else {
+        s.bind_null(9);
+      }
+      s.bind(10, dr_days);
+      if (v.has_liability()) {
+        s.bind(11, v.liability().municipality())
+            .bind(12, v1::PaymentLiability::Status_Name(v.liability().status()))
+            .bind(13, static_cast<int64_t>(v.liability().liable_days()));
+        if (v.liability().has_amount_sek()) {
+          s.bind(14, v.liability().amount_sek());
+        } else {
+          s.bind_null(14);
+        }
+      } else {
+        s.bind_null(11).bind_null(12).bind(13, int64_t{0}).bind_null(14);
+      }
+      s.bind_blob(15, bytes);
+      SAMORDNA_TRYV(done(s, "insert episode"));
+    }
+    // Access: home municipality, ward, region, and the outpatient units that are part of it.
+    std::vector<OrgRef> orgs;
+    auto add = [&](v1::Organisation::Kind k, const std::string& id) {
+      if (!id.empty()) orgs.push_back(OrgRef{k, id});
+    };
+    add(v1::Organisation::MUNICIPALITY, v.home_municipality());
+    add(v1::Organisation::WARD, v.care_unit());
+    add(v1::Organisation::REGION, v.region());
+    add(v1::Organisation::OUTPATIENT_UNIT, v.outpatient_unit());
+    add(v1::Organisation::OUTPATIENT_UNIT, v.care_contact_unit());
+    for (const auto& n : v.notices()) {
+      if (n.held())
+        continue;  // a held notice must not reveal the episode to its would-be recipient
+      add(n.recipient().kind(), n.recipient().id());
+    }
+    for (const auto& o : orgs) {
+      Stmt s = prepared(
+          "INSERT OR IGNORE INTO episode_access(org_kind,org_id,episode_id,updated_at) "
+          "VALUES(?1,?2,?3,?4)");
+      if (!s.ok()) return sql_error(db, "prepare access");
+      s.bind(1, static_cast<int64_t>(o.kind))
+          .bind(2, o.id)
+          .bind(3, v.episode_id())
+          .bind(4, ts(v.updated_at()));
+      SAMORDNA_TRYV(done(s, "insert access"));
+    }
+    for (int i = 0; i < v.deadlines_size(); ++i) {
+      const auto& d = v.deadlines(i);
+      Stmt s = prepared(
+          "INSERT INTO deadlines(episode_id,seq,kind,state,due_at,due_month,fulfilled_at,"
+          "responsible_kind,responsible_id,care_unit,home_municipality,region,deadline) "
+          "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13)");
+      if (!s.ok()) return sql_error(db, "prepare deadline");
+      s.bind(1, v.episode_id())
+          .bind(2, int64_t{i})
+          .bind(3, static_cast<int64_t>(d.kind()))
+          .bind(4, static_cast<int64_t>(d.state()))
+          .bind(5, ts(d.due_at()))
+          .bind(6, month_of(from_proto(d.due_at())));
+      if (d.has_fulfilled_at()) {
+        s.bind(7, ts(d.fulfilled_at()));
+      } else {
+        s.bind_null(7);
+      }
+      s.bind(8, static_cast<int64_t>(d.responsible().kind()))
+          .bind(9, d.responsible().id())
+          .bind(10, v.care_unit())
+          .bind(11, v.home_municipality())
+          .bind(12, v.region())
+          .bind_blob(13, d.SerializeAsString());
+      SAMORDNA_TRYV(done(s, "insert deadline"));
+    }
+    for (const auto& n : v.notices()) {
+      if (n.notification_id().empty()) continue;
+      for (const auto& a : n.acknowledgements()) {
+        Stmt s = prepared(
+            "INSERT OR REPLACE INTO acks(notification_id,org_kind,org_id,episode_id,at) "
+            "VALUES(?1,?2,?3,?4,?5)");
+        if (!s.ok()) return sql_error(db, "prepare ack");
+        s.bind(1, n.notification_id())
+            .bind(2, static_cast<int64_t>(a.by().kind()))
+            .bind(3, a.by().id())
+            .bind(4, v.episode_id())
+            .bind(5, ts(a.at()));
+        SAMORDNA_TRYV(done(s, "insert ack"));
+      }
+    }
+    return ok();
+  }
+
+  Result<void> put_notification(const v1::Notification& n, const std::string& bytes) {
+    sqlite3* db = writer.get();
+    const std::string kind = notification_kind(n);
+    {
+      Stmt s = prepared(
+          "INSERT OR REPLACE INTO notifications(notification_id,episode_id,kind,issued_at,body)"
+          " VALUES(?1,?2,?3,?4,?5)");
+      if (!s.ok()) return sql_error(db, "prepare notification");
+      s.bind(1, n.notification_id())
+          .bind(2, n.episode_id())
+          .bind(3, kind)
+          .bind(4, ts(n.issued_at()))
+          .bind_blob(5, bytes);
+      SAMORDNA_TRYV(done(s, "insert notification"));
+    }
+    for (const auto& a : n.addressees()) {
+      Stmt s = prepared(
+          "INSERT OR REPLACE INTO inbox(org_kind,org_id,notification_id,issued_at,kind) "
+          "VALUES(?1,?2,?3,?4,?5)");
+      if (!s.ok()) return sql_error(db, "prepare inbox");
+      s.bind(1, static_cast<int64_t>(a.kind()))
+          .bind(2, a.id())
+          .bind(3, n.notification_id())
+          .bind(4, ts(n.issued_at()))
+          .bind(5, kind);
+      SAMORDNA_TRYV(done(s, "insert inbox"));
+    }
+    return ok();
+  }
+
+  Result<void> put_audit(const Record& r);
+};
+
+}  // namespace samordna::serve
+
+namespace samordna::serve {
+
+Result<void> ReadModel::Impl::put_audit(const Record& r) {
+  auto rec = parse_audit_record(*r.value);
+  if (!rec) {
+    ++undecodable;
+    return ok();
+  }
+  Stmt s = prepared(
+      "INSERT OR REPLACE INTO audit(partition,offset,at,org_kind,org_id,record) "
+      "VALUES(?1,?2,?3,?4,?5,?6)");
+  if (!s.ok()) return sql_error(writer.get(), "prepare audit");
+  s.bind(1, int64_t{r.partition})
+      .bind(2, r.offset)
+      .bind(3, to_unix(rec.value().at))
+      .bind(4, static_cast<int64_t>(rec.value().org_kind))
+      .bind(5, rec.value().org_id)
+      .bind(6, *r.value);
+  return done(s, "insert audit");
+}
+
+ReadModel::ReadModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+ReadModel::~ReadModel() = default;
+
+const TopicNames& ReadModel::topics() const { return impl_->topics; }
+uint64_t ReadModel::undecodable() const { return impl_->undecodable.load(); }
+
+Result<std::unique_ptr<ReadModel>> ReadModel::open(const std::filesystem::path& dir,
+                                                   TopicNames topics) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return fail(Errc::kIo, "read model: cannot create " + dir.string() + ": " + ec.message());
+  const auto file = dir / "readmodel.sqlite";
+  auto impl = std::make_unique<Impl>();
+  impl->topics = std::move(topics);
+  SAMORDNA_TRY(writer, open_db(file));
+  impl->writer = std::move(writer);
+  SAMORDNA_TRYV(exec(impl->writer.get(), "BEGIN IMMEDIATE"));
+  SAMORDNA_TRYV(exec(impl->writer.get(), kSchema));
+  {
+    Stmt s(impl->writer.get(), "SELECT value FROM meta WHERE key='schema'");
+    if (!s.ok()) return sql_error(impl->writer.get(), "read schema version");
+    if (s.step() == SQLITE_ROW) {
+      if (s.text(0) != kSchemaVersion) {
+        return fail(Errc::kCorruption,
+                    "read model: " + file.string() + " has schema version " + s.text(0) +
+                        ", this build needs " + kSchemaVersion +
+                        ": delete the data dir, serve rebuilds it from the topics");
+      }
+    } else {
+      Stmt put(impl->writer.get(), "INSERT INTO meta(key,value) VALUES('schema',?1)");
+      put.bind(1, std::string(kSchemaVersion));
+      SAMORDNA_TRYV(done(put, "write schema version"));
+    }
+  }
+  SAMORDNA_TRYV(exec(impl->writer.get(), "COMMIT"));
+  SAMORDNA_TRY(reader, open_db(file));
+  impl->reader = std::move(reader);
+  return std::unique_ptr<ReadModel>(new ReadModel(std::move(impl)));
+}
+
+Result<std::map<TopicPartition, int64_t>> ReadModel::positions() const {
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), "SELECT topic, partition, next_offset FROM offsets");
+  if (!s.ok()) return sql_error(impl_->reader.get(), "read offsets");
+  std::map<TopicPartition, int64_t> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    out[{s.text(0), static_cast<int32_t>(s.i64(1))}] = s.i64(2);
+  }
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "read offsets");
+  return out;
+}
+
+Result<size_t> ReadModel::apply(const std::vector<Record>& batch) {
+  if (batch.empty()) return size_t{0};
+  std::lock_guard lock(impl_->write_mu);
+  sqlite3* db = impl_->writer.get();
+  // The positions as committed: a record below its partition's position was applied already.
+  std::map<TopicPartition, int64_t> next;
+  {
+    Stmt s(db, "SELECT topic, partition, next_offset FROM offsets");
+    while (s.step() == SQLITE_ROW) next[{s.text(0), static_cast<int32_t>(s.i64(1))}] = s.i64(2);
+  }
+  SAMORDNA_TRYV(exec(db, "BEGIN IMMEDIATE"));
+  auto body = [&]() -> Result<size_t> {
+    size_t applied = 0;
+    for (const auto& r : batch) {
+      const TopicPartition tp{r.topic, r.partition};
+      auto it = next.find(tp);
+      if (it != next.end() && r.offset < it->second) continue;  // never twice
+      if (r.topic == impl_->topics.episodes) {
+        if (!r.value) {
+          SAMORDNA_TRYV(impl_->delete_episode(r.key));
+        } else {
+          v1::EpisodeView view;
+          if (!view.ParseFromString(*r.value) || view.episode_id().empty()) {
+            ++impl_->undecodable;
+          } else {
+            SAMORDNA_TRYV(impl_->put_episode(view, *r.value));
+          }
+        }
+      } else if (r.topic == impl_->topics.notifications) {
+        v1::Notification n;
+        if (!r.value || !n.ParseFromString(*r.value) || n.notification_id().empty()) {
+          ++impl_->undecodable;
+        } else {
+          SAMORDNA_TRYV(impl_->put_notification(n, *r.value));
+        }
+      } else if (r.topic == impl_->topics.audit) {
+        if (!r.value) {
+          ++impl_->undecodable;
+        } else {
+          SAMORDNA_TRYV(impl_->put_audit(r));
+        }
+      } else {
+        continue;  // not ours: neither applied nor positioned
+      }
+      next[tp] = r.offset + 1;
+      ++applied;
+    }
+    for (const auto& [tp, off] : next) {
+      Stmt s = impl_->prepared(
+          "INSERT INTO offsets(topic,partition,next_offset) VALUES(?1,?2,?3) "
+          "ON CONFLICT(topic,partition) DO UPDATE SET next_offset=excluded.next_offset");
+      s.bind(1, tp.first).bind(2, int64_t{tp.second}).bind(3, off);
+      SAMORDNA_TRYV(done(s, "store offset"));
+    }
+    return applied;
+  };
+  auto result = body();
+  if (!result) {
+    (void)exec(db, "ROLLBACK");
+    return result;
+  }
+  SAMORDNA_TRYV(exec(db, "COMMIT"));
+  return result;
+}
+
+namespace {
+
+v1::Notification parse_notification(const std::string& bytes) {
+  v1::Notification n;
+  n.ParseFromString(bytes);
+  return n;
+}
+
+v1::EpisodeView parse_view(const std::string& bytes) {
+  v1::EpisodeView v;
+  v.ParseFromString(bytes);
+  return v;
+}
+
+// The acknowledged flag of the caller's organisation, as a correlated subquery.
+constexpr const char* kAckedSql =
+    "(SELECT a.at FROM acks a WHERE a.notification_id=i.notification_id AND "
+    "a.org_kind=i.org_kind AND a.org_id=i.org_id)";
+
+}  // namespace
+
+Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFilter& f,
+                                                const Page& page) const {
+  std::string sql = std::string("SELECT n.body, ") + kAckedSql +
+                    " AS acked_at FROM inbox i JOIN notifications n USING(notification_id) "
+                    "WHERE i.org_kind=?1 AND i.org_id=?2";
+  if (f.kind) sql += " AND i.kind=?3";
+  if (f.from) sql += " AND i.issued_at>=?4";
+  if (f.to) sql += " AND i.issued_at<?5";
+  if (f.acked) sql += *f.acked ? " AND acked_at IS NOT NULL" : " AND acked_at IS NULL";
+  // Unacknowledged first, then newest first; the id breaks ties so pages never overlap.
+  sql += " ORDER BY (acked_at IS NOT NULL), i.issued_at DESC, i.notification_id LIMIT ?6 OFFSET ?7";
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), sql);
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare inbox");
+  s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
+  if (f.kind) s.bind(3, *f.kind);
+  if (f.from) s.bind(4, to_unix(*f.from));
+  if (f.to) s.bind(5, to_unix(*f.to));
+  s.bind(6, page.limit).bind(7, page.offset);
+  std::vector<InboxItem> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    InboxItem item;
+    item.notification = parse_notification(s.text(0));
+    if (!s.is_null(1)) {
+      item.acked = true;
+      item.acked_at = from_unix(s.i64(1));
+    }
+    out.push_back(std::move(item));
+  }
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "inbox");
+  return out;
+}
+
+Result<std::optional<InboxItem>> ReadModel::notification_for(const OrgRef& org,
+                                                             const std::string& id) const {
+  const std::string sql = std::string("SELECT n.body, ") + kAckedSql +
+                          " FROM inbox i JOIN notifications n USING(notification_id) "
+                          "WHERE i.org_kind=?1 AND i.org_id=?2 AND i.notification_id=?3";
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), sql);
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare notification");
+  s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id).bind(3, id);
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<InboxItem>{};
+  if (rc != SQLITE_ROW) return sql_error(impl_->reader.get(), "notification");
+  InboxItem item;
+  item.notification = parse_notification(s.text(0));
+  if (!s.is_null(1)) {
+    item.acked = true;
+    item.acked_at = from_unix(s.i64(1));
+  }
+  return std::optional<InboxItem>(std::move(item));
+}
+
+Result<std::vector<v1::EpisodeView>> ReadModel::episodes(const OrgRef& org,
+                                                         const Page& page) const {
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(),
+         "SELECT e.view FROM episode_access a JOIN episodes e USING(episode_id) "
+         "WHERE a.org_kind=?1 AND a.org_id=?2 ORDER BY a.updated_at DESC, a.episode_id "
+         "LIMIT ?3 OFFSET ?4");
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare episodes");
+  s.bind(1, static_cast<int64_t>(org.kind))
+      .bind(2, org.id)
+      .bind(3, page.limit)
+      .bind(4, page.offset);
+  std::vector<v1::EpisodeView> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(parse_view(s.text(0)));
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "episodes");
+  return out;
+}
+
+Result<std::optional<v1::EpisodeView>> ReadModel::episode_for(const OrgRef& org,
+                                                              const std::string& id) const {
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(),
+         "SELECT e.view FROM episode_access a JOIN episodes e USING(episode_id) "
+         "WHERE a.org_kind=?1 AND a.org_id=?2 AND a.episode_id=?3");
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare episode");
+  s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id).bind(3, id);
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<v1::EpisodeView>{};
+  if (rc != SQLITE_ROW) return sql_error(impl_->reader.get(), "episode");
+  return std::optional<v1::EpisodeView>(parse_view(s.text(0)));
+}
+
+Result<std::vector<v1::EpisodeView>> ReadModel::episodes_by_personal_id(
+    const OrgRef& org, const std::string& personal_id, const Page& page) const {
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(),
+         "SELECT e.view FROM episodes e JOIN episode_access a USING(episode_id) "
+         "WHERE e.personal_id=?3 AND a.org_kind=?1 AND a.org_id=?2 "
+         "ORDER BY e.updated_at DESC, e.episode_id LIMIT ?4 OFFSET ?5");
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare search");
+  s.bind(1, static_cast<int64_t>(org.kind))
+      .bind(2, org.id)
+      .bind(3, personal_id)
+      .bind(4, page.limit)
+      .bind(5, page.offset);
+  std::vector<v1::EpisodeView> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(parse_view(s.text(0)));
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "search");
+  return out;
+}
+
+Result<std::vector<DeadlineRow>> ReadModel::deadlines(const OrgRef& org, const DeadlineFilter& f,
+                                                      Instant now, const Page& page) const {
+  std::string sql =
+      "SELECT d.episode_id, d.seq, d.deadline, d.care_unit, d.home_municipality, d.region "
+      "FROM deadlines d JOIN episode_access a ON a.episode_id=d.episode_id "
+      "AND a.org_kind=?1 AND a.org_id=?2 WHERE 1=1";
+  const int64_t open = v1::EpisodeView::Deadline::OPEN;
+  if (f.state) {
+    if (*f.state == "open") {
+      sql += " AND d.state=" + std::to_string(open);
+    } else if (*f.state == "at_risk") {
+      sql += " AND d.state=" + std::to_string(open) + " AND d.due_at<=?9";
+    } else if (*f.state == "missed") {
+      sql += " AND d.state=" + std::to_string(int64_t{v1::EpisodeView::Deadline::MISSED});
+    } else if (*f.state == "met") {
+      sql += " AND d.state=" + std::to_string(int64_t{v1::EpisodeView::Deadline::MET});
+    } else if (*f.state == "waived") {
+      sql += " AND d.state=" + std::to_string(int64_t{v1::EpisodeView::Deadline::WAIVED});
+    } else {
+      return fail(Errc::kInvalidArgument, "state must be open, at_risk, missed, met or waived");
+    }
+  }
+  if (f.kind) sql += " AND d.kind=?3";
+  if (f.unit) sql += " AND d.responsible_id=?4";
+  if (f.municipality) sql += " AND d.home_municipality=?5";
+  if (f.from) sql += " AND d.due_at>=?6";
+  if (f.to) sql += " AND d.due_at<?7";
+  sql += " ORDER BY d.due_at, d.episode_id, d.seq LIMIT ?10 OFFSET ?11";
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), sql);
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare deadlines");
+  s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
+  if (f.kind) s.bind(3, static_cast<int64_t>(*f.kind));
+  if (f.unit) s.bind(4, *f.unit);
+  if (f.municipality) s.bind(5, *f.municipality);
+  if (f.from) s.bind(6, to_unix(*f.from));
+  if (f.to) s.bind(7, to_unix(*f.to));
+  s.bind(9, to_unix(now + f.within));
+  s.bind(10, page.limit).bind(11, page.offset);
+  std::vector<DeadlineRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    DeadlineRow row;
+    row.episode_id = s.text(0);
+    row.seq = static_cast<int32_t>(s.i64(1));
+    row.deadline.ParseFromString(s.text(2));
+    row.care_unit = s.text(3);
+    row.home_municipality = s.text(4);
+    row.region = s.text(5);
+    out.push_back(std::move(row));
+  }
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "deadlines");
+  return out;
+}
+
+namespace {
+
+// The WHERE clause shared by the statistics: region ?1, municipality ?2, months ?3..?4.
+std::string stats_where(const StatsFilter& f, const char* municipality_col, const char* month_col) {
+  std::string w = " WHERE " + std::string(month_col) + " IS NOT NULL";
+  if (f.region) w += " AND region=?1";
+  if (f.municipality) w += std::string(" AND ") + municipality_col + "=?2";
+  if (f.from_month) w += std::string(" AND ") + month_col + ">=?3";
+  if (f.to_month) w += std::string(" AND ") + month_col + "<=?4";
+  return w;
+}
+
+void bind_stats(Stmt& s, const StatsFilter& f) {
+  if (f.region) s.bind(1, *f.region);
+  if (f.municipality) s.bind(2, *f.municipality);
+  if (f.from_month) s.bind(3, *f.from_month);
+  if (f.to_month) s.bind(4, *f.to_month);
+}
+
+}  // namespace
+
+Result<std::vector<DischargeReadyStat>> ReadModel::discharge_ready_stats(
+    const StatsFilter& f) const {
+  const std::string sql =
+      "SELECT home_municipality, stat_month, COUNT(*), SUM(dr_days) FROM episodes" +
+      stats_where(f, "home_municipality", "stat_month") +
+      " AND dr_days>0 GROUP BY home_municipality, stat_month ORDER BY 1, 2";
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), sql);
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare statistics");
+  bind_stats(s, f);
+  std::vector<DischargeReadyStat> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    DischargeReadyStat st{s.text(0), s.text(1), s.i64(2), s.i64(3), 0.0};
+    st.mean_days = st.stays > 0 ? static_cast<double>(st.days) / static_cast<double>(st.stays) : 0;
+    out.push_back(std::move(st));
+  }
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "statistics");
+  return out;
+}
+
+Result<std::vector<MissedDeadlineStat>> ReadModel::missed_deadline_stats(
+    const StatsFilter& f) const {
+  const std::string sql =
+      "SELECT responsible_kind, responsible_id, kind, due_month, COUNT(*) FROM deadlines" +
+      stats_where(f, "home_municipality", "due_month") +
+      " AND state=" + std::to_string(int64_t{v1::EpisodeView::Deadline::MISSED}) +
+      " GROUP BY responsible_kind, responsible_id, kind, due_month ORDER BY 1, 2, 3, 4";
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), sql);
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare statistics");
+  bind_stats(s, f);
+  std::vector<MissedDeadlineStat> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    MissedDeadlineStat st;
+    st.unit_kind = v1::Organisation::Kind_Name(static_cast<v1::Organisation::Kind>(s.i64(0)));
+    st.unit = s.text(1);
+    st.deadline_kind = v1::DeadlineKind_Name(static_cast<v1::DeadlineKind>(s.i64(2)));
+    st.month = s.text(3);
+    st.missed = s.i64(4);
+    out.push_back(std::move(st));
+  }
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "statistics");
+  return out;
+}
+
+Result<std::vector<LiabilityStat>> ReadModel::liability_stats(const StatsFilter& f) const {
+  const std::string sql =
+      "SELECT liability_municipality, stat_month, COUNT(*), SUM(liable_days), "
+      "SUM(COALESCE(amount_sek,0)), SUM(amount_sek IS NULL) FROM episodes" +
+      stats_where(f, "liability_municipality", "stat_month") +
+      " AND liability_status='LIABLE' GROUP BY liability_municipality, stat_month ORDER BY 1, 2";
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), sql);
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare statistics");
+  bind_stats(s, f);
+  std::vector<LiabilityStat> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    out.push_back(LiabilityStat{s.text(0), s.text(1), s.i64(2), s.i64(3), s.i64(4), s.i64(5)});
+  }
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "statistics");
+  return out;
+}
+
+Result<std::vector<AuditRow>> ReadModel::audit(const std::optional<OrgRef>& org,
+                                               std::optional<Instant> from,
+                                               std::optional<Instant> to, const Page& page) const {
+  std::string sql = "SELECT partition, offset, record FROM audit WHERE 1=1";
+  if (org) sql += " AND org_kind=?1 AND org_id=?2";
+  if (from) sql += " AND at>=?3";
+  if (to) sql += " AND at<?4";
+  sql += " ORDER BY at DESC, partition, offset DESC LIMIT ?5 OFFSET ?6";
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), sql);
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare audit");
+  if (org) s.bind(1, static_cast<int64_t>(org->kind)).bind(2, org->id);
+  if (from) s.bind(3, to_unix(*from));
+  if (to) s.bind(4, to_unix(*to));
+  s.bind(5, page.limit).bind(6, page.offset);
+  std::vector<AuditRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    out.push_back(AuditRow{static_cast<int32_t>(s.i64(0)), s.i64(1), s.text(2)});
+  }
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "audit");
+  return out;
+}
+
+Result<std::string> ReadModel::dump() const {
+  static constexpr const char* kTables[][2] = {
+      {"episodes", "episode_id"},           {"episode_access", "org_kind, org_id, episode_id"},
+      {"deadlines", "episode_id, seq"},     {"acks", "notification_id, org_kind, org_id"},
+      {"notifications", "notification_id"}, {"inbox", "org_kind, org_id, notification_id"},
+  };
+  std::ostringstream out;
+  std::lock_guard lock(impl_->read_mu);
+  for (const auto& [table, order] : kTables) {
+    Stmt s(impl_->reader.get(), std::string("SELECT * FROM ") + table + " ORDER BY " + order);
+    if (!s.ok()) return sql_error(impl_->reader.get(), "dump");
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      out << table;
+      for (int c = 0; c < s.columns(); ++c) {
+        out << '|';
+        if (s.is_null(c)) {
+          out << "NULL";
+          continue;
+        }
+        static constexpr char kHex[] = "0123456789abcdef";
+        for (unsigned char ch : s.text(c)) out << kHex[ch >> 4] << kHex[ch & 15];
+      }
+      out << '\n';
+    }
+    if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "dump");
+  }
+  return out.str();
+}
+
+}  // namespace samordna::serve

@@ -1,0 +1,206 @@
+#pragma once
+
+// ReadModel: the SQLite replica `samordna serve` answers from. It is built only from Kafka
+// records (the compacted `samordna.episodes`, `samordna.notifications`, `samordna.audit`), and
+// each batch of records is applied in ONE SQLite transaction together with the next offset of
+// every partition it came from. So a crash (SIGKILL included) loses either the whole batch and
+// its offsets or neither: at start the consumer seeks to the stored offsets, a record is never
+// applied twice and never skipped. A lost data dir is simply rebuilt from the topics; every
+// instance is a complete replica and needs no coordination with another.
+//
+// Kafka-free on purpose: the app's consume loop (engine/app/serve_kafka.cc) hands it records,
+// the tests hand it records too. Schema and the row each record makes: connectors/serve/README.md.
+//
+// Threads: apply() from one writer thread; the query functions from any number of threads at
+// once (they share one reader connection under a mutex, in WAL mode, so reads never wait for a
+// write to commit and always see a committed snapshot).
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "engine/core/result.h"
+#include "engine/core/time.h"
+#include "samordna/v1/episode_view.pb.h"
+#include "samordna/v1/event.pb.h"
+#include "samordna/v1/notification.pb.h"
+
+namespace samordna::serve {
+
+struct TopicNames {
+  std::string episodes = "samordna.episodes";
+  std::string notifications = "samordna.notifications";
+  std::string audit = "samordna.audit";
+};
+
+// One Kafka record as the consume loop hands it over. `value` unset = a tombstone.
+struct Record {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string key;
+  std::optional<std::string> value;
+};
+
+using TopicPartition = std::pair<std::string, int32_t>;
+
+// Who asks: the organisation of an Organisation message (kind, id).
+struct OrgRef {
+  v1::Organisation::Kind kind = v1::Organisation::KIND_UNSPECIFIED;
+  std::string id;
+};
+
+// A page of rows: limit is capped by the API (kMaxLimit); total is the count without the page.
+struct Page {
+  int64_t limit = 50;
+  int64_t offset = 0;
+};
+
+struct InboxFilter {
+  std::optional<std::string> kind;  // the Notification oneof name, e.g. "admissionNotice"
+  std::optional<Instant> from, to;  // issued_at in [from, to)
+  std::optional<bool> acked;        // acknowledged by the caller's organisation or not
+};
+
+struct InboxItem {
+  v1::Notification notification;
+  bool acked = false;  // by the caller's organisation, as the engine's projection shows it
+  std::optional<Instant> acked_at;
+};
+
+// Who may see an episode (episode_access rows): the home municipality, the ward, the region, and
+// every outpatient unit a notice of the episode was addressed to (or that is its outpatient unit
+// or care contact's unit).
+struct EpisodeScope {
+  OrgRef org;
+};
+
+struct DeadlineFilter {
+  // "open" (running), "at_risk" (open and due within `within`), "missed", "met", "waived";
+  // unset = every state.
+  std::optional<std::string> state;
+  std::optional<v1::DeadlineKind> kind;
+  std::optional<std::string> unit;          // the responsible organisation's id
+  std::optional<std::string> municipality;  // the episode's home municipality
+  std::optional<Instant> from, to;          // due_at in [from, to)
+  std::chrono::seconds within{std::chrono::hours{24}};
+};
+
+struct DeadlineRow {
+  std::string episode_id;
+  int32_t seq = 0;  // position in EpisodeView.deadlines
+  v1::EpisodeView::Deadline deadline;
+  std::string care_unit, home_municipality, region;
+};
+
+struct AuditRow {
+  int32_t partition = 0;
+  int64_t offset = 0;
+  std::string record;  // the JSON the API wrote (connectors/serve/audit.h)
+};
+
+// Statistics rows (SKR's indicators); months are local (Europe/Stockholm) "YYYY-MM".
+struct DischargeReadyStat {
+  std::string municipality, month;
+  int64_t stays = 0;       // discharged stays with at least one discharge-ready day
+  int64_t days = 0;        // their discharge-ready days
+  double mean_days = 0.0;  // days / stays
+};
+struct MissedDeadlineStat {
+  std::string unit_kind, unit, deadline_kind, month;  // month of due_at
+  int64_t missed = 0;
+};
+struct LiabilityStat {
+  std::string municipality, month;  // month of discharge
+  int64_t liable_stays = 0;
+  int64_t days = 0;
+  int64_t amount_sek = 0;
+  int64_t stays_without_amount = 0;  // liable stays whose rules gave no daily rate
+};
+
+struct StatsFilter {
+  std::optional<std::string> region;                // the caller's region (a region coordinator)
+  std::optional<std::string> municipality;          // one municipality
+  std::optional<std::string> from_month, to_month;  // inclusive, "YYYY-MM"
+};
+
+class ReadModel {
+ public:
+  // Opens (or creates) `dir`/readmodel.sqlite. A file of another schema version is refused with
+  // kCorruption and the advice to delete the data dir (it is rebuilt from the topics).
+  static Result<std::unique_ptr<ReadModel>> open(const std::filesystem::path& dir,
+                                                 TopicNames topics = {});
+  ~ReadModel();
+  ReadModel(const ReadModel&) = delete;
+  ReadModel& operator=(const ReadModel&) = delete;
+
+  const TopicNames& topics() const;
+
+  // The next offset to consume per partition, as committed with the rows. A partition not in
+  // the map has never been read: consume it from the beginning.
+  Result<std::map<TopicPartition, int64_t>> positions() const;
+
+  // Applies `batch` and stores, per partition, the offset after its last record, in one
+  // transaction. A record at an offset below the stored position is skipped (never applied
+  // twice). A record that cannot be decoded is counted and skipped, never a crash loop: the
+  // topics are written by samordna itself, so it is a bug or a foreign producer. Returns the
+  // number of records applied.
+  Result<size_t> apply(const std::vector<Record>& batch);
+
+  // Records skipped because they could not be decoded, since open().
+  uint64_t undecodable() const;
+
+  // --- queries (any thread) ---
+
+  Result<std::vector<InboxItem>> inbox(const OrgRef& org, const InboxFilter& filter,
+                                       const Page& page) const;
+  // The notification if `org` is among its addressees; nullopt when absent or not addressed to
+  // it (the API cannot tell them apart, on purpose).
+  Result<std::optional<InboxItem>> notification_for(const OrgRef& org,
+                                                    const std::string& notification_id) const;
+
+  // Episodes `org` may see (episode_access), most recently updated first.
+  Result<std::vector<v1::EpisodeView>> episodes(const OrgRef& org, const Page& page) const;
+  Result<std::optional<v1::EpisodeView>> episode_for(const OrgRef& org,
+                                                     const std::string& episode_id) const;
+  // Episodes `org` may see whose patient has this personal identity number.
+  Result<std::vector<v1::EpisodeView>> episodes_by_personal_id(const OrgRef& org,
+                                                               const std::string& personal_id,
+                                                               const Page& page) const;
+
+  Result<std::vector<DeadlineRow>> deadlines(const OrgRef& org, const DeadlineFilter& filter,
+                                             Instant now, const Page& page) const;
+
+  Result<std::vector<DischargeReadyStat>> discharge_ready_stats(const StatsFilter& f) const;
+  Result<std::vector<MissedDeadlineStat>> missed_deadline_stats(const StatsFilter& f) const;
+  Result<std::vector<LiabilityStat>> liability_stats(const StatsFilter& f) const;
+
+  // Audit records written by callers of `org` (every organisation when `org` is unset), newest
+  // first, at in [from, to).
+  Result<std::vector<AuditRow>> audit(const std::optional<OrgRef>& org, std::optional<Instant> from,
+                                      std::optional<Instant> to, const Page& page) const;
+
+  // Every row of every table in a fixed order, one line per row, offsets and audit excluded:
+  // two replicas that consumed the same records print the same text (the crash test compares
+  // a killed-and-restarted replica with a fresh one this way).
+  Result<std::string> dump() const;
+
+  struct Impl;
+
+ private:
+  explicit ReadModel(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// "admissionNotice", "dischargeReadyNotice", ... (the JSON name of the Notification's oneof).
+std::string notification_kind(const v1::Notification& n);
+// The notices a recipient acknowledges (kvittens): admission notice, discharge-ready notice,
+// estimated discharge update, admission cancellation.
+bool is_notice(const v1::Notification& n);
+
+}  // namespace samordna::serve

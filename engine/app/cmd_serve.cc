@@ -1,0 +1,254 @@
+// samordna serve: the read model and the HTTP API (connectors/serve/README.md). Wires the Kafka
+// consume loop and the audit producer (serve_kafka.h), the publisher for acknowledgements, the
+// API (connectors/serve/api.h) and the HTTP server (connectors/http).
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <iostream>
+#include <thread>
+
+#include "connectors/http/server.h"
+#include "connectors/kafka/admin.h"
+#include "connectors/kafka/config.h"
+#include "connectors/kafka/publisher.h"
+#include "connectors/serve/api.h"
+#include "engine/app/commands.h"
+#include "engine/app/serve_kafka.h"
+
+namespace samordna::app {
+namespace {
+
+// The API's route templates, registered on the router; each hands the request to Api::handle,
+// which authenticates, authorises, audits and answers.
+const std::vector<std::pair<std::string, std::string>> kRoutes = {
+    {"GET", "/healthz"},
+    {"GET", "/readyz"},
+    {"GET", "/openapi.json"},
+    {"GET", "/metrics"},
+    {"GET", "/api/v1/notifications"},
+    {"GET", "/api/v1/notifications/{ref}"},
+    {"POST", "/api/v1/notifications/{ref}/ack"},
+    {"GET", "/api/v1/episodes"},
+    {"POST", "/api/v1/episodes/search"},
+    {"GET", "/api/v1/episodes/{id}"},
+    {"GET", "/api/v1/deadlines"},
+    {"GET", "/api/v1/statistics/discharge-ready"},
+    {"GET", "/api/v1/statistics/missed-deadlines"},
+    {"GET", "/api/v1/statistics/payment-liability"},
+    {"GET", "/api/v1/audit"},
+};
+
+http::Response to_http(serve::HttpResponse r) {
+  auto out = http::Response::with(r.status, r.content_type, std::move(r.body));
+  for (auto& [k, v] : r.headers) out.set(k, v);
+  return out;
+}
+
+serve::HttpRequest from_http(const http::Request& r) {
+  serve::HttpRequest out;
+  out.method = r.method;
+  out.path = r.path;
+  out.query = r.query;
+  if (auto h = r.header("authorization")) out.authorization = std::string(*h);
+  if (auto h = r.header("accept")) out.accept = std::string(*h);
+  out.body = r.body;
+  return out;
+}
+
+int print_dump(const std::string& data_dir) {
+  auto model = serve::ReadModel::open(data_dir);
+  if (!model) {
+    std::cerr << "samordna serve: " << model.error().message << '\n';
+    return kExitFailure;
+  }
+  auto text = model.value()->dump();
+  if (!text) {
+    std::cerr << "samordna serve: " << text.error().message << '\n';
+    return kExitFailure;
+  }
+  std::cout << text.value();
+  return std::cout.flush() ? kExitOk : kExitFailure;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, Commands& commands) {
+  struct Options {
+    std::string bootstrap, data_dir, key_file, config_file, tls_cert, tls_key;
+    std::string address = "127.0.0.1", issuer = "samordna", audience = "samordna-api";
+    std::string audit_topic = "samordna.audit";
+    int port = 8080;
+    int threads = 8;
+    size_t read_batch = 2000;
+    int verbose = 0;
+    bool dump = false;
+    bool openapi = false;
+    std::vector<std::string> properties;
+  };
+  auto o = std::make_shared<Options>();
+  auto* cmd = app.add_subcommand(
+      "serve", "the read model (SQLite, built from Kafka) and the HTTP API per organisation");
+  cmd->add_option("--bootstrap", o->bootstrap, "Kafka bootstrap servers H:P");
+  cmd->add_option("--http-port", o->port, "HTTP port (default 8080; 0 picks a free one)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--http-address", o->address, "address to listen on (default 127.0.0.1)");
+  cmd->add_option("--data-dir", o->data_dir, "the read model's directory (rebuilt if lost)");
+  cmd->add_option("--auth-public-key", o->key_file,
+                  "PEM public key (EC P-256 or RSA) or JWKS file the tokens are checked against");
+  cmd->add_option("--auth-issuer", o->issuer, "the iss every token must carry (default samordna)");
+  cmd->add_option("--auth-audience", o->audience,
+                  "the aud every token must carry (default samordna-api)");
+  cmd->add_option("--audit-topic", o->audit_topic, "the audit topic (default samordna.audit)");
+  cmd->add_option("--config", o->config_file, "service config file (Kafka settings, topics)");
+  cmd->add_option("-X", o->properties, "librdkafka property k=v (repeatable)");
+  cmd->add_option("--tls-cert", o->tls_cert, "PEM certificate chain: serve HTTPS");
+  cmd->add_option("--tls-key", o->tls_key, "PEM private key of --tls-cert");
+  cmd->add_option("--http-threads", o->threads, "HTTP server threads (default 8)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_option("--read-batch", o->read_batch,
+                  "records per read-model transaction (default 2000)")
+      ->check(CLI::Range(size_t{1}, size_t{100000}));
+  cmd->add_flag("-v", o->verbose, "log progress (-vv: debug)");
+  cmd->add_flag(
+      "--dump", o->dump,
+      "print every row of the read model in --data-dir and exit (tests compare replicas)");
+  cmd->add_flag("--openapi", o->openapi, "print the OpenAPI 3 document and exit");
+  commands.emplace_back(cmd, [o]() -> int {
+    if (o->openapi) {
+      std::cout << serve::openapi_document() << '\n';
+      return kExitOk;
+    }
+    if (o->dump) return print_dump(o->data_dir);
+    if (o->verbose > 0)
+      spdlog::set_level(o->verbose > 1 ? spdlog::level::debug : spdlog::level::info);
+    if (o->key_file.empty() || o->data_dir.empty()) {
+      std::cerr << "samordna serve: --data-dir and --auth-public-key are required\n";
+      return kExitUsage;
+    }
+    if (o->tls_cert.empty() != o->tls_key.empty()) {
+      std::cerr << "samordna serve: --tls-cert and --tls-key go together\n";
+      return kExitUsage;
+    }
+    kafka::ServiceConfig config;
+    if (!o->config_file.empty()) {
+      auto loaded = kafka::load_service_config(o->config_file);
+      if (!loaded) {
+        std::cerr << "samordna serve: " << loaded.error().message << '\n';
+        return kExitUsage;
+      }
+      config = std::move(loaded).value();
+    }
+    if (!o->bootstrap.empty()) config.kafka.bootstrap = o->bootstrap;
+    for (const auto& kv : o->properties) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos) {
+        std::cerr << "samordna serve: -X expects key=value\n";
+        return kExitUsage;
+      }
+      config.kafka.properties[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+    auto verifier = serve::Verifier::from_file(o->key_file, {o->issuer, o->audience});
+    if (!verifier) {
+      std::cerr << "samordna serve: --auth-public-key: " << verifier.error().message << '\n';
+      return kExitUsage;
+    }
+    const serve::TopicNames topics{config.kafka.topics.episodes, config.kafka.topics.notifications,
+                                   o->audit_topic};
+    auto model = serve::ReadModel::open(o->data_dir, topics);
+    if (!model) {
+      std::cerr << "samordna serve: " << model.error().message << '\n';
+      return kExitFailure;
+    }
+    constexpr auto kAdminTimeout = std::chrono::seconds{15};
+    if (config.kafka.create_topics) {
+      auto ensured = kafka::ensure_topics(config.kafka, kAdminTimeout);
+      if (ensured) {
+        ensured = kafka::create_topics(
+            config.kafka, {kafka::TopicSpec{o->audit_topic, config.kafka.partitions, false}},
+            kAdminTimeout);
+      }
+      if (!ensured) {
+        std::cerr << "samordna serve: " << ensured.error().message << '\n';
+        return kExitFailure;
+      }
+    }
+    auto publisher = kafka::Publisher::create(config.kafka, config.kafka.topics.events);
+    auto audit = AuditProducer::create(config.kafka, o->audit_topic, std::chrono::seconds{5});
+    if (!publisher || !audit) {
+      std::cerr << "samordna serve: "
+                << (!publisher ? publisher.error().message : audit.error().message) << '\n';
+      return kExitUsage;
+    }
+    ReadModelFeed::Options feed_options;
+    feed_options.max_batch = o->read_batch;
+    auto feed = ReadModelFeed::start(config.kafka, *model.value(), feed_options);
+    if (!feed) {
+      std::cerr << "samordna serve: " << feed.error().message << '\n';
+      return kExitFailure;
+    }
+
+    serve::ApiHooks hooks;
+    hooks.audit = [a = audit.value().get()](const std::string& k, const std::string& v) {
+      return a->write(k, v);
+    };
+    hooks.publish = [p = publisher.value().get()](const v1::Event& e) -> Result<void> {
+      auto outcome = p->publish_and_wait({e}, std::chrono::seconds{5});
+      if (outcome.durable()) return ok();
+      return fail(Errc::kUnavailable, outcome.error ? outcome.error->message : "not durable");
+    };
+    hooks.status = [f = feed.value().get()] { return f->status(); };
+    // hooks.metrics and hooks.observe: the metrics module's (issue 11 item 6) place to plug in.
+    SystemClock clock;
+    serve::Api api(*model.value(), verifier.value(), clock, std::move(hooks));
+
+    http::Router router;
+    for (const auto& [method, templ] : kRoutes) {
+      router.add(method, templ,
+                 [&api](const http::Request& r) { return to_http(api.handle(from_http(r))); });
+    }
+    router.set_error_formatter("", [](const http::ServerError& e) {
+      return http::Response::with(e.status, "application/json",
+                                  std::string(R"({"error":")") + std::string(e.code) + R"("})");
+    });
+    http::ServerOptions options;
+    options.address = o->address;
+    options.port = static_cast<uint16_t>(o->port);
+    options.threads = o->threads;
+    options.stop_on_signals = true;
+    if (!o->tls_cert.empty()) options.tls = http::TlsOptions{o->tls_cert, o->tls_key, {}, false};
+    auto server = http::Server::start(options, std::move(router));
+    if (!server) {
+      std::cerr << "samordna serve: " << server.error().message << '\n';
+      return kExitFailure;
+    }
+    // The port on stderr, for scripts that asked for port 0.
+    std::cerr << "samordna serve: listening on " << o->address << ":" << server.value()->port()
+              << (o->tls_cert.empty() ? " (http)" : " (https)") << std::endl;
+
+    // A read model that failed cannot be trusted to be complete: stop, so that a restart resumes
+    // from the stored offsets.
+    std::atomic<bool> done{false};
+    std::thread watchdog([&] {
+      while (!done.load()) {
+        if (feed.value()->failure()) {
+          server.value()->stop();
+          return;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds{200});
+      }
+    });
+    server.value()->wait();
+    done = true;
+    watchdog.join();
+    feed.value()->stop();
+    publisher.value()->close(std::chrono::seconds{5});
+    if (auto f = feed.value()->failure()) {
+      std::cerr << "samordna serve: " << f->message << '\n';
+      return kExitFailure;
+    }
+    return kExitOk;
+  });
+}
+
+}  // namespace samordna::app

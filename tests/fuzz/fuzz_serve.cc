@@ -1,0 +1,129 @@
+// Fuzzes what `samordna serve` parses from outside: a bearer token (Verifier::verify, through
+// libjwt and the claims), a JWKS document, an audit record read back from Kafka, and a whole API
+// request (path, query, search body, Authorization header) through Api::handle against a small
+// read model. Must never crash, throw, hang or leak; an answer must never quote an identity number
+// the request carried, and never be 200 without a valid token on an /api/v1 route.
+//
+// The first byte chooses the target; the rest is its input. For the API: lines "METHOD PATH",
+// then "k=v" query lines up to an empty line, then the body; a line "TOKEN" is replaced by a
+// valid caseworker token of MUNICIPALITY:0180.
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <unistd.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <sstream>
+#include <string>
+
+#include "connectors/serve/api.h"
+#include "connectors/serve/audit.h"
+#include "connectors/serve/auth.h"
+
+namespace {
+
+using namespace samordna;
+using namespace samordna::serve;
+
+struct World {
+  std::string private_pem, public_pem, token;
+  std::unique_ptr<ReadModel> model;
+  std::unique_ptr<Verifier> verifier;
+  ManualClock clock{parse_rfc3339("2026-01-01T00:00:00Z").value()};
+  std::unique_ptr<Api> api;
+
+  World() {
+    EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
+    BIO* bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
+    char* data = nullptr;
+    long n = BIO_get_mem_data(bio, &data);
+    private_pem.assign(data, static_cast<size_t>(n));
+    BIO_free(bio);
+    bio = BIO_new(BIO_s_mem());
+    PEM_write_bio_PUBKEY(bio, key);
+    n = BIO_get_mem_data(bio, &data);
+    public_pem.assign(data, static_cast<size_t>(n));
+    BIO_free(bio);
+    EVP_PKEY_free(key);
+    const auto dir = std::filesystem::temp_directory_path() /
+                     ("samordna-fuzz-serve-" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir);
+    model = ReadModel::open(dir).value();
+    v1::EpisodeView v;
+    v.set_episode_id("ep1");
+    v.set_home_municipality("0180");
+    v.set_care_unit("w1");
+    v.mutable_patient()->set_personal_id("199001012385");
+    (void)model->apply({Record{"samordna.episodes", 0, 0, "ep1", v.SerializeAsString()}});
+    verifier = std::make_unique<Verifier>(Verifier::from_pem(public_pem, AuthConfig{}).value());
+    TokenRequest r;
+    r.org = OrgRef{v1::Organisation::MUNICIPALITY, "0180"};
+    r.now = clock.now();
+    token = mint_token(private_pem, r).value();
+    ApiHooks hooks;
+    hooks.audit = [](const std::string&, const std::string&) -> Result<void> { return ok(); };
+    hooks.publish = [](const v1::Event&) -> Result<void> { return ok(); };
+    api = std::make_unique<Api>(*model, *verifier, clock, std::move(hooks));
+  }
+};
+
+World& world() {
+  static World w;
+  return w;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  World& w = world();
+  const std::string in(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 4) {
+    case 0:
+      (void)w.verifier->verify(in, w.clock.now());
+      break;
+    case 1:
+      (void)Verifier::from_jwks(in, AuthConfig{});
+      break;
+    case 2: {
+      auto r = parse_audit_record(in);
+      if (r) (void)to_json(r.value());
+      break;
+    }
+    default: {
+      std::istringstream lines(in);
+      HttpRequest req;
+      std::string line;
+      std::getline(lines, line);
+      const auto sp = line.find(' ');
+      req.method = line.substr(0, sp);
+      req.path = sp == std::string::npos ? "/" : line.substr(sp + 1);
+      while (std::getline(lines, line) && !line.empty()) {
+        if (line == "TOKEN") {
+          req.authorization = "Bearer " + w.token;
+          continue;
+        }
+        const auto eq = line.find('=');
+        req.query.emplace_back(line.substr(0, eq),
+                               eq == std::string::npos ? "" : line.substr(eq + 1));
+      }
+      std::stringstream rest;
+      rest << lines.rdbuf();
+      req.body = rest.str();
+      const auto resp = w.api->handle(req);
+      if (resp.status == 200 && req.authorization.empty() && req.path.rfind("/api/v1", 0) == 0) {
+        std::abort();  // an API answer without a token
+      }
+      if (resp.status != 200 && in.find("199001012385") != std::string::npos &&
+          resp.body.find("199001012385") != std::string::npos) {
+        std::abort();  // an error quoting the identity number the request carried
+      }
+      break;
+    }
+  }
+  return 0;
+}

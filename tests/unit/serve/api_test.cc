@@ -1,0 +1,334 @@
+// The access matrix: every route x every role x every organisation kind, against a read model of
+// two worlds (tests/unit/serve/serve_fixture.h). For each cell the expected answer comes from the
+// policy written out below (README "Who sees what"), not from the code under test. Also: audit
+// completeness, an unavailable audit log, the acknowledgement.
+
+#include "connectors/serve/api.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <mutex>
+#include <set>
+
+#include "connectors/serve/base64url.h"
+#include "tests/unit/serve/serve_fixture.h"
+
+namespace samordna::serve {
+namespace {
+
+using namespace samordna::serve::testing;
+using K = v1::Organisation;
+using json = nlohmann::json;
+
+const std::vector<Role> kRoles = {Role::kCaseworker, Role::kCoordinator, Role::kAuditor,
+                                  Role::kOperator};
+
+// The policy, per route template: may this role of this organisation kind use the route at all?
+bool may_use(const std::string& route, Role role, K::Kind kind) {
+  const bool cases = role == Role::kCaseworker || role == Role::kCoordinator;
+  if (route.rfind("/api/v1/notifications", 0) == 0 || route == "/api/v1/deadlines") return cases;
+  if (route == "/api/v1/episodes/search") return cases && kind != K::REGION;
+  if (route.rfind("/api/v1/episodes", 0) == 0) {
+    return cases && (kind != K::REGION || role == Role::kCoordinator);
+  }
+  if (route.rfind("/api/v1/statistics", 0) == 0) {
+    return role == Role::kCoordinator && (kind == K::REGION || kind == K::MUNICIPALITY);
+  }
+  if (route == "/api/v1/audit") return role == Role::kAuditor;
+  if (route == "/metrics") return role == Role::kOperator;
+  return false;
+}
+
+bool audited(const std::string& route) {
+  return route.rfind("/api/v1/notifications", 0) == 0 || route.rfind("/api/v1/episodes", 0) == 0 ||
+         route == "/api/v1/deadlines";
+}
+
+class ServeApi : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    model_ = ReadModel::open(dir_).value();
+    ASSERT_TRUE(model_->apply(world_records(model_->topics())));
+    keys_ = make_keys("EC");
+    verifier_ =
+        std::make_unique<Verifier>(Verifier::from_pem(keys_.public_pem, AuthConfig{}).value());
+    clock_.set(at("2029-12-31T12:00:00Z"));
+    ApiHooks hooks;
+    hooks.audit = [this](const std::string& key, const std::string& value) -> Result<void> {
+      std::lock_guard lock(mu_);
+      if (audit_down_) return fail(Errc::kUnavailable, "audit topic unavailable");
+      audit_.push_back(json::parse(value));
+      audit_keys_.push_back(key);
+      return ok();
+    };
+    hooks.publish = [this](const v1::Event& e) -> Result<void> {
+      std::lock_guard lock(mu_);
+      if (publish_down_) return fail(Errc::kUnavailable, "broker down");
+      published_.push_back(e);
+      return ok();
+    };
+    hooks.metrics = [] { return std::string("samordna_up 1\n"); };
+    api_ = std::make_unique<Api>(*model_, *verifier_, clock_, std::move(hooks));
+  }
+  void TearDown() override {
+    api_.reset();
+    model_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  std::string token(Role role, const OrgRef& o) {
+    TokenRequest r;
+    r.subject = "user-" + o.id;
+    r.org = o;
+    r.role = role;
+    r.now = clock_.now();
+    return mint_token(keys_.private_pem, r).value();
+  }
+
+  HttpResponse call(const std::string& method, const std::string& target, const std::string& tok,
+                    const std::string& body = {}) {
+    // The server hands the path and the query decoded; the targets here need no decoding.
+    HttpRequest req;
+    req.method = method;
+    const auto q = target.find('?');
+    req.path = target.substr(0, q);
+    if (q != std::string::npos) {
+      std::string qs = target.substr(q + 1);
+      size_t start = 0;
+      while (start <= qs.size()) {
+        const auto amp = qs.find('&', start);
+        const auto pair =
+            qs.substr(start, amp == std::string::npos ? std::string::npos : amp - start);
+        const auto eq = pair.find('=');
+        req.query.emplace_back(pair.substr(0, eq),
+                               eq == std::string::npos ? "" : pair.substr(eq + 1));
+        if (amp == std::string::npos) break;
+        start = amp + 1;
+      }
+    }
+    if (!tok.empty()) req.authorization = "Bearer " + tok;
+    req.body = body;
+    return api_->handle(req);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<ReadModel> model_;
+  KeyPair keys_;
+  std::unique_ptr<Verifier> verifier_;
+  ManualClock clock_;
+  std::unique_ptr<Api> api_;
+  std::mutex mu_;
+  bool audit_down_ = false;
+  bool publish_down_ = false;
+  std::vector<json> audit_;
+  std::vector<std::string> audit_keys_;
+  std::vector<v1::Event> published_;
+};
+
+// One request of the matrix: the route template, and the concrete request a caller of
+// organisation kind `kind` makes for world A's resource addressed to that kind.
+struct Call {
+  std::string route, method, target, body;
+  bool detail = false;  // names one resource: 404 unless it is the caller's
+};
+
+std::vector<Call> calls_for(K::Kind kind) {
+  const std::string nid = base64url_encode(notification(kWorldA, kind).notification_id());
+  return {
+      {"/api/v1/notifications", "GET", "/api/v1/notifications", "", false},
+      {"/api/v1/notifications/{ref}", "GET", "/api/v1/notifications/" + nid, "", true},
+      {"/api/v1/notifications/{ref}/ack", "POST", "/api/v1/notifications/" + nid + "/ack", "",
+       true},
+      {"/api/v1/episodes", "GET", "/api/v1/episodes", "", false},
+      {"/api/v1/episodes/{id}", "GET", "/api/v1/episodes/ep-a", "", true},
+      {"/api/v1/episodes/search", "POST", "/api/v1/episodes/search",
+       R"({"personalId":")" + kWorldA.personal_id + R"("})", false},
+      {"/api/v1/deadlines", "GET", "/api/v1/deadlines", "", false},
+      {"/api/v1/statistics/discharge-ready", "GET", "/api/v1/statistics/discharge-ready", "",
+       false},
+      {"/api/v1/statistics/missed-deadlines", "GET", "/api/v1/statistics/missed-deadlines", "",
+       false},
+      {"/api/v1/statistics/payment-liability", "GET", "/api/v1/statistics/payment-liability", "",
+       false},
+      {"/api/v1/audit", "GET", "/api/v1/audit", "", false},
+      {"/metrics", "GET", "/metrics", "", false},
+  };
+}
+
+TEST_F(ServeApi, AccessMatrixEveryRouteRoleAndOrganisationKind) {
+  const std::string absent_body = call("GET", "/api/v1/episodes/no-such-episode",
+                                       token(Role::kCaseworker, org(K::WARD, kWorldA)))
+                                      .body;
+  int cells = 0;
+  for (auto kind : kKinds) {
+    for (Role role : kRoles) {
+      for (const World* world : {&kWorldA, &kWorldB}) {
+        const bool own = world == &kWorldA;  // every detail call names a resource of world A
+        const OrgRef caller = org(kind, *world);
+        const std::string tok = token(role, caller);
+        for (const auto& c : calls_for(kind)) {
+          SCOPED_TRACE(c.method + " " + c.route + " as " + role_name(role) + " of " +
+                       K::Kind_Name(kind) + (own ? " (own world)" : " (other world)"));
+          const size_t audits_before = audit_.size();
+          const auto r = call(c.method, c.target, tok, c.body);
+          ++cells;
+          if (!may_use(c.route, role, kind)) {
+            EXPECT_EQ(r.status, 403);
+            EXPECT_EQ(audit_.size(), audits_before) << "a refused route carries nothing to audit";
+            continue;
+          }
+          if (c.detail && !own) {
+            EXPECT_EQ(r.status, 404);
+            EXPECT_EQ(r.body, absent_body) << "another's resource must look absent";
+          } else if (c.route == "/api/v1/notifications/{ref}/ack") {
+            const bool notice = kind == K::MUNICIPALITY || kind == K::OUTPATIENT_UNIT;
+            // The municipality's notice is acknowledged already (the view says so).
+            EXPECT_EQ(r.status, !notice ? 409 : kind == K::MUNICIPALITY ? 200 : 202);
+          } else {
+            EXPECT_EQ(r.status, 200) << r.body;
+          }
+          // Nothing of the other world leaks into a 200 answer.
+          if (r.status == 200) {
+            const World& other = own ? kWorldB : kWorldA;
+            EXPECT_EQ(r.body.find(other.episode), std::string::npos) << r.body;
+            EXPECT_EQ(r.body.find(other.personal_id), std::string::npos);
+            if (kind == K::REGION) {
+              EXPECT_EQ(r.body.find(world->personal_id), std::string::npos);
+            }
+          }
+          // Audit completeness: exactly one record per request on a personal-data route.
+          if (audited(c.route)) {
+            ASSERT_EQ(audit_.size(), audits_before + 1);
+            const auto& rec = audit_.back();
+            EXPECT_EQ(rec["route"], c.route);
+            EXPECT_EQ(rec["status"], r.status);
+            EXPECT_EQ(rec["org"]["kind"], K::Kind_Name(kind));
+            EXPECT_EQ(rec["org"]["id"], caller.id);
+            EXPECT_EQ(rec["role"], role_name(role));
+            if (r.status == 200 && c.route.find('{') != std::string::npos) {
+              EXPECT_EQ(rec["episodeIds"], json::array({"ep-a"}));
+            }
+            EXPECT_EQ(to_json(parse_audit_record(rec.dump()).value()).find(kWorldA.personal_id),
+                      std::string::npos);
+          } else {
+            EXPECT_EQ(audit_.size(), audits_before);
+          }
+        }
+      }
+    }
+  }
+  EXPECT_EQ(cells, 4 * 4 * 2 * 12);
+}
+
+TEST_F(ServeApi, NoTokenBadTokenAndUnknownRoutes) {
+  EXPECT_EQ(call("GET", "/api/v1/episodes", "").status, 401);
+  EXPECT_EQ(call("GET", "/api/v1/episodes", "garbage").status, 401);
+  const auto tok = token(Role::kCaseworker, org(K::WARD, kWorldA));
+  EXPECT_EQ(call("GET", "/api/v1/nothing", tok).status, 404);
+  EXPECT_EQ(call("DELETE", "/api/v1/episodes", tok).status, 405);
+  EXPECT_EQ(call("GET", "/healthz", "").status, 200);
+  EXPECT_EQ(call("GET", "/readyz", "").status, 200);
+  const auto doc = json::parse(call("GET", "/openapi.json", "").body);
+  EXPECT_EQ(doc["openapi"], "3.0.3");
+  EXPECT_TRUE(doc["paths"].contains("/api/v1/notifications/{ref}/ack"));
+  // Every route of the matrix is in the document.
+  for (const auto& c : calls_for(K::WARD)) {
+    if (c.route != "/metrics") {
+      EXPECT_TRUE(doc["paths"].contains(c.route)) << c.route;
+    }
+  }
+}
+
+TEST_F(ServeApi, IdentityNumberNeverInTheUrl) {
+  const auto tok = token(Role::kCaseworker, org(K::WARD, kWorldA));
+  const auto r = call("GET", "/api/v1/episodes?personalId=" + kWorldA.personal_id, tok);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.body.find(kWorldA.personal_id), std::string::npos);
+  const auto bad = call("POST", "/api/v1/episodes/search", tok, R"({"personalId":"123"})");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(bad.body.find("123"), std::string::npos);
+}
+
+TEST_F(ServeApi, AuditUnavailableMeansNoAnswerWithPersonalData) {
+  audit_down_ = true;
+  const auto tok = token(Role::kCaseworker, org(K::MUNICIPALITY, kWorldA));
+  for (const auto& c : calls_for(K::MUNICIPALITY)) {
+    if (!audited(c.route)) continue;
+    const auto r = call(c.method, c.target, tok, c.body);
+    EXPECT_EQ(r.status, 503) << c.route;
+    EXPECT_EQ(r.body.find(kWorldA.personal_id), std::string::npos);
+    EXPECT_EQ(r.body.find("ep-a"), std::string::npos);
+  }
+  // Absent and present look alike here too: both 503.
+  EXPECT_EQ(call("GET", "/api/v1/episodes/no-such", tok).status, 503);
+  // Statistics carry no personal data and are not audited.
+  EXPECT_EQ(call("GET", "/api/v1/statistics/payment-liability",
+                 token(Role::kCoordinator, org(K::MUNICIPALITY, kWorldA)))
+                .status,
+            200);
+}
+
+TEST_F(ServeApi, AcknowledgementPublishesOneIdempotentEvent) {
+  const OrgRef unit = org(K::OUTPATIENT_UNIT, kWorldA);
+  const auto tok = token(Role::kCaseworker, unit);
+  const std::string nid = notification(kWorldA, K::OUTPATIENT_UNIT).notification_id();
+  const std::string ref = base64url_encode(nid);
+  const auto first = call("POST", "/api/v1/notifications/" + ref + "/ack", tok);
+  ASSERT_EQ(first.status, 202) << first.body;
+  const auto second = call("POST", "/api/v1/notifications/" + ref + "/ack", tok);
+  ASSERT_EQ(second.status, 202);
+  ASSERT_EQ(published_.size(), 2u);
+  EXPECT_EQ(published_[0].event_id(), published_[1].event_id());  // one event to the engine
+  EXPECT_EQ(published_[0].event_id(), ack_event_id(nid, unit));
+  EXPECT_NE(ack_event_id(nid, unit), ack_event_id(nid, org(K::MUNICIPALITY, kWorldA)));
+  EXPECT_EQ(published_[0].episode_id(), "ep-a");
+  EXPECT_EQ(published_[0].notice_acknowledged().notification_id(), nid);
+  EXPECT_EQ(published_[0].notice_acknowledged().by().id(), "vc-a");
+  EXPECT_LE(published_[0].event_id().size(), 256u);
+  publish_down_ = true;
+  EXPECT_EQ(call("POST", "/api/v1/notifications/" + ref + "/ack", tok).status, 503);
+  // A ref that is not base64url, or names nothing, is absent.
+  EXPECT_EQ(call("GET", "/api/v1/notifications/" + nid, tok).status, 404);
+}
+
+TEST_F(ServeApi, InboxPagingFiltersAndStatisticsCsv) {
+  const auto tok = token(Role::kCoordinator, org(K::MUNICIPALITY, kWorldA));
+  auto inbox = json::parse(call("GET", "/api/v1/notifications?limit=1", tok).body);
+  ASSERT_EQ(inbox["items"].size(), 1u);
+  EXPECT_EQ(inbox["nextOffset"], 1);
+  EXPECT_EQ(inbox["items"][0]["acknowledged"], false);  // unacknowledged first
+  EXPECT_EQ(call("GET", "/api/v1/notifications?limit=0", tok).status, 400);
+  EXPECT_EQ(call("GET", "/api/v1/notifications?from=yesterday", tok).status, 400);
+  auto acked = json::parse(call("GET", "/api/v1/notifications?acknowledged=true", tok).body);
+  ASSERT_EQ(acked["items"].size(), 1u);
+  EXPECT_EQ(acked["items"][0]["notification"]["notificationId"], "ep-a/e/adm/MUNICIPALITY");
+  const auto csv = call("GET", "/api/v1/statistics/payment-liability?format=csv", tok);
+  EXPECT_EQ(csv.content_type, "text/csv; charset=utf-8");
+  EXPECT_EQ(csv.body,
+            "municipality,month,liableStays,days,amountSek,staysWithoutAmount\n"
+            "\"0180\",2025-03,1,4,37200,0\n");
+  auto episode = json::parse(call("GET", "/api/v1/episodes/ep-a", tok).body);
+  ASSERT_EQ(episode["deadlines"].size(), 3u);
+  EXPECT_EQ(episode["deadlines"][0]["status"], "met");
+  EXPECT_EQ(episode["deadlines"][1]["status"], "missed");
+  EXPECT_EQ(episode["deadlines"][2]["status"], "at_risk");  // due 2030-01-01, now 12 h before
+  EXPECT_EQ(episode["patient"]["personalId"], kWorldA.personal_id);
+  EXPECT_EQ(episode.dump().find("MISSING_CONSENT"), std::string::npos)
+      << "a held notice must not reach its would-be recipient";
+  auto ward_view = json::parse(
+      call("GET", "/api/v1/episodes/ep-a", token(Role::kCaseworker, org(K::WARD, kWorldA))).body);
+  EXPECT_NE(ward_view.dump().find("MISSING_CONSENT"), std::string::npos);
+  auto region = json::parse(
+      call("GET", "/api/v1/episodes/ep-a", token(Role::kCoordinator, org(K::REGION, kWorldA)))
+          .body);
+  EXPECT_FALSE(region.contains("patient"));
+  auto deadlines = json::parse(call("GET", "/api/v1/deadlines?state=missed", tok).body);
+  ASSERT_EQ(deadlines["items"].size(), 1u);
+  EXPECT_EQ(deadlines["items"][0]["kind"], "SIP_INVITATION");
+  EXPECT_EQ(call("GET", "/api/v1/deadlines?state=bogus", tok).status, 400);
+}
+
+}  // namespace
+}  // namespace samordna::serve

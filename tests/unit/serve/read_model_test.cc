@@ -1,0 +1,148 @@
+#include "connectors/serve/read_model.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/unit/serve/serve_fixture.h"
+
+namespace samordna::serve {
+namespace {
+
+using namespace samordna::serve::testing;
+using K = v1::Organisation;
+
+class ServeReadModel : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = temp_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    model_ = ReadModel::open(dir_).value();
+  }
+  void TearDown() override {
+    model_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<ReadModel> model_;
+};
+
+TEST_F(ServeReadModel, StoresOffsetsWithTheRowsAndNeverAppliesARecordTwice) {
+  const auto records = world_records(model_->topics());
+  EXPECT_EQ(model_->apply(records).value(), records.size());
+  const auto pos = model_->positions().value();
+  EXPECT_EQ(pos.at({"samordna.episodes", 0}), 2);
+  EXPECT_EQ(pos.at({"samordna.notifications", 0}), 8);
+  const std::string before = model_->dump().value();
+  // The same batch again (a consumer that re-read it) changes nothing and applies nothing.
+  EXPECT_EQ(model_->apply(records).value(), 0u);
+  EXPECT_EQ(model_->dump().value(), before);
+  // Reopened, the positions are still there.
+  model_.reset();
+  model_ = ReadModel::open(dir_).value();
+  EXPECT_EQ(model_->positions().value().at({"samordna.episodes", 0}), 2);
+  EXPECT_EQ(model_->dump().value(), before);
+}
+
+TEST_F(ServeReadModel, TombstoneRetiresTheEpisodeAndItsRows) {
+  ASSERT_TRUE(model_->apply(world_records(model_->topics())));
+  const OrgRef mun = org(K::MUNICIPALITY, kWorldA);
+  ASSERT_TRUE(model_->episode_for(mun, "ep-a").value().has_value());
+  ASSERT_TRUE(model_->apply({Record{"samordna.episodes", 0, 2, "ep-a", std::nullopt}}));
+  EXPECT_FALSE(model_->episode_for(mun, "ep-a").value().has_value());
+  EXPECT_TRUE(model_->deadlines(mun, {}, at("2025-01-01T00:00:00Z"), {}).value().empty());
+  // The other world is untouched.
+  EXPECT_TRUE(model_->episode_for(org(K::MUNICIPALITY, kWorldB), "ep-b").value().has_value());
+}
+
+TEST_F(ServeReadModel, EveryOrganisationOfAnEpisodeSeesItAndNoOther) {
+  ASSERT_TRUE(model_->apply(world_records(model_->topics())));
+  for (auto k : kKinds) {
+    EXPECT_TRUE(model_->episode_for(org(k, kWorldA), "ep-a").value().has_value())
+        << K::Kind_Name(k);
+    EXPECT_FALSE(model_->episode_for(org(k, kWorldB), "ep-a").value().has_value())
+        << K::Kind_Name(k);
+    const auto list = model_->episodes(org(k, kWorldA), {}).value();
+    ASSERT_EQ(list.size(), 1u);
+    EXPECT_EQ(list[0].episode_id(), "ep-a");
+  }
+  EXPECT_EQ(model_->episodes_by_personal_id(org(K::WARD, kWorldA), kWorldA.personal_id, {})
+                .value()
+                .size(),
+            1u);
+  EXPECT_TRUE(model_->episodes_by_personal_id(org(K::WARD, kWorldB), kWorldA.personal_id, {})
+                  .value()
+                  .empty());
+}
+
+TEST_F(ServeReadModel, InboxIsPerAddresseeUnacknowledgedFirstAndFilters) {
+  ASSERT_TRUE(model_->apply(world_records(model_->topics())));
+  const OrgRef mun = org(K::MUNICIPALITY, kWorldA);
+  auto inbox = model_->inbox(mun, {}, {}).value();
+  ASSERT_EQ(inbox.size(), 2u);  // its admission notice and the payment liability
+  EXPECT_EQ(inbox[0].notification.notification_id(), "ep-a/t/liab");
+  EXPECT_FALSE(inbox[0].acked);
+  EXPECT_EQ(inbox[1].notification.notification_id(), "ep-a/e/adm/MUNICIPALITY");
+  EXPECT_TRUE(inbox[1].acked);  // the view's acknowledgement by the municipality
+  InboxFilter unacked;
+  unacked.acked = false;
+  EXPECT_EQ(model_->inbox(mun, unacked, {}).value().size(), 1u);
+  InboxFilter kind;
+  kind.kind = "admissionNotice";
+  EXPECT_EQ(model_->inbox(mun, kind, {}).value().size(), 1u);
+  InboxFilter later;
+  later.from = at("2025-03-05T00:00:00Z");
+  EXPECT_EQ(model_->inbox(mun, later, {}).value().size(), 1u);
+  EXPECT_EQ(model_->inbox(mun, {}, Page{1, 1}).value().size(), 1u);
+  // The outpatient unit's notice is not acknowledged by it.
+  auto out = model_->inbox(org(K::OUTPATIENT_UNIT, kWorldA), {}, {}).value();
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_FALSE(out[0].acked);
+  EXPECT_FALSE(model_->notification_for(org(K::MUNICIPALITY, kWorldB), "ep-a/e/adm/MUNICIPALITY")
+                   .value()
+                   .has_value());
+}
+
+TEST_F(ServeReadModel, DeadlinesByStateAndStatisticsPerMunicipalityAndMonth) {
+  ASSERT_TRUE(model_->apply(world_records(model_->topics())));
+  const OrgRef region = org(K::REGION, kWorldA);
+  const Instant now = at("2029-12-31T12:00:00Z");
+  DeadlineFilter missed;
+  missed.state = "missed";
+  auto rows = model_->deadlines(region, missed, now, {}).value();
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].deadline.kind(), v1::SIP_INVITATION);
+  DeadlineFilter at_risk;
+  at_risk.state = "at_risk";
+  EXPECT_EQ(model_->deadlines(region, at_risk, now, {}).value().size(), 1u);
+  EXPECT_TRUE(model_->deadlines(region, at_risk, at("2025-01-01T00:00:00Z"), {}).value().empty());
+  DeadlineFilter bad;
+  bad.state = "nonsense";
+  EXPECT_FALSE(model_->deadlines(region, bad, now, {}));
+
+  StatsFilter f;
+  f.region = "01";
+  const auto dr = model_->discharge_ready_stats(f).value();
+  ASSERT_EQ(dr.size(), 1u);
+  EXPECT_EQ(dr[0].municipality, "0180");
+  EXPECT_EQ(dr[0].month, "2025-03");
+  EXPECT_EQ(dr[0].stays, 1);
+  EXPECT_EQ(dr[0].days, 10);  // 10 March to 20 March, counted by nights
+  const auto missed_stats = model_->missed_deadline_stats(f).value();
+  ASSERT_EQ(missed_stats.size(), 1u);
+  EXPECT_EQ(missed_stats[0].unit, "vc-a");
+  EXPECT_EQ(missed_stats[0].deadline_kind, "SIP_INVITATION");
+  const auto liab = model_->liability_stats(StatsFilter{}).value();
+  ASSERT_EQ(liab.size(), 2u);  // both worlds without a filter
+  EXPECT_EQ(liab[0].days, 4);
+  EXPECT_EQ(liab[0].amount_sek, 37200);
+}
+
+TEST_F(ServeReadModel, UndecodableRecordIsSkippedAndCountedNotACrashLoop) {
+  const auto applied =
+      model_->apply({Record{"samordna.episodes", 0, 0, "x", std::string("\xff\xff\xff", 3)},
+                     Record{"samordna.notifications", 0, 0, "x", std::string("garbage")}});
+  ASSERT_TRUE(applied);
+  EXPECT_EQ(model_->undecodable(), 2u);
+  EXPECT_EQ(model_->positions().value().at({"samordna.episodes", 0}), 1);
+}
+
+}  // namespace
+}  // namespace samordna::serve

@@ -206,6 +206,8 @@ std::string notification_kind(const v1::Notification& n) {
       return "estimatedDischargeUpdate";
     case v1::Notification::kAdmissionCancellation:
       return "admissionCancellation";
+    case v1::Notification::kPaymentLiabilityWithdrawn:
+      return "paymentLiabilityWithdrawn";
     case v1::Notification::KIND_NOT_SET:
       break;
   }

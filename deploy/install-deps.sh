@@ -21,7 +21,8 @@ packages=(
   libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libyaml-cpp-dev
-  libssl-dev
+  libssl-dev  # also the MLLP listener's TLS (asio::ssl) and its content digests
+  python3 python3-hl7  # hl7 listener tests: the test driver, and mllp_send as an independent sender
   tzdata
   clang-format clang-tidy
   clang-14 libclang-rt-14-dev  # libFuzzer (tests/fuzz/): clang 14 and its runtime

@@ -402,10 +402,19 @@ struct Intake::Impl {
     std::map<int32_t, bool> done;
     for (int32_t p = 0; p < partitions; ++p) {
       int64_t low = 0, high = 0;
-      const auto err = consumer->query_watermark_offsets(
-          options.memory_topic, p, &low, &high,
-          static_cast<int>(std::max<int64_t>(
-              1, std::chrono::duration_cast<milliseconds>(give_up - Clock::now()).count())));
+      RdKafka::ErrorCode err;
+      // A topic created a moment ago may have no leader yet: retriable, within the bound.
+      while (true) {
+        err = consumer->query_watermark_offsets(
+            options.memory_topic, p, &low, &high,
+            static_cast<int>(std::max<int64_t>(
+                1, std::chrono::duration_cast<milliseconds>(give_up - Clock::now()).count())));
+        if (err == RdKafka::ERR_NO_ERROR || classify(err) != ErrorClass::kRetriable ||
+            Clock::now() >= give_up) {
+          break;
+        }
+        std::this_thread::sleep_for(milliseconds(100));
+      }
       if (err != RdKafka::ERR_NO_ERROR) {
         for (auto* tp : assignment) delete tp;
         consumer->close();

@@ -72,6 +72,50 @@ EXPECTED = {
 }
 
 
+def tls_check(samordna, bootstrap, tag, plain):
+    import ssl
+    if not shutil.which("openssl"):
+        print("note: no openssl command; TLS not tried")
+        return []
+    key, cert = "/tmp/%s.key" % tag, "/tmp/%s.crt" % tag
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key,
+                    "-out", cert, "-days", "1", "-subj", "/CN=localhost"],
+                   capture_output=True, check=True, timeout=120)
+    tls = mllp.Listener(samordna, bootstrap, tag, instance=tag + "-tls",
+                        extra=["--tls-cert", cert, "--tls-key", key], log="/tmp/%s.tls.log" % tag)
+    tls.events_topic, tls.memory_topic = plain.events_topic, plain.memory_topic
+    port = tls.start()
+    ids = []
+    try:
+        context = ssl.create_default_context(cafile=cert)
+        context.check_hostname = False
+        raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s = context.wrap_socket(raw, server_hostname="localhost")
+        s.sendall(mllp.frame(mllp.adt("A01", "S1", "V-S1")))
+        buf = b""
+        while not buf.endswith(mllp.EB + mllp.CR):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        check(b"MSA|AA|S1" in buf, "TLS: %r" % buf)
+        ids.append("S1#1")
+        s.close()
+        # A plain-text client on the TLS port gets no ACK (the handshake fails) and no crash.
+        c = mllp.Client(port)
+        c.send(mllp.adt("A01", "S2", "V-S2"))
+        check(c.ack(timeout=3) is None, "plain text on the TLS port")
+        c.close()
+        tls.kill(mllp.signal.SIGTERM)
+        check(tls.wait(60) == 0, "TLS listener exit")
+    finally:
+        if tls.proc.poll() is None:
+            tls.kill()
+        for f in (key, cert):
+            os.unlink(f)
+    return ids
+
+
 def main():
     samordna, source = sys.argv[1], sys.argv[2]
     bootstrap = os.environ.get("SAMORDNA_KAFKA_BOOTSTRAP", "")
@@ -222,7 +266,12 @@ def main():
         check(results.count("AA") == 200, "200 connections: %s" % sorted(set(results)))
         expected_ids += ["C%d#1" % i for i in range(200)]
 
-        # 8. SIGTERM with a message in flight: it is answered, the listener exits 0.
+        # 8. TLS: a second listener (another instance, the same topics) with a fresh self-signed
+        # certificate; Python's ssl module as the client.
+        tls_ids = tls_check(samordna, bootstrap, tag, listener)
+        expected_ids += tls_ids
+
+        # 9. SIGTERM with a message in flight: it is answered, the listener exits 0.
         c = mllp.Client(port)
         c.send(mllp.adt("A01", "T1", "V-T1"))
         time.sleep(0.001)

@@ -71,12 +71,12 @@ std::string_view segment_name(std::string_view line) {
 std::string header_field(std::string_view line, size_t n) {
   if (line.size() < 4) return {};
   const char sep = line[3];
-  size_t field = 1, start = 4;
   // After "XHS|", the text up to the next separator is field 2 (the encoding characters).
+  size_t field = 2, start = 4;
   for (size_t i = 4; i <= line.size(); ++i) {
     if (i == line.size() || line[i] == sep) {
+      if (field == n) return std::string(line.substr(start, i - start));
       ++field;
-      if (field == n + 1) return std::string(line.substr(start, i - start));
       start = i + 1;
     }
   }

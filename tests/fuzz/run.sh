@@ -15,7 +15,7 @@ shift || true
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${SAMORDNA_FUZZ_BUILD:-$root/build-fuzz}
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_event_json fuzz_rule_file fuzz_service_config fuzz_hl7 fuzz_mllp)
+((${#targets[@]})) || targets=(fuzz_event_json fuzz_rule_file fuzz_service_config fuzz_hl7 fuzz_mllp fuzz_hl7_session)
 cxx=${CXX_FUZZ:-clang++-14}
 
 if ! command -v "$cxx" >/dev/null; then
@@ -37,7 +37,8 @@ cmake --build "$build" --parallel "${SAMORDNA_JOBS:-2}" --target "${targets[@]}"
 
 # target -> seed folder
 declare -A seeds=([fuzz_event_json]=event_json [fuzz_rule_file]=rule_file
-                  [fuzz_service_config]=service_config [fuzz_hl7]=hl7 [fuzz_mllp]=mllp)
+                  [fuzz_service_config]=service_config [fuzz_hl7]=hl7 [fuzz_mllp]=mllp
+                  [fuzz_hl7_session]=hl7)
 failed=()
 summary=()
 for t in "${targets[@]}"; do
@@ -47,7 +48,7 @@ for t in "${targets[@]}"; do
   log=$build/$t.log
   # The HL7 targets also start from the shared conformance messages (read, never copied here).
   extra_seeds=()
-  if [[ $t == fuzz_hl7 || $t == fuzz_mllp ]] && [[ -d $root/../shared/data/hl7v2 ]]; then
+  if [[ $t == fuzz_hl7 || $t == fuzz_mllp || $t == fuzz_hl7_session ]] && [[ -d $root/../shared/data/hl7v2 ]]; then
     extra_seeds=("$root/../shared/data/hl7v2")
   fi
   echo "fuzz: $t for ${seconds}s (log: $log)"

@@ -2,6 +2,7 @@
 
 #include <openssl/evp.h>
 
+#include <cctype>
 #include <cstdio>
 #include <mutex>
 
@@ -65,6 +66,16 @@ std::string_view segment_name(std::string_view line) {
     line.remove_prefix(1);
   }
   return line.substr(0, 3);
+}
+
+// True for an FHS or BHS segment: the name, then a field separator (visible, not alphanumeric).
+// Found by fuzz_hl7_session: "FHSMSH|..." took 'M' for the separator of the batch's answer.
+bool batch_header(std::string_view line, std::string_view name) {
+  if (segment_name(line) != name) return false;
+  while (!line.empty() && line.substr(0, 3) != name) line.remove_prefix(1);
+  if (line.size() < 4) return false;
+  const auto sep = static_cast<unsigned char>(line[3]);
+  return sep > 0x20 && sep < 0x7F && !std::isalnum(sep);
 }
 
 // Field n (HL7 numbering, n >= 3) of an FHS/BHS line, raw.
@@ -148,8 +159,9 @@ std::string Acknowledger::framing_reject(const std::string& why) const {
 
 void Acknowledger::handle(std::string bytes, Reply reply) {
   for (auto line : lines_of(bytes)) {
-    const auto name = segment_name(line);
-    if (name == "FHS" || name == "BHS") return handle_batch(std::move(bytes), std::move(reply));
+    if (batch_header(line, "FHS") || batch_header(line, "BHS")) {
+      return handle_batch(std::move(bytes), std::move(reply));
+    }
     break;
   }
   handle_one(std::move(bytes), std::move(reply));
@@ -262,10 +274,10 @@ void Acknowledger::handle_batch(std::string bytes, Reply reply) {
   std::vector<std::string> messages;
   for (auto line : lines_of(bytes)) {
     const auto name = segment_name(line);
-    if (name == "FHS") {
-      fhs = std::string(line);
-    } else if (name == "BHS") {
-      bhs = std::string(line);
+    if (batch_header(line, "FHS")) {
+      fhs = std::string(line.substr(line.find("FHS")));
+    } else if (batch_header(line, "BHS")) {
+      bhs = std::string(line.substr(line.find("BHS")));
     } else if (name == "BTS" || name == "FTS") {
       continue;
     } else if (name == "MSH" || messages.empty()) {

@@ -294,3 +294,21 @@ TEST(Hl7ListenerConfig, ReadsSendersAndListenerKeys) {
 
 }  // namespace
 }  // namespace samordna::hl7
+
+namespace samordna::hl7 {
+namespace {
+
+// Found by fuzz_hl7_session: "FHSMSH|..." is no batch header ('M' is no field separator); it is
+// one message, refused as such.
+TEST(Hl7Acknowledger, AnFhsWithoutASeparatorIsNoBatch) {
+  FakeStore store;
+  Acknowledger ack(store, {});
+  Replies r;
+  ack.handle("FHSMSH|^~\\&|A|B\rZZ1|1\r", r.reply());
+  ASSERT_EQ(r.acks.size(), 1u);
+  EXPECT_EQ(r.acks[0].rfind("MSH|", 0), 0u) << r.acks[0];
+  EXPECT_EQ(msa(r.acks[0]), "MSA|AR|");
+}
+
+}  // namespace
+}  // namespace samordna::hl7

@@ -367,7 +367,9 @@ struct Intake::Impl {
       if (deadlines_.empty()) {
         deadline_.wait(lock);
       } else {
-        deadline_.wait_until(lock, deadlines_.begin()->first);
+        // A copy: the entry may be answered (and erased) while the wait has the lock released.
+        const Clock::time_point next = deadlines_.begin()->first;
+        deadline_.wait_until(lock, next);
       }
       const auto now = Clock::now();
       while (!deadlines_.empty() && deadlines_.begin()->first <= now) {

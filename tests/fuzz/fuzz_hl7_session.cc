@@ -3,6 +3,7 @@
 // message's answer is an ACK our own parser reads, a batch's starts with its envelope; a second
 // delivery of the same bytes is answered too (the resend path) and submits nothing new.
 
+#include <cctype>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -37,7 +38,12 @@ class Store : public samordna::hl7::DurableStore {
 
 void check_answer(const std::string& ack) {
   if (ack.empty()) return;  // enhanced mode asked for none
-  if (ack.rfind("FHS|", 0) == 0 || ack.rfind("BHS|", 0) == 0) return;
+  // A batch's answer is its envelope, with the batch's own field separator (any visible
+  // non-alphanumeric byte: "BHS}" is a batch too).
+  if (ack.rfind("FHS", 0) == 0 || ack.rfind("BHS", 0) == 0) {
+    if (ack.size() < 4 || std::isalnum(static_cast<unsigned char>(ack[3]))) std::abort();
+    return;
+  }
   if (!samordna::hl7::parse(ack)) std::abort();
 }
 

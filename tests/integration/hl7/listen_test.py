@@ -72,6 +72,50 @@ EXPECTED = {
 }
 
 
+def limits_check(samordna, bootstrap, tag, plain):
+    """max_connections and idle_timeout_s from a config file, on a third listener."""
+    path = "/tmp/%s.limits.yaml" % tag
+    with open(path, "w") as f:
+        f.write("listener:\n  max_connections: 2\n  idle_timeout_s: 1\n")
+    lim = mllp.Listener(samordna, bootstrap, tag, instance=tag + "-limits",
+                        extra=["--config", path], log="/tmp/%s.limits.log" % tag)
+    lim.events_topic, lim.memory_topic = plain.events_topic, plain.memory_topic
+    port = lim.start()
+    try:
+        a, b = mllp.Client(port), mllp.Client(port)
+        a.send(mllp.adt("A02", "X1", "V-X1"))
+        check(mllp.msa(a.ack() or b"")[0] == "AA", "limits: first connection served")
+        b.send(mllp.adt("A02", "X2", "V-X2"))
+        check(mllp.msa(b.ack() or b"")[0] == "AA", "limits: second connection served")
+        third = mllp.Client(port)
+        try:
+            third.send(mllp.adt("A02", "X3", "V-X3"))
+            answer = third.ack(timeout=5)
+        except OSError:  # reset: closed at accept
+            answer = None
+        check(answer is None, "limits: a third connection is closed at accept")
+        third.close()
+
+        def closed_by_server(c):
+            c.sock.settimeout(15)  # idle_timeout_s is 1: closed long before this
+            try:
+                return c.sock.recv(1) == b""
+            except socket.timeout:
+                return False  # still open after 15 s
+            except OSError:
+                return True  # reset by the server
+
+        check(closed_by_server(a) and closed_by_server(b), "limits: idle connections closed")
+        a.close()
+        b.close()
+        lim.kill(mllp.signal.SIGTERM)
+        check(lim.wait(60) == 0, "limits listener exit")
+    finally:
+        if lim.proc.poll() is None:
+            lim.kill()
+        os.unlink(path)
+
+
 def tls_check(samordna, bootstrap, tag, plain):
     import ssl
     if not shutil.which("openssl"):
@@ -270,6 +314,7 @@ def main():
         # certificate; Python's ssl module as the client.
         tls_ids = tls_check(samordna, bootstrap, tag, listener)
         expected_ids += tls_ids
+        limits_check(samordna, bootstrap, tag, listener)
 
         # 9. SIGTERM with a message in flight: it is answered, the listener exits 0.
         c = mllp.Client(port)

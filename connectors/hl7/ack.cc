@@ -2,6 +2,8 @@
 
 #include <date/date.h>
 
+#include <algorithm>
+
 namespace samordna::hl7 {
 
 const char* error_text(ErrorCode code) {
@@ -36,6 +38,40 @@ const char* error_text(ErrorCode code) {
   return "Application internal error";
 }
 
+namespace {
+
+// An ACK echoing a non-ASCII byte (the parser made everything UTF-8) goes back in the message's
+// charset, named in the ACK's MSH-18, so the sender and our own parser read it as sent. Found by
+// fuzz_hl7_session: a Latin-1 message whose MSH-12 held a non-ASCII byte got an ACK in UTF-8
+// without MSH-18, which the standard reads as ASCII.
+std::string in_charset(std::string ack, Charset charset, char field) {
+  if (std::all_of(ack.begin(), ack.end(),
+                  [](char c) { return static_cast<unsigned char>(c) < 0x80; })) {
+    return ack;
+  }
+  const std::string label = charset == Charset::kLatin1 ? "8859/1" : "UNICODE UTF-8";
+  const auto end_of_msh = ack.find('\r');
+  ack.insert(end_of_msh, std::string(6, field) + label);
+  if (charset != Charset::kLatin1) return ack;
+  std::string out;
+  out.reserve(ack.size());
+  for (size_t i = 0; i < ack.size(); ++i) {
+    const auto c = static_cast<unsigned char>(ack[i]);
+    if (c < 0x80) {
+      out += static_cast<char>(c);
+    } else if ((c == 0xC2 || c == 0xC3) && i + 1 < ack.size()) {
+      out += static_cast<char>(((c & 0x03) << 6) | (static_cast<unsigned char>(ack[++i]) & 0x3F));
+    } else {
+      // Beyond Latin-1 (cannot come from a Latin-1 message): one '?' per code point.
+      out += '?';
+      while (i + 1 < ack.size() && (static_cast<unsigned char>(ack[i + 1]) & 0xC0) == 0x80) ++i;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Original original_of(const Message& m) {
   Original o;
   const Segment& msh = m.segments().front();
@@ -52,6 +88,7 @@ Original original_of(const Message& m) {
   o.version = m.get(msh, 12);
   o.accept_ack_type = m.get(msh, 15);
   o.application_ack_type = m.get(msh, 16);
+  o.charset = m.charset();
   return o;
 }
 
@@ -147,7 +184,7 @@ std::string build_ack(const Original& o, const Outcome& outcome, std::string_vie
            esc(error_text(outcome.error)) + d.subcomponent + "HL70357";
     ack += "ERR" + f + eld + '\r';
   }
-  return ack;
+  return in_charset(std::move(ack), o.charset, d.field);
 }
 
 }  // namespace samordna::hl7

@@ -67,6 +67,9 @@ struct Original {
   std::string version = "2.5";                            // MSH-12.1
   std::string accept_ack_type;                            // MSH-15: AL, NE, ER, SU or empty
   std::string application_ack_type;                       // MSH-16
+  // The message's charset (MSH-18): an ACK that echoes a non-ASCII byte (a facility "SÖS") is
+  // written in it and says so in its own MSH-18; an all-ASCII ACK leaves MSH-18 empty.
+  Charset charset = Charset::kAscii;
 };
 
 Original original_of(const Message& m);

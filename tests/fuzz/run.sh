@@ -15,7 +15,7 @@ shift || true
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${SAMORDNA_FUZZ_BUILD:-$root/build-fuzz}
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_event_json fuzz_rule_file fuzz_service_config fuzz_hl7 fuzz_mllp fuzz_webhook fuzz_serve)
+((${#targets[@]})) || targets=(fuzz_event_json fuzz_rule_file fuzz_service_config fuzz_hl7 fuzz_mllp fuzz_hl7_session fuzz_webhook fuzz_serve)
 cxx=${CXX_FUZZ:-clang++-14}
 
 if ! command -v "$cxx" >/dev/null; then
@@ -38,7 +38,7 @@ cmake --build "$build" --parallel "${SAMORDNA_JOBS:-2}" --target "${targets[@]}"
 # target -> seed folder
 declare -A seeds=([fuzz_event_json]=event_json [fuzz_rule_file]=rule_file
                   [fuzz_service_config]=service_config [fuzz_hl7]=hl7 [fuzz_mllp]=mllp
-                  [fuzz_webhook]=webhook [fuzz_serve]=serve)
+                  [fuzz_hl7_session]=hl7 [fuzz_webhook]=webhook [fuzz_serve]=serve)
 failed=()
 summary=()
 for t in "${targets[@]}"; do
@@ -48,7 +48,7 @@ for t in "${targets[@]}"; do
   log=$build/$t.log
   # The HL7 targets also start from the shared conformance messages (read, never copied here).
   extra_seeds=()
-  if [[ $t == fuzz_hl7 || $t == fuzz_mllp ]] && [[ -d $root/../shared/data/hl7v2 ]]; then
+  if [[ $t == fuzz_hl7 || $t == fuzz_mllp || $t == fuzz_hl7_session ]] && [[ -d $root/../shared/data/hl7v2 ]]; then
     extra_seeds=("$root/../shared/data/hl7v2")
   fi
   echo "fuzz: $t for ${seconds}s (log: $log)"

@@ -89,3 +89,38 @@ TEST(Hl7Ack, VersionLayout) {
 
 }  // namespace
 }  // namespace samordna::hl7
+
+namespace samordna::hl7 {
+namespace {
+
+// Found by fuzz_hl7_session: an ACK echoing a non-ASCII byte must be in the message's charset and
+// say so (MSH-18), or neither the sender nor our own parser reads it.
+TEST(Hl7AckCharset, AnAckEchoingLatin1IsLatin1AndSaysSo) {
+  const std::string msg =
+      "MSH|^~\\&|PAS|S\xD6S|SAMORDNA|SE|20250310081500||ADT^A02|C1|P|2.5|||||SE|8859/1\r";
+  auto m = parse(msg);
+  ASSERT_TRUE(m) << m.error().message;
+  const std::string ack = build_ack(original_of(m.value()), Outcome{}, "A1", from_unix(0));
+  EXPECT_NE(ack.find("|S\xD6S|"), std::string::npos) << ack;
+  EXPECT_NE(ack.find("|2.5||||||8859/1\r"), std::string::npos) << ack;
+  auto back = parse(ack);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back.value().get("MSH", 6), "S\xC3\x96S");  // read back as UTF-8 "SÖS"
+
+  const std::string utf8 =
+      "MSH|^~\\&|PAS|S\xC3\x96S|SAMORDNA|SE|20250310081500||ADT^A02|C1|P|2.5|||||SE|UNICODE "
+      "UTF-8\r";
+  auto u = parse(utf8);
+  ASSERT_TRUE(u);
+  const std::string uack = build_ack(original_of(u.value()), Outcome{}, "A1", from_unix(0));
+  EXPECT_NE(uack.find("||||||UNICODE UTF-8\r"), std::string::npos) << uack;
+  EXPECT_TRUE(parse(uack));
+  // An all-ASCII ACK stays as it was: no MSH-18.
+  auto a = parse("MSH|^~\\&|PAS|SUS|SAMORDNA|SE|20250310081500||ADT^A02|C1|P|2.5|||||SE|8859/1\r");
+  ASSERT_TRUE(a);
+  EXPECT_EQ(build_ack(original_of(a.value()), Outcome{}, "A1", from_unix(0)).find("8859"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace samordna::hl7

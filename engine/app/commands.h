@@ -30,6 +30,7 @@ void add_run_command(CLI::App& app, Commands& commands);          // run (the Ka
 void add_kafka_tool_commands(CLI::App& app, Commands& commands);  // produce, consume
 void add_demo_command(CLI::App& app, Commands& commands);         // demo (embedded Kafka)
 void add_hl7_commands(CLI::App& app, Commands& commands);         // hl7 parse
+void add_fhir_commands(CLI::App& app, Commands& commands);        // fhir parse, fhir listen
 
 // Loads the rule book, or prints every problem with file and line and returns nothing.
 std::optional<rules::RuleBook> load_rules(const std::string& dir);

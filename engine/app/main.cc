@@ -43,6 +43,7 @@ int run(int argc, char** argv) {
   add_kafka_tool_commands(app, commands);
   add_demo_command(app, commands);
   add_hl7_commands(app, commands);
+  add_fhir_commands(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

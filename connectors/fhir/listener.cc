@@ -56,9 +56,12 @@ void handle(const ListenerOptions& options, const Publish& publish, SnapshotMemo
     return;
   }
   auto w = std::make_shared<Work>();
-  w->mapped = is_bundle ? map_bundle(req.body, options.config)
+  Known known = [&memory](const std::string& episode, const std::string& event_id) {
+    return memory.has(episode, event_id);
+  };
+  w->mapped = is_bundle ? map_bundle(req.body, options.config, known)
                         : map_encounter(req.body, options.config,
-                                        req.param("id").value_or(std::string_view{}));
+                                        req.param("id").value_or(std::string_view{}), known);
   if (!w->mapped.ok()) {
     std::vector<Issue> issues = w->mapped.issues;
     if (issues.empty() && !w->mapped.encounters.empty()) {

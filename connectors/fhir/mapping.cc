@@ -21,6 +21,7 @@ using Severity = Issue::Severity;
 // status: 400 for what is not FHIR (structure, types), 422 for what the mapping needs and misses.
 struct Ctx {
   const SenderConfig& c;
+  const Known& known;
   std::vector<Issue> issues;
   int status = 200;
 
@@ -486,7 +487,13 @@ EncounterResult map_one(Ctx& x, const json& enc, const std::string& path, std::s
   const std::string pp = path + ".period";
 
   const bool active = *status == "in-progress" || *status == "onleave" || *status == "finished";
-  if (active) {
+  const std::string admitted_id = r.episode_id + "/admitted";
+  if (active && x.known && x.known(r.episode_id, admitted_id)) {
+    // Made before: the diff drops it anyway, and the snapshot need not carry the patient again.
+    v1::Event ev;
+    ev.set_event_id(admitted_id);
+    events.emplace_back(0, std::move(ev));
+  } else if (active) {
     std::optional<Instant> start = period ? when_at(x, *period, "start", pp) : std::nullopt;
     if (x.failed()) return r;
     if (!start) {
@@ -494,7 +501,7 @@ EncounterResult map_one(Ctx& x, const json& enc, const std::string& path, std::s
       return r;
     }
     v1::Event ev;
-    ev.set_event_id(r.episode_id + "/admitted");
+    ev.set_event_id(admitted_id);
     *ev.mutable_occurred_at() = to_proto(*start);
     auto* a = ev.mutable_admitted();
     // The patient: a reference resolved in the Bundle or contained, or a logical reference with
@@ -690,22 +697,23 @@ void finish(Mapped& out, Ctx& x, EncounterResult r) {
 
 }  // namespace
 
-Mapped map_encounter(std::string_view body, const SenderConfig& config, std::string_view url_id) {
+Mapped map_encounter(std::string_view body, const SenderConfig& config, std::string_view url_id,
+                     const Known& known) {
   Mapped out;
   auto doc = parse_json(out, body, config);
   if (!doc) return out;
-  Ctx x{config, {}, 200};
+  Ctx x{config, known, {}, 200};
   EncounterResult r = map_one(x, *doc, "Encounter", url_id, Patients{});
   out.status = x.status;
   finish(out, x, std::move(r));
   return out;
 }
 
-Mapped map_bundle(std::string_view body, const SenderConfig& config) {
+Mapped map_bundle(std::string_view body, const SenderConfig& config, const Known& known) {
   Mapped out;
   auto doc = parse_json(out, body, config);
   if (!doc) return out;
-  Ctx top{config, {}, 200};
+  Ctx top{config, known, {}, 200};
   auto bad = [&](int st, std::string code, std::string path, std::string msg) {
     out.status = st;
     out.issues.push_back({Severity::kError, std::move(code), std::move(msg), std::move(path)});
@@ -762,7 +770,7 @@ Mapped map_bundle(std::string_view body, const SenderConfig& config) {
   for (auto [i, res] : encounters) {
     const json& e = (*entries)[i];
     std::string ep = "Bundle.entry[" + std::to_string(i) + "]";
-    Ctx x{config, {}, 200};
+    Ctx x{config, known, {}, 200};
     std::string url_id;
     if (const json* req = member(e, "request"); req && req->is_object()) {
       std::string method =
@@ -799,14 +807,14 @@ Mapped map_bundle(std::string_view body, const SenderConfig& config) {
   return out;
 }
 
-Mapped map_any(std::string_view body, const SenderConfig& config) {
+Mapped map_any(std::string_view body, const SenderConfig& config, const Known& known) {
   Mapped probe;
   auto doc = parse_json(probe, body, config);
   if (!doc) return probe;
   if (doc->is_object() && doc->value("resourceType", json()) == "Bundle") {
-    return map_bundle(body, config);
+    return map_bundle(body, config, known);
   }
-  return map_encounter(body, config);
+  return map_encounter(body, config, {}, known);
 }
 
 }  // namespace samordna::fhir

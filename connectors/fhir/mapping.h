@@ -9,6 +9,7 @@
 // publisher. Errors name fields and positions ("Bundle.entry[2].resource.period.end"), never
 // values.
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -73,13 +74,18 @@ struct Mapped {
   bool ok() const { return status < 300; }
 };
 
+// The listener's memory (snapshot.h): whether (episode, event id) was made before. An admission
+// already made needs no patient data again, so a later snapshot may come without its Patient.
+// Without one (the dry run) every snapshot must carry everything.
+using Known = std::function<bool(const std::string& episode_id, const std::string& event_id)>;
+
 // POST /fhir/Encounter (url_id empty) or PUT /fhir/Encounter/{url_id}: one Encounter resource.
 Mapped map_encounter(std::string_view body, const SenderConfig& config,
-                     std::string_view url_id = {});
+                     std::string_view url_id = {}, const Known& known = nullptr);
 // POST /fhir: a transaction or batch Bundle. A transaction is all or nothing: one bad entry fails
 // it (the entry's issues, at its position). A batch answers each entry on its own.
-Mapped map_bundle(std::string_view body, const SenderConfig& config);
+Mapped map_bundle(std::string_view body, const SenderConfig& config, const Known& known = nullptr);
 // What `samordna fhir parse` takes: a Bundle or an Encounter, told apart by resourceType.
-Mapped map_any(std::string_view body, const SenderConfig& config);
+Mapped map_any(std::string_view body, const SenderConfig& config, const Known& known = nullptr);
 
 }  // namespace samordna::fhir

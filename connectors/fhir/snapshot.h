@@ -31,6 +31,9 @@ class SnapshotMemory {
   virtual ~SnapshotMemory() = default;
   // The event ids already made for `episode_id`.
   virtual std::set<std::string> known(const std::string& episode_id) const = 0;
+  bool has(const std::string& episode_id, const std::string& event_id) const {
+    return known(episode_id).contains(event_id);
+  }
   // Records that these events are durable.
   virtual void commit(const std::vector<v1::Event>& events) = 0;
 };

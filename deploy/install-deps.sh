@@ -21,8 +21,9 @@ packages=(
   libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libyaml-cpp-dev
-  libssl-dev openssl  # TLS; the openssl tool makes the HTTP tests' throw-away CA
+  libssl-dev openssl  # TLS (HTTP server, MLLP listener, digests); openssl makes the HTTP tests' CA
   curl                # the independent HTTP client of the FHIR listener's tests
+  python3 python3-hl7  # hl7 listener tests: the test driver, and mllp_send as an independent sender
   tzdata
   clang-format clang-tidy
   clang-14 libclang-rt-14-dev  # libFuzzer (tests/fuzz/): clang 14 and its runtime

@@ -119,6 +119,13 @@ Result<void> create(const Session& s, const std::vector<TopicSpec>& topics) {
         return fail(Errc::kInvalidArgument, "cannot set cleanup.policy on topic " + t.name);
       }
     }
+    for (const auto& [name, value] : t.configs) {
+      if (rd_kafka_NewTopic_set_config(nt, name.c_str(), value.c_str()) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        free_news();
+        return fail(Errc::kInvalidArgument, "cannot set " + name + " on topic " + t.name);
+      }
+    }
   }
 
   rd_kafka_AdminOptions_t* options =

@@ -39,6 +39,9 @@ struct TopicSpec {
   std::string name;
   int partitions = 1;
   bool compact = false;  // cleanup.policy=compact
+  // Further topic configs (e.g. cleanup.policy=compact,delete and retention.ms for a bounded
+  // compacted topic); set after `compact`, so they win.
+  std::map<std::string, std::string> configs = {};
 };
 
 // Creates the topics in one request; one that already exists counts as created (whatever its

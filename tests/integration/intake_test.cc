@@ -1,0 +1,301 @@
+// The Intake (connectors/kafka/intake.h) against the real broker: events and memory records are
+// committed together and are on their topics exactly once under read_committed; a restarted (or
+// another) instance remembers what was committed and nothing else; a transaction the predecessor
+// left open is aborted by the fencing at open(); preconditions refuse a second copy; a fenced
+// intake fails every submission. Nothing about speed is asserted.
+
+#include "connectors/kafka/intake.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "connectors/kafka/admin.h"
+#include "tests/integration/kafka_fixture.h"
+
+namespace samordna::kafka_test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using kafka::Intake;
+using kafka::IntakeOutcome;
+using kafka::Precondition;
+
+v1::Event event(const std::string& episode, const std::string& id) {
+  v1::Event e;
+  e.set_episode_id(episode);
+  e.set_event_id(id);
+  e.set_source("test");
+  e.mutable_occurred_at()->set_seconds(1700000000);
+  return e;
+}
+
+std::map<std::string, int> copies_of(const std::vector<Record>& records) {
+  std::map<std::string, int> copies;
+  for (const auto& r : records) {
+    v1::Event e;
+    EXPECT_TRUE(e.ParseFromString(r.value));
+    ++copies[e.event_id()];
+  }
+  return copies;
+}
+
+IntakeOutcome submit_and_wait(Intake& intake, std::vector<v1::Event> events, std::string key,
+                              std::string value, Precondition when = Precondition::none(),
+                              std::chrono::milliseconds bound = 30s) {
+  std::promise<IntakeOutcome> promise;
+  auto answer = promise.get_future();
+  kafka::Submission s;
+  s.events = std::move(events);
+  s.memory = {std::move(key), std::move(value)};
+  s.when = std::move(when);
+  intake.submit(std::move(s), Clock::now() + bound,
+                [&promise](IntakeOutcome out) { promise.set_value(std::move(out)); });
+  return answer.get();
+}
+
+ReadOptions at_end() {
+  ReadOptions o;
+  o.stop_at_end = true;
+  return o;
+}
+
+class IntakeTest : public KafkaTest {
+ protected:
+  // This test's events and memory topics (created here, so the fixture deletes them).
+  void SetUp() override {
+    KafkaTest::SetUp();
+    if (IsSkipped()) return;
+    config_.bootstrap = bootstrap();
+    config_.topics.events = unique_topic("events");
+    create_topic(config_.topics.events, 2);
+    options_.memory_topic = unique_topic("memory");
+    create_topic(options_.memory_topic, 1, /*compact=*/true);
+    options_.instance = unique_topic("instance");
+  }
+
+  std::unique_ptr<Intake> open(kafka::IntakeOptions options) {
+    auto made = Intake::open(config_, std::move(options));
+    EXPECT_TRUE(made) << made.error().message;
+    return made ? std::move(made).value() : nullptr;
+  }
+
+  kafka::KafkaConfig config_;
+  kafka::IntakeOptions options_;
+};
+
+TEST_F(IntakeTest, ManyConcurrentSubmissionsAreCommittedExactlyOnce) {
+  auto intake = open(options_);
+  ASSERT_TRUE(intake);
+  constexpr int kThreads = 8, kEach = 25;
+  std::mutex m;
+  std::vector<IntakeOutcome> outcomes;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const std::string id = std::to_string(t) + "-" + std::to_string(i);
+        auto out =
+            submit_and_wait(*intake, {event("ep-" + id, id + "#1"), event("ep-" + id, id + "#2")},
+                            "k-" + id, "v-" + id, Precondition::absent());
+        std::lock_guard lock(m);
+        outcomes.push_back(std::move(out));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const auto& o : outcomes) {
+    ASSERT_EQ(o.status, IntakeOutcome::Status::kDurable)
+        << kafka::intake_status_name(o.status) << ": " << (o.error ? o.error->message : "");
+  }
+  const auto stats = intake->stats();
+  EXPECT_EQ(stats.durable, static_cast<uint64_t>(kThreads * kEach));
+  EXPECT_GE(stats.transactions, 1u);
+  EXPECT_LE(stats.transactions, static_cast<uint64_t>(kThreads * kEach));
+  intake->close(10s);
+
+  auto events = read_topic(bootstrap(), config_.topics.events, at_end());
+  ASSERT_TRUE(events) << events.error().message;
+  const auto copies = copies_of(events.value());
+  EXPECT_EQ(copies.size(), static_cast<size_t>(2 * kThreads * kEach));
+  for (const auto& [id, n] : copies) EXPECT_EQ(n, 1) << id;
+
+  auto memory = read_topic(bootstrap(), options_.memory_topic, at_end());
+  ASSERT_TRUE(memory) << memory.error().message;
+  std::set<std::string> keys;
+  for (const auto& r : memory.value()) {
+    ASSERT_TRUE(r.key);
+    EXPECT_EQ("v-" + r.key->substr(2), r.value);
+    keys.insert(*r.key);
+  }
+  EXPECT_EQ(keys.size(), static_cast<size_t>(kThreads * kEach));
+}
+
+TEST_F(IntakeTest, PreconditionsRefuseASecondCopyAndReportTheValue) {
+  auto intake = open(options_);
+  ASSERT_TRUE(intake);
+  auto first = submit_and_wait(*intake, {event("ep-1", "a#1")}, "k", "v1", Precondition::absent());
+  ASSERT_EQ(first.status, IntakeOutcome::Status::kDurable);
+
+  auto again = submit_and_wait(*intake, {event("ep-1", "a#1")}, "k", "v1", Precondition::absent());
+  ASSERT_EQ(again.status, IntakeOutcome::Status::kConflict);
+  ASSERT_TRUE(again.current);
+  EXPECT_EQ(again.current->value, "v1");
+  EXPECT_TRUE(again.current->durable);
+
+  auto stale =
+      submit_and_wait(*intake, {event("ep-1", "b#1")}, "k", "v3", Precondition::equals("v0"));
+  EXPECT_EQ(stale.status, IntakeOutcome::Status::kConflict);
+  auto update =
+      submit_and_wait(*intake, {event("ep-1", "b#1")}, "k", "v2", Precondition::equals("v1"));
+  EXPECT_EQ(update.status, IntakeOutcome::Status::kDurable);
+  ASSERT_TRUE(intake->recall("k"));
+  EXPECT_EQ(intake->recall("k")->value, "v2");
+  EXPECT_FALSE(intake->recall("nope"));
+  intake->close(10s);
+
+  auto events = read_topic(bootstrap(), config_.topics.events, at_end());
+  ASSERT_TRUE(events);
+  const auto copies = copies_of(events.value());
+  EXPECT_EQ(copies, (std::map<std::string, int>{{"a#1", 1}, {"b#1", 1}}));
+}
+
+TEST_F(IntakeTest, ARestartAndAnotherInstanceRememberWhatWasCommitted) {
+  {
+    auto intake = open(options_);
+    ASSERT_TRUE(intake);
+    for (int i = 0; i < 20; ++i) {
+      auto out = submit_and_wait(*intake, {event("ep", std::to_string(i))}, "k" + std::to_string(i),
+                                 "v" + std::to_string(i));
+      ASSERT_EQ(out.status, IntakeOutcome::Status::kDurable);
+    }
+    // Further records ride in the same transaction.
+    std::promise<IntakeOutcome> promise;
+    kafka::Submission s;
+    s.memory = {"main", "m"};
+    s.more = {{"extra-1", "e1"}, {"extra-2", "e2"}};
+    intake->submit(std::move(s), Clock::now() + 30s,
+                   [&promise](IntakeOutcome out) { promise.set_value(std::move(out)); });
+    ASSERT_EQ(promise.get_future().get().status, IntakeOutcome::Status::kDurable);
+    intake->close(10s);
+  }
+  auto restarted = open(options_);
+  ASSERT_TRUE(restarted);
+  EXPECT_EQ(restarted->stats().memory_loaded, 23u);
+  ASSERT_TRUE(restarted->recall("extra-2"));
+  EXPECT_EQ(restarted->recall("extra-2")->value, "e2");
+  for (int i = 0; i < 20; ++i) {
+    auto r = restarted->recall("k" + std::to_string(i));
+    ASSERT_TRUE(r) << i;
+    EXPECT_EQ(r->value, "v" + std::to_string(i));
+    EXPECT_TRUE(r->durable);
+  }
+  auto again = submit_and_wait(*restarted, {event("ep", "0")}, "k0", "v0", Precondition::absent());
+  EXPECT_EQ(again.status, IntakeOutcome::Status::kConflict);
+
+  kafka::IntakeOptions other = options_;
+  other.instance += "-other";
+  auto second = open(other);
+  ASSERT_TRUE(second);
+  ASSERT_TRUE(second->recall("k19"));
+  EXPECT_EQ(second->recall("k19")->value, "v19");
+}
+
+// What a killed listener left in an open transaction is aborted by its successor's open() and is
+// neither on the events topic nor in the memory.
+TEST_F(IntakeTest, ATransactionLeftOpenIsAbortedAndForgotten) {
+  {
+    auto producer =
+        kafka::make_transactional_producer(config_, "samordna-intake-" + options_.instance, 60000);
+    ASSERT_TRUE(producer) << producer.error().message;
+    auto& p = *producer.value();
+    std::unique_ptr<RdKafka::Error> e(p.init_transactions(30000));
+    ASSERT_FALSE(e) << e->str();
+    e.reset(p.begin_transaction());
+    ASSERT_FALSE(e);
+    std::string value;
+    event("ep", "lost#1").SerializeToString(&value);
+    std::string key = "ep", mkey = "lost", mvalue = "x";
+    ASSERT_EQ(p.produce(config_.topics.events, RdKafka::Topic::PARTITION_UA,
+                        RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(), key.data(),
+                        key.size(), 0, nullptr),
+              RdKafka::ERR_NO_ERROR);
+    ASSERT_EQ(p.produce(options_.memory_topic, RdKafka::Topic::PARTITION_UA,
+                        RdKafka::Producer::RK_MSG_COPY, mvalue.data(), mvalue.size(), mkey.data(),
+                        mkey.size(), 0, nullptr),
+              RdKafka::ERR_NO_ERROR);
+    ASSERT_EQ(p.flush(30000), RdKafka::ERR_NO_ERROR);
+    // Dropped without commit or abort: as a SIGKILL leaves it (the transaction stays open on the
+    // broker until its timeout or the next init_transactions with this id).
+  }
+  auto intake = open(options_);
+  ASSERT_TRUE(intake);
+  EXPECT_FALSE(intake->recall("lost"));
+  auto out = submit_and_wait(*intake, {event("ep", "kept#1")}, "kept", "y", Precondition::absent());
+  ASSERT_EQ(out.status, IntakeOutcome::Status::kDurable);
+  intake->close(10s);
+  auto events = read_topic(bootstrap(), config_.topics.events, at_end());
+  ASSERT_TRUE(events);
+  EXPECT_EQ(copies_of(events.value()), (std::map<std::string, int>{{"kept#1", 1}}));
+}
+
+TEST_F(IntakeTest, AFencedIntakeFailsEverySubmission) {
+  auto first = open(options_);
+  ASSERT_TRUE(first);
+  ASSERT_EQ(submit_and_wait(*first, {event("ep", "1")}, "k1", "v").status,
+            IntakeOutcome::Status::kDurable);
+  auto second = open(options_);  // same instance: fences the first
+  ASSERT_TRUE(second);
+  auto out = submit_and_wait(*first, {event("ep", "2")}, "k2", "v");
+  EXPECT_EQ(out.status, IntakeOutcome::Status::kFailed);
+  EXPECT_TRUE(first->fatal());
+  EXPECT_EQ(submit_and_wait(*second, {event("ep", "3")}, "k3", "v").status,
+            IntakeOutcome::Status::kDurable);
+  auto events = read_topic(bootstrap(), config_.topics.events, at_end());
+  ASSERT_TRUE(events);
+  EXPECT_EQ(copies_of(events.value()), (std::map<std::string, int>{{"1", 1}, {"3", 1}}));
+}
+
+TEST_F(IntakeTest, CreatesABoundedCompactedMemoryTopic) {
+  kafka::IntakeOptions options = options_;
+  options.memory_topic = unique_topic("memory-created");
+  options.memory_retention = std::chrono::hours(48);
+  auto intake = open(options);
+  ASSERT_TRUE(intake);
+  EXPECT_EQ(submit_and_wait(*intake, {}, "k", "v").status, IntakeOutcome::Status::kDurable);
+  intake.reset();
+  auto count = kafka::partition_count(config_, options.memory_topic, 10s);
+  EXPECT_TRUE(count && count.value() == 1);
+  // The topic's configs as the broker has them.
+  auto describe =
+      run_command({std::string(SAMORDNA_SOURCE_DIR) + "/deploy/kafka/kafka.sh", "tool",
+                   "kafka.admin.ConfigCommand", "--bootstrap-server", bootstrap(), "--describe",
+                   "--entity-type", "topics", "--entity-name", options.memory_topic},
+                  120s);
+  ASSERT_EQ(describe.exit_code, 0) << describe.describe();
+  EXPECT_NE(describe.out.find("cleanup.policy=compact,delete"), std::string::npos) << describe.out;
+  EXPECT_NE(describe.out.find("retention.ms=172800000"), std::string::npos) << describe.out;
+  ASSERT_TRUE(kafka::delete_topics(config_, {options.memory_topic}, 30s));
+}
+
+TEST_F(IntakeTest, OpenAgainstNoBrokerFailsWithinItsBound) {
+  kafka::KafkaConfig nowhere = config_;
+  nowhere.bootstrap = "127.0.0.1:1";
+  kafka::IntakeOptions options = options_;
+  options.open_timeout = 3s;
+  const auto start = Clock::now();
+  auto made = Intake::open(nowhere, options);
+  ASSERT_FALSE(made);
+  EXPECT_EQ(made.error().code, Errc::kUnavailable) << made.error().message;
+  EXPECT_LT(Clock::now() - start, 60s);  // bounded (a generous margin, not a timing)
+}
+
+}  // namespace
+}  // namespace samordna::kafka_test

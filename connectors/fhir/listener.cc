@@ -1,5 +1,6 @@
 #include "connectors/fhir/listener.h"
 
+#include <map>
 #include <memory>
 
 #include "connectors/fhir/outcome.h"
@@ -47,18 +48,24 @@ void answer(const std::shared_ptr<Work>& w, bool is_bundle, int ok_status,
   respond(std::move(res));
 }
 
-void handle(const ListenerOptions& options, const Publish& publish, SnapshotMemory& memory,
-            const http::Request& req, const http::Responder& respond, bool is_bundle,
-            int ok_status) {
+void handle(const ListenerOptions& options, SnapshotStore& store, const http::Request& req,
+            const http::Responder& respond, bool is_bundle, int ok_status, int attempt) {
   if (!json_content(req)) {
     respond(outcome(415, {{Issue::Severity::kError, "not-supported",
                            "Content-Type must be application/fhir+json", ""}}));
     return;
   }
-  auto w = std::make_shared<Work>();
-  Known known = [&memory](const std::string& episode, const std::string& event_id) {
-    return memory.has(episode, event_id);
+  // What each episode's memory held when read: the diff and the compare-and-set both use it.
+  auto snapshots = std::make_shared<std::map<std::string, Snapshot>>();
+  auto snapshot_of = [&store, snapshots](const std::string& episode) -> const Snapshot& {
+    auto it = snapshots->find(episode);
+    if (it == snapshots->end()) it = snapshots->emplace(episode, store.known(episode)).first;
+    return it->second;
   };
+  Known known = [&snapshot_of](const std::string& episode, const std::string& event_id) {
+    return snapshot_of(episode).ids.contains(event_id);
+  };
+  auto w = std::make_shared<Work>();
   w->mapped = is_bundle ? map_bundle(req.body, options.config, known)
                         : map_encounter(req.body, options.config,
                                         req.param("id").value_or(std::string_view{}), known);
@@ -70,9 +77,22 @@ void handle(const ListenerOptions& options, const Publish& publish, SnapshotMemo
     respond(outcome(w->mapped.status, issues));
     return;
   }
+  std::map<std::string, SnapshotUpdate> updates;
   for (const auto& r : w->mapped.encounters) {
     std::vector<v1::Event> fresh;
-    if (r.status < 300) fresh = new_events(r.events, memory.known(r.episode_id));
+    if (r.status < 300) {
+      const Snapshot& before = snapshot_of(r.episode_id);
+      fresh = new_events(r.events, before.ids);
+      if (!fresh.empty()) {
+        auto [it, added] = updates.try_emplace(r.episode_id);
+        if (added) {
+          it->second.episode_id = r.episode_id;
+          it->second.previous = before;
+          it->second.ids = before.ids;
+        }
+        for (const auto& e : fresh) it->second.ids.insert(e.event_id());
+      }
+    }
     w->published.push_back(fresh.size());
     for (auto& e : fresh) w->events.push_back(std::move(e));
   }
@@ -80,21 +100,31 @@ void handle(const ListenerOptions& options, const Publish& publish, SnapshotMemo
     answer(w, is_bundle, ok_status, respond);
     return;
   }
+  std::vector<SnapshotUpdate> list;
+  for (auto& [_, u] : updates) list.push_back(std::move(u));
   int retry_after = options.retry_after_seconds;
-  std::vector<v1::Event> events = w->events;
-  publish(
-      std::move(events), [w, is_bundle, ok_status, respond, &memory, retry_after](bool durable) {
-        if (!durable) {
-          http::Response res = outcome(
-              503, {{Issue::Severity::kError, "transient",
-                     "the events could not be made durable in time; send the request again", ""}});
-          res.set("Retry-After", std::to_string(retry_after));
-          respond(std::move(res));
-          return;
-        }
-        memory.commit(w->events);
-        answer(w, is_bundle, ok_status, respond);
-      });
+  const ListenerOptions* opts = &options;
+  SnapshotStore* st = &store;
+  store.commit(w->events, std::move(list),
+               [w, is_bundle, ok_status, respond, retry_after, opts, st, req,
+                attempt](SnapshotStore::Status status) {
+                 if (status == SnapshotStore::Status::kConflict && attempt == 0) {
+                   // Another request for the same encounter got there first: diff again.
+                   handle(*opts, *st, req, respond, is_bundle, ok_status, 1);
+                   return;
+                 }
+                 if (status != SnapshotStore::Status::kDurable) {
+                   http::Response res = outcome(
+                       503, {{Issue::Severity::kError, "transient",
+                              "the events could not be made durable in time; send the request "
+                              "again",
+                              ""}});
+                   res.set("Retry-After", std::to_string(retry_after));
+                   respond(std::move(res));
+                   return;
+                 }
+                 answer(w, is_bundle, ok_status, respond);
+               });
 }
 
 }  // namespace
@@ -111,32 +141,30 @@ http::Response error_response(const http::ServerError& error) {
                               operation_outcome({Issue::Severity::kError, code, error.detail, ""}));
 }
 
-void add_routes(http::Router& router, const ListenerOptions& options, Publish publish,
-                SnapshotMemory& memory) {
+void add_routes(http::Router& router, const ListenerOptions& options, SnapshotStore& store) {
   // The body limit: the resource limit, plus room for a Bundle's envelope.
   http::RouteOptions limits{.max_body_bytes = options.config.max_resource_bytes};
   auto opts = std::make_shared<ListenerOptions>(options);
-  auto pub = std::make_shared<Publish>(std::move(publish));
-  SnapshotMemory* mem = &memory;
+  SnapshotStore* st = &store;
   router.add("GET", "/fhir/metadata", [](const http::Request&) {
     return http::Response::with(200, kFhirJson, capability_statement());
   });
   router.add_async(
       "POST", "/fhir/Encounter",
-      [opts, pub, mem](http::Request req, http::Responder respond) {
-        handle(*opts, *pub, *mem, req, respond, false, 201);
+      [opts, st](http::Request req, http::Responder respond) {
+        handle(*opts, *st, req, respond, false, 201, 0);
       },
       limits);
   router.add_async(
       "PUT", "/fhir/Encounter/{id}",
-      [opts, pub, mem](http::Request req, http::Responder respond) {
-        handle(*opts, *pub, *mem, req, respond, false, 200);
+      [opts, st](http::Request req, http::Responder respond) {
+        handle(*opts, *st, req, respond, false, 200, 0);
       },
       limits);
   router.add_async(
       "POST", "/fhir",
-      [opts, pub, mem](http::Request req, http::Responder respond) {
-        handle(*opts, *pub, *mem, req, respond, true, 200);
+      [opts, st](http::Request req, http::Responder respond) {
+        handle(*opts, *st, req, respond, true, 200, 0);
       },
       limits);
   router.set_error_formatter("/fhir", error_response);

@@ -3,8 +3,8 @@
 // The FHIR R4 routes of `samordna fhir listen` (base /fhir) on the shared HTTP server:
 //   POST /fhir/Encounter, PUT /fhir/Encounter/{id}, POST /fhir (transaction or batch Bundle),
 //   GET /fhir/metadata (the CapabilityStatement).
-// Kafka-free: the app hands in a Publish function. A 2xx goes out only once the publisher said
-// the new events are durable; otherwise 503 with Retry-After and an OperationOutcome.
+// Kafka-free: the app hands in the SnapshotStore (the intake). A 2xx goes out only once the new
+// events and the new memory are durable; otherwise 503 with Retry-After and an OperationOutcome.
 
 #include <chrono>
 #include <functional>
@@ -17,19 +17,14 @@
 
 namespace samordna::fhir {
 
-// Publishes `events` and calls `done(true)` once all are durable, `done(false)` when not within
-// the publisher's bound. `done` may run on any thread, exactly once.
-using Publish = std::function<void(std::vector<v1::Event> events, std::function<void(bool)> done)>;
-
 struct ListenerOptions {
   SenderConfig config;
   int retry_after_seconds = 5;  // Retry-After of a 503
 };
 
 // Registers the routes on `router` and the OperationOutcome error formatter for "/fhir".
-// `publish` and `memory` must outlive the server.
-void add_routes(http::Router& router, const ListenerOptions& options, Publish publish,
-                SnapshotMemory& memory);
+// `store` must outlive the server.
+void add_routes(http::Router& router, const ListenerOptions& options, SnapshotStore& store);
 
 // An OperationOutcome response for an error the server made (400, 404, 408, 413 ...).
 http::Response error_response(const http::ServerError& error);

@@ -20,6 +20,7 @@
 #include "connectors/http/server.h"
 #include "connectors/kafka/admin.h"
 #include "connectors/kafka/config.h"
+#include "connectors/kafka/intake.h"
 #include "connectors/kafka/publisher.h"
 #include "engine/app/commands.h"
 #include "engine/core/json_codec.h"
@@ -115,6 +116,8 @@ struct ListenArgs {
   uint16_t port = 8080;
   int threads = 2;
   int publish_timeout_ms = 3000;
+  std::string instance = "fhir";
+  std::string memory_topic = "samordna.intake.memory";
   std::string tls_cert, tls_key, tls_client_ca;
   bool require_client_cert = false;
   size_t max_connections = 512;
@@ -132,7 +135,7 @@ http::Response events_error(int status, std::string code, std::string text) {
 // validates (so a sender learns of a malformed event now, not from the dead-letter topic), then
 // published as one batch.
 void post_events(const http::Request& req, const http::Responder& respond,
-                 const fhir::Publish& publish, int retry_after) {
+                 const fhir::InProcessStore::Publish& publish, int retry_after) {
   thread_local JsonCodec codec;
   std::vector<v1::Event> events;
   std::istringstream in(req.body);
@@ -175,6 +178,52 @@ void post_events(const http::Request& req, const http::Responder& respond,
   });
 }
 
+// The encounter memory on Kafka: each request's new events and its episodes' new memory records
+// ("fhir/<sender>/<episode>" -> the event ids made) in one intake transaction, so after any crash
+// the memory says exactly which events are on the topic (connectors/kafka/intake.h).
+class IntakeStore : public fhir::SnapshotStore {
+ public:
+  IntakeStore(kafka::Intake& intake, std::string sender, milliseconds bound)
+      : intake_(intake), prefix_("fhir/" + std::move(sender) + "/"), bound_(bound) {}
+
+  fhir::Snapshot known(const std::string& episode_id) const override {
+    auto recalled = intake_.recall(prefix_ + episode_id);
+    if (!recalled) return {};
+    return {fhir::decode_snapshot(recalled->value), recalled->value};
+  }
+
+  void commit(std::vector<v1::Event> events, std::vector<fhir::SnapshotUpdate> updates,
+              std::function<void(Status)> done) override {
+    kafka::Submission s;
+    s.events = std::move(events);
+    for (size_t i = 0; i < updates.size(); ++i) {
+      kafka::IntakeRecord record{prefix_ + updates[i].episode_id,
+                                 fhir::encode_snapshot(updates[i].ids)};
+      if (i == 0) {
+        // Compare-and-set on the first episode (a single-encounter request has only it).
+        s.memory = std::move(record);
+        s.when = updates[i].previous.stored
+                     ? kafka::Precondition::equals(*updates[i].previous.stored)
+                     : kafka::Precondition::absent();
+      } else {
+        s.more.push_back(std::move(record));
+      }
+    }
+    intake_.submit(std::move(s), kafka::Intake::Clock::now() + bound_,
+                   [done = std::move(done)](kafka::IntakeOutcome outcome) {
+                     using S = kafka::IntakeOutcome::Status;
+                     done(outcome.status == S::kDurable    ? Status::kDurable
+                          : outcome.status == S::kConflict ? Status::kConflict
+                                                           : Status::kUnavailable);
+                   });
+  }
+
+ private:
+  kafka::Intake& intake_;
+  std::string prefix_;
+  milliseconds bound_;
+};
+
 int run_listen(const ListenArgs& args) {
   int status = kExitOk;
   auto sender = sender_config(args.config, status);
@@ -189,7 +238,8 @@ int run_listen(const ListenArgs& args) {
     kconfig = loaded.value().kafka;
   }
   if (!args.bootstrap.empty()) kconfig.bootstrap = args.bootstrap;
-  const std::string topic = args.topic.empty() ? kconfig.topics.events : args.topic;
+  if (!args.topic.empty()) kconfig.topics.events = args.topic;
+  const std::string topic = kconfig.topics.events;  // the intake's and /events' topic
   kafka::Properties properties;
   for (const auto& spec : args.properties) {
     const size_t eq = spec.find('=');
@@ -214,18 +264,27 @@ int run_listen(const ListenArgs& args) {
   }
   kafka::Publisher* pub = publisher.value().get();
   const milliseconds bound(args.publish_timeout_ms);
-  fhir::Publish publish = [pub, bound](std::vector<v1::Event> events,
-                                       std::function<void(bool)> done) {
+  fhir::InProcessStore::Publish publish = [pub, bound](std::vector<v1::Event> events,
+                                                       std::function<void(bool)> done) {
     pub->publish(
         std::move(events), kafka::Publisher::Clock::now() + bound,
         [done = std::move(done)](kafka::PublishOutcome outcome) { done(outcome.durable()); });
   };
 
-  fhir::InProcessMemory memory;
+  kafka::IntakeOptions io;
+  io.instance = args.instance;
+  io.memory_topic = args.memory_topic;
+  io.extra = properties;
+  auto intake = kafka::Intake::open(kconfig, io);
+  if (!intake) {
+    std::cerr << "samordna: " << intake.error().message << '\n';
+    return intake.error().code == Errc::kInvalidArgument ? kExitUsage : kExitFailure;
+  }
+  IntakeStore store(*intake.value(), sender->sender, bound);
   fhir::ListenerOptions options;
   options.config = *sender;
   http::Router router;
-  fhir::add_routes(router, options, publish, memory);
+  fhir::add_routes(router, options, store);
   const int retry_after = options.retry_after_seconds;
   router.add_async("POST", "/events",
                    [publish, retry_after](http::Request req, http::Responder respond) {
@@ -253,8 +312,9 @@ int run_listen(const ListenArgs& args) {
   std::cout << "fhir listen: " << args.address << ":" << server.value()->port() << std::endl;
   spdlog::info("fhir listen: serving on port {}, events to {}", server.value()->port(), topic);
   server.value()->wait();
+  intake.value()->close(bound);
   pub->close(bound);
-  spdlog::info("fhir listen: stopped");
+  std::cerr << "fhir listen: stopped" << std::endl;
   return kExitOk;
 }
 
@@ -284,6 +344,11 @@ void add_fhir_commands(CLI::App& app, Commands& commands) {
   listen->add_option("-X", largs->properties, "librdkafka property key=value (repeatable)");
   listen->add_option("--topic", largs->topic, "events topic (default: the config's)");
   listen->add_option("--config", largs->config, "the sender's settings (YAML)");
+  listen->add_option("--instance", largs->instance,
+                     "names this listener for Kafka transactions; stable across restarts, one "
+                     "live process per name (default fhir)");
+  listen->add_option("--memory-topic", largs->memory_topic,
+                     "compacted topic of the encounter memory (default samordna.intake.memory)");
   listen->add_option("--address", largs->address, "address to listen on (default 127.0.0.1)");
   listen->add_option("--port", largs->port, "port (0: any free one, printed)")->required();
   listen->add_option("--threads", largs->threads, "server threads (default 2)");

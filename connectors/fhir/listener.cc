@@ -49,7 +49,7 @@ void answer(const std::shared_ptr<Work>& w, bool is_bundle, int ok_status,
 }
 
 void handle(const ListenerOptions& options, SnapshotStore& store, const http::Request& req,
-            const http::Responder& respond, bool is_bundle, int ok_status, int attempt) {
+            const http::Responder& respond, bool is_bundle, int ok_status) {
   if (!json_content(req)) {
     respond(outcome(415, {{Issue::Severity::kError, "not-supported",
                            "Content-Type must be application/fhir+json", ""}}));
@@ -103,14 +103,20 @@ void handle(const ListenerOptions& options, SnapshotStore& store, const http::Re
   std::vector<SnapshotUpdate> list;
   for (auto& [_, u] : updates) list.push_back(std::move(u));
   int retry_after = options.retry_after_seconds;
-  const ListenerOptions* opts = &options;
-  SnapshotStore* st = &store;
+  // The callback runs on the store's own thread (the intake's committer): it only answers, and
+  // never calls back into the store.
   store.commit(w->events, std::move(list),
-               [w, is_bundle, ok_status, respond, retry_after, opts, st, req,
-                attempt](SnapshotStore::Status status) {
-                 if (status == SnapshotStore::Status::kConflict && attempt == 0) {
-                   // Another request for the same encounter got there first: diff again.
-                   handle(*opts, *st, req, respond, is_bundle, ok_status, 1);
+               [w, is_bundle, ok_status, respond, retry_after](SnapshotStore::Status status) {
+                 if (status == SnapshotStore::Status::kConflict) {
+                   // Another request for the same encounter was written meanwhile: the sender
+                   // resends, and the diff then sees what that one made.
+                   http::Response res = outcome(
+                       503, {{Issue::Severity::kError, "conflict",
+                              "another request for the same encounter was written meanwhile; "
+                              "send the request again",
+                              ""}});
+                   res.set("Retry-After", "1");
+                   respond(std::move(res));
                    return;
                  }
                  if (status != SnapshotStore::Status::kDurable) {
@@ -152,19 +158,19 @@ void add_routes(http::Router& router, const ListenerOptions& options, SnapshotSt
   router.add_async(
       "POST", "/fhir/Encounter",
       [opts, st](http::Request req, http::Responder respond) {
-        handle(*opts, *st, req, respond, false, 201, 0);
+        handle(*opts, *st, req, respond, false, 201);
       },
       limits);
   router.add_async(
       "PUT", "/fhir/Encounter/{id}",
       [opts, st](http::Request req, http::Responder respond) {
-        handle(*opts, *st, req, respond, false, 200, 0);
+        handle(*opts, *st, req, respond, false, 200);
       },
       limits);
   router.add_async(
       "POST", "/fhir",
       [opts, st](http::Request req, http::Responder respond) {
-        handle(*opts, *st, req, respond, true, 200, 0);
+        handle(*opts, *st, req, respond, true, 200);
       },
       limits);
   router.set_error_formatter("/fhir", error_response);

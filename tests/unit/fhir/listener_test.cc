@@ -120,5 +120,28 @@ TEST_F(Fixture, ErrorsAreOperationOutcomesWithoutValues) {
   EXPECT_TRUE(published.empty());
 }
 
+// A store whose compare-and-set always loses: the answer asks for a resend, nothing is published.
+struct LosingStore : SnapshotStore {
+  Snapshot known(const std::string&) const override { return {}; }
+  void commit(std::vector<v1::Event>, std::vector<SnapshotUpdate>,
+              std::function<void(Status)> done) override {
+    done(Status::kConflict);
+  }
+};
+
+TEST(ListenerConflict, ConcurrentWriteOfTheSameEncounterIs503RetryAfter1) {
+  LosingStore store;
+  http::Router router;
+  add_routes(router, ListenerOptions{}, store);
+  http::Request r;
+  r.method = "POST";
+  r.path = "/fhir";
+  r.body = bundle().dump();
+  http::Response res = router.handle(std::move(r));
+  EXPECT_EQ(res.status, 503);
+  EXPECT_EQ(res.header("Retry-After").value_or(""), "1");
+  EXPECT_EQ(json::parse(res.body)["issue"][0]["code"], "conflict");
+}
+
 }  // namespace
 }  // namespace samordna::fhir

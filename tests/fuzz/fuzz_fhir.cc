@@ -51,8 +51,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     counts.push_back(new_events(r.events, {}).size());
   }
   for (const auto& i : m.issues) check_no_echo(bytes, i.diagnostics);
-  std::string text = m.kind == Mapped::Kind::kEncounter ? operation_outcome(m.issues)
-                                                        : bundle_response(m, counts);
+  std::string text =
+      m.kind == Mapped::Kind::kEncounter ? operation_outcome(m.issues) : bundle_response(m, counts);
   if (text.empty()) std::abort();
   return 0;
 }

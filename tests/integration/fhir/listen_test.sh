@@ -42,7 +42,7 @@ start() {
     --memory-topic "$id.memory" --instance "$id" >"$work/listen.out" 2>>"$work/listen.err" &
   pid=$!
   echo "$pid" >"$work/pid"
-  for _ in $(seq 1 300); do
+  for _ in $(seq 1 600); do
     grep -q "fhir listen:" "$work/listen.out" 2>/dev/null && return 0
     kill -0 "$pid" 2>/dev/null || { cat "$work/listen.err"; echo "listener died"; exit 1; }
     sleep 0.1
@@ -149,7 +149,7 @@ echo "     $n encounters, $(wc -l <"$work/kills" 2>/dev/null || echo 0) kill -9,
 # 4. SIGTERM: a graceful stop (the last listener was started by the killer: not our child)
 kill -TERM "$pid"
 rc=0
-for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 1 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
 kill -0 "$pid" 2>/dev/null && rc=1
 cat "$work/listen.out" "$work/listen.err" | grep -q "fhir listen: stopped" || rc=2
 pid=""
@@ -157,7 +157,7 @@ check "SIGTERM: stopped gracefully" 0 "$rc"
 
 # Every event exactly once: 4 of the episode, 1 from /events, 2 per encounter.
 "$samordna" consume --bootstrap "$bootstrap" --topic "$id.events" --type event --from-beginning \
-  --timeout-ms 5000 >"$work/events.jsonl" 2>"$work/consume.err" || true
+  --timeout-ms 15000 >"$work/events.jsonl" 2>"$work/consume.err" || true
 python3 - "$work/events.jsonl" "$n" <<'PY' || failures=$((failures + 1))
 import json, sys, collections
 ids = collections.Counter(json.loads(l)["eventId"] for l in open(sys.argv[1]) if l.strip())
@@ -172,5 +172,9 @@ sys.exit(1 if missing or twice or extra else 0)
 PY
 # Nothing from a patient in the listener's log.
 if grep -qE '191212121212|Tolvan' "$work/listen.err"; then echo "FAIL patient data in the log"; failures=$((failures + 1)); fi
-if ((failures)); then echo "fhir listen: $failures failure(s)"; exit 1; fi
+if ((failures)); then
+  echo "fhir listen: $failures failure(s); the listener's stderr ends:"
+  tail -20 "$work/listen.err"
+  exit 1
+fi
 echo "fhir listen: all passed"

@@ -367,7 +367,10 @@ struct Intake::Impl {
       if (deadlines_.empty()) {
         deadline_.wait(lock);
       } else {
-        deadline_.wait_until(lock, deadlines_.begin()->first);
+        // A copy: wait_until reads its time_point again after waking, and the committer may have
+        // erased that entry meanwhile (ASan: heap-use-after-free under samordna fhir listen).
+        const Clock::time_point until = deadlines_.begin()->first;
+        deadline_.wait_until(lock, until);
       }
       const auto now = Clock::now();
       while (!deadlines_.empty() && deadlines_.begin()->first <= now) {

@@ -72,6 +72,12 @@ const json* object(Ctx& x, const json& o, const char* key, const std::string& pa
   return v;
 }
 
+// A string member's value, or "" when absent or not a string (json::value would throw then).
+std::string str_or(const json& o, const char* key) {
+  const json* v = member(o, key);
+  return v != nullptr && v->is_string() ? v->get<std::string>() : std::string();
+}
+
 bool contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
@@ -177,7 +183,7 @@ void read_patient(Ctx& x, const json& p, const std::string& path, v1::Patient& o
   if (const json* names = array(x, p, "name", path); names && !names->empty()) {
     const json* chosen = &(*names)[0];
     for (const auto& n : *names) {
-      if (n.is_object() && n.value("use", "") == "official") chosen = &n;
+      if (n.is_object() && str_or(n, "use") == "official") chosen = &n;
     }
     std::string full;
     if (const json* given = member(*chosen, "given"); given && given->is_array()) {
@@ -197,7 +203,7 @@ void read_patient(Ctx& x, const json& p, const std::string& path, v1::Patient& o
   auto municipality_of = [&](const json& o, const std::string& op) -> std::optional<std::string> {
     if (const json* exts = array(x, o, "extension", op)) {
       for (const auto& e : *exts) {
-        if (!e.is_object() || e.value("url", "") != municipality_url) continue;
+        if (!e.is_object() || str_or(e, "url") != municipality_url) continue;
         if (const json* s = member(e, "valueString"); s && s->is_string())
           return s->get<std::string>();
         if (const json* c = member(e, "valueCoding"); c && c->is_object()) {
@@ -218,11 +224,13 @@ void read_patient(Ctx& x, const json& p, const std::string& path, v1::Patient& o
     for (size_t i = 0; i < addrs->size() && !marked; ++i) {
       const json& a = (*addrs)[i];
       if (!a.is_object()) continue;
-      std::string dumped = a.contains("extension") ? a["extension"].dump() : "";
+      std::string dumped = a.contains("extension")
+                               ? a["extension"].dump(-1, ' ', false, json::error_handler_t::replace)
+                               : "";
       if (dumped.find("63381000052101") != std::string::npos) {
         chosen = i;
         marked = true;
-      } else if (a.value("use", "") == "home" && chosen == 0) {
+      } else if (str_or(a, "use") == "home" && chosen == 0) {
         chosen = i;
       }
     }
@@ -282,7 +290,7 @@ void read_steps(Ctx& x, const json& enc, const std::string& path, const std::str
       x.error(400, "structure", ep, ep + " must be an object");
       continue;
     }
-    if (e.value("url", "") != step_url) continue;
+    if (str_or(e, "url") != step_url) continue;
     const json* parts = array(x, e, "extension", ep);
     if (parts == nullptr) {
       x.error(422, "required", ep + ".extension", ep + ": a coordination step needs its parts");
@@ -519,8 +527,8 @@ EncounterResult map_one(Ctx& x, const json& enc, const std::string& path, std::s
         if (const json* contained = array(x, enc, "contained", path)) {
           for (size_t i = 0; i < contained->size(); ++i) {
             const json& cr = (*contained)[i];
-            if (cr.is_object() && cr.value("resourceType", "") == "Patient" &&
-                "#" + cr.value("id", "") == *ref) {
+            if (cr.is_object() && str_or(cr, "resourceType") == "Patient" &&
+                "#" + str_or(cr, "id") == *ref) {
               p = &cr;
               ppath = path + ".contained[" + std::to_string(i) + "]";
             }
@@ -561,20 +569,20 @@ EncounterResult map_one(Ctx& x, const json& enc, const std::string& path, std::s
       const json& l = (*locs)[0];
       if (const json* loc = member(l, "location"); loc && loc->is_object()) {
         if (const json* li = member(*loc, "identifier"); li && li->is_object()) {
-          unit = li->value("value", "");
+          unit = str_or(*li, "value");
         }
-        if (unit.empty()) unit = loc->value("reference", "");
+        if (unit.empty()) unit = str_or(*loc, "reference");
       }
     }
     if (unit.empty()) {
       if (const json* exts = member(enc, "extension"); exts && exts->is_array()) {
         for (const auto& e : *exts) {
           if (!e.is_object()) continue;
-          std::string url = e.value("url", "");
+          std::string url = str_or(e, "url");
           if (url.size() >= 23 && url.substr(url.size() - 23) == "encounterPerformingUnit") {
             if (const json* vr = member(e, "valueReference"); vr && vr->is_object()) {
               if (const json* vi = member(*vr, "identifier"); vi && vi->is_object()) {
-                unit = vi->value("value", "");
+                unit = str_or(*vi, "value");
               }
             }
           }
@@ -584,9 +592,9 @@ EncounterResult map_one(Ctx& x, const json& enc, const std::string& path, std::s
     if (unit.empty()) {
       if (const json* sp = member(enc, "serviceProvider"); sp && sp->is_object()) {
         if (const json* si = member(*sp, "identifier"); si && si->is_object()) {
-          unit = si->value("value", "");
+          unit = str_or(*si, "value");
         }
-        if (unit.empty()) unit = sp->value("reference", "");
+        if (unit.empty()) unit = str_or(*sp, "reference");
       }
     }
     if (unit.empty()) {
@@ -619,13 +627,13 @@ EncounterResult map_one(Ctx& x, const json& enc, const std::string& path, std::s
     auto* d = ev.mutable_discharged();
     if (const json* h = object(x, enc, "hospitalization", path)) {
       if (const json* dd = object(x, *h, "dischargeDisposition", path + ".hospitalization")) {
-        std::string reason = dd->value("text", "");
+        std::string reason = str_or(*dd, "text");
         if (reason.empty()) {
           if (const json* cs = member(*dd, "coding"); cs && cs->is_array() && !cs->empty()) {
             const json& c0 = (*cs)[0];
             if (c0.is_object()) {
-              reason = c0.value("code", "");
-              std::string display = c0.value("display", "");
+              reason = str_or(c0, "code");
+              std::string display = str_or(c0, "display");
               if (!display.empty()) reason += (reason.empty() ? "" : " ") + display;
             }
           }
@@ -685,6 +693,12 @@ std::optional<json> parse_json(Mapped& out, std::string_view body, const SenderC
     out.issues.push_back({Severity::kError, "structure",
                           "the body is not JSON (byte " + std::to_string(e.byte) + ")", ""});
     return std::nullopt;
+  } catch (const json::exception&) {
+    // A number out of range (1e999) and the like: found by fuzz_fhir.
+    out.status = 400;
+    out.issues.push_back(
+        {Severity::kError, "structure", "the body holds a JSON value out of range", ""});
+    return std::nullopt;
   }
 }
 
@@ -697,8 +711,8 @@ void finish(Mapped& out, Ctx& x, EncounterResult r) {
 
 }  // namespace
 
-Mapped map_encounter(std::string_view body, const SenderConfig& config, std::string_view url_id,
-                     const Known& known) {
+static Mapped map_encounter_impl(std::string_view body, const SenderConfig& config,
+                                 std::string_view url_id, const Known& known) {
   Mapped out;
   auto doc = parse_json(out, body, config);
   if (!doc) return out;
@@ -709,7 +723,8 @@ Mapped map_encounter(std::string_view body, const SenderConfig& config, std::str
   return out;
 }
 
-Mapped map_bundle(std::string_view body, const SenderConfig& config, const Known& known) {
+static Mapped map_bundle_impl(std::string_view body, const SenderConfig& config,
+                              const Known& known) {
   Mapped out;
   auto doc = parse_json(out, body, config);
   if (!doc) return out;
@@ -807,14 +822,39 @@ Mapped map_bundle(std::string_view body, const SenderConfig& config, const Known
   return out;
 }
 
-Mapped map_any(std::string_view body, const SenderConfig& config, const Known& known) {
+static Mapped map_any_impl(std::string_view body, const SenderConfig& config, const Known& known) {
   Mapped probe;
   auto doc = parse_json(probe, body, config);
   if (!doc) return probe;
   if (doc->is_object() && doc->value("resourceType", json()) == "Bundle") {
-    return map_bundle(body, config, known);
+    return map_bundle_impl(body, config, known);
   }
-  return map_encounter(body, config, {}, known);
+  return map_encounter_impl(body, config, {}, known);
+}
+
+// A backstop: the mapping reads JSON through typed checks, but a JSON library exception must
+// never leave this module (docs/errors.md). Answered 400 without its text (it may quote input).
+template <class F>
+static Mapped guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::exception&) {
+    Mapped out;
+    out.status = 400;
+    out.issues.push_back({Severity::kError, "structure", "the resource could not be read", ""});
+    return out;
+  }
+}
+
+Mapped map_encounter(std::string_view body, const SenderConfig& config, std::string_view url_id,
+                     const Known& known) {
+  return guarded([&] { return map_encounter_impl(body, config, url_id, known); });
+}
+Mapped map_bundle(std::string_view body, const SenderConfig& config, const Known& known) {
+  return guarded([&] { return map_bundle_impl(body, config, known); });
+}
+Mapped map_any(std::string_view body, const SenderConfig& config, const Known& known) {
+  return guarded([&] { return map_any_impl(body, config, known); });
 }
 
 }  // namespace samordna::fhir

@@ -158,6 +158,21 @@ TEST(Mapping, StructureErrorsAre400WithPathsAndNoValues) {
   EXPECT_EQ(map_encounter("", {}).status, 400);
 }
 
+TEST(Mapping, FuzzFindingsAreAnsweredNotThrown) {
+  // fuzz_fhir: a number past double's range made nlohmann throw out_of_range, not parse_error.
+  EXPECT_EQ(map_any(std::string(400, '5'), {}).status, 400);
+  EXPECT_EQ(map_any("{\"resourceType\": \"Encounter\", \"id\": 1e999}", {}).status, 400);
+  // Members of the wrong JSON type where the mapping only peeks (json::value would throw).
+  json j = encounter("in-progress");
+  j["contained"][0]["name"] = json::array({{{"use", 5}, {"family", "X"}}});
+  j["contained"][0]["address"][0]["use"] = json::array();
+  j["extension"] = json::array({{{"url", 7}}});
+  j["location"][0]["location"]["identifier"]["value"] = 3;
+  j["serviceProvider"] = {{"reference", false}};
+  Mapped m = map(j);
+  EXPECT_TRUE(m.status == 200 || m.status == 400 || m.status == 422) << m.status;
+}
+
 TEST(Mapping, IdentityNumbersAreCheckedAndNeverEchoed) {
   json j = encounter("in-progress");
   j["contained"][0]["identifier"][0]["value"] = "191212121213";  // wrong check digit

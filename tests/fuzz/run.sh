@@ -15,7 +15,7 @@ shift || true
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${SAMORDNA_FUZZ_BUILD:-$root/build-fuzz}
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_event_json fuzz_rule_file fuzz_service_config fuzz_hl7 fuzz_mllp fuzz_hl7_session fuzz_webhook fuzz_serve)
+((${#targets[@]})) || targets=(fuzz_event_json fuzz_rule_file fuzz_service_config fuzz_hl7 fuzz_mllp fuzz_hl7_session fuzz_webhook fuzz_serve fuzz_fhir)
 cxx=${CXX_FUZZ:-clang++-14}
 
 if ! command -v "$cxx" >/dev/null; then
@@ -38,7 +38,7 @@ cmake --build "$build" --parallel "${SAMORDNA_JOBS:-2}" --target "${targets[@]}"
 # target -> seed folder
 declare -A seeds=([fuzz_event_json]=event_json [fuzz_rule_file]=rule_file
                   [fuzz_service_config]=service_config [fuzz_hl7]=hl7 [fuzz_mllp]=mllp
-                  [fuzz_hl7_session]=hl7 [fuzz_webhook]=webhook [fuzz_serve]=serve)
+                  [fuzz_hl7_session]=hl7 [fuzz_webhook]=webhook [fuzz_serve]=serve [fuzz_fhir]=fhir)
 failed=()
 summary=()
 for t in "${targets[@]}"; do
@@ -50,6 +50,9 @@ for t in "${targets[@]}"; do
   extra_seeds=()
   if [[ $t == fuzz_hl7 || $t == fuzz_mllp || $t == fuzz_hl7_session ]] && [[ -d $root/../shared/data/hl7v2 ]]; then
     extra_seeds=("$root/../shared/data/hl7v2")
+  fi
+  if [[ $t == fuzz_fhir ]] && [[ -d $root/../shared/data/fhir ]]; then
+    extra_seeds=("$root/../shared/data/fhir" "$root/../shared/data/fhir/sweden-commonprofiles-care")
   fi
   echo "fuzz: $t for ${seconds}s (log: $log)"
   rc=0

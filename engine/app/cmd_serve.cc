@@ -13,7 +13,9 @@
 #include "connectors/kafka/config.h"
 #include "connectors/kafka/publisher.h"
 #include "connectors/serve/api.h"
+#include "connectors/metrics/registry.h"
 #include "engine/app/commands.h"
+#include "engine/app/metrics_http.h"
 #include "engine/app/serve_kafka.h"
 
 namespace samordna::app {
@@ -198,7 +200,20 @@ void add_serve_command(CLI::App& app, Commands& commands) {
       return fail(Errc::kUnavailable, outcome.error ? outcome.error->message : "not durable");
     };
     hooks.status = [f = feed.value().get()] { return f->status(); };
-    // hooks.metrics and hooks.observe: the metrics module's (issue 11 item 6) place to plug in.
+    // GET /metrics behind the operator role: HTTP requests by route and status (the server's
+    // observer), and the read model's lag and readiness, read when scraped.
+    metrics::Registry registry;
+    auto& lag = registry.gauge("samordna_read_model_lag_records",
+                               "Records of the episodes, notifications and audit topics not yet in "
+                               "the read model (-1 unknown)");
+    auto& ready = registry.gauge("samordna_read_model_ready",
+                                 "1 once every partition was consumed to its end since start");
+    hooks.metrics = [&registry, &lag, &ready, f = feed.value().get()] {
+      const auto status = f->status();
+      lag.labels({}).set(static_cast<double>(status.lag));
+      ready.labels({}).set(status.ready ? 1 : 0);
+      return registry.render();
+    };
     SystemClock clock;
     serve::Api api(*model.value(), verifier.value(), clock, std::move(hooks));
 
@@ -217,7 +232,7 @@ void add_serve_command(CLI::App& app, Commands& commands) {
     options.threads = o->threads;
     options.stop_on_signals = true;
     if (!o->tls_cert.empty()) options.tls = http::TlsOptions{o->tls_cert, o->tls_key, {}, false};
-    auto server = http::Server::start(options, std::move(router));
+    auto server = http::Server::start(options, std::move(router), http_metrics_observer(registry));
     if (!server) {
       std::cerr << "samordna serve: " << server.error().message << '\n';
       return kExitFailure;

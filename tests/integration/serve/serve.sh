@@ -217,6 +217,20 @@ api GET "/api/v1/notifications" "$TOK" >/dev/null
 [[ $(status) == 503 ]] || eos_fail "inbox without audit: HTTP $(status)"
 curl -s -o /dev/null -w '%{http_code}' "$SERVE_URL/healthz" | grep -q 200 || eos_fail "healthz"
 eos_log "audit topic deleted: personal-data routes answer 503"
+
+# /metrics for the operator role: the HTTP requests counted by route template (never a raw path),
+# the read model's lag, and promtool's lint clean.
+curl -s -H "Authorization: Bearer $(token "REGION:00" operator)" "$SERVE_URL/metrics" \
+  >"$EOS_WORK/metrics.txt"
+grep -q '^samordna_http_requests_total{route="/api/v1/notifications"' \
+  "$EOS_WORK/metrics.txt" || eos_fail "no inbox requests in /metrics"
+grep -q '^samordna_read_model_lag_records ' "$EOS_WORK/metrics.txt" || eos_fail "no read model lag"
+if command -v promtool >/dev/null; then
+  promtool check metrics <"$EOS_WORK/metrics.txt" || eos_fail "promtool check metrics"
+fi
+[[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK" "$SERVE_URL/metrics") \
+  == 403 ]] || eos_fail "a caseworker read /metrics"
+eos_log "/metrics: requests by route, read model lag, promtool clean, caseworker refused"
 eos_stop "$A_PID"
 
 EOS_OK=1

@@ -151,7 +151,7 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
   return stats;
 }
 
-Result<std::optional<v1::EpisodeState>> Simulator::episode(std::string_view id) const {
+Result<std::optional<storage::v1::EpisodeState>> Simulator::episode(std::string_view id) const {
   if (!driver_) return fail(Errc::kInvalidArgument, "the simulation has not run");
   return driver_->episode(0, id);
 }

@@ -47,7 +47,7 @@ class Simulator {
   Result<SimulationStats> run(std::istream& events, const SimulationOptions& options);
 
   // After run(): the final state of one episode (for `samordna explain`).
-  Result<std::optional<v1::EpisodeState>> episode(std::string_view id) const;
+  Result<std::optional<storage::v1::EpisodeState>> episode(std::string_view id) const;
 
  private:
   class Lines;

@@ -249,7 +249,7 @@ Result<void> Driver::restored(PartitionId p, int64_t next_position) {
 
 Result<void> Driver::restore_episode(PartitionId p, std::string_view record,
                                      int64_t next_position) {
-  v1::EpisodeState state;
+  storage::v1::EpisodeState state;
   if (!state.ParseFromArray(record.data(), static_cast<int>(record.size()))) {
     return fail(Errc::kCorruption, "not an episode state record");
   }
@@ -280,7 +280,8 @@ Result<int64_t> Driver::checkpoint(PartitionId p) const {
   return value.value_or(0);
 }
 
-Result<std::optional<v1::EpisodeState>> Driver::episode(PartitionId p, std::string_view id) {
+Result<std::optional<storage::v1::EpisodeState>> Driver::episode(PartitionId p,
+                                                                 std::string_view id) {
   return engine_.episode(p, id, &txn_);
 }
 
@@ -292,7 +293,7 @@ Result<void> Driver::each_view(PartitionId p,
   store::put_u32(prefix, p);
   auto it = db_.iterator(store::Family::kEpisodes, read);
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    v1::EpisodeState state;
+    storage::v1::EpisodeState state;
     if (!state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return fail(Errc::kCorruption,
                   "an episode record of partition " + std::to_string(p) + " does not parse");

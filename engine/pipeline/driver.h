@@ -67,8 +67,8 @@ struct DriverOptions {
 struct EpisodeChange {
   PartitionId partition = 0;
   std::string episode_id;
-  const v1::EpisodeState* state = nullptr;  // null: the episode was retired (a tombstone)
-  const v1::EpisodeView* view = nullptr;    // with DriverOptions::views, when state is set
+  const storage::v1::EpisodeState* state = nullptr;  // null: the episode was retired (a tombstone)
+  const v1::EpisodeView* view = nullptr;             // with DriverOptions::views, when state is set
 };
 
 // What a unit of work changed, for Output::commit. Pointers are valid during the call.
@@ -151,7 +151,7 @@ class Driver {
   Result<int64_t> checkpoint(PartitionId p) const;
 
   // An episode's state as the store (and the open unit of work) holds it.
-  Result<std::optional<v1::EpisodeState>> episode(PartitionId p, std::string_view id);
+  Result<std::optional<storage::v1::EpisodeState>> episode(PartitionId p, std::string_view id);
   // Calls `f` with the public view of every episode of partition p in the store, in id order.
   Result<void> each_view(PartitionId p,
                          const std::function<Result<void>(const v1::EpisodeView&)>& f);

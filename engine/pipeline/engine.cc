@@ -10,7 +10,7 @@ namespace {
 
 using TimerSet = std::map<uint8_t, int64_t>;  // packed kind -> fire_at
 
-TimerSet timers_of(const v1::EpisodeState* state) {
+TimerSet timers_of(const storage::v1::EpisodeState* state) {
   TimerSet out;
   if (state == nullptr) return out;
   for (const auto& t : state->timers()) {
@@ -22,7 +22,7 @@ TimerSet timers_of(const v1::EpisodeState* state) {
 
 }  // namespace
 
-uint8_t pack_timer_kind(v1::TimerKind kind, v1::DeadlineKind deadline) {
+uint8_t pack_timer_kind(storage::v1::TimerKind kind, v1::DeadlineKind deadline) {
   SAMORDNA_CHECK(kind >= 0 && kind < 16 && deadline >= 0 && deadline < 16,
                  "timer kinds fit a nibble");
   return static_cast<uint8_t>((static_cast<unsigned>(kind) << 4) | static_cast<unsigned>(deadline));
@@ -30,7 +30,7 @@ uint8_t pack_timer_kind(v1::TimerKind kind, v1::DeadlineKind deadline) {
 
 state::TimerFired unpack_timer(uint8_t packed, Instant fire_at) {
   state::TimerFired t;
-  t.kind = static_cast<v1::TimerKind>(packed >> 4);
+  t.kind = static_cast<storage::v1::TimerKind>(packed >> 4);
   t.deadline = static_cast<v1::DeadlineKind>(packed & 0x0f);
   t.fire_at = fire_at;
   return t;
@@ -47,36 +47,41 @@ Result<void> Engine::open() {
 
 namespace {
 
-bool settled(const v1::EpisodeState& s) {
-  return s.phase() == v1::EpisodeState::CLOSED || s.phase() == v1::EpisodeState::CANCELLED;
+bool settled(const storage::v1::EpisodeState& s) {
+  return s.phase() == storage::v1::EpisodeState::CLOSED ||
+         s.phase() == storage::v1::EpisodeState::CANCELLED;
 }
 
-const uint8_t kRetentionTimer = pack_timer_kind(v1::TIMER_RETENTION, v1::DEADLINE_KIND_UNSPECIFIED);
+const uint8_t kRetentionTimer =
+    pack_timer_kind(storage::v1::TIMER_RETENTION, v1::DEADLINE_KIND_UNSPECIFIED);
 
 }  // namespace
 
-const std::optional<v1::EpisodeState>* Engine::staged_state(PartitionId partition,
-                                                            std::string_view id) const {
+const std::optional<storage::v1::EpisodeState>* Engine::staged_state(PartitionId partition,
+                                                                     std::string_view id) const {
   auto it = staged_.find(std::pair<PartitionId, std::string_view>(partition, id));
   return it == staged_.end() ? nullptr : &it->second;
 }
 
-Result<std::optional<v1::EpisodeState>> Engine::load(PartitionId partition, std::string_view id,
-                                                     store::Txn& txn) const {
+Result<std::optional<storage::v1::EpisodeState>> Engine::load(PartitionId partition,
+                                                              std::string_view id,
+                                                              store::Txn& txn) const {
   if (const auto* staged = staged_state(partition, id)) return *staged;
   return episodes_.get(partition, id, &txn);
 }
 
-Result<std::optional<v1::EpisodeState>> Engine::episode(PartitionId partition, std::string_view id,
-                                                        store::Txn* txn) const {
+Result<std::optional<storage::v1::EpisodeState>> Engine::episode(PartitionId partition,
+                                                                 std::string_view id,
+                                                                 store::Txn* txn) const {
   if (txn != nullptr) {
     if (const auto* staged = staged_state(partition, id)) return *staged;
   }
   return episodes_.get(partition, id, txn);
 }
 
-Result<void> Engine::stage(PartitionId partition, const v1::EpisodeState* old,
-                           v1::EpisodeState& next, std::optional<Instant> now, store::Txn& txn) {
+Result<void> Engine::stage(PartitionId partition, const storage::v1::EpisodeState* old,
+                           storage::v1::EpisodeState& next, std::optional<Instant> now,
+                           store::Txn& txn) {
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, next.episode_id(), kind}; };
   // Retention: the first time an episode is settled (or cancelled), it gets the instant it leaves
   // the store. The state machine copies the field along like any other.
@@ -155,7 +160,7 @@ Result<Outcome> Engine::check(PartitionId partition, const v1::Event& event, Ins
 Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Instant now,
                               store::Txn& txn) {
   Outcome outcome;
-  std::optional<v1::EpisodeState> stored;
+  std::optional<storage::v1::EpisodeState> stored;
   std::optional<state::StepResult> taken;
   if (probe_ && probe_->partition == partition && probe_->event == &event && probe_->now == now) {
     stored = std::move(probe_->stored);
@@ -166,7 +171,7 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
     SAMORDNA_TRY(loaded, load(partition, event.episode_id(), txn));
     stored = std::move(loaded);
   }
-  const v1::EpisodeState* old = stored ? &*stored : nullptr;
+  const storage::v1::EpisodeState* old = stored ? &*stored : nullptr;
   state::StepResult step = taken ? std::move(*taken) : state::apply_event(old, event, rules_, now);
   if (!step) {
     outcome.kind = Outcome::Kind::kRejected;
@@ -239,10 +244,10 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   return ok();
 }
 
-Result<void> Engine::restore(PartitionId partition, const v1::EpisodeState& state,
+Result<void> Engine::restore(PartitionId partition, const storage::v1::EpisodeState& state,
                              store::Txn& txn) {
   SAMORDNA_TRY(stored, load(partition, state.episode_id(), txn));
-  v1::EpisodeState next = state;
+  storage::v1::EpisodeState next = state;
   return stage(partition, stored ? &*stored : nullptr, next, std::nullopt, txn);
 }
 

@@ -74,7 +74,8 @@ class Engine {
                           std::vector<Instant>* fire_times = nullptr);
 
   // Takes an episode's state as recorded elsewhere (a changelog) and mirrors its timers.
-  Result<void> restore(PartitionId partition, const v1::EpisodeState& state, store::Txn& txn);
+  Result<void> restore(PartitionId partition, const storage::v1::EpisodeState& state,
+                       store::Txn& txn);
   // Removes an episode and its timers (retention; a changelog tombstone).
   Result<void> retire(PartitionId partition, std::string_view episode_id, store::Txn& txn);
 
@@ -87,8 +88,9 @@ class Engine {
     return timers_.next_due(partition);
   }
 
-  Result<std::optional<v1::EpisodeState>> episode(PartitionId partition, std::string_view id,
-                                                  store::Txn* txn = nullptr) const;
+  Result<std::optional<storage::v1::EpisodeState>> episode(PartitionId partition,
+                                                           std::string_view id,
+                                                           store::Txn* txn = nullptr) const;
 
   // The episodes whose state the open transaction changed, by partition, with their new state:
   // what a changelog must record (a retired one has none). Emptied by write() and open().
@@ -101,7 +103,7 @@ class Engine {
       return std::string_view(a.second) < std::string_view(b.second);
     }
   };
-  using Staged = std::map<EpisodeKey, std::optional<v1::EpisodeState>, KeyLess>;
+  using Staged = std::map<EpisodeKey, std::optional<storage::v1::EpisodeState>, KeyLess>;
   const Staged& staged() const { return staged_; }
   size_t retired() const { return retired_; }  // episodes retired since construction
 
@@ -110,21 +112,21 @@ class Engine {
  private:
   // Puts the new state and the difference between the old and new timer sets into the transaction.
   // `now` is absent when restoring: a restored state keeps the retire_at it was recorded with.
-  Result<void> stage(PartitionId partition, const v1::EpisodeState* old, v1::EpisodeState& next,
-                     std::optional<Instant> now, store::Txn& txn);
-  Result<std::optional<v1::EpisodeState>> load(PartitionId partition, std::string_view id,
-                                               store::Txn& txn) const;
+  Result<void> stage(PartitionId partition, const storage::v1::EpisodeState* old,
+                     storage::v1::EpisodeState& next, std::optional<Instant> now, store::Txn& txn);
+  Result<std::optional<storage::v1::EpisodeState>> load(PartitionId partition, std::string_view id,
+                                                        store::Txn& txn) const;
   // What the open transaction holds for an episode: its staged state (nullopt = retired), or
   // nothing when the transaction has not touched it. Read before the store, which would find the
   // same state in the transaction's batch, only slower (an index lookup and a parse).
-  const std::optional<v1::EpisodeState>* staged_state(PartitionId partition,
-                                                      std::string_view id) const;
+  const std::optional<storage::v1::EpisodeState>* staged_state(PartitionId partition,
+                                                               std::string_view id) const;
 
   struct Probe {  // check()'s step, for apply() to take
     PartitionId partition = 0;
     const v1::Event* event = nullptr;
     Instant now;
-    std::optional<v1::EpisodeState> stored;
+    std::optional<storage::v1::EpisodeState> stored;
     state::StepResult step = state::Rejection{};
   };
 
@@ -140,7 +142,7 @@ class Engine {
 
 // The timer store keys a timer by one byte: the timer kind in the high nibble, the deadline kind in
 // the low one.
-uint8_t pack_timer_kind(v1::TimerKind kind, v1::DeadlineKind deadline);
+uint8_t pack_timer_kind(storage::v1::TimerKind kind, v1::DeadlineKind deadline);
 state::TimerFired unpack_timer(uint8_t packed, Instant fire_at);
 
 }  // namespace samordna::pipeline

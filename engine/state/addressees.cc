@@ -52,7 +52,7 @@ bool organisation_equal(const Organisation& a, const Organisation& b) {
   return a.kind() == b.kind() && a.id() == b.id();
 }
 
-void set_addressees(v1::Notification& n, const v1::EpisodeState& episode) {
+void set_addressees(v1::Notification& n, const storage::v1::EpisodeState& episode) {
   const Organisation ward = make(Organisation::WARD, episode.admission().care_unit());
   std::vector<Organisation> to;
   switch (n.kind_case()) {

@@ -23,6 +23,6 @@ bool organisation_equal(const v1::Organisation& a, const v1::Organisation& b);
 
 // Replaces n's addressees with those its kind and content call for, sorted by (kind, id), without
 // duplicates and without organisations that have no id.
-void set_addressees(v1::Notification& n, const v1::EpisodeState& episode);
+void set_addressees(v1::Notification& n, const storage::v1::EpisodeState& episode);
 
 }  // namespace samordna::state

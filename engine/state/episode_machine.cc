@@ -17,9 +17,9 @@
 namespace samordna::state {
 namespace {
 
+using storage::v1::DeadlineRecord;
+using storage::v1::EpisodeState;
 using v1::DeadlineKind;
-using v1::DeadlineRecord;
-using v1::EpisodeState;
 using v1::Notification;
 using v1::Party;
 using v1::Recipient;
@@ -178,7 +178,8 @@ class Step {
     return has(st_.needs(), v1::OUTPATIENT_CARE) || has(st_.needs(), v1::MUNICIPAL_HEALTH_CARE);
   }
   bool sip_required() const {
-    return municipal_need() && regional_need() && st_.sip_consent() != v1::CONSENT_DECLINED;
+    return municipal_need() && regional_need() &&
+           st_.sip_consent() != storage::v1::CONSENT_DECLINED;
   }
   // A care contact is required when an outpatient unit received an admission notice (2 kap. 5 §).
   bool care_contact_required() const {
@@ -229,7 +230,8 @@ class Step {
 
   // --- notice records ------------------------------------------------------------------------
 
-  v1::NoticeRecord* unsent(v1::NoticeRecord::Kind kind, const v1::Organisation& to) {
+  storage::v1::NoticeRecord* unsent(storage::v1::NoticeRecord::Kind kind,
+                                    const v1::Organisation& to) {
     for (auto& r : *st_.mutable_notices()) {
       if (r.kind() == kind && !r.has_issued_at() && organisation_equal(r.recipient(), to))
         return &r;
@@ -238,9 +240,10 @@ class Step {
   }
 
   // Remembers a notice just emitted (n), completing the held record for the same recipient if any.
-  void record_notice(v1::NoticeRecord::Kind kind, const Recipient& to, const Notification& n) {
+  void record_notice(storage::v1::NoticeRecord::Kind kind, const Recipient& to,
+                     const Notification& n) {
     const v1::Organisation org = organisation_of(to);
-    v1::NoticeRecord* r = unsent(kind, org);
+    storage::v1::NoticeRecord* r = unsent(kind, org);
     if (r == nullptr) {
       r = st_.add_notices();
       r->set_kind(kind);
@@ -251,11 +254,11 @@ class Step {
   }
 
   // Remembers notices held for these recipients, told to the ward by `held` (a noticeHeld).
-  void record_held(v1::NoticeRecord::Kind kind, const std::vector<Recipient>& to,
+  void record_held(storage::v1::NoticeRecord::Kind kind, const std::vector<Recipient>& to,
                    v1::NoticeHeld::Reason reason, const Notification& held) {
     for (const auto& recipient : to) {
       const v1::Organisation org = organisation_of(recipient);
-      v1::NoticeRecord* r = unsent(kind, org);
+      storage::v1::NoticeRecord* r = unsent(kind, org);
       if (r == nullptr) {
         r = st_.add_notices();
         r->set_kind(kind);
@@ -291,16 +294,17 @@ class Step {
 
   void drop_timers(DeadlineKind kind) {
     auto* timers = st_.mutable_timers();
-    timers->erase(std::remove_if(timers->begin(), timers->end(),
-                                 [&](const v1::TimerRecord& t) { return t.deadline() == kind; }),
-                  timers->end());
+    timers->erase(
+        std::remove_if(timers->begin(), timers->end(),
+                       [&](const storage::v1::TimerRecord& t) { return t.deadline() == kind; }),
+        timers->end());
   }
 
   // The timers of one deadline: there may be several pending of a kind (admission notices to
   // units named by different assessments), told apart by their due time.
-  bool timer_of(const v1::TimerRecord& t, const DeadlineRecord& d) const {
+  bool timer_of(const storage::v1::TimerRecord& t, const DeadlineRecord& d) const {
     if (t.deadline() != d.kind()) return false;
-    if (t.kind() == v1::TIMER_DEADLINE) return t.fire_at() == d.due_at() + 1;
+    if (t.kind() == storage::v1::TIMER_DEADLINE) return t.fire_at() == d.due_at() + 1;
     const auto& leads = rule_set().reminder_lead;
     const auto it = leads.find(d.kind());
     return it != leads.end() && t.fire_at() == to_unix(from_unix(d.due_at()) - it->second);
@@ -308,11 +312,11 @@ class Step {
   void drop_timers(const DeadlineRecord& d) {
     auto* timers = st_.mutable_timers();
     timers->erase(std::remove_if(timers->begin(), timers->end(),
-                                 [&](const v1::TimerRecord& t) { return timer_of(t, d); }),
+                                 [&](const storage::v1::TimerRecord& t) { return timer_of(t, d); }),
                   timers->end());
   }
 
-  void add_timer(v1::TimerKind kind, DeadlineKind deadline, Instant fire_at) {
+  void add_timer(storage::v1::TimerKind kind, DeadlineKind deadline, Instant fire_at) {
     auto* t = st_.add_timers();
     t->set_kind(kind);
     t->set_deadline(deadline);
@@ -338,10 +342,10 @@ class Step {
     const Instant due = from_unix(d.due_at());
     if (now_ > due) return;
     // The deadline timer fires one second after due_at: an action at due_at is still on time.
-    add_timer(v1::TIMER_DEADLINE, d.kind(), due + std::chrono::seconds{1});
+    add_timer(storage::v1::TIMER_DEADLINE, d.kind(), due + std::chrono::seconds{1});
     const auto& leads = rule_set().reminder_lead;
     if (auto it = leads.find(d.kind()); it != leads.end() && due - it->second > now_) {
-      add_timer(v1::TIMER_REMINDER, d.kind(), due - it->second);
+      add_timer(storage::v1::TIMER_REMINDER, d.kind(), due - it->second);
     }
   }
 
@@ -406,7 +410,7 @@ class Step {
       if (!st_.admission_notice_held()) {
         st_.set_admission_notice_held(true);
         record_held(
-            v1::NoticeRecord::ADMISSION_NOTICE, pending, v1::NoticeHeld::MISSING_CONTENT,
+            storage::v1::NoticeRecord::ADMISSION_NOTICE, pending, v1::NoticeHeld::MISSING_CONTENT,
             emit_held(v1::NoticeHeld::ADMISSION_NOTICE, v1::NoticeHeld::MISSING_CONTENT, missing));
       }
       return;
@@ -422,7 +426,7 @@ class Step {
       *notice->mutable_estimated_discharge_at() = to_proto(from_unix(st_.estimated_discharge_at()));
       for (int need : st_.needs()) notice->add_needs(static_cast<Service>(need));
       *st_.add_notified() = r;
-      record_notice(v1::NoticeRecord::ADMISSION_NOTICE, r, n);
+      record_notice(storage::v1::NoticeRecord::ADMISSION_NOTICE, r, n);
     }
     // The notice counts as sent when the engine issues it: every unit still waiting has it now,
     // so each deadline still open is fulfilled, on time or not (2 kap. 3 §).
@@ -439,7 +443,7 @@ class Step {
       auto* u = n.mutable_estimated_discharge_update();
       *u->mutable_recipient() = r;
       *u->mutable_estimated_discharge_at() = to_proto(at);
-      record_notice(v1::NoticeRecord::ESTIMATED_DISCHARGE_UPDATE, r, n);
+      record_notice(storage::v1::NoticeRecord::ESTIMATED_DISCHARGE_UPDATE, r, n);
     }
   }
 
@@ -484,11 +488,11 @@ class Step {
       if (!had) to.push_back(std::move(r));
     }
     if (to.empty()) return;
-    if (st_.information_consent() != v1::CONSENT_GRANTED) {
+    if (st_.information_consent() != storage::v1::CONSENT_GRANTED) {
       if (!st_.discharge_ready_notice_held()) {
         st_.set_discharge_ready_notice_held(true);
         record_held(
-            v1::NoticeRecord::DISCHARGE_READY_NOTICE, to, v1::NoticeHeld::MISSING_CONSENT,
+            storage::v1::NoticeRecord::DISCHARGE_READY_NOTICE, to, v1::NoticeHeld::MISSING_CONSENT,
             emit_held(v1::NoticeHeld::DISCHARGE_READY_NOTICE, v1::NoticeHeld::MISSING_CONSENT));
       }
       return;
@@ -502,7 +506,7 @@ class Step {
       *notice->mutable_patient() = st_.admission().patient();
       notice->set_care_unit(st_.admission().care_unit());
       *notice->mutable_declared_at() = to_proto(from_unix(st_.declared_at()));
-      record_notice(v1::NoticeRecord::DISCHARGE_READY_NOTICE, r, n);
+      record_notice(storage::v1::NoticeRecord::DISCHARGE_READY_NOTICE, r, n);
       *st_.add_discharge_ready_notified() = r;
       reached_municipality = reached_municipality || r.service() == v1::SOCIAL_SERVICES ||
                              r.service() == v1::MUNICIPAL_HEALTH_CARE;
@@ -523,7 +527,7 @@ class Step {
     const v1::Organisation org = organisation_of(r);
     std::optional<Instant> at;
     for (const auto& n : st_.notices()) {
-      if (n.kind() == v1::NoticeRecord::DISCHARGE_READY_NOTICE && n.has_issued_at() &&
+      if (n.kind() == storage::v1::NoticeRecord::DISCHARGE_READY_NOTICE && n.has_issued_at() &&
           organisation_equal(n.recipient(), org)) {
         at = from_unix(n.issued_at());  // the latest one: the current declaration's
       }
@@ -543,7 +547,7 @@ class Step {
   // A deadline only ever moves later.
   void start_sip_clock(std::optional<Instant> consent_at = std::nullopt) {
     if (!sip_required() || st_.has_sip_invitation_sent_at()) return;
-    const v1::LiabilityPeriodRecord* period = open_period();
+    const storage::v1::LiabilityPeriodRecord* period = open_period();
     if (period == nullptr) return;
     Recipient unit;
     unit.set_service(v1::OUTPATIENT_CARE);
@@ -581,7 +585,7 @@ class Step {
     arm(*d);
   }
 
-  v1::LiabilityPeriodRecord* open_period() {
+  storage::v1::LiabilityPeriodRecord* open_period() {
     if (st_.periods_size() == 0) return nullptr;
     auto* last = st_.mutable_periods(st_.periods_size() - 1);
     return last->has_ended_at() ? nullptr : last;
@@ -720,9 +724,10 @@ void on_estimated_discharge_changed(Step& s, const v1::Event& e) {
 void on_consent(Step& s, const v1::Event& e) {
   auto& st = s.st();
   const auto& msg = e.consent_recorded();
-  const auto value = msg.granted() ? v1::CONSENT_GRANTED : v1::CONSENT_DECLINED;
+  const auto value = msg.granted() ? storage::v1::CONSENT_GRANTED : storage::v1::CONSENT_DECLINED;
   if (msg.scope() == v1::ConsentRecorded::INFORMATION_SHARING) {
-    const bool withdrawn = st.information_consent() == v1::CONSENT_GRANTED && !msg.granted();
+    const bool withdrawn =
+        st.information_consent() == storage::v1::CONSENT_GRANTED && !msg.granted();
     st.set_information_consent(value);
     if (withdrawn && st.phase() != EpisodeState::CLOSED) {
       // What depended on the consent stops from now on; what was sent stays sent.
@@ -736,7 +741,7 @@ void on_consent(Step& s, const v1::Event& e) {
     return;
   }
   // Only a consent that was not already in force moves the SIP clock (a repeat changes nothing).
-  const bool newly_granted = msg.granted() && st.sip_consent() != v1::CONSENT_GRANTED;
+  const bool newly_granted = msg.granted() && st.sip_consent() != storage::v1::CONSENT_GRANTED;
   st.set_sip_consent(value);
   if (msg.granted()) {
     s.start_sip_clock(newly_granted ? std::optional<Instant>(from_proto(e.occurred_at()))
@@ -805,7 +810,7 @@ void on_admission_cancelled(Step& s) {
   for (const auto& r : st.notified()) {
     Notification& n = s.emit();
     *n.mutable_admission_cancellation()->mutable_recipient() = r;
-    s.record_notice(v1::NoticeRecord::ADMISSION_CANCELLATION, r, n);
+    s.record_notice(storage::v1::NoticeRecord::ADMISSION_CANCELLATION, r, n);
   }
   for (auto& d : *st.mutable_deadlines()) {
     if (d.status() == DeadlineRecord::PENDING) d.set_status(DeadlineRecord::WAIVED);
@@ -821,7 +826,7 @@ void on_outpatient_unavailable(Step& s, const v1::Event& e) {
     // Recorded after the discharge, for a time before it (5 kap. 5 §, by event time): an
     // unavailability still open at the discharge is closed by it, as one recorded in time is.
     const int64_t end = st.discharged_at();
-    auto closed_by_discharge = [&](const v1::IntervalRecord& i) {
+    auto closed_by_discharge = [&](const storage::v1::IntervalRecord& i) {
       return i.has_to() && i.to() == end && i.from() <= at;
     };
     auto* intervals = st.mutable_outpatient_unavailable();
@@ -893,7 +898,7 @@ void on_discharged(Step& s, const v1::Event& e) {
       } else {
         s.emit_missed(d);  // a late feed brought a transfer made after the discharge day
       }
-    } else if (st.information_consent() == v1::CONSENT_GRANTED) {
+    } else if (st.information_consent() == storage::v1::CONSENT_GRANTED) {
       s.open_deadline(v1::INFORMATION_TRANSFER, at, due, s.ward());
     } else {
       s.emit_held(v1::NoticeHeld::INFORMATION_TRANSFER, v1::NoticeHeld::MISSING_CONSENT);
@@ -945,8 +950,8 @@ void on_discharge_cancelled(Step& s) {
 
 // The notice an acknowledgement names, or why it cannot be acknowledged. Reasons name no ids: the
 // caller knows which event it sent.
-const v1::NoticeRecord* acknowledged_notice(const EpisodeState& st,
-                                            const v1::NoticeAcknowledged& ack) {
+const storage::v1::NoticeRecord* acknowledged_notice(const EpisodeState& st,
+                                                     const v1::NoticeAcknowledged& ack) {
   for (const auto& r : st.notices()) {
     if (!r.notification_id().empty() && r.notification_id() == ack.notification_id()) return &r;
   }
@@ -956,15 +961,15 @@ const v1::NoticeRecord* acknowledged_notice(const EpisodeState& st,
 std::optional<Rejection> check_acknowledgement(const EpisodeState& st,
                                                const v1::NoticeAcknowledged& ack) {
   using C = Rejection::Code;
-  const v1::NoticeRecord* notice = acknowledged_notice(st, ack);
+  const storage::v1::NoticeRecord* notice = acknowledged_notice(st, ack);
   if (notice == nullptr) {
     // What the episode can tell apart: a timer's alert, or the noticeHeld the ward got.
     const std::string prefix = st.episode_id() + "/";
     const bool timer = ack.notification_id().rfind(prefix + "t/", 0) == 0;
-    const bool held =
-        std::any_of(st.notices().begin(), st.notices().end(), [&](const v1::NoticeRecord& r) {
-          return r.held_notification_id() == ack.notification_id();
-        });
+    const bool held = std::any_of(st.notices().begin(), st.notices().end(),
+                                  [&](const storage::v1::NoticeRecord& r) {
+                                    return r.held_notification_id() == ack.notification_id();
+                                  });
     if (timer || held) {
       return reject(C::kUnknownNotice,
                     "noticeAcknowledged names a notification that is not a notice (only admission "
@@ -1060,7 +1065,7 @@ const char* code_name(Rejection::Code code) {
 }
 
 // The facts payment liability depends on (5 kap. 3-5 §§), for the policy in rules/liability.h.
-rules::LiabilityFacts liability_facts(const v1::EpisodeState& st) {
+rules::LiabilityFacts liability_facts(const storage::v1::EpisodeState& st) {
   auto municipal_need = [](const EpisodeState& e) {
     return has(e.needs(), v1::SOCIAL_SERVICES) || has(e.needs(), v1::MUNICIPAL_HEALTH_CARE);
   };
@@ -1091,7 +1096,7 @@ rules::LiabilityFacts liability_facts(const v1::EpisodeState& st) {
   f.admission_notice_in_time = municipal_notice && municipal_in_time;
   // A patient who declined SIP lifts the SIP condition, also for a miss before the refusal.
   f.sip_invitation_missed =
-      st.sip_consent() != v1::CONSENT_DECLINED && any_missed(st, v1::SIP_INVITATION);
+      st.sip_consent() != storage::v1::CONSENT_DECLINED && any_missed(st, v1::SIP_INVITATION);
   for (const auto& p : st.periods()) {
     f.periods.push_back({from_unix(p.notice_sent_at()), from_unix(p.ended_at())});
   }
@@ -1103,7 +1108,8 @@ rules::LiabilityFacts liability_facts(const v1::EpisodeState& st) {
   return f;
 }
 
-const rules::RuleSet* rules_for(const v1::EpisodeState& state, const rules::RuleBook& rules) {
+const rules::RuleSet* rules_for(const storage::v1::EpisodeState& state,
+                                const rules::RuleBook& rules) {
   if (const rules::RuleSet* set = rules.find(state.rule_set_id())) return set;
   return rules.select(state.admission().region(), state.admission().care_type(),
                       rules::local_date(from_unix(state.admitted_at())));
@@ -1297,7 +1303,7 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
   }
 }
 
-StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
+StepResult apply_event(const storage::v1::EpisodeState* state, const v1::Event& e,
                        const rules::RuleBook& rules, Instant now) {
   using C = Rejection::Code;
   if (auto bad = validate_event(e)) return *bad;
@@ -1477,20 +1483,21 @@ StepResult apply_event(const v1::EpisodeState* state, const v1::Event& e,
   return std::move(s).finish();
 }
 
-Transition fire_timer(const v1::EpisodeState& state, const TimerFired& timer,
+Transition fire_timer(const storage::v1::EpisodeState& state, const TimerFired& timer,
                       const rules::RuleBook& rules, Instant now) {
   const auto& timers = state.timers();
-  const auto it = std::find_if(timers.begin(), timers.end(), [&](const v1::TimerRecord& t) {
-    return t.kind() == timer.kind && t.deadline() == timer.deadline &&
-           t.fire_at() == to_unix(timer.fire_at);
-  });
+  const auto it =
+      std::find_if(timers.begin(), timers.end(), [&](const storage::v1::TimerRecord& t) {
+        return t.kind() == timer.kind && t.deadline() == timer.deadline &&
+               t.fire_at() == to_unix(timer.fire_at);
+      });
   if (it == timers.end()) {
     Transition t;
     t.outcome = Transition::Outcome::kStale;
     return t;
   }
   const std::string cause =
-      std::string("t/") + (timer.kind == v1::TIMER_DEADLINE ? "due" : "remind") + "/" +
+      std::string("t/") + (timer.kind == storage::v1::TIMER_DEADLINE ? "due" : "remind") + "/" +
       deadline_name(timer.deadline) + "/" + std::to_string(to_unix(timer.fire_at));
   // A timer's notifications are issued at its fire time, whenever the pass that found it ran:
   // output then does not depend on scheduling, and delivery latency is measurable against it.
@@ -1500,13 +1507,13 @@ Transition fire_timer(const v1::EpisodeState& state, const TimerFired& timer,
   st.mutable_timers()->erase(st.mutable_timers()->begin() + (it - timers.begin()));
   // The pending deadlines of the kind this timer belongs to (one, unless units named by
   // different assessments wait for admission notices due at the same second).
-  v1::TimerRecord fired;
+  storage::v1::TimerRecord fired;
   fired.set_kind(timer.kind);
   fired.set_deadline(timer.deadline);
   fired.set_fire_at(to_unix(timer.fire_at));
   for (auto& d : *st.mutable_deadlines()) {
     if (d.status() != DeadlineRecord::PENDING || !s.timer_of(fired, d)) continue;
-    if (timer.kind == v1::TIMER_DEADLINE) {
+    if (timer.kind == storage::v1::TIMER_DEADLINE) {
       s.drop_timers(d);
       s.emit_missed(d);
     } else {

@@ -58,7 +58,7 @@ struct Transition {
     kStale,      // a timer the episode no longer wants: nothing changes, drop the timer
   };
   Outcome outcome = Outcome::kApplied;
-  v1::EpisodeState next;
+  storage::v1::EpisodeState next;
   std::vector<v1::Notification> notifications;
 };
 
@@ -70,26 +70,27 @@ using StepResult =
 std::optional<Rejection> validate_event(const v1::Event& event);
 
 // Applies one event. `state` is null when the store has no record of the episode.
-StepResult apply_event(const v1::EpisodeState* state, const v1::Event& event,
+StepResult apply_event(const storage::v1::EpisodeState* state, const v1::Event& event,
                        const rules::RuleBook& rules, Instant now);
 
 struct TimerFired {
-  v1::TimerKind kind = v1::TIMER_KIND_UNSPECIFIED;
+  storage::v1::TimerKind kind = storage::v1::TIMER_KIND_UNSPECIFIED;
   v1::DeadlineKind deadline = v1::DEADLINE_KIND_UNSPECIFIED;
   Instant fire_at;
 };
 
 // Applies a timer the timer store found due at `now` (>= fire_at). What it emits is issued at
 // fire_at, not at `now`, so the output does not depend on when the timer pass ran.
-Transition fire_timer(const v1::EpisodeState& state, const TimerFired& timer,
+Transition fire_timer(const storage::v1::EpisodeState& state, const TimerFired& timer,
                       const rules::RuleBook& rules, Instant now);
 
 // The facts of one episode payment liability is settled on (5 kap. 3-5 §§), for the policy in
 // rules/liability.h; `explain` reads the same.
-rules::LiabilityFacts liability_facts(const v1::EpisodeState& state);
+rules::LiabilityFacts liability_facts(const storage::v1::EpisodeState& state);
 
 // The rule set an episode is judged by: the one it was admitted under, or, when the rule files no
 // longer hold that id, the one in force at admission now.
-const rules::RuleSet* rules_for(const v1::EpisodeState& state, const rules::RuleBook& rules);
+const rules::RuleSet* rules_for(const storage::v1::EpisodeState& state,
+                                const rules::RuleBook& rules);
 
 }  // namespace samordna::state

@@ -9,8 +9,8 @@
 namespace samordna::state {
 namespace {
 
-using v1::DeadlineRecord;
-using v1::EpisodeState;
+using storage::v1::DeadlineRecord;
+using storage::v1::EpisodeState;
 using v1::EpisodeView;
 
 google::protobuf::Timestamp ts(int64_t unix_seconds) { return to_proto(from_unix(unix_seconds)); }
@@ -45,15 +45,15 @@ EpisodeView::Deadline::State state_of(DeadlineRecord::Status status) {
   }
 }
 
-EpisodeView::Notice::Kind kind_of(v1::NoticeRecord::Kind kind) {
+EpisodeView::Notice::Kind kind_of(storage::v1::NoticeRecord::Kind kind) {
   switch (kind) {
-    case v1::NoticeRecord::ADMISSION_NOTICE:
+    case storage::v1::NoticeRecord::ADMISSION_NOTICE:
       return EpisodeView::Notice::ADMISSION_NOTICE;
-    case v1::NoticeRecord::DISCHARGE_READY_NOTICE:
+    case storage::v1::NoticeRecord::DISCHARGE_READY_NOTICE:
       return EpisodeView::Notice::DISCHARGE_READY_NOTICE;
-    case v1::NoticeRecord::ESTIMATED_DISCHARGE_UPDATE:
+    case storage::v1::NoticeRecord::ESTIMATED_DISCHARGE_UPDATE:
       return EpisodeView::Notice::ESTIMATED_DISCHARGE_UPDATE;
-    case v1::NoticeRecord::ADMISSION_CANCELLATION:
+    case storage::v1::NoticeRecord::ADMISSION_CANCELLATION:
       return EpisodeView::Notice::ADMISSION_CANCELLATION;
     default:
       return EpisodeView::Notice::KIND_UNSPECIFIED;

@@ -11,6 +11,6 @@
 namespace samordna::state {
 
 // `rules` gives each deadline's one-line explanation (empty when the episode's rule set is gone).
-v1::EpisodeView view_of(const v1::EpisodeState& state, const rules::RuleBook& rules);
+v1::EpisodeView view_of(const storage::v1::EpisodeState& state, const rules::RuleBook& rules);
 
 }  // namespace samordna::state

@@ -11,7 +11,7 @@
 namespace samordna::state {
 namespace {
 
-using v1::DeadlineRecord;
+using storage::v1::DeadlineRecord;
 
 const char* law_reference(v1::DeadlineKind kind) {
   switch (kind) {
@@ -30,7 +30,7 @@ const char* law_reference(v1::DeadlineKind kind) {
 
 std::string local(int64_t unix_seconds) { return rules::format_local(from_unix(unix_seconds)); }
 
-std::vector<std::string> steps_for(const v1::EpisodeState& st, const DeadlineRecord& d,
+std::vector<std::string> steps_for(const storage::v1::EpisodeState& st, const DeadlineRecord& d,
                                    const rules::RuleSet& set) {
   const Instant anchor = from_unix(d.anchor());
   switch (d.kind()) {
@@ -47,16 +47,18 @@ std::vector<std::string> steps_for(const v1::EpisodeState& st, const DeadlineRec
     case v1::SIP_INVITATION: {
       // Anchored at the notice that started the period, at the later notice the outpatient unit
       // got (a SIP required later, or a unit that joined later), or at the SIP consent after them.
-      const bool at_period = std::any_of(
-          st.periods().begin(), st.periods().end(),
-          [&](const v1::LiabilityPeriodRecord& p) { return p.notice_sent_at() == d.anchor(); });
+      const bool at_period = std::any_of(st.periods().begin(), st.periods().end(),
+                                         [&](const storage::v1::LiabilityPeriodRecord& p) {
+                                           return p.notice_sent_at() == d.anchor();
+                                         });
       const bool at_outpatient_notice =
           !at_period &&
-          std::any_of(st.notices().begin(), st.notices().end(), [&](const v1::NoticeRecord& n) {
-            return n.kind() == v1::NoticeRecord::DISCHARGE_READY_NOTICE && n.has_issued_at() &&
-                   n.issued_at() == d.anchor() &&
-                   n.recipient().kind() == v1::Organisation::OUTPATIENT_UNIT;
-          });
+          std::any_of(st.notices().begin(), st.notices().end(),
+                      [&](const storage::v1::NoticeRecord& n) {
+                        return n.kind() == storage::v1::NoticeRecord::DISCHARGE_READY_NOTICE &&
+                               n.has_issued_at() && n.issued_at() == d.anchor() &&
+                               n.recipient().kind() == v1::Organisation::OUTPATIENT_UNIT;
+                      });
       return rules::sip_invitation_due(anchor, set,
                                        at_period ? "discharge-ready notice sent"
                                        : at_outpatient_notice
@@ -83,11 +85,11 @@ std::string outcome(const DeadlineRecord& d) {
   return out;
 }
 
-const char* consent_text(v1::ConsentState c) {
+const char* consent_text(storage::v1::ConsentState c) {
   switch (c) {
-    case v1::CONSENT_GRANTED:
+    case storage::v1::CONSENT_GRANTED:
       return "granted";
-    case v1::CONSENT_DECLINED:
+    case storage::v1::CONSENT_DECLINED:
       return "declined";
     default:
       return "not recorded";
@@ -105,8 +107,8 @@ std::string organisation_text(const v1::Organisation& o) {
 // The notice a recipient of an admission-notice deadline got: the j-th record to its organisation
 // issued when the deadline was fulfilled (social services and municipal health care share the
 // municipality, and are sent in recipient order), or nullptr.
-const v1::NoticeRecord* admission_notice_of(const v1::EpisodeState& st, const DeadlineRecord& d,
-                                            int r_index) {
+const storage::v1::NoticeRecord* admission_notice_of(const storage::v1::EpisodeState& st,
+                                                     const DeadlineRecord& d, int r_index) {
   if (!d.has_fulfilled_at()) return nullptr;
   const v1::Organisation org = organisation_of(d.recipients(r_index));
   int j = 0;
@@ -114,7 +116,7 @@ const v1::NoticeRecord* admission_notice_of(const v1::EpisodeState& st, const De
     if (organisation_equal(organisation_of(d.recipients(i)), org)) ++j;
   }
   for (const auto& n : st.notices()) {
-    if (n.kind() != v1::NoticeRecord::ADMISSION_NOTICE || !n.has_issued_at() ||
+    if (n.kind() != storage::v1::NoticeRecord::ADMISSION_NOTICE || !n.has_issued_at() ||
         n.issued_at() != d.fulfilled_at() || !organisation_equal(n.recipient(), org)) {
       continue;
     }
@@ -124,7 +126,7 @@ const v1::NoticeRecord* admission_notice_of(const v1::EpisodeState& st, const De
 }
 
 // 2 kap. 1, 3 §§: each unit's admission notice against its own deadline.
-void explain_admission_notices(std::ostringstream& out, const v1::EpisodeState& st) {
+void explain_admission_notices(std::ostringstream& out, const storage::v1::EpisodeState& st) {
   for (const auto& d : st.deadlines()) {
     if (d.kind() != v1::ADMISSION_NOTICE) continue;
     for (int i = 0; i < d.recipients_size(); ++i) {
@@ -151,10 +153,10 @@ void explain_admission_notices(std::ostringstream& out, const v1::EpisodeState& 
 
 // The other notices, one line each: no deadline of their own ("as soon as possible", 2 kap. 4 §,
 // 3 kap. 1 §), so when they went out, or why they are held, and who acknowledged them.
-void explain_other_notices(std::ostringstream& out, const v1::EpisodeState& st) {
+void explain_other_notices(std::ostringstream& out, const storage::v1::EpisodeState& st) {
   for (const auto& n : st.notices()) {
-    if (n.kind() == v1::NoticeRecord::ADMISSION_NOTICE) continue;
-    out << "  " << v1::NoticeRecord::Kind_Name(n.kind()) << " to "
+    if (n.kind() == storage::v1::NoticeRecord::ADMISSION_NOTICE) continue;
+    out << "  " << storage::v1::NoticeRecord::Kind_Name(n.kind()) << " to "
         << organisation_text(n.recipient()) << ": ";
     if (n.has_issued_at()) {
       out << "sent " << local(n.issued_at()) << " (" << n.notification_id() << ")";
@@ -176,7 +178,7 @@ void explain_other_notices(std::ostringstream& out, const v1::EpisodeState& st) 
 // Payment liability, period by period, with the same arithmetic the settlement used
 // (rules::period_days): the first liable date and its steps, how the period ended, the nights,
 // and the dates 5 kap. 5 § excluded.
-void explain_liability(std::ostringstream& out, const v1::EpisodeState& st,
+void explain_liability(std::ostringstream& out, const storage::v1::EpisodeState& st,
                        const rules::RuleSet& set) {
   const rules::LiabilityFacts facts = liability_facts(st);
   int index = 0;
@@ -215,7 +217,7 @@ void explain_liability(std::ostringstream& out, const v1::EpisodeState& st,
 
 }  // namespace
 
-std::string explain_deadline(const v1::EpisodeState& st, const DeadlineRecord& d,
+std::string explain_deadline(const storage::v1::EpisodeState& st, const DeadlineRecord& d,
                              const rules::RuleSet& set) {
   std::string out = law_reference(d.kind());
   out += ": ";
@@ -224,10 +226,11 @@ std::string explain_deadline(const v1::EpisodeState& st, const DeadlineRecord& d
   return out;
 }
 
-std::string explain(const v1::EpisodeState& st, const rules::RuleBook& book) {
+std::string explain(const storage::v1::EpisodeState& st, const rules::RuleBook& book) {
   std::ostringstream out;
   const rules::RuleSet* set = rules_for(st, book);
-  out << "episode " << st.episode_id() << " (" << v1::EpisodeState::Phase_Name(st.phase()) << ")\n";
+  out << "episode " << st.episode_id() << " (" << storage::v1::EpisodeState::Phase_Name(st.phase())
+      << ")\n";
   out << "admitted " << local(st.admitted_at()) << " at " << st.admission().care_unit()
       << ", region " << st.admission().region() << ", "
       << v1::CareType_Name(st.admission().care_type()) << "\n";
@@ -238,7 +241,7 @@ std::string explain(const v1::EpisodeState& st, const rules::RuleBook& book) {
   out << "rules: " << set->id << " - " << set->title << " (" << set->source << ")\n";
   out << "consent: information sharing " << consent_text(st.information_consent()) << "; SIP "
       << consent_text(st.sip_consent())
-      << (st.sip_consent() == v1::CONSENT_UNKNOWN ? " (not a refusal)" : "") << "\n";
+      << (st.sip_consent() == storage::v1::CONSENT_UNKNOWN ? " (not a refusal)" : "") << "\n";
   if (!st.notices().empty() || !st.deadlines().empty()) {
     out << "\nnotices, per recipient\n";
     explain_admission_notices(out, st);

@@ -12,11 +12,12 @@
 
 namespace samordna::state {
 
-std::string explain(const v1::EpisodeState& state, const rules::RuleBook& rules);
+std::string explain(const storage::v1::EpisodeState& state, const rules::RuleBook& rules);
 
 // One deadline's arithmetic in one line ("<law>: <step>; <step>; due <local>"), from the same
 // steps explain() prints. For EpisodeView.
-std::string explain_deadline(const v1::EpisodeState& state, const v1::DeadlineRecord& deadline,
+std::string explain_deadline(const storage::v1::EpisodeState& state,
+                             const storage::v1::DeadlineRecord& deadline,
                              const rules::RuleSet& rules);
 
 }  // namespace samordna::state

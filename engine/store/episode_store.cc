@@ -18,20 +18,21 @@ std::string episode_key(PartitionId partition, std::string_view episode_id) {
 
 }  // namespace
 
-Result<std::optional<v1::EpisodeState>> EpisodeStore::get(PartitionId partition,
-                                                          std::string_view episode_id,
-                                                          Txn* txn) const {
+Result<std::optional<storage::v1::EpisodeState>> EpisodeStore::get(PartitionId partition,
+                                                                   std::string_view episode_id,
+                                                                   Txn* txn) const {
   SAMORDNA_TRY(value, db_.get(Family::kEpisodes, episode_key(partition, episode_id), txn));
-  if (!value) return std::optional<v1::EpisodeState>();
-  v1::EpisodeState state;
+  if (!value) return std::optional<storage::v1::EpisodeState>();
+  storage::v1::EpisodeState state;
   if (!state.ParseFromString(*value)) {
     return fail(Errc::kCorruption, "episode " + std::string(episode_id) + " in partition " +
                                        std::to_string(partition) + ": record cannot be parsed");
   }
-  return std::optional<v1::EpisodeState>(std::move(state));
+  return std::optional<storage::v1::EpisodeState>(std::move(state));
 }
 
-void EpisodeStore::put(Txn& txn, PartitionId partition, const v1::EpisodeState& state) const {
+void EpisodeStore::put(Txn& txn, PartitionId partition,
+                       const storage::v1::EpisodeState& state) const {
   SAMORDNA_CHECK(!state.episode_id().empty(), "an episode state needs its episode_id");
   std::string value;
   SAMORDNA_CHECK(state.SerializeToString(&value), "episode state does not serialize");
@@ -53,13 +54,14 @@ Result<std::map<std::pair<std::string, std::string>, size_t>> rule_sets_in_fligh
   rocksdb::ReadOptions read;
   read.fill_cache = false;  // one pass over everything: do not evict the working set
   auto it = db.iterator(Family::kEpisodes, read);
-  v1::EpisodeState state;
+  storage::v1::EpisodeState state;
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     if (!state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return fail(Errc::kCorruption, "an episode record cannot be parsed (key of " +
                                          std::to_string(it->key().size()) + " bytes)");
     }
-    if (state.phase() != v1::EpisodeState::OPEN && state.phase() != v1::EpisodeState::DISCHARGED) {
+    if (state.phase() != storage::v1::EpisodeState::OPEN &&
+        state.phase() != storage::v1::EpisodeState::DISCHARGED) {
       continue;
     }
     ++in_use[{state.rule_set_id(), state.rule_set_digest()}];

@@ -19,9 +19,10 @@ class EpisodeStore {
  public:
   explicit EpisodeStore(Db& db) : db_(db) {}
 
-  Result<std::optional<v1::EpisodeState>> get(PartitionId partition, std::string_view episode_id,
-                                              Txn* txn = nullptr) const;
-  void put(Txn& txn, PartitionId partition, const v1::EpisodeState& state) const;
+  Result<std::optional<storage::v1::EpisodeState>> get(PartitionId partition,
+                                                       std::string_view episode_id,
+                                                       Txn* txn = nullptr) const;
+  void put(Txn& txn, PartitionId partition, const storage::v1::EpisodeState& state) const;
   void erase(Txn& txn, PartitionId partition, std::string_view episode_id) const;
 
  private:

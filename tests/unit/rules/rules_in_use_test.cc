@@ -38,9 +38,9 @@ class RulesInUseTest : public ::testing::Test {
     db_ = std::move(opened).value();
   }
 
-  void put(const std::string& episode, v1::EpisodeState::Phase phase, const std::string& digest,
-           store::PartitionId partition = 0) {
-    v1::EpisodeState st;
+  void put(const std::string& episode, storage::v1::EpisodeState::Phase phase,
+           const std::string& digest, store::PartitionId partition = 0) {
+    storage::v1::EpisodeState st;
     st.set_episode_id(episode);
     st.set_phase(phase);
     st.set_rule_set_id("se-test");
@@ -57,8 +57,8 @@ class RulesInUseTest : public ::testing::Test {
 
 TEST_F(RulesInUseTest, AnEditedSetIsRefusedWhileEpisodesAreInFlightUnderIt) {
   const std::string digest = then_.sets()[0].digest;
-  put("ep-open", v1::EpisodeState::OPEN, digest, 0);
-  put("ep-discharged", v1::EpisodeState::DISCHARGED, digest, 3);
+  put("ep-open", storage::v1::EpisodeState::OPEN, digest, 0);
+  put("ep-discharged", storage::v1::EpisodeState::DISCHARGED, digest, 3);
   auto checked = check_rules_in_use(*db_, now_);
   ASSERT_FALSE(checked);
   EXPECT_EQ(checked.error().code, Errc::kConflict);
@@ -70,14 +70,14 @@ TEST_F(RulesInUseTest, AnEditedSetIsRefusedWhileEpisodesAreInFlightUnderIt) {
 
 TEST_F(RulesInUseTest, SettledAndCancelledEpisodesDoNotHoldTheirSet) {
   const std::string digest = then_.sets()[0].digest;
-  put("ep-closed", v1::EpisodeState::CLOSED, digest);
-  put("ep-cancelled", v1::EpisodeState::CANCELLED, digest);
+  put("ep-closed", storage::v1::EpisodeState::CLOSED, digest);
+  put("ep-cancelled", storage::v1::EpisodeState::CANCELLED, digest);
   EXPECT_TRUE(check_rules_in_use(*db_, now_));
 }
 
 TEST_F(RulesInUseTest, AnEmptyStateAndOldRecordsPass) {
   EXPECT_TRUE(check_rules_in_use(*db_, now_));
-  put("ep-old", v1::EpisodeState::OPEN, "");  // written before digests were kept
+  put("ep-old", storage::v1::EpisodeState::OPEN, "");  // written before digests were kept
   EXPECT_TRUE(check_rules_in_use(*db_, now_));
 }
 

@@ -10,8 +10,8 @@ namespace {
 
 using v1::Organisation;
 
-v1::EpisodeState episode() {
-  v1::EpisodeState st;
+storage::v1::EpisodeState episode() {
+  storage::v1::EpisodeState st;
   st.set_episode_id("ep1");
   st.mutable_admission()->set_care_unit("ward-7");
   st.mutable_admission()->set_region("03");

@@ -12,7 +12,7 @@
 namespace samordna::state {
 namespace {
 
-using v1::DeadlineRecord;
+using storage::v1::DeadlineRecord;
 using v1::Notification;
 
 Instant at(const std::string& rfc3339) { return parse_rfc3339(rfc3339).value(); }
@@ -72,7 +72,7 @@ class Episode {
     return out;
   }
 
-  const v1::EpisodeState& state() const { return *state_; }
+  const storage::v1::EpisodeState& state() const { return *state_; }
   const std::optional<Rejection>& rejection() const { return last_rejection_; }
   Transition::Outcome outcome() const { return last_outcome_; }
   const rules::RuleBook& book() const { return book_; }
@@ -87,7 +87,7 @@ class Episode {
 
  private:
   rules::RuleBook book_;
-  std::optional<v1::EpisodeState> state_;
+  std::optional<storage::v1::EpisodeState> state_;
   std::optional<Rejection> last_rejection_;
   Transition::Outcome last_outcome_ = Transition::Outcome::kApplied;
 };
@@ -117,7 +117,7 @@ TEST(EpisodeMachine, AdmissionOpensTheEpisodeSilently) {
   Episode ep;
   EXPECT_TRUE(
       ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z").empty());
-  EXPECT_EQ(ep.state().phase(), v1::EpisodeState::OPEN);
+  EXPECT_EQ(ep.state().phase(), storage::v1::EpisodeState::OPEN);
   EXPECT_EQ(ep.state().rule_set_id(), "test-statutory");
 }
 
@@ -316,7 +316,7 @@ TEST(NoticeAcknowledged, IsRecordedOnceWithItsEventTime) {
   ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
   ASSERT_EQ(ep.state().notices_size(), 2);
   EXPECT_EQ(ep.state().notices(0).notification_id(), "ep1/e/n/1");
-  EXPECT_EQ(ep.state().notices(0).kind(), v1::NoticeRecord::ADMISSION_NOTICE);
+  EXPECT_EQ(ep.state().notices(0).kind(), storage::v1::NoticeRecord::ADMISSION_NOTICE);
   EXPECT_EQ(ep.state().notices(0).recipient().kind(), v1::Organisation::MUNICIPALITY);
   EXPECT_TRUE(ep.apply(event("k1", "2022-03-01T10:30:00Z",
                              ack("ep1/e/n/1", "MUNICIPALITY", "0380", "SE2321000016-ABCD")),
@@ -388,7 +388,7 @@ TEST(NoticeAcknowledged, IsAcceptedAfterCancellation) {
   ep.apply(event("z", "2022-03-02T10:00:00Z", R"("admissionCancelled":{})"),
            "2022-03-02T10:00:00Z");
   ASSERT_EQ(ep.state().notices_size(), 4);
-  EXPECT_EQ(ep.state().notices(3).kind(), v1::NoticeRecord::ADMISSION_CANCELLATION);
+  EXPECT_EQ(ep.state().notices(3).kind(), storage::v1::NoticeRecord::ADMISSION_CANCELLATION);
   ep.apply(event("k", "2022-03-02T11:00:00Z", ack("ep1/e/z/2", "OUTPATIENT_UNIT", "vc-1")),
            "2022-03-02T11:00:00Z");
   ASSERT_FALSE(ep.rejection());
@@ -447,7 +447,7 @@ TEST(EpisodeLimit, AHundredThousandEventsOnOneEpisodeLeaveTheStateAtTheCap) {
   Episode ep;
   ep.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
   ep.apply(event("n", "2022-03-01T10:00:00Z", kNeedsThree), "2022-03-01T10:00:00Z");
-  v1::EpisodeState st = ep.state();
+  storage::v1::EpisodeState st = ep.state();
   v1::Event e;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(estimate(0), &e).ok());
   const Instant now = at("2022-03-01T12:00:00Z");
@@ -477,7 +477,7 @@ TEST(EpisodeLimit, OldStringFormRecordsStillDetectDuplicatesAndAreMigrated) {
   Episode fresh;
   fresh.apply(event("a", "2022-03-01T08:00:00Z", kAdmitted), "2022-03-01T08:00:00Z");
   fresh.apply(event("n", "2022-03-01T10:00:00Z", kNeedsAll), "2022-03-01T10:00:00Z");
-  v1::EpisodeState old = fresh.state();
+  storage::v1::EpisodeState old = fresh.state();
   ASSERT_EQ(old.seen_keys_size(), 2);
   // What the first release wrote: event id and digest, no compact keys.
   for (int i = 0; i < 2; ++i) {
@@ -557,7 +557,7 @@ TEST_F(Liability, NoticeBeforeNoonMakesDayThreeTheFirstLiableDay) {
   EXPECT_EQ(pl->first_liable_date(), "2022-03-06");
   EXPECT_EQ(pl->liable_days(), 4);  // nights of 6, 7, 8, 9 March
   EXPECT_EQ(pl->amount_sek(), 4 * 9300);
-  EXPECT_EQ(ep.state().phase(), v1::EpisodeState::CLOSED);
+  EXPECT_EQ(ep.state().phase(), storage::v1::EpisodeState::CLOSED);
   EXPECT_NE(explain(ep.state(), ep.book())
                 .find("settled: LIABLE, 4 liable day(s), the first on 2022-03-06 (the first "
                       "period with liable days), 37200 kr"),
@@ -633,7 +633,7 @@ TEST_F(Liability, ALateFeedAfterSettlementReissuesLiabilityWhenItChanges) {
            "2022-03-10T07:00:00Z");
   ep.apply(event("d", "2022-03-10T09:00:00Z", R"("discharged":{})"), "2022-03-10T09:00:00Z");
   // The SIP deadline (6 March) was missed before discharge: settled not liable.
-  ASSERT_EQ(ep.state().phase(), v1::EpisodeState::CLOSED);
+  ASSERT_EQ(ep.state().phase(), storage::v1::EpisodeState::CLOSED);
   EXPECT_EQ(ep.state().settled_liability().reason(),
             v1::PaymentLiability::SIP_INVITATION_NOT_IN_TIME);
   // A late information transfer changes nothing: recorded, nothing issued.
@@ -654,7 +654,7 @@ TEST_F(Liability, ALateFeedAfterSettlementReissuesLiabilityWhenItChanges) {
                "2022-03-11T10:00:00Z")
           .empty());
   EXPECT_FALSE(ep.rejection());
-  EXPECT_EQ(ep.state().phase(), v1::EpisodeState::CLOSED);
+  EXPECT_EQ(ep.state().phase(), storage::v1::EpisodeState::CLOSED);
 }
 
 TEST_F(Liability, TimerNotificationsAreIssuedAtTheirFireTime) {
@@ -738,7 +738,7 @@ TEST_F(Liability, CancelledAdmissionTellsTheUnitsAndEndsEverything) {
   auto out = ep.apply(event("z", "2022-03-02T10:00:00Z", R"("admissionCancelled":{})"),
                       "2022-03-02T10:00:00Z");
   EXPECT_EQ(kinds(out), (Kinds{"admissionCancellation", "admissionCancellation"}));
-  EXPECT_EQ(ep.state().phase(), v1::EpisodeState::CANCELLED);
+  EXPECT_EQ(ep.state().phase(), storage::v1::EpisodeState::CANCELLED);
   EXPECT_TRUE(ep.state().timers().empty());
   ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
   ASSERT_TRUE(ep.rejection());
@@ -779,7 +779,8 @@ TEST_F(Liability, OutOfOrderEventsAreRejectedWithAReason) {
 TEST_F(Liability, StaleTimersChangeNothing) {
   admit_and_assess();
   auto t = fire_timer(
-      ep.state(), TimerFired{v1::TIMER_DEADLINE, v1::SIP_INVITATION, at("2022-03-09T00:00:00Z")},
+      ep.state(),
+      TimerFired{storage::v1::TIMER_DEADLINE, v1::SIP_INVITATION, at("2022-03-09T00:00:00Z")},
       ep.book(), at("2022-03-09T00:00:00Z"));
   EXPECT_EQ(t.outcome, Transition::Outcome::kStale);
 }
@@ -810,7 +811,7 @@ TEST(EpisodeMachine, ASipConsentOnARecordWithoutDischargeReadyNotifiedStartsTheC
       "2022-03-01T11:00:00Z");
   ep.apply(event("r", "2022-03-03T08:00:00Z", R"("dischargeReady":{})"), "2022-03-03T08:00:00Z");
   ASSERT_EQ(ep.deadline(v1::SIP_INVITATION), nullptr);
-  v1::EpisodeState old = ep.state();
+  storage::v1::EpisodeState old = ep.state();
   old.clear_discharge_ready_notified();
   v1::Event e;
   ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(

@@ -27,8 +27,9 @@ rules::RuleBook book() {
 }
 
 // Applies events (JSON, applied at their occurredAt), firing due timers first; returns the state.
-v1::EpisodeState run(const rules::RuleBook& rules, const std::vector<std::string>& events) {
-  std::optional<v1::EpisodeState> st;
+storage::v1::EpisodeState run(const rules::RuleBook& rules,
+                              const std::vector<std::string>& events) {
+  std::optional<storage::v1::EpisodeState> st;
   for (const auto& json : events) {
     v1::Event e;
     EXPECT_TRUE(google::protobuf::util::JsonStringToMessage(json, &e).ok()) << json;
@@ -152,7 +153,7 @@ TEST(EpisodeView, IsTheSameForTheSameStateAndNeedsNoRuleSetToExist) {
   ASSERT_EQ(v.deadlines_size(), 1);
   EXPECT_TRUE(v.deadlines(0).explanation().empty());
   // A record written before updated_at existed shows its latest event time.
-  v1::EpisodeState old = st;
+  storage::v1::EpisodeState old = st;
   old.clear_updated_at();
   EXPECT_EQ(from_proto(view_of(old, rules).updated_at()), at("2022-03-01T10:00:00Z"));
 }

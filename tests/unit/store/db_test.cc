@@ -27,20 +27,20 @@ using testing::StoreBackendNames;
 using testing::StoreBackends;
 using testing::TempDir;
 
-v1::EpisodeState sample_episode(const std::string& id) {
-  v1::EpisodeState state;
+storage::v1::EpisodeState sample_episode(const std::string& id) {
+  storage::v1::EpisodeState state;
   state.set_episode_id(id);
-  state.set_phase(v1::EpisodeState::OPEN);
+  state.set_phase(storage::v1::EpisodeState::OPEN);
   state.set_rule_set_id("national-2017-612");
   state.set_admitted_at(-86'400);  // before the epoch: instants are signed
   state.set_assessed_at(1'700'000'000);
   state.set_outpatient_unit("vc-centrum");
   state.set_discharge_ready(true);
   auto* deadline = state.add_deadlines();
-  deadline->set_status(v1::DeadlineRecord::PENDING);
+  deadline->set_status(storage::v1::DeadlineRecord::PENDING);
   deadline->set_due_at(1'700'086'400);
   auto* timer = state.add_timers();
-  timer->set_kind(v1::TIMER_DEADLINE);
+  timer->set_kind(storage::v1::TIMER_DEADLINE);
   timer->set_fire_at(1'700'086'401);
   return state;
 }
@@ -66,7 +66,7 @@ class StoreContract : public ::testing::Test {
     ASSERT_TRUE(written) << written.error().message;
   }
 
-  std::optional<v1::EpisodeState> get(PartitionId partition, const std::string& id) {
+  std::optional<storage::v1::EpisodeState> get(PartitionId partition, const std::string& id) {
     auto got = episodes_->get(partition, id);
     EXPECT_TRUE(got) << got.error().message;
     return got ? got.value() : std::nullopt;
@@ -101,13 +101,13 @@ TYPED_TEST(StoreContract, PutReplacesAndEraseRemoves) {
   this->write(first);
 
   auto changed = sample_episode("ep-1");
-  changed.set_phase(v1::EpisodeState::DISCHARGED);
+  changed.set_phase(storage::v1::EpisodeState::DISCHARGED);
   store::Txn second;
   this->episodes_->put(second, 0, changed);
   this->write(second);
   auto got = this->get(0, "ep-1");
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->phase(), v1::EpisodeState::DISCHARGED);
+  EXPECT_EQ(got->phase(), storage::v1::EpisodeState::DISCHARGED);
 
   store::Txn erase;
   this->episodes_->erase(erase, 0, "ep-1");
@@ -118,7 +118,7 @@ TYPED_TEST(StoreContract, PutReplacesAndEraseRemoves) {
 TYPED_TEST(StoreContract, EpisodesArePartitioned) {
   auto in_one = sample_episode("ep-1");
   auto in_two = sample_episode("ep-1");
-  in_two.set_phase(v1::EpisodeState::CANCELLED);
+  in_two.set_phase(storage::v1::EpisodeState::CANCELLED);
   store::Txn batch;
   this->episodes_->put(batch, 1, in_one);
   this->episodes_->put(batch, 2, in_two);
@@ -130,7 +130,7 @@ TYPED_TEST(StoreContract, EpisodesArePartitioned) {
   EXPECT_FALSE(this->get(1, "ep-1").has_value());
   auto got = this->get(2, "ep-1");
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->phase(), v1::EpisodeState::CANCELLED);
+  EXPECT_EQ(got->phase(), storage::v1::EpisodeState::CANCELLED);
 }
 
 TYPED_TEST(StoreContract, NothingIsVisibleBeforeTheBatchIsWritten) {

@@ -319,7 +319,7 @@ TYPED_TEST(TimerStoreContract, EpisodeIdTooLongForTheIndexIsRefused) {
 
 TYPED_TEST(TimerStoreContract, StateAndTimerCommitInOneBatch) {
   store::EpisodeStore episodes(*this->db_);
-  v1::EpisodeState state;
+  storage::v1::EpisodeState state;
   state.set_episode_id("ep-1");
   store::Txn batch;
   episodes.put(batch, 0, state);

@@ -121,37 +121,55 @@ Mapped admitted(const Context& x, const PreviousEstimate& previous) {
   auto* a = e.mutable_admitted();
   auto* p = a->mutable_patient();
 
-  // PID-3: the repetition whose assigning authority (CX-4, namespace or universal id) is the
-  // personnummer or samordningsnummer system.
-  std::optional<PersonalIdKind> expected;
-  std::string id;
-  for (std::size_t r = 0; r < m.repetitions(*pid, 3) && !expected; ++r) {
-    for (std::size_t sub : {1U, 2U}) {
-      std::string system = m.get(*pid, 3, r, 4, sub);
-      if (system.empty()) continue;
-      if (system == x.c.personnummer_oid) expected = PersonalIdKind::kPersonnummer;
-      if (system == x.c.samordningsnummer_oid) expected = PersonalIdKind::kSamordningsnummer;
-      if (expected) {
-        id = m.get(*pid, 3, r, 1);
-        break;
+  // PID-3: the first repetition with a value whose assigning authority (CX-4, namespace or
+  // universal id) is the personnummer or samordningsnummer system; failing that, a reserve number
+  // system. None: no personalId, the engine flags the patient NO_PERSONAL_ID.
+  auto find_id = [&](auto&& kind_of) {
+    for (std::size_t r = 0; r < m.repetitions(*pid, 3); ++r) {
+      std::string value = m.get(*pid, 3, r, 1);
+      if (value.empty()) continue;
+      for (std::size_t sub : {1U, 2U}) {
+        std::string system = m.get(*pid, 3, r, 4, sub);
+        if (!system.empty() && kind_of(system)) {
+          value.erase(std::remove(value.begin(), value.end(), '-'), value.end());
+          return value;
+        }
       }
     }
+    return std::string();
+  };
+  std::optional<PersonalIdKind> expected;
+  std::string id = find_id([&](const std::string& system) {
+    if (system == x.c.personnummer_oid) expected = PersonalIdKind::kPersonnummer;
+    if (system == x.c.samordningsnummer_oid) expected = PersonalIdKind::kSamordningsnummer;
+    return expected.has_value();
+  });
+  if (expected) {
+    auto kind = validate_personal_id(id);
+    if (!kind)
+      return content_error(ErrorCode::kDataType, "PID-3: " + kind.error().message, "PID", 3);
+    if (kind.value() != *expected) {
+      return content_error(ErrorCode::kDataType,
+                           "PID-3: the number's kind does not match its identifier system", "PID",
+                           3);
+    }
+    p->set_personal_id(id);
+  } else if (std::string reserve = find_id([&](const std::string& system) {
+               return contains(x.c.reserve_number_systems, system);
+             });
+             !reserve.empty()) {
+    // The engine's rule for a reserve number: 1 to 20 ASCII letters and digits.
+    bool ok =
+        reserve.size() <= 20 && std::all_of(reserve.begin(), reserve.end(), [](char ch) {
+          return (ch >= '0' && ch <= '9') || (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z');
+        });
+    if (!ok) {
+      return content_error(ErrorCode::kDataType,
+                           "PID-3: a reserve number is 1 to 20 letters and digits", "PID", 3);
+    }
+    p->set_personal_id(reserve);
+    p->set_personal_id_kind(v1::Patient::RESERVE_NUMBER);
   }
-  if (!expected) {
-    return content_error(ErrorCode::kRequiredFieldMissing,
-                         "PID-3: no identifier of system " + x.c.personnummer_oid +
-                             " (personnummer) or " + x.c.samordningsnummer_oid +
-                             " (samordningsnummer)",
-                         "PID", 3);
-  }
-  id.erase(std::remove(id.begin(), id.end(), '-'), id.end());
-  auto kind = validate_personal_id(id);
-  if (!kind) return content_error(ErrorCode::kDataType, "PID-3: " + kind.error().message, "PID", 3);
-  if (kind.value() != *expected) {
-    return content_error(ErrorCode::kDataType,
-                         "PID-3: the number's kind does not match its identifier system", "PID", 3);
-  }
-  p->set_personal_id(id);
   // PID-5 (XPN): given name(s) then family name; PID-11 (XAD): street, postal code and city.
   p->set_name(join({m.get(*pid, 5, 0, 2), m.get(*pid, 5, 0, 3), m.get(*pid, 5, 0, 1)}, " "));
   p->set_address(join(
@@ -361,11 +379,6 @@ Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& 
   // Triggers that make no event: the answer says why (README, "The ADT mapping").
   if (zsm) {
     // The law's own steps: mapped once the episode is known.
-  } else if (t == "A13") {
-    return answer(AckCode::kReject, ErrorCode::kUnsupportedEventCode,
-                  "A13 (cancel discharge): the engine has no event for it yet; correct the "
-                  "episode by hand",
-                  ErrorLocation{"MSH", 1, 9});
   } else if (t == "A40") {
     return answer(AckCode::kReject, ErrorCode::kUnsupportedEventCode,
                   "A40 (merge patient): episodes are not merged; correct by hand",
@@ -374,7 +387,8 @@ Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& 
     return nothing("A02 (transfer): ward changes are not tracked; no event");
   } else if (t == "A21" || t == "A22") {
     return nothing(code_or(t, "A2x") + " (leave of absence): the stay goes on; no event");
-  } else if (t != "A01" && t != "A03" && t != "A04" && t != "A06" && t != "A08" && t != "A11") {
+  } else if (t != "A01" && t != "A03" && t != "A04" && t != "A06" && t != "A08" && t != "A11" &&
+             t != "A13") {
     return nothing(code_or(t, "the trigger") + " is not used by samordna; no event");
   }
 
@@ -408,6 +422,9 @@ Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& 
   } else if (t == "A11") {
     if (auto bad = stamp(x, {{"EVN", 6}, {"EVN", 2}, {"MSH", 7}}, e)) return *bad;
     e.mutable_admission_cancelled();
+  } else if (t == "A13") {  // cancel discharge: the same episode (PV1-19) as its A03
+    if (auto bad = stamp(x, {{"EVN", 6}, {"EVN", 2}, {"MSH", 7}}, e)) return *bad;
+    e.mutable_discharge_cancelled();
   } else {  // A08
     std::string estimate = m.get("PV2", 9);
     if (estimate.empty()) return nothing("A08 without PV2-9 (estimated discharge); no event");

@@ -30,6 +30,11 @@ struct SenderConfig {
   // id).
   std::string personnummer_oid = "1.2.752.129.2.1.3.1";
   std::string samordningsnummer_oid = "1.2.752.129.2.1.3.3";
+  // PID-3 systems of a reserve number (personalIdKind RESERVE_NUMBER), used when no personnummer
+  // or samordningsnummer is there: the OID of the national reserve number (nationellt
+  // reservnummer) and HL7 Sweden's FHIR system for it.
+  std::vector<std::string> reserve_number_systems{
+      "1.2.752.129.2.1.3.2", "http://electronichealth.se/identifier/nationelltReservnummer"};
   // The component of PID-11 (first repetition) holding the 4-digit kommunkod of the home
   // municipality: 9 = XAD-9 county/parish code.
   std::size_t municipality_component = 9;

@@ -29,6 +29,8 @@ Result<bool> sender_key(const std::string& path, const std::string& key, const Y
       c.personnummer_oid = v.as<std::string>();
     } else if (key == "samordningsnummer_oid") {
       c.samordningsnummer_oid = v.as<std::string>();
+    } else if (key == "reserve_number_systems") {
+      c.reserve_number_systems = strings(v);
     } else if (key == "municipality_component") {
       c.municipality_component = v.as<std::size_t>();
     } else if (key == "region") {

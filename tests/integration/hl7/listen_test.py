@@ -35,7 +35,7 @@ def check(cond, what):
 
 # file -> (MSA-1, table 0357 code or None, event ids). None for MSA-1: no ACK is due (enhanced
 # mode, MSH-15 NE). Codes: AE 101/100 for content the mapping needs, AR 200 message type,
-# 201 event, 202 processing id, 100 unreadable; CA/CE/CR when MSH-15 asks for enhanced mode.
+# 201 event (A40), 202 processing id, 100 unreadable; CA/CE/CR when MSH-15 asks for enhanced mode.
 EXPECTED = {
     "dotnetcore_ADT_A01_v2.3.1_escE_qmarks.hl7": ("AE", "101", []),    # no PV1-19
     "dotnetcore_ADT_A04_v2.7_double_newline.hl7": ("AE", "100", []),   # no PV1
@@ -65,7 +65,7 @@ EXPECTED = {
     "polaris_ADT_A08_v2.3.hl7": ("AA", None, []),
     "polaris_ADT_A11_v2.3.hl7": ("CA", None, ["611321918610#1"]),       # MSH-15 AL
     "polaris_ADT_A12_v2.3.hl7": ("AA", None, []),
-    "polaris_ADT_A13_v2.3.hl7": ("AR", "201", []),
+    "polaris_ADT_A13_v2.3.hl7": ("AA", None, ["Q543961008T545123385X16159A1096#1"]),
     "polaris_ADT_A21_v2.3.hl7": ("AA", None, []),
     "polaris_ADT_A22_v2.3.hl7": ("AA", None, []),
     "polaris_ADT_A38_v2.3.hl7": ("AR", "100", []),  # MSH-2 unreadable: MSH-15 cannot be read
@@ -260,7 +260,7 @@ def main():
         check(mllp.msa(c.ack() or b"")[0] == "CA", "enhanced mode: CA")
         batch = (b"FHS|^~\\&|PAS|SUS|SAMORDNA|SE|20250310081500||||F-7\rBHS|^~\\&|PAS|SUS|SAMORDNA|"
                  b"SE|20250310081500||||B-7\r" + mllp.adt("A01", "B1", "V-B1") +
-                 mllp.adt("A13", "B2", "V-B2") + b"BTS|2\rFTS|1\r")
+                 mllp.adt("A40", "B2", "V-B2") + b"BTS|2\rFTS|1\r")
         c.send(batch)
         ack = c.ack() or b""
         segs = mllp.segments(ack)

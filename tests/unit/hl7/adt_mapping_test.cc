@@ -14,6 +14,7 @@ namespace samordna::hl7 {
 namespace {
 
 namespace fs = std::filesystem;
+namespace v1 = samordna::v1;
 
 std::string json(const Mapped& mapped) {
   JsonCodec codec;
@@ -63,17 +64,9 @@ TEST(Hl7AdtMapping, A01Latin1NameArrivesAsUtf8) {
 }
 
 TEST(Hl7AdtMapping, A01Errors) {
-  std::string no_id = kA01;
-  no_id.replace(no_id.find("1.2.752.129.2.1.3.1"), 19, "1.2.3");
-  auto p = process(no_id, {});
-  EXPECT_EQ(p.mapped.outcome.code, AckCode::kError);
-  EXPECT_EQ(p.mapped.outcome.error, ErrorCode::kRequiredFieldMissing);
-  EXPECT_EQ(p.mapped.outcome.location->segment, "PID");
-  EXPECT_EQ(p.mapped.outcome.location->field, 3);
-
   std::string bad_luhn = kA01;
   bad_luhn.replace(bad_luhn.find("191212121212"), 12, "191212121213");
-  p = process(bad_luhn, {});
+  auto p = process(bad_luhn, {});
   EXPECT_EQ(p.mapped.outcome.error, ErrorCode::kDataType);
   EXPECT_EQ(p.mapped.outcome.text.find("1912"), std::string::npos);  // never the number
 
@@ -81,6 +74,123 @@ TEST(Hl7AdtMapping, A01Errors) {
   outpatient.replace(outpatient.find("PV1|1|I|"), 8, "PV1|1|O|");
   p = process(outpatient, {});
   EXPECT_EQ(p.mapped.outcome.code, AckCode::kAccept);
+  EXPECT_TRUE(p.mapped.events.empty());
+}
+
+// PID-3 with a personnummer in the other repetitions replaced: `rep` is the whole PID-3 field.
+std::string with_pid3(const std::string& rep) {
+  std::string msg = kA01;
+  const std::string old = "5550001^^^SUS^PI~191212121212^^^&1.2.752.129.2.1.3.1&ISO^NNSWE";
+  msg.replace(msg.find(old), old.size(), rep);
+  return msg;
+}
+
+TEST(Hl7AdtMapping, ANationalReserveNumberIsDeclaredAsOne) {
+  // HL7 Sweden's example reserve number 98240301AA06 (RULES.md) under the OID of the national
+  // reserve number, as CX-4.2 (universal id).
+  auto p = process(with_pid3("5550001^^^SUS^PI~98240301AA06^^^&1.2.752.129.2.1.3.2&ISO^NNSWE"), {});
+  ASSERT_EQ(p.mapped.outcome.code, AckCode::kAccept) << p.mapped.outcome.text;
+  ASSERT_EQ(p.mapped.events.size(), 2U);
+  const auto& patient = p.mapped.events[0].admitted().patient();
+  EXPECT_EQ(patient.personal_id(), "98240301AA06");
+  EXPECT_EQ(patient.personal_id_kind(), v1::Patient::RESERVE_NUMBER);
+
+  // The same under HL7 Sweden's FHIR system, as CX-4.1 (namespace id); 20210325K069 (RULES.md).
+  p = process(
+      with_pid3("20210325K069^^^http://electronichealth.se/identifier/nationelltReservnummer"), {});
+  ASSERT_EQ(p.mapped.outcome.code, AckCode::kAccept) << p.mapped.outcome.text;
+  EXPECT_EQ(p.mapped.events[0].admitted().patient().personal_id(), "20210325K069");
+  EXPECT_EQ(p.mapped.events[0].admitted().patient().personal_id_kind(),
+            v1::Patient::RESERVE_NUMBER);
+
+  // A personnummer wins over a reserve number listed before it; it has no kind.
+  p = process(with_pid3("98240301AA06^^^&1.2.752.129.2.1.3.2&ISO~"
+                        "191212121212^^^&1.2.752.129.2.1.3.1&ISO^NNSWE"),
+              {});
+  ASSERT_EQ(p.mapped.outcome.code, AckCode::kAccept) << p.mapped.outcome.text;
+  EXPECT_EQ(p.mapped.events[0].admitted().patient().personal_id(), "191212121212");
+  EXPECT_EQ(p.mapped.events[0].admitted().patient().personal_id_kind(),
+            v1::Patient::PERSONAL_ID_KIND_UNSPECIFIED);
+
+  // A region's own reserve number system, configured; unknown by default (then: no number).
+  SenderConfig region;
+  region.reserve_number_systems.push_back("1.2.752.74.9.2");
+  const std::string local = with_pid3("R12345^^^&1.2.752.74.9.2&ISO");
+  p = process(local, region);
+  EXPECT_EQ(p.mapped.events[0].admitted().patient().personal_id(), "R12345");
+  EXPECT_EQ(p.mapped.events[0].admitted().patient().personal_id_kind(),
+            v1::Patient::RESERVE_NUMBER);
+  p = process(local, {});
+  EXPECT_EQ(p.mapped.events[0].admitted().patient().personal_id(), "");
+
+  // Not 1 to 20 letters and digits (the engine's rule): AE 102 at PID-3, the value never quoted.
+  p = process(with_pid3("9824.0301AA06^^^&1.2.752.129.2.1.3.2&ISO"), {});
+  EXPECT_EQ(p.mapped.outcome.code, AckCode::kError);
+  EXPECT_EQ(p.mapped.outcome.error, ErrorCode::kDataType);
+  EXPECT_EQ(p.mapped.outcome.location->field, 3);
+  EXPECT_EQ(p.mapped.outcome.text.find("9824"), std::string::npos);
+  p = process(with_pid3("123456789012345678901^^^&1.2.752.129.2.1.3.2&ISO"), {});
+  EXPECT_EQ(p.mapped.outcome.error, ErrorCode::kDataType);
+}
+
+TEST(Hl7AdtMapping, APatientWithoutAnIdentityNumberIsStillAdmitted) {
+  // Only the hospital's own id (no Swedish system): admitted with no personalId and no kind; the
+  // engine flags it NO_PERSONAL_ID (docs/domain-decisions.md, "Identity numbers").
+  for (const std::string& pid3 :
+       {std::string("5550001^^^SUS^PI"), std::string(),
+        std::string("^^^&1.2.752.129.2.1.3.1&ISO^NNSWE")}) {  // the system without a value
+    auto p = process(with_pid3(pid3), {});
+    ASSERT_EQ(p.mapped.outcome.code, AckCode::kAccept) << pid3 << ": " << p.mapped.outcome.text;
+    ASSERT_EQ(p.mapped.events.size(), 2U) << pid3;
+    EXPECT_EQ(json(Mapped{{}, {p.mapped.events[0]}}),
+              "{\"eventId\":\"M100#1\",\"episodeId\":\"SUS:V7001\",\"occurredAt\":"
+              "\"2025-03-10T07:00:00Z\",\"recordedAt\":\"2025-03-10T07:14:00Z\",\"source\":"
+              "\"hl7:PAS^SUS\",\"admitted\":{\"patient\":{\"name\":\"Tolvan Tolvansson\","
+              "\"address\":\"Gatan 1, 11122 Stockholm\",\"homeMunicipality\":\"0180\"},"
+              "\"careUnit\":\"MED3\",\"region\":\"01\",\"careType\":\"SOMATIC\"}}\n")
+        << pid3;
+  }
+}
+
+TEST(Hl7AdtMapping, A13CancelsTheDischargeOfTheSameEpisode) {
+  // The A03 and its A13 of visit V7001: the same episode id; A13's time is EVN-6 (08:00 local,
+  // UTC+1 in March), recorded at EVN-2 (08:14).
+  std::string a13 = kA01;
+  a13.replace(a13.find("ADT^A01^ADT_A01"), 15, "ADT^A13^ADT_A01");
+  a13.replace(a13.find("EVN|A01"), 7, "EVN|A13");
+  a13.replace(a13.find("PV2|"), std::string::npos, "");
+  auto p = process(a13, {});
+  ASSERT_EQ(p.mapped.outcome.code, AckCode::kAccept) << p.mapped.outcome.text;
+  EXPECT_EQ(json(p.mapped),
+            "{\"eventId\":\"M100#1\",\"episodeId\":\"SUS:V7001\",\"occurredAt\":"
+            "\"2025-03-10T07:00:00Z\",\"recordedAt\":\"2025-03-10T07:14:00Z\",\"source\":"
+            "\"hl7:PAS^SUS\",\"dischargeCancelled\":{}}\n");
+
+  // Without EVN-6 the time is EVN-2; without EVN, MSH-7 (08:15).
+  std::string no_evn6 = a13;
+  no_evn6.replace(no_evn6.find("||||20250310080000"), 18, "");
+  p = process(no_evn6, {});
+  ASSERT_EQ(p.mapped.events.size(), 1U);
+  EXPECT_EQ(p.mapped.events[0].occurred_at().seconds(), 1741590840);  // 2025-03-10T07:14:00Z
+  std::string no_evn = a13;
+  no_evn.replace(no_evn.find("EVN|"), no_evn.find("PID|") - no_evn.find("EVN|"), "");
+  p = process(no_evn, {});
+  ASSERT_EQ(p.mapped.events.size(), 1U);
+  EXPECT_EQ(p.mapped.events[0].occurred_at().seconds(), 1741590900);  // 2025-03-10T07:15:00Z
+
+  // No PV1-19: the episode is unknown, AE 101 as for A03.
+  std::string no_visit = a13;
+  no_visit.replace(no_visit.find("V7001"), 5, "");
+  p = process(no_visit, {});
+  EXPECT_EQ(p.mapped.outcome.code, AckCode::kError);
+  EXPECT_EQ(p.mapped.outcome.error, ErrorCode::kRequiredFieldMissing);
+
+  // A40 is still refused: AR 201.
+  std::string a40 = a13;
+  a40.replace(a40.find("ADT^A13"), 7, "ADT^A40");
+  p = process(a40, {});
+  EXPECT_EQ(p.mapped.outcome.code, AckCode::kReject);
+  EXPECT_EQ(p.mapped.outcome.error, ErrorCode::kUnsupportedEventCode);
   EXPECT_TRUE(p.mapped.events.empty());
 }
 
@@ -248,7 +358,12 @@ TEST(Hl7AdtMapping, EverySharedFile) {
         "RJC\","
         "\"admissionCancelled\":{}}\n"}},
       {"polaris_ADT_A12_v2.3.hl7", {A::kAccept, E::kNone, ""}},
-      {"polaris_ADT_A13_v2.3.hl7", {A::kReject, E::kUnsupportedEventCode, ""}},
+      // A13: EVN-2 20170609094700 summer time (UTC+2), EVN-6 absent; PV1-19 909127352; MSH-4 OXON.
+      {"polaris_ADT_A13_v2.3.hl7",
+       {A::kAccept, E::kNone,
+        "{\"eventId\":\"Q543961008T545123385X16159A1096#1\",\"episodeId\":\"OXON:909127352\","
+        "\"occurredAt\":\"2017-06-09T07:47:00Z\",\"recordedAt\":\"2017-06-09T07:47:00Z\","
+        "\"source\":\"hl7:c0481^OXON\",\"dischargeCancelled\":{}}\n"}},
       {"polaris_ADT_A21_v2.3.hl7", {A::kAccept, E::kNone, ""}},
       {"polaris_ADT_A22_v2.3.hl7", {A::kAccept, E::kNone, ""}},
   };

@@ -19,7 +19,8 @@ TEST(Hl7SenderConfig, ReadsEveryKey) {
   auto c = load_sender_config(
       write("episode_prefix: 'KS/'\ninpatient_classes: [I, INPATIENT]\nregion: '01'\n"
             "municipality_component: 8\npsychiatric_services: [PSY]\nprocessing_ids: [P, T]\n"
-            "time_zone: Europe/Oslo\ndefault_charset: 8859/1\nmax_message_bytes: 4096\n"));
+            "time_zone: Europe/Oslo\ndefault_charset: 8859/1\nmax_message_bytes: 4096\n"
+            "reserve_number_systems: [1.2.752.74.9.2]\n"));
   ASSERT_TRUE(c) << c.error().message;
   EXPECT_EQ(c.value().episode_prefix, "KS/");
   EXPECT_EQ(c.value().inpatient_classes, (std::vector<std::string>{"I", "INPATIENT"}));
@@ -29,6 +30,7 @@ TEST(Hl7SenderConfig, ReadsEveryKey) {
   EXPECT_EQ(c.value().time_zone, "Europe/Oslo");
   EXPECT_EQ(c.value().parse.default_charset, Charset::kLatin1);
   EXPECT_EQ(c.value().parse.max_message_bytes, 4096U);
+  EXPECT_EQ(c.value().reserve_number_systems, std::vector<std::string>{"1.2.752.74.9.2"});
   EXPECT_EQ(c.value().personnummer_oid, "1.2.752.129.2.1.3.1");  // default kept
 }
 

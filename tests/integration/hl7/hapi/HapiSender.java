@@ -5,7 +5,8 @@
 //   java -cp CLASSPATH HapiSender PORT
 //
 // Sends: a v2.5 ADT^A01 built with HAPI's model (inpatient, expects AA), the same message again
-// (expects AA, the stored ACK), an A13 (expects AR, code 201). Exit 0 when every ACK is as expected.
+// (expects AA, the stored ACK), an A13 (cancel discharge: dischargeCancelled, expects AA) and an
+// A40 (merge patient, not taken: expects AR, code 201). Exit 0 when every ACK is as expected.
 
 import ca.uhn.hl7v2.DefaultHapiContext;
 import ca.uhn.hl7v2.HapiContext;
@@ -50,7 +51,8 @@ public class HapiSender {
     String[][] cases = {
       {"A01", tag + "1", "AA", ""},
       {"A01", tag + "1", "AA", ""},  // a resend: the stored ACK
-      {"A13", tag + "2", "AR", "201"},
+      {"A13", tag + "2", "AA", ""},
+      {"A40", tag + "3", "AR", "201"},
     };
     for (String[] c : cases) {
       Message message = parser.parse(adt(c[0], c[1]));

@@ -34,6 +34,8 @@ packages=(
 # has one, otherwise Debian's default headless JRE. Maven only when there is no mvn at all.
 command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || packages+=(maven)
+# HAPI HL7v2, the independent MLLP sender of tests/integration/hl7/hapi_test.sh, is compiled with javac.
+command -v javac >/dev/null 2>&1 || packages+=(default-jdk-headless)
 
 # One dpkg-query for the whole list. Unknown packages print nothing on stdout (an error on
 # stderr), so anything not reported as "ii" below counts as missing.

@@ -24,7 +24,7 @@ packages=(
   libssl-dev openssl  # TLS; the openssl tool makes the HTTP tests' throw-away CA
   curl                # the independent HTTP client of the FHIR listener's tests
   libsqlite3-dev libjwt-dev  # samordna serve: the read model (SQLite) and bearer JWTs (connectors/serve)
-  python3 python3-hl7  # hl7 listener tests: the test driver, and mllp_send as an independent sender
+  python3 python3-hl7 python3-venv  # hl7 listener tests (mllp_send); the OpenAPI validator's venv
   tzdata
   clang-format clang-tidy
   clang-14 libclang-rt-14-dev  # libFuzzer (tests/fuzz/): clang 14 and its runtime

@@ -110,8 +110,7 @@ Result<void> Engine::stage(PartitionId partition, const storage::v1::EpisodeStat
     if (it != before.end() && it->second == fire_at) continue;
     SAMORDNA_TRYV(timers_.schedule(txn, key(kind), from_unix(fire_at)));
   }
-  if (probe_ && probe_->partition == partition &&
-      probe_->event->episode_id() == next.episode_id()) {
+  if (probe_ && probe_->partition == partition && probe_->episode_id == next.episode_id()) {
     probe_.reset();  // the probed step was taken from the state before this one
   }
   // Last: `next` is the caller's to give up (a transition's new state), and moves here.
@@ -144,16 +143,20 @@ Result<Outcome> Engine::check(PartitionId partition, const v1::Event& event, Ins
                               store::Txn& txn) {
   probe_.reset();
   SAMORDNA_TRY(stored, load(partition, event.episode_id(), txn));
-  Probe& probe =
-      probe_.emplace(Probe{partition, &event, now, std::move(stored), state::Rejection{}});
-  probe.step = state::apply_event(probe.stored ? &*probe.stored : nullptr, event, rules_, now);
+  auto step = state::apply_event(stored ? &*stored : nullptr, event, rules_, now);
   Outcome outcome;
-  if (!probe.step) {
+  if (!step) {
+    // Kept only for an apply() that follows: a caller refused here moves on to other input, and
+    // its event object may come back at the same address with other content.
     outcome.kind = Outcome::Kind::kRejected;
-    outcome.rejection = probe.step.error();
-  } else if (probe.step.value().outcome == state::Transition::Outcome::kDuplicate) {
+    outcome.rejection = std::move(step.error());
+    return outcome;
+  }
+  if (step.value().outcome == state::Transition::Outcome::kDuplicate) {
     outcome.kind = Outcome::Kind::kDuplicate;
   }
+  probe_.emplace(
+      Probe{partition, &event, event.episode_id(), now, std::move(stored), std::move(step)});
   return outcome;
 }
 
@@ -236,7 +239,7 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
     (void)fire_at;
     SAMORDNA_TRYV(timers_.cancel(txn, key(kind)));
   }
-  if (probe_ && probe_->partition == partition && probe_->event->episode_id() == episode_id) {
+  if (probe_ && probe_->partition == partition && probe_->episode_id == episode_id) {
     probe_.reset();
   }
   staged_.insert_or_assign(EpisodeKey(partition, id), std::nullopt);

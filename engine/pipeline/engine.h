@@ -60,9 +60,10 @@ class Engine {
   // Applies one event at `now`. A rejection is an outcome, not an error: errors are I/O failures.
   Result<Outcome> apply(PartitionId partition, const v1::Event& event, Instant now,
                         store::Txn& txn);
-  // What apply() would do, without staging anything. The step is kept: an apply() of the same
-  // event at the same `now` takes it instead of stepping again, unless a fired timer changed the
-  // episode in between (the state machine is pure, so the kept step is the one apply would make).
+  // What apply() would do, without staging anything. Unless the event is rejected, the step is
+  // kept: the apply() of the same event object at the same `now`, which must be the next apply(),
+  // takes it instead of stepping again, unless a fired timer changed the episode in between (the
+  // state machine is pure, so the kept step is the one apply would make).
   Result<Outcome> check(PartitionId partition, const v1::Event& event, Instant now,
                         store::Txn& txn);
 
@@ -124,7 +125,8 @@ class Engine {
 
   struct Probe {  // check()'s step, for apply() to take
     PartitionId partition = 0;
-    const v1::Event* event = nullptr;
+    const v1::Event* event = nullptr;  // identity only: never read after check() returns
+    std::string episode_id;
     Instant now;
     std::optional<storage::v1::EpisodeState> stored;
     state::StepResult step = state::Rejection{};

@@ -119,6 +119,37 @@ TEST_P(EngineTest, DuplicatesAndRejectionsDoNotTouchTheStore) {
   EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_keys_size(), 1);
 }
 
+TEST_P(EngineTest, ARejectedCheckLeavesNothingForTheNextApply) {
+  // The driver reads each input into one Event object: after a refused check() the same object
+  // comes back with the next input's content, at the same address and possibly the same time.
+  const Instant t = at("2022-03-01T08:00:00Z");
+  v1::Event e = event("x", "2022-03-01T08:00:00Z", R"("dischargeReadyRevoked":{})");
+  store::Txn txn;
+  auto probe = engine_->check(0, e, t, txn);
+  ASSERT_TRUE(probe);
+  EXPECT_EQ(probe.value().kind, Outcome::Kind::kRejected);  // no episode yet
+  e = event("a", "2022-03-01T08:00:00Z", kAdmitted);
+  auto applied = engine_->apply(0, e, t, txn);
+  ASSERT_TRUE(applied);
+  EXPECT_EQ(applied.value().kind, Outcome::Kind::kApplied);
+  ASSERT_TRUE(engine_->write(txn));
+  EXPECT_TRUE(engine_->episode(0, "ep1").value().has_value());
+}
+
+TEST_P(EngineTest, ACheckedStepIsTheStepApplyMakes) {
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  const Instant t = at("2022-03-01T10:00:00Z");
+  const v1::Event e = event("n", "2022-03-01T10:00:00Z", kNeeds);
+  store::Txn txn;
+  auto probe = engine_->check(0, e, t, txn);
+  ASSERT_TRUE(probe);
+  EXPECT_EQ(probe.value().kind, Outcome::Kind::kApplied);
+  auto applied = engine_->apply(0, e, t, txn);
+  ASSERT_TRUE(applied);
+  ASSERT_EQ(applied.value().notifications.size(), 1u);  // noticeHeld, as without the check
+  EXPECT_TRUE(applied.value().notifications[0].has_notice_held());
+}
+
 TEST_P(EngineTest, PartitionsAreIndependent) {
   ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
   auto other = apply(1, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"));

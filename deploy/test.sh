@@ -9,7 +9,7 @@
 #    when deploy/kafka/kafka.sh exists (see the HOOK below)
 # 3. dev preset (build-dev/, Debug + ASan + UBSan, benchmarks off): build, run unit + scenario
 # 4. fuzz (build-fuzz/, clang++-14 + libFuzzer, ASan + UBSan): tests/fuzz/run.sh runs each target
-#    for SAMORDNA_FUZZ_SECONDS (20); each target counts as one test
+#    for SAMORDNA_FUZZ_SECONDS (10); each target counts as one test
 #
 # Exits non-zero when any step fails. A failing step does not stop the others, so one run shows
 # every failure: builds keep going past a broken target (ninja -k 0), and a tree whose build failed
@@ -22,7 +22,7 @@
 #   SAMORDNA_JOBS=2          build and ctest parallelism (the machines have 2 cores)
 #   SAMORDNA_SKIP_DEV=1      skip step 3 (a quick local run; CI never sets it)
 #   SAMORDNA_SKIP_FUZZ=1     skip step 4 (likewise)
-#   SAMORDNA_FUZZ_SECONDS=20 how long each fuzz target runs (9 targets: 3 minutes)
+#   SAMORDNA_FUZZ_SECONDS=10 how long each fuzz target runs (about 10 targets: under 2 minutes)
 #   SAMORDNA_TEST_TIMEOUT=300  per-test limit in seconds for tests that set none
 set -euo pipefail
 
@@ -132,10 +132,10 @@ fi
 
 # ---- 4. fuzz: libFuzzer, each target for a short run ---------------------------------------
 if [[ ${SAMORDNA_SKIP_FUZZ:-0} != 1 ]]; then
-  step "fuzz: tests/fuzz/run.sh ${SAMORDNA_FUZZ_SECONDS:-20} (build-fuzz/, clang++-14)"
+  step "fuzz: tests/fuzz/run.sh ${SAMORDNA_FUZZ_SECONDS:-10} (build-fuzz/, clang++-14)"
   fuzz_log="$(mktemp)"
   fuzz_rc=0
-  SAMORDNA_JOBS="$jobs" bash tests/fuzz/run.sh "${SAMORDNA_FUZZ_SECONDS:-20}" 2>&1 | tee "$fuzz_log" ||
+  SAMORDNA_JOBS="$jobs" bash tests/fuzz/run.sh "${SAMORDNA_FUZZ_SECONDS:-10}" 2>&1 | tee "$fuzz_log" ||
     fuzz_rc=$?
   fuzz_counts="$(grep -E '^fuzz: [0-9]+ targets, [0-9]+ passed, [0-9]+ failed' "$fuzz_log" | tail -1 || true)"
   if [[ -n $fuzz_counts ]]; then

@@ -97,6 +97,7 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
     // transaction is aborted by the next init_transactions or the broker's timeout.
     abandoned_ = true;
     if (consumer_) consumer_->close();
+    if (watermarks_) watermarks_->close();
   }
 
   Result<void> run();
@@ -147,6 +148,8 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   DeliveryTracker deliveries_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  // Asks the broker for the changelog's true end (read_uncommitted): see restore().
+  std::unique_ptr<RdKafka::KafkaConsumer> watermarks_;
 
   bool in_txn_ = false;
   bool txn_failed_ = false;  // librdkafka failed the open transaction: abort it at the next commit
@@ -215,6 +218,12 @@ Result<void> Service::Impl::start() {
                              },
                              this));
   consumer_ = std::move(consumer);
+  SAMORDNA_TRY(watermarks,
+               make_consumer(config_.kafka, {
+                                                {"group.id", config_.kafka.group_id + "-restore"},
+                                                {"isolation.level", "read_uncommitted"},
+                                            }));
+  watermarks_ = std::move(watermarks);
   if (auto err = consumer_->subscribe({config_.kafka.topics.events});
       err != RdKafka::ERR_NO_ERROR) {
     return fail(Errc::kUnavailable, "subscribe: " + RdKafka::err2str(err));
@@ -225,28 +234,50 @@ Result<void> Service::Impl::start() {
 }
 
 // Brings RocksDB level with the committed changelog of partition p, from its checkpoint.
+//
+// The end to read to is the partition's high watermark, asked read_uncommitted. A read_committed
+// handle (librdkafka >= 1.7.1 honours isolation.level here) answers the last stable offset
+// instead, which an open transaction of a dead instance pins where that transaction began: every
+// record committed after it (this instance's own, before a kill) would then look absent, and a
+// store that a kill left behind its changelog would resume from stale states and fire timers a
+// second time. Records between the two ends are read once the broker has settled the open
+// transaction (read_committed stops at the stable offset until then).
 Result<void> Service::Impl::restore(PartitionId p) {
   const std::string& topic = config_.kafka.topics.changelog;
   SAMORDNA_TRY(from, driver_.checkpoint(p));
   int64_t low = 0, high = 0;
-  // A topic created a moment ago may not have a leader yet: retry what the broker calls transient.
-  for (const auto give_up = Clock::now() + std::chrono::milliseconds(kTimeoutMs);;) {
-    const auto err =
-        producer_->query_watermark_offsets(topic, static_cast<int32_t>(p), &low, &high, kTimeoutMs);
-    if (err == RdKafka::ERR_NO_ERROR) break;
-    // An unknown topic here is one created a moment ago (errors.h calls it abortable because
-    // elsewhere it is final).
-    const bool transient =
-        classify(err) == ErrorClass::kRetriable || err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
-    if (!transient || Clock::now() > give_up) {
-      return to_error("changelog watermarks of partition " + std::to_string(p), err);
+  auto watermarks = [&](RdKafka::Handle& handle, int64_t* lo, int64_t* hi) -> Result<void> {
+    // A topic created a moment ago may not have a leader yet: retry what the broker calls
+    // transient.
+    for (const auto give_up = Clock::now() + std::chrono::milliseconds(kTimeoutMs);;) {
+      const auto err =
+          handle.query_watermark_offsets(topic, static_cast<int32_t>(p), lo, hi, kTimeoutMs);
+      if (err == RdKafka::ERR_NO_ERROR) return ok();
+      // An unknown topic here is one created a moment ago (errors.h calls it abortable because
+      // elsewhere it is final).
+      const bool transient =
+          classify(err) == ErrorClass::kRetriable || err == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART;
+      if (!transient || Clock::now() > give_up) {
+        return to_error("changelog watermarks of partition " + std::to_string(p), err);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
+  };
+  SAMORDNA_TRYV(watermarks(*watermarks_, &low, &high));
   from = std::max(from, low);
   if (from >= high) {
     spdlog::info("restored partition {}: nothing to read (checkpoint {}, end {})", p, from, high);
     return ok();
+  }
+  {
+    int64_t stable_low = 0, stable = 0;
+    SAMORDNA_TRYV(watermarks(*producer_, &stable_low, &stable));  // read_committed: the LSO
+    if (stable < high) {
+      spdlog::info(
+          "restoring partition {}: an open transaction holds the changelog at offset {} (end "
+          "{}); waiting for the broker to settle it (at most transactionTimeoutMs)",
+          p, stable, high);
+    }
   }
 
   const auto started = Clock::now();
@@ -724,6 +755,8 @@ Result<void> Service::Impl::run() {
   SAMORDNA_TRYV(commit_unit());
   consumer_->close();
   consumer_.reset();
+  watermarks_->close();
+  watermarks_.reset();
   producer_->flush(kTimeoutMs);
   log_counts("stopped: ");
   return ok();

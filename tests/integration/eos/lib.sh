@@ -183,7 +183,9 @@ eos_load() {
   # Expected dead letters: simulate's rejections, less the lines produce already refused.
   sed -nE 's/^\{.*"line":([0-9]+).*/\1/p' "$EOS_WORK/produce.err" \
     | sort -u >"$EOS_WORK/produce-refused.lines"
-  awk 'NR == FNR { refused[$1] = 1; next }
+  # FILENAME, not NR == FNR: that test also holds all through the second file when the first is
+  # empty (a feed with no malformed lines), and every expected dead letter would be dropped.
+  awk 'FILENAME == ARGV[1] { refused[$1] = 1; next }
        match($0, /"line":[0-9]+/) { if (!(substr($0, RSTART + 7, RLENGTH - 7) in refused)) print }' \
     "$EOS_WORK/produce-refused.lines" "$EOS_WORK/simulate.err" >"$EOS_WORK/expected-deadletter.jsonl"
   EOS_EXPECTED_DL=$(wc -l <"$EOS_WORK/expected-deadletter.jsonl")

@@ -86,7 +86,7 @@ rc=0
 ((rc == 0 || rc == 1)) || { tail -n 5 "$EOS_WORK/produce.err" >&2; eos_fail "produce over SASL_SSL exited $rc"; }
 # Expected dead letters: simulate's rejections less the lines produce refused (as eos_load).
 sed -nE 's/^\{.*"line":([0-9]+).*/\1/p' "$EOS_WORK/produce.err" | sort -u >"$EOS_WORK/produce-refused.lines"
-awk 'NR == FNR { refused[$1] = 1; next }
+awk 'FILENAME == ARGV[1] { refused[$1] = 1; next }
      match($0, /"line":[0-9]+/) { if (!(substr($0, RSTART + 7, RLENGTH - 7) in refused)) print }' \
   "$EOS_WORK/produce-refused.lines" "$EOS_WORK/simulate.err" >"$EOS_WORK/expected-deadletter.jsonl"
 eos_selfcheck

@@ -400,14 +400,24 @@ struct Intake::Impl {
                    p["auto.offset.reset"] = "earliest";
                    return p;
                  }()));
+    // The end of each partition is its high watermark, asked read_uncommitted: the stable offset
+    // a read_committed handle gets stops at the first open transaction, and another instance
+    // that died with one open would hide everything committed after it until the broker aborts
+    // it (connectors/kafka/README.md, "Restore on every assignment"). Reading stops there.
+    SAMORDNA_TRY(ends, make_consumer(config, [&] {
+                   Properties p = options.extra;
+                   p["group.id"] = "samordna-intake-reader-" + options.instance;
+                   p["isolation.level"] = "read_uncommitted";
+                   return p;
+                 }()));
     std::vector<RdKafka::TopicPartition*> assignment;
-    std::map<int32_t, bool> done;
+    std::map<int32_t, std::pair<int64_t, int64_t>> reading;  // partition -> (position, end)
     for (int32_t p = 0; p < partitions; ++p) {
       int64_t low = 0, high = 0;
       RdKafka::ErrorCode err;
       // A topic created a moment ago may have no leader yet: retriable, within the bound.
       while (true) {
-        err = consumer->query_watermark_offsets(
+        err = ends->query_watermark_offsets(
             options.memory_topic, p, &low, &high,
             static_cast<int>(std::max<int64_t>(
                 1, std::chrono::duration_cast<milliseconds>(give_up - Clock::now()).count())));
@@ -419,19 +429,28 @@ struct Intake::Impl {
       }
       if (err != RdKafka::ERR_NO_ERROR) {
         for (auto* tp : assignment) delete tp;
+        ends->close();
         consumer->close();
         return to_error("read " + options.memory_topic, err);
       }
       if (high <= low) continue;  // empty: nothing to wait for
       assignment.push_back(RdKafka::TopicPartition::create(options.memory_topic, p,
                                                            RdKafka::Topic::OFFSET_BEGINNING));
-      done[p] = false;
+      reading[p] = {low, high};
     }
+    ends->close();
     Result<void> result = ok();
     if (!assignment.empty()) {
       consumer->assign(assignment);
       const int64_t oldest = now_ms() - options.memory_retention.count();
-      size_t remaining = done.size();
+      size_t remaining = reading.size();
+      // Moves partition p's position on; counts it done once the position reaches its end.
+      auto reached = [&](int32_t p, int64_t position) {
+        auto it = reading.find(p);
+        if (it == reading.end() || it->second.first >= it->second.second) return;
+        it->second.first = std::max(it->second.first, position);
+        if (it->second.first >= it->second.second) --remaining;
+      };
       while (remaining > 0) {
         if (Clock::now() >= give_up) {
           result = fail(Errc::kUnavailable, "intake: reading " + options.memory_topic +
@@ -440,10 +459,8 @@ struct Intake::Impl {
         }
         std::unique_ptr<RdKafka::Message> m(consumer->consume(100));
         if (m->err() == RdKafka::ERR__PARTITION_EOF) {
-          if (auto it = done.find(m->partition()); it != done.end() && !it->second) {
-            it->second = true;
-            --remaining;
-          }
+          // At the stable offset: short of the end while another transaction is open.
+          reached(m->partition(), m->offset());
           continue;
         }
         if (m->err() == RdKafka::ERR__TIMED_OUT) continue;
@@ -452,6 +469,7 @@ struct Intake::Impl {
           result = to_error("read " + options.memory_topic, m->err());
           break;
         }
+        reached(m->partition(), m->offset() + 1);
         if (m->key() == nullptr) continue;
         const std::string& key = *m->key();
         const int64_t at = m->timestamp().timestamp;

@@ -246,6 +246,49 @@ TEST_F(IntakeTest, ATransactionLeftOpenIsAbortedAndForgotten) {
   EXPECT_EQ(copies_of(events.value()), (std::map<std::string, int>{{"kept#1", 1}}));
 }
 
+// Another listener instance (another transactional id) died with a transaction open on the memory
+// topic, BEFORE this instance committed what it remembers. That open transaction pins the topic's
+// last stable offset below this instance's records until the broker aborts it. A restart must
+// still remember them: open() reads to the high watermark and waits for the transaction to be
+// settled (here the test aborts it after 3 s, as the broker's timeout would), where stopping at
+// the stable offset (the first end a read_committed reader sees) would forget them.
+TEST_F(IntakeTest, AnotherInstancesOpenTransactionHidesNothingFromARestart) {
+  auto intake = open(options_);
+  ASSERT_TRUE(intake);
+  // The other instance begins its transaction while this one runs, and dies with it open.
+  auto other = kafka::make_transactional_producer(
+      config_, "samordna-intake-dead-" + options_.instance, 60000);
+  ASSERT_TRUE(other) << other.error().message;
+  auto& dead = *other.value();
+  std::unique_ptr<RdKafka::Error> e(dead.init_transactions(30000));
+  ASSERT_FALSE(e) << e->str();
+  e.reset(dead.begin_transaction());
+  ASSERT_FALSE(e);
+  std::string mkey = "dead", mvalue = "x";
+  ASSERT_EQ(dead.produce(options_.memory_topic, 0, RdKafka::Producer::RK_MSG_COPY, mvalue.data(),
+                         mvalue.size(), mkey.data(), mkey.size(), 0, nullptr),
+            RdKafka::ERR_NO_ERROR);
+  ASSERT_EQ(dead.flush(30000), RdKafka::ERR_NO_ERROR);
+  auto out = submit_and_wait(*intake, {event("ep", "after#1")}, "after", "y");
+  ASSERT_EQ(out.status, IntakeOutcome::Status::kDurable);
+  intake->close(10s);
+  intake.reset();
+
+  auto settle = std::async(std::launch::async, [&dead] {
+    std::this_thread::sleep_for(3s);
+    return std::unique_ptr<RdKafka::Error>(dead.abort_transaction(30000));
+  });
+  auto restarted = open(options_);  // waits for the abort
+  auto aborted = settle.get();
+  ASSERT_FALSE(aborted) << aborted->str();
+  ASSERT_TRUE(restarted);
+  auto r = restarted->recall("after");
+  ASSERT_TRUE(r) << "the restart forgot a record committed after another instance's open "
+                    "transaction began";
+  EXPECT_EQ(r->value, "y");
+  EXPECT_FALSE(restarted->recall("dead"));
+}
+
 TEST_F(IntakeTest, AFencedIntakeFailsEverySubmission) {
   auto first = open(options_);
   ASSERT_TRUE(first);

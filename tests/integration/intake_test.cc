@@ -67,6 +67,43 @@ ReadOptions at_end() {
   return o;
 }
 
+// A transactional producer with `transactional_id` that has written `records` (topic, key,
+// value) in a transaction it leaves open, as a process killed mid-transaction does; nullptr (and a
+// test failure) when the broker refused a step.
+struct Written {
+  std::string topic, key, value;
+};
+std::unique_ptr<RdKafka::Producer> open_transaction(const kafka::KafkaConfig& config,
+                                                    const std::string& transactional_id,
+                                                    const std::vector<Written>& records) {
+  auto producer = kafka::make_transactional_producer(config, transactional_id, 60000);
+  if (!producer) {
+    ADD_FAILURE() << producer.error().message;
+    return nullptr;
+  }
+  auto p = std::move(producer).value();
+  for (auto* step : {p->init_transactions(30000), p->begin_transaction()}) {
+    if (std::unique_ptr<RdKafka::Error> e(step); e) {
+      ADD_FAILURE() << e->str();
+      return nullptr;
+    }
+  }
+  for (const auto& r : records) {
+    const auto err = p->produce(r.topic, RdKafka::Topic::PARTITION_UA,
+                                RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(r.value.data()),
+                                r.value.size(), r.key.data(), r.key.size(), 0, nullptr);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      ADD_FAILURE() << RdKafka::err2str(err);
+      return nullptr;
+    }
+  }
+  if (p->flush(30000) != RdKafka::ERR_NO_ERROR) {
+    ADD_FAILURE() << "flush timed out";
+    return nullptr;
+  }
+  return p;
+}
+
 class IntakeTest : public KafkaTest {
  protected:
   // This test's events and memory topics (created here, so the fixture deletes them).
@@ -212,28 +249,13 @@ TEST_F(IntakeTest, ARestartAndAnotherInstanceRememberWhatWasCommitted) {
 // neither on the events topic nor in the memory.
 TEST_F(IntakeTest, ATransactionLeftOpenIsAbortedAndForgotten) {
   {
-    auto producer =
-        kafka::make_transactional_producer(config_, "samordna-intake-" + options_.instance, 60000);
-    ASSERT_TRUE(producer) << producer.error().message;
-    auto& p = *producer.value();
-    std::unique_ptr<RdKafka::Error> e(p.init_transactions(30000));
-    ASSERT_FALSE(e) << e->str();
-    e.reset(p.begin_transaction());
-    ASSERT_FALSE(e);
     std::string value;
     event("ep", "lost#1").SerializeToString(&value);
-    std::string key = "ep", mkey = "lost", mvalue = "x";
-    ASSERT_EQ(p.produce(config_.topics.events, RdKafka::Topic::PARTITION_UA,
-                        RdKafka::Producer::RK_MSG_COPY, value.data(), value.size(), key.data(),
-                        key.size(), 0, nullptr),
-              RdKafka::ERR_NO_ERROR);
-    ASSERT_EQ(p.produce(options_.memory_topic, RdKafka::Topic::PARTITION_UA,
-                        RdKafka::Producer::RK_MSG_COPY, mvalue.data(), mvalue.size(), mkey.data(),
-                        mkey.size(), 0, nullptr),
-              RdKafka::ERR_NO_ERROR);
-    ASSERT_EQ(p.flush(30000), RdKafka::ERR_NO_ERROR);
     // Dropped without commit or abort: as a SIGKILL leaves it (the transaction stays open on the
     // broker until its timeout or the next init_transactions with this id).
+    ASSERT_TRUE(open_transaction(
+        config_, "samordna-intake-" + options_.instance,
+        {{config_.topics.events, "ep", value}, {options_.memory_topic, "lost", "x"}}));
   }
   auto intake = open(options_);
   ASSERT_TRUE(intake);
@@ -256,19 +278,9 @@ TEST_F(IntakeTest, AnotherInstancesOpenTransactionHidesNothingFromARestart) {
   auto intake = open(options_);
   ASSERT_TRUE(intake);
   // The other instance begins its transaction while this one runs, and dies with it open.
-  auto other = kafka::make_transactional_producer(
-      config_, "samordna-intake-dead-" + options_.instance, 60000);
-  ASSERT_TRUE(other) << other.error().message;
-  auto& dead = *other.value();
-  std::unique_ptr<RdKafka::Error> e(dead.init_transactions(30000));
-  ASSERT_FALSE(e) << e->str();
-  e.reset(dead.begin_transaction());
-  ASSERT_FALSE(e);
-  std::string mkey = "dead", mvalue = "x";
-  ASSERT_EQ(dead.produce(options_.memory_topic, 0, RdKafka::Producer::RK_MSG_COPY, mvalue.data(),
-                         mvalue.size(), mkey.data(), mkey.size(), 0, nullptr),
-            RdKafka::ERR_NO_ERROR);
-  ASSERT_EQ(dead.flush(30000), RdKafka::ERR_NO_ERROR);
+  auto dead = open_transaction(config_, "samordna-intake-dead-" + options_.instance,
+                               {{options_.memory_topic, "dead", "x"}});
+  ASSERT_TRUE(dead);
   auto out = submit_and_wait(*intake, {event("ep", "after#1")}, "after", "y");
   ASSERT_EQ(out.status, IntakeOutcome::Status::kDurable);
   intake->close(10s);
@@ -276,7 +288,7 @@ TEST_F(IntakeTest, AnotherInstancesOpenTransactionHidesNothingFromARestart) {
 
   auto settle = std::async(std::launch::async, [&dead] {
     std::this_thread::sleep_for(3s);
-    return std::unique_ptr<RdKafka::Error>(dead.abort_transaction(30000));
+    return std::unique_ptr<RdKafka::Error>(dead->abort_transaction(30000));
   });
   auto restarted = open(options_);  // waits for the abort
   auto aborted = settle.get();

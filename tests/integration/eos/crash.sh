@@ -26,6 +26,11 @@ eos_config "maxBatch: 20"
 # partitions by turns, as live traffic would be. With librdkafka's default (1 MiB) one partition's
 # whole backlog comes first, and every run before the last would only ever work on that one.
 EOS_RUN_ARGS=(-X max.partition.fetch.bytes=8192)
+# ... and small producer batches: a fetch returns at least one whole stored batch per partition
+# whatever max.partition.fetch.bytes says (KIP-74), and with produce's default batches that is
+# thousands of events, so one or two partitions' backlogs came first and the kills never met the
+# other partitions' work.
+EOS_PRODUCE_ARGS=(-X batch.size=8192)
 eos_selfcheck
 eos_load
 

@@ -177,7 +177,8 @@ eos_load() {
   eos_topics create "$EOS_PREFIX.events" --if-not-exists --partitions 4 --replication-factor 1 \
     >"$EOS_WORK/topics.log" 2>&1 || { cat "$EOS_WORK/topics.log" >&2; eos_fail "cannot create $EOS_PREFIX.events"; }
   local rc=0
-  "$SAMORDNA" produce --config "$EOS_CFG" --file "$EOS_WORK/feed.jsonl" 2>"$EOS_WORK/produce.err" || rc=$?
+  "$SAMORDNA" produce --config "$EOS_CFG" --file "$EOS_WORK/feed.jsonl" \
+    ${EOS_PRODUCE_ARGS[@]+"${EOS_PRODUCE_ARGS[@]}"} 2>"$EOS_WORK/produce.err" || rc=$?
   # 1 (rejected): lines that are not Event JSON never reach Kafka (malformed, --emit-invalid).
   ((rc == 0 || rc == 1)) || { cat "$EOS_WORK/produce.err" >&2; eos_fail "samordna produce exited $rc"; }
   # Expected dead letters: simulate's rejections, less the lines produce already refused.

@@ -17,7 +17,9 @@ eos_log "kill timing seed $seed (rerun with EOS_SEED=$seed)"
 
 eos_feed "${EOS_EPISODES:-1500}" "${EOS_FEED_SEED:-3303}" 0.002
 eos_config "maxBatch: 20"       # small transactions: a run long enough to die in the middle of
-EOS_RUN_ARGS=(-X max.partition.fetch.bytes=8192)    # all partitions by turns (crash.sh says why)
+# All partitions by turns: small fetches of small producer batches (crash.sh says why).
+EOS_RUN_ARGS=(-X max.partition.fetch.bytes=8192)
+EOS_PRODUCE_ARGS=(-X batch.size=8192)
 eos_selfcheck
 eos_load
 

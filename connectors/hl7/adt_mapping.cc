@@ -235,8 +235,11 @@ Mapped update(const Context& x, v1::Event& e, const PreviousEstimate& previous,
     if (!at) return content_error(ErrorCode::kDataType, "PV2-9: not an HL7 timestamp", "PV2", 9);
     if (!previous || previous(x.episode_id) != at.value()) new_estimate = at.value();
   }
+  // Patient data only for an inpatient stay (PV1-2, as for the admission): a PAS sends A08 for
+  // every visit, and the outpatient ones have no episode to complete.
   std::string name, address;
-  if (const Segment* pid = m.find("PID")) {
+  const Segment* pid = contains(x.c.inpatient_classes, m.get("PV1", 2)) ? m.find("PID") : nullptr;
+  if (pid != nullptr) {
     name = name_of(m, *pid);
     address = address_of(m, *pid);
   }
@@ -480,6 +483,10 @@ Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& 
     if (auto bad = stamp(x, {{"EVN", 6}, {"EVN", 2}, {"MSH", 7}}, e)) return *bad;
     e.mutable_discharge_cancelled();
   } else if (t == "A02") {  // transfer: PV1-3 is the new assigned location (the new ward)
+    // Outpatient and emergency visits are transferred too; only an inpatient stay is an episode.
+    if (!contains(c.inpatient_classes, m.get(*pv1, 2))) {
+      return nothing("A02: PV1-2 patient class is not inpatient for this sender; no event");
+    }
     std::string unit = m.get(*pv1, 3, 0, 1);
     if (unit.empty()) {
       return content_error(ErrorCode::kRequiredFieldMissing,

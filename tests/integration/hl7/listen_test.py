@@ -58,11 +58,11 @@ EXPECTED = {
     "hapi_ADT_A08_v2.3_quoted_nulls.hl7": ("CE", "100", []),
     "polaris_ACK_AA_v2.3.hl7": ("AR", "100", []),                       # MSH-2 ^~\\&
     "polaris_ADT_A01_v2.3.hl7": ("AA", None, []),                       # INPATIENT not I
-    "polaris_ADT_A02_v2.3.hl7": ("AA", None, ["Q433046227T434210520X157666A1096#1"]),  # ward
+    "polaris_ADT_A02_v2.3.hl7": ("AA", None, []),  # INPATIENT is not I: no wardChanged
     "polaris_ADT_A03_v2.3.hl7": ("AA", None, ["Q434830604T435994908X158251A1096#1"]),
     "polaris_ADT_A04_v2.3.hl7": ("AA", None, []),
     "polaris_ADT_A05_v2.3.hl7": ("AA", None, []),
-    "polaris_ADT_A08_v2.3.hl7": ("AA", None, ["Q547302509T548464886X17441A1096#2"]),  # PID
+    "polaris_ADT_A08_v2.3.hl7": ("AA", None, []),  # nor patientDataUpdated
     "polaris_ADT_A11_v2.3.hl7": ("CA", None, ["611321918610#1"]),       # MSH-15 AL
     "polaris_ADT_A12_v2.3.hl7": ("AA", None, []),
     "polaris_ADT_A13_v2.3.hl7": ("AA", None, ["Q543961008T545123385X16159A1096#1"]),

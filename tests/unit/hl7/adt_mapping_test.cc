@@ -252,12 +252,45 @@ TEST(Hl7AdtMapping, A08WithPatientDataMakesPatientDataUpdated) {
   EXPECT_TRUE(r.mapped.events[0].has_estimated_discharge_changed());
   EXPECT_EQ(r.mapped.events[1].event_id(), "M100#2");
   EXPECT_TRUE(r.mapped.events[1].has_patient_data_updated());
+  // An outpatient visit's A08: no patient data (no episode to complete).
+  std::string outpatient = a08;
+  outpatient.replace(outpatient.find("PV1|1|I|"), 8, "PV1|1|O|");
+  auto o = process(outpatient, {});
+  EXPECT_EQ(o.mapped.outcome.code, AckCode::kAccept);
+  EXPECT_TRUE(o.mapped.events.empty());
   // Neither an estimate nor a name or address: nothing.
   std::string bare = a08;
   bare.replace(bare.find("PID|1|"), bare.find("PV1|") - bare.find("PID|1|"), "PID|1\r");
   auto b = process(bare, {});
   EXPECT_EQ(b.mapped.outcome.code, AckCode::kAccept);
   EXPECT_TRUE(b.mapped.events.empty());
+}
+
+// The polaris A02 and A08 from a sender whose INPATIENT class is configured (as its A01 needs):
+// A02 → wardChanged, A08 → patientDataUpdated. Expected by hand from the files.
+TEST(Hl7AdtMapping, PolarisSamplesWithInpatientConfigured) {
+  const fs::path dir = fs::path(SAMORDNA_SHARED_DIR) / "data" / "hl7v2";
+  if (!fs::is_directory(dir)) GTEST_SKIP() << "no " << dir;
+  SenderConfig c;
+  c.inpatient_classes = {"INPATIENT"};
+  auto read = [&](const char* name) {
+    std::ifstream in(dir / name, std::ios::binary);
+    return std::string{std::istreambuf_iterator<char>(in), {}};
+  };
+  // A02: PV1-3.1 "J-WD 5A" is the new ward; EVN-2 20170407110344 summer time (UTC+2), EVN-6
+  // absent; PV1-19 907665208.
+  EXPECT_EQ(json(process(read("polaris_ADT_A02_v2.3.hl7"), c).mapped),
+            "{\"eventId\":\"Q433046227T434210520X157666A1096#1\",\"episodeId\":\"OXON:907665208\","
+            "\"occurredAt\":\"2017-04-07T09:03:44Z\",\"recordedAt\":\"2017-04-07T09:03:44Z\","
+            "\"source\":\"hl7:c0481^OXON\",\"wardChanged\":{\"careUnit\":\"J-WD 5A\"}}\n");
+  // A08 without PV2-9, with PID-5 ZZZTHISISBRANDNEW^ZZZTEST (family^given) and PID-11
+  // "Churchill Hospital, Old Road"^Headington^OXFORD^""^OX3 7LE: patientDataUpdated (#2), the
+  // name given then family, the address XAD-1, XAD-5 XAD-3. EVN-2 20170712075645 (UTC+2).
+  EXPECT_EQ(json(process(read("polaris_ADT_A08_v2.3.hl7"), c).mapped),
+            "{\"eventId\":\"Q547302509T548464886X17441A1096#2\",\"episodeId\":\"OXON:909127677\","
+            "\"occurredAt\":\"2017-07-12T05:56:45Z\",\"recordedAt\":\"2017-07-12T05:56:45Z\","
+            "\"source\":\"hl7:c0481^OXON\",\"patientDataUpdated\":{\"name\":\"ZZZTEST "
+            "ZZZTHISISBRANDNEW\",\"address\":\"Churchill Hospital, Old Road, OX3 7LE OXFORD\"}}\n");
 }
 
 // A02 (transfer): PV1-3.1 is the new ward; wardChanged for the episode of PV1-19.
@@ -277,6 +310,12 @@ TEST(Hl7AdtMapping, A02MakesWardChanged) {
   EXPECT_EQ(q.mapped.outcome.code, AckCode::kError);
   EXPECT_EQ(q.mapped.outcome.error, ErrorCode::kRequiredFieldMissing);
   EXPECT_TRUE(q.mapped.events.empty());
+  // An outpatient visit's transfer: no episode, no event.
+  std::string outpatient = a02;
+  outpatient.replace(outpatient.find("PV1|1|I|"), 8, "PV1|1|O|");
+  auto o = process(outpatient, {});
+  EXPECT_EQ(o.mapped.outcome.code, AckCode::kAccept);
+  EXPECT_TRUE(o.mapped.events.empty());
 }
 
 TEST(Hl7AdtMapping, ResendGivesTheSameEventIds) {
@@ -411,13 +450,9 @@ TEST(Hl7AdtMapping, EverySharedFile) {
       {"polaris_ADT_A38_v2.3.hl7", {A::kReject, E::kSegmentSequence, ""}},
       // PV1-2 INPATIENT is not a table 0004 code: not inpatient unless configured.
       {"polaris_ADT_A01_v2.3.hl7", {A::kAccept, E::kNone, ""}},
-      // A02: PV1-3.1 "J-WD 5A" is the new ward; EVN-2 20170407110344 summer time (UTC+2), EVN-6
-      // absent; PV1-19 907665208.
-      {"polaris_ADT_A02_v2.3.hl7",
-       {A::kAccept, E::kNone,
-        "{\"eventId\":\"Q433046227T434210520X157666A1096#1\",\"episodeId\":\"OXON:907665208\","
-        "\"occurredAt\":\"2017-04-07T09:03:44Z\",\"recordedAt\":\"2017-04-07T09:03:44Z\","
-        "\"source\":\"hl7:c0481^OXON\",\"wardChanged\":{\"careUnit\":\"J-WD 5A\"}}\n"}},
+      // A02 and A08: PV1-2 INPATIENT is not inpatient by default (as for the A01): no wardChanged,
+      // no patientDataUpdated (PolarisSamplesWithInpatientConfigured has them).
+      {"polaris_ADT_A02_v2.3.hl7", {A::kAccept, E::kNone, ""}},
       // A03: EVN-2 20170428133500 (summer time, UTC+2) is both times (EVN-6 absent, PV1-45 equal);
       // PV1-19 907665600; PV1-36 3768737.
       {"polaris_ADT_A03_v2.3.hl7",
@@ -428,15 +463,7 @@ TEST(Hl7AdtMapping, EverySharedFile) {
         "\"hl7:c0481^OXON\",\"discharged\":{\"reason\":\"3768737\"}}\n"}},
       {"polaris_ADT_A04_v2.3.hl7", {A::kAccept, E::kNone, ""}},
       {"polaris_ADT_A05_v2.3.hl7", {A::kAccept, E::kNone, ""}},
-      // A08 without PV2-9, with PID-5 ZZZTHISISBRANDNEW^ZZZTEST (family^given) and PID-11
-      // "Churchill Hospital, Old Road"^Headington^OXFORD^^OX3 7LE: patientDataUpdated (#2), the
-      // name given then family, the address XAD-1, XAD-5 XAD-3. EVN-2 20170712075645 (UTC+2).
-      {"polaris_ADT_A08_v2.3.hl7",
-       {A::kAccept, E::kNone,
-        "{\"eventId\":\"Q547302509T548464886X17441A1096#2\",\"episodeId\":\"OXON:909127677\","
-        "\"occurredAt\":\"2017-07-12T05:56:45Z\",\"recordedAt\":\"2017-07-12T05:56:45Z\","
-        "\"source\":\"hl7:c0481^OXON\",\"patientDataUpdated\":{\"name\":\"ZZZTEST "
-        "ZZZTHISISBRANDNEW\",\"address\":\"Churchill Hospital, Old Road, OX3 7LE OXFORD\"}}\n"}},
+      {"polaris_ADT_A08_v2.3.hl7", {A::kAccept, E::kNone, ""}},
       // A11: EVN-2 20190116093147 winter time; PV1-19 2019Z123456; MSH-4 RJC.
       {"polaris_ADT_A11_v2.3.hl7",
        {A::kAccept, E::kNone,

@@ -1,7 +1,9 @@
 #include "connectors/fhir/listener.h"
 
+#include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "connectors/fhir/outcome.h"
 
@@ -55,19 +57,31 @@ void handle(const ListenerOptions& options, SnapshotStore& store, const http::Re
                            "Content-Type must be application/fhir+json", ""}}));
     return;
   }
+  // The sender's settings: by the certificate the handshake verified, or by meta.source.
+  std::optional<std::string> source;
+  if (options.senders.uses_source()) source = meta_source(req.body);
+  std::optional<std::string_view> client;
+  if (req.tls_peer_subject) client = *req.tls_peer_subject;
+  const SenderConfig& config = options.senders.select(client, source);
+  if (req.body.size() > config.max_resource_bytes) {
+    respond(outcome(413, {{Issue::Severity::kError, "too-long",
+                           "the resource is larger than this sender's max_resource_bytes", ""}}));
+    return;
+  }
   // What each episode's memory held when read: the diff and the compare-and-set both use it.
   auto snapshots = std::make_shared<std::map<std::string, Snapshot>>();
-  auto snapshot_of = [&store, snapshots](const std::string& episode) -> const Snapshot& {
-    auto it = snapshots->find(episode);
-    if (it == snapshots->end()) it = snapshots->emplace(episode, store.known(episode)).first;
+  auto snapshot_of = [&store, &config, snapshots](const std::string& episode) -> const Snapshot& {
+    const std::string key = memory_key(config, episode);
+    auto it = snapshots->find(key);
+    if (it == snapshots->end()) it = snapshots->emplace(key, store.known(key)).first;
     return it->second;
   };
   Known known = [&snapshot_of](const std::string& episode, const std::string& event_id) {
     return snapshot_of(episode).ids.contains(event_id);
   };
   auto w = std::make_shared<Work>();
-  w->mapped = is_bundle ? map_bundle(req.body, options.config, known)
-                        : map_encounter(req.body, options.config,
+  w->mapped = is_bundle ? map_bundle(req.body, config, known)
+                        : map_encounter(req.body, config,
                                         req.param("id").value_or(std::string_view{}), known);
   if (!w->mapped.ok()) {
     std::vector<Issue> issues = w->mapped.issues;
@@ -84,13 +98,15 @@ void handle(const ListenerOptions& options, SnapshotStore& store, const http::Re
       const Snapshot& before = snapshot_of(r.episode_id);
       fresh = new_events(r.events, before.ids);
       if (!fresh.empty()) {
-        auto [it, added] = updates.try_emplace(r.episode_id);
+        const std::string key = memory_key(config, r.episode_id);
+        auto [it, added] = updates.try_emplace(key);
         if (added) {
-          it->second.episode_id = r.episode_id;
+          it->second.episode_id = key;
           it->second.previous = before;
           it->second.ids = before.ids;
         }
         for (const auto& e : fresh) it->second.ids.insert(e.event_id());
+        for (const auto& id : r.remember) it->second.ids.insert(id);
       }
     }
     w->published.push_back(fresh.size());
@@ -135,6 +151,10 @@ void handle(const ListenerOptions& options, SnapshotStore& store, const http::Re
 
 }  // namespace
 
+std::string memory_key(const SenderConfig& sender, const std::string& episode_id) {
+  return sender.sender + "/" + episode_id;
+}
+
 http::Response error_response(const http::ServerError& error) {
   std::string code = error.status == 404   ? "not-found"
                      : error.status == 405 ? "not-supported"
@@ -149,7 +169,12 @@ http::Response error_response(const http::ServerError& error) {
 
 void add_routes(http::Router& router, const ListenerOptions& options, SnapshotStore& store) {
   // The body limit: the resource limit, plus room for a Bundle's envelope.
-  http::RouteOptions limits{.max_body_bytes = options.config.max_resource_bytes};
+  // The server's bound is the largest any sender may send; each request is held to its own.
+  size_t max_body = options.senders.defaults.max_resource_bytes;
+  for (const auto& o : options.senders.senders) {
+    max_body = std::max(max_body, o.config.max_resource_bytes);
+  }
+  http::RouteOptions limits{.max_body_bytes = max_body};
   auto opts = std::make_shared<ListenerOptions>(options);
   SnapshotStore* st = &store;
   router.add("GET", "/fhir/metadata", [](const http::Request&) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "connectors/fhir/mapping.h"
+#include "connectors/fhir/sender_config.h"
 #include "connectors/fhir/snapshot.h"
 #include "connectors/http/router.h"
 #include "samordna/v1/event.pb.h"
@@ -18,9 +19,15 @@
 namespace samordna::fhir {
 
 struct ListenerOptions {
-  SenderConfig config;
+  // Each request's settings: by its verified client certificate or its meta.source, else the
+  // defaults (sender_config.h).
+  SenderTable senders;
   int retry_after_seconds = 5;  // Retry-After of a 503
 };
+
+// The encounter memory's key of an episode: the sender's name, then the episode id, so two senders
+// with the same episode ids keep apart ("fhir/" + this on the intake's memory topic).
+std::string memory_key(const SenderConfig& sender, const std::string& episode_id);
 
 // Registers the routes on `router` and the OperationOutcome error formatter for "/fhir".
 // `store` must outlive the server.

@@ -423,6 +423,54 @@ void read_steps(Ctx& x, const json& enc, const std::string& path, const std::str
   }
 }
 
+// The Patient `subject.reference` names: in the Bundle (fullUrl or Patient/<id>) or contained
+// (#id); null when it names none of them (a logical reference, or nothing).
+const json* referenced_patient(Ctx& x, const json& enc, const json& subject,
+                               const std::string& path, const Patients& patients,
+                               std::string& ppath) {
+  auto ref = text(x, subject, "reference", path + ".subject");
+  if (!ref || ref->empty()) return nullptr;
+  const json* p = nullptr;
+  if ((*ref)[0] == '#') {
+    if (const json* contained = array(x, enc, "contained", path)) {
+      for (size_t i = 0; i < contained->size(); ++i) {
+        const json& cr = (*contained)[i];
+        if (cr.is_object() && str_or(cr, "resourceType") == "Patient" &&
+            "#" + str_or(cr, "id") == *ref) {
+          p = &cr;
+          ppath = path + ".contained[" + std::to_string(i) + "]";
+        }
+      }
+    }
+  } else if (auto it = patients.by_ref.find(*ref); it != patients.by_ref.end()) {
+    p = it->second.first;
+    ppath = it->second.second;
+  }
+  return p;
+}
+
+// New patient data for an admission already made (README, "Patient data"): the Patient carried
+// again, dated by its meta.lastUpdated, makes patientDataUpdated with its name and address, id
+// "<episode>/patient/<lastUpdated, Unix seconds>": the same version sent again makes nothing, a
+// new version makes one. Without meta.lastUpdated there is no version to tell apart: nothing.
+std::optional<v1::Event> patient_update(Ctx& x, const json& p, const std::string& ppath,
+                                        const std::string& episode_id) {
+  const json* meta = member(p, "meta");
+  if (meta == nullptr || !meta->is_object()) return std::nullopt;
+  std::optional<Instant> at = when_at(x, *meta, "lastUpdated", ppath + ".meta");
+  if (!at || x.failed()) return std::nullopt;
+  v1::Patient patient;
+  read_patient(x, p, ppath, patient);
+  if (x.failed() || (patient.name().empty() && patient.address().empty())) return std::nullopt;
+  v1::Event ev;
+  ev.set_event_id(episode_id + "/patient/" + std::to_string(to_unix(*at)));
+  *ev.mutable_occurred_at() = to_proto(*at);
+  auto* u = ev.mutable_patient_data_updated();
+  u->set_name(patient.name());
+  u->set_address(patient.address());
+  return ev;
+}
+
 EncounterResult map_one(Ctx& x, const json& enc, const std::string& path, std::string_view url_id,
                         const Patients& patients) {
   EncounterResult r;
@@ -501,6 +549,16 @@ EncounterResult map_one(Ctx& x, const json& enc, const std::string& path, std::s
     v1::Event ev;
     ev.set_event_id(admitted_id);
     events.emplace_back(0, std::move(ev));
+    // When it does, a new version of it may complete a held admission notice (2 kap. 2 §).
+    if (const json* subject = member(enc, "subject"); subject && subject->is_object()) {
+      std::string ppath;
+      if (const json* p = referenced_patient(x, enc, *subject, path, patients, ppath)) {
+        if (auto update = patient_update(x, *p, ppath, r.episode_id)) {
+          events.emplace_back(1, std::move(*update));
+        }
+        if (x.failed()) return r;
+      }
+    }
   } else if (active) {
     std::optional<Instant> start = period ? when_at(x, *period, "start", pp) : std::nullopt;
     if (x.failed()) return r;
@@ -520,25 +578,17 @@ EncounterResult map_one(Ctx& x, const json& enc, const std::string& path, std::s
       return r;
     }
     v1::Patient patient;
-    if (auto ref = text(x, *subject, "reference", path + ".subject")) {
-      const json* p = nullptr;
-      std::string ppath;
-      if (!ref->empty() && (*ref)[0] == '#') {
-        if (const json* contained = array(x, enc, "contained", path)) {
-          for (size_t i = 0; i < contained->size(); ++i) {
-            const json& cr = (*contained)[i];
-            if (cr.is_object() && str_or(cr, "resourceType") == "Patient" &&
-                "#" + str_or(cr, "id") == *ref) {
-              p = &cr;
-              ppath = path + ".contained[" + std::to_string(i) + "]";
-            }
+    std::string ppath;
+    if (const json* p = referenced_patient(x, enc, *subject, path, patients, ppath)) {
+      read_patient(x, *p, ppath, patient);
+      // The version the admission carries is known from now on: sent again, it is no update.
+      if (!x.failed()) {
+        if (const json* meta = member(*p, "meta"); meta && meta->is_object()) {
+          if (auto at = when_at(x, *meta, "lastUpdated", ppath + ".meta")) {
+            r.remember.push_back(r.episode_id + "/patient/" + std::to_string(to_unix(*at)));
           }
         }
-      } else if (auto it = patients.by_ref.find(*ref); it != patients.by_ref.end()) {
-        p = it->second.first;
-        ppath = it->second.second;
       }
-      if (p != nullptr) read_patient(x, *p, ppath, patient);
     }
     if (const json* ident = object(x, *subject, "identifier", path + ".subject");
         ident && patient.personal_id().empty()) {
@@ -855,6 +905,18 @@ Mapped map_bundle(std::string_view body, const SenderConfig& config, const Known
 }
 Mapped map_any(std::string_view body, const SenderConfig& config, const Known& known) {
   return guarded([&] { return map_any_impl(body, config, known); });
+}
+
+std::optional<std::string> meta_source(std::string_view body) {
+  // The mapping reads the body again, with its own errors: here a body that cannot be read
+  // simply names no source (and gets the defaults' answer).
+  auto doc = nlohmann::json::parse(body.begin(), body.end(), nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return std::nullopt;
+  auto it = doc.find("meta");
+  if (it == doc.end() || !it->is_object()) return std::nullopt;
+  auto src = it->find("source");
+  if (src == it->end() || !src->is_string()) return std::nullopt;
+  return src->get<std::string>();
 }
 
 }  // namespace samordna::fhir

@@ -10,6 +10,7 @@
 // values.
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,6 +65,9 @@ struct EncounterResult {
   int status = 200;  // per entry: 200, or the error's status
   std::vector<Issue> issues;
   std::vector<v1::Event> events;  // every event this snapshot implies (not yet diffed)
+  // Ids the memory takes with this snapshot's new events without an event of their own: the
+  // Patient version an admission carried (a later snapshot repeating it is no update).
+  std::vector<std::string> remember;
 };
 
 struct Mapped {
@@ -87,5 +91,10 @@ Mapped map_encounter(std::string_view body, const SenderConfig& config,
 Mapped map_bundle(std::string_view body, const SenderConfig& config, const Known& known = nullptr);
 // What `samordna fhir parse` takes: a Bundle or an Encounter, told apart by resourceType.
 Mapped map_any(std::string_view body, const SenderConfig& config, const Known& known = nullptr);
+
+// The resource's `meta.source` (R4 Resource.meta.source: the system it came from), for choosing
+// the sender's settings (sender_config.h, SenderTable); nullopt when absent or unreadable. Of a
+// Bundle, the Bundle's own: one request, one sender.
+std::optional<std::string> meta_source(std::string_view body);
 
 }  // namespace samordna::fhir

@@ -11,6 +11,7 @@ namespace {
 
 constexpr std::string_view kValueTag = "hl7ack1 ";
 constexpr std::string_view kEstimatePrefix = "hl7est/";
+constexpr std::string_view kPatientPrefix = "hl7pat/";
 
 std::string hex(const unsigned char* bytes, size_t n) {
   static const char* digits = "0123456789abcdef";
@@ -38,6 +39,15 @@ std::string base36(uint64_t v) {
     v /= 36;
   } while (v > 0);
   return out;
+}
+
+// The patient data the listener remembers per episode, as a digest: the memory topic holds no
+// name or address.
+std::string patient_digest(std::string_view name, std::string_view address) {
+  std::string both;
+  both.reserve(name.size() + address.size() + 1);
+  both.append(name).append(1, '\n').append(address);
+  return sha256_hex(both);
 }
 
 Instant now() {
@@ -182,7 +192,15 @@ void Acknowledger::handle_one(std::string bytes, Reply reply) {
       }
     };
   }
-  Processed p = process(bytes, config, previous);
+  SamePatientData same_patient;
+  if (options_.remember_patient_data) {
+    same_patient = [this](std::string_view episode, std::string_view name,
+                          std::string_view address) {
+      auto r = store_.recall(std::string(kPatientPrefix) + std::string(episode));
+      return r && r->first == patient_digest(name, address);
+    };
+  }
+  Processed p = process(bytes, config, previous, same_patient);
   const Original& o = p.original;
   Outcome& outcome = p.mapped.outcome;
 
@@ -245,6 +263,13 @@ void Acknowledger::handle_one(std::string bytes, Reply reply) {
       more.push_back(
           {std::string(kEstimatePrefix) + e.episode_id(),
            std::to_string(e.estimated_discharge_changed().estimated_discharge_at().seconds())});
+    }
+    if (options_.remember_patient_data && (e.has_admitted() || e.has_patient_data_updated())) {
+      const auto& name =
+          e.has_admitted() ? e.admitted().patient().name() : e.patient_data_updated().name();
+      const auto& address =
+          e.has_admitted() ? e.admitted().patient().address() : e.patient_data_updated().address();
+      more.push_back({std::string(kPatientPrefix) + e.episode_id(), patient_digest(name, address)});
     }
   }
   const size_t n_events = p.mapped.events.size();

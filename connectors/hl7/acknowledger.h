@@ -77,6 +77,9 @@ struct AcknowledgerOptions {
   std::chrono::milliseconds durable_bound{3000};
   // Remember the estimate (PV2-9) last sent per episode, so an A08 repeating it makes no event.
   bool remember_estimates = true;
+  // Remember the patient data (name and address, as a SHA-256 digest: no value on the memory
+  // topic) last sent per episode, so an A08 repeating it makes no patientDataUpdated.
+  bool remember_patient_data = true;
 };
 
 struct AcknowledgerStats {

@@ -109,6 +109,15 @@ std::string join(std::initializer_list<std::string> parts, const char* sep) {
   return out;
 }
 
+// PID-5 (XPN): given name(s) then family name; PID-11 (XAD): street, postal code and city.
+std::string name_of(const Message& m, const Segment& pid) {
+  return join({m.get(pid, 5, 0, 2), m.get(pid, 5, 0, 3), m.get(pid, 5, 0, 1)}, " ");
+}
+std::string address_of(const Message& m, const Segment& pid) {
+  return join({m.get(pid, 11, 0, 1), join({m.get(pid, 11, 0, 5), m.get(pid, 11, 0, 3)}, " ")},
+              ", ");
+}
+
 // Admitted from PID and PV1 (A01; A04/A06 when inpatient).
 Mapped admitted(const Context& x, const PreviousEstimate& previous) {
   const Message& m = x.m;
@@ -170,10 +179,8 @@ Mapped admitted(const Context& x, const PreviousEstimate& previous) {
     p->set_personal_id(reserve);
     p->set_personal_id_kind(v1::Patient::RESERVE_NUMBER);
   }
-  // PID-5 (XPN): given name(s) then family name; PID-11 (XAD): street, postal code and city.
-  p->set_name(join({m.get(*pid, 5, 0, 2), m.get(*pid, 5, 0, 3), m.get(*pid, 5, 0, 1)}, " "));
-  p->set_address(join(
-      {m.get(*pid, 11, 0, 1), join({m.get(*pid, 11, 0, 5), m.get(*pid, 11, 0, 3)}, " ")}, ", "));
+  p->set_name(name_of(m, *pid));
+  p->set_address(address_of(m, *pid));
   std::string municipality = m.get(*pid, 11, 0, x.c.municipality_component);
   if (!all_digits(municipality, 4)) {
     return content_error(ErrorCode::kRequiredFieldMissing,
@@ -208,6 +215,57 @@ Mapped admitted(const Context& x, const PreviousEstimate& previous) {
           to_proto(at.value());
       out.events.push_back(std::move(c));
     }
+  }
+  return out;
+}
+
+// A08 (update patient information): a new estimate (PV2-9) makes estimatedDischargeChanged
+// (`<MSH-10>#1`), a name or address (PID-5, PID-11) makes patientDataUpdated (`<MSH-10>#2`, the
+// index fixed so the ids do not depend on the listener's memory); each only when it differs from
+// what the listener remembers sending for the episode. The engine releases an admission notice
+// held for want of a name or address when this completes it (docs/domain-decisions.md).
+Mapped update(const Context& x, v1::Event& e, const PreviousEstimate& previous,
+              const SamePatientData& same_patient) {
+  const Message& m = x.m;
+  Mapped out;
+  std::string estimate = m.get("PV2", 9);
+  std::optional<std::chrono::sys_seconds> new_estimate;
+  if (!estimate.empty()) {
+    auto at = parse_timestamp(estimate, x.c.time_zone);
+    if (!at) return content_error(ErrorCode::kDataType, "PV2-9: not an HL7 timestamp", "PV2", 9);
+    if (!previous || previous(x.episode_id) != at.value()) new_estimate = at.value();
+  }
+  // Patient data only for an inpatient stay (PV1-2, as for the admission): a PAS sends A08 for
+  // every visit, and the outpatient ones have no episode to complete.
+  std::string name, address;
+  const Segment* pid = contains(x.c.inpatient_classes, m.get("PV1", 2)) ? m.find("PID") : nullptr;
+  if (pid != nullptr) {
+    name = name_of(m, *pid);
+    address = address_of(m, *pid);
+  }
+  const bool patient_data = !name.empty() || !address.empty();
+  const bool new_patient_data =
+      patient_data && (!same_patient || !same_patient(x.episode_id, name, address));
+  if (!new_estimate && !new_patient_data) {
+    if (estimate.empty() && !patient_data) {
+      return nothing("A08 without PV2-9 (estimated discharge) or patient data; no event");
+    }
+    return nothing("A08: PV2-9 and patient data unchanged; no event");
+  }
+  if (auto bad = stamp(x, {{"EVN", 6}, {"EVN", 2}, {"MSH", 7}}, e)) return *bad;
+  if (new_estimate) {
+    v1::Event c = e;
+    *c.mutable_estimated_discharge_changed()->mutable_estimated_discharge_at() =
+        to_proto(*new_estimate);
+    out.events.push_back(std::move(c));
+  }
+  if (new_patient_data) {
+    v1::Event p = e;
+    p.set_event_id(x.control_id + "#2");
+    auto* u = p.mutable_patient_data_updated();
+    u->set_name(name);
+    u->set_address(address);
+    out.events.push_back(std::move(p));
   }
   return out;
 }
@@ -349,7 +407,8 @@ Result<std::chrono::sys_seconds> parse_timestamp(std::string_view text, const st
   return date::floor<std::chrono::seconds>(tz->to_sys(local, date::choose::earliest));
 }
 
-Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& previous) {
+Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& previous,
+               const SamePatientData& same_patient) {
   const Segment& msh = m.segments().front();
   std::string type = m.get(msh, 9, 0, 1);
   const bool zsm = type == "ZSM";
@@ -383,12 +442,10 @@ Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& 
     return answer(AckCode::kReject, ErrorCode::kUnsupportedEventCode,
                   "A40 (merge patient): episodes are not merged; correct by hand",
                   ErrorLocation{"MSH", 1, 9});
-  } else if (t == "A02") {
-    return nothing("A02 (transfer): ward changes are not tracked; no event");
   } else if (t == "A21" || t == "A22") {
     return nothing(code_or(t, "A2x") + " (leave of absence): the stay goes on; no event");
-  } else if (t != "A01" && t != "A03" && t != "A04" && t != "A06" && t != "A08" && t != "A11" &&
-             t != "A13") {
+  } else if (t != "A01" && t != "A02" && t != "A03" && t != "A04" && t != "A06" && t != "A08" &&
+             t != "A11" && t != "A13") {
     return nothing(code_or(t, "the trigger") + " is not used by samordna; no event");
   }
 
@@ -425,17 +482,20 @@ Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& 
   } else if (t == "A13") {  // cancel discharge: the same episode (PV1-19) as its A03
     if (auto bad = stamp(x, {{"EVN", 6}, {"EVN", 2}, {"MSH", 7}}, e)) return *bad;
     e.mutable_discharge_cancelled();
-  } else {  // A08
-    std::string estimate = m.get("PV2", 9);
-    if (estimate.empty()) return nothing("A08 without PV2-9 (estimated discharge); no event");
-    auto at = parse_timestamp(estimate, c.time_zone);
-    if (!at) return content_error(ErrorCode::kDataType, "PV2-9: not an HL7 timestamp", "PV2", 9);
-    if (previous && previous(x.episode_id) == at.value()) {
-      return nothing("A08: PV2-9 unchanged; no event");
+  } else if (t == "A02") {  // transfer: PV1-3 is the new assigned location (the new ward)
+    // Outpatient and emergency visits are transferred too; only an inpatient stay is an episode.
+    if (!contains(c.inpatient_classes, m.get(*pv1, 2))) {
+      return nothing("A02: PV1-2 patient class is not inpatient for this sender; no event");
+    }
+    std::string unit = m.get(*pv1, 3, 0, 1);
+    if (unit.empty()) {
+      return content_error(ErrorCode::kRequiredFieldMissing,
+                           "PV1-3.1: the new ward (point of care) is required", "PV1", 3);
     }
     if (auto bad = stamp(x, {{"EVN", 6}, {"EVN", 2}, {"MSH", 7}}, e)) return *bad;
-    *e.mutable_estimated_discharge_changed()->mutable_estimated_discharge_at() =
-        to_proto(at.value());
+    e.mutable_ward_changed()->set_care_unit(unit);
+  } else {  // A08
+    return update(x, e, previous, same_patient);
   }
   Mapped out;
   out.events.push_back(std::move(e));
@@ -443,7 +503,7 @@ Mapped map_adt(const Message& m, const SenderConfig& c, const PreviousEstimate& 
 }
 
 Processed process(std::string_view bytes, const SenderConfig& config,
-                  const PreviousEstimate& previous) {
+                  const PreviousEstimate& previous, const SamePatientData& same_patient) {
   auto m = parse(bytes, config.parse);
   if (!m) {
     // The reject still echoes MSH (above all MSH-10, which the sender matches the ACK by) when the
@@ -457,7 +517,7 @@ Processed process(std::string_view bytes, const SenderConfig& config,
     return Processed{std::move(original),
                      answer(AckCode::kReject, ErrorCode::kSegmentSequence, m.error().message)};
   }
-  return Processed{original_of(m.value()), map_adt(m.value(), config, previous)};
+  return Processed{original_of(m.value()), map_adt(m.value(), config, previous, same_patient)};
 }
 
 }  // namespace samordna::hl7

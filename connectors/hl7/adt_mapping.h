@@ -53,6 +53,13 @@ struct SenderConfig {
 // that repeats it makes no event. Without it (the dry run) every A08 carrying PV2-9 makes one.
 using PreviousEstimate = std::function<std::optional<std::chrono::sys_seconds>(std::string_view)>;
 
+// Optional memory the listener provides: whether the patient data (the name and address as the
+// mapping reads them from PID-5 and PID-11) last sent for an episode, by its admission or an A08,
+// is this. An A08 repeating it makes no patientDataUpdated. Without it (the dry run) every A08
+// carrying a name or an address makes one.
+using SamePatientData =
+    std::function<bool(std::string_view episode, std::string_view name, std::string_view address)>;
+
 struct Mapped {
   Outcome outcome;  // the answer (the ACK's MSA-1 and ERR); kAccept with no events
                     // is "taken, nothing for the engine"
@@ -60,7 +67,8 @@ struct Mapped {
 };
 
 Mapped map_adt(const Message& m, const SenderConfig& config,
-               const PreviousEstimate& previous = nullptr);
+               const PreviousEstimate& previous = nullptr,
+               const SamePatientData& same_patient = nullptr);
 
 // Parses and maps one message: what `samordna hl7 parse` prints and the listener answers. An
 // unreadable message gets AR with the parser's reason.
@@ -69,7 +77,8 @@ struct Processed {
   Mapped mapped;
 };
 Processed process(std::string_view bytes, const SenderConfig& config,
-                  const PreviousEstimate& previous = nullptr);
+                  const PreviousEstimate& previous = nullptr,
+                  const SamePatientData& same_patient = nullptr);
 
 // An HL7 timestamp (DTM: YYYY[MM[DD[HH[MM[SS[.S...]]]]]][+/-ZZZZ]) at least to the day; without an
 // offset it is local time in `zone`. Fractions of a second are dropped.

@@ -112,6 +112,8 @@ Result<void> listener_keys(const std::string& path, const YAML::Node& node, List
         c.ack.durable_bound = std::chrono::milliseconds(v.as<int64_t>());
       } else if (key == "remember_estimates") {
         c.ack.remember_estimates = v.as<bool>();
+      } else if (key == "remember_patient_data") {
+        c.ack.remember_patient_data = v.as<bool>();
       } else if (key == "instance") {
         c.instance = v.as<std::string>();
       } else if (key == "memory_topic") {

@@ -38,10 +38,10 @@ struct ParseArgs {
   bool outcome = false;
 };
 
-std::optional<fhir::SenderConfig> sender_config(const std::string& path, int& status) {
-  fhir::SenderConfig config;
-  if (path.empty()) return config;
-  auto loaded = fhir::load_sender_config(path);
+std::optional<fhir::SenderTable> sender_table(const std::string& path, int& status) {
+  fhir::SenderTable table;
+  if (path.empty()) return table;
+  auto loaded = fhir::load_sender_table(path);
   if (!loaded) {
     std::cerr << "samordna: " << loaded.error().message << '\n';
     status = kExitUsage;
@@ -52,18 +52,23 @@ std::optional<fhir::SenderConfig> sender_config(const std::string& path, int& st
 
 int run_parse(const ParseArgs& args) {
   int status = kExitOk;
-  auto config = sender_config(args.config, status);
-  if (!config) return status;
+  auto table = sender_table(args.config, status);
+  if (!table) return status;
   std::ifstream in(args.file, std::ios::binary);
   if (!in) {
     std::cerr << "samordna: cannot read " << args.file << '\n';
     return kExitFailure;
   }
-  // At most one byte past the bound: a huge file is refused, not loaded.
+  // At most one byte past the largest bound: a huge file is refused, not loaded.
+  size_t max_bytes = table->defaults.max_resource_bytes;
+  for (const auto& o : table->senders) max_bytes = std::max(max_bytes, o.config.max_resource_bytes);
   std::string bytes;
-  bytes.resize(config->max_resource_bytes + 1);
+  bytes.resize(max_bytes + 1);
   in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
   bytes.resize(static_cast<std::size_t>(in.gcount()));
+  // The dry run has no client certificate: the sender is the one meta.source names, if any.
+  const fhir::SenderConfig* config = &table->select(std::nullopt, fhir::meta_source(bytes));
+  if (bytes.size() > config->max_resource_bytes) bytes.resize(config->max_resource_bytes + 1);
 
   fhir::Mapped mapped = fhir::map_any(bytes, *config);
   size_t events = 0;
@@ -179,12 +184,13 @@ void post_events(const http::Request& req, const http::Responder& respond,
 }
 
 // The encounter memory on Kafka: each request's new events and its episodes' new memory records
-// ("fhir/<sender>/<episode>" -> the event ids made) in one intake transaction, so after any crash
-// the memory says exactly which events are on the topic (connectors/kafka/intake.h).
+// ("fhir/<sender>/<episode>" -> the event ids made; the listener names each record by
+// fhir::memory_key, "<sender>/<episode>") in one intake transaction, so after any crash the memory
+// says exactly which events are on the topic (connectors/kafka/intake.h).
 class IntakeStore : public fhir::SnapshotStore {
  public:
-  IntakeStore(kafka::Intake& intake, std::string sender, milliseconds bound)
-      : intake_(intake), prefix_("fhir/" + std::move(sender) + "/"), bound_(bound) {}
+  IntakeStore(kafka::Intake& intake, milliseconds bound)
+      : intake_(intake), prefix_("fhir/"), bound_(bound) {}
 
   fhir::Snapshot known(const std::string& episode_id) const override {
     auto recalled = intake_.recall(prefix_ + episode_id);
@@ -226,8 +232,8 @@ class IntakeStore : public fhir::SnapshotStore {
 
 int run_listen(const ListenArgs& args) {
   int status = kExitOk;
-  auto sender = sender_config(args.config, status);
-  if (!sender) return status;
+  auto senders = sender_table(args.config, status);
+  if (!senders) return status;
   kafka::KafkaConfig kconfig;
   if (!args.kafka_config.empty()) {
     auto loaded = kafka::load_service_config(args.kafka_config);
@@ -280,9 +286,9 @@ int run_listen(const ListenArgs& args) {
     std::cerr << "samordna: " << intake.error().message << '\n';
     return intake.error().code == Errc::kInvalidArgument ? kExitUsage : kExitFailure;
   }
-  IntakeStore store(*intake.value(), sender->sender, bound);
+  IntakeStore store(*intake.value(), bound);
   fhir::ListenerOptions options;
-  options.config = *sender;
+  options.senders = std::move(*senders);
   http::Router router;
   fhir::add_routes(router, options, store);
   const int retry_after = options.retry_after_seconds;
@@ -330,7 +336,7 @@ void add_fhir_commands(CLI::App& app, Commands& commands) {
       "print the events a FHIR Encounter or Bundle would produce, or its OperationOutcome");
   parse->add_option("file", pargs->file, "one FHIR R4 JSON resource (Encounter or Bundle)")
       ->required();
-  parse->add_option("--config", pargs->config, "the sender's settings (YAML)");
+  parse->add_option("--config", pargs->config, "the senders' settings (YAML: defaults, senders:)");
   parse->add_flag("--outcome", pargs->outcome,
                   "print the answer the listener would give instead of the events");
   commands.emplace_back(parse, [pargs] { return run_parse(*pargs); });
@@ -343,7 +349,7 @@ void add_fhir_commands(CLI::App& app, Commands& commands) {
                      "samordna config file (kafka: section, topics)");
   listen->add_option("-X", largs->properties, "librdkafka property key=value (repeatable)");
   listen->add_option("--topic", largs->topic, "events topic (default: the config's)");
-  listen->add_option("--config", largs->config, "the sender's settings (YAML)");
+  listen->add_option("--config", largs->config, "the senders' settings (YAML: defaults, senders:)");
   listen->add_option("--instance", largs->instance,
                      "names this listener for Kafka transactions; stable across restarts, one "
                      "live process per name (default fhir)");

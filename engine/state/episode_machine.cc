@@ -392,6 +392,16 @@ class Step {
 
   // --- notices -------------------------------------------------------------------------------
 
+  // What the admission notice must hold (2 kap. 2 §) and the episode lacks, by field name.
+  std::vector<std::string> missing_admission_content() const {
+    const v1::Patient& patient = st_.admission().patient();
+    std::vector<std::string> missing;
+    if (patient.name().empty()) missing.emplace_back("patient.name");
+    if (patient.address().empty()) missing.emplace_back("patient.address");
+    if (!st_.has_estimated_discharge_at()) missing.emplace_back("estimatedDischargeAt");
+    return missing;
+  }
+
   // Sends the admission notice to every concerned unit that has not had it, if the notice can
   // hold what the law requires (2 kap. 2 §); otherwise holds it and tells the ward once.
   void send_admission_notices() {
@@ -402,10 +412,7 @@ class Step {
     if (pending.empty()) return;
 
     const v1::Patient& patient = st_.admission().patient();
-    std::vector<std::string> missing;
-    if (patient.name().empty()) missing.emplace_back("patient.name");
-    if (patient.address().empty()) missing.emplace_back("patient.address");
-    if (!st_.has_estimated_discharge_at()) missing.emplace_back("estimatedDischargeAt");
+    const std::vector<std::string> missing = missing_admission_content();
     if (!missing.empty()) {
       if (!st_.admission_notice_held()) {
         st_.set_admission_notice_held(true);
@@ -719,6 +726,46 @@ void on_estimated_discharge_changed(Step& s, const v1::Event& e) {
   st.set_estimated_discharge_at(to_unix(at));
   s.send_estimated_discharge_updates();
   if (st.admission_notice_held()) s.send_admission_notices();
+}
+
+// New patient data (HL7 A08, a FHIR Patient update): the name or registered address the admission
+// notice must hold (2 kap. 2 §). A notice held for want of them goes out now if this completes
+// it, to every unit still waiting; its deadline is the one the assessment opened (2 kap. 3 §:
+// 24 h from the assessment, not from this update), so a notice completed after it is late. What
+// was sent stays sent: the law asks for no correction of a notice, and the units get the new data
+// with their next notice that carries the patient (the discharge-ready notice).
+void on_patient_data_updated(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  const auto& msg = e.patient_data_updated();
+  auto* patient = st.mutable_admission()->mutable_patient();
+  if (!msg.name().empty()) patient->set_name(msg.name());
+  if (!msg.address().empty()) patient->set_address(msg.address());
+  if (st.admission_notice_held()) s.send_admission_notices();
+}
+
+// A transfer (HL7 A02): the new ward is the episode's ward from now on. Who is "the ward" decides
+// where the engine's messages to inpatient care go (proto/README.md, Addressees): the ward's
+// pending deadlines (a held admission notice, the information transfer) become the new ward's, so
+// their reminders and misses reach it; a notice still held is told to the new ward, which must now
+// complete it (the old ward's noticeHeld stays its own). Notices already sent keep the ward they
+// named; met and missed deadlines keep the ward that had them.
+void on_ward_changed(Step& s, const v1::Event& e) {
+  auto& st = s.st();
+  const std::string& unit = e.ward_changed().care_unit();
+  if (unit == st.admission().care_unit()) return;
+  st.mutable_admission()->set_care_unit(unit);
+  for (auto& d : *st.mutable_deadlines()) {
+    if (d.status() == DeadlineRecord::PENDING && d.responsible().role() == Party::INPATIENT_CARE) {
+      d.mutable_responsible()->set_unit(unit);
+    }
+  }
+  if (st.admission_notice_held()) {
+    s.emit_held(v1::NoticeHeld::ADMISSION_NOTICE, v1::NoticeHeld::MISSING_CONTENT,
+                s.missing_admission_content());
+  }
+  if (st.discharge_ready_notice_held()) {
+    s.emit_held(v1::NoticeHeld::DISCHARGE_READY_NOTICE, v1::NoticeHeld::MISSING_CONSENT);
+  }
 }
 
 void on_consent(Step& s, const v1::Event& e) {
@@ -1125,7 +1172,7 @@ namespace {
 constexpr size_t kDefaultStringLimit = 1024;
 size_t string_limit(const google::protobuf::FieldDescriptor& f) {
   const std::string& name = f.full_name();
-  if (name == "samordna.v1.Admitted.care_unit" ||
+  if (name == "samordna.v1.Admitted.care_unit" || name == "samordna.v1.WardChanged.care_unit" ||
       name == "samordna.v1.NeedsAssessed.outpatient_unit" ||
       name == "samordna.v1.CareContactAppointed.unit") {
     return 256;  // an HSA id is at most 31 characters; local unit ids are short
@@ -1298,6 +1345,16 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
         return reject(C::kMalformed, "careContactAppointed.unit is required");
       }
       return std::nullopt;
+    case v1::Event::kPatientDataUpdated:
+      if (e.patient_data_updated().name().empty() && e.patient_data_updated().address().empty()) {
+        return reject(C::kMalformed, "patientDataUpdated needs a name or an address");
+      }
+      return std::nullopt;
+    case v1::Event::kWardChanged:
+      if (e.ward_changed().care_unit().empty()) {
+        return reject(C::kMalformed, "wardChanged.careUnit is required");
+      }
+      return std::nullopt;
     default:
       return std::nullopt;
   }
@@ -1464,6 +1521,12 @@ StepResult apply_event(const storage::v1::EpisodeState* state, const v1::Event& 
       break;
     case v1::Event::kDischargeCancelled:
       on_discharge_cancelled(s);
+      break;
+    case v1::Event::kPatientDataUpdated:
+      on_patient_data_updated(s, e);
+      break;
+    case v1::Event::kWardChanged:
+      on_ward_changed(s, e);
       break;
     case v1::Event::kNoticeAcknowledged:
       on_notice_acknowledged(s, e);

@@ -1,7 +1,8 @@
 // Fuzzes the FHIR path as `samordna fhir parse` and the listener run it: map an Encounter or a
-// transaction/batch Bundle (with and without a listener memory), build the OperationOutcome and
-// the Bundle response. Must never crash, throw, hang or leak; no diagnostic may quote the input
-// (the digit runs identity numbers are made of).
+// transaction/batch Bundle (with and without a listener memory: a known admission also reads a
+// Patient update), read meta.source, build the OperationOutcome and the Bundle response. Must never
+// crash, throw, hang or leak; no diagnostic may quote the input (the digit runs identity numbers
+// are made of).
 
 #include <cstddef>
 #include <cstdint>
@@ -51,6 +52,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     counts.push_back(new_events(r.events, {}).size());
   }
   for (const auto& i : m.issues) check_no_echo(bytes, i.diagnostics);
+  // How the listener picks the sender's settings (meta.source): never throws.
+  (void)meta_source(bytes);
   std::string text =
       m.kind == Mapped::Kind::kEncounter ? operation_outcome(m.issues) : bundle_response(m, counts);
   if (text.empty()) std::abort();

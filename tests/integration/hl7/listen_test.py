@@ -58,11 +58,11 @@ EXPECTED = {
     "hapi_ADT_A08_v2.3_quoted_nulls.hl7": ("CE", "100", []),
     "polaris_ACK_AA_v2.3.hl7": ("AR", "100", []),                       # MSH-2 ^~\\&
     "polaris_ADT_A01_v2.3.hl7": ("AA", None, []),                       # INPATIENT not I
-    "polaris_ADT_A02_v2.3.hl7": ("AA", None, []),
+    "polaris_ADT_A02_v2.3.hl7": ("AA", None, []),  # INPATIENT is not I: no wardChanged
     "polaris_ADT_A03_v2.3.hl7": ("AA", None, ["Q434830604T435994908X158251A1096#1"]),
     "polaris_ADT_A04_v2.3.hl7": ("AA", None, []),
     "polaris_ADT_A05_v2.3.hl7": ("AA", None, []),
-    "polaris_ADT_A08_v2.3.hl7": ("AA", None, []),
+    "polaris_ADT_A08_v2.3.hl7": ("AA", None, []),  # nor patientDataUpdated
     "polaris_ADT_A11_v2.3.hl7": ("CA", None, ["611321918610#1"]),       # MSH-15 AL
     "polaris_ADT_A12_v2.3.hl7": ("AA", None, []),
     "polaris_ADT_A13_v2.3.hl7": ("AA", None, ["Q543961008T545123385X16159A1096#1"]),
@@ -320,6 +320,7 @@ def main():
         tls_ids = tls_check(samordna, bootstrap, tag, listener)
         expected_ids += tls_ids
         limits_check(samordna, bootstrap, tag, listener)
+        expected_ids += ["X1#1", "X2#1"]  # the two A02s served: wardChanged each
 
         # 9. SIGTERM with a message in flight: it is answered, the listener exits 0.
         c = mllp.Client(port)

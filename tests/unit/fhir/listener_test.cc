@@ -120,6 +120,92 @@ TEST_F(Fixture, ErrorsAreOperationOutcomesWithoutValues) {
   EXPECT_TRUE(published.empty());
 }
 
+// Per-sender settings (issue 10 item 3): meta.source picks an entry; each sender's events carry
+// its own source, its memory is its own, and a certificate-bound entry answers only to the
+// certificate the handshake verified.
+TEST(ListenerSenders, EachRequestGetsItsSendersSettings) {
+  std::vector<v1::Event> published;
+  InProcessStore store{[&](std::vector<v1::Event> ev, std::function<void(bool)> done) {
+    for (auto& e : ev) published.push_back(std::move(e));
+    done(true);
+  }};
+  ListenerOptions options;
+  SenderOverride lasarett;
+  lasarett.source = "urn:oid:1.2.752.29.4.99";
+  lasarett.config.sender = "lasarett";
+  lasarett.config.episode_prefix = "LAS:";
+  options.senders.senders.push_back(lasarett);
+  SenderOverride uas;
+  uas.client = "CN=cosmic.uas.se";
+  uas.config.sender = "uas";
+  uas.config.episode_prefix = "UAS:";
+  options.senders.senders.push_back(uas);
+  http::Router router;
+  add_routes(router, options, store);
+  auto post = [&](json body, std::optional<std::string> client) {
+    http::Request r;
+    r.method = "POST";
+    r.path = "/fhir";
+    r.body = body.dump();
+    r.tls_peer_subject = std::move(client);
+    return router.handle(std::move(r));
+  };
+  json from_lasarett = bundle();
+  from_lasarett["meta"] = {{"source", "urn:oid:1.2.752.29.4.99"}};
+  ASSERT_EQ(post(from_lasarett, std::nullopt).status, 200);
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].source(), "fhir:lasarett");
+  EXPECT_EQ(published[0].episode_id(), "LAS:E1");
+  // The same encounter from the default sender is another sender's: its own memory, its events.
+  ASSERT_EQ(post(bundle(), std::nullopt).status, 200);
+  ASSERT_EQ(published.size(), 2u);
+  EXPECT_EQ(published[1].source(), "fhir:default");
+  EXPECT_EQ(published[1].episode_id(), "E1");
+  // The certificate's entry; meta.source cannot claim it without the certificate.
+  ASSERT_EQ(post(bundle(), std::string("CN=cosmic.uas.se")).status, 200);
+  ASSERT_EQ(published.size(), 3u);
+  EXPECT_EQ(published[2].source(), "fhir:uas");
+  EXPECT_EQ(published[2].episode_id(), "UAS:E1");
+  // Each one again: each sender's memory knows its own, nothing new.
+  EXPECT_EQ(post(from_lasarett, std::nullopt).status, 200);
+  EXPECT_EQ(post(bundle(), std::nullopt).status, 200);
+  EXPECT_EQ(post(bundle(), std::string("CN=cosmic.uas.se")).status, 200);
+  EXPECT_EQ(published.size(), 3u);
+  EXPECT_FALSE(store.known("lasarett/LAS:E1").ids.empty());
+  EXPECT_FALSE(store.known("default/E1").ids.empty());
+  EXPECT_FALSE(store.known("uas/UAS:E1").ids.empty());
+}
+
+// New patient data (issue 10 item 1, FHIR): the Patient carried again with a new meta.lastUpdated
+// makes patientDataUpdated for the known admission; the version the admission carried, sent
+// again, makes nothing.
+TEST_F(Fixture, ANewPatientVersionMakesPatientDataUpdated) {
+  json b = bundle();
+  b["entry"][0]["resource"]["meta"] = {{"lastUpdated", "2025-01-02T09:00:00Z"}};
+  ASSERT_EQ(call("POST", "/fhir", b.dump()).status, 200);
+  ASSERT_EQ(published.size(), 1u);
+  EXPECT_EQ(published[0].size(), 1u);  // admitted only
+  ASSERT_EQ(call("POST", "/fhir", b.dump()).status, 200);
+  EXPECT_EQ(published.size(), 1u);  // the same version: nothing
+  b["entry"][0]["resource"]["meta"] = {{"lastUpdated", "2025-01-02T12:00:00Z"}};
+  b["entry"][0]["resource"]["name"] =
+      json::array({{{"use", "official"}, {"family", "Tolvansson"}, {"given", {"Tolvan"}}}});
+  b["entry"][0]["resource"]["address"] = json::array({{{"line", {"Gatan 1"}},
+                                                       {"postalCode", "75320"},
+                                                       {"city", "Uppsala"},
+                                                       {"district", "0380"}}});
+  ASSERT_EQ(call("POST", "/fhir", b.dump()).status, 200);
+  ASSERT_EQ(published.size(), 2u);
+  ASSERT_EQ(published[1].size(), 1u);
+  const v1::Event& e = published[1][0];
+  EXPECT_EQ(e.event_id(), "E1/patient/1735819200");  // 2025-01-02T12:00:00Z
+  EXPECT_EQ(e.patient_data_updated().name(), "Tolvan Tolvansson");
+  EXPECT_EQ(e.patient_data_updated().address(), "Gatan 1, 75320 Uppsala");
+  EXPECT_EQ(e.occurred_at().seconds(), 1735819200);
+  ASSERT_EQ(call("POST", "/fhir", b.dump()).status, 200);
+  EXPECT_EQ(published.size(), 2u);  // that version again: nothing
+}
+
 // A store whose compare-and-set always loses: the answer asks for a resend, nothing is published.
 struct LosingStore : SnapshotStore {
   Snapshot known(const std::string&) const override { return {}; }

@@ -357,5 +357,65 @@ TEST(SenderConfigFile, KeysTypesAndTypos) {
   fs::remove_all(dir);
 }
 
+// The listener's table: top-level keys are the defaults, `senders:` the others, chosen by the
+// verified client certificate and/or meta.source (README, "Senders").
+TEST(SenderConfigFile, TableOfSendersChosenByCertificateOrSource) {
+  fs::path dir = fs::temp_directory_path() / ("fhir-table-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  auto write = [&](const char* text) {
+    std::ofstream(dir / "t.yaml") << text;
+    return load_sender_table((dir / "t.yaml").string());
+  };
+  auto t = write(
+      "region: '03'\n"
+      "senders:\n"
+      "  - client: CN=cosmic.uas.se,O=Region Uppsala\n"
+      "    sender: uas\n"
+      "    episode_prefix: 'UAS:'\n"
+      "  - source: urn:oid:1.2.752.29.4.99\n"
+      "    sender: lasarett\n"
+      "    inpatient_classes: [IMP, INPATIENT]\n"
+      "  - client: CN=ward.sus.se\n"
+      "    source: http://sus.se/pas\n"
+      "    sender: sus\n");
+  ASSERT_TRUE(t.has_value()) << t.error().message;
+  const SenderTable& table = t.value();
+  EXPECT_EQ(table.defaults.sender, "default");
+  ASSERT_EQ(table.senders.size(), 3u);
+  EXPECT_EQ(table.senders[0].config.region, "03");  // a default the entry does not set
+  EXPECT_TRUE(table.uses_source());
+  using S = std::optional<std::string_view>;
+  EXPECT_EQ(table.select(S("CN=cosmic.uas.se,O=Region Uppsala"), std::nullopt).sender, "uas");
+  EXPECT_EQ(
+      table.select(S("CN=cosmic.uas.se,O=Region Uppsala"), S("urn:oid:1.2.752.29.4.99")).sender,
+      "uas");  // the certificate decides, not what the resource claims
+  EXPECT_EQ(table.select(std::nullopt, S("urn:oid:1.2.752.29.4.99")).sender, "lasarett");
+  EXPECT_EQ(table.select(std::nullopt, S("urn:oid:1.2.752.29.4.99")).inpatient_classes.size(), 2u);
+  // An entry bound to a certificate cannot be claimed by meta.source alone, nor by another one.
+  EXPECT_EQ(table.select(std::nullopt, S("http://sus.se/pas")).sender, "default");
+  EXPECT_EQ(table.select(S("CN=other"), S("http://sus.se/pas")).sender, "default");
+  EXPECT_EQ(table.select(S("CN=ward.sus.se"), S("http://sus.se/pas")).sender, "sus");
+  EXPECT_EQ(table.select(S("CN=ward.sus.se"), std::nullopt).sender, "default");
+  EXPECT_EQ(table.select(std::nullopt, std::nullopt).sender, "default");
+  // A plain sender file is a table without senders.
+  auto plain = write("sender: sus\n");
+  ASSERT_TRUE(plain.has_value());
+  EXPECT_EQ(plain.value().defaults.sender, "sus");
+  EXPECT_TRUE(plain.value().senders.empty());
+  EXPECT_FALSE(plain.value().uses_source());
+  // Each entry needs a way to be chosen and a name of its own.
+  EXPECT_FALSE(write("senders:\n  - sender: x\n").has_value());
+  EXPECT_FALSE(write("senders:\n  - source: s\n").has_value());
+  EXPECT_FALSE(write("senders:\n  - source: s\n    sender: default\n").has_value());
+  EXPECT_FALSE(
+      write("senders:\n  - source: s\n    sender: x\n  - source: t\n    sender: x\n").has_value());
+  auto typo = write("senders:\n  - source: s\n    sender: x\n    regoin: '03'\n");
+  ASSERT_FALSE(typo.has_value());
+  EXPECT_NE(typo.error().message.find(":4: unknown key regoin"), std::string::npos)
+      << typo.error().message;
+  EXPECT_FALSE(write("senders: x\n").has_value());
+  fs::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace samordna::fhir

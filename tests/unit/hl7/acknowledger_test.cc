@@ -181,12 +181,17 @@ TEST(Hl7Acknowledger, TheMemoryKeyHoldsNoValueFromTheMessage) {
   Acknowledger ack(store, {});
   Replies r;
   ack.handle(a01("CONTROL-191212121212"), r.reply());
-  ASSERT_EQ(store.memory.size(), 1u);
+  // The message's record and the patient data's digest for the episode (hl7pat/<episode>).
+  ASSERT_EQ(store.memory.size(), 2u);
   const auto& [key, value] = *store.memory.begin();
   EXPECT_EQ(key.rfind("hl7/", 0), 0u);
   EXPECT_EQ(key.size(), 4u + 32u);
   EXPECT_EQ(key.find("191212121212"), std::string::npos);
   EXPECT_EQ(value.first.find("Tolvansson"), std::string::npos);
+  const auto& [pkey, pvalue] = *store.memory.rbegin();
+  EXPECT_EQ(pkey, "hl7pat/SUS:V7001");
+  EXPECT_EQ(pvalue.first.size(), 64u);  // SHA-256, hex
+  EXPECT_EQ(pvalue.first.find("Tolvansson"), std::string::npos);
 }
 
 TEST(Hl7Acknowledger, AnA08RepeatingTheEstimateMakesNoEvent) {
@@ -201,6 +206,34 @@ TEST(Hl7Acknowledger, AnA08RepeatingTheEstimateMakesNoEvent) {
   EXPECT_EQ(store.submitted[1].size(), 0u);  // remembered: no event, still AA
   EXPECT_EQ(store.submitted[2].size(), 1u);
   for (const auto& a : r.acks) EXPECT_EQ(msa(a).substr(0, 7), "MSA|AA|");
+}
+
+// The patient data the A01 carried is remembered (as a digest, no name or address in the memory):
+// an A08 repeating it makes no patientDataUpdated, one with a new address makes one.
+TEST(Hl7Acknowledger, AnA08RepeatingThePatientDataMakesNoEvent) {
+  FakeStore store;
+  Acknowledger ack(store, {});
+  Replies r;
+  ack.handle(a01("P1"), r.reply());
+  std::string same = a01("P2");
+  same.replace(same.find("ADT^A01^ADT_A01"), 15, "ADT^A08^ADT_A01");
+  ack.handle(same, r.reply());
+  std::string moved = a01("P3");
+  moved.replace(moved.find("ADT^A01^ADT_A01"), 15, "ADT^A08^ADT_A01");
+  moved.replace(moved.find("Gatan 1"), 7, "Gatan 2");
+  ack.handle(moved, r.reply());
+  ack.handle(same, r.reply());  // P2 resent: its stored ACK, nothing new
+  ASSERT_EQ(store.submitted.size(), 3u);
+  EXPECT_EQ(store.submitted[0].size(), 1u);  // admitted
+  EXPECT_EQ(store.submitted[1].size(), 0u);  // the same name and address: no event, still AA
+  ASSERT_EQ(store.submitted[2].size(), 1u);
+  EXPECT_TRUE(store.submitted[2][0].has_patient_data_updated());
+  EXPECT_EQ(store.submitted[2][0].patient_data_updated().address(), "Gatan 2, 11122 Stockholm");
+  for (const auto& a : r.acks) EXPECT_EQ(msa(a).substr(0, 7), "MSA|AA|");
+  for (const auto& [key, value] : store.memory) {
+    EXPECT_EQ(value.first.find("Gatan"), std::string::npos) << key;
+    EXPECT_EQ(value.first.find("Tolvan"), std::string::npos) << key;
+  }
 }
 
 TEST(Hl7Acknowledger, ABatchIsAnsweredWithABatchOfAcks) {

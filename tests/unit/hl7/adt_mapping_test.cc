@@ -197,13 +197,125 @@ TEST(Hl7AdtMapping, A13CancelsTheDischargeOfTheSameEpisode) {
 TEST(Hl7AdtMapping, A08EmitsOnlyWhenTheEstimateChanges) {
   std::string a08 = kA01;
   a08.replace(a08.find("ADT^A01^ADT_A01"), 15, "ADT^A08^ADT_A01");
-  auto p = process(a08, {});
+  // The patient data as the listener remembers it from the A01: no patientDataUpdated.
+  SamePatientData known_patient = [](std::string_view, std::string_view, std::string_view) {
+    return true;
+  };
+  auto p = process(a08, {}, nullptr, known_patient);
   ASSERT_EQ(p.mapped.events.size(), 1U);
   EXPECT_TRUE(p.mapped.events[0].has_estimated_discharge_changed());
+  EXPECT_EQ(p.mapped.events[0].event_id(), "M100#1");
   PreviousEstimate same = [](std::string_view) {
     return std::optional<std::chrono::sys_seconds>(from_unix(1741950000));  // 2025-03-14T11:00Z
   };
-  EXPECT_TRUE(process(a08, {}, same).mapped.events.empty());
+  EXPECT_TRUE(process(a08, {}, same, known_patient).mapped.events.empty());
+}
+
+// A08 with new patient data (issue 10: "new patient data that completes a held admission notice
+// releases it"): PID-5 and PID-11 as the A01 reads them, in patientDataUpdated, id <MSH-10>#2
+// whatever else the message makes; not when the listener remembers the same data.
+TEST(Hl7AdtMapping, A08WithPatientDataMakesPatientDataUpdated) {
+  std::string a08 = kA01;
+  a08.replace(a08.find("ADT^A01^ADT_A01"), 15, "ADT^A08^ADT_A01");
+  a08.erase(a08.find("PV2|"));  // no estimate: only the patient data
+  std::string seen_episode, seen_name, seen_address;
+  SamePatientData other = [&](std::string_view episode, std::string_view name,
+                              std::string_view address) {
+    seen_episode = episode;
+    seen_name = name;
+    seen_address = address;
+    return false;
+  };
+  auto p = process(a08, {}, nullptr, other);
+  EXPECT_EQ(p.mapped.outcome.code, AckCode::kAccept) << p.mapped.outcome.text;
+  EXPECT_EQ(json(p.mapped),
+            "{\"eventId\":\"M100#2\",\"episodeId\":\"SUS:V7001\",\"occurredAt\":"
+            "\"2025-03-10T07:00:00Z\",\"recordedAt\":\"2025-03-10T07:14:00Z\",\"source\":"
+            "\"hl7:PAS^SUS\",\"patientDataUpdated\":{\"name\":\"Tolvan Tolvansson\","
+            "\"address\":\"Gatan 1, 11122 Stockholm\"}}\n");
+  EXPECT_EQ(seen_episode, "SUS:V7001");
+  EXPECT_EQ(seen_name, "Tolvan Tolvansson");
+  EXPECT_EQ(seen_address, "Gatan 1, 11122 Stockholm");
+  // The dry run (no memory): the same.
+  EXPECT_EQ(json(process(a08, {}).mapped), json(p.mapped));
+  // Remembered: nothing, with a reason.
+  SamePatientData same = [](std::string_view, std::string_view, std::string_view) { return true; };
+  auto q = process(a08, {}, nullptr, same);
+  EXPECT_EQ(q.mapped.outcome.code, AckCode::kAccept);
+  EXPECT_TRUE(q.mapped.events.empty());
+  EXPECT_FALSE(q.mapped.outcome.text.empty());
+  // With a new estimate as well: both, the estimate first (#1), the patient data #2.
+  std::string both = kA01;
+  both.replace(both.find("ADT^A01^ADT_A01"), 15, "ADT^A08^ADT_A01");
+  auto r = process(both, {});
+  ASSERT_EQ(r.mapped.events.size(), 2U);
+  EXPECT_TRUE(r.mapped.events[0].has_estimated_discharge_changed());
+  EXPECT_EQ(r.mapped.events[1].event_id(), "M100#2");
+  EXPECT_TRUE(r.mapped.events[1].has_patient_data_updated());
+  // An outpatient visit's A08: no patient data (no episode to complete).
+  std::string outpatient = a08;
+  outpatient.replace(outpatient.find("PV1|1|I|"), 8, "PV1|1|O|");
+  auto o = process(outpatient, {});
+  EXPECT_EQ(o.mapped.outcome.code, AckCode::kAccept);
+  EXPECT_TRUE(o.mapped.events.empty());
+  // Neither an estimate nor a name or address: nothing.
+  std::string bare = a08;
+  bare.replace(bare.find("PID|1|"), bare.find("PV1|") - bare.find("PID|1|"), "PID|1\r");
+  auto b = process(bare, {});
+  EXPECT_EQ(b.mapped.outcome.code, AckCode::kAccept);
+  EXPECT_TRUE(b.mapped.events.empty());
+}
+
+// The polaris A02 and A08 from a sender whose INPATIENT class is configured (as its A01 needs):
+// A02 → wardChanged, A08 → patientDataUpdated. Expected by hand from the files.
+TEST(Hl7AdtMapping, PolarisSamplesWithInpatientConfigured) {
+  const fs::path dir = fs::path(SAMORDNA_SHARED_DIR) / "data" / "hl7v2";
+  if (!fs::is_directory(dir)) GTEST_SKIP() << "no " << dir;
+  SenderConfig c;
+  c.inpatient_classes = {"INPATIENT"};
+  auto read = [&](const char* name) {
+    std::ifstream in(dir / name, std::ios::binary);
+    return std::string{std::istreambuf_iterator<char>(in), {}};
+  };
+  // A02: PV1-3.1 "J-WD 5A" is the new ward; EVN-2 20170407110344 summer time (UTC+2), EVN-6
+  // absent; PV1-19 907665208.
+  EXPECT_EQ(json(process(read("polaris_ADT_A02_v2.3.hl7"), c).mapped),
+            "{\"eventId\":\"Q433046227T434210520X157666A1096#1\",\"episodeId\":\"OXON:907665208\","
+            "\"occurredAt\":\"2017-04-07T09:03:44Z\",\"recordedAt\":\"2017-04-07T09:03:44Z\","
+            "\"source\":\"hl7:c0481^OXON\",\"wardChanged\":{\"careUnit\":\"J-WD 5A\"}}\n");
+  // A08 without PV2-9, with PID-5 ZZZTHISISBRANDNEW^ZZZTEST (family^given) and PID-11
+  // "Churchill Hospital, Old Road"^Headington^OXFORD^""^OX3 7LE: patientDataUpdated (#2), the
+  // name given then family, the address XAD-1, XAD-5 XAD-3. EVN-2 20170712075645 (UTC+2).
+  EXPECT_EQ(json(process(read("polaris_ADT_A08_v2.3.hl7"), c).mapped),
+            "{\"eventId\":\"Q547302509T548464886X17441A1096#2\",\"episodeId\":\"OXON:909127677\","
+            "\"occurredAt\":\"2017-07-12T05:56:45Z\",\"recordedAt\":\"2017-07-12T05:56:45Z\","
+            "\"source\":\"hl7:c0481^OXON\",\"patientDataUpdated\":{\"name\":\"ZZZTEST "
+            "ZZZTHISISBRANDNEW\",\"address\":\"Churchill Hospital, Old Road, OX3 7LE OXFORD\"}}\n");
+}
+
+// A02 (transfer): PV1-3.1 is the new ward; wardChanged for the episode of PV1-19.
+TEST(Hl7AdtMapping, A02MakesWardChanged) {
+  std::string a02 = kA01;
+  a02.replace(a02.find("ADT^A01^ADT_A01"), 15, "ADT^A02^ADT_A02");
+  a02.replace(a02.find("PV1|1|I|MED3"), 12, "PV1|1|I|GER7");
+  auto p = process(a02, {});
+  EXPECT_EQ(p.mapped.outcome.code, AckCode::kAccept) << p.mapped.outcome.text;
+  EXPECT_EQ(json(p.mapped),
+            "{\"eventId\":\"M100#1\",\"episodeId\":\"SUS:V7001\",\"occurredAt\":"
+            "\"2025-03-10T07:00:00Z\",\"recordedAt\":\"2025-03-10T07:14:00Z\",\"source\":"
+            "\"hl7:PAS^SUS\",\"wardChanged\":{\"careUnit\":\"GER7\"}}\n");
+  std::string nowhere = a02;
+  nowhere.replace(nowhere.find("PV1|1|I|GER7"), 12, "PV1|1|I|");
+  auto q = process(nowhere, {});
+  EXPECT_EQ(q.mapped.outcome.code, AckCode::kError);
+  EXPECT_EQ(q.mapped.outcome.error, ErrorCode::kRequiredFieldMissing);
+  EXPECT_TRUE(q.mapped.events.empty());
+  // An outpatient visit's transfer: no episode, no event.
+  std::string outpatient = a02;
+  outpatient.replace(outpatient.find("PV1|1|I|"), 8, "PV1|1|O|");
+  auto o = process(outpatient, {});
+  EXPECT_EQ(o.mapped.outcome.code, AckCode::kAccept);
+  EXPECT_TRUE(o.mapped.events.empty());
 }
 
 TEST(Hl7AdtMapping, ResendGivesTheSameEventIds) {
@@ -338,6 +450,8 @@ TEST(Hl7AdtMapping, EverySharedFile) {
       {"polaris_ADT_A38_v2.3.hl7", {A::kReject, E::kSegmentSequence, ""}},
       // PV1-2 INPATIENT is not a table 0004 code: not inpatient unless configured.
       {"polaris_ADT_A01_v2.3.hl7", {A::kAccept, E::kNone, ""}},
+      // A02 and A08: PV1-2 INPATIENT is not inpatient by default (as for the A01): no wardChanged,
+      // no patientDataUpdated (PolarisSamplesWithInpatientConfigured has them).
       {"polaris_ADT_A02_v2.3.hl7", {A::kAccept, E::kNone, ""}},
       // A03: EVN-2 20170428133500 (summer time, UTC+2) is both times (EVN-6 absent, PV1-45 equal);
       // PV1-19 907665600; PV1-36 3768737.

@@ -7,6 +7,7 @@
 #
 #   bash deploy/install-deps.sh           install what is missing
 #   bash deploy/install-deps.sh --check   list what is missing; exit 1 if anything is, 0 if not
+#   bash deploy/install-deps.sh --bench   also the benchmarks' tools (not needed to build or test)
 set -euo pipefail
 
 export DEBIAN_FRONTEND=noninteractive
@@ -36,6 +37,11 @@ command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || packages+=(maven)
 # HAPI HL7v2, the independent MLLP sender of tests/integration/hl7/hapi_test.sh, is compiled with javac.
 command -v javac >/dev/null 2>&1 || packages+=(default-jdk-headless)
+# The benchmarks only (tests/bench/run_serve_bench.sh): wrk, the HTTP load client.
+if [[ ${1:-} == --bench ]]; then
+  packages+=(wrk)
+  shift
+fi
 
 # One dpkg-query for the whole list. Unknown packages print nothing on stdout (an error on
 # stderr), so anything not reported as "ii" below counts as missing.

@@ -289,17 +289,26 @@ HttpResponse Api::handle(const HttpRequest& req) const {
     return finish(r);
   }
 
-  // Authentication.
+  // Authentication: a bearer token, else a client certificate the deployment mapped to an
+  // organisation (mTLS, client_certs.h). A token wins: a mapped system forwarding a user's token
+  // acts as that user.
   static constexpr std::string_view kBearer = "Bearer ";
-  if (req.authorization.size() <= kBearer.size() ||
-      std::string_view(req.authorization).substr(0, kBearer.size()) != kBearer) {
+  const Instant now = clock_.now();
+  const bool bearer = req.authorization.size() > kBearer.size() &&
+                      std::string_view(req.authorization).substr(0, kBearer.size()) == kBearer;
+  std::optional<Principal> by_certificate;
+  if (!bearer && req.client_certificate_subject && hooks_.client_certificate) {
+    by_certificate = hooks_.client_certificate(*req.client_certificate_subject);
+  }
+  if (!bearer && !by_certificate) {
     auto r = error(401, "unauthorized", "a bearer token is required");
     r.headers.emplace_back("WWW-Authenticate", "Bearer");
     return finish(r);
   }
-  const Instant now = clock_.now();
   auto principal =
-      verifier_.verify(std::string_view(req.authorization).substr(kBearer.size()), now);
+      by_certificate
+          ? Result<Principal>(std::move(*by_certificate))
+          : verifier_.verify(std::string_view(req.authorization).substr(kBearer.size()), now);
   if (!principal) {
     auto r = error(401, "unauthorized", principal.error().message);
     r.headers.emplace_back("WWW-Authenticate", "Bearer error=\"invalid_token\"");

@@ -40,6 +40,8 @@ struct HttpRequest {
   std::string authorization;                               // the Authorization header, if any
   std::string accept;                                      // the Accept header, if any
   std::string body;
+  // The subject (RFC 2253) of the client certificate the TLS handshake verified (mTLS), if any.
+  std::optional<std::string> client_certificate_subject;
 };
 
 struct HttpResponse {
@@ -69,6 +71,10 @@ struct ApiHooks {
   std::function<void(const std::string& method, const std::string& route, int status,
                      std::chrono::nanoseconds took)>
       observe;
+  // mTLS: the caller a verified client certificate stands for (client_certs.h), or nullopt for
+  // a subject the deployment did not map. Asked only when the request has no bearer token; unset
+  // = certificates authenticate no one.
+  std::function<std::optional<Principal>(const std::string& subject)> client_certificate;
 };
 
 class Api {

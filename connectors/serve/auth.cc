@@ -198,11 +198,25 @@ Result<Verifier> Verifier::from_file(const std::filesystem::path& file, AuthConf
   return v;
 }
 
+Verifier::Keys Verifier::keys() const {
+  std::lock_guard lock(*mu_);
+  return keys_;
+}
+
+size_t Verifier::key_count() const { return keys()->size(); }
+
+void Verifier::replace_keys(const Verifier& fresh) {
+  Keys k = fresh.keys();
+  std::lock_guard lock(*mu_);
+  keys_ = std::move(k);
+}
+
 Result<Principal> Verifier::verify(std::string_view token, Instant now) const {
   if (token.empty() || token.size() > 16384) return bad_token("missing or too long");
   const std::string t(token);
   JwtPtr jwt;
-  for (const auto& key : keys_) {
+  const Keys keys = this->keys();
+  for (const auto& key : *keys) {
     jwt_t* raw = nullptr;
     const int rc =
         jwt_decode(&raw, t.c_str(), reinterpret_cast<const unsigned char*>(key.pem.data()),

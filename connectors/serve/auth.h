@@ -16,6 +16,7 @@
 #include <chrono>
 #include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -56,9 +57,14 @@ class Verifier {
   static Result<Verifier> from_jwks(const std::string& json, AuthConfig config);
 
   // The caller, or kInvalidArgument with the check that failed ("signature", "expired", ...).
+  // Thread-safe, also against replace_keys().
   Result<Principal> verify(std::string_view token, Instant now) const;
 
-  size_t key_count() const { return keys_.size(); }
+  // Key rotation without a restart (key_reload.h): from now on the keys are `fresh`'s; the issuer
+  // and audience stay. A verify() already running finishes with the keys it started with.
+  void replace_keys(const Verifier& fresh);
+
+  size_t key_count() const;
 
   struct Key {
     std::string pem;  // SubjectPublicKeyInfo PEM
@@ -66,9 +72,16 @@ class Verifier {
   };
 
  private:
+  using Keys = std::shared_ptr<const std::vector<Key>>;
   Verifier(std::vector<Key> keys, AuthConfig config)
-      : keys_(std::move(keys)), config_(std::move(config)) {}
-  std::vector<Key> keys_;
+      : keys_(std::make_shared<const std::vector<Key>>(std::move(keys))),
+        config_(std::move(config)) {}
+  Keys keys() const;
+
+  // The key set is immutable; rotation swaps the pointer under `mu_` (held only for the copy of
+  // the pointer, never during a signature check). unique_ptr keeps the Verifier movable.
+  std::unique_ptr<std::mutex> mu_ = std::make_unique<std::mutex>();
+  Keys keys_;
   AuthConfig config_;
 };
 

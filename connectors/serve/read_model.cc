@@ -172,6 +172,10 @@ Result<Db> open_db(const std::filesystem::path& file) {
   // WAL mode is atomic across a process crash (SIGKILL); a power loss may lose the last batches,
   // rows and offsets together, which the consumer then reads again.
   SAMORDNA_TRYV(exec(raw, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"));
+  // SQLite's default page cache (2 MB) made every index insert of a batch re-read its pages from
+  // the OS (perf: kernel copies were the top cost of apply(); tests/bench/README.md): 64 MiB per
+  // connection holds the hot index pages, and mmap reads the rest without a copy.
+  SAMORDNA_TRYV(exec(raw, "PRAGMA cache_size=-65536; PRAGMA mmap_size=4294967296;"));
   return db;
 }
 

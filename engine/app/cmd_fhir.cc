@@ -23,6 +23,8 @@
 #include "connectors/kafka/intake.h"
 #include "connectors/kafka/publisher.h"
 #include "engine/app/commands.h"
+#include "engine/app/listener_metrics.h"
+#include "engine/app/metrics_http.h"
 #include "engine/core/json_codec.h"
 #include "engine/core/json_error.h"
 #include "engine/state/episode_machine.h"
@@ -126,6 +128,8 @@ struct ListenArgs {
   std::string tls_cert, tls_key, tls_client_ca;
   bool require_client_cert = false;
   size_t max_connections = 512;
+  int metrics_port = 0;  // 0: no /metrics
+  std::string metrics_address = "127.0.0.1";
 };
 
 constexpr const char* kFhirJson = "application/fhir+json; charset=utf-8";
@@ -189,8 +193,9 @@ void post_events(const http::Request& req, const http::Responder& respond,
 // says exactly which events are on the topic (connectors/kafka/intake.h).
 class IntakeStore : public fhir::SnapshotStore {
  public:
-  IntakeStore(kafka::Intake& intake, milliseconds bound)
-      : intake_(intake), prefix_("fhir/"), bound_(bound) {}
+  // `metrics` (optional) times each commit until its answer.
+  IntakeStore(kafka::Intake& intake, milliseconds bound, ListenerMetrics* metrics)
+      : intake_(intake), prefix_("fhir/"), bound_(bound), metrics_(metrics) {}
 
   fhir::Snapshot known(const std::string& episode_id) const override {
     auto recalled = intake_.recall(prefix_ + episode_id);
@@ -216,7 +221,12 @@ class IntakeStore : public fhir::SnapshotStore {
       }
     }
     intake_.submit(std::move(s), kafka::Intake::Clock::now() + bound_,
-                   [done = std::move(done)](kafka::IntakeOutcome outcome) {
+                   [done = std::move(done), m = metrics_,
+                    start = kafka::Intake::Clock::now()](kafka::IntakeOutcome outcome) {
+                     if (m) {
+                       m->observe_intake(kafka::intake_status_name(outcome.status),
+                                         kafka::Intake::Clock::now() - start);
+                     }
                      using S = kafka::IntakeOutcome::Status;
                      done(outcome.status == S::kDurable    ? Status::kDurable
                           : outcome.status == S::kConflict ? Status::kConflict
@@ -228,6 +238,7 @@ class IntakeStore : public fhir::SnapshotStore {
   kafka::Intake& intake_;
   std::string prefix_;
   milliseconds bound_;
+  ListenerMetrics* metrics_;
 };
 
 int run_listen(const ListenArgs& args) {
@@ -270,11 +281,21 @@ int run_listen(const ListenArgs& args) {
   }
   kafka::Publisher* pub = publisher.value().get();
   const milliseconds bound(args.publish_timeout_ms);
-  fhir::InProcessStore::Publish publish = [pub, bound](std::vector<v1::Event> events,
-                                                       std::function<void(bool)> done) {
-    pub->publish(
-        std::move(events), kafka::Publisher::Clock::now() + bound,
-        [done = std::move(done)](kafka::PublishOutcome outcome) { done(outcome.durable()); });
+  metrics::Registry registry;
+  ListenerMetrics listener_metrics(registry, "fhir");
+  ListenerMetrics* lm = args.metrics_port > 0 ? &listener_metrics : nullptr;
+  // POST /events goes through the publisher, not the intake: timed under the same histogram.
+  fhir::InProcessStore::Publish publish = [pub, bound, lm](std::vector<v1::Event> events,
+                                                           std::function<void(bool)> done) {
+    pub->publish(std::move(events), kafka::Publisher::Clock::now() + bound,
+                 [done = std::move(done), lm,
+                  start = kafka::Publisher::Clock::now()](kafka::PublishOutcome outcome) {
+                   if (lm) {
+                     lm->observe_intake(outcome.durable() ? "durable" : "failed",
+                                        kafka::Publisher::Clock::now() - start);
+                   }
+                   done(outcome.durable());
+                 });
   };
 
   kafka::IntakeOptions io;
@@ -286,7 +307,7 @@ int run_listen(const ListenArgs& args) {
     std::cerr << "samordna: " << intake.error().message << '\n';
     return intake.error().code == Errc::kInvalidArgument ? kExitUsage : kExitFailure;
   }
-  IntakeStore store(*intake.value(), bound);
+  IntakeStore store(*intake.value(), bound, lm);
   fhir::ListenerOptions options;
   options.senders = std::move(*senders);
   http::Router router;
@@ -309,10 +330,29 @@ int run_listen(const ListenArgs& args) {
     so.tls =
         http::TlsOptions{args.tls_cert, args.tls_key, args.tls_client_ca, args.require_client_cert};
   }
-  auto server = http::Server::start(so, std::move(router));
+  // With --metrics-port, the listener's requests count in samordna_http_requests_total by route
+  // and status (the FHIR outcome: 200/201, 400/422 refused, 409 conflict, 503 not durable).
+  http::Observer observer = lm ? http_metrics_observer(registry) : http::Observer{};
+  auto server = http::Server::start(so, std::move(router), observer);
   if (!server) {
     std::cerr << "samordna: " << server.error().message << '\n';
     return server.error().code == Errc::kInvalidArgument ? kExitUsage : kExitFailure;
+  }
+  std::unique_ptr<http::Server> metrics_server;
+  if (lm) {
+    add_intake_counters(listener_metrics, *intake.value());
+    http::Server* listener = server.value().get();
+    listener_metrics.add_gauge(
+        "samordna_fhir_connections_open", "HTTP connections open on the listener now",
+        [listener] { return static_cast<double>(listener->open_connections()); });
+    auto started = start_metrics_server(
+        registry, args.metrics_address, static_cast<uint16_t>(args.metrics_port),
+        [&listener_metrics] { listener_metrics.refresh(); }, observer);
+    if (!started) {
+      std::cerr << "samordna: --metrics-port: " << started.error().message << '\n';
+      return kExitFailure;
+    }
+    metrics_server = std::move(started).value();
   }
   // The one line a script waits for (the port, when --port 0 chose one).
   std::cout << "fhir listen: " << args.address << ":" << server.value()->port() << std::endl;
@@ -367,6 +407,12 @@ void add_fhir_commands(CLI::App& app, Commands& commands) {
                      "CA (PEM) client certificates are verified against");
   listen->add_flag("--require-client-cert", largs->require_client_cert,
                    "refuse clients without a certificate");
+  listen
+      ->add_option("--metrics-port", largs->metrics_port,
+                   "serve Prometheus metrics at /metrics on this port (default: none)")
+      ->check(CLI::Range(1, 65535));
+  listen->add_option("--metrics-address", largs->metrics_address,
+                     "address of --metrics-port (default 127.0.0.1)");
   commands.emplace_back(listen, [largs] { return run_listen(*largs); });
 }
 

@@ -26,6 +26,8 @@
 #include "connectors/kafka/config.h"
 #include "connectors/kafka/intake.h"
 #include "engine/app/commands.h"
+#include "engine/app/listener_metrics.h"
+#include "engine/app/metrics_http.h"
 #include "engine/core/json_codec.h"
 
 namespace samordna::app {
@@ -90,7 +92,9 @@ int run_parse(const ParseArgs& args) {
 // hl7::DurableStore over the intake: commit unless the message's key is there already.
 class IntakeStore : public hl7::DurableStore {
  public:
-  explicit IntakeStore(kafka::Intake& intake) : intake_(intake) {}
+  // `metrics` (optional) times each submission until its answer.
+  IntakeStore(kafka::Intake& intake, ListenerMetrics* metrics)
+      : intake_(intake), metrics_(metrics) {}
 
   void submit(std::vector<v1::Event> events, Record memory, std::vector<Record> more,
               Clock::time_point deadline, std::function<void(Answer)> done) override {
@@ -99,26 +103,31 @@ class IntakeStore : public hl7::DurableStore {
     s.memory = {std::move(memory.key), std::move(memory.value)};
     s.when = kafka::Precondition::absent();
     for (auto& r : more) s.more.push_back({std::move(r.key), std::move(r.value)});
-    intake_.submit(std::move(s), deadline, [done = std::move(done)](kafka::IntakeOutcome out) {
-      Answer a;
-      switch (out.status) {
-        case kafka::IntakeOutcome::Status::kDurable:
-          a.status = Status::kDurable;
-          break;
-        case kafka::IntakeOutcome::Status::kConflict:
-          a.status = out.current ? Status::kKnown : Status::kNotConfirmed;
-          if (out.current) {
-            a.current = std::move(out.current->value);
-            a.current_durable = out.current->durable;
-          }
-          break;
-        case kafka::IntakeOutcome::Status::kTimedOut:
-        case kafka::IntakeOutcome::Status::kFailed:
-          a.status = Status::kNotConfirmed;
-          break;
-      }
-      done(std::move(a));
-    });
+    intake_.submit(std::move(s), deadline,
+                   [done = std::move(done), m = metrics_,
+                    start = std::chrono::steady_clock::now()](kafka::IntakeOutcome out) {
+                     if (m)
+                       m->observe_intake(kafka::intake_status_name(out.status),
+                                         std::chrono::steady_clock::now() - start);
+                     Answer a;
+                     switch (out.status) {
+                       case kafka::IntakeOutcome::Status::kDurable:
+                         a.status = Status::kDurable;
+                         break;
+                       case kafka::IntakeOutcome::Status::kConflict:
+                         a.status = out.current ? Status::kKnown : Status::kNotConfirmed;
+                         if (out.current) {
+                           a.current = std::move(out.current->value);
+                           a.current_durable = out.current->durable;
+                         }
+                         break;
+                       case kafka::IntakeOutcome::Status::kTimedOut:
+                       case kafka::IntakeOutcome::Status::kFailed:
+                         a.status = Status::kNotConfirmed;
+                         break;
+                     }
+                     done(std::move(a));
+                   });
   }
 
   std::optional<std::pair<std::string, bool>> recall(const std::string& key) const override {
@@ -129,6 +138,7 @@ class IntakeStore : public hl7::DurableStore {
 
  private:
   kafka::Intake& intake_;
+  ListenerMetrics* metrics_;
 };
 
 struct ListenArgs {
@@ -143,7 +153,50 @@ struct ListenArgs {
   std::vector<std::string> properties;  // -X key=value
   int durable_bound_ms = -1;
   int verbosity = 0;
+  int metrics_port = 0;  // 0: no /metrics
+  std::string metrics_address = "127.0.0.1";
 };
+
+// --metrics-port: the acknowledger's, the MLLP server's and the intake's counters, read when
+// scraped, and the intake's latency (listener_metrics.h). Nothing here carries message content.
+void add_hl7_counters(ListenerMetrics& m, const hl7::Acknowledger& ack,
+                      const hl7::MllpServer& srv) {
+  const auto* a = &ack.stats();
+  const std::string msgs = "samordna_hl7_messages_total";
+  const std::string msgs_help =
+      "HL7 messages answered, by acknowledgement: accepted (AA/CA), error (AE/CE), rejected "
+      "(AR/CR)";
+  m.add_counter(msgs, msgs_help, {"ack"}, {"accepted"}, [a] { return a->accepted.load(); });
+  m.add_counter(msgs, msgs_help, {"ack"}, {"error"}, [a] { return a->errors.load(); });
+  m.add_counter(msgs, msgs_help, {"ack"}, {"rejected"}, [a] { return a->rejected.load(); });
+  m.add_counter("samordna_hl7_replayed_total",
+                "Resent messages answered with their first ACK from the intake's memory", {}, {},
+                [a] { return a->replayed.load(); });
+  m.add_counter("samordna_hl7_control_id_reused_total",
+                "Messages refused with 205: a control id reused for other content", {}, {},
+                [a] { return a->duplicates_205.load(); });
+  m.add_counter("samordna_hl7_not_confirmed_total",
+                "Messages answered AE/CE 207 because Kafka did not confirm them within the bound",
+                {}, {}, [a] { return a->not_confirmed.load(); });
+  m.add_counter("samordna_hl7_events_total", "Events the accepted messages made", {}, {},
+                [a] { return a->events.load(); });
+  const auto* server = &srv;
+  m.add_counter("samordna_hl7_frames_total", "MLLP frames received", {}, {},
+                [server] { return server->stats().frames; });
+  m.add_counter("samordna_hl7_frame_errors_total",
+                "MLLP framing errors (a frame too large, bytes outside a frame, a cut frame)", {},
+                {}, [server] { return server->stats().framing_errors; });
+  const std::string conns = "samordna_hl7_connections_total";
+  const std::string conns_help = "Connections accepted and refused (over max_connections)";
+  m.add_counter(conns, conns_help, {"result"}, {"accepted"},
+                [server] { return server->stats().accepted_connections; });
+  m.add_counter(conns, conns_help, {"result"}, {"refused"},
+                [server] { return server->stats().refused_connections; });
+  m.add_counter("samordna_hl7_idle_closed_total", "Connections closed after the idle timeout", {},
+                {}, [server] { return server->stats().idle_closed; });
+  m.add_gauge("samordna_hl7_connections_open", "Connections open now",
+              [server] { return static_cast<double>(server->stats().open_connections); });
+}
 
 int run_listen(const ListenArgs& args) {
   spdlog::set_level(args.verbosity >= 2   ? spdlog::level::debug
@@ -198,7 +251,9 @@ int run_listen(const ListenArgs& args) {
     std::cerr << "samordna: " << intake.error().message << '\n';
     return intake.error().code == Errc::kInvalidArgument ? kExitUsage : kExitFailure;
   }
-  IntakeStore store(*intake.value());
+  metrics::Registry registry;
+  ListenerMetrics listener_metrics(registry, "hl7");
+  IntakeStore store(*intake.value(), args.metrics_port > 0 ? &listener_metrics : nullptr);
   hl7::Acknowledger acknowledger(store, config.senders, config.ack);
   auto server = hl7::MllpServer::create(acknowledger, config.server);
   if (!server) {
@@ -206,6 +261,19 @@ int run_listen(const ListenArgs& args) {
     return server.error().code == Errc::kInvalidArgument ? kExitUsage : kExitFailure;
   }
   auto& srv = *server.value();
+  std::unique_ptr<http::Server> metrics_server;
+  if (args.metrics_port > 0) {
+    add_hl7_counters(listener_metrics, acknowledger, srv);
+    add_intake_counters(listener_metrics, *intake.value());
+    auto started = start_metrics_server(registry, args.metrics_address,
+                                        static_cast<uint16_t>(args.metrics_port),
+                                        [&listener_metrics] { listener_metrics.refresh(); });
+    if (!started) {
+      std::cerr << "samordna: --metrics-port: " << started.error().message << '\n';
+      return kExitFailure;
+    }
+    metrics_server = std::move(started).value();
+  }
   const auto loaded = intake.value()->stats().memory_loaded;
   std::cerr << "hl7 listen: listening on " << config.server.bind_address << ":" << srv.port()
             << (config.server.tls_cert.empty() ? "" : " (TLS)") << ", intake instance "
@@ -282,6 +350,12 @@ void add_hl7_commands(CLI::App& app, Commands& commands) {
                      "how long a message waits for durability before AE/CE (default 3000)");
   listen->add_option("-X", largs->properties, "librdkafka property key=value (repeatable)");
   listen->add_flag("-v,--verbose", largs->verbosity, "-v info, -vv debug");
+  listen
+      ->add_option("--metrics-port", largs->metrics_port,
+                   "serve Prometheus metrics at /metrics on this port (default: none)")
+      ->check(CLI::Range(1, 65535));
+  listen->add_option("--metrics-address", largs->metrics_address,
+                     "address of --metrics-port (default 127.0.0.1)");
   commands.emplace_back(listen, [largs] { return run_listen(*largs); });
 }
 

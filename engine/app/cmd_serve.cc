@@ -2,10 +2,12 @@
 // consume loop and the audit producer (serve_kafka.h), the publisher for acknowledgements, the
 // API (connectors/serve/api.h) and the HTTP server (connectors/http).
 
+#include <signal.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
 #include <iostream>
+#include <optional>
 #include <thread>
 
 #include "connectors/http/server.h"
@@ -14,6 +16,8 @@
 #include "connectors/kafka/publisher.h"
 #include "connectors/metrics/registry.h"
 #include "connectors/serve/api.h"
+#include "connectors/serve/client_certs.h"
+#include "connectors/serve/key_reload.h"
 #include "engine/app/commands.h"
 #include "engine/app/metrics_http.h"
 #include "engine/app/serve_kafka.h"
@@ -55,6 +59,7 @@ serve::HttpRequest from_http(const http::Request& r) {
   if (auto h = r.header("authorization")) out.authorization = std::string(*h);
   if (auto h = r.header("accept")) out.accept = std::string(*h);
   out.body = r.body;
+  out.client_certificate_subject = r.tls_peer_subject;
   return out;
 }
 
@@ -78,6 +83,7 @@ int print_dump(const std::string& data_dir) {
 void add_serve_command(CLI::App& app, Commands& commands) {
   struct Options {
     std::string bootstrap, data_dir, key_file, config_file, tls_cert, tls_key;
+    std::string tls_client_ca, tls_client_map;
     std::string address = "127.0.0.1", issuer = "samordna", audience = "samordna-api";
     std::string audit_topic = "samordna.audit";
     int port = 8080;
@@ -106,6 +112,10 @@ void add_serve_command(CLI::App& app, Commands& commands) {
   cmd->add_option("-X", o->properties, "librdkafka property k=v (repeatable)");
   cmd->add_option("--tls-cert", o->tls_cert, "PEM certificate chain: serve HTTPS");
   cmd->add_option("--tls-key", o->tls_key, "PEM private key of --tls-cert");
+  cmd->add_option("--tls-client-ca", o->tls_client_ca,
+                  "PEM CA: ask for client certificates and verify them against it (mTLS)");
+  cmd->add_option("--tls-client-map", o->tls_client_map,
+                  "YAML file mapping client-certificate subjects to an organisation and role");
   cmd->add_option("--http-threads", o->threads, "HTTP server threads (default 8)")
       ->check(CLI::Range(1, 256));
   cmd->add_option("--read-batch", o->read_batch,
@@ -132,6 +142,27 @@ void add_serve_command(CLI::App& app, Commands& commands) {
       std::cerr << "samordna serve: --tls-cert and --tls-key go together\n";
       return kExitUsage;
     }
+    if ((!o->tls_client_ca.empty() || !o->tls_client_map.empty()) &&
+        (o->tls_cert.empty() || o->tls_client_ca.empty() || o->tls_client_map.empty())) {
+      std::cerr << "samordna serve: --tls-client-ca and --tls-client-map go together, with "
+                   "--tls-cert\n";
+      return kExitUsage;
+    }
+    std::optional<serve::ClientCertificateMap> client_map;
+    if (!o->tls_client_map.empty()) {
+      auto loaded = serve::ClientCertificateMap::from_file(o->tls_client_map);
+      if (!loaded) {
+        std::cerr << "samordna serve: --tls-client-map: " << loaded.error().message << '\n';
+        return kExitUsage;
+      }
+      client_map = std::move(loaded).value();
+    }
+    // SIGHUP re-reads --auth-public-key (key rotation). Blocked here, before any thread starts,
+    // so that every thread inherits the mask and only the reload thread below takes it.
+    sigset_t hup;
+    sigemptyset(&hup);
+    sigaddset(&hup, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hup, nullptr);
     kafka::ServiceConfig config;
     if (!o->config_file.empty()) {
       auto loaded = kafka::load_service_config(o->config_file);
@@ -200,6 +231,11 @@ void add_serve_command(CLI::App& app, Commands& commands) {
       return fail(Errc::kUnavailable, outcome.error ? outcome.error->message : "not durable");
     };
     hooks.status = [f = feed.value().get()] { return f->status(); };
+    if (client_map) {
+      hooks.client_certificate = [&client_map](const std::string& subject) {
+        return client_map->principal(subject);
+      };
+    }
     // GET /metrics behind the operator role: HTTP requests by route and status (the server's
     // observer), and the read model's lag and readiness, read when scraped.
     metrics::Registry registry;
@@ -231,7 +267,11 @@ void add_serve_command(CLI::App& app, Commands& commands) {
     options.port = static_cast<uint16_t>(o->port);
     options.threads = o->threads;
     options.stop_on_signals = true;
-    if (!o->tls_cert.empty()) options.tls = http::TlsOptions{o->tls_cert, o->tls_key, {}, false};
+    // With a client CA, a certificate is asked for but not required: callers with a token need
+    // none.
+    if (!o->tls_cert.empty()) {
+      options.tls = http::TlsOptions{o->tls_cert, o->tls_key, o->tls_client_ca, false};
+    }
     auto server = http::Server::start(options, std::move(router), http_metrics_observer(registry));
     if (!server) {
       std::cerr << "samordna serve: " << server.error().message << '\n';
@@ -253,9 +293,28 @@ void add_serve_command(CLI::App& app, Commands& commands) {
         std::this_thread::sleep_for(std::chrono::milliseconds{200});
       }
     });
+    // Key rotation: on SIGHUP, and when the key file changes (a JWKS refreshed by a cron job, a
+    // mounted secret), the keys are read again; a file that does not load keeps the old keys.
+    serve::KeyFileReloader reloader(verifier.value(), o->key_file, {o->issuer, o->audience});
+    std::thread key_reload([&] {
+      while (!done.load()) {
+        const timespec wait{0, 500'000'000};
+        const bool signalled = sigtimedwait(&hup, nullptr, &wait) == SIGHUP;
+        if (!signalled && !reloader.changed()) continue;
+        auto reloaded = reloader.reload();
+        if (reloaded) {
+          spdlog::info("serve: {} key(s) loaded from --auth-public-key ({})", reloaded.value(),
+                       signalled ? "SIGHUP" : "the file changed");
+        } else {
+          spdlog::error("serve: --auth-public-key not reloaded, the old keys stay: {}",
+                        reloaded.error().message);
+        }
+      }
+    });
     server.value()->wait();
     done = true;
     watchdog.join();
+    key_reload.join();
     feed.value()->stop();
     publisher.value()->close(std::chrono::seconds{5});
     if (auto f = feed.value()->failure()) {

@@ -21,15 +21,24 @@ void add_metrics_route(http::Router& router, const metrics::Registry& registry) 
 
 Result<std::unique_ptr<http::Server>> start_metrics_server(metrics::Registry& registry,
                                                            const std::string& address,
-                                                           uint16_t port) {
+                                                           uint16_t port,
+                                                           std::function<void()> refresh,
+                                                           http::Observer observer) {
   http::Router router;
-  add_metrics_route(router, registry);
+  if (refresh) {
+    router.add("GET", "/metrics", [&registry, refresh = std::move(refresh)](const http::Request&) {
+      refresh();
+      return http::Response::with(200, std::string(metrics::kContentType), registry.render());
+    });
+  } else {
+    add_metrics_route(router, registry);
+  }
   http::ServerOptions options;
   options.address = address;
   options.port = port;
   options.threads = 1;  // a scrape every few seconds
   return http::Server::start(std::move(options), std::move(router),
-                             http_metrics_observer(registry));
+                             observer ? std::move(observer) : http_metrics_observer(registry));
 }
 
 }  // namespace samordna::app

@@ -5,10 +5,18 @@
 //   2. answer: R requests per route through Api::handle on one thread, random episodes and
 //      organisations: requests/s, p50 and p99 latency.
 // The audit sink and the publisher answer at once here: live, each audited request also waits for
-// one acks=all round trip to Kafka (measure that with the broker, not here).
+// one acks=all round trip to Kafka (run_serve_bench.sh measures that over HTTP with wrk).
 //
-//   serve_bench [EPISODES=100000] [REQUESTS=2000] [DIR=/tmp/samordna-serve-bench]
+//   serve_bench [EPISODES=100000] [REQUESTS=2000] [DIR=/tmp/samordna-serve-bench] [PREFIX]
+//     PREFIX: the records' topics are PREFIX.episodes and PREFIX.notifications (default
+//     samordna.*), so that `samordna serve` with those topics opens DIR as its own read model (the
+//     bulk loader of run_serve_bench.sh). REQUESTS 0: load only.
+//   serve_bench --produce BOOTSTRAP PREFIX EPISODES: the same records to Kafka (topics created,
+//     4 partitions, keyed by episode): the feed of the catch-up benchmark.
+//   serve_bench --consume BOOTSTRAP PREFIX: the raw ceiling: one librdkafka consumer, every
+//     partition of both topics assigned, read_committed, to the end: records/s.
 
+#include <librdkafka/rdkafkacpp.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -20,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include "connectors/kafka/admin.h"
+#include "connectors/kafka/config.h"
 #include "connectors/serve/api.h"
 #include "connectors/serve/base64url.h"
 
@@ -40,6 +50,8 @@ v1::Organisation org(v1::Organisation::Kind k, const std::string& id) {
   o.set_id(id);
   return o;
 }
+
+TopicNames g_topics;
 
 std::vector<Record> records(int i, int64_t& off_e, int64_t& off_n) {
   const Instant admitted = from_unix(1735689600 + int64_t{i} * 300);  // 2025 on, one every 5 min
@@ -93,9 +105,9 @@ std::vector<Record> records(int i, int64_t& off_e, int64_t& off_n) {
     }
     ns.push_back(std::move(n));
   }
-  out.push_back(Record{"samordna.episodes", 0, off_e++, episode(i), v.SerializeAsString()});
+  out.push_back(Record{g_topics.episodes, 0, off_e++, episode(i), v.SerializeAsString()});
   for (const auto& n : ns) {
-    out.push_back(Record{"samordna.notifications", 0, off_n++, episode(i), n.SerializeAsString()});
+    out.push_back(Record{g_topics.notifications, 0, off_n++, episode(i), n.SerializeAsString()});
   }
   return out;
 }
@@ -114,14 +126,112 @@ std::string pem(EVP_PKEY* key, bool priv) {
   return s;
 }
 
+TopicNames topics_of(const std::string& prefix) {
+  return TopicNames{prefix + ".episodes", prefix + ".notifications", prefix + ".audit"};
+}
+
+int produce(const std::string& bootstrap, const std::string& prefix, int episodes) {
+  g_topics = topics_of(prefix);
+  kafka::KafkaConfig config;
+  config.bootstrap = bootstrap;
+  auto made = kafka::create_topics(
+      config, {{g_topics.episodes, 4, true}, {g_topics.notifications, 4, false}},
+      std::chrono::seconds{30});
+  if (!made) {
+    std::fprintf(stderr, "create topics: %s\n", made.error().message.c_str());
+    return 1;
+  }
+  auto conf = kafka::make_conf(config, {{"linger.ms", "20"}, {"enable.idempotence", "true"}});
+  if (!conf) return 1;
+  std::string err;
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.value().get(), err));
+  if (!p) {
+    std::fprintf(stderr, "producer: %s\n", err.c_str());
+    return 1;
+  }
+  int64_t off_e = 0, off_n = 0, total = 0;
+  const auto t0 = Steady::now();
+  for (int i = 0; i < episodes; ++i) {
+    for (auto& r : records(i, off_e, off_n)) {
+      while (p->produce(r.topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                        r.value->data(), r.value->size(), r.key.data(), r.key.size(), 0,
+                        nullptr) == RdKafka::ERR__QUEUE_FULL) {
+        p->poll(100);
+      }
+      ++total;
+    }
+    p->poll(0);
+  }
+  if (p->flush(120000) != RdKafka::ERR_NO_ERROR) return 1;
+  const double s = std::chrono::duration<double>(Steady::now() - t0).count();
+  std::printf("produced %lld records (%d episodes) to %s and %s in %.1f s\n",
+              static_cast<long long>(total), episodes, g_topics.episodes.c_str(),
+              g_topics.notifications.c_str(), s);
+  return 0;
+}
+
+// The raw consume ceiling: the same client settings as serve's consume loop (read_committed, every
+// partition assigned, no group), no decoding, no SQLite.
+int consume(const std::string& bootstrap, const std::string& prefix) {
+  const auto topics = topics_of(prefix);
+  kafka::KafkaConfig config;
+  config.bootstrap = bootstrap;
+  auto conf = kafka::make_conf(config, {{"group.id", "serve-bench-raw"},
+                                        {"isolation.level", "read_committed"},
+                                        {"enable.auto.commit", "false"},
+                                        {"enable.partition.eof", "true"}});
+  if (!conf) return 1;
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> c(
+      RdKafka::KafkaConsumer::create(conf.value().get(), err));
+  if (!c) {
+    std::fprintf(stderr, "consumer: %s\n", err.c_str());
+    return 1;
+  }
+  std::vector<RdKafka::TopicPartition*> parts;
+  for (const auto& t : {topics.episodes, topics.notifications}) {
+    for (int32_t k = 0; k < 4; ++k) {
+      parts.push_back(RdKafka::TopicPartition::create(t, k, RdKafka::Topic::OFFSET_BEGINNING));
+    }
+  }
+  const auto t0 = Steady::now();
+  c->assign(parts);
+  size_t eof = 0;
+  int64_t n = 0, bytes = 0;
+  while (eof < parts.size()) {
+    std::unique_ptr<RdKafka::Message> m(c->consume(1000));
+    if (m->err() == RdKafka::ERR_NO_ERROR) {
+      ++n;
+      bytes += static_cast<int64_t>(m->len());
+    } else if (m->err() == RdKafka::ERR__PARTITION_EOF) {
+      ++eof;
+    } else if (m->err() != RdKafka::ERR__TIMED_OUT) {
+      std::fprintf(stderr, "consume: %s\n", m->errstr().c_str());
+      return 1;
+    }
+  }
+  const double s = std::chrono::duration<double>(Steady::now() - t0).count();
+  std::printf("raw consume: %lld records, %.0f MB in %.2f s: %.0f records/s\n",
+              static_cast<long long>(n), static_cast<double>(bytes) / 1e6, s,
+              static_cast<double>(n) / s);
+  RdKafka::TopicPartition::destroy(parts);
+  c->close();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  if (argc == 5 && std::string(argv[1]) == "--produce") {
+    return produce(argv[2], argv[3], std::stoi(argv[4]));
+  }
+  if (argc == 4 && std::string(argv[1]) == "--consume") return consume(argv[2], argv[3]);
   const int episodes = argc > 1 ? std::stoi(argv[1]) : 100000;
   const int requests = argc > 2 ? std::stoi(argv[2]) : 2000;
   const std::filesystem::path dir = argc > 3 ? argv[3] : "/tmp/samordna-serve-bench";
+  if (argc > 4) g_topics = topics_of(argv[4]);
   std::filesystem::remove_all(dir);
-  auto model = ReadModel::open(dir).value();
+  auto model = ReadModel::open(dir, g_topics).value();
 
   // 1. load
   int64_t off_e = 0, off_n = 0, total = 0;
@@ -140,6 +250,8 @@ int main(int argc, char** argv) {
               static_cast<long long>(total), load_s, static_cast<double>(total) / load_s,
               (dir / "readmodel.sqlite").c_str(),
               static_cast<double>(std::filesystem::file_size(dir / "readmodel.sqlite")) / 1e6);
+  std::fflush(stdout);
+  if (requests == 0) return 0;
 
   // 2. answer
   EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
@@ -159,6 +271,15 @@ int main(int argc, char** argv) {
     return "Bearer " + mint_token(priv, r).value();
   };
   std::mt19937 rng(7);
+  auto req = [](std::string path, std::vector<std::pair<std::string, std::string>> query,
+                std::string authorization) {
+    HttpRequest r;
+    r.method = "GET";
+    r.path = std::move(path);
+    r.query = std::move(query);
+    r.authorization = std::move(authorization);
+    return r;
+  };
   struct Route {
     const char* name;
     std::function<HttpRequest(int)> make;
@@ -166,40 +287,30 @@ int main(int argc, char** argv) {
   const std::vector<Route> routes = {
       {"GET /api/v1/episodes/{id} (ward)",
        [&](int i) {
-         return HttpRequest{"GET", "/api/v1/episodes/" + episode(i),
-                            {},    token(v1::Organisation::WARD, ward(i), Role::kCaseworker),
-                            "",    ""};
+         return req("/api/v1/episodes/" + episode(i), {},
+                    token(v1::Organisation::WARD, ward(i), Role::kCaseworker));
        }},
       {"GET /api/v1/notifications (municipality, 50 a page)",
        [&](int i) {
-         return HttpRequest{
-             "GET", "/api/v1/notifications",
-             {},    token(v1::Organisation::MUNICIPALITY, municipality(i), Role::kCaseworker),
-             "",    ""};
+         return req("/api/v1/notifications", {},
+                    token(v1::Organisation::MUNICIPALITY, municipality(i), Role::kCaseworker));
        }},
       {"GET /api/v1/notifications/{ref}",
        [&](int i) {
-         return HttpRequest{
-             "GET", "/api/v1/notifications/" + base64url_encode(episode(i) + "/e/0"),
-             {},    token(v1::Organisation::MUNICIPALITY, municipality(i), Role::kCaseworker),
-             "",    ""};
+         return req("/api/v1/notifications/" + base64url_encode(episode(i) + "/e/0"), {},
+                    token(v1::Organisation::MUNICIPALITY, municipality(i), Role::kCaseworker));
        }},
       {"GET /api/v1/deadlines?state=at_risk (region)",
        [&](int i) {
-         return HttpRequest{
-             "GET",
-             "/api/v1/deadlines",
-             {{"state", "at_risk"}},
-             token(v1::Organisation::REGION, std::to_string(1 + i % 21), Role::kCoordinator),
-             "",
-             ""};
+         return req(
+             "/api/v1/deadlines", {{"state", "at_risk"}},
+             token(v1::Organisation::REGION, std::to_string(1 + i % 21), Role::kCoordinator));
        }},
       {"GET /api/v1/statistics/payment-liability (region)",
        [&](int i) {
-         return HttpRequest{
-             "GET", "/api/v1/statistics/payment-liability",
-             {},    token(v1::Organisation::REGION, std::to_string(1 + i % 21), Role::kCoordinator),
-             "",    ""};
+         return req(
+             "/api/v1/statistics/payment-liability", {},
+             token(v1::Organisation::REGION, std::to_string(1 + i % 21), Role::kCoordinator));
        }},
   };
   for (const auto& route : routes) {

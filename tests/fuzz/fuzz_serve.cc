@@ -1,8 +1,9 @@
 // Fuzzes what `samordna serve` parses from outside: a bearer token (Verifier::verify, through
 // libjwt and the claims), a JWKS document, an audit record read back from Kafka, and a whole API
 // request (path, query, search body, Authorization header) through Api::handle against a small
-// read model. Must never crash, throw, hang or leak; an answer must never quote an identity number
-// the request carried, and never be 200 without a valid token on an /api/v1 route.
+// read model; the mTLS client-certificate map (a YAML file, client_certs.h) and a certificate
+// subject looked up in it. Must never crash, throw, hang or leak; an answer must never quote an
+// identity number the request carried, and never be 200 without a valid token on an /api/v1 route.
 //
 // The first byte chooses the target; the rest is its input. For the API: lines "METHOD PATH",
 // then "k=v" query lines up to an empty line, then the body; a line "TOKEN" is replaced by a
@@ -22,6 +23,7 @@
 #include "connectors/serve/api.h"
 #include "connectors/serve/audit.h"
 #include "connectors/serve/auth.h"
+#include "connectors/serve/client_certs.h"
 
 namespace {
 
@@ -82,7 +84,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   World& w = world();
   const std::string in(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 4) {
+  switch (data[0] % 6) {
     case 0:
       (void)w.verifier->verify(in, w.clock.now());
       break;
@@ -92,6 +94,22 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     case 2: {
       auto r = parse_audit_record(in);
       if (r) (void)to_json(r.value());
+      break;
+    }
+    case 4:
+      (void)ClientCertificateMap::from_yaml(in);
+      break;
+    case 5: {
+      static const ClientCertificateMap map =
+          ClientCertificateMap::from_yaml(
+              "clientCertificates:\n  - {subject: 'CN=a\\, b,O=Region', org: \"REGION:01\", "
+              "role: operator, name: a}\n")
+              .value();
+      // Only the mapped subject (up to blanks around separators) authenticates.
+      if (map.principal(in) && ClientCertificateMap::normalise(in) !=
+                                   ClientCertificateMap::normalise("CN=a\\, b,O=Region")) {
+        std::abort();
+      }
       break;
     }
     default: {

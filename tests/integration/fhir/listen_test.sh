@@ -10,6 +10,8 @@
 #      killed KILLS times, resending whatever was not answered 2xx. At the end every event is on
 #      the events topic exactly once;
 #   4. SIGTERM ends it with status 0.
+# The first listener also serves --metrics-port: after step 2 its /metrics must count what the test
+# sent (requests by route and status, intake latency per durable commit) and pass promtool.
 #   listen_test.sh SAMORDNA SOURCE_DIR SHARED_DIR [N] [KILLS]
 set -euo pipefail
 samordna="$1"
@@ -42,9 +44,9 @@ check() {  # name expected actual
   if [[ $2 == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected $2, got $3"; failures=$((failures + 1)); fi
 }
 
-start() {
+start() {  # [extra listen args]
   "$samordna" fhir listen --bootstrap "$bootstrap" --port "$port" --topic "$id.events" \
-    --memory-topic "$id.memory" --instance "$id" >"$work/listen.out" 2>>"$work/listen.err" &
+    --memory-topic "$id.memory" --instance "$id" "$@" >"$work/listen.out" 2>>"$work/listen.err" &
   pid=$!
   echo "$pid" >"$work/pid"
   for _ in $(seq 1 600); do
@@ -61,7 +63,8 @@ send() {
 }
 body_has() { grep -q "$1" "$work/body"; }
 
-start
+mport="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+start --metrics-port "$mport"
 code="$(curl -s -m 10 -o "$work/body" -w '%{http_code}' "$base/fhir/metadata")"
 check "metadata" 200 "$code"
 body_has '"CapabilityStatement"' && echo "ok   metadata is a CapabilityStatement" || { echo "FAIL metadata body"; failures=$((failures + 1)); }
@@ -99,6 +102,18 @@ printf '%s\n' '{"eventId":"x1","episodeId":"P1","occurredAt":"2025-03-11T09:00:0
 check "POST /events" 200 "$(send POST /events "$work/ev.jsonl")"
 printf '%s\n' '{"eventId":"x2","episodeId":"P1","source":"test","dischargeReady":{}}' >"$work/ev2.jsonl"
 check "POST /events without occurredAt" 400 "$(send POST /events "$work/ev2.jsonl")"
+
+# The listener's /metrics: what steps 1 and 2 did, in the Prometheus text format.
+curl -s -m 10 "http://127.0.0.1:$mport/metrics" >"$work/metrics.txt" || true
+series() { awk -v n="$1" '$1 == n {print $2}' "$work/metrics.txt"; }
+check "metrics: POST /events 200 counted" 1 "$(series 'samordna_http_requests_total{route="/events",status="200"}')"
+check "metrics: POST /events 400 counted" 1 "$(series 'samordna_http_requests_total{route="/events",status="400"}')"
+durable="$(series 'samordna_intake_publish_duration_seconds_count{listener="fhir",outcome="durable"}')"
+check "metrics: intake latency per durable commit (>= 4)" yes "$([[ ${durable:-0} -ge 4 ]] && echo yes || echo "no: $durable")"
+check "metrics: open connections gauge" yes "$([[ -n $(series samordna_fhir_connections_open) ]] && echo yes || echo no)"
+if command -v promtool >/dev/null; then
+  check "metrics: promtool check metrics" 0 "$(promtool check metrics <"$work/metrics.txt" >/dev/null 2>&1; echo $?)"
+fi
 
 # 3. kill -9, restart: the memory survives
 kill -9 "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true

@@ -7,7 +7,8 @@ tests/unit/hl7/adt_mapping_test.cc), and the events on the topic, each exactly o
 gets the first ACK byte for byte and produces nothing, the same control id with other content gets
 205, framing noise and split or coalesced frames, Latin-1 and UTF-8 names arrive intact, enhanced
 mode, an FHS/BHS batch, python3-hl7's mllp_send as an independent sender, 200 connections at
-once, and SIGTERM answers what was sent and exits 0.
+once, the listener's /metrics (--metrics-port: the counts this test caused, `promtool check
+metrics` clean, no name of a patient), and SIGTERM answers what was sent and exits 0.
 
 usage: listen_test.py SAMORDNA SOURCE_DIR     (exit 77: skipped, no broker or no shared data)
 """
@@ -25,6 +26,52 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import mllp  # noqa: E402
 
 failures = []
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def metric(text, name):
+    """The value of the series `name` (with its labels, as rendered) in a Prometheus text."""
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    return None
+
+
+def metrics_check(metrics_port):
+    """/metrics of the listener after steps 1-7: the counts the test caused, promtool, no PII."""
+    import urllib.request
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % metrics_port,
+                                  timeout=10).read().decode()
+    check(metric(text, 'samordna_hl7_replayed_total') == 2,
+          "metrics: 2 resends answered from memory, got %s" % metric(text, 'samordna_hl7_replayed_total'))
+    check(metric(text, 'samordna_hl7_control_id_reused_total') == 1, "metrics: one 205")
+    accepted = metric(text, 'samordna_hl7_messages_total{ack="accepted"}') or 0
+    check(accepted >= 200, "metrics: accepted %s, at least the 200 connections'" % accepted)
+    check((metric(text, 'samordna_hl7_messages_total{ack="rejected"}') or 0) >= 1,
+          "metrics: rejected messages counted")
+    check((metric(text, 'samordna_intake_publish_duration_seconds_count'
+                  '{listener="hl7",outcome="durable"}') or 0) >= 200,
+          "metrics: publish latency observed per durable submission")
+    check(metric(text, 'samordna_intake_transactions_total{result="committed"}') is not None,
+          "metrics: intake transactions")
+    check(metric(text, 'samordna_hl7_connections_open') is not None, "metrics: open connections")
+    check(metric(text, 'samordna_intake_durable_failures_total'
+                 '{listener="hl7",reason="timed_out"}') == 0, "metrics: no durable failure")
+    for name in ("Tolvansson", "Öberg", "Åsa"):
+        check(name not in text, "metrics: a patient's name in /metrics")
+    if shutil.which("promtool"):
+        out = subprocess.run(["promtool", "check", "metrics"], input=text.encode(),
+                             capture_output=True, timeout=60)
+        check(out.returncode == 0, "promtool check metrics: %r %r" % (out.stdout, out.stderr))
+    else:
+        print("note: promtool (Debian prometheus) not installed; the format is not checked")
 
 
 def check(cond, what):
@@ -176,7 +223,8 @@ def main():
         print("skipped: no", shared)
         return 77
     tag = "hl7listen.%d.%d" % (os.getpid(), random.randrange(1 << 30))
-    listener = mllp.Listener(samordna, bootstrap, tag)
+    metrics_port = free_port()
+    listener = mllp.Listener(samordna, bootstrap, tag, extra=["--metrics-port", str(metrics_port)])
     port = listener.start()
     expected_ids = []
     try:
@@ -321,6 +369,7 @@ def main():
         expected_ids += tls_ids
         limits_check(samordna, bootstrap, tag, listener)
         expected_ids += ["X1#1", "X2#1"]  # the two A02s served: wardChanged each
+        metrics_check(metrics_port)
 
         # 9. SIGTERM with a message in flight: it is answered, the listener exits 0.
         c = mllp.Client(port)

@@ -12,6 +12,7 @@
 #include <set>
 
 #include "connectors/serve/base64url.h"
+#include "connectors/serve/client_certs.h"
 #include "tests/unit/serve/serve_fixture.h"
 
 namespace samordna::serve {
@@ -70,6 +71,15 @@ class ServeApi : public ::testing::Test {
       return ok();
     };
     hooks.metrics = [] { return std::string("samordna_up 1\n"); };
+    // mTLS: one system's certificate mapped to municipality A's caseworker.
+    cert_map_ = ClientCertificateMap::from_yaml(R"(clientCertificates:
+  - {subject: "CN=case-system,O=Municipality A,C=SE", org: "MUNICIPALITY:0180",
+     role: caseworker, name: case-system-a}
+)")
+                    .value();
+    hooks.client_certificate = [this](const std::string& subject) {
+      return cert_map_.principal(subject);
+    };
     api_ = std::make_unique<Api>(*model_, *verifier_, clock_, std::move(hooks));
   }
   void TearDown() override {
@@ -110,6 +120,7 @@ class ServeApi : public ::testing::Test {
     }
     if (!tok.empty()) req.authorization = "Bearer " + tok;
     req.body = body;
+    req.client_certificate_subject = client_subject_;
     return api_->handle(req);
   }
 
@@ -119,12 +130,14 @@ class ServeApi : public ::testing::Test {
   std::unique_ptr<Verifier> verifier_;
   ManualClock clock_;
   std::unique_ptr<Api> api_;
+  ClientCertificateMap cert_map_;
   std::mutex mu_;
   bool audit_down_ = false;
   bool publish_down_ = false;
   std::vector<json> audit_;
   std::vector<std::string> audit_keys_;
   std::vector<v1::Event> published_;
+  std::optional<std::string> client_subject_;  // the verified client certificate of call()
 };
 
 // One request of the matrix: the route template, and the concrete request a caller of
@@ -239,6 +252,30 @@ TEST_F(ServeApi, NoTokenBadTokenAndUnknownRoutes) {
       EXPECT_TRUE(doc["paths"].contains(c.route)) << c.route;
     }
   }
+}
+
+TEST_F(ServeApi, MappedClientCertificateAuthenticatesAsItsOrganisation) {
+  // Without a token, the mapped certificate is municipality A's caseworker (spaces as a config
+  // may write them).
+  client_subject_ = "CN=case-system, O=Municipality A, C=SE";
+  const auto r = call("GET", "/api/v1/episodes/ep-a", "");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find(kWorldA.personal_id), std::string::npos);
+  ASSERT_FALSE(audit_.empty());
+  EXPECT_EQ(audit_.back()["subject"], "case-system-a");
+  EXPECT_EQ(audit_.back()["org"]["id"], "0180");
+  EXPECT_EQ(call("GET", "/api/v1/episodes/ep-b", "").status, 404);
+  EXPECT_EQ(call("GET", "/api/v1/audit", "").status, 403);  // a caseworker, as mapped
+  // A token wins over the certificate: municipality B's token does not see A's episode.
+  EXPECT_EQ(
+      call("GET", "/api/v1/episodes/ep-a", token(Role::kCaseworker, org(K::MUNICIPALITY, kWorldB)))
+          .status,
+      404);
+  // An unmapped certificate, or none, authenticates no one.
+  client_subject_ = "CN=case-system,O=Municipality B,C=SE";
+  EXPECT_EQ(call("GET", "/api/v1/episodes/ep-a", "").status, 401);
+  client_subject_.reset();
+  EXPECT_EQ(call("GET", "/api/v1/episodes/ep-a", "").status, 401);
 }
 
 TEST_F(ServeApi, IdentityNumberNeverInTheUrl) {

@@ -74,6 +74,17 @@ std::set<std::string> kind_names() {
   return out;
 }
 
+// A key for an error text: quoted only when it is a plain name. A broken line can fold the line
+// below it (a sasl.password in kafka.properties) into a key, and error texts never carry secrets.
+std::string named(const std::string& key) {
+  if (key.empty() || key.size() > 64) return "a key that is not a plain name";
+  for (char ch : key) {
+    if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '.' || ch == '_' || ch == '-'))
+      return "a key that is not a plain name";
+  }
+  return "key '" + key + "'";
+}
+
 bool valid_name(const std::string& s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s) {
@@ -146,7 +157,7 @@ EndpointConfig read_endpoint(const YAML::Node& n, const std::filesystem::path& b
       e.kinds = strings(v, key);
       for (const auto& k : e.kinds) {
         if (known.count(k) == 0)
-          throw Problem{line_of(v), "'kinds': unknown notification kind '" + k + "'"};
+          throw Problem{line_of(v), "'kinds': unknown notification kind (" + named(k) + ")"};
       }
     } else if (key == "caFile") {
       e.client.ca_file = path_of(v, key).string();
@@ -161,7 +172,7 @@ EndpointConfig read_endpoint(const YAML::Node& n, const std::filesystem::path& b
     } else if (key == "concurrency") {
       e.concurrency = integer(v, key, 1, 64);
     } else {
-      throw Problem{line_of(kv.first), "unknown key '" + key + "' in an endpoint"};
+      throw Problem{line_of(kv.first), "unknown " + named(key) + " in an endpoint"};
     }
   }
   const int at = line_of(n);
@@ -195,7 +206,7 @@ void read_root(const YAML::Node& root, const std::filesystem::path& base, Delive
           for (const auto& p : k.second)
             c.properties[scalar(p.first, "key")] = scalar(p.second, "a property");
         } else {
-          throw Problem{line_of(k.first), "unknown key '" + sub + "' in kafka"};
+          throw Problem{line_of(k.first), "unknown " + named(sub) + " in kafka"};
         }
       }
     } else if (key == "topics") {
@@ -213,8 +224,8 @@ void read_root(const YAML::Node& root, const std::filesystem::path& base, Delive
         } else if (sub == "replay") {
           c.replay_topic = name;
         } else {
-          throw Problem{line_of(t.first),
-                        "unknown topic '" + sub + "' (notifications, status, deadletter, replay)"};
+          throw Problem{line_of(t.first), "unknown topic " + named(sub) +
+                                              " (notifications, status, deadletter, replay)"};
         }
       }
     } else if (key == "retry") {
@@ -230,8 +241,8 @@ void read_root(const YAML::Node& root, const std::filesystem::path& base, Delive
         } else if (sub == "giveUpAfterSeconds") {
           c.retry.give_up_after = std::chrono::seconds{integer(r.second, sub, 1, 30 * 86400)};
         } else {
-          throw Problem{line_of(r.first), "unknown key '" + sub +
-                                              "' in retry (firstDelaySeconds, "
+          throw Problem{line_of(r.first), "unknown " + named(sub) +
+                                              " in retry (firstDelaySeconds, "
                                               "factor, maxDelaySeconds, giveUpAfterSeconds)"};
         }
       }
@@ -245,7 +256,7 @@ void read_root(const YAML::Node& root, const std::filesystem::path& base, Delive
       }
     } else {
       throw Problem{line_of(kv.first),
-                    "unknown key '" + key + "' (kafka, topics, retry, endpoints)"};
+                    "unknown " + named(key) + " (kafka, topics, retry, endpoints)"};
     }
   }
   if (c.endpoints.empty()) throw Problem{line_of(root), "no endpoints configured"};

@@ -95,6 +95,7 @@ TEST_F(DeliverConfigTest, BrokenConfigsNameFileAndLine) {
       {head + "    port: 70000\n", 6, "between 1 and 65535"},
       {head + "    tls: false\n", 2, "loopback only"},
       {head + "    colour: red\n", 6, "unknown key 'colour'"},
+      {head + "    \"colour sasl.password: hunter2\": 1\n", 6, "not a plain name"},
       {head + "    clientCertFile: c.pem\n", 2, "go together"},
       {head + "    path: nope\n", 6, "must start with /"},
       {"endpoints:\n  - name: a\n    organisation: county:1\n", 3, "kind:id"},
@@ -116,6 +117,7 @@ TEST_F(DeliverConfigTest, BrokenConfigsNameFileAndLine) {
     EXPECT_EQ(r.error().message.rfind(where, 0), 0u) << r.error().message;
     EXPECT_NE(r.error().message.find(c.says), std::string::npos) << r.error().message;
     EXPECT_EQ(r.error().message.find("not-a-secret"), std::string::npos);
+    EXPECT_EQ(r.error().message.find("hunter2"), std::string::npos);
   }
 }
 

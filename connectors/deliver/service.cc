@@ -309,6 +309,9 @@ void Scheduler::attempt(Queue& q, Poster& poster, v1::OutboxEntry& entry,
         status.set_next_attempt_unix(entry.next_attempt_unix());
         outcome = "retry";
       } else {
+        // The status first, then the outbox: a crash between the two repeats the record, never
+        // loses it (the reporter waits for the broker on these states).
+        reporter_->status(status);
         stored = outbox_->bury(entry);
         outcome = "dead_letter";
         then = Then::kPop;
@@ -316,6 +319,8 @@ void Scheduler::attempt(Queue& q, Poster& poster, v1::OutboxEntry& entry,
       break;
     }
     case Decision::Verdict::kDisableEndpoint:
+      status.set_state(v1::DeliveryStatus::DISABLED);
+      reporter_->status(status);  // first, as for a dead letter
       stored = outbox_->set_disabled(c.name, true);
       if (stored) stored = outbox_->update(entry);
       status.set_state(v1::DeliveryStatus::DISABLED);
@@ -329,7 +334,9 @@ void Scheduler::attempt(Queue& q, Poster& poster, v1::OutboxEntry& entry,
     return;
   }
   reporter_->attempted(c.name, outcome, seconds);
-  reporter_->status(status);
+  if (then == Then::kKeep || decision.verdict == Decision::Verdict::kDelivered) {
+    reporter_->status(status);  // DISABLED and DEAD_LETTERED went before the outbox write
+  }
   if (decision.verdict == Decision::Verdict::kDeadLetter && then == Then::kPop) {
     spdlog::warn("deliver: endpoint {}: a delivery dead-lettered ({}, {} attempts, {})", c.name,
                  decision.code, entry.attempts(), reason);

@@ -48,7 +48,9 @@ class OutboxAdapter final : public deliver::Outbox {
 };
 
 // Status records go out without waiting (the topic is a view: a lost one is replaced by the next
-// change); dead letters are confirmed before the outbox lets the entry go.
+// change), except the rare ones that may stay the last word for days (DISABLED, DEAD_LETTERED):
+// those wait for the broker, so a kill -9 right after does not lose them. Dead letters are
+// confirmed before the outbox lets the entry go.
 class KafkaReporter final : public deliver::Reporter {
  public:
   KafkaReporter(metrics::Registry& registry, std::string status_topic)
@@ -75,6 +77,8 @@ class KafkaReporter final : public deliver::Reporter {
     status_producer_ = std::move(producer);
     SAMORDNA_TRY(dl, AuditProducer::create(config, deadletter_topic, std::chrono::seconds{10}));
     dead_letters_ = std::move(dl);
+    SAMORDNA_TRY(sc, AuditProducer::create(config, status_topic_, std::chrono::seconds{10}));
+    status_confirmed_ = std::move(sc);
     poller_ = std::thread([this] {
       while (!stopping_.load()) status_producer_->poll(100);
     });
@@ -90,6 +94,13 @@ class KafkaReporter final : public deliver::Reporter {
     if (!status_producer_) return;
     const std::string key = s.notification_id() + "/" + s.endpoint();
     const std::string value = s.SerializeAsString();
+    if (s.state() == v1::DeliveryStatus::DISABLED ||
+        s.state() == v1::DeliveryStatus::DEAD_LETTERED) {
+      if (auto r = status_confirmed_->write(key, value); !r) {
+        spdlog::warn("deliver: a status record was not confirmed: {}", r.error().message);
+      }
+      return;
+    }
     const auto err = status_producer_->produce(
         status_topic_, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
         const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
@@ -121,6 +132,7 @@ class KafkaReporter final : public deliver::Reporter {
   metrics::Family<metrics::Histogram>& commit_to_delivery_;
   std::unique_ptr<RdKafka::Producer> status_producer_;
   std::unique_ptr<AuditProducer> dead_letters_;
+  std::unique_ptr<AuditProducer> status_confirmed_;
   std::atomic<bool> stopping_{false};
   std::thread poller_;
 };
@@ -161,6 +173,10 @@ struct DeliverArgs {
   int verbosity = 0;
   // Tests and the bench: exit once every partition is read to its end and the outbox is empty.
   bool exit_when_idle = false;
+  // Where a partition without an offset in the outbox starts: "beginning" (every notification
+  // still in the topic is delivered) or "end" (only new ones: a first start on a topic with years
+  // of history).
+  std::string start_at = "beginning";
 };
 
 Result<deliver::DeliverConfig> load(const std::string& file, const std::string& bootstrap,
@@ -292,7 +308,11 @@ int run_deliver(const DeliverArgs& args) {
     for (const auto& [topic, p] : partitions) {
       auto it = offsets.value().find({topic, p});
       assignment.push_back(RdKafka::TopicPartition::create(
-          topic, p, it == offsets.value().end() ? RdKafka::Topic::OFFSET_BEGINNING : it->second));
+          topic, p,
+          it != offsets.value().end() ? it->second
+                                      : (args.start_at == "end" && topic == c.notifications_topic
+                                             ? RdKafka::Topic::OFFSET_END
+                                             : RdKafka::Topic::OFFSET_BEGINNING)));
     }
     const auto err = cons.assign(assignment);
     RdKafka::TopicPartition::destroy(assignment);
@@ -444,6 +464,9 @@ void add_deliver_command(CLI::App& app, Commands& commands) {
   cmd->add_option("--metrics-address", a->metrics_address, "metrics address (default 0.0.0.0)");
   cmd->add_option("-X", a->properties, "librdkafka property k=v (repeatable)");
   cmd->add_flag("-v", a->verbosity, "log progress (-vv: debug)");
+  cmd->add_option("--start-at", a->start_at,
+                  "a partition never read before starts at its beginning (default) or end")
+      ->check(CLI::IsMember({"beginning", "end"}));
   cmd->add_flag("--exit-when-idle", a->exit_when_idle,
                 "exit once every partition is read and nothing is pending (tests, bench)");
 

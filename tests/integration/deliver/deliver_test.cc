@@ -7,8 +7,12 @@
 // disabled its endpoint (the others went on) until `deliver replay --enable-endpoint`, a 400 was
 // dead-lettered (status and dead-letter topics) and `deliver replay --notification` sent it again.
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <nlohmann/json.hpp>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <fstream>
@@ -203,7 +207,22 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
     deliver.signal(SIGKILL);
     deliver.wait(10s);
   }
-  auto deliver = Process::start(argv);
+  // The last run serves its metrics (a port picked free by binding port 0 and letting go).
+  const int metrics_port = [] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return static_cast<int>(ntohs(a.sin_port));
+  }();
+  auto last_argv = argv;
+  last_argv.insert(last_argv.end(), {"--metrics-port", std::to_string(metrics_port),
+                                     "--metrics-address", "127.0.0.1"});
+  auto deliver = Process::start(last_argv);
   const auto arrived = [&](const std::string& path) {
     const auto got = firsts(receipts(d / "log.jsonl"));
     for (const auto& [key, ids] : expected) {
@@ -319,6 +338,19 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
   EXPECT_EQ(states, (std::set<v1::DeliveryStatus::State>{
                         v1::DeliveryStatus::DELIVERED, v1::DeliveryStatus::RETRYING,
                         v1::DeliveryStatus::DEAD_LETTERED, v1::DeliveryStatus::DISABLED}));
+
+  // Metrics: dead letters by code, disabled endpoints, the queue depth (all delivered now).
+  auto metrics = kafka_test::run_command(
+      {"/usr/bin/curl", "-s", "http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics"});
+  EXPECT_NE(metrics.out.find(
+                "samordna_deliver_dead_letters_total{endpoint=\"reject\",code=\"rejected\"}"),
+            std::string::npos)
+      << metrics.out;
+  EXPECT_NE(metrics.out.find("samordna_deliver_queue_depth{endpoint=\"a\"} 0"), std::string::npos);
+  EXPECT_NE(
+      metrics.out.find("samordna_deliver_commit_to_delivery_seconds_bucket{endpoint=\"gone\""),
+      std::string::npos);
+  EXPECT_EQ(metrics.out.find("Tolvan"), std::string::npos);
 
   deliver.signal(SIGTERM);
   const auto end = deliver.wait(30s);

@@ -1,13 +1,15 @@
 // libFuzzer target for the delivery connector's parsers (connectors/deliver): what a receiver
-// sends back (Retry-After), what an operator writes (a signing secret file), and the signature
-// header a receiver checks (verify). None may crash, hang or leak; and what verify() accepts must
-// be a signature it could have made: here, with a fixed secret, only sign()'s own output.
+// sends back (Retry-After), what an operator writes (a signing secret file, deliver's YAML config),
+// and the signature header a receiver checks (verify). None may crash, hang or leak; and what
+// verify() accepts must be a signature it could have made: here, with a fixed secret, only sign()'s
+// own output.
 
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
 
+#include "connectors/deliver/config.h"
 #include "connectors/deliver/retry.h"
 #include "connectors/deliver/signature.h"
 #include "engine/core/check.h"
@@ -17,6 +19,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
 
   (void)parse_retry_after(input, 1764806400);
+
+  // The config: an error names the file and a line, never crashes (secret files named in it do
+  // not exist under this folder, so an endpoint that gets that far fails on them).
+  if (auto config = parse_deliver_config(std::string(input), "/nonexistent/deliver.yaml");
+      !config) {
+    SAMORDNA_CHECK(config.error().message.rfind("/nonexistent/deliver.yaml:", 0) == 0,
+                   "a config error starts with file:line");
+  }
 
   if (auto secret = parse_secret(input)) {
     // A secret that parses signs, and its signature verifies.

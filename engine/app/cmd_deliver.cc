@@ -1,0 +1,512 @@
+// samordna deliver: notifications pushed to the recipients' systems (connectors/deliver/README.md).
+// Wires the Kafka side (the notifications and replay topics in, the status and dead-letter topics
+// out), the RocksDB outbox (engine/store/outbox.h), the metrics, and the scheduler
+// (connectors/deliver/service.h), which does the deliveries. SIGTERM and SIGINT stop it cleanly;
+// SIGKILL loses nothing (the outbox and the offsets are written in one batch before a delivery).
+
+#include <librdkafka/rdkafkacpp.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <csignal>
+#include <iostream>
+#include <memory>
+#include <thread>
+
+#include "connectors/deliver/config.h"
+#include "connectors/deliver/service.h"
+#include "connectors/kafka/admin.h"
+#include "connectors/kafka/client.h"
+#include "connectors/kafka/errors.h"
+#include "connectors/metrics/registry.h"
+#include "engine/app/commands.h"
+#include "engine/app/metrics_http.h"
+#include "engine/app/serve_kafka.h"
+#include "engine/store/outbox.h"
+
+namespace samordna::app {
+namespace {
+
+std::atomic<bool> g_stop{false};
+extern "C" void on_deliver_signal(int) { g_stop.store(true); }
+
+constexpr auto kAdminTimeout = std::chrono::seconds{15};
+
+// The scheduler's outbox port over the RocksDB outbox.
+class OutboxAdapter final : public deliver::Outbox {
+ public:
+  explicit OutboxAdapter(store::DeliveryOutbox& o) : o_(o) {}
+  Result<void> update(const v1::OutboxEntry& e) override { return o_.update(e); }
+  Result<void> remove(const v1::OutboxEntry& e) override { return o_.remove(e); }
+  Result<void> bury(const v1::OutboxEntry& e) override { return o_.bury(e); }
+  Result<void> set_disabled(const std::string& endpoint, bool disabled) override {
+    return o_.set_disabled(endpoint, disabled, {});
+  }
+
+ private:
+  store::DeliveryOutbox& o_;
+};
+
+// Status records go out without waiting (the topic is a view: a lost one is replaced by the next
+// change), except the rare ones that may stay the last word for days (DISABLED, DEAD_LETTERED):
+// those wait for the broker, so a kill -9 right after does not lose them. Dead letters are
+// confirmed before the outbox lets the entry go.
+class KafkaReporter final : public deliver::Reporter {
+ public:
+  KafkaReporter(metrics::Registry& registry, std::string status_topic)
+      : status_topic_(std::move(status_topic)),
+        attempts_(registry.counter("samordna_deliver_attempts_total",
+                                   "Delivery attempts by endpoint and outcome (delivered, retry, "
+                                   "dead_letter, disabled)",
+                                   {"endpoint", "outcome"})),
+        dead_(registry.counter("samordna_deliver_dead_letters_total",
+                               "Deliveries dead-lettered by endpoint and code (rejected, "
+                               "exhausted, unprintable)",
+                               {"endpoint", "code"})),
+        attempt_seconds_(registry.histogram("samordna_deliver_attempt_duration_seconds",
+                                            "One HTTP attempt, connect to answer",
+                                            metrics::latency_buckets(), {"endpoint"})),
+        commit_to_delivery_(registry.histogram(
+            "samordna_deliver_commit_to_delivery_seconds",
+            "From the notification's commit to Kafka to its delivery",
+            {0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800, 3600, 21600, 86400},
+            {"endpoint"})) {}
+
+  Result<void> open(const kafka::KafkaConfig& config, const std::string& deadletter_topic) {
+    SAMORDNA_TRY(producer, kafka::make_idempotent_producer(config));
+    status_producer_ = std::move(producer);
+    SAMORDNA_TRY(dl, AuditProducer::create(config, deadletter_topic, std::chrono::seconds{10}));
+    dead_letters_ = std::move(dl);
+    SAMORDNA_TRY(sc, AuditProducer::create(config, status_topic_, std::chrono::seconds{10}));
+    status_confirmed_ = std::move(sc);
+    poller_ = std::thread([this] {
+      while (!stopping_.load()) status_producer_->poll(100);
+    });
+    return ok();
+  }
+  ~KafkaReporter() override {
+    stopping_ = true;
+    if (poller_.joinable()) poller_.join();
+    if (status_producer_) status_producer_->flush(5000);
+  }
+
+  void status(const v1::DeliveryStatus& s) override {
+    if (!status_producer_) return;
+    const std::string key = s.notification_id() + "/" + s.endpoint();
+    const std::string value = s.SerializeAsString();
+    if (s.state() == v1::DeliveryStatus::DISABLED ||
+        s.state() == v1::DeliveryStatus::DEAD_LETTERED) {
+      if (auto r = status_confirmed_->write(key, value); !r) {
+        spdlog::warn("deliver: a status record was not confirmed: {}", r.error().message);
+      }
+      return;
+    }
+    const auto err = status_producer_->produce(
+        status_topic_, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      spdlog::warn("deliver: a status record was not queued: {}", RdKafka::err2str(err));
+    }
+  }
+  Result<void> dead_letter(const v1::DeliveryStatus& s, const v1::Notification& n) override {
+    v1::DeliveryStatus record = s;
+    *record.mutable_notification() = n;
+    SAMORDNA_TRYV(
+        dead_letters_->write(s.notification_id() + "/" + s.endpoint(), record.SerializeAsString()));
+    dead_.labels({s.endpoint(), s.code()}).inc();
+    return ok();
+  }
+  void attempted(const std::string& endpoint, const std::string& outcome, double seconds) override {
+    attempts_.labels({endpoint, outcome}).inc();
+    if (seconds > 0) attempt_seconds_.labels({endpoint}).observe(seconds);
+  }
+  void delivered(const std::string& endpoint, double seconds) override {
+    commit_to_delivery_.labels({endpoint}).observe(seconds);
+  }
+
+ private:
+  std::string status_topic_;
+  metrics::Family<metrics::Counter>& attempts_;
+  metrics::Family<metrics::Counter>& dead_;
+  metrics::Family<metrics::Histogram>& attempt_seconds_;
+  metrics::Family<metrics::Histogram>& commit_to_delivery_;
+  std::unique_ptr<RdKafka::Producer> status_producer_;
+  std::unique_ptr<AuditProducer> dead_letters_;
+  std::unique_ptr<AuditProducer> status_confirmed_;
+  std::atomic<bool> stopping_{false};
+  std::thread poller_;
+};
+
+// The entries of one notification: one per configured endpoint of an addressee that takes its
+// kind.
+std::vector<v1::OutboxEntry> route(const deliver::DeliverConfig& config, const v1::Notification& n,
+                                   const std::string& bytes, int32_t partition, int64_t offset,
+                                   int64_t committed_ms) {
+  std::vector<v1::OutboxEntry> out;
+  const std::string kind = deliver::notification_kind(n);
+  for (const auto& e : config.endpoints) {
+    bool addressed = false;
+    for (const auto& a : n.addressees()) {
+      if (a.kind() == e.organisation.kind() && a.id() == e.organisation.id()) addressed = true;
+    }
+    if (!addressed) continue;
+    if (!e.kinds.empty() && std::find(e.kinds.begin(), e.kinds.end(), kind) == e.kinds.end())
+      continue;
+    v1::OutboxEntry entry;
+    entry.set_endpoint(e.name);
+    entry.set_episode_id(n.episode_id());
+    entry.set_partition(partition);
+    entry.set_offset(offset);
+    entry.set_notification(bytes);
+    entry.set_notification_id(n.notification_id());
+    entry.set_committed_unix_ms(committed_ms);
+    out.push_back(std::move(entry));
+  }
+  return out;
+}
+
+struct DeliverArgs {
+  std::string config, bootstrap, data_dir = "samordna-deliver";
+  int metrics_port = 0;
+  std::string metrics_address = "0.0.0.0";
+  std::vector<std::string> properties;
+  int verbosity = 0;
+  // Tests and the bench: exit once every partition is read to its end and the outbox is empty.
+  bool exit_when_idle = false;
+  // Where a partition without an offset in the outbox starts: "beginning" (every notification
+  // still in the topic is delivered) or "end" (only new ones: a first start on a topic with years
+  // of history).
+  std::string start_at = "beginning";
+};
+
+Result<deliver::DeliverConfig> load(const std::string& file, const std::string& bootstrap,
+                                    const std::vector<std::string>& properties,
+                                    kafka::KafkaConfig& kafka) {
+  SAMORDNA_TRY(config, deliver::load_deliver_config(file));
+  kafka.bootstrap = !bootstrap.empty() ? bootstrap : config.bootstrap;
+  if (kafka.bootstrap.empty()) {
+    return fail(Errc::kInvalidArgument, "no Kafka bootstrap: give --bootstrap or kafka.bootstrap");
+  }
+  kafka.properties = config.properties;
+  for (const auto& kv : properties) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0)
+      return fail(Errc::kInvalidArgument, "-X expects key=value");
+    kafka.properties[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  kafka.topics.notifications = config.notifications_topic;
+  return config;
+}
+
+Result<void> create_topics(const kafka::KafkaConfig& kafka, const deliver::DeliverConfig& c) {
+  auto n = kafka::partition_count(kafka, c.notifications_topic, kAdminTimeout);
+  if (!n && n.error().code == Errc::kNotFound) {
+    SAMORDNA_TRYV(kafka::ensure_topics(kafka, kAdminTimeout));
+  } else if (!n) {
+    return n.error();
+  }
+  return kafka::create_topics(kafka,
+                              {{c.status_topic, kafka.partitions, true},
+                               {c.deadletter_topic, kafka.partitions, false},
+                               {c.replay_topic, 1, false}},
+                              kAdminTimeout);
+}
+
+int run_deliver(const DeliverArgs& args) {
+  if (args.verbosity == 1) spdlog::set_level(spdlog::level::info);
+  if (args.verbosity >= 2) spdlog::set_level(spdlog::level::debug);
+  kafka::KafkaConfig kafka;
+  auto config = load(args.config, args.bootstrap, args.properties, kafka);
+  if (!config) {
+    std::cerr << "samordna deliver: " << config.error().message << '\n';
+    return kExitUsage;
+  }
+  const auto& c = config.value();
+  auto outbox = store::DeliveryOutbox::open(args.data_dir);
+  if (!outbox) {
+    std::cerr << "samordna deliver: " << outbox.error().message << '\n';
+    return outbox.error().code == Errc::kCorruption ? kExitFailure : kExitUsage;
+  }
+  if (auto r = create_topics(kafka, c); !r) {
+    std::cerr << "samordna deliver: " << r.error().message << '\n';
+    return kExitFailure;
+  }
+
+  metrics::Registry registry;
+  auto& depth = registry.gauge("samordna_deliver_queue_depth",
+                               "Deliveries pending per endpoint (in the outbox)", {"endpoint"});
+  auto& disabled_gauge =
+      registry.gauge("samordna_deliver_endpoint_disabled",
+                     "1 while an endpoint is disabled (it answered 410)", {"endpoint"});
+  auto& read = registry
+                   .counter("samordna_deliver_notifications_read_total",
+                            "Notifications read from the notifications topic")
+                   .labels(std::vector<std::string>{});
+  auto& routed = registry
+                     .counter("samordna_deliver_enqueued_total",
+                              "Deliveries written to the outbox (one per endpoint)")
+                     .labels(std::vector<std::string>{});
+  KafkaReporter reporter(registry, c.status_topic);
+  if (auto r = reporter.open(kafka, c.deadletter_topic); !r) {
+    std::cerr << "samordna deliver: " << r.error().message << '\n';
+    return kExitFailure;
+  }
+  std::unique_ptr<http::Server> metrics_server;
+  if (args.metrics_port > 0) {
+    auto server = start_metrics_server(registry, args.metrics_address,
+                                       static_cast<uint16_t>(args.metrics_port));
+    if (!server) {
+      std::cerr << "samordna deliver: metrics endpoint: " << server.error().message << '\n';
+      return kExitUsage;
+    }
+    metrics_server = std::move(server.value());
+  }
+
+  auto& box = *outbox.value();
+  OutboxAdapter adapter(box);
+  auto disabled = box.disabled();
+  auto pending = box.pending();
+  auto offsets = box.offsets();
+  if (!disabled || !pending || !offsets) {
+    std::cerr << "samordna deliver: cannot read the outbox in " << args.data_dir << '\n';
+    return kExitFailure;
+  }
+  deliver::SchedulerOptions scheduler_options;
+  scheduler_options.retry = c.retry;
+  auto scheduler = deliver::Scheduler::start(c.endpoints, disabled.value(), adapter, reporter,
+                                             deliver::https_poster_factory(), scheduler_options);
+  if (!scheduler) {
+    std::cerr << "samordna deliver: " << scheduler.error().message << '\n';
+    return kExitUsage;
+  }
+  auto& sched = *scheduler.value();
+  if (const size_t orphans = sched.enqueue(std::move(pending).value()); orphans > 0) {
+    spdlog::warn("deliver: {} pending deliveries are for endpoints no longer configured", orphans);
+  }
+
+  // Every partition of the notifications and replay topics, from the outbox's offsets: no group,
+  // nothing committed to Kafka (the offsets live with the entries).
+  std::vector<std::pair<std::string, int>> partitions;
+  for (const auto& topic : {c.notifications_topic, c.replay_topic}) {
+    auto count = kafka::partition_count(kafka, topic, kAdminTimeout);
+    if (!count) {
+      std::cerr << "samordna deliver: " << count.error().message << '\n';
+      return kExitFailure;
+    }
+    for (int p = 0; p < count.value(); ++p) partitions.emplace_back(topic, p);
+  }
+  auto consumer = kafka::make_consumer(kafka, {{"group.id", "samordna-deliver"},
+                                               {"enable.partition.eof", "true"},
+                                               {"auto.offset.reset", "earliest"}});
+  if (!consumer) {
+    std::cerr << "samordna deliver: " << consumer.error().message << '\n';
+    return kExitFailure;
+  }
+  auto& cons = *consumer.value();
+  {
+    std::vector<RdKafka::TopicPartition*> assignment;
+    for (const auto& [topic, p] : partitions) {
+      auto it = offsets.value().find({topic, p});
+      assignment.push_back(RdKafka::TopicPartition::create(
+          topic, p,
+          it != offsets.value().end() ? it->second
+                                      : (args.start_at == "end" && topic == c.notifications_topic
+                                             ? RdKafka::Topic::OFFSET_END
+                                             : RdKafka::Topic::OFFSET_BEGINNING)));
+    }
+    const auto err = cons.assign(assignment);
+    RdKafka::TopicPartition::destroy(assignment);
+    if (err != RdKafka::ERR_NO_ERROR) {
+      std::cerr << "samordna deliver: assign: " << RdKafka::err2str(err) << '\n';
+      return kExitFailure;
+    }
+  }
+
+  std::signal(SIGTERM, on_deliver_signal);
+  std::signal(SIGINT, on_deliver_signal);
+  spdlog::info("deliver: {} endpoints, {} partitions", c.endpoints.size(), partitions.size());
+
+  std::vector<v1::OutboxEntry> batch;
+  store::Offsets batch_offsets;
+  std::set<std::pair<std::string, int>> at_end;
+  int exit_code = kExitOk;
+  auto flush = [&]() -> bool {
+    if (batch.empty() && batch_offsets.empty()) return true;
+    if (auto r = box.add(batch, batch_offsets); !r) {
+      spdlog::error("deliver: {}", r.error().message);
+      return false;
+    }
+    routed.inc(batch.size());
+    sched.enqueue(std::move(batch));
+    batch.clear();
+    batch_offsets.clear();
+    return true;
+  };
+  auto last_gauges = std::chrono::steady_clock::now() - std::chrono::hours{1};
+  while (!g_stop.load()) {
+    if (auto f = sched.failure()) {
+      std::cerr << "samordna deliver: " << f->message << '\n';
+      exit_code = kExitFailure;
+      break;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_gauges >= std::chrono::seconds{1}) {
+      last_gauges = now;
+      size_t total = 0;
+      for (const auto& [name, d] : sched.depths()) {
+        depth.labels({name}).set(static_cast<double>(d));
+        disabled_gauge.labels({name}).set(sched.disabled(name) ? 1 : 0);
+        total += d;
+      }
+      if (args.exit_when_idle && total == 0 && batch.empty() && at_end.size() == partitions.size())
+        break;
+    }
+    std::unique_ptr<RdKafka::Message> msg(cons.consume(100));
+    switch (msg->err()) {
+      case RdKafka::ERR_NO_ERROR: {
+        const std::string topic = msg->topic_name();
+        const int32_t p = msg->partition();
+        at_end.erase({topic, p});
+        const std::string bytes(static_cast<const char*>(msg->payload()), msg->len());
+        if (topic == c.notifications_topic) {
+          read.inc();
+          v1::Notification n;
+          if (!n.ParseFromString(bytes)) {
+            spdlog::warn("deliver: an unreadable record at {}/{}@{} skipped", topic, p,
+                         msg->offset());
+          } else {
+            auto entries = route(c, n, bytes, p, msg->offset(), msg->timestamp().timestamp);
+            for (auto& e : entries) batch.push_back(std::move(e));
+          }
+          batch_offsets[{topic, p}] = msg->offset() + 1;
+          if (batch.size() >= 500 && !flush()) exit_code = kExitFailure;
+        } else {
+          // A replay request: what came before it is stored first, then it is applied with its
+          // own offset in the same write.
+          if (!flush()) {
+            exit_code = kExitFailure;
+            break;
+          }
+          v1::DeliveryReplay req;
+          store::Offsets next{{{topic, p}, msg->offset() + 1}};
+          if (!req.ParseFromString(bytes)) {
+            spdlog::warn("deliver: an unreadable replay request skipped");
+            (void)box.add({}, next);
+          } else if (req.enable_endpoint()) {
+            if (auto r = sched.enable(req.endpoint()); !r) {
+              spdlog::warn("deliver: enable: {}", r.error().message);
+            } else {
+              spdlog::warn("deliver: endpoint {} enabled again", req.endpoint());
+            }
+            (void)box.add({}, next);
+          } else {
+            auto revived =
+                box.revive(req.all_dead() ? "" : req.notification_id(), req.endpoint(), next);
+            if (!revived) {
+              spdlog::error("deliver: {}", revived.error().message);
+              exit_code = kExitFailure;
+              break;
+            }
+            spdlog::warn("deliver: replay: {} dead-lettered deliveries queued again",
+                         revived.value().size());
+            sched.enqueue(std::move(revived).value());
+          }
+        }
+        break;
+      }
+      case RdKafka::ERR__PARTITION_EOF:
+        at_end.insert({msg->topic_name(), msg->partition()});
+        if (!flush()) exit_code = kExitFailure;
+        break;
+      case RdKafka::ERR__TIMED_OUT:
+        if (!flush()) exit_code = kExitFailure;
+        break;
+      default: {
+        const auto cls = kafka::classify(msg->err());
+        if (cls == kafka::ErrorClass::kFatal) {
+          std::cerr << "samordna deliver: " << kafka::to_error("consume", msg->err()).message
+                    << '\n';
+          exit_code = kExitFailure;
+        } else {
+          spdlog::warn("deliver: consume: {}", RdKafka::err2str(msg->err()));
+        }
+      }
+    }
+    if (exit_code != kExitOk) break;
+  }
+  if (exit_code == kExitOk && !flush()) exit_code = kExitFailure;
+  cons.close();
+  return exit_code;
+}
+
+Result<void> send_replay(const DeliverArgs& args, const v1::DeliveryReplay& req) {
+  kafka::KafkaConfig kafka;
+  SAMORDNA_TRY(config, load(args.config, args.bootstrap, args.properties, kafka));
+  SAMORDNA_TRYV(kafka::create_topics(kafka, {{config.replay_topic, 1, false}}, kAdminTimeout));
+  SAMORDNA_TRY(producer,
+               AuditProducer::create(kafka, config.replay_topic, std::chrono::seconds{10}));
+  return producer->write("replay", req.SerializeAsString());
+}
+
+}  // namespace
+
+void add_deliver_command(CLI::App& app, Commands& commands) {
+  auto a = std::make_shared<DeliverArgs>();
+  auto* cmd = app.add_subcommand(
+      "deliver", "push notifications to the recipients' systems: signed webhooks, json or FHIR");
+  cmd->require_subcommand(0, 1);
+  cmd->add_option("--config", a->config, "deliver's config file (endpoints, secrets, topics)")
+      ->required();
+  cmd->add_option("--bootstrap", a->bootstrap, "Kafka bootstrap servers H:P");
+  cmd->add_option("--data-dir", a->data_dir, "the outbox's directory (default samordna-deliver)");
+  cmd->add_option("--metrics-port", a->metrics_port, "serve /metrics on this port (0: none)")
+      ->check(CLI::Range(0, 65535));
+  cmd->add_option("--metrics-address", a->metrics_address, "metrics address (default 0.0.0.0)");
+  cmd->add_option("-X", a->properties, "librdkafka property k=v (repeatable)");
+  cmd->add_flag("-v", a->verbosity, "log progress (-vv: debug)");
+  cmd->add_option("--start-at", a->start_at,
+                  "a partition never read before starts at its beginning (default) or end")
+      ->check(CLI::IsMember({"beginning", "end"}));
+  cmd->add_flag("--exit-when-idle", a->exit_when_idle,
+                "exit once every partition is read and nothing is pending (tests, bench)");
+
+  auto r = std::make_shared<v1::DeliveryReplay>();
+  auto notification = std::make_shared<std::string>();
+  auto endpoint = std::make_shared<std::string>();
+  auto all_dead = std::make_shared<bool>(false);
+  auto enable = std::make_shared<std::string>();
+  auto* replay = cmd->add_subcommand(
+      "replay", "queue dead-lettered deliveries again, or enable an endpoint a 410 disabled");
+  replay->fallthrough();  // --config, --bootstrap, -X given after `replay` belong to deliver
+  auto* by_id = replay->add_option("--notification", *notification, "a notification id");
+  auto* all = replay->add_flag("--all-dead", *all_dead, "every dead-lettered delivery");
+  replay->add_option("--endpoint", *endpoint, "only to this endpoint");
+  auto* en = replay->add_option("--enable-endpoint", *enable, "enable this endpoint again");
+  by_id->excludes(all);
+  en->excludes(by_id)->excludes(all);
+  // `deliver replay` before `deliver` in the list: both are parsed when replay is.
+  commands.emplace_back(replay, [a, notification, endpoint, all_dead, enable]() -> int {
+    v1::DeliveryReplay req;
+    if (!enable->empty()) {
+      req.set_enable_endpoint(true);
+      req.set_endpoint(*enable);
+    } else if (*all_dead || !notification->empty()) {
+      req.set_all_dead(*all_dead);
+      req.set_notification_id(*notification);
+      req.set_endpoint(*endpoint);
+    } else {
+      std::cerr
+          << "samordna deliver replay: give --notification, --all-dead or --enable-endpoint\n";
+      return kExitUsage;
+    }
+    if (auto res = send_replay(*a, req); !res) {
+      std::cerr << "samordna deliver replay: " << res.error().message << '\n';
+      return res.error().code == Errc::kInvalidArgument ? kExitUsage : kExitFailure;
+    }
+    std::cout << "replay request sent\n";
+    return kExitOk;
+  });
+  commands.emplace_back(cmd, [a]() { return run_deliver(*a); });
+}
+
+}  // namespace samordna::app

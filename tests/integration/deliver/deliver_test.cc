@@ -1,0 +1,374 @@
+// `samordna deliver` against the real broker and a real HTTPS receiver (receiver.py: Python's
+// ssl and hmac, independent of our signing code) that fails at random: 500, 503, 429 with
+// Retry-After, dropped connections, answers slower than deliver's timeout. deliver is SIGKILLed
+// several times on the way. Then: every notification addressed to a configured endpoint arrived,
+// every signature verified (with the new secret of a rotation), per episode the first arrivals
+// are in the order of the topic, the fhir endpoint got Bundles of the kinds it asked for, a 410
+// disabled its endpoint (the others went on) until `deliver replay --enable-endpoint`, a 400 was
+// dead-lettered (status and dead-letter topics) and `deliver replay --notification` sent it again.
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <nlohmann/json.hpp>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "connectors/deliver/signature.h"
+#include "samordna/v1/delivery.pb.h"
+#include "samordna/v1/notification.pb.h"
+#include "tests/integration/kafka_fixture.h"
+
+namespace samordna {
+namespace {
+
+using namespace std::chrono_literals;
+using kafka_test::Process;
+using nlohmann::json;
+
+class DeliverIntegrationTest : public kafka_test::KafkaTest {};
+
+std::string secret_text(char fill) {
+  return "whsec_" + deliver::base64_encode(std::string(32, fill));
+}
+
+struct Receipt {
+  std::string path, id, episode, kind;
+  bool sig = false;
+  int status = 0;
+};
+
+std::vector<Receipt> receipts(const std::filesystem::path& log) {
+  std::vector<Receipt> out;
+  std::ifstream in(log);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line.back() != '}') continue;  // a line being written
+    const auto j = json::parse(line);
+    out.push_back({j["path"], j["id"], j["episode"], j["kind"], j["sig"], j["status"]});
+  }
+  return out;
+}
+
+// Per (path, episode): the ids answered 200, first arrivals only, in arrival order.
+std::map<std::pair<std::string, std::string>, std::vector<std::string>> firsts(
+    const std::vector<Receipt>& rs) {
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> out;
+  std::set<std::pair<std::string, std::string>> seen;
+  for (const auto& r : rs) {
+    if (r.status != 200 || !seen.insert({r.path, r.id}).second) continue;
+    out[{r.path, r.episode}].push_back(r.id);
+  }
+  return out;
+}
+
+TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailuresAndKills) {
+  kafka_test::TempDir dir("samordna-deliver-it");
+  const auto d = dir.path();
+  ASSERT_EQ(std::system(("bash " SAMORDNA_SOURCE_DIR "/tests/unit/http/make_test_ca.sh " +
+                         d.string() + " >/dev/null")
+                            .c_str()),
+            0);
+  // A rotation: deliver signs with both, the receiver knows only the new secret.
+  kafka_test::write_file(d / "old.secret", secret_text('o'));
+  kafka_test::write_file(d / "new.secret", secret_text('n'));
+  const json secrets = json::array({secret_text('n')});
+  kafka_test::write_file(d / "behaviour.json",
+                         json{{"/a", {{"secrets", secrets}, {"fail", 0.3}, {"timeout_s", 1.5}}},
+                              {"/f", {{"secrets", secrets}, {"fail", 0.2}, {"timeout_s", 1.5}}},
+                              {"/gone", {{"secrets", secrets}, {"status", 410}}},
+                              {"/reject", {{"secrets", secrets}, {"status", 400}}}}
+                             .dump());
+  auto receiver = Process::start(
+      {"/usr/bin/python3", SAMORDNA_SOURCE_DIR "/tests/integration/deliver/receiver.py", "--cert",
+       (d / "server.pem").string(), "--key", (d / "server.key").string(), "--behaviour",
+       (d / "behaviour.json").string(), "--log", (d / "log.jsonl").string(), "--port-file",
+       (d / "port").string()});
+  ASSERT_TRUE(kafka_test::wait_until([&] { return std::filesystem::exists(d / "port"); }, 20s))
+      << receiver.err();
+  std::string port;
+  std::ifstream(d / "port") >> port;
+
+  const std::string notifications = unique_topic("notifications");
+  const std::string status_topic = unique_topic("status");
+  const std::string deadletter_topic = unique_topic("deadletter");
+  const std::string replay_topic = unique_topic("replay");
+  create_topic(notifications, 2);
+  create_topic(status_topic, 2, true);
+  create_topic(deadletter_topic, 2);
+  create_topic(replay_topic, 1);
+  std::string endpoints;
+  const auto endpoint = [&](const std::string& name, const std::string& org,
+                            const std::string& extra) {
+    endpoints += "  - name: " + name + "\n    organisation: " + org +
+                 "\n    host: 127.0.0.1\n    port: " + port + "\n    path: /" + name +
+                 "\n    secretFiles: [old.secret, new.secret]\n    caFile: ca.pem\n"
+                 "    timeoutMs: 1000\n" +
+                 extra;
+  };
+  endpoint("a", "municipality:0180", "");
+  endpoint("f", "outpatient_unit:vc-1",
+           "    format: fhir\n    kinds: [admissionNotice, dischargeReadyNotice]\n");
+  endpoint("gone", "municipality:0181", "    concurrency: 1\n");
+  endpoint("reject", "municipality:0182", "");
+  const auto config = kafka_test::write_file(
+      d / "deliver.yaml",
+      "topics:\n  notifications: " + notifications + "\n  status: " + status_topic +
+          "\n  deadletter: " + deadletter_topic + "\n  replay: " + replay_topic +
+          "\nretry:\n  firstDelaySeconds: 1\n  maxDelaySeconds: 2\n"
+          "endpoints:\n" +
+          endpoints);
+
+  // 40 episodes of 5 notifications; every one to municipality 0180 (endpoint a), every fourth
+  // episode to vc-1 too (f, admission and discharge-ready notices only), every tenth to 0181
+  // (gone) or 0182 (reject), and some to 9999, which has no endpoint.
+  std::vector<kafka_test::Record> records;
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> expected;
+  std::vector<std::string> rejected_ids;
+  for (int e = 0; e < 40; ++e) {
+    const std::string episode = "ep-" + std::to_string(e);
+    for (int k = 0; k < 5; ++k) {
+      v1::Notification n;
+      n.set_notification_id(episode + "/" + std::to_string(k));
+      n.set_episode_id(episode);
+      n.mutable_issued_at()->set_seconds(1741593600 + k);
+      std::vector<std::pair<v1::Organisation::Kind, std::string>> to = {
+          {v1::Organisation::MUNICIPALITY, "0180"}};
+      if (e % 4 == 0) to.emplace_back(v1::Organisation::OUTPATIENT_UNIT, "vc-1");
+      if (e % 10 == 1) to.emplace_back(v1::Organisation::MUNICIPALITY, "0181");
+      if (e % 10 == 2) to.emplace_back(v1::Organisation::MUNICIPALITY, "0182");
+      if (e % 3 == 0) to.emplace_back(v1::Organisation::MUNICIPALITY, "9999");
+      for (const auto& [kind, id] : to) {
+        auto* o = n.add_addressees();
+        o->set_kind(kind);
+        o->set_id(id);
+      }
+      bool patient_notice = false;
+      switch (k) {
+        case 0: {
+          auto* a = n.mutable_admission_notice();
+          a->set_care_unit("ward-1");
+          a->mutable_patient()->set_personal_id("191212121212");
+          a->mutable_patient()->set_name("Tolvan Tolvansson");
+          a->mutable_admitted_at()->set_seconds(1741590000);
+          patient_notice = true;
+          break;
+        }
+        case 1:
+          n.mutable_warning()->set_code(v1::Warning::DISCHARGE_READY_WITHOUT_CARE_CONTACT);
+          break;
+        case 2:
+          n.mutable_discharge_ready_notice()->set_care_unit("ward-1");
+          patient_notice = true;
+          break;
+        case 3:
+          n.mutable_deadline_missed()->set_deadline(v1::SIP_INVITATION);
+          break;
+        default:
+          n.mutable_admission_cancellation();
+      }
+      for (const auto& [kind, id] : to) {
+        if (id == "0180") expected[{"/a", episode}].push_back(n.notification_id());
+        if (id == "vc-1" && patient_notice)
+          expected[{"/f", episode}].push_back(n.notification_id());
+        if (id == "0181") expected[{"/gone", episode}].push_back(n.notification_id());
+        if (id == "0182") rejected_ids.push_back(n.notification_id());
+      }
+      kafka_test::Record r;
+      r.topic = notifications;
+      r.key = episode;
+      r.value = n.SerializeAsString();
+      records.push_back(std::move(r));
+    }
+  }
+  ASSERT_TRUE(kafka_test::produce_records(bootstrap(), records));
+
+  const std::vector<std::string> argv = {kafka_test::samordna_binary(),
+                                         "deliver",
+                                         "--config",
+                                         config.string(),
+                                         "--bootstrap",
+                                         bootstrap(),
+                                         "--data-dir",
+                                         (d / "data").string()};
+  // Killed three times while it works (the receiver's log shows it was mid-stream).
+  for (int kill = 0; kill < 3; ++kill) {
+    auto deliver = Process::start(argv);
+    const size_t before = receipts(d / "log.jsonl").size();
+    ASSERT_TRUE(kafka_test::wait_until(
+        [&] { return receipts(d / "log.jsonl").size() >= before + 25 || !deliver.running(); },
+        30s));
+    ASSERT_TRUE(deliver.running()) << deliver.err();
+    deliver.signal(SIGKILL);
+    deliver.wait(10s);
+  }
+  // The last run serves its metrics (a port picked free by binding port 0 and letting go).
+  const int metrics_port = [] {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    ::close(fd);
+    return static_cast<int>(ntohs(a.sin_port));
+  }();
+  auto last_argv = argv;
+  last_argv.insert(last_argv.end(), {"--metrics-port", std::to_string(metrics_port),
+                                     "--metrics-address", "127.0.0.1"});
+  auto deliver = Process::start(last_argv);
+  const auto arrived = [&](const std::string& path) {
+    const auto got = firsts(receipts(d / "log.jsonl"));
+    for (const auto& [key, ids] : expected) {
+      if (key.first != path) continue;
+      auto it = got.find(key);
+      if (it == got.end() || it->second.size() < ids.size()) return false;
+    }
+    return true;
+  };
+  ASSERT_TRUE(kafka_test::wait_until([&] { return arrived("/a") && arrived("/f"); }, 90s))
+      << deliver.err();
+
+  auto rs = receipts(d / "log.jsonl");
+  size_t failures = 0;
+  std::set<std::string> ids_a;
+  for (const auto& r : rs) {
+    EXPECT_TRUE(r.sig) << r.path << " " << r.id;
+    failures += r.status != 200;
+    if (r.path == "/a") ids_a.insert(r.id);
+    if (r.path == "/f") {
+      EXPECT_TRUE(r.kind == "fhir:admissionNotice" || r.kind == "fhir:dischargeReadyNotice")
+          << r.kind;
+    }
+  }
+  EXPECT_GT(failures, 20u) << "the receiver failed too rarely to test anything";
+  // Per episode, the first arrivals are the topic's order, nothing missing, nothing extra.
+  const auto got = firsts(rs);
+  for (const auto& [key, ids] : expected) {
+    if (key.first == "/gone") continue;
+    EXPECT_EQ(got.count(key) ? got.at(key) : std::vector<std::string>{}, ids)
+        << key.first << " " << key.second;
+  }
+  for (const auto& [key, ids] : got) {
+    if (key.first == "/a" || key.first == "/f") {
+      EXPECT_TRUE(expected.count(key)) << key.second;
+    }
+  }
+
+  // 410: endpoint gone got one request (two if a kill came between the answer and the outbox's
+  // note of it) and no more, while the others went on.
+  size_t gone_requests = 0;
+  for (const auto& r : rs) {
+    if (r.path != "/gone") continue;
+    ++gone_requests;
+    EXPECT_EQ(r.status, 410);
+  }
+  EXPECT_GE(gone_requests, 1u);
+  EXPECT_LE(gone_requests, 2u);
+  // 400: each delivery to reject dead-lettered once (a kill may repeat one: at least once).
+  ASSERT_TRUE(kafka_test::wait_until(
+      [&] {
+        kafka_test::ReadOptions quick;
+        quick.idle = 500ms;
+        quick.stop_at_end = true;
+        auto dl = kafka_test::read_topic(bootstrap(), deadletter_topic, quick);
+        std::set<std::string> ids;
+        for (const auto& r : dl.value()) {
+          v1::DeliveryStatus s;
+          if (s.ParseFromString(r.value) && s.code() == "rejected" &&
+              s.notification().notification_id() == s.notification_id())
+            ids.insert(s.notification_id());
+        }
+        return ids.size() == rejected_ids.size();
+      },
+      30s));
+
+  // Replay one rejected delivery, and enable the endpoint that said 410 (it now answers 200).
+  kafka_test::write_file(d / "behaviour.json",
+                         json{{"/a", {{"secrets", secrets}}},
+                              {"/f", {{"secrets", secrets}}},
+                              {"/gone", {{"secrets", secrets}}},
+                              {"/reject", {{"secrets", secrets}, {"status", 400}}}}
+                             .dump());
+  auto replay = kafka_test::run_command({kafka_test::samordna_binary(), "deliver", "replay",
+                                         "--config", config.string(), "--bootstrap", bootstrap(),
+                                         "--notification", rejected_ids.front()});
+  ASSERT_EQ(replay.exit_code, 0) << replay.describe();
+  auto enable = kafka_test::run_command({kafka_test::samordna_binary(), "deliver", "replay",
+                                         "--config", config.string(), "--bootstrap", bootstrap(),
+                                         "--enable-endpoint", "gone"});
+  ASSERT_EQ(enable.exit_code, 0) << enable.describe();
+  ASSERT_TRUE(kafka_test::wait_until(
+      [&] {
+        size_t again = 0;
+        for (const auto& r : receipts(d / "log.jsonl"))
+          again += r.path == "/reject" && r.id == rejected_ids.front();
+        return again >= 2 && arrived("/gone");
+      },
+      30s))
+      << deliver.err();
+  for (const auto& [key, ids] : firsts(receipts(d / "log.jsonl"))) {
+    if (key.first == "/gone") {
+      EXPECT_EQ(ids, expected.at(key));
+    }
+  }
+
+  // The status topic: the 410 and the dead letters are there, and nothing in it names a patient.
+  kafka_test::ReadOptions to_end;
+  to_end.stop_at_end = true;
+  auto status = kafka_test::read_topic(bootstrap(), status_topic, to_end);
+  ASSERT_TRUE(status);
+  std::set<v1::DeliveryStatus::State> states;
+  for (const auto& r : status.value()) {
+    v1::DeliveryStatus s;
+    ASSERT_TRUE(s.ParseFromString(r.value));
+    EXPECT_EQ(*r.key, s.notification_id() + "/" + s.endpoint());
+    EXPECT_FALSE(s.has_notification());
+    states.insert(s.state());
+    if (s.endpoint() == "gone" && s.state() == v1::DeliveryStatus::DISABLED) {
+      EXPECT_EQ(s.last_status(), 410);
+    }
+  }
+  EXPECT_EQ(states, (std::set<v1::DeliveryStatus::State>{
+                        v1::DeliveryStatus::DELIVERED, v1::DeliveryStatus::RETRYING,
+                        v1::DeliveryStatus::DEAD_LETTERED, v1::DeliveryStatus::DISABLED}));
+
+  // Metrics: dead letters by code, disabled endpoints, the queue depth (all delivered now).
+  auto metrics = kafka_test::run_command(
+      {"/usr/bin/curl", "-s", "http://127.0.0.1:" + std::to_string(metrics_port) + "/metrics"});
+  EXPECT_NE(metrics.out.find(
+                "samordna_deliver_dead_letters_total{endpoint=\"reject\",code=\"rejected\"}"),
+            std::string::npos)
+      << metrics.out;
+  EXPECT_NE(metrics.out.find("samordna_deliver_queue_depth{endpoint=\"a\"} 0"), std::string::npos);
+  EXPECT_NE(
+      metrics.out.find("samordna_deliver_commit_to_delivery_seconds_bucket{endpoint=\"gone\""),
+      std::string::npos);
+  EXPECT_EQ(metrics.out.find("Tolvan"), std::string::npos);
+
+  deliver.signal(SIGTERM);
+  const auto end = deliver.wait(30s);
+  EXPECT_EQ(end.exit_code, 0) << end.describe();
+  EXPECT_EQ(end.err.find("Tolvan"), std::string::npos);
+  EXPECT_EQ(end.err.find("191212121212"), std::string::npos);
+}
+
+TEST_F(DeliverIntegrationTest, ABrokenConfigIsRefusedWithFileAndLine) {
+  kafka_test::TempDir dir("samordna-deliver-it");
+  const auto config =
+      kafka_test::write_file(dir.path() / "deliver.yaml", "endpoints:\n  - name: a\n    port: x\n");
+  auto r = kafka_test::run_command({kafka_test::samordna_binary(), "deliver", "--config",
+                                    config.string(), "--bootstrap", bootstrap()});
+  EXPECT_EQ(r.exit_code, 2) << r.describe();
+  EXPECT_NE(r.err.find("deliver.yaml:3: 'port' must be a whole number"), std::string::npos)
+      << r.err;
+}
+
+}  // namespace
+}  // namespace samordna

@@ -29,6 +29,7 @@ packages=(
   clang-format clang-tidy
   clang-14 libclang-rt-14-dev  # libFuzzer (tests/fuzz/): clang 14 and its runtime
   prometheus          # promtool and a real Prometheus scraping `run` (tests/integration/metrics/)
+  chromium nodejs npm fonts-dejavu-core  # the web app's browser tests (tests/integration/web/; npm packages: deploy/install-web-test-deps.sh)
 )
 # The Kafka broker used by the integration tests runs on a JVM: take the machine's java when it
 # has one, otherwise Debian's default headless JRE. Maven only when there is no mvn at all.

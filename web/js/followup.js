@@ -5,7 +5,7 @@
 import { api, all } from './api.js';
 import { h, replace, table } from './dom.js';
 import { barChart } from './charts.js';
-import { fmt, isoWeek, DEADLINE } from './format.js';
+import { fmt, isoWeek, DEADLINE, ORG_KIND } from './format.js';
 
 function sum(rows, key, val) {
   const m = new Map();
@@ -52,7 +52,7 @@ export async function renderFollowup(main, { session }) {
     const byMonth = [...sum(m, (r) => r.month, (r) => r.missed)].sort();
     const byWeek = [...sum(missedList, (d) => isoWeek(d.dueAt), () => 1)].sort().slice(-26);
     const byKind = [...sum(m, (r) => r.deadline, (r) => r.missed)].sort((a, b) => b[1] - a[1]);
-    const byUnit = [...sum(m, (r) => `${r.unitKind} ${r.unit}`, (r) => r.missed)].sort((a, b) => b[1] - a[1]);
+    const byUnit = [...sum(m, (r) => `${ORG_KIND[r.unitKind] || r.unitKind} ${r.unit}`, (r) => r.missed)].sort((a, b) => b[1] - a[1]);
     const byMunicipality = [...sum(missedList, (d) => d.homeMunicipality || '–', () => 1)].sort((a, b) => b[1] - a[1]);
 
     const d = dr.data.items;

@@ -70,18 +70,24 @@ admit("feed", "B", now - timedelta(hours=6))
 # H: discharge-ready without consent: the discharge-ready notice is held (sekretess).
 admit("feed", "H", now - timedelta(hours=8))
 ev("feed", "H", 3, now - timedelta(hours=2), {"dischargeReady": {}})
-# S: discharge-ready notice sent three local days ago: the SIP invitation is due tonight.
+# On the wall clock the engine sends a notice when it applies the event, so day-counted clocks that
+# hang on a notice start now; the ones anchored on a fact's own time (the discharge date) do not.
+# S: discharged today without the information transfer: due by the end of today (3 kap. 2 §).
 admit("feed", "S", local(-4, 9))
 ev("feed", "S", 3, local(-4, 11), {"consentRecorded": {"scope": "INFORMATION_SHARING", "granted": True}})
 ev("feed", "S", 4, local(-4, 12), {"careContactAppointed": {"unit": VC}})
 ev("feed", "S", 5, local(-3, 9), {"dischargeReady": {}})
-# M: discharge-ready six days ago, no SIP invitation: missed.
+discharge_s = now - timedelta(minutes=5)
+if discharge_s.astimezone(stockholm).date() != today:
+    discharge_s = now
+ev("feed", "S", 6, discharge_s, {"discharged": {"reason": "hem"}})
+# M: discharged two days ago without the information transfer and without a care contact: missed.
 admit("feed", "M", local(-8, 9))
 ev("feed", "M", 3, local(-8, 11), {"consentRecorded": {"scope": "INFORMATION_SHARING", "granted": True}})
-ev("feed", "M", 4, local(-8, 12), {"careContactAppointed": {"unit": VC}})
 ev("feed", "M", 5, local(-6, 9), {"dischargeReady": {}})
+ev("feed", "M", 6, local(-2, 10), {"discharged": {"reason": "hem"}})
 # L: admitted while the inbox is open: the live alert.
-admit("live", "L", now - timedelta(minutes=5))
+admit("live", "L", now - timedelta(minutes=40))
 
 # Events in the order of their time, as a hospital's feed.
 for where in lines:

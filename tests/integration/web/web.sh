@@ -48,7 +48,7 @@ URL="http://$(sed -nE 's/.*listening on ([0-9.:]+) .*/\1/p' "$EOS_WORK/serve.log
 WARD_TOKEN=$(token "WARD:webtest-avd-12" caseworker)
 until=$((SECONDS + 120))
 until curl -sf -H "Authorization: Bearer $WARD_TOKEN" "$URL/api/v1/notifications?kind=noticeHeld" | grep -q noticeHeld &&
-      curl -sf -H "Authorization: Bearer $WARD_TOKEN" "$URL/api/v1/deadlines?state=missed" | grep -q SIP_INVITATION; do
+      curl -sf -H "Authorization: Bearer $WARD_TOKEN" "$URL/api/v1/deadlines?state=missed" | grep -q INFORMATION_TRANSFER; do
   eos_alive "$SERVE_PID" || eos_fail "serve exited"
   eos_alive "$RUN_PID" || eos_fail "run exited"
   ((SECONDS < until)) || eos_fail "the feed's notices did not reach serve in 120 s"

@@ -71,7 +71,10 @@ trap stop EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$samordna" demo --rules rules/sets --events "$events" --keep-running \
+# --retention-days 0: the replay clock runs on to --until (2100), past every settlement; the
+# episodes stay, so that the worklist has them and a kvittens finds its episode.
+: >"$work/notifications.jsonl"
+"$samordna" demo --rules rules/sets --events "$events" --keep-running --retention-days 0 \
   --bootstrap-file "$work/bootstrap" >"$work/notifications.jsonl" &
 pids+=($!)
 tail -n +1 -f --pid="${pids[0]}" "$work/notifications.jsonl" &
@@ -91,8 +94,12 @@ for _ in $(seq 100); do
   sleep 3
 done
 
+# The mock cluster has no controller for the Admin API (librdkafka 2.0.2 answers CreateTopics
+# with "Failed while waiting for controller"), so serve does not create topics here: the demo made
+# them, samordna.audit included, with the mock cluster's own call.
+printf 'kafka:\n  bootstrap: %s\n  createTopics: false\n' "$bootstrap" >"$work/serve.yaml"
 port=${SAMORDNA_DEMO_PORT:-8080}
-"$samordna" serve --bootstrap "$bootstrap" --http-port "$port" --data-dir "$work/serve" \
+"$samordna" serve --config "$work/serve.yaml" --http-port "$port" --data-dir "$work/serve" \
   --auth-public-key "$work/key.pub.pem" --web-dir web >"$work/serve.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 600); do grep -q 'listening on' "$work/serve.log" && break; sleep 0.1; done

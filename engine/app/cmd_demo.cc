@@ -54,6 +54,10 @@ struct DemoArgs {
   // `samordna serve` and the web app (deploy/demo.sh): acknowledgements made in the browser go
   // through this service like any event.
   bool keep_running = false;
+  // Days a settled episode stays in the state (0: forever). deploy/demo.sh passes 0 with the web
+  // app: the replay clock runs to --until, far past every settlement, and an acknowledgement made
+  // in the browser needs its episode.
+  int retention_days = 30;
   std::string bootstrap_file;  // write the embedded cluster's bootstrap address here
 };
 
@@ -145,6 +149,7 @@ int run_demo(const DemoArgs& args) {
   config.rules_dir = args.rules_dir;
   config.clock = kafka::ClockMode::kEventTime;
   config.until_unix = to_unix(*parse_time_option("--until", args.until));
+  config.retention = std::chrono::hours{24} * args.retention_days;
   const auto state_dir =
       std::filesystem::temp_directory_path() / ("samordna-demo-" + std::to_string(::getpid()));
   config.state_dir = state_dir;
@@ -292,6 +297,10 @@ void add_demo_command(CLI::App& app, Commands& commands) {
   demo->add_option("--partitions", args->partitions, "Partitions per topic")->capture_default_str();
   demo->add_option("--idle-ms", args->idle_ms, "Stop after this long without a new notification")
       ->capture_default_str();
+  demo->add_option("--retention-days", args->retention_days,
+                   "Days a settled episode stays in the state; 0 keeps it forever")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 36500));
   demo->add_flag("--keep-running", args->keep_running,
                  "Keep the service running after the feed until SIGINT/SIGTERM (for serve)");
   demo->add_option("--bootstrap-file", args->bootstrap_file,

@@ -85,6 +85,9 @@ export async function renderFollowup(main, { session }) {
       csvButton('discharge-ready', 'utskrivningsklara dagar'),
 
       h('h2', {}, 'Betalningsansvar per kommun och månad'),
+      h('figure', {}, barChart('Dagar med betalningsansvar per månad, alla kommuner',
+        [...sum(l, (r) => r.month, (r) => r.days)].sort().map(([label, value]) => ({ label, value })), { unit: ' dagar' }),
+      h('figcaption', {}, 'Dagar med betalningsansvar per utskrivningsmånad')),
       table('Betalningsansvar (5 kap. lag 2017:612)', ['Kommun', 'Månad', 'Vårdtillfällen', 'Dagar', 'Belopp', 'Utan dagsbelopp'],
         l.map((r) => h('tr', {}, h('td', {}, r.municipality), h('td', {}, r.month), h('td', { class: 'num' }, fmt.num(r.liableStays)),
           h('td', { class: 'num' }, fmt.num(r.days)), h('td', { class: 'num' }, fmt.sek(r.amountSek)), h('td', { class: 'num' }, fmt.num(r.staysWithoutAmount)))),

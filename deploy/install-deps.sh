@@ -30,11 +30,16 @@ packages=(
   clang-format clang-tidy
   clang-14 libclang-rt-14-dev  # libFuzzer (tests/fuzz/): clang 14 and its runtime
   prometheus          # promtool and a real Prometheus scraping `run` (tests/integration/metrics/)
+  chromium fonts-dejavu-core  # the web app's browser test (tests/integration/web/); its npm packages: deploy/install-web-test-deps.sh
 )
 # The Kafka broker used by the integration tests runs on a JVM: take the machine's java when it
 # has one, otherwise Debian's default headless JRE. Maven only when there is no mvn at all.
 command -v java >/dev/null 2>&1 || packages+=(default-jre-headless)
 command -v mvn >/dev/null 2>&1 || packages+=(maven)
+# node and npm for the web app's browser test: Debian's unless the machine already has a node (a
+# newer one from another source must not be replaced by Debian's nodejs).
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 # HAPI HL7v2, the independent MLLP sender of tests/integration/hl7/hapi_test.sh, is compiled with javac.
 command -v javac >/dev/null 2>&1 || packages+=(default-jdk-headless)
 # The benchmarks only (tests/bench/run_serve_bench.sh): wrk, the HTTP load client.

@@ -67,6 +67,8 @@ run_ctest() {
 # ---- 1. dependencies --------------------------------------------------------------------------
 step "dependencies"
 bash deploy/install-deps.sh
+# playwright-core and axe-core for the web app's browser test; without them it skips.
+bash deploy/install-web-test-deps.sh || echo "test.sh: the web test's npm packages could not be installed; web.browser will skip"
 
 # ---- 2. release: build everything, run every label -------------------------------------------
 step "release: configure + build (build/)"

@@ -66,8 +66,15 @@ Result<Verifier::Key> key_from_pem(const std::string& pem) {
 std::optional<std::string> b64url(const std::string& in) { return base64url_decode(in); }
 
 // A JWK (RFC 7517) to a public key, through OpenSSL's parameter builder.
+// A string member of a JWK, or "" when absent or not a string: json::value() throws on a member of
+// another type (the fuzzer's `"e": 199001`), and a JWKS file is outside input.
+std::string member(const nlohmann::json& jwk, const char* name) {
+  const auto it = jwk.find(name);
+  return it != jwk.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 Result<Verifier::Key> key_from_jwk(const nlohmann::json& jwk) {
-  const std::string kty = jwk.value("kty", "");
+  const std::string kty = member(jwk, "kty");
   struct BldFree {
     void operator()(OSSL_PARAM_BLD* b) const { OSSL_PARAM_BLD_free(b); }
   };
@@ -85,8 +92,8 @@ Result<Verifier::Key> key_from_jwk(const nlohmann::json& jwk) {
   std::string pub;
   const char* type = nullptr;
   if (kty == "RSA") {
-    auto n = b64url(jwk.value("n", ""));
-    auto e = b64url(jwk.value("e", ""));
+    auto n = b64url(member(jwk, "n"));
+    auto e = b64url(member(jwk, "e"));
     if (!n || !e || n->empty() || e->empty())
       return fail(Errc::kInvalidArgument, "RSA JWK without n/e");
     n_bn.reset(BN_bin2bn(reinterpret_cast<const unsigned char*>(n->data()),
@@ -97,9 +104,9 @@ Result<Verifier::Key> key_from_jwk(const nlohmann::json& jwk) {
     OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e_bn.get());
     type = "RSA";
   } else if (kty == "EC") {
-    if (jwk.value("crv", "") != "P-256") return fail(Errc::kInvalidArgument, "EC JWK not on P-256");
-    auto x = b64url(jwk.value("x", ""));
-    auto y = b64url(jwk.value("y", ""));
+    if (member(jwk, "crv") != "P-256") return fail(Errc::kInvalidArgument, "EC JWK not on P-256");
+    auto x = b64url(member(jwk, "x"));
+    auto y = b64url(member(jwk, "y"));
     if (!x || !y || x->size() != 32 || y->size() != 32) {
       return fail(Errc::kInvalidArgument, "EC JWK x/y are not 32 bytes");
     }

@@ -639,6 +639,34 @@ Result<std::optional<InboxItem>> ReadModel::notification_for(const OrgRef& org,
   return std::optional<InboxItem>(std::move(item));
 }
 
+Result<int64_t> ReadModel::live_head() const {
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), "SELECT COALESCE(MAX(rowid), 0) FROM notifications");
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare live head");
+  if (s.step() != SQLITE_ROW) return sql_error(impl_->reader.get(), "live head");
+  return s.i64(0);
+}
+
+Result<std::vector<LiveItem>> ReadModel::live_since(const OrgRef& org, int64_t after,
+                                                    int64_t limit) const {
+  // The notifications' rowid is the order they were stored in (rows are never deleted; a record
+  // applied again is replaced and gets a new, higher one, which the stream reports again).
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(),
+         "SELECT n.rowid, n.notification_id, n.kind, n.issued_at FROM notifications n "
+         "JOIN inbox i ON i.notification_id=n.notification_id AND i.org_kind=?1 AND i.org_id=?2 "
+         "WHERE n.rowid>?3 ORDER BY n.rowid LIMIT ?4");
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare live");
+  s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id).bind(3, after).bind(4, limit);
+  std::vector<LiveItem> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) {
+    out.push_back({s.i64(0), s.text(1), s.text(2), from_unix(s.i64(3))});
+  }
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "live");
+  return out;
+}
+
 Result<std::vector<v1::EpisodeView>> ReadModel::episodes(const OrgRef& org,
                                                          const Page& page) const {
   std::lock_guard lock(impl_->read_mu);

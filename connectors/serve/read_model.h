@@ -98,6 +98,16 @@ struct DeadlineRow {
   std::string care_unit, home_municipality, region;
 };
 
+// A notification addressed to an organisation, as the live stream (live.h) reports it: no
+// content, only what tells the app to fetch its inbox again. `seq` grows with every notification
+// the read model stores (its SQLite rowid), so a client resumes after the last one it saw.
+struct LiveItem {
+  int64_t seq = 0;
+  std::string notification_id;
+  std::string kind;  // notification_kind()
+  Instant issued_at{};
+};
+
 struct AuditRow {
   int32_t partition = 0;
   int64_t offset = 0;
@@ -179,6 +189,11 @@ class ReadModel {
   Result<std::vector<DischargeReadyStat>> discharge_ready_stats(const StatsFilter& f) const;
   Result<std::vector<MissedDeadlineStat>> missed_deadline_stats(const StatsFilter& f) const;
   Result<std::vector<LiabilityStat>> liability_stats(const StatsFilter& f) const;
+
+  // The highest `seq` of any notification stored (0 when none): the live stream's start.
+  Result<int64_t> live_head() const;
+  // Notifications addressed to `org` stored after `after`, in the order stored, at most `limit`.
+  Result<std::vector<LiveItem>> live_since(const OrgRef& org, int64_t after, int64_t limit) const;
 
   // Audit records written by callers of `org` (every organisation when `org` is unset), newest
   // first, at in [from, to).

@@ -18,6 +18,7 @@
 #include <cerrno>
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -49,6 +50,15 @@ struct DemoArgs {
   std::string until = "2100-01-01T00:00:00Z";
   int partitions = 4;
   int idle_ms = 3000;
+  // Keep the service (and the embedded cluster) running after the feed until SIGINT/SIGTERM, for
+  // `samordna serve` and the web app (deploy/demo.sh): acknowledgements made in the browser go
+  // through this service like any event.
+  bool keep_running = false;
+  // Days a settled episode stays in the state (0: forever). deploy/demo.sh passes 0 with the web
+  // app: the replay clock runs to --until, far past every settlement, and an acknowledgement made
+  // in the browser needs its episode.
+  int retention_days = 30;
+  std::string bootstrap_file;  // write the embedded cluster's bootstrap address here
 };
 
 // The feed's lines, read with read(2) rather than an std::ifstream, which retries a read that a
@@ -119,8 +129,9 @@ Result<void> start_mock(MockCluster& mock, const kafka::KafkaConfig& config, int
   mock.cluster = rd_kafka_handle_mock_cluster(mock.handle);
   if (!mock.cluster) return fail(Errc::kUnavailable, "mock cluster could not start");
   const auto& t = config.topics;
-  for (const std::string& topic :
-       {t.events, t.notifications, t.deadletter, t.changelog, t.episodes}) {
+  // samordna.audit too: `samordna serve` writes its audit records there (deploy/demo.sh).
+  for (const std::string& topic : {t.events, t.notifications, t.deadletter, t.changelog, t.episodes,
+                                   std::string("samordna.audit")}) {
     if (rd_kafka_mock_topic_create(mock.cluster, topic.c_str(), partitions, 1) !=
         RD_KAFKA_RESP_ERR_NO_ERROR) {
       return fail(Errc::kUnavailable, "mock cluster: cannot create " + topic);
@@ -138,6 +149,7 @@ int run_demo(const DemoArgs& args) {
   config.rules_dir = args.rules_dir;
   config.clock = kafka::ClockMode::kEventTime;
   config.until_unix = to_unix(*parse_time_option("--until", args.until));
+  config.retention = std::chrono::hours{24} * args.retention_days;
   const auto state_dir =
       std::filesystem::temp_directory_path() / ("samordna-demo-" + std::to_string(::getpid()));
   config.state_dir = state_dir;
@@ -165,6 +177,16 @@ int run_demo(const DemoArgs& args) {
   config.kafka.bootstrap = rd_kafka_mock_cluster_bootstraps(mock.cluster);
   std::cerr << "demo: embedded Kafka (librdkafka mock cluster) at " << config.kafka.bootstrap
             << '\n';
+  if (!args.bootstrap_file.empty()) {
+    // Written whole under another name, then renamed: a script polling for it never reads half.
+    const std::string tmp = args.bootstrap_file + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (f == nullptr || std::fputs(config.kafka.bootstrap.c_str(), f) < 0 || std::fclose(f) != 0 ||
+        std::rename(tmp.c_str(), args.bootstrap_file.c_str()) != 0) {
+      std::cerr << "samordna: cannot write --bootstrap-file " << args.bootstrap_file << '\n';
+      return kExitUsage;
+    }
+  }
 
   // A signal while the feed is produced ends the demo here, with a word about how far it got
   // (the handlers stay for the viewer below).
@@ -224,9 +246,17 @@ int run_demo(const DemoArgs& args) {
     // Joining the group and the first transaction take a few seconds; after that, stop once the
     // stream has been quiet for idle_ms.
     const auto startup_grace = std::chrono::seconds(30);
+    bool said_live = false;
     while (!g_interrupted.load() &&
-           std::chrono::steady_clock::now() - last <
-               (shown == 0 ? startup_grace : std::chrono::milliseconds(args.idle_ms))) {
+           (args.keep_running ||
+            std::chrono::steady_clock::now() - last <
+                (shown == 0 ? startup_grace : std::chrono::milliseconds(args.idle_ms)))) {
+      if (args.keep_running && !said_live && shown > 0 &&
+          std::chrono::steady_clock::now() - last > std::chrono::milliseconds(args.idle_ms)) {
+        said_live = true;
+        std::cerr << "demo: " << shown
+                  << " notifications so far; the service keeps running (Ctrl-C stops it)\n";
+      }
       std::unique_ptr<RdKafka::Message> m(viewer->consume(200));
       if (m->err() != RdKafka::ERR_NO_ERROR) continue;
       v1::Notification n;
@@ -267,6 +297,14 @@ void add_demo_command(CLI::App& app, Commands& commands) {
   demo->add_option("--partitions", args->partitions, "Partitions per topic")->capture_default_str();
   demo->add_option("--idle-ms", args->idle_ms, "Stop after this long without a new notification")
       ->capture_default_str();
+  demo->add_option("--retention-days", args->retention_days,
+                   "Days a settled episode stays in the state; 0 keeps it forever")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 36500));
+  demo->add_flag("--keep-running", args->keep_running,
+                 "Keep the service running after the feed until SIGINT/SIGTERM (for serve)");
+  demo->add_option("--bootstrap-file", args->bootstrap_file,
+                   "Write the embedded cluster's bootstrap address to this file");
   commands.emplace_back(demo, [args] { return run_demo(*args); });
 }
 

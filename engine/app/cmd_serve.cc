@@ -4,8 +4,10 @@
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <thread>
@@ -18,6 +20,8 @@
 #include "connectors/serve/api.h"
 #include "connectors/serve/client_certs.h"
 #include "connectors/serve/key_reload.h"
+#include "connectors/serve/live.h"
+#include "connectors/serve/static.h"
 #include "engine/app/commands.h"
 #include "engine/app/metrics_http.h"
 #include "engine/app/serve_kafka.h"
@@ -63,6 +67,24 @@ serve::HttpRequest from_http(const http::Request& r) {
   return out;
 }
 
+// The web app's folder when --web-dir is not given: the repository's web/ beside a build tree
+// (build/engine/app/samordna), an installed share/samordna/web, or ./web.
+std::optional<std::filesystem::path> default_web_dir() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const auto exe = fs::read_symlink("/proc/self/exe", ec);
+  std::vector<fs::path> candidates;
+  if (!ec) {
+    candidates.push_back(exe.parent_path() / "../../../web");
+    candidates.push_back(exe.parent_path() / "../share/samordna/web");
+  }
+  candidates.emplace_back("web");
+  for (const auto& c : candidates) {
+    if (fs::is_regular_file(c / "index.html", ec)) return fs::weakly_canonical(c, ec);
+  }
+  return std::nullopt;
+}
+
 int print_dump(const std::string& data_dir) {
   auto model = serve::ReadModel::open(data_dir);
   if (!model) {
@@ -86,6 +108,8 @@ void add_serve_command(CLI::App& app, Commands& commands) {
     std::string tls_client_ca, tls_client_map;
     std::string address = "127.0.0.1", issuer = "samordna", audience = "samordna-api";
     std::string audit_topic = "samordna.audit";
+    std::string web_dir;
+    bool no_web = false;
     int port = 8080;
     int threads = 8;
     size_t read_batch = 2000;
@@ -121,6 +145,9 @@ void add_serve_command(CLI::App& app, Commands& commands) {
   cmd->add_option("--read-batch", o->read_batch,
                   "records per read-model transaction (default 2000)")
       ->check(CLI::Range(size_t{1}, size_t{100000}));
+  cmd->add_option("--web-dir", o->web_dir,
+                  "the web app's files, served at / (default: the repository's or installed web/)");
+  cmd->add_flag("--no-web", o->no_web, "serve the API only, no web app");
   cmd->add_flag("-v", o->verbose, "log progress (-vv: debug)");
   cmd->add_flag(
       "--dump", o->dump,
@@ -253,10 +280,47 @@ void add_serve_command(CLI::App& app, Commands& commands) {
     SystemClock clock;
     serve::Api api(*model.value(), verifier.value(), clock, std::move(hooks));
 
+    // The web app (web/README.md): its files, each under its own route, so nothing outside the
+    // folder is reachable; and the live stream it listens to.
+    std::optional<serve::StaticFiles> web;
+    if (!o->no_web) {
+      auto dir =
+          o->web_dir.empty() ? default_web_dir() : std::optional<std::filesystem::path>(o->web_dir);
+      if (!dir && !o->web_dir.empty()) return kExitUsage;
+      if (dir) {
+        auto loaded = serve::StaticFiles::load(*dir);
+        if (!loaded) {
+          std::cerr << "samordna serve: " << loaded.error().message << '\n';
+          return kExitUsage;
+        }
+        web = std::move(loaded).value();
+      } else {
+        std::cerr << "samordna serve: no web/ folder found: the API only (--web-dir DIR)\n";
+      }
+    }
+    serve::LiveHub live(*model.value(), verifier.value(), clock);
+
     http::Router router;
     for (const auto& [method, templ] : kRoutes) {
       router.add(method, templ,
                  [&api](const http::Request& r) { return to_http(api.handle(from_http(r))); });
+    }
+    router.add("GET", "/api/v1/session", [&verifier, &clock](const http::Request& r) {
+      return to_http(serve::session_answer(from_http(r), verifier.value(), clock.now()));
+    });
+    router.add_async("GET", serve::LiveHub::kRoute,
+                     [&live](http::Request r, http::Responder responder) {
+                       live.handle(from_http(r), [responder](serve::HttpResponse answer) {
+                         responder(to_http(std::move(answer)));
+                       });
+                     });
+    if (web) {
+      for (const auto& path : web->paths()) {
+        router.add("GET", path, [&web](const http::Request& r) {
+          const auto etag = r.header("if-none-match");
+          return to_http(web->get(r.path, etag ? *etag : std::string_view{}));
+        });
+      }
     }
     router.set_error_formatter("", [](const http::ServerError& e) {
       return http::Response::with(e.status, "application/json",
@@ -312,6 +376,7 @@ void add_serve_command(CLI::App& app, Commands& commands) {
       }
     });
     server.value()->wait();
+    live.stop();
     done = true;
     watchdog.join();
     key_reload.join();

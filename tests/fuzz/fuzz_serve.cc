@@ -5,7 +5,13 @@
 // subject looked up in it. Must never crash, throw, hang or leak; an answer must never quote an
 // identity number the request carried, and never be 200 without a valid token on an /api/v1 route.
 //
-// The first byte chooses the target; the rest is its input. For the API: lines "METHOD PATH",
+// Also the web app's side: a URL path through safe_relative (the static files' fence: it must never
+// yield a path with a "." segment, an empty one or a backslash), and a request to the live stream
+// and the session route.
+//
+// The first byte chooses the target (modulo 8: 0 token, 1 JWKS, 2 audit record, 3 API request, 4
+// certificate map, 5 certificate subject, 6 static path, 7 live stream and session); the rest is
+// its input. For the API: lines "METHOD PATH",
 // then "k=v" query lines up to an empty line, then the body; a line "TOKEN" is replaced by a
 // valid caseworker token of MUNICIPALITY:0180.
 
@@ -13,17 +19,21 @@
 #include <openssl/pem.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "connectors/serve/api.h"
 #include "connectors/serve/audit.h"
 #include "connectors/serve/auth.h"
 #include "connectors/serve/client_certs.h"
+#include "connectors/serve/live.h"
+#include "connectors/serve/static.h"
 
 namespace {
 
@@ -36,6 +46,7 @@ struct World {
   std::unique_ptr<Verifier> verifier;
   ManualClock clock{parse_rfc3339("2026-01-01T00:00:00Z").value()};
   std::unique_ptr<Api> api;
+  std::unique_ptr<LiveHub> live;
 
   World() {
     EVP_PKEY* key = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256");
@@ -70,6 +81,10 @@ struct World {
     hooks.audit = [](const std::string&, const std::string&) -> Result<void> { return ok(); };
     hooks.publish = [](const v1::Event&) -> Result<void> { return ok(); };
     api = std::make_unique<Api>(*model, *verifier, clock, std::move(hooks));
+    LiveOptions lo;
+    lo.hold = std::chrono::milliseconds{0};  // a waiting request is answered on the next look
+    lo.poll = std::chrono::milliseconds{1};
+    live = std::make_unique<LiveHub>(*model, *verifier, clock, lo);
   }
 };
 
@@ -84,7 +99,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   World& w = world();
   const std::string in(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 6) {
+  switch (data[0] % 8) {
     case 0:
       (void)w.verifier->verify(in, w.clock.now());
       break;
@@ -112,6 +127,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       break;
     }
+    case 6: {
+      const auto rel = safe_relative(in);
+      if (rel) {
+        const std::string r = "/" + *rel + "/";
+        if (r.find("/./") != std::string::npos || r.find("/../") != std::string::npos ||
+            r.find("//") != std::string::npos || r.find('\\') != std::string::npos ||
+            r.find('\0') != std::string::npos || r.find("/.") != std::string::npos) {
+          std::abort();  // a way out of the web folder
+        }
+      }
+      (void)content_type_for(in);
+      break;
+    }
     default: {
       std::istringstream lines(in);
       HttpRequest req;
@@ -132,6 +160,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::stringstream rest;
       rest << lines.rdbuf();
       req.body = rest.str();
+      if (data[0] % 8 == 7) {
+        // The live stream and the session: the answer may come from the hub's thread.
+        (void)session_answer(req, *w.verifier, w.clock.now());
+        auto done = std::make_shared<std::atomic<bool>>(false);
+        w.live->handle(req, [done](HttpResponse) { done->store(true); });
+        while (!done->load()) std::this_thread::yield();
+        break;
+      }
       const auto resp = w.api->handle(req);
       if (resp.status == 200 && req.authorization.empty() && req.path.rfind("/api/v1", 0) == 0) {
         std::abort();  // an API answer without a token

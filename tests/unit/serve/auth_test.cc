@@ -122,6 +122,17 @@ TEST(ServeAuthJwks, KeysOfAJwksFileVerify) {
   EXPECT_FALSE(Verifier::from_jwks(R"({"keys":[]})", AuthConfig{}));
 }
 
+// Found by fuzz_serve: a JWK member of another type than string made nlohmann's value() throw
+// out of from_jwks (and serve end at start on such a file).
+TEST(ServeAuthJwks, MembersOfTheWrongTypeAreNoKeyNotAnException) {
+  const auto v = Verifier::from_jwks(
+      R"({"keys":[{"kty":"RSA","n":"AQAB","e":199001},{"kty":"EC","crv":7,"x":[],"y":{}},)"
+      R"({"kty":1}]})",
+      {});
+  ASSERT_FALSE(v.has_value());
+  EXPECT_NE(v.error().message.find("no usable"), std::string::npos);
+}
+
 TEST(ServeAuthOrg, ParsesKindColonId) {
   EXPECT_EQ(parse_org("WARD:ward-1").value().id, "ward-1");
   EXPECT_FALSE(parse_org("WARD"));

@@ -1,0 +1,218 @@
+// The web app in a real browser (Debian's chromium, driven by playwright-core) against `samordna
+// serve` on the real broker; tests/integration/web/web.sh starts everything and passes:
+//   WEB_URL, WEB_TOKENS (JSON {name: token}), WEB_ORGS (orgs.json of feed.py),
+//   WEB_LIVE_CMD (a shell command that produces live.jsonl), WEB_SHOTS (screenshot folder),
+//   WEB_NODE_MODULES (tests/web/node_modules), CHROMIUM (the browser binary).
+// Each check prints "ok - ..." or throws; the last line is "N passed, N failed".
+import { createRequire } from 'node:module';
+import { execSync } from 'node:child_process';
+import { readFileSync, mkdirSync } from 'node:fs';
+import assert from 'node:assert/strict';
+
+const require = createRequire(`${process.env.WEB_NODE_MODULES}/`);
+const { chromium } = require('playwright-core');
+const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+const URL0 = process.env.WEB_URL;
+const tokens = JSON.parse(process.env.WEB_TOKENS);
+const orgs = JSON.parse(readFileSync(process.env.WEB_ORGS, 'utf8'));
+const shots = process.env.WEB_SHOTS;
+mkdirSync(shots, { recursive: true });
+const P = orgs.patients;
+const personal = Object.values(P).flatMap((p) => [p.personalId, p.name, p.name.split(' ')[1]]);
+
+let passed = 0;
+let failed = 0;
+async function check(name, fn) {
+  try {
+    await fn();
+    passed += 1;
+    console.log(`ok - ${name}`);
+  } catch (e) {
+    failed += 1;
+    console.log(`not ok - ${name}\n  ${String(e && e.stack || e).split('\n').slice(0, 6).join('\n  ')}`);
+  }
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM,
+  args: ['--no-sandbox', '--disable-dev-shm-usage', '--disable-gpu'],
+});
+const urls = [];
+const consoleErrors = [];
+
+async function open(tokenName, viewport = { width: 1280, height: 900 }) {
+  const context = await browser.newContext({ viewport, locale: 'sv-SE', timezoneId: 'America/New_York' });
+  const page = await context.newPage();
+  page.on('request', (r) => urls.push(r.url()));
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  await page.goto(URL0);
+  await page.locator('#token').fill(tokens[tokenName]);
+  await page.getByRole('button', { name: 'Logga in' }).click();
+  await page.locator('#who').waitFor({ state: 'visible' });
+  return { context, page };
+}
+
+async function axe(page, label) {
+  // Evaluated over the DevTools protocol: the page's CSP (script-src 'self') stays as served.
+  await page.evaluate(axeSource);
+  const result = await page.evaluate(async () => window.axe.run(document, {
+    runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+  }));
+  const bad = result.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.equal(bad.length, 0, `${label}: ${bad.map((v) => `${v.id} (${v.impact}): ${v.nodes.slice(0, 3).map((n) => n.target).join(' ')}`).join('; ')}`);
+}
+
+const inboxRows = (page) => page.locator('#inbox-table tbody tr[data-ref]');
+
+// --- the municipality 0180's caseworker: Inkorg -------------------------------------------
+const mun = await open('mun0180');
+const { page } = mun;
+await check('Inkorg: the notices addressed to municipality 0180, with the patient', async () => {
+  await inboxRows(page).first().waitFor({ timeout: 30000 });
+  await page.getByText(P.A.name).first().waitFor();
+  const text = await page.locator('#inbox-table').innerText();
+  assert.match(text, /Inskrivningsmeddelande/);
+  assert.ok(text.includes(P.A.personalId), 'the personnummer the law requires is shown');
+  assert.match(await page.locator('#unacked-count').innerText(), /^[1-9]\d*\+?$/);
+});
+await check('a municipality never sees another municipality\'s patient', async () => {
+  await page.locator('#f-acked').selectOption('');
+  const all = await page.locator('main').innerText();
+  assert.ok(!all.includes(P.B.name) && !all.includes(P.B.personalId), 'patient of 0126 visible to 0180');
+});
+await check('filters: by kind and by date', async () => {
+  await page.locator('#f-kind').selectOption('dischargeReadyNotice');
+  assert.ok(!(await page.locator('main').innerText()).includes(P.A.name));
+  await page.locator('#f-kind').selectOption('');
+  await page.locator('#f-from').fill('2000-01-01');
+  await page.locator('#f-to').fill('2000-01-02');
+  await page.locator('#f-to').dispatchEvent('change');
+  assert.equal(await inboxRows(page).count(), 0);
+  await page.locator('#f-from').fill('');
+  await page.locator('#f-to').fill('');
+  await page.locator('#f-to').dispatchEvent('change');
+  await page.locator('#f-acked').selectOption('false');
+  assert.ok(await inboxRows(page).count() > 0);
+});
+await page.screenshot({ path: `${shots}/inkorg.png`, fullPage: true });
+await check('axe-core: Inkorg has no serious or critical violations', () => axe(page, 'Inkorg'));
+
+await check('kvittera: acknowledged end to end (API, Kafka, engine, read model)', async () => {
+  const row = inboxRows(page).filter({ hasText: P.A.name }).filter({ hasText: 'Okvitterad' }).first();
+  const ref = await row.getAttribute('data-ref');
+  const before = await page.locator('#unacked-count').innerText();
+  await row.getByRole('button', { name: 'Kvittera' }).click();
+  await page.locator('#f-acked').selectOption('');
+  await page.locator(`tr[data-ref="${ref}"]`).getByText(/^Kvitterad \d/).waitFor({ timeout: 60000 });
+  await page.waitForFunction((b) => document.getElementById('unacked-count').textContent !== b, before, { timeout: 10000 });
+});
+
+await check('live: a new notice appears as an alert without a reload', async () => {
+  await page.evaluate(() => { window.__notReloaded = true; });
+  execSync(process.env.WEB_LIVE_CMD, { stdio: 'inherit', shell: '/bin/bash' });
+  await page.locator('#alerts .alert').filter({ hasText: 'Inskrivningsmeddelande' }).first().waitFor({ timeout: 60000 });
+  assert.equal(await page.evaluate(() => window.__notReloaded), true, 'the page was reloaded');
+  await page.getByText(P.L.name).first().waitFor({ timeout: 10000 });
+});
+await page.screenshot({ path: `${shots}/inkorg-live.png` });
+
+await check('tablet (768 px): the inbox is usable', async () => {
+  await page.setViewportSize({ width: 768, height: 1024 });
+  await page.locator('#ack-selected').waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+  await page.screenshot({ path: `${shots}/inkorg-tablet.png` });
+});
+
+await check('keyboard: Tab reaches the tabs, filters and the kvittera buttons', async () => {
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.locator('a.skip').focus();
+  const seen = new Set();
+  for (let i = 0; i < 40; i += 1) {
+    await page.keyboard.press('Tab');
+    seen.add(await page.evaluate(() => document.activeElement && (document.activeElement.id || document.activeElement.textContent.trim().slice(0, 20))));
+  }
+  for (const want of ['logout', 'f-acked', 'f-kind', 'f-unit', 'f-from', 'select-all', 'Kvittera']) {
+    assert.ok(seen.has(want), `Tab never reached #${want}: ${[...seen].join(', ')}`);
+  }
+});
+
+await check('no personal data in local storage; the token only in sessionStorage', async () => {
+  const stored = await page.evaluate(() => ({
+    local: localStorage.length,
+    session: Object.keys(sessionStorage),
+  }));
+  assert.equal(stored.local, 0);
+  assert.deepEqual(stored.session, ['samordna.token']);
+});
+await mun.context.close();
+
+// --- the ward: Avdelningens arbetslista ----------------------------------------------------
+const ward = await open('ward');
+await check('Arbetslista: a held notice and why, a deadline due within 24 h, a missed one', async () => {
+  const p = ward.page;
+  await p.locator('#held-table').waitFor({ timeout: 30000 });
+  const held = await p.locator('#held-table').innerText();
+  assert.ok(held.includes(P.H.name) && /Samtycke/.test(held), held);
+  await p.locator('#due-table').getByText(P.S.name).first().waitFor({ timeout: 30000 });
+  assert.match(await p.locator('#due-table').innerText(), /Informationsöverföring/);
+  await p.locator('#missed-table').getByText(P.M.name).first().waitFor({ timeout: 30000 });
+});
+await check('Arbetslista: an episode\'s timeline with each deadline\'s explanation', async () => {
+  const p = ward.page;
+  await p.locator('#due-table').getByRole('button', { name: new RegExp(`webtest-${orgs.run}-S`) }).click();
+  await p.locator('#episode-detail pre.explain').first().waitFor();
+  assert.match(await p.locator('#episode-detail').innerText(), /3 kap\. 2 §/);
+});
+await ward.page.screenshot({ path: `${shots}/arbetslista.png`, fullPage: true });
+await check('axe-core: Arbetslista has no serious or critical violations', () => axe(ward.page, 'Arbetslista'));
+await ward.context.close();
+
+// --- the region's coordinator: Uppföljning -------------------------------------------------
+const region = await open('region');
+await check('Uppföljning: charts, discharge-ready days, payment liability, CSV', async () => {
+  const p = region.page;
+  await p.locator('#liability-table').waitFor({ timeout: 30000 });
+  assert.ok(await p.locator('svg.chart').count() >= 3);
+  const text = await p.locator('main').innerText();
+  assert.match(text, /Missade tidsfrister/);
+  assert.ok(!text.includes(P.A.personalId), 'statistics carry no personnummer');
+  const [download] = await Promise.all([
+    p.waitForEvent('download'),
+    p.getByRole('button', { name: /CSV: betalningsansvar/ }).click(),
+  ]);
+  const csv = readFileSync(await download.path(), 'utf8');
+  assert.match(csv.split('\n')[0], /^municipality,month,liableStays/);
+});
+await region.page.screenshot({ path: `${shots}/uppfoljning.png`, fullPage: true });
+await check('axe-core: Uppföljning has no serious or critical violations', () => axe(region.page, 'Uppföljning'));
+await region.context.close();
+
+// --- the login page, and what the browser saw --------------------------------------------
+await check('login: a refused token says so', async () => {
+  const context = await browser.newContext();
+  const p = await context.newPage();
+  p.on('request', (r) => urls.push(r.url()));
+  await p.goto(URL0);
+  await axe(p, 'Logga in');
+  await p.locator('#token').fill('not-a-token');
+  await p.getByRole('button', { name: 'Logga in' }).click();
+  await p.locator('#login-error').getByText(/godtogs inte/).waitFor();
+  await p.screenshot({ path: `${shots}/login.png` });
+  await context.close();
+});
+await check('no personal data in any URL the browser requested', async () => {
+  assert.ok(urls.length > 20, `only ${urls.length} requests seen`);
+  const leaks = urls.filter((u) => personal.some((x) => decodeURIComponent(u).includes(x)));
+  assert.deepEqual(leaks, []);
+  assert.ok(urls.every((u) => !/token|Bearer|eyJ/.test(u)), 'a token in a URL');
+});
+await check('no script errors (CSP violations included) in the console', async () => {
+  assert.deepEqual(consoleErrors.filter((e) => !/401|Unauthorized/.test(e)), []);
+});
+
+await browser.close();
+console.log(`web: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,116 @@
+// Swedish labels and Swedish local time (Europe/Stockholm), whatever the browser's zone.
+
+const TZ = 'Europe/Stockholm';
+const dateTime = new Intl.DateTimeFormat('sv-SE', {
+  timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
+});
+const dateOnly = new Intl.DateTimeFormat('sv-SE', {
+  timeZone: TZ, year: 'numeric', month: '2-digit', day: '2-digit',
+});
+const number = new Intl.NumberFormat('sv-SE');
+const decimal = new Intl.NumberFormat('sv-SE', { maximumFractionDigits: 1, minimumFractionDigits: 1 });
+
+export const fmt = {
+  time: (iso) => (iso ? dateTime.format(new Date(iso)) : '–'),
+  date: (iso) => (iso ? dateOnly.format(new Date(iso)) : '–'),
+  num: (n) => number.format(n ?? 0),
+  dec: (n) => decimal.format(n ?? 0),
+  sek: (n) => (n === null || n === undefined ? '–' : `${number.format(n)} kr`),
+  // "om 3 h 20 min" / "för 2 h sedan", for deadlines.
+  relative: (iso, now = Date.now()) => {
+    const ms = new Date(iso).getTime() - now;
+    const mins = Math.round(Math.abs(ms) / 60000);
+    const h = Math.floor(mins / 60);
+    const m = mins % 60;
+    const text = h > 0 ? `${h} h ${m} min` : `${m} min`;
+    return ms >= 0 ? `om ${text}` : `för ${text} sedan`;
+  },
+};
+
+// The local date (YYYY-MM-DD) of an instant in Swedish time.
+export function localDate(iso) {
+  return new Intl.DateTimeFormat('sv-SE', { timeZone: TZ }).format(new Date(iso));
+}
+
+// ISO week ("2026-V05") of an instant's Swedish local date.
+export function isoWeek(iso) {
+  const [y, m, d] = localDate(iso).split('-').map(Number);
+  const date = new Date(Date.UTC(y, m - 1, d));
+  const day = date.getUTCDay() || 7;
+  date.setUTCDate(date.getUTCDate() + 4 - day);
+  const yearStart = new Date(Date.UTC(date.getUTCFullYear(), 0, 1));
+  const week = Math.ceil(((date - yearStart) / 86400000 + 1) / 7);
+  return `${date.getUTCFullYear()}-V${String(week).padStart(2, '0')}`;
+}
+
+export const KIND = {
+  admissionNotice: 'Inskrivningsmeddelande',
+  dischargeReadyNotice: 'Underrättelse om utskrivningsklar patient',
+  estimatedDischargeUpdate: 'Ny beräknad tidpunkt för utskrivning',
+  admissionCancellation: 'Makulerad inskrivning',
+  deadlineMissed: 'Missad tidsfrist',
+  deadlineMissRetracted: 'Missad tidsfrist återkallad',
+  deadlineReminder: 'Påminnelse om tidsfrist',
+  noticeHeld: 'Meddelande hållet',
+  warning: 'Varning',
+  paymentLiability: 'Betalningsansvar',
+  paymentLiabilityWithdrawn: 'Betalningsansvar återkallat',
+};
+
+// The notices a recipient acknowledges (kvittens), as the API has it.
+export const NOTICE_KINDS = ['admissionNotice', 'dischargeReadyNotice', 'estimatedDischargeUpdate',
+  'admissionCancellation'];
+
+export const DEADLINE = {
+  ADMISSION_NOTICE: 'Inskrivningsmeddelande inom 24 h',
+  CARE_CONTACT: 'Fast vårdkontakt före utskrivning',
+  INFORMATION_TRANSFER: 'Informationsöverföring senast utskrivningsdagen',
+  SIP_INVITATION: 'SIP-kallelse inom 3 dagar',
+};
+
+export const HELD_REASON = {
+  MISSING_CONSENT: 'Samtycke till informationsöverföring saknas (sekretess)',
+  MISSING_CONTENT: 'Innehåll som lagen kräver saknas',
+  REASON_UNSPECIFIED: 'Okänd orsak',
+};
+
+export const NOTICE = {
+  ADMISSION_NOTICE: 'Inskrivningsmeddelande',
+  DISCHARGE_READY_NOTICE: 'Underrättelse om utskrivningsklar',
+  ESTIMATED_DISCHARGE_UPDATE: 'Ny beräknad utskrivning',
+  ADMISSION_CANCELLATION: 'Makulerad inskrivning',
+  INFORMATION_TRANSFER: 'Informationsöverföring',
+};
+
+export const SERVICE = {
+  SOCIAL_SERVICES: 'Socialtjänst',
+  MUNICIPAL_HEALTH_CARE: 'Kommunal hälso- och sjukvård',
+  OUTPATIENT_CARE: 'Regionfinansierad öppen vård',
+};
+
+export const ORG_KIND = {
+  MUNICIPALITY: 'Kommun',
+  OUTPATIENT_UNIT: 'Öppenvårdsenhet',
+  WARD: 'Vårdavdelning',
+  REGION: 'Region',
+};
+
+export const ROLE = {
+  caseworker: 'handläggare',
+  coordinator: 'samordnare',
+  auditor: 'granskare',
+  operator: 'drift',
+};
+
+export const STATUS = {
+  open: 'Pågår', at_risk: 'Snart', met: 'Uppfylld', missed: 'Missad', waived: 'Bortfallen',
+};
+
+export const EPISODE_STATUS = {
+  OPEN: 'Inskriven', DISCHARGED: 'Utskriven', SETTLED: 'Avslutad', CANCELLED: 'Makulerad',
+};
+
+// The part of a notification that is its kind (the oneof's JSON name).
+export function kindOf(n) {
+  return Object.keys(KIND).find((k) => n[k] !== undefined) || 'okänd';
+}

@@ -1,0 +1,211 @@
+// Inkorg: the notices addressed to the logged-in organisation (municipality, outpatient unit,
+// ward), unacknowledged first and newest first as the API orders them; kvittera one or several.
+// A kvittens goes POST .../ack -> Kafka -> the engine -> the episode's view -> the read model,
+// and shows as acknowledged only once it has come back that way.
+
+import { api, all } from './api.js';
+import { h, replace, table } from './dom.js';
+import { fmt, localDate, KIND, NOTICE_KINDS, SERVICE, DEADLINE, HELD_REASON } from './format.js';
+
+const pending = new Map(); // ref -> started (ms): acknowledged, not yet back from the engine
+
+function body(n) {
+  return n[Object.keys(KIND).find((k) => n[k] !== undefined)] || {};
+}
+function kindOf(n) {
+  return Object.keys(KIND).find((k) => n[k] !== undefined) || '';
+}
+function recipientLabel(r) {
+  if (!r) return '–';
+  return [SERVICE[r.service] || r.service, r.unit].filter(Boolean).join(' · ');
+}
+
+function details(n) {
+  const b = body(n);
+  const p = b.patient || {};
+  const rows = [];
+  const add = (label, value) => { if (value) rows.push(h('div', {}, h('dt', {}, label), h('dd', {}, value))); };
+  add('Namn', p.name);
+  add('Personnummer', p.personalId);
+  add('Folkbokföringsadress', p.address);
+  add('Folkbokföringskommun', p.homeMunicipality);
+  add('Avdelning', b.careUnit);
+  add('Inskriven', b.admittedAt && fmt.time(b.admittedAt));
+  add('Beräknad utskrivning', b.estimatedDischargeAt && fmt.time(b.estimatedDischargeAt));
+  add('Utskrivningsklar förklarad', b.declaredAt && fmt.time(b.declaredAt));
+  add('Insatser', (b.needs || []).map((s) => SERVICE[s] || s).join(', '));
+  add('Tidsfrist', b.deadline && (DEADLINE[b.deadline] || b.deadline));
+  add('Sista tid', b.dueAt && fmt.time(b.dueAt));
+  add('Orsak', b.reason && (HELD_REASON[b.reason] || b.reason));
+  add('Saknat innehåll', (b.missingFields || []).join(', '));
+  add('Vårdtillfälle', n.episodeId);
+  return h('dl', { class: 'details' }, rows);
+}
+
+export async function renderInbox(main, { alertUser, refreshUnacked }) {
+  const filters = { kind: '', unit: '', from: '', to: '', acked: 'false' };
+  const count = h('p', { class: 'count', id: 'inbox-count', 'aria-live': 'polite' });
+  const list = h('div', { class: 'table-wrap' });
+  const selectAll = h('input', { type: 'checkbox', id: 'select-all', 'aria-label': 'Markera alla okvitterade' });
+  const ackSelected = h('button', { type: 'button', id: 'ack-selected', disabled: true }, 'Kvittera markerade');
+  const kindSel = h('select', { id: 'f-kind' }, h('option', { value: '' }, 'Alla typer'),
+    Object.entries(KIND).map(([k, v]) => h('option', { value: k }, v)));
+  const unitSel = h('select', { id: 'f-unit' }, h('option', { value: '' }, 'Alla enheter'));
+  const ackSel = h('select', { id: 'f-acked' },
+    h('option', { value: 'false' }, 'Okvitterade'), h('option', { value: 'true' }, 'Kvitterade'),
+    h('option', { value: '' }, 'Alla'));
+  const from = h('input', { type: 'date', id: 'f-from' });
+  const to = h('input', { type: 'date', id: 'f-to' });
+  let items = [];
+  const selected = new Set();
+
+  const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter för inkorgen' },
+    h('div', {}, h('label', { for: 'f-acked' }, 'Visa'), ackSel),
+    h('div', {}, h('label', { for: 'f-kind' }, 'Typ'), kindSel),
+    h('div', {}, h('label', { for: 'f-unit' }, 'Enhet'), unitSel),
+    h('div', {}, h('label', { for: 'f-from' }, 'Från och med'), from),
+    h('div', {}, h('label', { for: 'f-to' }, 'Till och med'), to));
+  form.addEventListener('change', () => {
+    Object.assign(filters, { kind: kindSel.value, unit: unitSel.value, from: from.value, to: to.value, acked: ackSel.value });
+    draw();
+  });
+  form.addEventListener('submit', (e) => e.preventDefault());
+
+  async function ack(refs) {
+    ackSelected.disabled = true;
+    let failed = 0;
+    await Promise.all(refs.map(async (ref) => {
+      try {
+        const { status } = await api.ack(ref);
+        if (status === 202) pending.set(ref, Date.now());
+      } catch {
+        failed += 1;
+      }
+    }));
+    if (failed) alertUser(`${failed} kvittens(er) kunde inte skickas. Försök igen.`, { kind: 'warn' });
+    selected.clear();
+    await load();
+    watchPending();
+  }
+
+  // Ask again until the engine's projection shows each kvittens (or give up after a minute).
+  let watching = false;
+  async function watchPending() {
+    if (watching) return;
+    watching = true;
+    while (pending.size && main.isConnected) {
+      await new Promise((r) => setTimeout(r, 1000));
+      for (const [ref, started] of pending) {
+        try {
+          const { data } = await api.notification(ref);
+          if (data.acknowledged || Date.now() - started > 60000) pending.delete(ref);
+        } catch { pending.delete(ref); }
+      }
+      if (!pending.size) {
+        await load();
+        refreshUnacked();
+      }
+    }
+    watching = false;
+  }
+
+  function visible() {
+    return items.filter((it) => {
+      const n = it.notification;
+      const k = kindOf(n);
+      const b = body(n);
+      if (filters.acked === 'false' && it.acknowledged) return false;
+      if (filters.acked === 'true' && !it.acknowledged) return false;
+      if (filters.kind && k !== filters.kind) return false;
+      if (filters.unit && recipientLabel(b.recipient) !== filters.unit) return false;
+      const d = localDate(n.issuedAt);
+      if (filters.from && d < filters.from) return false;
+      if (filters.to && d > filters.to) return false;
+      return true;
+    });
+  }
+
+  function draw() {
+    const rows = visible();
+    const unacked = items.filter((it) => !it.acknowledged && NOTICE_KINDS.includes(kindOf(it.notification))).length;
+    count.textContent = `${rows.length} visas · ${unacked} okvitterade meddelanden totalt`;
+    ackSelected.disabled = selected.size === 0;
+    ackSelected.textContent = selected.size ? `Kvittera markerade (${selected.size})` : 'Kvittera markerade';
+    const trs = [];
+    for (const it of rows) {
+      const n = it.notification;
+      const k = kindOf(n);
+      const b = body(n);
+      const canAck = NOTICE_KINDS.includes(k) && !it.acknowledged && !pending.has(it.ref);
+      const box = h('input', {
+        type: 'checkbox', 'aria-label': `Markera ${KIND[k] || k} ${fmt.time(n.issuedAt)}`,
+        disabled: !canAck, checked: selected.has(it.ref),
+      });
+      box.addEventListener('change', () => {
+        if (box.checked) selected.add(it.ref); else selected.delete(it.ref);
+        draw();
+      });
+      let status;
+      if (it.acknowledged) status = h('span', { class: 'pill ok' }, `Kvitterad ${fmt.time(it.acknowledgedAt)}`);
+      else if (pending.has(it.ref)) status = h('span', { class: 'pill wait' }, 'Kvittens skickad, väntar på bekräftelse');
+      else if (NOTICE_KINDS.includes(k)) status = h('span', { class: 'pill new' }, 'Okvitterad');
+      else status = h('span', { class: 'pill' }, 'Information');
+      const more = h('button', { type: 'button', class: 'link', 'aria-expanded': 'false' }, 'Visa');
+      const detailRow = h('tr', { class: 'detail', hidden: true }, h('td', { colspan: 7 }, details(n)));
+      more.addEventListener('click', () => {
+        detailRow.hidden = !detailRow.hidden;
+        more.setAttribute('aria-expanded', String(!detailRow.hidden));
+        more.textContent = detailRow.hidden ? 'Visa' : 'Dölj';
+      });
+      const ackBtn = canAck
+        ? h('button', { type: 'button', class: 'small', onclick: () => ack([it.ref]) }, 'Kvittera')
+        : null;
+      const patient = b.patient ? `${b.patient.name || ''} ${b.patient.personalId || ''}`.trim() : '';
+      trs.push(h('tr', { class: it.acknowledged ? 'acked' : 'unacked', 'data-ref': it.ref },
+        h('td', {}, box),
+        h('td', {}, KIND[k] || k),
+        h('td', {}, patient || '–'),
+        h('td', {}, recipientLabel(b.recipient)),
+        h('td', {}, fmt.time(n.issuedAt)),
+        h('td', {}, status),
+        h('td', { class: 'actions' }, ackBtn, more)));
+      trs.push(detailRow);
+    }
+    replace(list, table('Meddelanden till er organisation',
+      [selectAll, 'Typ', 'Patient', 'Mottagare', 'Skickat', 'Status', 'Åtgärd'], trs, { id: 'inbox-table' }));
+  }
+
+  selectAll.addEventListener('change', () => {
+    for (const it of visible()) {
+      if (NOTICE_KINDS.includes(kindOf(it.notification)) && !it.acknowledged && !pending.has(it.ref)) {
+        if (selectAll.checked) selected.add(it.ref); else selected.delete(it.ref);
+      }
+    }
+    draw();
+  });
+  ackSelected.addEventListener('click', () => ack([...selected]));
+
+  async function load() {
+    try {
+      items = await all(api.inbox, {});
+    } catch (e) {
+      replace(list, h('p', { class: 'error', role: 'alert' }, `Inkorgen kunde inte hämtas (${e.message}).`));
+      return;
+    }
+    for (const it of items) if (it.acknowledged) pending.delete(it.ref);
+    const units = [...new Set(items.map((it) => recipientLabel(body(it.notification).recipient)).filter((u) => u !== '–'))].sort();
+    const current = unitSel.value;
+    replace(unitSel, h('option', { value: '' }, 'Alla enheter'), units.map((u) => h('option', { value: u }, u)));
+    unitSel.value = units.includes(current) ? current : '';
+    draw();
+  }
+
+  replace(main, h('section', { class: 'panel', 'aria-labelledby': 'inbox-h' },
+    h('div', { class: 'head' }, h('h1', { id: 'inbox-h' }, 'Inkorg'), count),
+    form,
+    h('div', { class: 'bulk' }, ackSelected),
+    list));
+  await load();
+  watchPending();
+  return load;
+}

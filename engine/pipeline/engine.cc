@@ -244,12 +244,13 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
 }
 
 Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, store::Txn& txn) {
-  SAMORDNA_TRY(stored, load(partition, episode_id, txn));
+  std::optional<storage::v1::EpisodeState> loaded;
+  SAMORDNA_TRY(stored, peek(partition, episode_id, txn, loaded));
   const std::string id(episode_id);
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, id, kind}; };
   SAMORDNA_TRYV(timers_.cancel(txn, key(kRetentionTimer)));
-  if (!stored) return ok();
-  for (const auto& [kind, fire_at] : timers_of(&*stored)) {
+  if (stored == nullptr) return ok();
+  for (const auto& [kind, fire_at] : timers_of(stored)) {
     (void)fire_at;
     SAMORDNA_TRYV(timers_.cancel(txn, key(kind)));
   }

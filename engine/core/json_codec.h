@@ -4,6 +4,10 @@
 // build a type resolver for every call, which dominated the simulator's profile; a JsonCodec holds
 // one for its lifetime. Same mapping, same output, same error messages.
 //
+// Plain lines and the engine's messages take a fast path (json_fast.h: simdjson in, a reflection
+// writer out) that gives the same message and the same bytes; whatever it does not handle, and
+// every error, goes through protobuf's converter as before.
+//
 // Not thread-safe: one per thread.
 
 #include <google/protobuf/message.h>
@@ -15,9 +19,15 @@
 
 namespace samordna {
 
+namespace json_fast {
+class Reader;
+}
+
 class JsonCodec {
  public:
-  JsonCodec();
+  // kConverterOnly: protobuf's converter for everything (the tests compare both paths with it).
+  enum class Path { kFast, kConverterOnly };
+  explicit JsonCodec(Path path = Path::kFast);
   ~JsonCodec();
 
   // Parses `json` into `out` (unknown fields are errors). On failure returns false and sets
@@ -33,6 +43,7 @@ class JsonCodec {
 
  private:
   std::unique_ptr<google::protobuf::util::TypeResolver> resolver_;
+  std::unique_ptr<json_fast::Reader> fast_;  // null: converter only
   std::string binary_;
   std::string json_;
 };

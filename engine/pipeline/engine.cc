@@ -70,6 +70,17 @@ Result<std::optional<storage::v1::EpisodeState>> Engine::load(PartitionId partit
   return episodes_.get(partition, id, &txn);
 }
 
+Result<const storage::v1::EpisodeState*> Engine::peek(
+    PartitionId partition, std::string_view id, store::Txn& txn,
+    std::optional<storage::v1::EpisodeState>& holder) const {
+  // The staged state is read in place: copying it for every input of an episode the unit already
+  // touched cost more than the step itself.
+  if (const auto* staged = staged_state(partition, id)) return *staged ? &**staged : nullptr;
+  SAMORDNA_TRY(stored, episodes_.get(partition, id, &txn));
+  holder = std::move(stored);
+  return holder ? &*holder : nullptr;
+}
+
 Result<std::optional<storage::v1::EpisodeState>> Engine::episode(PartitionId partition,
                                                                  std::string_view id,
                                                                  store::Txn* txn) const {
@@ -170,11 +181,13 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
     taken.emplace(std::move(probe_->step));
   }
   probe_.reset();
-  if (!taken) {
-    SAMORDNA_TRY(loaded, load(partition, event.episode_id(), txn));
-    stored = std::move(loaded);
+  const storage::v1::EpisodeState* old = nullptr;
+  if (taken) {
+    old = stored ? &*stored : nullptr;
+  } else {
+    SAMORDNA_TRY(found, peek(partition, event.episode_id(), txn, stored));
+    old = found;
   }
-  const storage::v1::EpisodeState* old = stored ? &*stored : nullptr;
   state::StepResult step = taken ? std::move(*taken) : state::apply_event(old, event, rules_, now);
   if (!step) {
     outcome.kind = Outcome::Kind::kRejected;
@@ -211,9 +224,10 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
       SAMORDNA_TRYV(retire(partition, timer.key.episode_id, txn));
       continue;
     }
-    SAMORDNA_TRY(stored, load(partition, timer.key.episode_id, txn));
+    std::optional<storage::v1::EpisodeState> loaded;
+    SAMORDNA_TRY(stored, peek(partition, timer.key.episode_id, txn, loaded));
     state::Transition t;
-    if (stored) {
+    if (stored != nullptr) {
       t = state::fire_timer(*stored, unpack_timer(timer.key.kind, timer.fire_at), rules_, now);
     } else {
       t.outcome = state::Transition::Outcome::kStale;  // the episode is gone: nothing to fire
@@ -223,19 +237,20 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
       SAMORDNA_TRYV(timers_.cancel(txn, timer.key));
       continue;
     }
-    SAMORDNA_TRYV(stage(partition, &*stored, t.next, now, txn));
+    SAMORDNA_TRYV(stage(partition, stored, t.next, now, txn));
     for (auto& n : t.notifications) out.push_back(std::move(n));
   }
   return due.size();
 }
 
 Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, store::Txn& txn) {
-  SAMORDNA_TRY(stored, load(partition, episode_id, txn));
+  std::optional<storage::v1::EpisodeState> loaded;
+  SAMORDNA_TRY(stored, peek(partition, episode_id, txn, loaded));
   const std::string id(episode_id);
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, id, kind}; };
   SAMORDNA_TRYV(timers_.cancel(txn, key(kRetentionTimer)));
-  if (!stored) return ok();
-  for (const auto& [kind, fire_at] : timers_of(&*stored)) {
+  if (stored == nullptr) return ok();
+  for (const auto& [kind, fire_at] : timers_of(stored)) {
     (void)fire_at;
     SAMORDNA_TRYV(timers_.cancel(txn, key(kind)));
   }

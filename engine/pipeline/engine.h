@@ -117,6 +117,12 @@ class Engine {
                      storage::v1::EpisodeState& next, std::optional<Instant> now, store::Txn& txn);
   Result<std::optional<storage::v1::EpisodeState>> load(PartitionId partition, std::string_view id,
                                                         store::Txn& txn) const;
+  // load() without the copy: the staged state itself, or the stored one read into `holder`; null
+  // when there is none. The pointer is good until the episode is staged again (stage() reads it
+  // before it moves the new state into the same slot).
+  Result<const storage::v1::EpisodeState*> peek(
+      PartitionId partition, std::string_view id, store::Txn& txn,
+      std::optional<storage::v1::EpisodeState>& holder) const;
   // What the open transaction holds for an episode: its staged state (nullopt = retired), or
   // nothing when the transaction has not touched it. Read before the store, which would find the
   // same state in the transaction's batch, only slower (an index lookup and a parse).

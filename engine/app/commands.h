@@ -33,6 +33,7 @@ void add_hl7_commands(CLI::App& app, Commands& commands);         // hl7 parse
 void add_token_command(CLI::App& app, Commands& commands);        // token (a JWT for serve)
 void add_serve_command(CLI::App& app, Commands& commands);        // serve (read model + API)
 void add_fhir_commands(CLI::App& app, Commands& commands);        // fhir parse, fhir listen
+void add_whatif_command(CLI::App& app, Commands& commands);       // whatif (two rule books)
 
 // Loads the rule book, or prints every problem with file and line and returns nothing.
 std::optional<rules::RuleBook> load_rules(const std::string& dir);

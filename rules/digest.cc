@@ -32,6 +32,11 @@ std::string canonical_form(const RuleSet& set) {
   line("validTo", set.valid_to ? format_date(*set.valid_to) : "-");
   line("admissionNoticeWindowSeconds", std::to_string(set.admission_notice_window.count()));
   line("sipInvitationDays", std::to_string(set.sip_invitation_days));
+  // Written only for the second model, so every per-patient set keeps the digest it had.
+  if (set.liability.model == LiabilityModel::kMonthlyAverage) {
+    line("liability.model", "monthly_average");
+    line("liability.averageDaysTenths", std::to_string(set.liability.average_days_tenths));
+  }
   line("liability.graceDays", std::to_string(set.liability.grace_days));
   line("liability.counting",
        set.liability.counting == DayCounting::kCalendar ? "calendar" : "working");

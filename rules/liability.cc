@@ -32,14 +32,67 @@ PeriodDays period_days(const LiabilityFacts& facts, const LiabilityPeriod& perio
   return out;
 }
 
-LiabilityModel liability_model(const RuleSet&) { return LiabilityModel::kPerPatient; }
+LiabilityModel liability_model(const RuleSet& rules) { return rules.liability.model; }
 
 v1::PaymentLiability settle_payment_liability(const LiabilityFacts& facts, const RuleSet& rules) {
   switch (liability_model(rules)) {
     case LiabilityModel::kPerPatient:
       return settle_per_patient(facts, rules);
+    case LiabilityModel::kMonthlyAverage:
+      break;
   }
-  return settle_per_patient(facts, rules);
+  using PL = v1::PaymentLiability;
+  PL pl;
+  pl.set_municipality(facts.municipality);
+  pl.set_rule_set(rules.id);
+  pl.set_status(PL::NOT_LIABLE);
+  if (const auto reason = unmet_condition(facts)) {
+    pl.set_reason(*reason);
+    return pl;
+  }
+  pl.set_reason(PL::MONTHLY_AVERAGE);
+  for (const auto& period : facts.periods) {
+    const PeriodDays days = period_days(facts, period, rules);
+    auto* p = pl.add_periods();
+    *p->mutable_notice_sent_at() = to_proto(period.notice_sent_at);
+    p->set_end_date(format_date(days.end));
+    p->set_excluded_days(static_cast<int>(days.excluded.size()));
+  }
+  return pl;
+}
+
+std::optional<v1::PaymentLiability::Reason> unmet_condition(const LiabilityFacts& facts) {
+  using PL = v1::PaymentLiability;
+  if (!facts.municipal_need) return PL::NO_MUNICIPAL_NEEDS;
+  if (!facts.declared_discharge_ready) return PL::NEVER_DISCHARGE_READY;
+  if (!facts.admission_notice_in_time) return PL::ADMISSION_NOTICE_NOT_IN_TIME;
+  if (facts.periods.empty()) return PL::DISCHARGE_READY_NOTICE_NOT_SENT;
+  if (facts.sip_invitation_missed) return PL::SIP_INVITATION_NOT_IN_TIME;
+  return std::nullopt;
+}
+
+int stay_days(const LiabilityFacts& facts, const RuleSet& rules) {
+  int days = 0;
+  for (const auto& period : facts.periods) {
+    days += static_cast<int>(period_days(facts, period, rules).liable.size());
+  }
+  return days;
+}
+
+MonthlyAverage monthly_average(const std::vector<int>& stay_days, const RuleSet& rules, int year) {
+  MonthlyAverage m;
+  m.stays = static_cast<int>(stay_days.size());
+  for (const int d : stay_days) m.days += d;
+  // days / stays > average  <=>  10 x days > average_tenths x stays: whole numbers, no rounding.
+  const int64_t allowed_tenths = int64_t{rules.liability.average_days_tenths} * m.stays;
+  m.liable = m.stays > 0 && m.days * 10 > allowed_tenths;
+  if (!m.liable) return m;
+  m.liable_tenths = m.days * 10 - allowed_tenths;
+  const auto rate = rules.liability.daily_rate_sek.find(year);
+  if (rate != rules.liability.daily_rate_sek.end()) {
+    m.amount_sek = (m.liable_tenths * rate->second + 5) / 10;
+  }
+  return m;
 }
 
 v1::PaymentLiability settle_per_patient(const LiabilityFacts& facts, const RuleSet& set) {
@@ -50,24 +103,8 @@ v1::PaymentLiability settle_per_patient(const LiabilityFacts& facts, const RuleS
   pl.set_status(PL::NOT_LIABLE);
 
   // The conditions of 5 kap. 3 §, in the order a coordinator would check them.
-  if (!facts.municipal_need) {
-    pl.set_reason(PL::NO_MUNICIPAL_NEEDS);
-    return pl;
-  }
-  if (!facts.declared_discharge_ready) {
-    pl.set_reason(PL::NEVER_DISCHARGE_READY);
-    return pl;
-  }
-  if (!facts.admission_notice_in_time) {
-    pl.set_reason(PL::ADMISSION_NOTICE_NOT_IN_TIME);
-    return pl;
-  }
-  if (facts.periods.empty()) {
-    pl.set_reason(PL::DISCHARGE_READY_NOTICE_NOT_SENT);
-    return pl;
-  }
-  if (facts.sip_invitation_missed) {
-    pl.set_reason(PL::SIP_INVITATION_NOT_IN_TIME);
+  if (const auto reason = unmet_condition(facts)) {
+    pl.set_reason(*reason);
     return pl;
   }
 

@@ -3,8 +3,10 @@
 // Betalningsansvar (5 kap. Lag 2017:612) as a pure policy. The state machine gathers the facts of
 // one episode (the discharge-ready periods, the conditions of 5 kap. 3 §, the exclusions of
 // 5 kap. 5 §) into LiabilityFacts and calls settle_payment_liability, which applies the model the
-// rule set names. A second model (a municipality's monthly average of discharge-ready days, as in
-// Västra Götaland) goes beside the per-patient one here, without touching engine/state.
+// rule set names. The second model, a municipality's monthly average of discharge-ready days (as
+// in Västra Götaland), is an aggregate over a month: settle_payment_liability only records that
+// the episode's stay counts towards it, and `samordna whatif` (engine/app/whatif.h) computes the
+// month with monthly_average below, from the same facts.
 
 #include <optional>
 #include <string>
@@ -44,16 +46,19 @@ struct LiabilityFacts {
   std::vector<UnavailableInterval> outpatient_unavailable;
 };
 
-enum class LiabilityModel {
-  kPerPatient,  // 5 kap. 4 § or an agreement's days, cut-off and rates: each episode on its own
-};
-
-// The model a rule set names. Every rule set uses the per-patient model today; a rule file key
-// selects another when one exists.
+// The model a rule set names (`liability.model` in the rule file; absent = per patient).
 LiabilityModel liability_model(const RuleSet& rules);
 
-// Settles payment liability for one episode by the model the rule set names.
+// Settles payment liability for one episode by the model the rule set names. Under
+// kMonthlyAverage the episode alone owes nothing: NOT_LIABLE with the unmet condition of 5 kap.
+// 3 §, or MONTHLY_AVERAGE with its periods (liable_days 0) when its stay counts in the average.
 v1::PaymentLiability settle_payment_liability(const LiabilityFacts& facts, const RuleSet& rules);
+
+// The first condition of 5 kap. 3 § (and the other reasons an episode owes nothing whatever the
+// days) that the facts do not meet, in the order a coordinator checks them; nullopt when all are.
+// Both models start from it: an episode that fails one neither pays per patient nor counts in a
+// municipality's average.
+std::optional<v1::PaymentLiability::Reason> unmet_condition(const LiabilityFacts& facts);
 
 // One period's days as the per-patient model counts them: `samordna explain` prints the same
 // values, so the two cannot drift apart.
@@ -72,5 +77,25 @@ PeriodDays period_days(const LiabilityFacts& facts, const LiabilityPeriod& perio
 // including, the end date, less the dates outpatient services were unavailable (5 kap. 5 §), and
 // the amount at each date's yearly rate.
 v1::PaymentLiability settle_per_patient(const LiabilityFacts& facts, const RuleSet& rules);
+
+// --- The monthly-average model (rules/README.md, "Liability models") ---------------------------
+
+// One episode's discharge-ready days as the average counts them: over its periods, the nights from
+// day 0 (the notice date, or the next day when sent after the cut-off) up to, not including, the
+// end date, less the dates 5 kap. 5 § excludes. A stay discharged on day 0 has 0 days and still
+// counts in the average. `rules` must be a kMonthlyAverage set (grace_days 0).
+int stay_days(const LiabilityFacts& facts, const RuleSet& rules);
+
+// One municipality's month under a kMonthlyAverage set.
+struct MonthlyAverage {
+  int stays = 0;              // settled episodes whose stay counts, discharged in the month
+  int64_t days = 0;           // the sum of their stay_days
+  bool liable = false;        // days / stays > the agreed average (strictly)
+  int64_t liable_tenths = 0;  // days above the average: days - average x stays, in tenths
+  // liable_tenths x the daily rate of the month's year, to the nearest krona (half up); unset when
+  // the set has no rate for that year (as the per-patient model, never a guessed figure).
+  std::optional<int64_t> amount_sek;
+};
+MonthlyAverage monthly_average(const std::vector<int>& stay_days, const RuleSet& rules, int year);
 
 }  // namespace samordna::rules

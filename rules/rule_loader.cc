@@ -169,15 +169,81 @@ struct Parsed {
   bool complete = false;  // no error in this set (takes part in the overlap check and the book)
 };
 
+// "3", "3.0" or "2.5": a number of days with at most one decimal, in tenths of a day.
+std::optional<int> as_tenths(const Context& ctx, const Field& f, int max_days) {
+  const std::string s = f.value.IsScalar() ? f.value.Scalar() : std::string();
+  const size_t dot = s.find('.');
+  const std::string whole = s.substr(0, dot);
+  const std::string fraction = dot == std::string::npos ? "" : s.substr(dot + 1);
+  const bool shape = f.value.IsScalar() && all_digits(whole) && whole.size() <= 3 &&
+                     (dot == std::string::npos || (fraction.size() == 1 && all_digits(fraction)));
+  if (!shape) {
+    ctx.error(f.line, in_quotes(f.key) + " must be a number of days with at most one decimal, " +
+                          "e.g. 3.0, got " + in_quotes(s));
+    return std::nullopt;
+  }
+  if (f.value.Tag() == "!") {  // yaml-cpp's tag for a quoted scalar
+    ctx.error(f.line, in_quotes(f.key) + " must be a number, not quoted text: write " + s +
+                          ", not \"" + s + "\"");
+    return std::nullopt;
+  }
+  const int tenths = std::stoi(whole) * 10 + (fraction.empty() ? 0 : fraction[0] - '0');
+  if (tenths > max_days * 10) {
+    ctx.error(f.line,
+              in_quotes(f.key) + " must be at most " + std::to_string(max_days) + ", got " + s);
+    return std::nullopt;
+  }
+  return tenths;
+}
+
 void parse_liability(const Context& ctx, const Field& field, LiabilityRule& out) {
   if (!field.value.IsMap()) {
     ctx.error(field.line, "'liability' must be a mapping (graceDays, counting, cutoff, ...)");
     return;
   }
-  const yaml::Fields f = fields(ctx, field.value, field.line, "liability",
-                                {"graceDays", "counting", "cutoff", "dailyRateSek"});
-  if (const Field* x = f.require("graceDays")) {
-    if (const auto v = as_int_field(ctx, *x, 0, kMaxDays)) out.grace_days = *v;
+  const yaml::Fields f =
+      fields(ctx, field.value, field.line, "liability",
+             {"graceDays", "counting", "cutoff", "dailyRateSek", "model", "averageDays"});
+  // The model decides which keys belong (rules/README.md, "Liability models"); absent = per
+  // patient, so every rule file written before the second model means what it meant.
+  bool model_known = true;
+  if (const Field* x = f.get("model")) {
+    const auto s = as_string(ctx, *x);
+    if (s && *s == "per_patient") {
+      out.model = LiabilityModel::kPerPatient;
+    } else if (s && *s == "monthly_average") {
+      out.model = LiabilityModel::kMonthlyAverage;
+    } else {
+      model_known = false;
+      if (s) {
+        ctx.error(x->line, "unknown liability model " + in_quotes(*s) +
+                               " (expected per_patient or "
+                               "monthly_average)");
+      }
+    }
+  }
+  if (!model_known) {
+    // Which keys are required depends on the model: checking them against a guess would only
+    // add errors that are not the problem.
+  } else if (out.model == LiabilityModel::kPerPatient) {
+    if (const Field* x = f.require("graceDays")) {
+      if (const auto v = as_int_field(ctx, *x, 0, kMaxDays)) out.grace_days = *v;
+    }
+    if (const Field* x = f.get("averageDays")) {
+      ctx.error(x->line,
+                "'averageDays' belongs to the monthly_average model; this set's model is "
+                "per_patient (add 'model: monthly_average', or use graceDays)");
+    }
+  } else {
+    out.grace_days = 0;  // a stay's days count from day 0
+    if (const Field* x = f.require("averageDays")) {
+      if (const auto v = as_tenths(ctx, *x, kMaxDays)) out.average_days_tenths = *v;
+    }
+    if (const Field* x = f.get("graceDays")) {
+      ctx.error(x->line,
+                "'graceDays' belongs to the per_patient model; a monthly_average set gives the "
+                "agreed average as 'averageDays'");
+    }
   }
   if (const Field* x = f.require("counting")) {
     const auto s = as_string(ctx, *x);
@@ -187,6 +253,12 @@ void parse_liability(const Context& ctx, const Field& field, LiabilityRule& out)
       out.counting = DayCounting::kWorking;
     } else if (s) {
       ctx.error(x->line, "unknown counting " + in_quotes(*s) + " (expected calendar or working)");
+    }
+    if (model_known && out.model == LiabilityModel::kMonthlyAverage &&
+        out.counting == DayCounting::kWorking) {
+      ctx.error(x->line,
+                "the monthly_average model counts calendar days (an average of working days is "
+                "not modelled): use 'counting: calendar'");
     }
   }
   if (const Field* x = f.require("cutoff")) {

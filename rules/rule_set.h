@@ -22,8 +22,22 @@ namespace samordna::rules {
 
 enum class DayCounting { kCalendar, kWorking };
 
+// How payment liability is judged (rules/README.md, "Liability models").
+enum class LiabilityModel {
+  // 5 kap. 4 § or an agreement's days, cut-off and rates: each episode on its own.
+  kPerPatient,
+  // A municipality's monthly average of discharge-ready days (Västra Götaland): liable for the
+  // days above the agreed average. An aggregate over a month, so it is computed from the settled
+  // episodes' facts by `samordna whatif` (engine/app/whatif.h), not per episode.
+  kMonthlyAverage,
+};
+
 // Betalningsansvar: when the municipality starts paying (5 kap. 4 §, or an agreement).
 struct LiabilityRule {
+  LiabilityModel model = LiabilityModel::kPerPatient;
+  // kMonthlyAverage: the agreed average in tenths of a day (3.0 days = 30); the municipality is
+  // liable in a month whose average is strictly above it. 0 for kPerPatient.
+  int average_days_tenths = 0;
   // Days of grace after the discharge-ready notice. First liable date = day 0 + grace_days,
   // counted in calendar or working days.
   int grace_days = 3;
@@ -32,6 +46,8 @@ struct LiabilityRule {
   // strictly later than it) has day 0 on the next calendar day (kCalendar) or the next working
   // day (kWorking).
   std::chrono::seconds cutoff = std::chrono::hours{12};
+  // kMonthlyAverage sets have grace_days 0: a stay's days then count from day 0 (the notice date,
+  // or the next day after the cut-off), as period_days (rules/liability.h) gives them.
   // Amount per liable day in whole kronor, by calendar year of the liable day.
   std::map<int, int64_t> daily_rate_sek;
 };

@@ -34,6 +34,7 @@ void add_token_command(CLI::App& app, Commands& commands);        // token (a JW
 void add_serve_command(CLI::App& app, Commands& commands);        // serve (read model + API)
 void add_fhir_commands(CLI::App& app, Commands& commands);        // fhir parse, fhir listen
 void add_deliver_command(CLI::App& app, Commands& commands);      // deliver, deliver replay
+void add_whatif_command(CLI::App& app, Commands& commands);       // whatif (two rule books)
 
 // Loads the rule book, or prints every problem with file and line and returns nothing.
 std::optional<rules::RuleBook> load_rules(const std::string& dir);

@@ -47,6 +47,7 @@ int run(int argc, char** argv) {
   add_serve_command(app, commands);
   add_fhir_commands(app, commands);
   add_deliver_command(app, commands);
+  add_whatif_command(app, commands);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

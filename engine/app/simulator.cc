@@ -274,4 +274,14 @@ Result<std::optional<storage::v1::EpisodeState>> Simulator::episode(std::string_
   return driver_->episode(0, id);
 }
 
+Result<void> Simulator::each_episode(
+    const std::function<Result<void>(const storage::v1::EpisodeState&)>& f) const {
+  if (!driver_) return fail(Errc::kInvalidArgument, "the simulation has not run");
+  return driver_->each_view(0, [&](const v1::EpisodeView& view) -> Result<void> {
+    SAMORDNA_TRY(state, driver_->episode(0, view.episode_id()));
+    if (!state) return ok();
+    return f(*state);
+  });
+}
+
 }  // namespace samordna::app

@@ -6,6 +6,7 @@
 // a closed pipe) is an error: the run never ends "ok" with notifications lost.
 
 #include <filesystem>
+#include <functional>
 #include <iosfwd>
 #include <memory>
 #include <optional>
@@ -48,6 +49,10 @@ class Simulator {
 
   // After run(): the final state of one episode (for `samordna explain`).
   Result<std::optional<storage::v1::EpisodeState>> episode(std::string_view id) const;
+  // After run(): the final state of every episode still held, in id order (for `samordna whatif`,
+  // which runs with retention 0 so that every episode is).
+  Result<void> each_episode(
+      const std::function<Result<void>(const storage::v1::EpisodeState&)>& f) const;
 
  private:
   class Lines;

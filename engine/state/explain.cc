@@ -211,7 +211,12 @@ void explain_liability(std::ostringstream& out, const storage::v1::EpisodeState&
     for (size_t i = 0; i < days.excluded.size(); ++i) {
       out << (i == 0 ? "" : ", ") << rules::format_date(days.excluded[i]);
     }
-    out << "\n    liable days: " << days.liable.size() << "\n";
+    if (set.liability.model == rules::LiabilityModel::kMonthlyAverage) {
+      // Grace is 0 under this model: the nights counted are the stay's days in the average.
+      out << "\n    days in the municipality's monthly average: " << days.liable.size() << "\n";
+    } else {
+      out << "\n    liable days: " << days.liable.size() << "\n";
+    }
   }
 }
 
@@ -260,6 +265,11 @@ std::string explain(const storage::v1::EpisodeState& st, const rules::RuleBook& 
   if (!st.periods().empty()) {
     out << "\nPAYMENT_LIABILITY  5 kap. 3-5 §§ (betalningsansvar), municipality "
         << st.admission().patient().home_municipality() << "\n";
+    if (set->liability.model == rules::LiabilityModel::kMonthlyAverage) {
+      out << "  model: monthly average (rule set " << set->id
+          << "): the episode alone owes nothing; its stay's days count in the municipality's "
+             "average for the month of discharge, which `samordna whatif` computes\n";
+    }
     explain_liability(out, st, *set);
   }
   if (st.has_settled_liability()) {

@@ -144,12 +144,20 @@ TEST(RulesDigest, EveryRuleChangesIt) {
        [](RuleSet& s) { s.reminder_lead[v1::SIP_INVITATION] = std::chrono::hours(12); }},
       {"reminder kind",
        [](RuleSet& s) { s.reminder_lead[v1::ADMISSION_NOTICE] = std::chrono::hours(4); }},
+      {"liability model", [](RuleSet& s) { s.liability.model = LiabilityModel::kMonthlyAverage; }},
   };
   for (const auto& [what, edit] : edits) {
     RuleSet changed = base;
     edit(changed);
     EXPECT_NE(content_digest(changed), d0) << what;
   }
+  // The agreed average of a monthly-average set.
+  RuleSet average = base;
+  average.liability.model = LiabilityModel::kMonthlyAverage;
+  average.liability.average_days_tenths = 30;
+  RuleSet other_average = average;
+  other_average.liability.average_days_tenths = 25;
+  EXPECT_NE(content_digest(average), content_digest(other_average));
   // Titles, ids and positions are not rules.
   RuleSet renamed = base;
   renamed.title = "x";

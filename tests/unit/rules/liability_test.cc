@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
 #include <vector>
@@ -161,8 +162,102 @@ TEST(RulesLiability, PeriodsCarryTheirDatesAndExclusions) {
   EXPECT_EQ(settle_payment_liability(f, statutory()).periods_size(), 0);
 }
 
-TEST(RulesLiability, EveryRuleSetUsesThePerPatientModelToday) {
+TEST(RulesLiability, TheRuleSetNamesTheModel) {
   EXPECT_EQ(liability_model(statutory()), LiabilityModel::kPerPatient);
+  RuleSet monthly = statutory();
+  monthly.liability.model = LiabilityModel::kMonthlyAverage;
+  EXPECT_EQ(liability_model(monthly), LiabilityModel::kMonthlyAverage);
+}
+
+// --- The monthly-average model ------------------------------------------------------------------
+
+// An agreed average of 3.0 days, no cut-off (24:00), the national rates: as the loader makes a
+// monthly_average set (grace_days 0).
+RuleSet monthly(int average_tenths = 30) {
+  RuleSet set = statutory();
+  set.id = "test-monthly";
+  set.liability.model = LiabilityModel::kMonthlyAverage;
+  set.liability.average_days_tenths = average_tenths;
+  set.liability.grace_days = 0;
+  set.liability.cutoff = std::chrono::hours{24};
+  return set;
+}
+
+TEST(RulesLiability, MonthlyAverageByHand) {
+  // Three stays of 2, 5 and 4 days: 11 days / 3 stays = 3.67 > 3.0: liable for the days above
+  // the average, 11 - 3.0 x 3 = 2 days, x 7 800 kr (2019) = 15 600 kr.
+  MonthlyAverage m = monthly_average({2, 5, 4}, monthly(), 2019);
+  EXPECT_EQ(m.stays, 3);
+  EXPECT_EQ(m.days, 11);
+  EXPECT_TRUE(m.liable);
+  EXPECT_EQ(m.liable_tenths, 20);
+  EXPECT_EQ(m.amount_sek, std::optional<int64_t>(15600));
+  // 3, 3, 3: the average is 3.0, not above it: nothing (strictly above, as the agreement says
+  // "överskridit").
+  m = monthly_average({3, 3, 3}, monthly(), 2019);
+  EXPECT_FALSE(m.liable);
+  EXPECT_EQ(m.liable_tenths, 0);
+  EXPECT_FALSE(m.amount_sek.has_value());
+  // A stay discharged on day 0 counts with 0 days and pulls the average down: 0 + 7 = 7 / 2 =
+  // 3.5 > 3.0 -> 7 - 6 = 1 day; 0 + 6 = 6 / 2 = 3.0 -> nothing.
+  EXPECT_EQ(monthly_average({0, 7}, monthly(), 2019).liable_tenths, 10);
+  EXPECT_FALSE(monthly_average({0, 6}, monthly(), 2019).liable);
+  // An average of 2.5: one stay of 3 days is 0.5 day above it: 0.5 x 9 300 (2022) = 4 650 kr.
+  m = monthly_average({3}, monthly(25), 2022);
+  EXPECT_EQ(m.liable_tenths, 5);
+  EXPECT_EQ(m.amount_sek, std::optional<int64_t>(4650));
+  // Half a day at an odd rate rounds half up: 0.5 x 7 801 = 3 900.5 -> 3 901.
+  RuleSet odd = monthly(25);
+  odd.liability.daily_rate_sek[2019] = 7801;
+  EXPECT_EQ(monthly_average({3}, odd, 2019).amount_sek, std::optional<int64_t>(3901));
+  // No rate for 2021: liable, without an amount.
+  m = monthly_average({9}, monthly(), 2021);
+  EXPECT_TRUE(m.liable);
+  EXPECT_EQ(m.liable_tenths, 60);
+  EXPECT_FALSE(m.amount_sek.has_value());
+  // No stays: nothing, and no division by zero.
+  EXPECT_FALSE(monthly_average({}, monthly(), 2019).liable);
+}
+
+TEST(RulesLiability, StayDaysCountFromDayZero) {
+  LiabilityFacts f = liable();
+  // Notice Thursday 2022-03-03 10:59:59, discharged 2022-03-10: day 0 is 03-03, nights 3..9 = 7.
+  EXPECT_EQ(stay_days(f, monthly()), 7);
+  // After a 12:00 cut-off, a notice at 12:00:01 has day 0 on the next day: 6.
+  RuleSet noon = monthly();
+  noon.liability.cutoff = std::chrono::hours{12};
+  f.periods[0].notice_sent_at = at("2022-03-03T12:00:01+01:00");
+  EXPECT_EQ(stay_days(f, noon), 6);
+  // Two periods (a revocation between) add up; 5 kap. 5 § days are left out: 03-03..03-05 is 3
+  // nights, 03-08..03-10 is 2, less 03-09 (unavailable) = 4.
+  f = liable();
+  f.periods = {{at("2022-03-03T09:00:00+01:00"), at("2022-03-06T09:00:00+01:00")},
+               {at("2022-03-08T09:00:00+01:00"), at("2022-03-10T09:00:00+01:00")}};
+  f.outpatient_unavailable = {{at("2022-03-09T10:00:00+01:00"), at("2022-03-09T11:00:00+01:00")}};
+  EXPECT_EQ(stay_days(f, monthly()), 4);
+  // Discharged on day 0: 0 days.
+  f = liable();
+  f.periods = {{at("2022-03-03T09:00:00+01:00"), at("2022-03-03T16:00:00+01:00")}};
+  EXPECT_EQ(stay_days(f, monthly()), 0);
+}
+
+TEST(RulesLiability, AnEpisodeUnderTheMonthlyModelOwesNothingAlone) {
+  auto f = liable();
+  PL pl = settle_payment_liability(f, monthly());
+  EXPECT_EQ(pl.status(), PL::NOT_LIABLE);
+  EXPECT_EQ(pl.reason(), PL::MONTHLY_AVERAGE);
+  EXPECT_EQ(pl.rule_set(), "test-monthly");
+  EXPECT_EQ(pl.liable_days(), 0);
+  EXPECT_FALSE(pl.has_amount_sek());
+  ASSERT_EQ(pl.periods_size(), 1);
+  EXPECT_EQ(pl.periods(0).end_date(), "2022-03-10");
+  EXPECT_EQ(pl.periods(0).liable_days(), 0);
+  // The conditions of 5 kap. 3 § apply as per patient: the stay then does not count.
+  f.admission_notice_in_time = false;
+  pl = settle_payment_liability(f, monthly());
+  EXPECT_EQ(pl.reason(), PL::ADMISSION_NOTICE_NOT_IN_TIME);
+  EXPECT_EQ(unmet_condition(f), std::optional<PL::Reason>(PL::ADMISSION_NOTICE_NOT_IN_TIME));
+  EXPECT_EQ(unmet_condition(liable()), std::nullopt);
 }
 
 }  // namespace

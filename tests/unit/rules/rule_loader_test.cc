@@ -197,6 +197,39 @@ TEST(RulesLoader, MissingRequiredKeys) {
                 });
 }
 
+TEST(RulesLoader, LiabilityModelErrors) {
+  expect_errors(
+      "liability_model",
+      {
+          {"models.yaml", 9, "unknown liability model 'average' (expected per_patient or"},
+          {"models.yaml", 15, "'averageDays' belongs to the monthly_average model"},
+          {"models.yaml", 21, "missing required key 'averageDays' in liability"},
+          {"models.yaml", 23, "'graceDays' belongs to the per_patient model"},
+          {"models.yaml", 31, "the monthly_average model counts calendar days"},
+          {"models.yaml", 37,
+           "'averageDays' must be a number of days with at most one decimal, e.g. 3.0, got "
+           "'3.25'"},
+          {"models.yaml", 43, "'averageDays' must be a number, not quoted text"},
+          {"models.yaml", 49, "'averageDays' must be at most 365, got 400"},
+      });
+}
+
+TEST(RulesLoader, MonthlyAverageSetLoads) {
+  const LoadedRules loaded = load_rule_book(testing::testdata_dir() / "valid_monthly");
+  ASSERT_TRUE(loaded.errors.empty()) << all(loaded.errors);
+  const RuleSet* m = loaded.book.find("monthly");
+  ASSERT_NE(m, nullptr);
+  EXPECT_EQ(m->liability.model, LiabilityModel::kMonthlyAverage);
+  EXPECT_EQ(m->liability.average_days_tenths, 25);
+  EXPECT_EQ(m->liability.grace_days, 0);  // a stay's days count from day 0
+  EXPECT_EQ(m->liability.cutoff, hours{24});
+  const RuleSet* p = loaded.book.find("per-patient");
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(p->liability.model, LiabilityModel::kPerPatient);
+  EXPECT_EQ(p->liability.grace_days, 3);
+  EXPECT_EQ(p->liability.average_days_tenths, 0);
+}
+
 TEST(RulesLoader, BadDatesAndValidToBeforeValidFrom) {
   expect_errors(
       "bad_dates",

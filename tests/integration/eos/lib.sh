@@ -4,8 +4,10 @@
 #   eos_init NAME SAMORDNA SAMORDNA_GEN SOURCE_DIR   skip (77) without a broker; work dir, names, traps
 #   eos_feed EPISODES SEED [EMIT_INVALID]            feed.jsonl, expected.jsonl, expected-deadletter.txt
 #   eos_config [YAML LINES...]                        cfg.yaml (the validated config, plus extra keys;
-#                                                     EOS_CLOCK=wall leaves out the replay clock)
+#                                                     EOS_CLOCK=wall leaves out the replay clock,
+#                                                     EOS_CLOCK=open its `until`)
 #   eos_load                                          events topic + the whole feed in it
+#   eos_load_paced BURST RATE / eos_load_wait         the same in the background, paced; its end
 #   eos_start NAME STATE_DIR INSTANCE_ID              `samordna run -v` in the background -> EOS_PID
 #                                                     (plus the array EOS_RUN_ARGS, if set)
 #   eos_wait_log LOG REGEX COUNT SECONDS PID          until LOG has COUNT matching lines
@@ -161,10 +163,13 @@ kafka:
 stateDir: $EOS_WORK/state
 rulesDir: $EOS_SOURCE/rules/sets
 EOF
-    # Replay on the feed's own time unless EOS_CLOCK=wall (live timers).
-    if [[ ${EOS_CLOCK:-event-time} == event-time ]]; then
-      printf 'clock: event-time\nuntil: %s\n' "$EOS_UNTIL"
-    fi
+    # Replay on the feed's own time unless EOS_CLOCK=wall (live timers). EOS_CLOCK=open: event
+    # time without `until`, for a feed still arriving (`until` applies when a partition reaches its
+    # end, and a paced feed reaches it many times).
+    case ${EOS_CLOCK:-event-time} in
+      event-time) printf 'clock: event-time\nuntil: %s\n' "$EOS_UNTIL" ;;
+      open) printf 'clock: event-time\n' ;;
+    esac
     local line
     for line in "$@"; do echo "$line"; done
   } >"$EOS_CFG"
@@ -172,16 +177,66 @@ EOF
 
 # The events topic, then the WHOLE feed into it before any service starts (event-time replay
 # applies `until` when a partition reaches its end). The service creates the other three topics.
-eos_load() {
+eos_load_topic() {
   EOS_TOPICS_MADE=1
   eos_topics create "$EOS_PREFIX.events" --if-not-exists --partitions 4 --replication-factor 1 \
     >"$EOS_WORK/topics.log" 2>&1 || { cat "$EOS_WORK/topics.log" >&2; eos_fail "cannot create $EOS_PREFIX.events"; }
+}
+
+eos_load() {
+  eos_load_topic
   local rc=0
   "$SAMORDNA" produce --config "$EOS_CFG" --file "$EOS_WORK/feed.jsonl" \
     ${EOS_PRODUCE_ARGS[@]+"${EOS_PRODUCE_ARGS[@]}"} 2>"$EOS_WORK/produce.err" || rc=$?
+  eos_load_expect "$rc"
+}
+
+# eos_load_paced BURST RATE: eos_load in the background, the feed arriving as it would from a
+# hospital while the service runs: the first BURST lines at once, the rest at RATE lines a second.
+# A replay of a loaded topic ends in well under a second on a fast service; a paced one lasts as
+# long as the test needs to stop the service inside a transaction, on any machine. eos_load_wait
+# waits for the producer (every line durable) and sets the expectations as eos_load does. Until
+# then, services run with EOS_CLOCK=open; the one started after eos_load_wait with `until` ends the
+# replay as simulate does.
+eos_load_paced() {
+  local burst=$1 rate=$2
+  eos_load_topic
+  "$SAMORDNA" produce --config "$EOS_CFG" --file - \
+    ${EOS_PRODUCE_ARGS[@]+"${EOS_PRODUCE_ARGS[@]}"} 2>"$EOS_WORK/produce.err" \
+    < <(python3 -c '
+import sys, time
+burst, rate = int(sys.argv[1]), float(sys.argv[2])
+out = sys.stdout
+t0 = None
+with open(sys.argv[3]) as feed:
+    for n, line in enumerate(feed, 1):
+        out.write(line)
+        if n == burst:
+            out.flush()
+            t0 = time.monotonic()
+        elif t0 is not None and n % 50 == 0:
+            out.flush()
+            ahead = t0 + (n - burst) / rate - time.monotonic()
+            if ahead > 0:
+                time.sleep(ahead)
+out.flush()
+' "$burst" "$rate" "$EOS_WORK/feed.jsonl") &
+  EOS_LOAD_PID=$!
+  echo "$EOS_LOAD_PID" >>"$EOS_WORK/pids"
+  eos_log "loading $EOS_PREFIX.events in the background: $burst lines, then $rate lines a second"
+}
+
+eos_load_wait() {
+  local rc=0
+  wait "$EOS_LOAD_PID" || rc=$?
+  eos_load_expect "$rc"
+}
+
+# Expected dead letters: simulate's rejections, less the lines produce already refused.
+eos_load_expect() {
+  local rc=$1
   # 1 (rejected): lines that are not Event JSON never reach Kafka (malformed, --emit-invalid).
   ((rc == 0 || rc == 1)) || { cat "$EOS_WORK/produce.err" >&2; eos_fail "samordna produce exited $rc"; }
-  # Expected dead letters: simulate's rejections, less the lines produce already refused.
   sed -nE 's/^\{.*"line":([0-9]+).*/\1/p' "$EOS_WORK/produce.err" \
     | sort -u >"$EOS_WORK/produce-refused.lines"
   # FILENAME, not NR == FNR: that test also holds all through the second file when the first is

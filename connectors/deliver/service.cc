@@ -131,6 +131,10 @@ Scheduler::~Scheduler() {
 }
 
 size_t Scheduler::enqueue(std::vector<v1::OutboxEntry> entries) {
+  // In order first: the workers run while this inserts, and one that took an episode's head
+  // before an earlier entry of the same call was inserted would deliver out of order (a replay
+  // revives entries in the outbox's key order, not the topic's).
+  std::stable_sort(entries.begin(), entries.end(), before);
   size_t ignored = 0;
   for (auto& e : entries) {
     auto it = queues_.find(e.endpoint());

@@ -4,7 +4,6 @@
 // (connectors/deliver/service.h), which does the deliveries. SIGTERM and SIGINT stop it cleanly;
 // SIGKILL loses nothing (the outbox and the offsets are written in one batch before a delivery).
 
-#include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
 #include <atomic>
@@ -16,12 +15,11 @@
 #include "connectors/deliver/config.h"
 #include "connectors/deliver/service.h"
 #include "connectors/kafka/admin.h"
-#include "connectors/kafka/client.h"
-#include "connectors/kafka/errors.h"
+#include "connectors/kafka/reader.h"
+#include "connectors/kafka/record_producer.h"
 #include "connectors/metrics/registry.h"
 #include "engine/app/commands.h"
 #include "engine/app/metrics_http.h"
-#include "engine/app/serve_kafka.h"
 #include "engine/store/outbox.h"
 
 namespace samordna::app {
@@ -73,39 +71,27 @@ class KafkaReporter final : public deliver::Reporter {
             {"endpoint"})) {}
 
   Result<void> open(const kafka::KafkaConfig& config, const std::string& deadletter_topic) {
-    SAMORDNA_TRY(producer, kafka::make_idempotent_producer(config));
-    status_producer_ = std::move(producer);
-    SAMORDNA_TRY(dl, AuditProducer::create(config, deadletter_topic, std::chrono::seconds{10}));
+    constexpr auto kBound = std::chrono::seconds{10};
+    SAMORDNA_TRY(dl, kafka::RecordProducer::create(config, deadletter_topic, kBound));
     dead_letters_ = std::move(dl);
-    SAMORDNA_TRY(sc, AuditProducer::create(config, status_topic_, std::chrono::seconds{10}));
-    status_confirmed_ = std::move(sc);
-    poller_ = std::thread([this] {
-      while (!stopping_.load()) status_producer_->poll(100);
-    });
+    SAMORDNA_TRY(st, kafka::RecordProducer::create(config, status_topic_, kBound));
+    statuses_ = std::move(st);
     return ok();
   }
-  ~KafkaReporter() override {
-    stopping_ = true;
-    if (poller_.joinable()) poller_.join();
-    if (status_producer_) status_producer_->flush(5000);
-  }
 
+  // DISABLED and DEAD_LETTERED wait for the broker (they go before the outbox's write); the
+  // others are queued, and a later status of the same delivery supersedes a lost one.
   void status(const v1::DeliveryStatus& s) override {
-    if (!status_producer_) return;
+    if (!statuses_) return;
     const std::string key = s.notification_id() + "/" + s.endpoint();
     const std::string value = s.SerializeAsString();
     if (s.state() == v1::DeliveryStatus::DISABLED ||
         s.state() == v1::DeliveryStatus::DEAD_LETTERED) {
-      if (auto r = status_confirmed_->write(key, value); !r) {
+      if (auto r = statuses_->write(key, value); !r) {
         spdlog::warn("deliver: a status record was not confirmed: {}", r.error().message);
       }
-      return;
-    }
-    const auto err = status_producer_->produce(
-        status_topic_, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
-    if (err != RdKafka::ERR_NO_ERROR) {
-      spdlog::warn("deliver: a status record was not queued: {}", RdKafka::err2str(err));
+    } else if (auto r = statuses_->send(key, value); !r) {
+      spdlog::warn("deliver: a status record was not queued: {}", r.error().message);
     }
   }
   Result<void> dead_letter(const v1::DeliveryStatus& s, const v1::Notification& n) override {
@@ -130,11 +116,8 @@ class KafkaReporter final : public deliver::Reporter {
   metrics::Family<metrics::Counter>& dead_;
   metrics::Family<metrics::Histogram>& attempt_seconds_;
   metrics::Family<metrics::Histogram>& commit_to_delivery_;
-  std::unique_ptr<RdKafka::Producer> status_producer_;
-  std::unique_ptr<AuditProducer> dead_letters_;
-  std::unique_ptr<AuditProducer> status_confirmed_;
-  std::atomic<bool> stopping_{false};
-  std::thread poller_;
+  std::unique_ptr<kafka::RecordProducer> dead_letters_;
+  std::unique_ptr<kafka::RecordProducer> statuses_;
 };
 
 // The entries of one notification: one per configured endpoint of an addressee that takes its
@@ -286,41 +269,25 @@ int run_deliver(const DeliverArgs& args) {
 
   // Every partition of the notifications and replay topics, from the outbox's offsets: no group,
   // nothing committed to Kafka (the offsets live with the entries).
-  std::vector<std::pair<std::string, int>> partitions;
+  std::vector<kafka::PartitionStart> partitions;
   for (const auto& topic : {c.notifications_topic, c.replay_topic}) {
-    auto count = kafka::partition_count(kafka, topic, kAdminTimeout);
-    if (!count) {
-      std::cerr << "samordna deliver: " << count.error().message << '\n';
+    // --start-at end: notifications from now on; replay requests always from the beginning.
+    const int64_t from = args.start_at == "end" && topic == c.notifications_topic
+                             ? kafka::kFromEnd
+                             : kafka::kFromBeginning;
+    auto some = kafka::every_partition(kafka, {topic}, from, kAdminTimeout, offsets.value());
+    if (!some) {
+      std::cerr << "samordna deliver: " << some.error().message << '\n';
       return kExitFailure;
     }
-    for (int p = 0; p < count.value(); ++p) partitions.emplace_back(topic, p);
+    partitions.insert(partitions.end(), some.value().begin(), some.value().end());
   }
-  auto consumer = kafka::make_consumer(kafka, {{"group.id", "samordna-deliver"},
-                                               {"enable.partition.eof", "true"},
-                                               {"auto.offset.reset", "earliest"}});
-  if (!consumer) {
-    std::cerr << "samordna deliver: " << consumer.error().message << '\n';
+  auto reader = kafka::Reader::assign(kafka, partitions, {{"group.id", "samordna-deliver"}});
+  if (!reader) {
+    std::cerr << "samordna deliver: " << reader.error().message << '\n';
     return kExitFailure;
   }
-  auto& cons = *consumer.value();
-  {
-    std::vector<RdKafka::TopicPartition*> assignment;
-    for (const auto& [topic, p] : partitions) {
-      auto it = offsets.value().find({topic, p});
-      assignment.push_back(RdKafka::TopicPartition::create(
-          topic, p,
-          it != offsets.value().end() ? it->second
-                                      : (args.start_at == "end" && topic == c.notifications_topic
-                                             ? RdKafka::Topic::OFFSET_END
-                                             : RdKafka::Topic::OFFSET_BEGINNING)));
-    }
-    const auto err = cons.assign(assignment);
-    RdKafka::TopicPartition::destroy(assignment);
-    if (err != RdKafka::ERR_NO_ERROR) {
-      std::cerr << "samordna deliver: assign: " << RdKafka::err2str(err) << '\n';
-      return kExitFailure;
-    }
-  }
+  auto& input = *reader.value();
 
   std::signal(SIGTERM, on_deliver_signal);
   std::signal(SIGINT, on_deliver_signal);
@@ -361,24 +328,29 @@ int run_deliver(const DeliverArgs& args) {
       if (args.exit_when_idle && total == 0 && batch.empty() && at_end.size() == partitions.size())
         break;
     }
-    std::unique_ptr<RdKafka::Message> msg(cons.consume(100));
-    switch (msg->err()) {
-      case RdKafka::ERR_NO_ERROR: {
-        const std::string topic = msg->topic_name();
-        const int32_t p = msg->partition();
+    auto next = input.next(std::chrono::milliseconds{100});
+    if (!next) {
+      std::cerr << "samordna deliver: " << next.error().message << '\n';
+      exit_code = kExitFailure;
+      break;
+    }
+    switch (next.value().kind) {
+      case kafka::Reader::Next::Kind::kRecord: {
+        const kafka::Record& rec = next.value().record;
+        const std::string& topic = rec.topic;
+        const int32_t p = rec.partition;
         at_end.erase({topic, p});
-        const std::string bytes(static_cast<const char*>(msg->payload()), msg->len());
+        const std::string& bytes = rec.value;
         if (topic == c.notifications_topic) {
           read.inc();
           v1::Notification n;
           if (!n.ParseFromString(bytes)) {
-            spdlog::warn("deliver: an unreadable record at {}/{}@{} skipped", topic, p,
-                         msg->offset());
+            spdlog::warn("deliver: an unreadable record at {}/{}@{} skipped", topic, p, rec.offset);
           } else {
-            auto entries = route(c, n, bytes, p, msg->offset(), msg->timestamp().timestamp);
+            auto entries = route(c, n, bytes, p, rec.offset, rec.timestamp_ms);
             for (auto& e : entries) batch.push_back(std::move(e));
           }
-          batch_offsets[{topic, p}] = msg->offset() + 1;
+          batch_offsets[{topic, p}] = rec.offset + 1;
           if (batch.size() >= 500 && !flush()) exit_code = kExitFailure;
         } else {
           // A replay request: what came before it is stored first, then it is applied with its
@@ -388,20 +360,20 @@ int run_deliver(const DeliverArgs& args) {
             break;
           }
           v1::DeliveryReplay req;
-          store::Offsets next{{{topic, p}, msg->offset() + 1}};
+          store::Offsets next_offset{{{topic, p}, rec.offset + 1}};
           if (!req.ParseFromString(bytes)) {
             spdlog::warn("deliver: an unreadable replay request skipped");
-            (void)box.add({}, next);
+            (void)box.add({}, next_offset);
           } else if (req.enable_endpoint()) {
             if (auto r = sched.enable(req.endpoint()); !r) {
               spdlog::warn("deliver: enable: {}", r.error().message);
             } else {
               spdlog::warn("deliver: endpoint {} enabled again", req.endpoint());
             }
-            (void)box.add({}, next);
+            (void)box.add({}, next_offset);
           } else {
-            auto revived =
-                box.revive(req.all_dead() ? "" : req.notification_id(), req.endpoint(), next);
+            auto revived = box.revive(req.all_dead() ? "" : req.notification_id(), req.endpoint(),
+                                      next_offset);
             if (!revived) {
               spdlog::error("deliver: {}", revived.error().message);
               exit_code = kExitFailure;
@@ -414,28 +386,18 @@ int run_deliver(const DeliverArgs& args) {
         }
         break;
       }
-      case RdKafka::ERR__PARTITION_EOF:
-        at_end.insert({msg->topic_name(), msg->partition()});
+      case kafka::Reader::Next::Kind::kEnd:
+        at_end.insert(next.value().end);
         if (!flush()) exit_code = kExitFailure;
         break;
-      case RdKafka::ERR__TIMED_OUT:
+      case kafka::Reader::Next::Kind::kNothing:
         if (!flush()) exit_code = kExitFailure;
         break;
-      default: {
-        const auto cls = kafka::classify(msg->err());
-        if (cls == kafka::ErrorClass::kFatal) {
-          std::cerr << "samordna deliver: " << kafka::to_error("consume", msg->err()).message
-                    << '\n';
-          exit_code = kExitFailure;
-        } else {
-          spdlog::warn("deliver: consume: {}", RdKafka::err2str(msg->err()));
-        }
-      }
     }
     if (exit_code != kExitOk) break;
   }
   if (exit_code == kExitOk && !flush()) exit_code = kExitFailure;
-  cons.close();
+  input.close();
   return exit_code;
 }
 
@@ -444,7 +406,7 @@ Result<void> send_replay(const DeliverArgs& args, const v1::DeliveryReplay& req)
   SAMORDNA_TRY(config, load(args.config, args.bootstrap, args.properties, kafka));
   SAMORDNA_TRYV(kafka::create_topics(kafka, {{config.replay_topic, 1, false}}, kAdminTimeout));
   SAMORDNA_TRY(producer,
-               AuditProducer::create(kafka, config.replay_topic, std::chrono::seconds{10}));
+               kafka::RecordProducer::create(kafka, config.replay_topic, std::chrono::seconds{10}));
   return producer->write("replay", req.SerializeAsString());
 }
 

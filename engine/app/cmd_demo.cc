@@ -6,10 +6,6 @@
 // no data and does not filter aborted transactions; the tests run against a real broker.
 
 #include <fcntl.h>
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h>
-#include <librdkafka/rdkafkacpp.h>
-#include <pthread.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
@@ -27,6 +23,8 @@
 #include "connectors/kafka/codec.h"
 #include "connectors/kafka/config.h"
 #include "connectors/kafka/event_feed.h"
+#include "connectors/kafka/mock_cluster.h"
+#include "connectors/kafka/reader.h"
 #include "connectors/kafka/service.h"
 #include "engine/app/commands.h"
 #include "engine/core/json_codec.h"
@@ -106,40 +104,6 @@ class LineReader {
   size_t start_ = 0;
 };
 
-// The mock cluster lives as long as the handle that made it.
-struct MockCluster {
-  rd_kafka_t* handle = nullptr;
-  rd_kafka_mock_cluster_t* cluster = nullptr;
-  ~MockCluster() {
-    if (handle) rd_kafka_destroy(handle);
-  }
-};
-
-Result<void> start_mock(MockCluster& mock, const kafka::KafkaConfig& config, int partitions) {
-  char errstr[256];
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  if (rd_kafka_conf_set(conf, "test.mock.num.brokers", "1", errstr, sizeof errstr) !=
-      RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
-    return fail(Errc::kUnavailable, std::string("mock cluster: ") + errstr);
-  }
-  mock.handle = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof errstr);
-  if (!mock.handle) return fail(Errc::kUnavailable, std::string("mock cluster: ") + errstr);
-  // Owned by the handle that made it.
-  mock.cluster = rd_kafka_handle_mock_cluster(mock.handle);
-  if (!mock.cluster) return fail(Errc::kUnavailable, "mock cluster could not start");
-  const auto& t = config.topics;
-  // samordna.audit too: `samordna serve` writes its audit records there (deploy/demo.sh).
-  for (const std::string& topic : {t.events, t.notifications, t.deadletter, t.changelog, t.episodes,
-                                   std::string("samordna.audit")}) {
-    if (rd_kafka_mock_topic_create(mock.cluster, topic.c_str(), partitions, 1) !=
-        RD_KAFKA_RESP_ERR_NO_ERROR) {
-      return fail(Errc::kUnavailable, "mock cluster: cannot create " + topic);
-    }
-  }
-  return ok();
-}
-
 int run_demo(const DemoArgs& args) {
   kafka::ServiceConfig config;
   config.kafka.bootstrap = "unset";
@@ -162,19 +126,16 @@ int run_demo(const DemoArgs& args) {
     return kExitUsage;
   }
 
-  MockCluster mock;
-  // librdkafka 2.0.2 starts the mock cluster's thread with signals unblocked (its other threads
-  // block them): started so, it would take the SIGINT meant for this thread.
-  sigset_t all, previous;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &previous);
-  auto started = start_mock(mock, config.kafka, args.partitions);
-  pthread_sigmask(SIG_SETMASK, &previous, nullptr);
-  if (!started) {
-    std::cerr << "samordna: " << started.error().message << '\n';
+  const auto& t = config.kafka.topics;
+  // samordna.audit too: `samordna serve` writes its audit records there (deploy/demo.sh).
+  auto mock = kafka::MockCluster::start(
+      {t.events, t.notifications, t.deadletter, t.changelog, t.episodes, "samordna.audit"},
+      args.partitions);
+  if (!mock) {
+    std::cerr << "samordna: " << mock.error().message << '\n';
     return kExitFailure;
   }
-  config.kafka.bootstrap = rd_kafka_mock_cluster_bootstraps(mock.cluster);
+  config.kafka.bootstrap = mock.value()->bootstrap();
   std::cerr << "demo: embedded Kafka (librdkafka mock cluster) at " << config.kafka.bootstrap
             << '\n';
   if (!args.bootstrap_file.empty()) {
@@ -230,21 +191,20 @@ int run_demo(const DemoArgs& args) {
   Result<void> service_result = ok();
   std::thread engine([&] { service_result = service.run(); });
 
-  // Show the notifications as the service commits them.
-  auto cconf = kafka::make_conf(config.kafka, {{"group.id", "samordna-demo-viewer"},
-                                               {"auto.offset.reset", "earliest"},
-                                               {"enable.auto.commit", "false"},
-                                               {"isolation.level", "read_committed"}});
-  std::string errstr;
-  std::unique_ptr<RdKafka::KafkaConsumer> viewer(
-      cconf ? RdKafka::KafkaConsumer::create(cconf.value().get(), errstr) : nullptr);
+  // Show the notifications as the service commits them: every partition from the beginning.
+  auto viewer_partitions = kafka::every_partition(config.kafka, {config.kafka.topics.notifications},
+                                                  kafka::kFromBeginning, std::chrono::seconds{30});
+  auto viewer = viewer_partitions
+                    ? kafka::Reader::assign(config.kafka, viewer_partitions.value(),
+                                            {{"group.id", "samordna-demo-viewer"}})
+                    : Result<std::unique_ptr<kafka::Reader>>(viewer_partitions.error());
   size_t shown = 0;
-  if (viewer && viewer->subscribe({config.kafka.topics.notifications}) == RdKafka::ERR_NO_ERROR) {
+  if (viewer) {
     JsonCodec json;
     std::string out;
     auto last = std::chrono::steady_clock::now();
-    // Joining the group and the first transaction take a few seconds; after that, stop once the
-    // stream has been quiet for idle_ms.
+    // The first transaction takes a few seconds; after that, stop once the stream has been quiet
+    // for idle_ms.
     const auto startup_grace = std::chrono::seconds(30);
     bool said_live = false;
     while (!g_interrupted.load() &&
@@ -257,10 +217,10 @@ int run_demo(const DemoArgs& args) {
         std::cerr << "demo: " << shown
                   << " notifications so far; the service keeps running (Ctrl-C stops it)\n";
       }
-      std::unique_ptr<RdKafka::Message> m(viewer->consume(200));
-      if (m->err() != RdKafka::ERR_NO_ERROR) continue;
+      auto next = viewer.value()->next(std::chrono::milliseconds{200});
+      if (!next || next.value().kind != kafka::Reader::Next::Kind::kRecord) continue;
       v1::Notification n;
-      if (!n.ParseFromArray(m->payload(), static_cast<int>(m->len()))) continue;
+      if (!n.ParseFromString(next.value().record.value)) continue;
       out.clear();
       if (!json.print(n, out)) {
         std::cerr << "samordna: notification " << n.notification_id()
@@ -271,7 +231,7 @@ int run_demo(const DemoArgs& args) {
       ++shown;
       last = std::chrono::steady_clock::now();
     }
-    viewer->close();
+    viewer.value()->close();
   }
   service.stop();
   engine.join();

@@ -8,7 +8,6 @@
 // offsets and reasons.
 
 #include <google/protobuf/util/json_util.h>
-#include <librdkafka/rdkafkacpp.h>
 #include <nlohmann/json.hpp>
 
 #include <chrono>
@@ -19,11 +18,10 @@
 #include <sstream>
 
 #include "connectors/kafka/admin.h"
-#include "connectors/kafka/client.h"
 #include "connectors/kafka/codec.h"
 #include "connectors/kafka/config.h"
-#include "connectors/kafka/errors.h"
 #include "connectors/kafka/event_feed.h"
+#include "connectors/kafka/reader.h"
 #include "engine/app/commands.h"
 #include "samordna/v1/event.pb.h"
 #include "samordna/v1/notification.pb.h"
@@ -165,56 +163,41 @@ std::string random_group() {
   return out.str();
 }
 
-std::string header_text(const RdKafka::Headers::Header& h) {
-  return h.value() == nullptr ? std::string()
-                              : std::string(static_cast<const char*>(h.value()), h.value_size());
-}
-
 // The deadletter record as one JSON line: its key, reason and code, other headers, and the original
 // bytes in base64 (they are whatever the source sent, possibly not even text).
-std::string deadletter_json(RdKafka::Message& m) {
-  nlohmann::json j = {{"partition", m.partition()}, {"offset", m.offset()}};
-  if (m.key() != nullptr) j["key"] = *m.key();
+std::string deadletter_json(const kafka::Record& m) {
+  nlohmann::json j = {{"partition", m.partition}, {"offset", m.offset}};
+  if (m.key) j["key"] = *m.key;
   nlohmann::json others = nlohmann::json::object();
-  if (const RdKafka::Headers* headers = m.headers()) {
-    for (const auto& h : headers->get_all()) {
-      if (h.key() == kafka::kHeaderCode) {
-        j["code"] = header_text(h);
-      } else if (h.key() == kafka::kHeaderReason) {
-        j["reason"] = header_text(h);
-      } else {
-        others[h.key()] = header_text(h);
-      }
+  for (const auto& [key, value] : m.headers) {
+    if (key == kafka::kHeaderCode) {
+      j["code"] = value;
+    } else if (key == kafka::kHeaderReason) {
+      j["reason"] = value;
+    } else {
+      others[key] = value;
     }
   }
   if (!others.empty()) j["headers"] = others;
-  j["value"] = kafka::base64_encode(std::string_view(static_cast<const char*>(m.payload()),
-                                                     m.payload() == nullptr ? 0 : m.len()));
+  j["value"] = kafka::base64_encode(m.value);
   return json_line(j);
 }
 
 // The record's value as a JSON line, or nullopt when it is not the expected message.
-std::optional<std::string> value_json(RdKafka::Message& m, ValueType type) {
+std::optional<std::string> value_json(const kafka::Record& m, ValueType type) {
   if (type == ValueType::kDeadletter) return deadletter_json(m);
-  const auto* data = static_cast<const char*>(m.payload());
-  const int size = static_cast<int>(m.len());
   std::string json;
   google::protobuf::util::JsonPrintOptions options;
   if (type == ValueType::kEvent) {
     v1::Event event;
-    if (!event.ParseFromArray(data, size)) return std::nullopt;
+    if (!event.ParseFromString(m.value)) return std::nullopt;
     (void)google::protobuf::util::MessageToJsonString(event, &json, options);
   } else {
     v1::Notification notification;
-    if (!notification.ParseFromArray(data, size)) return std::nullopt;
+    if (!notification.ParseFromString(m.value)) return std::nullopt;
     (void)google::protobuf::util::MessageToJsonString(notification, &json, options);
   }
   return json;
-}
-
-void delete_all(std::vector<RdKafka::TopicPartition*>& partitions) {
-  RdKafka::TopicPartition::destroy(partitions);
-  partitions.clear();
 }
 
 int run_consume(const ConsumeArgs& args) {
@@ -232,7 +215,7 @@ int run_consume(const ConsumeArgs& args) {
   }
 
   const bool grouped = !args.group.empty();
-  // kafka::make_consumer adds read_committed and no automatic commits.
+  // kafka::Reader reads committed records only and commits nothing by itself.
   kafka::Properties properties = {
       {"group.id", grouped ? args.group : random_group()},
       {"auto.offset.reset", args.from_beginning ? "earliest" : "latest"},
@@ -242,30 +225,19 @@ int run_consume(const ConsumeArgs& args) {
     return fail_with(kExitUsage, conf.error().message);
   }
 
-  auto partitions = kafka::partition_count(*config, topic, kConnectTimeout);
+  // No group: every partition directly, never committed.
+  auto partitions = kafka::every_partition(
+      *config, {topic}, args.from_beginning ? kafka::kFromBeginning : kafka::kFromEnd,
+      kConnectTimeout);
   if (!partitions) return fail_with(status_of(partitions.error()), partitions.error().message);
 
-  auto made = kafka::make_consumer(*config, properties);
-  if (!made) return fail_with(kExitUsage, made.error().message);
-  std::unique_ptr<RdKafka::KafkaConsumer> consumer = std::move(made).value();
-
-  RdKafka::ErrorCode err;
-  if (grouped) {
-    err = consumer->subscribe({topic});
-  } else {
-    // No group membership: read every partition directly, and never commit.
-    std::vector<RdKafka::TopicPartition*> assignment;
-    for (int p = 0; p < partitions.value(); ++p) {
-      assignment.push_back(RdKafka::TopicPartition::create(
-          topic, p,
-          args.from_beginning ? RdKafka::Topic::OFFSET_BEGINNING : RdKafka::Topic::OFFSET_END));
-    }
-    err = consumer->assign(assignment);
-    delete_all(assignment);
+  auto made = grouped ? kafka::Reader::subscribe(*config, topic, args.group, properties)
+                      : kafka::Reader::assign(*config, partitions.value(), properties);
+  if (!made) {
+    return fail_with(made.error().code == Errc::kInvalidArgument ? kExitUsage : kExitFailure,
+                     "cannot read topic " + topic + ": " + made.error().message);
   }
-  if (err != RdKafka::ERR_NO_ERROR) {
-    return fail_with(kExitFailure, "cannot read topic " + topic + ": " + RdKafka::err2str(err));
-  }
+  kafka::Reader& reader = *made.value();
 
   std::ios::sync_with_stdio(false);
   std::map<int32_t, int64_t> next_offsets;  // what a grouped consumer commits
@@ -276,28 +248,23 @@ int run_consume(const ConsumeArgs& args) {
   while (args.max == 0 || printed < args.max) {
     const auto waited = std::chrono::duration_cast<milliseconds>(SteadyClock::now() - last);
     if (waited >= idle) break;
-    std::unique_ptr<RdKafka::Message> m(
-        consumer->consume(static_cast<int>(std::min<int64_t>((idle - waited).count(), 200))));
-    if (m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) continue;
-    if (m->err() != RdKafka::ERR_NO_ERROR) {
-      // Transport trouble is retried by librdkafka (errors.h: retriable); a missing topic, a
-      // refusal or a fatal error is not.
-      if (kafka::classify(m->err()) != kafka::ErrorClass::kRetriable) {
-        std::string reason;
-        const auto code = kafka::underlying_error(*consumer, m->err(), reason);
-        consumer->close();
-        return fail_with(kExitFailure, kafka::to_error("reading " + topic, code, reason).message);
-      }
-      continue;
+    // Transport trouble is retried by librdkafka (errors.h: retriable, read past); a missing
+    // topic, a refusal or a fatal error ends the reading.
+    auto next = reader.next(std::min<milliseconds>(idle - waited, milliseconds{200}));
+    if (!next) {
+      reader.close();
+      return fail_with(kExitFailure, "reading " + topic + ": " + next.error().message);
     }
+    if (next.value().kind != kafka::Reader::Next::Kind::kRecord) continue;
+    const kafka::Record& m = next.value().record;
     last = SteadyClock::now();
-    next_offsets[m->partition()] = m->offset() + 1;
-    if (auto json = value_json(*m, type)) {
+    next_offsets[m.partition] = m.offset + 1;
+    if (auto json = value_json(m, type)) {
       std::cout << *json << '\n' << std::flush;  // a line as soon as it is committed
     } else {
       ++undecodable;
-      std::cerr << json_line({{"partition", m->partition()},
-                              {"offset", m->offset()},
+      std::cerr << json_line({{"partition", m.partition},
+                              {"offset", m.offset},
                               {"code", "malformed"},
                               {"reason", type == ValueType::kEvent
                                              ? "not a binary samordna.v1.Event"
@@ -309,19 +276,13 @@ int run_consume(const ConsumeArgs& args) {
   std::cout.flush();
 
   if (grouped && !next_offsets.empty()) {
-    std::vector<RdKafka::TopicPartition*> offsets;
-    for (const auto& [p, offset] : next_offsets) {
-      offsets.push_back(RdKafka::TopicPartition::create(topic, p, offset));
-    }
-    err = consumer->commitSync(offsets);
-    delete_all(offsets);
-    if (err != RdKafka::ERR_NO_ERROR) {
-      consumer->close();
-      return fail_with(kExitFailure, "cannot commit offsets of group " + args.group + ": " +
-                                         RdKafka::err2str(err));
+    if (auto r = reader.commit(next_offsets); !r) {
+      reader.close();
+      return fail_with(kExitFailure,
+                       "cannot commit offsets of group " + args.group + ": " + r.error().message);
     }
   }
-  consumer->close();
+  reader.close();
   return undecodable > 0 ? kExitRejected : kExitOk;
 }
 

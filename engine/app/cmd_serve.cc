@@ -1,6 +1,6 @@
 // samordna serve: the read model and the HTTP API (connectors/serve/README.md). Wires the Kafka
-// consume loop and the audit producer (serve_kafka.h), the publisher for acknowledgements, the
-// API (connectors/serve/api.h) and the HTTP server (connectors/http).
+// consume loop (serve_kafka.h), the audit producer (kafka::RecordProducer), the publisher for
+// acknowledgements, the API (connectors/serve/api.h) and the HTTP server (connectors/http).
 
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -234,7 +234,8 @@ void add_serve_command(CLI::App& app, Commands& commands) {
       }
     }
     auto publisher = kafka::Publisher::create(config.kafka, config.kafka.topics.events);
-    auto audit = AuditProducer::create(config.kafka, o->audit_topic, std::chrono::seconds{5});
+    auto audit =
+        kafka::RecordProducer::create(config.kafka, o->audit_topic, std::chrono::seconds{5});
     if (!publisher || !audit) {
       std::cerr << "samordna serve: "
                 << (!publisher ? publisher.error().message : audit.error().message) << '\n';

@@ -1,9 +1,10 @@
 #pragma once
 
-// The Kafka side of `samordna serve` (cmd_serve.cc): the consume loop that feeds the read model,
-// and the producer that makes audit records durable. Kept in engine/app because connectors/serve
-// is Kafka-free (the layering lets no connector include another) and connectors/kafka should not
-// know the read model.
+// The Kafka side of `samordna serve` (cmd_serve.cc): the loop that feeds the read model from a
+// kafka::Reader (connectors/kafka/reader.h: the consuming itself). Kept in engine/app because
+// connectors/serve is Kafka-free (the layering lets no connector include another) and
+// connectors/kafka should not know the read model. Audit records go through
+// kafka::RecordProducer (connectors/kafka/record_producer.h).
 
 #include <atomic>
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <thread>
 
 #include "connectors/kafka/config.h"
+#include "connectors/kafka/record_producer.h"
 #include "connectors/serve/api.h"
 #include "connectors/serve/read_model.h"
 #include "engine/core/result.h"
@@ -49,24 +51,6 @@ class ReadModelFeed {
   explicit ReadModelFeed(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
   std::atomic<uint64_t> applied_{0};
-};
-
-// Writes audit records to the audit topic with an idempotent producer (acks=all) and waits for
-// each record's delivery report: write() returns only once the record is on every in-sync replica,
-// or fails after `bound`.
-class AuditProducer {
- public:
-  static Result<std::unique_ptr<AuditProducer>> create(const kafka::KafkaConfig& config,
-                                                       std::string topic,
-                                                       std::chrono::milliseconds bound);
-  ~AuditProducer();
-  Result<void> write(const std::string& key, const std::string& value);
-
-  struct Impl;
-
- private:
-  explicit AuditProducer(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
 };
 
 }  // namespace samordna::app

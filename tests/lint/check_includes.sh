@@ -19,7 +19,9 @@
 #                     Kafka-free and are handed a publish function by engine/app
 # A connector also names no type of the engine's insides in its code: `store::`, `state::` and
 # `rocksdb::` in connectors/ are reported (the drive loop, engine/pipeline/driver.h, is its only
-# door into the engine).
+# door into the engine). librdkafka (<librdkafka/...>, `RdKafka::`, `rd_kafka_`) is used in
+# connectors/kafka only: every other process reaches Kafka through its headers (client.h,
+# reader.h, record_producer.h, publisher.h, intake.h, service.h, admin.h, mock_cluster.h).
 # "proto" is the generated contract, included as "samordna/v1/<name>.pb.h". tests/ may include
 # anything and is not checked; no production module may include tests/ or engine/app/.
 #
@@ -112,6 +114,13 @@ while IFS=: read -r file line _; do
   report "$file" "$line" "a connector names store::, state:: or rocksdb::: go through engine/pipeline/driver.h"
 done < <(find connectors -type f \( -name '*.h' -o -name '*.cc' \) -print0 2>/dev/null \
            | xargs -0 -r grep -nE '(^|[^A-Za-z0-9_:])(store|state|rocksdb)::' 2>/dev/null \
+           | grep -vE '^[^:]+:[0-9]+:[[:space:]]*//' || true)
+
+# Kafka: librdkafka in connectors/kafka only.
+while IFS=: read -r file line _; do
+  report "$file" "$line" "librdkafka outside connectors/kafka: use connectors/kafka's headers"
+done < <(find engine rules connectors -type f \( -name '*.h' -o -name '*.cc' \) -not -path 'connectors/kafka/*' -print0 2>/dev/null \
+           | xargs -0 -r grep -nE '#[[:space:]]*include[[:space:]]*<librdkafka/|RdKafka::|rd_kafka_' 2>/dev/null \
            | grep -vE '^[^:]+:[0-9]+:[[:space:]]*//' || true)
 
 if ((violations)); then

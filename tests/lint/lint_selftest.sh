@@ -49,6 +49,7 @@ case "${1:-}" in
     put "$bad/connectors/http/api.cc" $'#include "connectors/kafka/source.h"'
     put "$bad/engine/metrics/metrics.cc" $'#include <vector>'
     put "$bad/connectors/kafka/leak.cc" $'#include "connectors/kafka/source.h"\nvoid f(store::Db& db);\n  // state:: in a comment is no use'
+    put "$bad/engine/app/consume.cc" $'#include "engine/pipeline/engine.h"\n#include <librdkafka/rdkafkacpp.h>\nvoid g(RdKafka::Message& m);'
     run check_includes.sh "$bad"
     [[ $rc != 0 ]]; expect "a tree with bad includes fails" $?
     has 'engine/core/time.cc:3: #include "engine/store/db.h": core may not depend on store'; expect "core → store reported with file:line" $?
@@ -59,8 +60,10 @@ case "${1:-}" in
     has 'connectors/http/api.cc:1: #include "connectors/kafka/source.h": connectors/http may not depend on connectors/kafka'; expect "connector → other connector reported" $?
     has 'engine/metrics/metrics.cc:1: file is in no module'; expect "a folder missing from the table reported" $?
     has 'connectors/kafka/leak.cc:2: a connector names store::'; expect "engine insides named in a connector reported" $?
+    has 'engine/app/consume.cc:2: librdkafka outside connectors/kafka'; expect "librdkafka included outside connectors/kafka reported" $?
+    has 'engine/app/consume.cc:3: librdkafka outside connectors/kafka'; expect "RdKafka:: named outside connectors/kafka reported" $?
     n="$(grep -c '^[a-z].*:[0-9]*: ' <<<"$out" || true)"
-    [[ $n == 8 ]]; expect "exactly the 8 planted violations reported (got $n)" $?
+    [[ $n == 10 ]]; expect "exactly the 10 planted violations reported (got $n)" $?
     ;;
 
   logs)

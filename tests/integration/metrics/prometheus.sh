@@ -10,7 +10,7 @@
 #
 #   bash tests/integration/metrics/prometheus.sh SAMORDNA SAMORDNA_GEN SOURCE_DIR
 #
-# Skips (77) without SAMORDNA_KAFKA_BOOTSTRAP or without prometheus/promtool. About 30 s.
+# Skips (77) without SAMORDNA_KAFKA_BOOTSTRAP; fails without prometheus/promtool. About 30 s.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../eos/lib.sh
@@ -18,8 +18,10 @@ source "$here/../eos/lib.sh"
 
 for tool in prometheus promtool curl python3; do
   if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "metrics_prometheus: skipped: no $tool (bash deploy/install-deps.sh installs prometheus)"
-    exit 77
+    # The test command installs every tool (deploy/install-deps.sh): a missing one is a failure,
+    # not a skip that would pass the check unseen.
+    echo "metrics_prometheus: FAIL: no $tool (bash deploy/install-deps.sh installs prometheus)" >&2
+    exit 1
   fi
 done
 

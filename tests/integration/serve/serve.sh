@@ -225,9 +225,8 @@ curl -s -H "Authorization: Bearer $(token "REGION:00" operator)" "$SERVE_URL/met
 grep -q '^samordna_http_requests_total{route="/api/v1/notifications"' \
   "$EOS_WORK/metrics.txt" || eos_fail "no inbox requests in /metrics"
 grep -q '^samordna_read_model_lag_records ' "$EOS_WORK/metrics.txt" || eos_fail "no read model lag"
-if command -v promtool >/dev/null; then
-  promtool check metrics <"$EOS_WORK/metrics.txt" || eos_fail "promtool check metrics"
-fi
+command -v promtool >/dev/null || eos_fail "promtool (Debian prometheus) missing: run deploy/install-deps.sh"
+promtool check metrics <"$EOS_WORK/metrics.txt" || eos_fail "promtool check metrics"
 [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK" "$SERVE_URL/metrics") \
   == 403 ]] || eos_fail "a caseworker read /metrics"
 eos_log "/metrics: requests by route, read model lag, promtool clean, caseworker refused"

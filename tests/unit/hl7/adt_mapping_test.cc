@@ -55,6 +55,24 @@ TEST(Hl7AdtMapping, A01InpatientIsAdmittedWithTheEstimateAsASecondEvent) {
       "{\"estimatedDischargeAt\":\"2025-03-14T11:00:00Z\"}}\n");
 }
 
+TEST(Hl7AdtMapping, A04AndA06OfAnInpatientAreAdmittedAsA01Is) {
+  // A04 (registered, e.g. from the emergency department) and A06 (outpatient changed to
+  // inpatient) with PV1-2 I: the same two events as the A01, with the same ids and times.
+  const auto a01 = json(process(kA01, {}).mapped);
+  for (const std::string trigger : {"A04", "A06"}) {
+    std::string msg = kA01;
+    msg.replace(msg.find("ADT^A01^ADT_A01"), 15, "ADT^" + trigger + "^ADT_A01");
+    msg.replace(msg.find("EVN|A01"), 7, "EVN|" + trigger);
+    auto p = process(msg, {});
+    EXPECT_EQ(p.mapped.outcome.code, AckCode::kAccept) << trigger << ": " << p.mapped.outcome.text;
+    EXPECT_EQ(json(p.mapped), a01) << trigger;
+    // Not inpatient (PV1-2 E, emergency): no admission.
+    msg.replace(msg.find("PV1|1|I|"), 8, "PV1|1|E|");
+    auto outpatient = process(msg, {});
+    EXPECT_TRUE(outpatient.mapped.events.empty()) << trigger;
+  }
+}
+
 TEST(Hl7AdtMapping, A01Latin1NameArrivesAsUtf8) {
   std::string msg = kA01;
   msg.replace(msg.find("Tolvan||"), 6, "\xC5sa");  // Å in Latin-1

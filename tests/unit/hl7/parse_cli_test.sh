@@ -6,7 +6,7 @@
 set -uo pipefail
 samordna="$1"
 dir="$2/data/hl7v2"
-[[ -d $dir ]] || { echo "skip: no $dir"; exit 0; }
+[[ -d $dir ]] || { echo "skipped: no $dir"; exit 77; }
 failures=0 count=0
 while IFS= read -r -d '' f; do
   count=$((count + 1))

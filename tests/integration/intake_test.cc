@@ -2,7 +2,10 @@
 // committed together and are on their topics exactly once under read_committed; a restarted (or
 // another) instance remembers what was committed and nothing else; a transaction the predecessor
 // left open is aborted by the fencing at open(); preconditions refuse a second copy; a fenced
-// intake fails every submission. Nothing about speed is asserted.
+// intake fails every submission; a broker that stops answering (SIGSTOP) gives a timeout within
+// the caller's bound and the resend lands once (a broker of the test's own, kafka.sh on
+// SAMORDNA_INTAKE_KAFKA_PORT, default 39392, and the next port). Nothing about speed is asserted
+// beyond the bound.
 
 #include "connectors/kafka/intake.h"
 
@@ -350,6 +353,63 @@ TEST_F(IntakeTest, OpenAgainstNoBrokerFailsWithinItsBound) {
   ASSERT_FALSE(made);
   EXPECT_EQ(made.error().code, Errc::kUnavailable) << made.error().message;
   EXPECT_LT(Clock::now() - start, 60s);  // bounded (a generous margin, not a timing)
+}
+
+// The broker stops answering (SIGSTOP: a GC pause, a stalled disk) while a message waits to be
+// made durable: the listener's answer (AE/CE 207, 503) comes from kTimedOut within its bound. The
+// sender then resends, once the broker is back; the resend (with the listener's precondition on
+// the message's memory key) is either committed, if the first never was, or refused as a conflict
+// that reports the first's value, if it committed after all. Either way its events are on the
+// topic exactly once.
+TEST_F(IntakeTest, ABrokerThatStopsAnsweringTimesOutWithinTheBoundAndTheResendLandsOnce) {
+  PrivateBroker broker(SAMORDNA_SOURCE_DIR, "SAMORDNA_INTAKE_KAFKA_PORT", 39392);
+  auto started = broker.start();
+  ASSERT_EQ(started.exit_code, 0) << started.describe();
+  kafka::KafkaConfig config = config_;
+  config.bootstrap = broker.bootstrap();
+  ASSERT_TRUE(kafka::create_topics(
+      config, {{config.topics.events, 2}, {options_.memory_topic, 1, /*compact=*/true}}, 60s));
+  auto made = Intake::open(config, options_);
+  ASSERT_TRUE(made) << made.error().message;
+  auto& intake = *made.value();
+  auto before =
+      submit_and_wait(intake, {event("ep-1", "m1#1")}, "m1", "ack1", Precondition::absent());
+  ASSERT_EQ(before.status, IntakeOutcome::Status::kDurable);
+
+  broker.pause();
+  const auto bound = 2s;
+  const auto t0 = Clock::now();
+  auto during =
+      submit_and_wait(intake, {event("ep-2", "m2#1")}, "m2", "ack2", Precondition::absent(), bound);
+  const auto took = Clock::now() - t0;
+  broker.resume();
+  EXPECT_EQ(during.status, IntakeOutcome::Status::kTimedOut)
+      << kafka::intake_status_name(during.status);
+  ASSERT_TRUE(during.error);
+  EXPECT_LE(took, bound + 2s) << "the answer came "
+                              << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                              << " ms after the submit, bound 2000 ms";
+
+  // The sender's resend, after the broker is back (librdkafka reconnects; allow it time).
+  IntakeOutcome resend;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        resend = submit_and_wait(intake, {event("ep-2", "m2#1")}, "m2", "ack2",
+                                 Precondition::absent(), 10s);
+        return resend.status == IntakeOutcome::Status::kDurable ||
+               resend.status == IntakeOutcome::Status::kConflict;
+      },
+      120s, 1s))
+      << kafka::intake_status_name(resend.status);
+  if (resend.status == IntakeOutcome::Status::kConflict) {
+    ASSERT_TRUE(resend.current);  // the first committed after all: its answer is the stored one
+    EXPECT_EQ(resend.current->value, "ack2");
+  }
+  intake.close(10s);
+
+  auto events = read_topic(broker.bootstrap(), config.topics.events, at_end());
+  ASSERT_TRUE(events) << events.error().message;
+  EXPECT_EQ(copies_of(events.value()), (std::map<std::string, int>{{"m1#1", 1}, {"m2#1", 1}}));
 }
 
 }  // namespace

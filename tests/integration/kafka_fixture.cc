@@ -561,4 +561,55 @@ kafka::KafkaConfig KafkaTest::unique_kafka_config(int partitions, bool create) {
   return config;
 }
 
+// --- PrivateBroker -------------------------------------------------------------------------------
+
+PrivateBroker::PrivateBroker(std::string source_dir, const char* port_variable, int default_port)
+    : source_dir_(std::move(source_dir)), dir_("samordna-private-broker") {
+  const char* port = std::getenv(port_variable);
+  port_ = port != nullptr ? std::atoi(port) : default_port;
+  env_ = {{"KAFKA_DATA_DIR", (dir_.path() / "kafka").string()},
+          {"KAFKA_PORT", std::to_string(port_)},
+          {"KAFKA_CONTROLLER_PORT", std::to_string(port_ + 1)}};
+}
+
+PrivateBroker::~PrivateBroker() {
+  resume();  // a paused broker cannot be stopped
+  (void)script({"stop"}, 60s);
+}
+
+CommandResult PrivateBroker::start() { return script({"start"}, 180s); }
+
+void PrivateBroker::kill() {
+  const pid_t p = pid();
+  ASSERT_GT(p, 0);
+  ASSERT_EQ(::kill(p, SIGKILL), 0);
+  wait_until([p] { return ::kill(p, 0) != 0; }, 30s);
+}
+
+void PrivateBroker::pause() {
+  const pid_t p = pid();
+  ASSERT_GT(p, 0);
+  ASSERT_EQ(::kill(p, SIGSTOP), 0);
+}
+
+void PrivateBroker::resume() {
+  if (const pid_t p = pid(); p > 0) (void)::kill(p, SIGCONT);
+}
+
+CommandResult PrivateBroker::script(std::vector<std::string> args,
+                                    std::chrono::milliseconds timeout) {
+  std::vector<std::string> argv = {"/bin/bash", source_dir_ + "/deploy/kafka/kafka.sh"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  ProcessOptions options;
+  options.env = env_;
+  return run_command(argv, timeout, options);
+}
+
+pid_t PrivateBroker::pid() const {
+  std::ifstream pid_file(dir_.path() / "kafka" / "kafka.pid");
+  pid_t p = 0;
+  pid_file >> p;
+  return p;
+}
+
 }  // namespace samordna::kafka_test

@@ -210,6 +210,36 @@ std::filesystem::path write_config(const std::filesystem::path& path,
                                    const std::filesystem::path& state_dir,
                                    std::string_view extra = {});
 
+// A broker of the test's own (deploy/kafka/kafka.sh with a data dir in a temp dir), which the test
+// may kill or pause; killing the shared one would break the other tests. Its port is
+// $PORT_VARIABLE, else `default_port` (the controller takes the next one): tests that may run at
+// the same time use different defaults. Stopped when destroyed.
+class PrivateBroker {
+ public:
+  PrivateBroker(std::string source_dir, const char* port_variable, int default_port);
+  ~PrivateBroker();
+  PrivateBroker(const PrivateBroker&) = delete;
+  PrivateBroker& operator=(const PrivateBroker&) = delete;
+
+  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(port_); }
+  CommandResult start();
+  // kill -9: no goodbye to the clients, no flush. Returns once the process is gone.
+  void kill();
+  // SIGSTOP / SIGCONT: a broker that accepts connections and answers nothing (a GC pause, a
+  // stalled disk), then goes on.
+  void pause();
+  void resume();
+
+ private:
+  CommandResult script(std::vector<std::string> args, std::chrono::milliseconds timeout);
+  pid_t pid() const;
+
+  std::string source_dir_;
+  TempDir dir_;
+  int port_;
+  std::map<std::string, std::string> env_;
+};
+
 // --- The fixture ---------------------------------------------------------------------------------
 
 class KafkaTest : public ::testing::Test {

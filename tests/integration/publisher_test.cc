@@ -4,7 +4,7 @@
 // kill -9 and a restart of the broker, librdkafka's retries write no event twice.
 //
 // The kill tests need a broker of their own (killing the shared one would break the other tests):
-// they start deploy/kafka/kafka.sh on SAMORDNA_PUBLISHER_KAFKA_PORT (default 39292; the controller
+// they start deploy/kafka/kafka.sh on SAMORDNA_PUBLISHER_KAFKA_PORT (default 39592; the controller
 // gets the next port) with a data dir in a temp dir. Like every integration test they skip without
 // SAMORDNA_KAFKA_BOOTSTRAP.
 
@@ -100,54 +100,8 @@ TEST_F(PublisherTest, DurableEventsAreThereUnderReadCommitted) {
   }
 }
 
-// A broker of the test's own, which it may kill.
-class PrivateBroker {
- public:
-  PrivateBroker() : dir_("samordna-publisher-broker") {
-    const char* port = std::getenv("SAMORDNA_PUBLISHER_KAFKA_PORT");
-    port_ = port != nullptr ? std::atoi(port) : 39292;
-    env_ = {{"KAFKA_DATA_DIR", (dir_.path() / "kafka").string()},
-            {"KAFKA_PORT", std::to_string(port_)},
-            {"KAFKA_CONTROLLER_PORT", std::to_string(port_ + 1)}};
-  }
-  ~PrivateBroker() { (void)script({"stop"}, 60s); }
-
-  std::string bootstrap() const { return "127.0.0.1:" + std::to_string(port_); }
-
-  CommandResult start() { return script({"start"}, 180s); }
-
-  // kill -9: no goodbye to the clients, no flush.
-  void kill() {
-    const pid_t p = pid();
-    ASSERT_GT(p, 0);
-    ASSERT_EQ(::kill(p, SIGKILL), 0);
-    wait_until([p] { return ::kill(p, 0) != 0; }, 30s);
-  }
-
- private:
-  CommandResult script(std::vector<std::string> args, std::chrono::milliseconds timeout) {
-    std::vector<std::string> argv = {"/bin/bash",
-                                     std::string(SAMORDNA_SOURCE_DIR) + "/deploy/kafka/kafka.sh"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    ProcessOptions options;
-    options.env = env_;
-    return run_command(argv, timeout, options);
-  }
-
-  pid_t pid() const {
-    std::ifstream pid_file(dir_.path() / "kafka" / "kafka.pid");
-    pid_t p = 0;
-    pid_file >> p;
-    return p;
-  }
-
-  TempDir dir_;
-  int port_;
-  std::map<std::string, std::string> env_;
-};
-
 TEST_F(PublisherTest, AKilledBrokerGivesATimeoutWithinTheBoundAndNoDuplicateAfterItReturns) {
-  PrivateBroker broker;
+  PrivateBroker broker(SAMORDNA_SOURCE_DIR, "SAMORDNA_PUBLISHER_KAFKA_PORT", 39592);
   auto started = broker.start();
   ASSERT_EQ(started.exit_code, 0) << started.describe();
   kafka::KafkaConfig config;

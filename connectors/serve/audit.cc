@@ -14,6 +14,7 @@ std::string to_json(const AuditRecord& r) {
       {"method", r.method},
       {"route", r.route},
       {"episodeIds", r.episode_ids},
+      {"regions", r.regions},
       {"status", r.status},
       {"outcome", r.outcome},
   };
@@ -40,6 +41,7 @@ Result<AuditRecord> parse_audit_record(const std::string& json) {
     r.method = j.value("method", "");
     r.route = j.value("route", "");
     r.episode_ids = j.value("episodeIds", std::vector<std::string>{});
+    r.regions = j.value("regions", std::vector<std::string>{});
     r.status = j.value("status", 0);
     r.outcome = j.value("outcome", "");
   } catch (const nlohmann::json::exception&) {

@@ -31,6 +31,9 @@ struct AuditRecord {
   std::string method;
   std::string route;  // the route template, e.g. "/api/v1/episodes/{id}"
   std::vector<std::string> episode_ids;
+  // The regions of those episodes: the region answers for their care, so its auditors follow up
+  // every access to them, whoever made it (GET /api/v1/audit).
+  std::vector<std::string> regions;
   int status = 0;       // the HTTP status answered
   std::string outcome;  // "ok", "not_found", "bad_request", ...
 };

@@ -249,7 +249,7 @@ std::string openapi_document() {
                     false)}}}}},
         {"/api/v1/audit",
          {{"get",
-           {{"summary", "audit records (role auditor): who accessed which episodes, when"},
+           {{"summary", "audit records (role auditor): who accessed which episodes, when; a region's auditor also sees every access to its episodes"},
             {"tags", {"audit"}},
             {"parameters",
              [&] {

@@ -75,6 +75,10 @@ CREATE TABLE IF NOT EXISTS audit(
   PRIMARY KEY(partition, offset));
 CREATE INDEX IF NOT EXISTS audit_org ON audit(org_kind, org_id, at);
 CREATE INDEX IF NOT EXISTS audit_at ON audit(at);
+-- The regions an audit record names (the regions of its episodes), for the regions' auditors.
+CREATE TABLE IF NOT EXISTS audit_regions(
+  region TEXT NOT NULL, partition INTEGER NOT NULL, offset INTEGER NOT NULL,
+  PRIMARY KEY(region, partition, offset)) WITHOUT ROWID;
 )sql";
 
 struct DbCloser {
@@ -442,7 +446,15 @@ Result<void> ReadModel::Impl::put_audit(const Record& r) {
       .bind(4, static_cast<int64_t>(rec.value().org_kind))
       .bind(5, rec.value().org_id)
       .bind(6, *r.value);
-  return done(s, "insert audit");
+  SAMORDNA_TRYV(done(s, "insert audit"));
+  for (const auto& region : rec.value().regions) {
+    Stmt g =
+        prepared("INSERT OR IGNORE INTO audit_regions(region,partition,offset) VALUES(?1,?2,?3)");
+    if (!g.ok()) return sql_error(writer.get(), "prepare audit region");
+    g.bind(1, region).bind(2, int64_t{r.partition}).bind(3, r.offset);
+    SAMORDNA_TRYV(done(g, "insert audit region"));
+  }
+  return ok();
 }
 
 ReadModel::ReadModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -862,18 +874,40 @@ Result<std::vector<LiabilityStat>> ReadModel::liability_stats(const StatsFilter&
   return out;
 }
 
-Result<std::vector<AuditRow>> ReadModel::audit(const std::optional<OrgRef>& org,
-                                               std::optional<Instant> from,
+Result<std::vector<std::string>> ReadModel::regions_of(
+    const std::vector<std::string>& episode_ids) const {
+  std::vector<std::string> out;
+  if (episode_ids.empty()) return out;
+  std::string sql = "SELECT DISTINCT region FROM episodes WHERE region != '' AND episode_id IN (";
+  for (size_t i = 0; i < episode_ids.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(i + 1);
+  sql += ") ORDER BY region";
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), sql);
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare regions");
+  for (size_t i = 0; i < episode_ids.size(); ++i) s.bind(static_cast<int>(i + 1), episode_ids[i]);
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(s.text(0));
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "regions");
+  return out;
+}
+
+Result<std::vector<AuditRow>> ReadModel::audit(const OrgRef& org, std::optional<Instant> from,
                                                std::optional<Instant> to, const Page& page) const {
-  std::string sql = "SELECT partition, offset, record FROM audit WHERE 1=1";
-  if (org) sql += " AND org_kind=?1 AND org_id=?2";
+  std::string sql =
+      "SELECT partition, offset, record FROM audit WHERE ((org_kind=?1 AND org_id=?2)";
+  if (org.kind == v1::Organisation::REGION) {
+    sql +=
+        " OR EXISTS(SELECT 1 FROM audit_regions g WHERE g.region=?2 AND "
+        "g.partition=audit.partition AND g.offset=audit.offset)";
+  }
+  sql += ")";
   if (from) sql += " AND at>=?3";
   if (to) sql += " AND at<?4";
   sql += " ORDER BY at DESC, partition, offset DESC LIMIT ?5 OFFSET ?6";
   std::lock_guard lock(impl_->read_mu);
   Stmt s(impl_->reader.get(), sql);
   if (!s.ok()) return sql_error(impl_->reader.get(), "prepare audit");
-  if (org) s.bind(1, static_cast<int64_t>(org->kind)).bind(2, org->id);
+  s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
   if (from) s.bind(3, to_unix(*from));
   if (to) s.bind(4, to_unix(*to));
   s.bind(5, page.limit).bind(6, page.offset);

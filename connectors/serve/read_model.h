@@ -195,10 +195,14 @@ class ReadModel {
   // Notifications addressed to `org` stored after `after`, in the order stored, at most `limit`.
   Result<std::vector<LiveItem>> live_since(const OrgRef& org, int64_t after, int64_t limit) const;
 
-  // Audit records written by callers of `org` (every organisation when `org` is unset), newest
-  // first, at in [from, to).
-  Result<std::vector<AuditRow>> audit(const std::optional<OrgRef>& org, std::optional<Instant> from,
+  // Audit records for `org`'s auditors, newest first, at in [from, to): the accesses its own
+  // callers made, and for a region also every access to an episode of the region (the record's
+  // `regions`), whoever made it.
+  Result<std::vector<AuditRow>> audit(const OrgRef& org, std::optional<Instant> from,
                                       std::optional<Instant> to, const Page& page) const;
+
+  // The regions of these episodes (the ones the read model holds), sorted, each once.
+  Result<std::vector<std::string>> regions_of(const std::vector<std::string>& episode_ids) const;
 
   // Every row of every table in a fixed order, one line per row, offsets and audit excluded:
   // two replicas that consumed the same records print the same text (the crash test compares

@@ -278,6 +278,55 @@ TEST_F(ServeApi, MappedClientCertificateAuthenticatesAsItsOrganisation) {
   EXPECT_EQ(call("GET", "/api/v1/episodes/ep-a", "").status, 401);
 }
 
+TEST_F(ServeApi, AnAuditorSeesItsOwnOrganisationsAccessesAndARegionAlsoThoseToItsEpisodes) {
+  // Municipality A reads its episode (region 01), municipality B its own (region 14), region 01's
+  // coordinator reads A's. The records come back through the audit topic into the read model.
+  ASSERT_EQ(
+      call("GET", "/api/v1/episodes/ep-a", token(Role::kCaseworker, org(K::MUNICIPALITY, kWorldA)))
+          .status,
+      200);
+  ASSERT_EQ(
+      call("GET", "/api/v1/episodes/ep-b", token(Role::kCaseworker, org(K::MUNICIPALITY, kWorldB)))
+          .status,
+      200);
+  ASSERT_EQ(call("GET", "/api/v1/episodes/ep-a", token(Role::kCoordinator, org(K::REGION, kWorldA)))
+                .status,
+            200);
+  std::vector<Record> records;
+  {
+    std::lock_guard lock(mu_);
+    ASSERT_EQ(audit_.size(), 3u);
+    EXPECT_EQ(audit_[0]["regions"], json::array({kWorldA.region}));
+    EXPECT_EQ(audit_[1]["regions"], json::array({kWorldB.region}));
+    for (size_t i = 0; i < audit_.size(); ++i) {
+      records.push_back({model_->topics().audit, 0, static_cast<int64_t>(1000 + i), audit_keys_[i],
+                         audit_[i].dump()});
+    }
+  }
+  ASSERT_TRUE(model_->apply(records));
+  const auto seen = [&](Role role, const OrgRef& who) {
+    const auto r = call("GET", "/api/v1/audit", token(role, who));
+    EXPECT_EQ(r.status, 200) << r.body;
+    std::multiset<std::string> accesses;  // "who read which episode"
+    const json body = json::parse(r.body);
+    for (const auto& item : body["items"]) {
+      accesses.insert(item["org"]["id"].get<std::string>() + " read " +
+                      item["episodeIds"][0].get<std::string>());
+    }
+    return accesses;
+  };
+  // Region 01: its own access and municipality A's to its episode; nothing of region 14's.
+  EXPECT_EQ(seen(Role::kAuditor, org(K::REGION, kWorldA)),
+            (std::multiset<std::string>{"0180 read ep-a", "01 read ep-a"}));
+  EXPECT_EQ(seen(Role::kAuditor, org(K::REGION, kWorldB)),
+            (std::multiset<std::string>{"1480 read ep-b"}));
+  // A municipality's auditor: its own callers' accesses only.
+  EXPECT_EQ(seen(Role::kAuditor, org(K::MUNICIPALITY, kWorldA)),
+            (std::multiset<std::string>{"0180 read ep-a"}));
+  EXPECT_EQ(seen(Role::kAuditor, org(K::MUNICIPALITY, kWorldB)),
+            (std::multiset<std::string>{"1480 read ep-b"}));
+}
+
 TEST_F(ServeApi, IdentityNumberNeverInTheUrl) {
   const auto tok = token(Role::kCaseworker, org(K::WARD, kWorldA));
   const auto r = call("GET", "/api/v1/episodes?personalId=" + kWorldA.personal_id, tok);

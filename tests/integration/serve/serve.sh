@@ -149,18 +149,27 @@ eos_stop "$RUN_PID"
 eos_log "ack: published once durable, applied by run, shown as acknowledged"
 
 # --- 3. audit completeness ---
-AUDITOR=$(token "REGION:00" auditor)
+# Every caller here is one of two municipalities: their auditors see their own callers' records,
+# and together every record. The episode's region's auditor sees the access to it too (the region
+# answers for its care); another region's sees nothing of it.
+audit_of() {  # ORG -> the audit records its auditor sees
+  curl -s -H "Authorization: Bearer $(token "$1" auditor)" "$A_URL/api/v1/audit?limit=500"
+}
+count_items() { python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))'; }
 until=$((SECONDS + 60))
 while :; do
-  n=$(curl -s -H "Authorization: Bearer $AUDITOR" "$A_URL/api/v1/audit?limit=500" |
-      python3 -c 'import json,sys; print(len(json.load(sys.stdin)["items"]))')
+  n=$(($(audit_of "MUNICIPALITY:$MUN" | count_items) + $(audit_of "MUNICIPALITY:$OTHER_MUN" | count_items)))
   [[ $n == "$(audited)" ]] && break
   ((SECONDS < until)) || eos_fail "audit records: $n, audited requests: $(audited)"
   sleep 0.5
 done
-curl -s -H "Authorization: Bearer $AUDITOR" "$A_URL/api/v1/audit?limit=500" >"$EOS_WORK/audit.json"
+audit_of "MUNICIPALITY:$MUN" >"$EOS_WORK/audit.json"
 grep -q "$EPISODE" "$EOS_WORK/audit.json" || eos_fail "the episode read is not in the audit log"
-eos_log "audit: $(audited) requests to personal-data routes, as many records"
+REGION=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["region"])' "$EOS_WORK/episode.json")
+[[ -n $REGION ]] || eos_fail "the episode names no region"
+audit_of "REGION:$REGION" | grep -q "$EPISODE" || eos_fail "region $REGION's auditor does not see the read of its episode"
+audit_of "REGION:00" | grep -q "$EPISODE" && eos_fail "another region's auditor sees the read of region $REGION's episode"
+eos_log "audit: $(audited) requests to personal-data routes, as many records; region $REGION sees the read of its episode, region 00 does not"
 
 # --- 4. SIGKILL mid-consumption, restart, compare with the replica that never died ---
 # Small transactions (20 records) so that the kill lands between two of them: it is sent as soon

@@ -53,7 +53,7 @@ start_serve() {  # PREFIX DATA_DIR
   "$samordna" serve --config "$(config "$1")" --data-dir "$2" --http-port 0 --http-threads 8 \
     --auth-public-key "$work/key.pub.pem" --audit-topic "$1.audit" -v >"$work/serve-$1.log" 2>&1 &
   pid=$!
-  until grep -q 'listening on' "$work/serve-$1.log"; do
+  until grep -q 'listening on' "$work/serve-$1.log" 2>/dev/null; do
     kill -0 "$pid" || { cat "$work/serve-$1.log"; exit 1; }
     sleep 0.05
   done

@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
-# `samordna run --metrics-port` scraped by a real Prometheus (connectors/metrics/README.md):
+# `samordna run --metrics-port` and `samordna serve`'s /metrics scraped by a real Prometheus
+# (connectors/metrics/README.md):
 #
 #   1. a generated feed (with invalid lines) replayed by `samordna run` on the real broker;
 #   2. its /metrics checked by `promtool check metrics` (Debian `prometheus`);
-#   3. a Prometheus started with a generated config scrapes it every second, and PromQL over its
-#      HTTP API must answer the counts the test knows: events consumed = events produced,
-#      notifications = simulate's, dead letters = simulate's rejections, transactions committed > 0,
-#      and the /metrics scrapes themselves in samordna_http_requests_total.
+#   3. `samordna serve` on the same topics answers 7 inbox requests; its /metrics wants an
+#      operator's token;
+#   4. a Prometheus started with a generated config scrapes both every second (serve with the
+#      operator's bearer token), and PromQL over its HTTP API must answer the counts the test
+#      knows: events consumed = events produced, notifications = simulate's, dead letters =
+#      simulate's rejections, transactions committed > 0, the /metrics scrapes themselves in
+#      samordna_http_requests_total; and serve's 7 inbox requests, its read model's lag 0.
 #
 #   bash tests/integration/metrics/prometheus.sh SAMORDNA SAMORDNA_GEN SOURCE_DIR
 #
@@ -78,7 +82,31 @@ if grep -E '[0-9]{12}' "$EOS_WORK/metrics.txt" | grep -v '^#' | grep -q '{'; the
   eos_fail "a 12-digit number in a metric label"
 fi
 
-# 3. A real Prometheus scrapes it.
+# 3. `samordna serve` on the same topics, its /metrics behind an operator's token (issue 11):
+# INBOX_CALLS inbox requests, which Prometheus must count.
+openssl ecparam -name prime256v1 -genkey -noout -out "$EOS_WORK/key.pem" 2>/dev/null
+openssl ec -in "$EOS_WORK/key.pem" -pubout -out "$EOS_WORK/key.pub.pem" 2>/dev/null
+token() { "$SAMORDNA" token --signing-key "$EOS_WORK/key.pem" --org "$1" --role "$2" --ttl 3600; }
+SERVE_PORT=$(free_port)
+"$SAMORDNA" serve --config "$EOS_CFG" --data-dir "$EOS_WORK/serve-data" --http-port "$SERVE_PORT" \
+  --http-address 127.0.0.1 --auth-public-key "$EOS_WORK/key.pub.pem" --audit-topic "$EOS_PREFIX.audit" \
+  >"$EOS_WORK/serve.log" 2>&1 </dev/null &
+SERVE_PID=$!
+echo "$SERVE_PID" >>"$EOS_WORK/pids"
+until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVE_PORT/readyz") == 200 ]]; do
+  eos_alive "$SERVE_PID" || eos_fail "serve exited: $(tail -n 3 "$EOS_WORK/serve.log")"
+  sleep 0.2
+done
+CASEWORKER=$(token MUNICIPALITY:0180 caseworker)
+INBOX_CALLS=7
+for ((i = 0; i < INBOX_CALLS; i++)); do
+  [[ $(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $CASEWORKER" \
+        "http://127.0.0.1:$SERVE_PORT/api/v1/notifications") == 200 ]] || eos_fail "inbox request $i failed"
+done
+token REGION:00 operator >"$EOS_WORK/operator.token"
+eos_log "serve (pid $SERVE_PID) on 127.0.0.1:$SERVE_PORT answered $INBOX_CALLS inbox requests"
+
+# 4. A real Prometheus scrapes both.
 PROM_PORT=$(free_port)
 cat >"$EOS_WORK/prometheus.yml" <<YAML
 global:
@@ -88,6 +116,12 @@ scrape_configs:
   - job_name: samordna
     static_configs:
       - targets: ["127.0.0.1:$METRICS_PORT"]
+  - job_name: serve
+    authorization:
+      type: Bearer
+      credentials_file: $EOS_WORK/operator.token
+    static_configs:
+      - targets: ["127.0.0.1:$SERVE_PORT"]
 YAML
 promtool check config "$EOS_WORK/prometheus.yml" >"$EOS_WORK/promtool-config.log" 2>&1 ||
   eos_fail "promtool rejects the generated prometheus.yml: $(cat "$EOS_WORK/promtool-config.log")"
@@ -96,7 +130,7 @@ prometheus --config.file="$EOS_WORK/prometheus.yml" --storage.tsdb.path="$EOS_WO
   --web.listen-address="127.0.0.1:$PROM_PORT" >"$EOS_WORK/prometheus.log" 2>&1 </dev/null &
 PROM_PID=$!
 echo "$PROM_PID" >>"$EOS_WORK/pids"
-eos_log "prometheus (pid $PROM_PID) on 127.0.0.1:$PROM_PORT scraping 127.0.0.1:$METRICS_PORT"
+eos_log "prometheus (pid $PROM_PID) on 127.0.0.1:$PROM_PORT scraping 127.0.0.1:$METRICS_PORT and :$SERVE_PORT"
 
 wait_promql 'up{job="samordna"}' 1 60
 wait_promql 'sum(samordna_events_total)' "$PRODUCED" 30
@@ -106,6 +140,12 @@ wait_promql 'samordna_transactions_total{outcome="committed"} > bool 0' 1 5
 wait_promql 'sum(samordna_consumer_lag_records)' 0 30
 wait_promql 'samordna_timer_fire_delay_seconds_count > bool 0' 1 5
 wait_promql 'sum(samordna_http_requests_total{route="/metrics",status="200"}) > bool 0' 1 30
+wait_promql 'up{job="serve"}' 1 60
+wait_promql 'sum(samordna_http_requests_total{job="serve",route="/api/v1/notifications",status="200"})' "$INBOX_CALLS" 30
+wait_promql 'samordna_read_model_lag_records{job="serve"}' 0 30
+
+kill -TERM "$SERVE_PID"
+wait "$SERVE_PID" || eos_fail "serve did not stop cleanly on SIGTERM"
 
 eos_stop "$RUN_PID"
 EOS_OK=1

@@ -143,7 +143,9 @@ std::string build_ack(const Original& o, const Outcome& outcome, std::string_vie
   std::string ack = "MSH" + f + o.encoding_characters;
   ack += f + o.receiving_application + f + o.receiving_facility;
   ack += f + o.sending_application + f + o.sending_facility;
-  ack += f + date::format("%Y%m%d%H%M%S", now) + "+0000";
+  // The offset's '+' is escaped too: a sender may have chosen '+' as its escape character (the
+  // ACK answers in the sender's delimiters), and fuzz_hl7 found the ACK then did not parse.
+  ack += f + esc(date::format("%Y%m%d%H%M%S", now) + "+0000");
   ack += f;  // MSH-8 security
   ack += f + "ACK" + d.component + esc(o.trigger) + d.component + "ACK";
   ack += f + esc(control_id) + f + o.processing_id + f + esc(o.version) + '\r';

@@ -23,6 +23,20 @@ TEST(Hl7Ack, OriginalModeAcceptSwapsSenderAndReceiver) {
             "MSA|AA|MSG1\r");
 }
 
+TEST(Hl7Ack, ASenderWhoseEscapeCharacterIsPlusGetsAnAckThatParses) {
+  // MSH-2 "^~+&": '+' escapes. The ACK answers in the sender's delimiters, so the '+' of MSH-7's
+  // offset must be escaped (found by fuzz_hl7; the ACK did not parse back).
+  auto o = original("MSH|^~+&|PAS|SUS|SAMORDNA|SE|20250310075959||ADT^A01|MSG1|P|2.5");
+  const std::string ack = build_ack(o, {}, "ACK1", kNow);
+  EXPECT_EQ(ack,
+            "MSH|^~+&|SAMORDNA|SE|PAS|SUS|20250310080000+E+0000||ACK^A01^ACK|ACK1|P|2.5\r"
+            "MSA|AA|MSG1\r");
+  auto back = parse(ack);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_EQ(back.value().get("MSH", 7), "20250310080000+0000");
+  EXPECT_EQ(back.value().get("MSA", 2), "MSG1");
+}
+
 TEST(Hl7Ack, V25ErrorHasLocationCodeAndSeverity) {
   auto o = original("MSH|^~\\&|PAS|SUS|SAMORDNA|SE|20250310075959||ADT^A01|MSG1|P|2.5.1");
   Outcome out{AckCode::kError, ErrorCode::kRequiredFieldMissing, "visit number PV1-19 is required",

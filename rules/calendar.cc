@@ -1,5 +1,6 @@
 #include "rules/calendar.h"
 
+#include <date/iso_week.h>
 #include <date/tz.h>
 
 #include <algorithm>
@@ -172,6 +173,14 @@ std::string format_date(LocalDate d) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(d.year()),
                 static_cast<unsigned>(d.month()), static_cast<unsigned>(d.day()));
+  return buf;
+}
+
+std::string format_iso_week(LocalDate d) {
+  const iso_week::year_weeknum_weekday w{date::sys_days{d}};
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d-W%02u", static_cast<int>(w.year()),
+                static_cast<unsigned>(w.weeknum()));
   return buf;
 }
 

@@ -30,6 +30,9 @@ Instant end_of_local_day(LocalDate d);
 std::string format_local(Instant t);
 
 std::string format_date(LocalDate d);  // "2025-03-04"
+// The ISO 8601 week of a local date, as Swedish week numbers are counted (weeks start on Monday;
+// week 1 holds the year's first Thursday): "2026-W01" for 2025-12-29, "2020-W53" for 2021-01-03.
+std::string format_iso_week(LocalDate d);
 Result<LocalDate> parse_date(std::string_view text);
 
 // --- Holidays and working days ----------------------------------------------------------------

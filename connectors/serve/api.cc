@@ -579,17 +579,25 @@ HttpResponse Api::handle(const HttpRequest& req) const {
                     "," + std::to_string(r.days) + "," + mean + "\n";
           }
         } else if (t == "/api/v1/statistics/missed-deadlines") {
-          auto rows = model_.missed_deadline_stats(f);
+          const auto period = opt(*target, "period").value_or("month");
+          if (period != "month" && period != "week") {
+            throw BadRequest{"period must be month or week"};
+          }
+          const bool weekly = period == "week";
+          auto rows =
+              model_.missed_deadline_stats(f, weekly ? StatsPeriod::kWeek : StatsPeriod::kMonth);
           if (!rows) return internal(rows.error());
-          text = "unitKind,unit,deadline,month,missed\n";
+          text = std::string("unitKind,unit,deadline,municipality,") + period + ",missed\n";
           for (const auto& r : rows.value()) {
             items.push_back({{"unitKind", r.unit_kind},
                              {"unit", r.unit},
                              {"deadline", r.deadline_kind},
-                             {"month", r.month},
+                             {"municipality", r.municipality},
+                             {period, r.period},
                              {"missed", r.missed}});
-            text += r.unit_kind + "," + csv_field(r.unit) + "," + r.deadline_kind + "," + r.month +
-                    "," + std::to_string(r.missed) + "\n";
+            text += r.unit_kind + "," + csv_field(r.unit) + "," + r.deadline_kind + "," +
+                    csv_field(r.municipality) + "," + r.period + "," + std::to_string(r.missed) +
+                    "\n";
           }
         } else {
           auto rows = model_.liability_stats(f);

@@ -209,8 +209,16 @@ std::string openapi_document() {
          stats_op("per municipality and month: stays with discharge-ready days, the days, the mean",
                   "DischargeReadyStat")},
         {"/api/v1/statistics/missed-deadlines",
-         stats_op("missed deadlines per responsible unit, deadline kind and month",
-                  "MissedDeadlineStat")},
+         [&] {
+           json op = stats_op(
+               "missed deadlines per responsible unit, deadline kind, home municipality and month "
+               "or ISO week of the due date (Europe/Stockholm)",
+               "MissedDeadlineStat");
+           op["get"]["parameters"].push_back(param(
+               "period", "query", {{"type", "string"}, {"enum", {"month", "week"}}},
+               "month (default; items carry `month`) or week (items carry `week`, e.g. 2026-W05)"));
+           return op;
+         }()},
         {"/api/v1/statistics/payment-liability",
          stats_op("payment liability per municipality and month: liable stays, days, amount",
                   "LiabilityStat")},
@@ -338,7 +346,9 @@ std::string openapi_document() {
              {{"unitKind", str()},
               {"unit", str()},
               {"deadline", str()},
+              {"municipality", str()},
               {"month", str()},
+              {"week", str()},
               {"missed", integer()}}}}},
           {"LiabilityStat",
            {{"type", "object"},

@@ -3,8 +3,10 @@
 #include <sqlite3.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <sstream>
+#include <tuple>
 
 #include "connectors/serve/audit.h"
 #include "rules/calendar.h"
@@ -829,29 +831,42 @@ Result<std::vector<DischargeReadyStat>> ReadModel::discharge_ready_stats(
   return out;
 }
 
-Result<std::vector<MissedDeadlineStat>> ReadModel::missed_deadline_stats(
-    const StatsFilter& f) const {
+Result<std::vector<MissedDeadlineStat>> ReadModel::missed_deadline_stats(const StatsFilter& f,
+                                                                         StatsPeriod period) const {
+  // By month, SQLite groups on the stored local month. By week, each due instant is put in its
+  // local ISO week here (SQLite knows neither Stockholm's time nor ISO weeks): grouped per
+  // (unit, kind, municipality, UTC hour of due_at) first; Stockholm's offsets are whole hours, so
+  // an hour lies in one local day.
+  const bool weekly = period == StatsPeriod::kWeek;
   const std::string sql =
-      "SELECT responsible_kind, responsible_id, kind, due_month, COUNT(*) FROM deadlines" +
+      std::string("SELECT responsible_kind, responsible_id, kind, home_municipality, ") +
+      (weekly ? "MIN(due_at)" : "due_month") + ", COUNT(*) FROM deadlines" +
       stats_where(f, "home_municipality", "due_month") +
       " AND state=" + std::to_string(int64_t{v1::EpisodeView::Deadline::MISSED}) +
-      " GROUP BY responsible_kind, responsible_id, kind, due_month ORDER BY 1, 2, 3, 4";
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), sql);
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare statistics");
-  bind_stats(s, f);
-  std::vector<MissedDeadlineStat> out;
-  int rc;
-  while ((rc = s.step()) == SQLITE_ROW) {
-    MissedDeadlineStat st;
-    st.unit_kind = v1::Organisation::Kind_Name(static_cast<v1::Organisation::Kind>(s.i64(0)));
-    st.unit = s.text(1);
-    st.deadline_kind = v1::DeadlineKind_Name(static_cast<v1::DeadlineKind>(s.i64(2)));
-    st.month = s.text(3);
-    st.missed = s.i64(4);
-    out.push_back(std::move(st));
+      " GROUP BY responsible_kind, responsible_id, kind, home_municipality, " +
+      (weekly ? "due_at / 3600" : "due_month");
+  std::map<std::tuple<int64_t, std::string, int64_t, std::string, std::string>, int64_t> counts;
+  {
+    std::lock_guard lock(impl_->read_mu);
+    Stmt s(impl_->reader.get(), sql);
+    if (!s.ok()) return sql_error(impl_->reader.get(), "prepare statistics");
+    bind_stats(s, f);
+    int rc;
+    while ((rc = s.step()) == SQLITE_ROW) {
+      const std::string when =
+          weekly ? rules::format_iso_week(rules::local_date(from_unix(s.i64(4)))) : s.text(4);
+      counts[{s.i64(0), s.text(1), s.i64(2), s.text(3), when}] += s.i64(5);
+    }
+    if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "statistics");
   }
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "statistics");
+  std::vector<MissedDeadlineStat> out;
+  out.reserve(counts.size());
+  for (const auto& [key, missed] : counts) {
+    const auto& [unit_kind, unit, kind, municipality, when] = key;
+    out.push_back(MissedDeadlineStat{
+        v1::Organisation::Kind_Name(static_cast<v1::Organisation::Kind>(unit_kind)), unit,
+        v1::DeadlineKind_Name(static_cast<v1::DeadlineKind>(kind)), municipality, when, missed});
+  }
   return out;
 }
 

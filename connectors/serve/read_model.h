@@ -122,9 +122,12 @@ struct DischargeReadyStat {
   double mean_days = 0.0;  // days / stays
 };
 struct MissedDeadlineStat {
-  std::string unit_kind, unit, deadline_kind, month;  // month of due_at
+  std::string unit_kind, unit, deadline_kind;
+  std::string municipality;  // the patient's home municipality
+  std::string period;        // of due_at, local: the month "YYYY-MM", or the ISO week "YYYY-Www"
   int64_t missed = 0;
 };
+enum class StatsPeriod { kMonth, kWeek };
 struct LiabilityStat {
   std::string municipality, month;  // month of discharge
   int64_t liable_stays = 0;
@@ -187,7 +190,10 @@ class ReadModel {
                                              Instant now, const Page& page) const;
 
   Result<std::vector<DischargeReadyStat>> discharge_ready_stats(const StatsFilter& f) const;
-  Result<std::vector<MissedDeadlineStat>> missed_deadline_stats(const StatsFilter& f) const;
+  // Missed deadlines per responsible unit, kind, home municipality and month or ISO week of the
+  // due date (Europe/Stockholm), ordered by those.
+  Result<std::vector<MissedDeadlineStat>> missed_deadline_stats(
+      const StatsFilter& f, StatsPeriod period = StatsPeriod::kMonth) const;
   Result<std::vector<LiabilityStat>> liability_stats(const StatsFilter& f) const;
 
   // The highest `seq` of any notification stored (0 when none): the live stream's start.

@@ -2,10 +2,10 @@
 // with trend charts and by kind, unit and municipality; days as discharge-ready per municipality
 // (SKR's indicators); payment liability per municipality and month; CSV from the API's routes.
 
-import { api, all } from './api.js';
+import { api } from './api.js';
 import { h, replace, table } from './dom.js';
 import { barChart } from './charts.js';
-import { fmt, isoWeek, DEADLINE, ORG_KIND } from './format.js';
+import { fmt, DEADLINE, ORG_KIND } from './format.js';
 
 function sum(rows, key, val) {
   const m = new Map();
@@ -36,13 +36,13 @@ export async function renderFollowup(main, { session }) {
     box));
 
   async function load() {
-    let missed, dr, liab, missedList;
+    let missed, weekly, dr, liab;
     try {
-      [missed, dr, liab, missedList] = await Promise.all([
+      [missed, weekly, dr, liab] = await Promise.all([
         api.stats('missed-deadlines', {}),
+        api.stats('missed-deadlines', { period: 'week' }),
         api.stats('discharge-ready', {}),
         api.stats('payment-liability', {}),
-        all(api.deadlines, { state: 'missed' }, 5000).catch(() => []),
       ]);
     } catch (e) {
       replace(box, h('p', { class: 'error', role: 'alert' }, `Statistiken kunde inte hämtas (${e.message}).`));
@@ -50,10 +50,11 @@ export async function renderFollowup(main, { session }) {
     }
     const m = missed.data.items;
     const byMonth = [...sum(m, (r) => r.month, (r) => r.missed)].sort();
-    const byWeek = [...sum(missedList, (d) => isoWeek(d.dueAt), () => 1)].sort().slice(-26);
+    // Counted by the API over every missed deadline (ISO weeks of the local due date).
+    const byWeek = [...sum(weekly.data.items, (r) => r.week, (r) => r.missed)].sort().slice(-26);
     const byKind = [...sum(m, (r) => r.deadline, (r) => r.missed)].sort((a, b) => b[1] - a[1]);
     const byUnit = [...sum(m, (r) => `${ORG_KIND[r.unitKind] || r.unitKind} ${r.unit}`, (r) => r.missed)].sort((a, b) => b[1] - a[1]);
-    const byMunicipality = [...sum(missedList, (d) => d.homeMunicipality || '–', () => 1)].sort((a, b) => b[1] - a[1]);
+    const byMunicipality = [...sum(m, (r) => r.municipality || '–', (r) => r.missed)].sort((a, b) => b[1] - a[1]);
 
     const d = dr.data.items;
     const drMun = [...sum(d, (r) => r.municipality, (r) => r.days)].map(([mun, days]) => {

@@ -32,17 +32,6 @@ export function localDate(iso) {
   return new Intl.DateTimeFormat('sv-SE', { timeZone: TZ }).format(new Date(iso));
 }
 
-// ISO week ("2026-V05") of an instant's Swedish local date.
-export function isoWeek(iso) {
-  const [y, m, d] = localDate(iso).split('-').map(Number);
-  const date = new Date(Date.UTC(y, m - 1, d));
-  const day = date.getUTCDay() || 7;
-  date.setUTCDate(date.getUTCDate() + 4 - day);
-  const yearStart = new Date(Date.UTC(date.getUTCFullYear(), 0, 1));
-  const week = Math.ceil(((date - yearStart) / 86400000 + 1) / 7);
-  return `${date.getUTCFullYear()}-V${String(week).padStart(2, '0')}`;
-}
-
 export const KIND = {
   admissionNotice: 'Inskrivningsmeddelande',
   dischargeReadyNotice: 'Underrättelse om utskrivningsklar patient',

@@ -34,6 +34,17 @@ TEST(RulesCalendar, LocalDateAndTimeOfDayInWinterAndSummer) {
   EXPECT_EQ(format_local(at("2025-07-01T10:00:00Z")), "2025-07-01T12:00:00+02:00");
 }
 
+TEST(RulesCalendar, IsoWeeksAsSwedishWeekNumbersAreCounted) {
+  // Week 1 holds the year's first Thursday; weeks start on Monday.
+  EXPECT_EQ(format_iso_week(date::year{2025} / 12 / 28), "2025-W52");  // a Sunday
+  EXPECT_EQ(format_iso_week(date::year{2025} / 12 / 29), "2026-W01");  // Monday of week 1
+  EXPECT_EQ(format_iso_week(date::year{2026} / 1 / 1), "2026-W01");
+  EXPECT_EQ(format_iso_week(date::year{2021} / 1 / 3), "2020-W53");  // 2020 had 53 weeks
+  EXPECT_EQ(format_iso_week(date::year{2026} / 12 / 31), "2026-W53");
+  EXPECT_EQ(format_iso_week(date::year{2027} / 1 / 4), "2027-W01");
+  EXPECT_EQ(format_iso_week(date::year{2025} / 3 / 31), "2025-W14");
+}
+
 TEST(RulesCalendar, NewYearIsLocalNotUtc) {
   EXPECT_EQ(local_date(at("2024-12-31T22:59:59Z")), day("2024-12-31"));
   EXPECT_EQ(local_date(at("2024-12-31T23:00:00Z")), day("2025-01-01"));

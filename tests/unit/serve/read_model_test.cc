@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "tests/unit/serve/serve_fixture.h"
 
 namespace samordna::serve {
@@ -129,10 +131,51 @@ TEST_F(ServeReadModel, DeadlinesByStateAndStatisticsPerMunicipalityAndMonth) {
   ASSERT_EQ(missed_stats.size(), 1u);
   EXPECT_EQ(missed_stats[0].unit, "vc-a");
   EXPECT_EQ(missed_stats[0].deadline_kind, "SIP_INVITATION");
+  EXPECT_EQ(missed_stats[0].municipality, "0180");
+  EXPECT_EQ(missed_stats[0].period, "2025-03");
   const auto liab = model_->liability_stats(StatsFilter{}).value();
   ASSERT_EQ(liab.size(), 2u);  // both worlds without a filter
   EXPECT_EQ(liab[0].days, 4);
   EXPECT_EQ(liab[0].amount_sek, 37200);
+}
+
+TEST_F(ServeReadModel, MissedDeadlinesPerLocalIsoWeek) {
+  // Four episodes of world A whose SIP deadline was missed, due (UTC) on: Sunday 2025-12-28
+  // 23:30 (Monday 29 December 00:30 in Stockholm, UTC+1: week 1 of 2026, month December),
+  // Sunday 2025-12-28 22:00 (23:00 local: still week 52 of 2025), Thursday 2026-01-01 10:00
+  // (week 1) and 2026-03-29 21:59 (the first day of summer time, UTC+2: 23:59 local on that
+  // Sunday, week 13).
+  std::vector<Record> records;
+  const std::vector<std::string> due = {"2025-12-28T23:30:00Z", "2025-12-28T22:00:00Z",
+                                        "2026-01-01T10:00:00Z", "2026-03-29T21:59:00Z"};
+  for (size_t i = 0; i < due.size(); ++i) {
+    auto v = view(kWorldA);
+    v.set_episode_id("ep-week-" + std::to_string(i));
+    for (auto& d : *v.mutable_deadlines()) {
+      if (d.state() == v1::EpisodeView::Deadline::MISSED)
+        *d.mutable_due_at() = to_proto(at(due[i]));
+    }
+    records.push_back({model_->topics().episodes, 0, static_cast<int64_t>(i), v.episode_id(),
+                       v.SerializeAsString()});
+  }
+  ASSERT_TRUE(model_->apply(records));
+  StatsFilter f;
+  f.region = "01";
+  std::map<std::string, int64_t> weeks;
+  const auto by_week = model_->missed_deadline_stats(f, StatsPeriod::kWeek).value();
+  for (const auto& r : by_week) {
+    EXPECT_EQ(r.unit, "vc-a");
+    EXPECT_EQ(r.municipality, "0180");
+    weeks[r.period] += r.missed;
+  }
+  EXPECT_EQ(weeks,
+            (std::map<std::string, int64_t>{{"2025-W52", 1}, {"2026-W01", 2}, {"2026-W13", 1}}));
+  // The same deadlines by local month: 29 December 00:30 is December's.
+  std::map<std::string, int64_t> months;
+  const auto by_month = model_->missed_deadline_stats(f).value();
+  for (const auto& r : by_month) months[r.period] += r.missed;
+  EXPECT_EQ(months,
+            (std::map<std::string, int64_t>{{"2025-12", 2}, {"2026-01", 1}, {"2026-03", 1}}));
 }
 
 TEST_F(ServeReadModel, UndecodableRecordIsSkippedAndCountedNotACrashLoop) {

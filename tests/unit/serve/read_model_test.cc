@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 
 #include "tests/unit/serve/serve_fixture.h"
@@ -137,6 +138,46 @@ TEST_F(ServeReadModel, DeadlinesByStateAndStatisticsPerMunicipalityAndMonth) {
   ASSERT_EQ(liab.size(), 2u);  // both worlds without a filter
   EXPECT_EQ(liab[0].days, 4);
   EXPECT_EQ(liab[0].amount_sek, 37200);
+}
+
+TEST_F(ServeReadModel, DeadlinesFilterByKindUnitMunicipalityAndDueTime) {
+  // World A's three deadlines (fixture): admission notice MET (ward-a, due 2025-03-04 08:00),
+  // SIP invitation MISSED (vc-a, due 2025-03-13 22:59:59), information transfer OPEN (ward-a, due
+  // 2030-01-01). A region coordinator of region 01 sees them all, and nothing of region 14's.
+  ASSERT_TRUE(model_->apply(world_records(model_->topics())));
+  const OrgRef region = org(K::REGION, kWorldA);
+  const Instant now = at("2029-12-31T12:00:00Z");
+  const auto kinds = [&](const DeadlineFilter& f) {
+    std::vector<std::string> out;
+    const auto rows = model_->deadlines(region, f, now, {}).value();
+    for (const auto& r : rows) {
+      EXPECT_EQ(r.episode_id, "ep-a");
+      out.push_back(v1::DeadlineKind_Name(r.deadline.kind()));
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  using V = std::vector<std::string>;
+  EXPECT_EQ(kinds({}), (V{"ADMISSION_NOTICE", "INFORMATION_TRANSFER", "SIP_INVITATION"}));
+  DeadlineFilter by_kind;
+  by_kind.kind = v1::SIP_INVITATION;
+  EXPECT_EQ(kinds(by_kind), (V{"SIP_INVITATION"}));
+  DeadlineFilter by_unit;
+  by_unit.unit = "ward-a";
+  EXPECT_EQ(kinds(by_unit), (V{"ADMISSION_NOTICE", "INFORMATION_TRANSFER"}));
+  DeadlineFilter by_municipality;
+  by_municipality.municipality = "0180";
+  EXPECT_EQ(kinds(by_municipality).size(), 3u);
+  by_municipality.municipality = "1480";  // region 14's municipality: not region 01's to see
+  EXPECT_TRUE(kinds(by_municipality).empty());
+  DeadlineFilter by_time;  // [from, to): 2025-03-04 08:00 in, 2025-03-13 22:59:59 out
+  by_time.from = at("2025-03-04T08:00:00Z");
+  by_time.to = at("2025-03-13T22:59:59Z");
+  EXPECT_EQ(kinds(by_time), (V{"ADMISSION_NOTICE"}));
+  DeadlineFilter combined;
+  combined.unit = "ward-a";
+  combined.state = "open";
+  EXPECT_EQ(kinds(combined), (V{"INFORMATION_TRANSFER"}));
 }
 
 TEST_F(ServeReadModel, MissedDeadlinesPerLocalIsoWeek) {

@@ -95,21 +95,8 @@ TOK=$(token "MUNICIPALITY:$MUN" caseworker)
 OTHER_TOK=$(token "MUNICIPALITY:$OTHER_MUN" caseworker)
 api GET "/api/v1/notifications?limit=500" "$TOK" >"$EOS_WORK/inbox.json"
 [[ $(status) == 200 ]] || eos_fail "inbox: HTTP $(status)"
-python3 - "$EOS_WORK/notifications.jsonl" "$EOS_WORK/inbox.json" "$MUN" <<'PY' || eos_fail "the inbox is not the notifications addressed to the municipality"
-import json, sys
-mun = sys.argv[3]
-expected = set()
-for line in open(sys.argv[1]):
-    n = json.loads(line)
-    if {"kind": "MUNICIPALITY", "id": mun} in n.get("addressees", []):
-        expected.add(n["notificationId"])
-got = [i["notification"]["notificationId"] for i in json.load(open(sys.argv[2]))["items"]]
-assert len(expected) < 500, "the test needs a smaller inbox"
-assert set(got) == expected and len(got) == len(expected), (len(got), len(expected))
-acked = [i["acknowledged"] for i in json.load(open(sys.argv[2]))["items"]]
-assert acked == sorted(acked), "unacknowledged first"
-print(f"inbox of {mun}: {len(got)} notifications, as in the topic")
-PY
+python3 "$(dirname "${BASH_SOURCE[0]}")/inbox_matches.py" "$EOS_WORK/notifications.jsonl" \
+  "$EOS_WORK/inbox.json" "$MUN" || eos_fail "the inbox is not the notifications addressed to the municipality"
 api GET "/api/v1/episodes/$EPISODE" "$TOK" >"$EOS_WORK/episode.json"
 [[ $(status) == 200 ]] || eos_fail "own episode: HTTP $(status)"
 grep -q '"personalId"' "$EOS_WORK/episode.json" || eos_fail "the home municipality sees no patient"

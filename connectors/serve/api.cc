@@ -653,13 +653,18 @@ HttpResponse Api::handle(const HttpRequest& req) const {
     rec.method = method;
     rec.route = t;
     rec.episode_ids = h.episode_ids;
-    auto regions = model_.regions_of(h.episode_ids);
-    if (regions) rec.regions = std::move(regions).value();
     rec.status = h.response.status;
     rec.outcome = h.outcome;
-    auto written = !regions       ? Result<void>(regions.error())
-                   : hooks_.audit ? hooks_.audit(audit_key(rec), to_json(rec))
-                                  : Result<void>(fail(Errc::kUnavailable, "no audit sink"));
+    // The regions of the episodes, for the regions' auditors; a record without them is incomplete,
+    // so a failed lookup fails the request as an unwritable record does.
+    Result<void> written = ok();
+    if (auto regions = model_.regions_of(h.episode_ids); !regions) {
+      written = regions.error();
+    } else {
+      rec.regions = std::move(regions).value();
+      written = hooks_.audit ? hooks_.audit(audit_key(rec), to_json(rec))
+                             : Result<void>(fail(Errc::kUnavailable, "no audit sink"));
+    }
     if (!written) {
       // Nothing is answered that was not audited first (Patientdatalagen 4 kap. 3 §).
       return finish(error(503, "audit_unavailable", "the access could not be audited; try again"));

@@ -218,7 +218,11 @@ int run_demo(const DemoArgs& args) {
                   << " notifications so far; the service keeps running (Ctrl-C stops it)\n";
       }
       auto next = viewer.value()->next(std::chrono::milliseconds{200});
-      if (!next || next.value().kind != kafka::Reader::Next::Kind::kRecord) continue;
+      if (!next) {  // not retriable (reader.h): say so rather than wait out the idle time
+        std::cerr << "samordna: demo viewer: " << next.error().message << '\n';
+        break;
+      }
+      if (next.value().kind != kafka::Reader::Next::Kind::kRecord) continue;
       v1::Notification n;
       if (!n.ParseFromString(next.value().record.value)) continue;
       out.clear();
@@ -232,6 +236,9 @@ int run_demo(const DemoArgs& args) {
       last = std::chrono::steady_clock::now();
     }
     viewer.value()->close();
+  } else {
+    std::cerr << "samordna: demo viewer: " << viewer.error().message
+              << " (the service runs on; its notifications are not shown)\n";
   }
   service.stop();
   engine.join();

@@ -190,6 +190,8 @@ wait_ready() {
   local pid=$1 deadline=$((SECONDS + START_TIMEOUT))
   while ! port_open "$PORT"; do
     if ! kill -0 "$pid" 2>/dev/null; then
+      # The cause comes before the shutdown that fills the tail: show the errors first.
+      grep -E -m 20 '(ERROR|FATAL)|Exception:' "$LOGS_DIR/server.log" >&2 2>/dev/null || true
       tail -n 40 "$LOGS_DIR/server.log" >&2 2>/dev/null || true
       tail -n 20 "$LOGS_DIR/kafka.out" >&2 2>/dev/null || true
       die "broker exited during startup (logs: $LOGS_DIR)"

@@ -4,7 +4,7 @@
 // left open is aborted by the fencing at open(); preconditions refuse a second copy; a fenced
 // intake fails every submission; a broker that stops answering (SIGSTOP) gives a timeout within
 // the caller's bound and the resend lands once (a broker of the test's own, kafka.sh on
-// SAMORDNA_INTAKE_KAFKA_PORT, default 39392, and the next port). Nothing about speed is asserted
+// SAMORDNA_INTAKE_KAFKA_PORT, default 29392, and the next port). Nothing about speed is asserted
 // beyond the bound.
 
 #include "connectors/kafka/intake.h"
@@ -362,7 +362,7 @@ TEST_F(IntakeTest, OpenAgainstNoBrokerFailsWithinItsBound) {
 // that reports the first's value, if it committed after all. Either way its events are on the
 // topic exactly once.
 TEST_F(IntakeTest, ABrokerThatStopsAnsweringTimesOutWithinTheBoundAndTheResendLandsOnce) {
-  PrivateBroker broker(SAMORDNA_SOURCE_DIR, "SAMORDNA_INTAKE_KAFKA_PORT", 39392);
+  PrivateBroker broker(SAMORDNA_SOURCE_DIR, "SAMORDNA_INTAKE_KAFKA_PORT", 29392);
   auto started = broker.start();
   ASSERT_EQ(started.exit_code, 0) << started.describe();
   kafka::KafkaConfig config = config_;

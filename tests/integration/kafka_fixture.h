@@ -213,7 +213,9 @@ std::filesystem::path write_config(const std::filesystem::path& path,
 // A broker of the test's own (deploy/kafka/kafka.sh with a data dir in a temp dir), which the test
 // may kill or pause; killing the shared one would break the other tests. Its port is
 // $PORT_VARIABLE, else `default_port` (the controller takes the next one): tests that may run at
-// the same time use different defaults. Stopped when destroyed.
+// the same time use different defaults, all below Linux's ephemeral range (32768-60999): a port in
+// it can be taken by any outgoing connection of a concurrent test, and the broker then fails to
+// bind. Stopped when destroyed.
 class PrivateBroker {
  public:
   PrivateBroker(std::string source_dir, const char* port_variable, int default_port);

@@ -4,7 +4,7 @@
 // kill -9 and a restart of the broker, librdkafka's retries write no event twice.
 //
 // The kill tests need a broker of their own (killing the shared one would break the other tests):
-// they start deploy/kafka/kafka.sh on SAMORDNA_PUBLISHER_KAFKA_PORT (default 39592; the controller
+// they start deploy/kafka/kafka.sh on SAMORDNA_PUBLISHER_KAFKA_PORT (default 29592; the controller
 // gets the next port) with a data dir in a temp dir. Like every integration test they skip without
 // SAMORDNA_KAFKA_BOOTSTRAP.
 
@@ -101,7 +101,7 @@ TEST_F(PublisherTest, DurableEventsAreThereUnderReadCommitted) {
 }
 
 TEST_F(PublisherTest, AKilledBrokerGivesATimeoutWithinTheBoundAndNoDuplicateAfterItReturns) {
-  PrivateBroker broker(SAMORDNA_SOURCE_DIR, "SAMORDNA_PUBLISHER_KAFKA_PORT", 39592);
+  PrivateBroker broker(SAMORDNA_SOURCE_DIR, "SAMORDNA_PUBLISHER_KAFKA_PORT", 29592);
   auto started = broker.start();
   ASSERT_EQ(started.exit_code, 0) << started.describe();
   kafka::KafkaConfig config;

@@ -11,7 +11,7 @@
 #      topics, a broken rules file, a damaged state dir; each a non-zero exit and a message that
 #      names the problem
 # README.md in this folder; usage: error_paths.sh SAMORDNA SAMORDNA_GEN SOURCE_DIR
-# Environment: EOS_KEEP=1; EOS_PRIVATE_KAFKA_PORT (39092; the controller gets the next port).
+# Environment: EOS_KEEP=1; EOS_PRIVATE_KAFKA_PORT (29092; the controller gets the next port).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -44,7 +44,7 @@ start_small_batches() {  # EPISODES SEED NAME STATE_DIR INSTANCE_ID
 
 # The private broker of check d: its own data dir (in the work dir) and ports; stopped on exit,
 # and its pid is listed so that the watchdog kills it if this shell is killed.
-kport=${EOS_PRIVATE_KAFKA_PORT:-39092}
+kport=${EOS_PRIVATE_KAFKA_PORT:-29092}
 kafka_env=(KAFKA_DATA_DIR="$work/kafka" KAFKA_PORT="$kport" KAFKA_CONTROLLER_PORT="$((kport + 1))")
 kafka_private() { env "${kafka_env[@]}" bash "$EOS_KAFKA_SH" "$@"; }
 kafka_started=0

@@ -44,7 +44,7 @@
 # README.md in this folder; usage: txn_timeout.sh SAMORDNA SAMORDNA_GEN SOURCE_DIR
 # Environment: EOS_EPISODES (8000), EOS_FEED_SEED (5505), EOS_LOAD_RATE (4000 lines a second, the
 # paced feed), EOS_KEEP=1 keeps the work dir and topics;
-# EOS_TXN_KAFKA_PORT (39292): check b's private broker (the controller gets the next port).
+# EOS_TXN_KAFKA_PORT (29292): check b's private broker (the controller gets the next port).
 set -euo pipefail
 # shellcheck source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -58,7 +58,7 @@ shared=$EOS_BOOTSTRAP
 work=$EOS_WORK
 # Check b's private broker: its own data dir (in the work dir) and ports, and an abort scan that
 # never comes during the test. Stopped on exit; its pid is listed for the watchdog.
-kport=${EOS_TXN_KAFKA_PORT:-39292}
+kport=${EOS_TXN_KAFKA_PORT:-29292}
 [[ $kport =~ ^[0-9]+$ ]] || eos_fail "EOS_TXN_KAFKA_PORT=$kport is not a port number"
 kafka_env=(KAFKA_DATA_DIR="$work/kafka" KAFKA_PORT="$kport" KAFKA_CONTROLLER_PORT="$((kport + 1))"
            KAFKA_EXTRA_CONFIG="$work/kafka-extra.properties")

@@ -14,14 +14,14 @@
 #
 # Skips (77) without SAMORDNA_KAFKA_BOOTSTRAP like every broker test (the private broker is started
 # here; the variable says the broker tests are on and Kafka's jars are fetched). Ports: TLS_KAFKA_PORT
-# (39492) and the next three: controller, SSL, SASL_SSL. A port in use fails the test at once.
+# (29492) and the next three: controller, SSL, SASL_SSL. A port in use fails the test at once.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../eos/lib.sh
 source "$HERE/../eos/lib.sh"
 
 eos_init tls "$1" "$2" "$3"
-kport=${TLS_KAFKA_PORT:-39492}
+kport=${TLS_KAFKA_PORT:-29492}
 kdata=$EOS_WORK/kafka
 export KAFKA_PORT=$kport KAFKA_CONTROLLER_PORT=$((kport + 1)) KAFKA_SSL_PORT=$((kport + 2))
 export KAFKA_SASL_SSL_PORT=$((kport + 3)) KAFKA_DATA_DIR=$kdata

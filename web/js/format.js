@@ -32,6 +32,28 @@ export function localDate(iso) {
   return new Intl.DateTimeFormat('sv-SE', { timeZone: TZ }).format(new Date(iso));
 }
 
+const wallParts = new Intl.DateTimeFormat('en-US', {
+  timeZone: TZ, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric',
+  hour: 'numeric', minute: 'numeric', second: 'numeric',
+});
+// Stockholm's offset from UTC (ms) at an instant, from Intl's own zone data: the browser's zone
+// never enters, and summer time is whatever the tz database says for that date.
+function offsetAt(ms) {
+  const p = Object.fromEntries(wallParts.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return Date.UTC(+p.year, +p.month - 1, +p.day, +p.hour, +p.minute, +p.second) - Math.floor(ms / 1000) * 1000;
+}
+
+// The instant (RFC 3339, UTC) at which a Swedish calendar day (YYYY-MM-DD, as a date input gives
+// it) begins; `days` moves to a later day first. A filter "from D to E" is then the instants in
+// [dayStart(D), dayStart(E, 1)): the API compares instants, the user means Swedish days.
+// Midnight is never inside a daylight-saving gap in Sweden (the changes are at 02:00 and 03:00).
+export function dayStart(day, days = 0) {
+  const [y, m, d] = day.split('-').map(Number);
+  const wall = Date.UTC(y, m - 1, d + days);
+  const first = wall - offsetAt(wall);
+  return new Date(wall - offsetAt(first)).toISOString().replace('.000Z', 'Z');
+}
+
 export const KIND = {
   admissionNotice: 'Inskrivningsmeddelande',
   dischargeReadyNotice: 'Underrättelse om utskrivningsklar patient',
@@ -62,6 +84,14 @@ export const HELD_REASON = {
   MISSING_CONTENT: 'Innehåll som lagen kräver saknas',
   REASON_UNSPECIFIED: 'Okänd orsak',
 };
+
+// The content an admission notice must hold (2 kap. 2 §), by the field names noticeHeld carries.
+export const MISSING_FIELD = {
+  'patient.name': 'namn',
+  'patient.address': 'folkbokföringsadress',
+  estimatedDischargeAt: 'beräknad tidpunkt för utskrivning',
+};
+export const missingText = (fields) => (fields || []).map((f) => MISSING_FIELD[f] || f).join(', ');
 
 export const NOTICE = {
   ADMISSION_NOTICE: 'Inskrivningsmeddelande',

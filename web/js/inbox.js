@@ -5,7 +5,7 @@
 
 import { api, all } from './api.js';
 import { h, replace, table } from './dom.js';
-import { fmt, localDate, KIND, NOTICE_KINDS, SERVICE, DEADLINE, HELD_REASON } from './format.js';
+import { fmt, localDate, KIND, NOTICE_KINDS, SERVICE, DEADLINE, HELD_REASON, missingText } from './format.js';
 
 const pending = new Map(); // ref -> started (ms): acknowledged, not yet back from the engine
 
@@ -37,7 +37,7 @@ function details(n) {
   add('Tidsfrist', b.deadline && (DEADLINE[b.deadline] || b.deadline));
   add('Sista tid', b.dueAt && fmt.time(b.dueAt));
   add('Orsak', b.reason && (HELD_REASON[b.reason] || b.reason));
-  add('Saknat innehåll', (b.missingFields || []).join(', '));
+  add('Saknat innehåll', missingText(b.missingFields));
   add('Vårdtillfälle', n.episodeId);
   return h('dl', { class: 'details' }, rows);
 }

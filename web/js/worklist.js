@@ -4,7 +4,7 @@
 
 import { api, all } from './api.js';
 import { h, replace, table } from './dom.js';
-import { fmt, DEADLINE, HELD_REASON, NOTICE, STATUS, EPISODE_STATUS, SERVICE } from './format.js';
+import { fmt, DEADLINE, HELD_REASON, NOTICE, STATUS, EPISODE_STATUS, SERVICE, missingText } from './format.js';
 
 function urgency(dueAt) {
   const hours = (new Date(dueAt).getTime() - Date.now()) / 3600000;
@@ -98,7 +98,7 @@ export async function renderWorklist(main) {
         if (!n.held) continue;
         const why = HELD_REASON[n.heldReason] || n.heldReason;
         const fields = n.heldReason === 'MISSING_CONTENT' && missing.get(v.episodeId)
-          ? `: ${missing.get(v.episodeId).join(', ')}` : '';
+          ? `: ${missingText(missing.get(v.episodeId))}` : '';
         heldRows.push(h('tr', {},
           h('td', {}, open(v.episodeId)), h('td', {}, patientOf(v.episodeId)),
           h('td', {}, NOTICE[n.kind] || n.kind), h('td', {}, orgText(n.recipient)),

@@ -3,7 +3,11 @@
 ward has a notice held, a deadline due within 24 hours and a missed one, and two municipalities
 of one region have their own patients. Usage: feed.py OUT_DIR. Writes feed.jsonl (loaded before
 the browser starts), live.jsonl (produced while the inbox is open: one new admission notice for
-municipality 0180) and orgs.json (names and ids the test checks)."""
+municipality 0180) and orgs.json (names, ids and the expected renderings the test checks).
+Besides: a patient admitted at a known instant next to the last daylight-saving change (the test
+checks the app shows it in Stockholm time from a browser in New York), one whose admission notice
+is held for missing content (no address), and enough admissions that municipality 0180's inbox
+has more than one page, told to the municipality alone (no outpatient unit)."""
 import json
 import sys
 from datetime import datetime, timedelta, timezone
@@ -42,7 +46,14 @@ patients = {
     "S": ("Sven Snartsson", pnr("19430404", "456"), "0180"),
     "M": ("Maja Missadsson", pnr("19440505", "567"), "0180"),
     "L": ("Lars Livesson", pnr("19450606", "678"), "0180"),
+    "D": ("Dagny Tidsson", pnr("19460707", "789"), "0180"),
+    "P": ("Petra Adresslös", pnr("19470808", "891"), "0180"),
 }
+# Q01..Q60: more of 0180's admission notices (one each) than one inbox page (50) holds.
+PAGE_FILL = 60
+for i in range(1, PAGE_FILL + 1):
+    patients[f"Q{i:02d}"] = (f"Kö Sidfyllnad{i:02d}", pnr(f"1950{(i - 1) // 28 + 1:02d}{(i - 1) % 28 + 1:02d}", f"{i:03d}"),
+                             "0180")
 run = now.strftime("%H%M%S")
 lines = {"feed": [], "live": []}
 
@@ -53,15 +64,27 @@ def ev(where, key, n, at, payload):
         "eventId": f"w{key}{n}", "episodeId": f"webtest-{run}-{key}", "occurredAt": iso(at), **payload}))
 
 
-def admit(where, key, at):
+def admit(where, key, at, address="Provgatan 1, 111 11 Stockholm", outpatient=VC):
     name, pid, mun = patients[key]
+    patient = {"personalId": pid, "name": name, "homeMunicipality": mun}
+    if address:
+        patient["address"] = address
     ev(where, key, 1, at, {"admitted": {
-        "patient": {"personalId": pid, "name": name, "address": "Provgatan 1, 111 11 Stockholm",
-                    "homeMunicipality": mun},
-        "careUnit": WARD, "region": REGION, "careType": "SOMATIC"}})
-    ev(where, key, 2, at + timedelta(minutes=30), {"needsAssessed": {
-        "needs": ["SOCIAL_SERVICES", "MUNICIPAL_HEALTH_CARE"], "outpatientUnit": VC,
-        "estimatedDischargeAt": iso(now + timedelta(days=5))}})
+        "patient": patient, "careUnit": WARD, "region": REGION, "careType": "SOMATIC"}})
+    # Municipal health care needs an outpatient unit; without one, social services only.
+    needs = {"needs": ["SOCIAL_SERVICES", "MUNICIPAL_HEALTH_CARE"] if outpatient else ["SOCIAL_SERVICES"],
+             "estimatedDischargeAt": iso(now + timedelta(days=5))}
+    if outpatient:
+        needs["outpatientUnit"] = outpatient
+    ev(where, key, 2, at + timedelta(minutes=30), {"needsAssessed": needs})
+
+
+def last_dst_change():
+    """The last daylight-saving change in Stockholm before now (within the last 8 months)."""
+    t = now.replace(minute=0, second=0)
+    while (t - timedelta(hours=1)).astimezone(stockholm).utcoffset() == t.astimezone(stockholm).utcoffset():
+        t -= timedelta(hours=1)
+    return t
 
 
 # A: 0180's admission notice, unacknowledged. B: another municipality's patient.
@@ -86,6 +109,20 @@ admit("feed", "M", local(-8, 9))
 ev("feed", "M", 3, local(-8, 11), {"consentRecorded": {"scope": "INFORMATION_SHARING", "granted": True}})
 ev("feed", "M", 5, local(-6, 9), {"dischargeReady": {}})
 ev("feed", "M", 6, local(-2, 10), {"discharged": {"reason": "hem"}})
+# D: admitted half an hour on the summer-time side of the last daylight-saving change (before the
+# change in autumn, after it in spring), so that a browser zone or a fixed offset shows the wrong
+# hour. The outpatient unit's inbox (one page) is where the test looks for it.
+change = last_dst_change()
+summer_side = change - timedelta(minutes=30)
+if summer_side.astimezone(stockholm).utcoffset() < (change + timedelta(minutes=30)).astimezone(stockholm).utcoffset():
+    summer_side = change + timedelta(minutes=30)
+admit("feed", "D", summer_side)
+# P: no registered address: the admission notice is held for missing content (2 kap. 2 §).
+admit("feed", "P", now - timedelta(hours=3), address=None)
+# Q..: admitted yesterday, so that the municipality's inbox pages; told to the municipality only
+# (social services, no outpatient unit), so the outpatient unit never sees them.
+for i in range(1, PAGE_FILL + 1):
+    admit("feed", f"Q{i:02d}", now - timedelta(hours=20, minutes=i), outpatient=None)
 # L: admitted while the inbox is open: the live alert.
 admit("live", "L", now - timedelta(minutes=40))
 
@@ -96,5 +133,10 @@ for where in lines:
         f.write("\n".join(lines[where]) + "\n")
 with open(f"{out}/orgs.json", "w") as f:
     json.dump({"ward": WARD, "vc": VC, "region": REGION, "run": run,
+               # The Swedish wall-clock time of D's admission, as the app must show it
+               # (Python's zoneinfo, not the browser's ICU), and what New York's would be.
+               "dstAdmitted": {"at": iso(summer_side),
+                               "stockholm": summer_side.astimezone(stockholm).strftime("%Y-%m-%d %H:%M"),
+                               "newYork": summer_side.astimezone(ZoneInfo("America/New_York")).strftime("%Y-%m-%d %H:%M")},
                "patients": {k: {"name": v[0], "personalId": v[1], "municipality": v[2]}
                             for k, v in patients.items()}}, f)

@@ -44,10 +44,12 @@ echo "$SERVE_PID" >>"$EOS_WORK/pids"
 eos_wait_log "$EOS_WORK/serve.log" 'listening on' 1 60 "$SERVE_PID"
 URL="http://$(sed -nE 's/.*listening on ([0-9.:]+) .*/\1/p' "$EOS_WORK/serve.log" | tail -1)"
 
-# Ready, and the engine's notices are in: the held notice reaches the ward's inbox last.
+# Ready, and the engine's notices are in: the held notices (for secrecy, for missing content) reach
+# the ward's inbox last.
 WARD_TOKEN=$(token "WARD:webtest-avd-12" caseworker)
 until=$((SECONDS + 120))
-until curl -sf -H "Authorization: Bearer $WARD_TOKEN" "$URL/api/v1/notifications?kind=noticeHeld" | grep -q noticeHeld &&
+held() { curl -sf -H "Authorization: Bearer $WARD_TOKEN" "$URL/api/v1/notifications?kind=noticeHeld"; }
+until held | grep -q MISSING_CONSENT && held | grep -q missingFields &&
       curl -sf -H "Authorization: Bearer $WARD_TOKEN" "$URL/api/v1/deadlines?state=missed" | grep -q INFORMATION_TRANSFER; do
   eos_alive "$SERVE_PID" || eos_fail "serve exited"
   eos_alive "$RUN_PID" || eos_fail "run exited"
@@ -67,7 +69,8 @@ for bad in '/../CMakeLists.txt' '/%2e%2e/CMakeLists.txt' '/js/..%2f..%2fCMakeLis
 done
 
 TOKENS=$(python3 -c 'import json,sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2]))))' \
-  mun0180 "$(token MUNICIPALITY:0180 caseworker)" ward "$WARD_TOKEN" region "$(token REGION:01 coordinator)")
+  mun0180 "$(token MUNICIPALITY:0180 caseworker)" ward "$WARD_TOKEN" region "$(token REGION:01 coordinator)" \
+  vc "$(token OUTPATIENT_UNIT:webtest-vc-norr caseworker)")
 rc=0
 WEB_URL=$URL WEB_TOKENS=$TOKENS WEB_ORGS=$EOS_WORK/orgs.json WEB_SHOTS=$WEB_SHOTS \
   WEB_NODE_MODULES=$modules CHROMIUM=$CHROMIUM \

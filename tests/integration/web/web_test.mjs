@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { execSync } from 'node:child_process';
 import { readFileSync, mkdirSync } from 'node:fs';
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 
 const require = createRequire(`${process.env.WEB_NODE_MODULES}/`);
 const { chromium } = require('playwright-core');
@@ -65,6 +66,30 @@ async function axe(page, label) {
 }
 
 const inboxRows = (page) => page.locator('#inbox-table tbody tr[data-ref]');
+// Each shown inbox row's cells' text (the Mottagare column is cells[3]).
+const rowCells = (page) => inboxRows(page).evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent.trim())));
+
+// The API's own answer, with the same token the page has (a different client: Node's fetch).
+async function apiGet(tokenName, path, accept = 'application/json') {
+  const res = await fetch(`${URL0}${path}`, { headers: { Authorization: `Bearer ${tokens[tokenName]}`, Accept: accept } });
+  assert.equal(res.status, 200, `${path} answered ${res.status}`);
+  return accept === 'text/csv' ? res.text() : res.json();
+}
+
+// Tablet width: the page never scrolls sideways, and every visible control outside a table's own
+// scroll box lies inside the viewport (a table box scrolls by itself, within the page's width).
+async function tablet(page, label) {
+  await page.setViewportSize({ width: 768, height: 1024 });
+  const r = await page.evaluate(() => ({
+    overflow: document.documentElement.scrollWidth - window.innerWidth,
+    outside: [...document.querySelectorAll('header button, header a, header input, nav a, main button, main select, main input, main a')]
+      .filter((el) => el.offsetParent !== null && !el.closest('.table-wrap'))
+      .filter((el) => { const b = el.getBoundingClientRect(); return b.left < 0 || b.right > window.innerWidth; })
+      .map((el) => el.id || el.textContent.trim().slice(0, 30)),
+  }));
+  assert.ok(r.overflow <= 0, `${label}: the page scrolls sideways by ${r.overflow}px`);
+  assert.deepEqual(r.outside, [], `${label}: controls outside the viewport`);
+}
 
 // --- the municipality 0180's caseworker: Inkorg -------------------------------------------
 const mun = await open('mun0180');
@@ -81,6 +106,19 @@ await check('a municipality never sees another municipality\'s patient', async (
   await page.locator('#f-acked').selectOption('');
   const all = await page.locator('main').innerText();
   assert.ok(!all.includes(P.B.name) && !all.includes(P.B.personalId), 'patient of 0126 visible to 0180');
+});
+await check('Swedish time whatever the browser\'s zone (New York here), across daylight saving', async () => {
+  assert.equal(await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone), 'America/New_York');
+  // The app's own functions, in this page: known instants either side of both 2026 changes.
+  const got = await page.evaluate(async () => {
+    const f = await import('/js/format.js');
+    return [f.fmt.time('2026-10-25T00:30:00Z'), f.fmt.time('2026-10-25T01:30:00Z'), f.fmt.time('2026-03-29T01:30:00Z'),
+      f.localDate('2026-03-28T23:30:00Z'), f.dayStart('2026-10-25'), f.dayStart('2026-10-25', 1),
+      f.dayStart('2026-03-29'), f.dayStart('2026-03-29', 1), f.dayStart('2026-12-31', 1)];
+  });
+  assert.deepEqual(got, ['2026-10-25 02:30', '2026-10-25 02:30', '2026-03-29 03:30', '2026-03-29',
+    '2026-10-24T22:00:00Z', '2026-10-25T23:00:00Z', '2026-03-28T23:00:00Z', '2026-03-29T22:00:00Z',
+    '2026-12-31T23:00:00Z']);
 });
 await check('filters: by kind and by date', async () => {
   await page.locator('#f-kind').selectOption('dischargeReadyNotice');
@@ -109,6 +147,38 @@ await check('kvittera: acknowledged end to end (API, Kafka, engine, read model)'
   await page.waitForFunction((b) => document.getElementById('unacked-count').textContent !== b, before, { timeout: 10000 });
 });
 
+await check('kvittera markerade: two ticked, then "Markera alla", all acknowledged by the engine', async () => {
+  const shown = async (acked) => {
+    await page.locator('#f-kind').selectOption('dischargeReadyNotice');
+    await page.locator('#f-acked').selectOption(acked);
+    await page.waitForFunction((a) => [...document.querySelectorAll('#inbox-table tbody tr[data-ref]')]
+      .every((tr) => a !== 'false' || !tr.classList.contains('acked')), acked);
+  };
+  const backAcknowledged = async (refs) => {
+    await shown('');
+    for (const ref of refs) {
+      await page.locator(`tr[data-ref="${ref}"]`).getByText(/^Kvitterad \d/).waitFor({ timeout: 60000 });
+    }
+  };
+  await shown('false');
+  await inboxRows(page).first().waitFor();
+  const refs = await inboxRows(page).evaluateAll((trs) => trs.map((tr) => tr.dataset.ref));
+  assert.ok(refs.length >= 4, `only ${refs.length} unacknowledged discharge-ready notices`);
+  for (const ref of refs.slice(0, 2)) await page.locator(`tr[data-ref="${ref}"] td:first-child input`).check();
+  await page.getByRole('button', { name: 'Kvittera markerade (2)' }).click();
+  await backAcknowledged(refs.slice(0, 2));
+  await shown('false');
+  await page.locator('#select-all').check();
+  await page.getByRole('button', { name: `Kvittera markerade (${refs.length - 2})` }).click();
+  await backAcknowledged(refs);
+  // The engine's answer through the API, not the page's: every one acknowledged, none left.
+  for (const ref of refs) assert.equal((await apiGet('mun0180', `/api/v1/notifications/${ref}`)).acknowledged, true, ref);
+  const left = await apiGet('mun0180', '/api/v1/notifications?kind=dischargeReadyNotice&acknowledged=false');
+  assert.equal(left.items.length, 0);
+  await page.locator('#f-kind').selectOption('');
+  await page.locator('#f-acked').selectOption('false');
+});
+
 await check('live: a new notice appears as an alert without a reload', async () => {
   await page.evaluate(() => { window.__notReloaded = true; });
   execSync(process.env.WEB_LIVE_CMD, { stdio: 'inherit', shell: '/bin/bash' });
@@ -119,10 +189,8 @@ await check('live: a new notice appears as an alert without a reload', async () 
 await page.screenshot({ path: `${shots}/inkorg-live.png` });
 
 await check('tablet (768 px): the inbox is usable', async () => {
-  await page.setViewportSize({ width: 768, height: 1024 });
   await page.locator('#ack-selected').waitFor();
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-  assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
+  await tablet(page, 'Inkorg');
   await page.screenshot({ path: `${shots}/inkorg-tablet.png` });
 });
 
@@ -149,6 +217,40 @@ await check('no personal data in local storage; the token only in sessionStorage
 });
 await mun.context.close();
 
+// --- an outpatient unit (vårdcentral): its own Inkorg ---------------------------------------
+const vc = await open('vc');
+await check('Inkorg of an outpatient unit: its notices, none of those to the municipality alone', async () => {
+  const p = vc.page;
+  await p.locator('#f-acked').selectOption('');
+  await p.getByText(P.S.name).first().waitFor({ timeout: 30000 });
+  const text = await p.locator('main').innerText();
+  for (const k of ['A', 'H', 'S', 'M', 'D']) assert.ok(text.includes(P[k].name), `${k} missing`);
+  const q = Object.keys(P).filter((k) => k.startsWith('Q'));
+  assert.ok(q.length > 0 && q.every((k) => !text.includes(P[k].name)), 'a notice to the municipality alone is shown');
+  for (const cells of await rowCells(p)) assert.ok(cells[3] === '–' || cells[3].includes(orgs.vc), cells.join(' | '));
+  assert.deepEqual((await p.locator('#tabs a').allInnerTexts()), ['Inkorg']);
+});
+await check('Inkorg: the unit filter (Enhet) shows only that unit\'s notices', async () => {
+  const p = vc.page;
+  const before = await rowCells(p);
+  assert.ok(before.some((c) => c[3] === '–'), 'no notice without a recipient unit to filter out');
+  const option = p.locator('#f-unit option').filter({ hasText: orgs.vc }).first();
+  await p.locator('#f-unit').selectOption(await option.getAttribute('value'));
+  await p.waitForFunction((n) => document.querySelectorAll('#inbox-table tbody tr[data-ref]').length < n, before.length);
+  const after = await rowCells(p);
+  assert.ok(after.length > 0 && after.every((c) => c[3].includes(orgs.vc)), after.map((c) => c[3]).join(', '));
+  await p.locator('#f-unit').selectOption('');
+});
+await check('a notice\'s admission time in Swedish time in a New York browser (daylight saving)', async () => {
+  const p = vc.page;
+  const row = inboxRows(p).filter({ hasText: P.D.name }).first();
+  await row.getByRole('button', { name: 'Visa' }).click();
+  const shown = await row.locator('xpath=following-sibling::tr[1]').locator('dt', { hasText: /^Inskriven$/ })
+    .locator('xpath=following-sibling::dd[1]').innerText();
+  assert.equal(shown, orgs.dstAdmitted.stockholm, `admitted ${orgs.dstAdmitted.at} (New York: ${orgs.dstAdmitted.newYork})`);
+});
+await vc.context.close();
+
 // --- the ward: Avdelningens arbetslista ----------------------------------------------------
 const ward = await open('ward');
 await check('Arbetslista: a held notice and why, a deadline due within 24 h, a missed one', async () => {
@@ -166,8 +268,21 @@ await check('Arbetslista: an episode\'s timeline with each deadline\'s explanati
   await p.locator('#episode-detail pre.explain').first().waitFor();
   assert.match(await p.locator('#episode-detail').innerText(), /3 kap\. 2 §/);
 });
+await check('Arbetslista: a notice held for missing content names the content', async () => {
+  const rows = await ward.page.locator('#held-table tbody tr').filter({ hasText: P.P.name }).allInnerTexts();
+  assert.ok(rows.length > 0, 'the notice held for missing content is not listed');
+  for (const r of rows) assert.match(r, /Innehåll som lagen kräver saknas: folkbokföringsadress/);
+});
 await ward.page.screenshot({ path: `${shots}/arbetslista.png`, fullPage: true });
 await check('axe-core: Arbetslista has no serious or critical violations', () => axe(ward.page, 'Arbetslista'));
+await check('tablet (768 px): Arbetslista is usable', async () => {
+  const p = ward.page;
+  await tablet(p, 'Arbetslista');
+  await p.locator('#missed-table').getByRole('button', { name: new RegExp(`webtest-${orgs.run}-M`) }).first().click();
+  await p.locator('#episode-detail').getByText(`Vårdtillfälle webtest-${orgs.run}-M`).waitFor();
+  await tablet(p, 'Arbetslista with a timeline');
+  await p.screenshot({ path: `${shots}/arbetslista-tablet.png`, fullPage: true });
+});
 await ward.context.close();
 
 // --- the region's coordinator: Uppföljning -------------------------------------------------
@@ -185,9 +300,46 @@ await check('Uppföljning: charts, discharge-ready days, payment liability, CSV'
   ]);
   const csv = readFileSync(await download.path(), 'utf8');
   assert.match(csv.split('\n')[0], /^municipality,month,liableStays/);
+  assert.equal(csv, await apiGet('region', '/api/v1/statistics/payment-liability?format=csv', 'text/csv'),
+    'the download is the API\'s CSV');
+});
+await check('Uppföljning: the missed deadlines per month and the payment liability are the API\'s', async () => {
+  const p = region.page;
+  const num = (t) => Number(t.replace(/[\s\u00a0\u202f]|kr/g, '').replace(',', '.'));
+  const cells = (sel) => p.locator(`${sel} tbody tr`).evaluateAll((trs) => trs
+    .filter((tr) => !tr.querySelector('td.empty')).map((tr) => [...tr.cells].map((c) => c.textContent)));
+  // The page may have loaded before the engine's last timers fired: reload until both agree.
+  let last = '';
+  for (let i = 0; i < 10; i += 1) {
+    const missed = await apiGet('region', '/api/v1/statistics/missed-deadlines');
+    const liab = await apiGet('region', '/api/v1/statistics/payment-liability');
+    const want = {};
+    for (const r of missed.items) want[r.month] = (want[r.month] || 0) + r.missed;
+    const wantLiab = liab.items.map((r) => `${r.municipality} ${r.month} ${r.liableStays} ${r.days}`).sort();
+    const got = Object.fromEntries((await cells('table.compact')).map(([m, n]) => [m, num(n)]));
+    const gotLiab = (await cells('#liability-table')).map((c) => `${c[0]} ${c[1]} ${num(c[2])} ${num(c[3])}`).sort();
+    last = JSON.stringify({ want, got, wantLiab, gotLiab });
+    if (isDeepStrictEqual(want, got) && isDeepStrictEqual(wantLiab, gotLiab)) {
+      assert.ok(Object.values(got).reduce((a, b) => a + b, 0) > 0, 'no missed deadline counted');
+      return;
+    }
+    await p.reload();
+    await p.locator('#liability-table').waitFor({ timeout: 30000 });
+  }
+  assert.fail(`the page and the API disagree: ${last}`);
 });
 await region.page.screenshot({ path: `${shots}/uppfoljning.png`, fullPage: true });
 await check('axe-core: Uppföljning has no serious or critical violations', () => axe(region.page, 'Uppföljning'));
+await check('tablet (768 px): Uppföljning is usable', async () => {
+  const p = region.page;
+  await tablet(p, 'Uppföljning');
+  const [download] = await Promise.all([
+    p.waitForEvent('download'),
+    p.getByRole('button', { name: /CSV: missade tidsfrister/ }).click(),
+  ]);
+  assert.match(readFileSync(await download.path(), 'utf8').split('\n')[0], /^[a-zA-Z]+,/);
+  await p.screenshot({ path: `${shots}/uppfoljning-tablet.png`, fullPage: true });
+});
 await region.context.close();
 
 // --- the login page, and what the browser saw --------------------------------------------

@@ -157,9 +157,13 @@ Result<void> create(const Session& s, const std::vector<TopicSpec>& topics) {
                 "cannot create Kafka topics at " + s.config().bootstrap + " within " +
                     seconds_text(s.timeout()) + ": " + (why ? why : rd_kafka_err2str(err)));
   }
+  const rd_kafka_CreateTopics_result_t* result = rd_kafka_event_CreateTopics_result(event);
+  if (result == nullptr) {
+    return fail(Errc::kUnavailable, "cannot create Kafka topics at " + s.config().bootstrap +
+                                        ": no CreateTopics result");
+  }
   size_t n = 0;
-  const rd_kafka_topic_result_t** results =
-      rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(event), &n);
+  const rd_kafka_topic_result_t** results = rd_kafka_CreateTopics_result_topics(result, &n);
   std::vector<std::string> problems;
   bool timed_out = false;
   for (size_t i = 0; i < n; ++i) {
@@ -206,9 +210,13 @@ Result<void> remove(const Session& s, const std::vector<std::string>& topics) {
     return fail(Errc::kUnavailable, "cannot delete Kafka topics at " + s.config().bootstrap + ": " +
                                         rd_kafka_err2str(err));
   }
+  const rd_kafka_DeleteTopics_result_t* result = rd_kafka_event_DeleteTopics_result(event);
+  if (result == nullptr) {
+    return fail(Errc::kUnavailable, "cannot delete Kafka topics at " + s.config().bootstrap +
+                                        ": no DeleteTopics result");
+  }
   size_t n = 0;
-  const rd_kafka_topic_result_t** results =
-      rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(event), &n);
+  const rd_kafka_topic_result_t** results = rd_kafka_DeleteTopics_result_topics(result, &n);
   std::vector<std::string> problems;
   for (size_t i = 0; i < n; ++i) {
     const rd_kafka_resp_err_t err = rd_kafka_topic_result_error(results[i]);
@@ -227,15 +235,26 @@ Result<void> remove(const Session& s, const std::vector<std::string>& topics) {
 Result<void> create_topics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
                            milliseconds timeout) {
   if (topics.empty()) return ok();
+  // Once each (see delete_topics); the first spec of a name wins.
+  std::vector<TopicSpec> once;
+  for (const auto& t : topics) {
+    if (std::none_of(once.begin(), once.end(), [&](const TopicSpec& o) { return o.name == t.name; }))
+      once.push_back(t);
+  }
   SAMORDNA_TRY(s, Session::open(config, timeout));
-  return create(s, topics);
+  return create(s, once);
 }
 
 Result<void> delete_topics(const KafkaConfig& config, const std::vector<std::string>& topics,
                            milliseconds timeout) {
   if (topics.empty()) return ok();
+  // librdkafka refuses a request that names a topic twice, and answers it with an event that
+  // carries no DeleteTopics result: once each.
+  std::vector<std::string> once = topics;
+  std::sort(once.begin(), once.end());
+  once.erase(std::unique(once.begin(), once.end()), once.end());
   SAMORDNA_TRY(s, Session::open(config, timeout));
-  return remove(s, topics);
+  return remove(s, once);
 }
 
 Result<std::map<std::string, int>> list_topics(const KafkaConfig& config, milliseconds timeout) {

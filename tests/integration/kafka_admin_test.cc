@@ -75,6 +75,26 @@ TEST_F(KafkaAdminIntegration, EnsureTopicsCreatesAllFiveTheChangelogAndEpisodesC
                                    30s));
 }
 
+// A name given twice (two parts of a test or a deployment naming one topic) is created and
+// deleted once: librdkafka refuses such a request with an event that has no result to read.
+TEST_F(KafkaAdminIntegration, ATopicNamedTwiceIsCreatedAndDeletedOnce) {
+  kafka::KafkaConfig config = unique_kafka_config(1, /*create=*/false);
+  const std::string topic = unique_topic("twice");
+  ASSERT_TRUE(kafka::create_topics(config, {{topic, 2, true}, {topic, 3, false}}, 30s));
+  auto count = kafka::partition_count(config, topic, 10s);
+  ASSERT_TRUE(count) << count.error().message;
+  EXPECT_EQ(count.value(), 2);  // the first spec
+  EXPECT_EQ(cleanup_policy(bootstrap(), topic), "compact");
+  auto deleted = kafka::delete_topics(config, {topic, topic}, 30s);
+  ASSERT_TRUE(deleted) << deleted.error().message;
+  EXPECT_TRUE(kafka_test::wait_until(
+      [&] {
+        auto c = kafka::partition_count(config, topic, 10s);
+        return !c && c.error().code == Errc::kNotFound;
+      },
+      30s));
+}
+
 TEST_F(KafkaAdminIntegration, ConcurrentInstancesBothSucceed) {
   kafka::KafkaConfig config = unique_kafka_config(2, /*create=*/false);
   Result<void> a = ok();

@@ -159,6 +159,15 @@ bool reads_cases(const Principal& p) {
 // patient: the municipality, the outpatient unit and the ward. A region sees episodes without it.
 bool sees_patient(const Principal& p) { return reads_cases(p) && p.org.kind != Kind::REGION; }
 
+// One delivery as the API shows it (openapi.cc, Delivery).
+json delivery_json(const DeliveryRow& d) {
+  json j = {{"endpoint", d.endpoint},       {"state", d.state},   {"attempts", d.attempts},
+            {"lastStatus", d.last_status}, {"reason", d.reason}, {"at", format_utc(d.at)}};
+  if (!d.code.empty()) j["code"] = d.code;
+  if (d.next_attempt) j["nextAttemptAt"] = format_utc(*d.next_attempt);
+  return j;
+}
+
 }  // namespace
 
 std::string ack_event_id(const std::string& notification_id, const OrgRef& org) {
@@ -280,6 +289,8 @@ HttpResponse Api::handle(const HttpRequest& req) const {
     m = Match{"/api/v1/statistics/payment-liability", {"GET"}};
   } else if (path == "/api/v1/audit") {
     m = Match{"/api/v1/audit", {"GET"}};
+  } else if (path == "/api/v1/deliveries") {
+    m = Match{"/api/v1/deliveries", {"GET"}};
   }
   if (!m) return finish(not_found());
   route = m->templ;
@@ -336,6 +347,9 @@ HttpResponse Api::handle(const HttpRequest& req) const {
               (p.org.kind == Kind::REGION || p.org.kind == Kind::MUNICIPALITY);
   } else if (t == "/api/v1/audit") {
     allowed = p.role == Role::kAuditor;
+  } else if (t == "/api/v1/deliveries") {
+    // An organisation's own endpoints; the operator's, every endpoint (statuses and reasons only).
+    allowed = reads_cases(p) || p.role == Role::kOperator;
   }
   if (!allowed) return finish(error(403, "forbidden", "this role may not use this route"));
 
@@ -346,7 +360,8 @@ HttpResponse Api::handle(const HttpRequest& req) const {
     return finish(r);
   }
 
-  const bool audited = inbox_route || episode_route || t == "/api/v1/deadlines";
+  const bool audited =
+      inbox_route || episode_route || t == "/api/v1/deadlines" || t == "/api/v1/deliveries";
   Handled h;
   try {
     h = [&]() -> Handled {
@@ -362,9 +377,12 @@ HttpResponse Api::handle(const HttpRequest& req) const {
         f.from = opt_time(*target, "from");
         f.to = opt_time(*target, "to");
         f.acked = opt_bool(*target, "acknowledged");
+        f.unit = opt(*target, "unit");
         const Page page = page_of(*target);
         auto items = model_.inbox(p.org, f, page);
         if (!items) return internal(items.error());
+        auto summary = model_.inbox_summary(p.org, f);
+        if (!summary) return internal(summary.error());
         Handled out;
         json list = json::array();
         std::set<std::string> eps;
@@ -377,6 +395,41 @@ HttpResponse Api::handle(const HttpRequest& req) const {
           eps.insert(it.notification.episode_id());
         }
         json body = page_json(page, items.value().size());
+        body["total"] = summary.value().total;
+        body["unacknowledged"] = summary.value().unacknowledged;
+        body["units"] = summary.value().units;
+        body["items"] = std::move(list);
+        out.response = json_response(200, body);
+        out.episode_ids.assign(eps.begin(), eps.end());
+        return out;
+      }
+
+      if (t == "/api/v1/deliveries") {
+        DeliveryFilter f;
+        if (auto st = opt(*target, "state")) {
+          static const std::set<std::string> kStates = {"delivered", "retrying", "dead_lettered",
+                                                        "disabled"};
+          if (!kStates.count(*st)) {
+            throw BadRequest{"state must be delivered, retrying, dead_lettered or disabled"};
+          }
+          f.state = *st;
+        }
+        const Page page = page_of(*target);
+        const OrgRef scope = p.role == Role::kOperator ? OrgRef{} : p.org;
+        auto rows = model_.deliveries(scope, f, page);
+        if (!rows) return internal(rows.error());
+        Handled out;
+        json list = json::array();
+        std::set<std::string> eps;
+        for (const auto& d : rows.value()) {
+          json item = delivery_json(d);
+          item["ref"] = base64url_encode(d.notification_id);
+          item["notificationId"] = d.notification_id;
+          item["organisation"] = {{"kind", v1::Organisation::Kind_Name(d.org.kind)}, {"id", d.org.id}};
+          list.push_back(std::move(item));
+          if (!d.episode_id.empty()) eps.insert(d.episode_id);
+        }
+        json body = page_json(page, rows.value().size());
         body["items"] = std::move(list);
         out.response = json_response(200, body);
         out.episode_ids.assign(eps.begin(), eps.end());
@@ -397,6 +450,12 @@ HttpResponse Api::handle(const HttpRequest& req) const {
           json body = {
               {"ref", id}, {"notification", proto_json(n)}, {"acknowledged", item.value()->acked}};
           if (item.value()->acked_at) body["acknowledgedAt"] = format_utc(*item.value()->acked_at);
+          // Its delivery to the caller's own systems (samordna deliver), when it has endpoints.
+          auto deliveries = model_.deliveries_of(p.org, n.notification_id());
+          if (!deliveries) return internal(deliveries.error());
+          json delivery = json::array();
+          for (const auto& d : deliveries.value()) delivery.push_back(delivery_json(d));
+          body["delivery"] = std::move(delivery);
           out.response = json_response(200, body);
           return out;
         }

@@ -94,6 +94,23 @@ std::string openapi_document() {
   inbox_params.push_back(param("to", "query", date_time(), "issued before"));
   inbox_params.push_back(param("acknowledged", "query", {{"type", "boolean"}},
                                "only acknowledged (true) or unacknowledged (false)"));
+  inbox_params.push_back(param("unit", "query", str(),
+                               "only notices to this recipient unit (kommunkod or the outpatient "
+                               "unit's id), one of the page's units"));
+  json inbox_page = paged("InboxItem");
+  inbox_page["required"].push_back("total");
+  inbox_page["required"].push_back("unacknowledged");
+  inbox_page["required"].push_back("units");
+  inbox_page["properties"]["total"] = {{"type", "integer"},
+                                       {"description", "notifications matching the filter"}};
+  inbox_page["properties"]["unacknowledged"] = {
+      {"type", "integer"},
+      {"description",
+       "the caller's acknowledgeable notices not yet acknowledged, whatever the filter"}};
+  inbox_page["properties"]["units"] = {
+      {"type", "array"},
+      {"items", str()},
+      {"description", "the recipient units of the caller's inbox, sorted: the unit filter's values"}};
 
   json deadline_params = page_params();
   deadline_params.push_back(param(
@@ -149,7 +166,7 @@ std::string openapi_document() {
                         "unacknowledged first, newest first"},
             {"tags", {"notifications"}},
             {"parameters", inbox_params},
-            {"responses", errors({{"200", ok("a page of the inbox", paged("InboxItem"))}}, true)}}}}},
+            {"responses", errors({{"200", ok("a page of the inbox", inbox_page)}}, true)}}}}},
         {"/api/v1/notifications/{ref}",
          {{"get",
            {{"summary", "one notification addressed to the caller"},
@@ -255,6 +272,24 @@ std::string openapi_document() {
                         "{seq}) after the hold time without any"},
                        {"content", {{"text/event-stream", {{"schema", str()}}}}}}}},
                     false)}}}}},
+        {"/api/v1/deliveries",
+         {{"get",
+           {{"summary",
+             "deliveries to recipient systems (samordna deliver), latest change first: the "
+             "caller's own endpoints, every endpoint for an operator; states and reasons only"},
+            {"tags", {"delivery"}},
+            {"parameters",
+             [&] {
+               json p = page_params();
+               p.push_back(param(
+                   "state", "query",
+                   {{"type", "string"},
+                    {"enum", {"delivered", "retrying", "dead_lettered", "disabled"}}},
+                   "only deliveries in this state"));
+               return p;
+             }()},
+            {"responses",
+             errors({{"200", ok("a page of deliveries", paged("DeliveryListItem"))}}, true)}}}}},
         {"/api/v1/audit",
          {{"get",
            {{"summary", "audit records (role auditor): who accessed which episodes, when; a region's auditor also sees every access to its episodes"},
@@ -299,7 +334,39 @@ std::string openapi_document() {
                {{"type", "object"},
                 {"description", "samordna.v1.Notification in protobuf's JSON mapping"}}},
               {"acknowledged", {{"type", "boolean"}}},
-              {"acknowledgedAt", date_time()}}}}},
+              {"acknowledgedAt", date_time()},
+              {"delivery",
+               {{"type", "array"},
+                {"items", ref("Delivery")},
+                {"description",
+                 "one notification only: its delivery to each of the caller's endpoints"}}}}}}},
+          {"Delivery",
+           {{"type", "object"},
+            {"required", {"endpoint", "state", "attempts", "lastStatus", "reason", "at"}},
+            {"properties",
+             {{"endpoint", str()},
+              {"state",
+               {{"type", "string"},
+                {"enum", {"delivered", "retrying", "dead_lettered", "disabled"}}}},
+              {"attempts", integer()},
+              {"lastStatus", {{"type", "integer"}, {"description", "last HTTP status; 0 none"}}},
+              {"code",
+               {{"type", "string"},
+                {"enum", {"rejected", "exhausted", "unprintable"}},
+                {"description", "dead_lettered only"}}},
+              {"reason", str()},
+              {"at", date_time()},
+              {"nextAttemptAt", date_time()}}}}},
+          {"DeliveryListItem",
+           {{"allOf",
+             {ref("Delivery"),
+              {{"type", "object"},
+               {"properties",
+                {{"ref", str()},
+                 {"notificationId", str()},
+                 {"organisation",
+                  {{"type", "object"},
+                   {"properties", {{"kind", str()}, {"id", str()}}}}}}}}}}}},
           {"Ack",
            {{"type", "object"},
             {"properties",

@@ -10,12 +10,14 @@
 
 #include "connectors/serve/audit.h"
 #include "rules/calendar.h"
+#include "samordna/v1/delivery.pb.h"
 
 namespace samordna::serve {
 namespace {
 
-// Bumped when the schema changes; an older file is refused (delete the data dir: it is rebuilt).
-constexpr const char* kSchemaVersion = "1";
+// Bumped when the schema changes; a file of another version is deleted and rebuilt from the topics.
+// 2: inbox.unit, the delivery table.
+constexpr const char* kSchemaVersion = "2";
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,11 +68,22 @@ CREATE TABLE IF NOT EXISTS notifications(
   notification_id TEXT PRIMARY KEY, episode_id TEXT NOT NULL, kind TEXT NOT NULL,
   issued_at INTEGER NOT NULL, body BLOB NOT NULL);
 -- The inbox: one row per (addressee, notification).
+-- unit: the notice's Recipient.unit ('' for notifications without a recipient).
 CREATE TABLE IF NOT EXISTS inbox(
   org_kind INTEGER NOT NULL, org_id TEXT NOT NULL, notification_id TEXT NOT NULL,
-  issued_at INTEGER NOT NULL, kind TEXT NOT NULL,
+  issued_at INTEGER NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL,
   PRIMARY KEY(org_kind, org_id, notification_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS inbox_time ON inbox(org_kind, org_id, issued_at);
+CREATE INDEX IF NOT EXISTS inbox_unit ON inbox(org_kind, org_id, unit, issued_at);
+-- The last DeliveryStatus per (notification, endpoint) of samordna.delivery.status.
+CREATE TABLE IF NOT EXISTS delivery(
+  notification_id TEXT NOT NULL, endpoint TEXT NOT NULL,
+  org_kind INTEGER NOT NULL, org_id TEXT NOT NULL, state TEXT NOT NULL,
+  attempts INTEGER NOT NULL, last_status INTEGER NOT NULL, code TEXT NOT NULL,
+  reason TEXT NOT NULL, at INTEGER NOT NULL, next_attempt INTEGER, episode_id TEXT NOT NULL,
+  PRIMARY KEY(notification_id, endpoint)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS delivery_org ON delivery(org_kind, org_id, at);
+CREATE INDEX IF NOT EXISTS delivery_state ON delivery(state, at);
 CREATE TABLE IF NOT EXISTS audit(
   partition INTEGER NOT NULL, offset INTEGER NOT NULL, at INTEGER NOT NULL,
   org_kind INTEGER NOT NULL, org_id TEXT NOT NULL, record TEXT NOT NULL,
@@ -185,6 +198,16 @@ Result<Db> open_db(const std::filesystem::path& file) {
   return db;
 }
 
+// The schema version an existing file records; nullopt for no file or no version yet.
+Result<std::optional<std::string>> stored_schema_version(const std::filesystem::path& file) {
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec)) return std::optional<std::string>{};
+  SAMORDNA_TRY(db, open_db(file));
+  Stmt s(db.get(), "SELECT value FROM meta WHERE key='schema'");
+  if (!s.ok() || s.step() != SQLITE_ROW) return std::optional<std::string>{};  // no meta yet
+  return std::optional<std::string>(s.text(0));
+}
+
 int64_t ts(const google::protobuf::Timestamp& t) { return t.seconds(); }
 
 std::string month_of(Instant t) {
@@ -236,6 +259,36 @@ bool is_notice(const v1::Notification& n) {
   }
 }
 
+const v1::Recipient* recipient_of(const v1::Notification& n) {
+  switch (n.kind_case()) {
+    case v1::Notification::kAdmissionNotice:
+      return &n.admission_notice().recipient();
+    case v1::Notification::kDischargeReadyNotice:
+      return &n.discharge_ready_notice().recipient();
+    case v1::Notification::kEstimatedDischargeUpdate:
+      return &n.estimated_discharge_update().recipient();
+    case v1::Notification::kAdmissionCancellation:
+      return &n.admission_cancellation().recipient();
+    default:
+      return nullptr;
+  }
+}
+
+std::string delivery_state_name(v1::DeliveryStatus::State state) {
+  switch (state) {
+    case v1::DeliveryStatus::DELIVERED:
+      return "delivered";
+    case v1::DeliveryStatus::RETRYING:
+      return "retrying";
+    case v1::DeliveryStatus::DEAD_LETTERED:
+      return "dead_lettered";
+    case v1::DeliveryStatus::DISABLED:
+      return "disabled";
+    default:
+      return "unknown";
+  }
+}
+
 struct ReadModel::Impl {
   TopicNames topics;
   Db writer;
@@ -243,6 +296,7 @@ struct ReadModel::Impl {
   mutable std::mutex write_mu;
   mutable std::mutex read_mu;
   std::atomic<uint64_t> undecodable{0};
+  std::string rebuilt_reason;
   // The writer's prepared statements, by SQL text: preparing one per row cost most of apply().
   std::map<std::string, sqlite3_stmt*, std::less<>> cache;
 
@@ -398,6 +452,8 @@ struct ReadModel::Impl {
   Result<void> put_notification(const v1::Notification& n, const std::string& bytes) {
     sqlite3* db = writer.get();
     const std::string kind = notification_kind(n);
+    const v1::Recipient* recipient = recipient_of(n);
+    const std::string unit = recipient ? recipient->unit() : std::string();
     {
       Stmt s = prepared(
           "INSERT OR REPLACE INTO notifications(notification_id,episode_id,kind,issued_at,body)"
@@ -412,20 +468,62 @@ struct ReadModel::Impl {
     }
     for (const auto& a : n.addressees()) {
       Stmt s = prepared(
-          "INSERT OR REPLACE INTO inbox(org_kind,org_id,notification_id,issued_at,kind) "
-          "VALUES(?1,?2,?3,?4,?5)");
+          "INSERT OR REPLACE INTO inbox(org_kind,org_id,notification_id,issued_at,kind,unit) "
+          "VALUES(?1,?2,?3,?4,?5,?6)");
       if (!s.ok()) return sql_error(db, "prepare inbox");
       s.bind(1, static_cast<int64_t>(a.kind()))
           .bind(2, a.id())
           .bind(3, n.notification_id())
           .bind(4, ts(n.issued_at()))
-          .bind(5, kind);
+          .bind(5, kind)
+          .bind(6, unit);
       SAMORDNA_TRYV(done(s, "insert inbox"));
     }
     return ok();
   }
 
   Result<void> put_audit(const Record& r);
+
+  // A DeliveryStatus replaces the last one of its (notification, endpoint); a tombstone (the key
+  // "<notification id>/<endpoint>", compaction's delete) removes it.
+  Result<void> put_delivery(const Record& r) {
+    sqlite3* db = writer.get();
+    if (!r.value) {
+      const auto slash = r.key.rfind('/');
+      if (slash == std::string::npos) return ok();
+      Stmt s = prepared("DELETE FROM delivery WHERE notification_id=?1 AND endpoint=?2");
+      if (!s.ok()) return sql_error(db, "prepare delivery delete");
+      s.bind(1, r.key.substr(0, slash)).bind(2, r.key.substr(slash + 1));
+      return done(s, "delete delivery");
+    }
+    v1::DeliveryStatus d;
+    if (!d.ParseFromString(*r.value) || d.notification_id().empty() || d.endpoint().empty()) {
+      ++undecodable;
+      return ok();
+    }
+    Stmt s = prepared(
+        "INSERT OR REPLACE INTO delivery(notification_id,endpoint,org_kind,org_id,state,attempts,"
+        "last_status,code,reason,at,next_attempt,episode_id) "
+        "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12)");
+    if (!s.ok()) return sql_error(db, "prepare delivery");
+    s.bind(1, d.notification_id())
+        .bind(2, d.endpoint())
+        .bind(3, static_cast<int64_t>(d.organisation().kind()))
+        .bind(4, d.organisation().id())
+        .bind(5, delivery_state_name(d.state()))
+        .bind(6, int64_t{d.attempts()})
+        .bind(7, int64_t{d.last_status()})
+        .bind(8, d.code())
+        .bind(9, d.reason())
+        .bind(10, d.at_unix())
+        .bind(12, d.episode_id());
+    if (d.state() == v1::DeliveryStatus::RETRYING && d.next_attempt_unix() > 0) {
+      s.bind(11, d.next_attempt_unix());
+    } else {
+      s.bind_null(11);
+    }
+    return done(s, "insert delivery");
+  }
 };
 
 }  // namespace samordna::serve
@@ -463,6 +561,7 @@ ReadModel::ReadModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ReadModel::~ReadModel() = default;
 
 const TopicNames& ReadModel::topics() const { return impl_->topics; }
+const std::string& ReadModel::rebuilt_reason() const { return impl_->rebuilt_reason; }
 uint64_t ReadModel::undecodable() const { return impl_->undecodable.load(); }
 
 Result<std::unique_ptr<ReadModel>> ReadModel::open(const std::filesystem::path& dir,
@@ -473,6 +572,18 @@ Result<std::unique_ptr<ReadModel>> ReadModel::open(const std::filesystem::path& 
   const auto file = dir / "readmodel.sqlite";
   auto impl = std::make_unique<Impl>();
   impl->topics = std::move(topics);
+  // A file of another schema version is a copy of the topics in an old layout: start afresh (its
+  // offsets go with it, so everything is read again), as for a lost data dir.
+  SAMORDNA_TRY(found, stored_schema_version(file));
+  if (found && *found != kSchemaVersion) {
+    for (const char* suffix : {"", "-wal", "-shm"}) {
+      std::filesystem::remove(file.string() + suffix, ec);
+      if (ec) return fail(Errc::kIo, "read model: cannot remove " + file.string() + suffix);
+    }
+    impl->rebuilt_reason = "read model: " + file.string() + " had schema version " + *found +
+                           ", this build has " + kSchemaVersion +
+                           ": rebuilt from the topics";
+  }
   SAMORDNA_TRY(writer, open_db(file));
   impl->writer = std::move(writer);
   SAMORDNA_TRYV(exec(impl->writer.get(), "BEGIN IMMEDIATE"));
@@ -482,10 +593,8 @@ Result<std::unique_ptr<ReadModel>> ReadModel::open(const std::filesystem::path& 
     if (!s.ok()) return sql_error(impl->writer.get(), "read schema version");
     if (s.step() == SQLITE_ROW) {
       if (s.text(0) != kSchemaVersion) {
-        return fail(Errc::kCorruption,
-                    "read model: " + file.string() + " has schema version " + s.text(0) +
-                        ", this build needs " + kSchemaVersion +
-                        ": delete the data dir, serve rebuilds it from the topics");
+        return fail(Errc::kCorruption, "read model: " + file.string() + " has schema version " +
+                                           s.text(0) + " after a rebuild");
       }
     } else {
       Stmt put(impl->writer.get(), "INSERT INTO meta(key,value) VALUES('schema',?1)");
@@ -547,6 +656,9 @@ Result<size_t> ReadModel::apply(const std::vector<Record>& batch) {
         } else {
           SAMORDNA_TRYV(impl_->put_notification(n, *r.value));
         }
+      } else if (!impl_->topics.delivery_status.empty() &&
+                 r.topic == impl_->topics.delivery_status) {
+        SAMORDNA_TRYV(impl_->put_delivery(r));
       } else if (r.topic == impl_->topics.audit) {
         if (!r.value) {
           ++impl_->undecodable;
@@ -606,6 +718,7 @@ Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFi
   if (f.kind) sql += " AND i.kind=?3";
   if (f.from) sql += " AND i.issued_at>=?4";
   if (f.to) sql += " AND i.issued_at<?5";
+  if (f.unit) sql += " AND i.unit=?8";
   if (f.acked) sql += *f.acked ? " AND acked_at IS NOT NULL" : " AND acked_at IS NULL";
   // Unacknowledged first, then newest first; the id breaks ties so pages never overlap.
   sql += " ORDER BY (acked_at IS NOT NULL), i.issued_at DESC, i.notification_id LIMIT ?6 OFFSET ?7";
@@ -617,6 +730,7 @@ Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFi
   if (f.from) s.bind(4, to_unix(*f.from));
   if (f.to) s.bind(5, to_unix(*f.to));
   s.bind(6, page.limit).bind(7, page.offset);
+  if (f.unit) s.bind(8, *f.unit);
   std::vector<InboxItem> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
@@ -629,6 +743,122 @@ Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFi
     out.push_back(std::move(item));
   }
   if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "inbox");
+  return out;
+}
+
+Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilter& f) const {
+  std::string total_sql =
+      std::string("SELECT COUNT(*) FROM inbox i WHERE i.org_kind=?1 AND i.org_id=?2");
+  if (f.kind) total_sql += " AND i.kind=?3";
+  if (f.from) total_sql += " AND i.issued_at>=?4";
+  if (f.to) total_sql += " AND i.issued_at<?5";
+  if (f.unit) total_sql += " AND i.unit=?6";
+  if (f.acked) total_sql += std::string(" AND ") + kAckedSql + (*f.acked ? " IS NOT NULL" : " IS NULL");
+  // The four acknowledgeable kinds (is_notice), by their stored names.
+  const std::string unacked_sql =
+      std::string(
+          "SELECT COUNT(*) FROM inbox i WHERE i.org_kind=?1 AND i.org_id=?2 AND i.kind IN "
+          "('admissionNotice','dischargeReadyNotice','estimatedDischargeUpdate',"
+          "'admissionCancellation') AND ") +
+      kAckedSql + " IS NULL";
+  InboxSummary out;
+  std::lock_guard lock(impl_->read_mu);
+  sqlite3* db = impl_->reader.get();
+  // One read transaction: the three answers describe the same moment.
+  SAMORDNA_TRYV(exec(db, "BEGIN"));
+  auto body = [&]() -> Result<void> {
+    {
+      Stmt s(db, total_sql);
+      if (!s.ok()) return sql_error(db, "prepare inbox total");
+      s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
+      if (f.kind) s.bind(3, *f.kind);
+      if (f.from) s.bind(4, to_unix(*f.from));
+      if (f.to) s.bind(5, to_unix(*f.to));
+      if (f.unit) s.bind(6, *f.unit);
+      if (s.step() != SQLITE_ROW) return sql_error(db, "inbox total");
+      out.total = s.i64(0);
+    }
+    {
+      Stmt s(db, unacked_sql);
+      if (!s.ok()) return sql_error(db, "prepare inbox unacknowledged");
+      s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
+      if (s.step() != SQLITE_ROW) return sql_error(db, "inbox unacknowledged");
+      out.unacknowledged = s.i64(0);
+    }
+    {
+      Stmt s(db,
+             "SELECT DISTINCT unit FROM inbox WHERE org_kind=?1 AND org_id=?2 AND unit<>'' "
+             "ORDER BY unit");
+      if (!s.ok()) return sql_error(db, "prepare inbox units");
+      s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
+      int rc;
+      while ((rc = s.step()) == SQLITE_ROW) out.units.push_back(s.text(0));
+      if (rc != SQLITE_DONE) return sql_error(db, "inbox units");
+    }
+    return ok();
+  };
+  auto result = body();
+  (void)exec(db, "COMMIT");
+  if (!result) return result.error();
+  return out;
+}
+
+namespace {
+DeliveryRow delivery_row(Stmt& s) {
+  DeliveryRow d;
+  d.notification_id = s.text(0);
+  d.endpoint = s.text(1);
+  d.org.kind = static_cast<v1::Organisation::Kind>(s.i64(2));
+  d.org.id = s.text(3);
+  d.state = s.text(4);
+  d.attempts = static_cast<int32_t>(s.i64(5));
+  d.last_status = static_cast<int32_t>(s.i64(6));
+  d.code = s.text(7);
+  d.reason = s.text(8);
+  d.at = from_unix(s.i64(9));
+  if (!s.is_null(10)) d.next_attempt = from_unix(s.i64(10));
+  d.episode_id = s.text(11);
+  return d;
+}
+constexpr const char* kDeliveryColumns =
+    "SELECT notification_id,endpoint,org_kind,org_id,state,attempts,last_status,code,reason,at,"
+    "next_attempt,episode_id FROM delivery ";
+}  // namespace
+
+Result<std::vector<DeliveryRow>> ReadModel::deliveries_of(const OrgRef& org,
+                                                          const std::string& id) const {
+  std::string sql = std::string(kDeliveryColumns) + "WHERE notification_id=?1";
+  if (!org.id.empty()) sql += " AND org_kind=?2 AND org_id=?3";
+  sql += " ORDER BY endpoint";
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), sql);
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare deliveries");
+  s.bind(1, id);
+  if (!org.id.empty()) s.bind(2, static_cast<int64_t>(org.kind)).bind(3, org.id);
+  std::vector<DeliveryRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(delivery_row(s));
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "deliveries");
+  return out;
+}
+
+Result<std::vector<DeliveryRow>> ReadModel::deliveries(const OrgRef& org,
+                                                       const DeliveryFilter& f,
+                                                       const Page& page) const {
+  std::string sql = std::string(kDeliveryColumns) + "WHERE 1=1";
+  if (!org.id.empty()) sql += " AND org_kind=?1 AND org_id=?2";
+  if (f.state) sql += " AND state=?3";
+  sql += " ORDER BY at DESC, notification_id, endpoint LIMIT ?4 OFFSET ?5";
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), sql);
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare deliveries");
+  if (!org.id.empty()) s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
+  if (f.state) s.bind(3, *f.state);
+  s.bind(4, page.limit).bind(5, page.offset);
+  std::vector<DeliveryRow> out;
+  int rc;
+  while ((rc = s.step()) == SQLITE_ROW) out.push_back(delivery_row(s));
+  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "deliveries");
   return out;
 }
 

@@ -36,6 +36,8 @@ struct TopicNames {
   std::string episodes = "samordna.episodes";
   std::string notifications = "samordna.notifications";
   std::string audit = "samordna.audit";
+  // `samordna deliver`'s outcomes (connectors/deliver/README.md); empty: not read.
+  std::string delivery_status = "samordna.delivery.status";
 };
 
 // One Kafka record as the consume loop hands it over. `value` unset = a tombstone.
@@ -65,6 +67,33 @@ struct InboxFilter {
   std::optional<std::string> kind;  // the Notification oneof name, e.g. "admissionNotice"
   std::optional<Instant> from, to;  // issued_at in [from, to)
   std::optional<bool> acked;        // acknowledged by the caller's organisation or not
+  std::optional<std::string> unit;  // the notice's recipient unit (Recipient.unit)
+};
+
+// What the inbox's header shows, for one organisation: counts over the whole inbox, not a page.
+struct InboxSummary {
+  int64_t total = 0;           // notifications matching the filter
+  int64_t unacknowledged = 0;  // acknowledgeable notices (is_notice) not yet acknowledged, any filter
+  std::vector<std::string> units;  // the recipient units of the inbox, sorted
+};
+
+// One notification's delivery to one endpoint of `samordna deliver`, as its last
+// samordna.v1.DeliveryStatus says: the states and reasons only, never contents.
+struct DeliveryRow {
+  std::string notification_id, endpoint;
+  OrgRef org;         // whose endpoint
+  std::string state;  // "delivered", "retrying", "dead_lettered", "disabled"
+  int32_t attempts = 0;
+  int32_t last_status = 0;  // the last HTTP status; 0: no answer
+  std::string code;         // dead_lettered: rejected | exhausted | unprintable
+  std::string reason;
+  Instant at{};
+  std::optional<Instant> next_attempt;  // retrying
+  std::string episode_id;
+};
+
+struct DeliveryFilter {
+  std::optional<std::string> state;  // DeliveryRow::state
 };
 
 struct InboxItem {
@@ -144,8 +173,8 @@ struct StatsFilter {
 
 class ReadModel {
  public:
-  // Opens (or creates) `dir`/readmodel.sqlite. A file of another schema version is refused with
-  // kCorruption and the advice to delete the data dir (it is rebuilt from the topics).
+  // Opens (or creates) `dir`/readmodel.sqlite. A file of another schema version (an upgrade) is
+  // deleted and built again from the topics, as a lost data dir is; rebuilt_reason() says so.
   static Result<std::unique_ptr<ReadModel>> open(const std::filesystem::path& dir,
                                                  TopicNames topics = {});
   ~ReadModel();
@@ -153,6 +182,8 @@ class ReadModel {
   ReadModel& operator=(const ReadModel&) = delete;
 
   const TopicNames& topics() const;
+  // Set when open() found a file of another schema version and started afresh.
+  const std::string& rebuilt_reason() const;
 
   // The next offset to consume per partition, as committed with the rows. A partition not in
   // the map has never been read: consume it from the beginning.
@@ -172,10 +203,19 @@ class ReadModel {
 
   Result<std::vector<InboxItem>> inbox(const OrgRef& org, const InboxFilter& filter,
                                        const Page& page) const;
+  Result<InboxSummary> inbox_summary(const OrgRef& org, const InboxFilter& filter) const;
   // The notification if `org` is among its addressees; nullopt when absent or not addressed to
   // it (the API cannot tell them apart, on purpose).
   Result<std::optional<InboxItem>> notification_for(const OrgRef& org,
                                                     const std::string& notification_id) const;
+
+  // The deliveries of one notification to `org`'s endpoints; every endpoint's for an empty org id
+  // (the operator).
+  Result<std::vector<DeliveryRow>> deliveries_of(const OrgRef& org,
+                                                 const std::string& notification_id) const;
+  // Deliveries to `org`'s endpoints (every endpoint's for an empty org id), latest change first.
+  Result<std::vector<DeliveryRow>> deliveries(const OrgRef& org, const DeliveryFilter& filter,
+                                              const Page& page) const;
 
   // Episodes `org` may see (episode_access), most recently updated first.
   Result<std::vector<v1::EpisodeView>> episodes(const OrgRef& org, const Page& page) const;
@@ -227,5 +267,7 @@ std::string notification_kind(const v1::Notification& n);
 // The notices a recipient acknowledges (kvittens): admission notice, discharge-ready notice,
 // estimated discharge update, admission cancellation.
 bool is_notice(const v1::Notification& n);
+// The notice's recipient (the four notices); nullptr for the other kinds.
+const v1::Recipient* recipient_of(const v1::Notification& n);
 
 }  // namespace samordna::serve

@@ -47,6 +47,7 @@ const std::vector<std::pair<std::string, std::string>> kRoutes = {
     {"GET", "/api/v1/statistics/missed-deadlines"},
     {"GET", "/api/v1/statistics/payment-liability"},
     {"GET", "/api/v1/audit"},
+    {"GET", "/api/v1/deliveries"},
 };
 
 http::Response to_http(serve::HttpResponse r) {
@@ -108,6 +109,7 @@ void add_serve_command(CLI::App& app, Commands& commands) {
     std::string tls_client_ca, tls_client_map;
     std::string address = "127.0.0.1", issuer = "samordna", audience = "samordna-api";
     std::string audit_topic = "samordna.audit";
+    std::string delivery_status_topic = "samordna.delivery.status";
     std::string web_dir;
     bool no_web = false;
     int port = 8080;
@@ -132,6 +134,9 @@ void add_serve_command(CLI::App& app, Commands& commands) {
   cmd->add_option("--auth-audience", o->audience,
                   "the aud every token must carry (default samordna-api)");
   cmd->add_option("--audit-topic", o->audit_topic, "the audit topic (default samordna.audit)");
+  cmd->add_option("--delivery-status-topic", o->delivery_status_topic,
+                  "samordna deliver's status topic, shown per notification (default "
+                  "samordna.delivery.status; empty: none)");
   cmd->add_option("--config", o->config_file, "service config file (Kafka settings, topics)");
   cmd->add_option("-X", o->properties, "librdkafka property k=v (repeatable)");
   cmd->add_option("--tls-cert", o->tls_cert, "PEM certificate chain: serve HTTPS");
@@ -214,19 +219,26 @@ void add_serve_command(CLI::App& app, Commands& commands) {
       return kExitUsage;
     }
     const serve::TopicNames topics{config.kafka.topics.episodes, config.kafka.topics.notifications,
-                                   o->audit_topic};
+                                   o->audit_topic, o->delivery_status_topic};
     auto model = serve::ReadModel::open(o->data_dir, topics);
     if (!model) {
       std::cerr << "samordna serve: " << model.error().message << '\n';
       return kExitFailure;
     }
+    if (!model.value()->rebuilt_reason().empty()) {
+      spdlog::warn("serve: {}", model.value()->rebuilt_reason());
+    }
     constexpr auto kAdminTimeout = std::chrono::seconds{15};
     if (config.kafka.create_topics) {
       auto ensured = kafka::ensure_topics(config.kafka, kAdminTimeout);
       if (ensured) {
-        ensured = kafka::create_topics(
-            config.kafka, {kafka::TopicSpec{o->audit_topic, config.kafka.partitions, false}},
-            kAdminTimeout);
+        std::vector<kafka::TopicSpec> own = {
+            kafka::TopicSpec{o->audit_topic, config.kafka.partitions, false}};
+        // deliver's status topic, compacted as deliver makes it, so serve may start first.
+        if (!o->delivery_status_topic.empty()) {
+          own.push_back(kafka::TopicSpec{o->delivery_status_topic, config.kafka.partitions, true});
+        }
+        ensured = kafka::create_topics(config.kafka, own, kAdminTimeout);
       }
       if (!ensured) {
         std::cerr << "samordna serve: " << ensured.error().message << '\n';

@@ -132,6 +132,20 @@ Result<std::unique_ptr<ReadModelFeed>> ReadModelFeed::start(const kafka::KafkaCo
   SAMORDNA_TRY(partitions,
                kafka::every_partition(config, {topics.episodes, topics.notifications, topics.audit},
                                       kafka::kFromBeginning, kTimeout, positions));
+  // deliver's statuses are optional: without a deployed deliver (and with topic creation off)
+  // the topic may not exist, and serve works without it.
+  if (!topics.delivery_status.empty()) {
+    auto statuses = kafka::every_partition(config, {topics.delivery_status},
+                                           kafka::kFromBeginning, kTimeout, positions);
+    if (statuses) {
+      partitions.insert(partitions.end(), statuses.value().begin(), statuses.value().end());
+    } else if (statuses.error().code == Errc::kNotFound) {
+      spdlog::warn("serve: no topic {}: no delivery statuses until a restart after it exists",
+                   topics.delivery_status);
+    } else {
+      return statuses.error();
+    }
+  }
   impl->partitions = partitions.size();
   // Every partition assigned, nothing committed to Kafka: the offsets live in SQLite with the rows.
   SAMORDNA_TRY(reader, kafka::Reader::assign(config, partitions, {{"group.id", "samordna-serve"}}));

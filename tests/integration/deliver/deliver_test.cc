@@ -33,6 +33,14 @@ using nlohmann::json;
 
 class DeliverIntegrationTest : public kafka_test::KafkaTest {};
 
+// RFC 4648 section 5 without padding: a notification's ref in serve's URLs.
+std::string base64url(const std::string& id) {
+  std::string b = deliver::base64_encode(id);
+  while (!b.empty() && b.back() == '=') b.pop_back();
+  for (char& c : b) c = c == '+' ? '-' : c == '/' ? '_' : c;
+  return b;
+}
+
 std::string secret_text(char fill) {
   return "whsec_" + deliver::base64_encode(std::string(32, fill));
 }
@@ -360,6 +368,72 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
       metrics.out.find("samordna_deliver_commit_to_delivery_seconds_bucket{endpoint=\"gone\""),
       std::string::npos);
   EXPECT_EQ(metrics.out.find("Tolvan"), std::string::npos);
+
+  // serve shows each notification's delivery to the caller's own systems (issue: delivery status
+  // in the API): the rejected notice as dead-lettered to municipality 0182, from the status topic
+  // this run wrote, and nothing of it to another municipality.
+  {
+    kafka::KafkaConfig serve_config = unique_kafka_config(2, /*create=*/true);
+    serve_config.topics.notifications = notifications;
+    const auto serve_yaml = kafka_test::write_config(d / "serve.yaml", serve_config, d / "state");
+    ASSERT_EQ(kafka_test::run_command({"/usr/bin/openssl", "ecparam", "-name", "prime256v1",
+                                       "-genkey", "-noout", "-out", (d / "jwt.pem").string()})
+                  .exit_code,
+              0);
+    ASSERT_EQ(kafka_test::run_command({"/usr/bin/openssl", "ec", "-in", (d / "jwt.pem").string(),
+                                       "-pubout", "-out", (d / "jwt.pub.pem").string()})
+                  .exit_code,
+              0);
+    auto serve = Process::start(
+        {kafka_test::samordna_binary(), "serve", "--config", serve_yaml.string(), "--data-dir",
+         (d / "serve").string(), "--http-port", "0", "--auth-public-key",
+         (d / "jwt.pub.pem").string(), "--audit-topic", unique_topic("audit"),
+         "--delivery-status-topic", status_topic, "--no-web", "-v"});
+    std::string url;
+    ASSERT_TRUE(kafka_test::wait_until(
+        [&] {
+          const auto err = serve.err();
+          const auto at = err.find("listening on ");
+          if (at == std::string::npos) return false;
+          url = "http://" + err.substr(at + 13, err.find(' ', at + 13) - (at + 13));
+          return true;
+        },
+        60s))
+        << serve.err();
+    auto token = [&](const std::string& org) {
+      auto t = kafka_test::run_command({kafka_test::samordna_binary(), "token", "--signing-key",
+                                        (d / "jwt.pem").string(), "--org", org, "--role",
+                                        "caseworker", "--ttl", "600"});
+      EXPECT_EQ(t.exit_code, 0) << t.describe();
+      return t.out.substr(0, t.out.find_last_not_of("\n") + 1);
+    };
+    auto get = [&](const std::string& path, const std::string& tok) {
+      return kafka_test::run_command({"/usr/bin/curl", "-s", "-H", "Authorization: Bearer " + tok,
+                                      url + path});
+    };
+    ASSERT_TRUE(kafka_test::wait_until(
+        [&] {
+          return kafka_test::run_command({"/usr/bin/curl", "-s", "-o", "/dev/null", "-w",
+                                          "%{http_code}", url + "/readyz"})
+                     .out == "200";
+        },
+        60s));
+    const std::string ref = base64url(rejected_ids.front());
+    const auto mine = json::parse(get("/api/v1/notifications/" + ref, token("MUNICIPALITY:0182")).out);
+    ASSERT_EQ(mine["delivery"].size(), 1u) << mine.dump();
+    EXPECT_EQ(mine["delivery"][0]["endpoint"], "reject");
+    EXPECT_EQ(mine["delivery"][0]["state"], "dead_lettered");
+    EXPECT_EQ(mine["delivery"][0]["code"], "rejected");
+    EXPECT_EQ(mine["delivery"][0]["lastStatus"], 400);
+    const auto dead =
+        json::parse(get("/api/v1/deliveries?state=dead_lettered", token("MUNICIPALITY:0182")).out);
+    EXPECT_EQ(dead["items"].size(), rejected_ids.size()) << dead.dump();
+    const auto others =
+        json::parse(get("/api/v1/deliveries?state=dead_lettered", token("MUNICIPALITY:0180")).out);
+    EXPECT_TRUE(others["items"].empty()) << others.dump();
+    serve.signal(SIGTERM);
+    EXPECT_EQ(serve.wait(30s).exit_code, 0);
+  }
 
   deliver.signal(SIGTERM);
   const auto end = deliver.wait(30s);

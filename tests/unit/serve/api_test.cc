@@ -13,6 +13,7 @@
 
 #include "connectors/serve/base64url.h"
 #include "connectors/serve/client_certs.h"
+#include "samordna/v1/delivery.pb.h"
 #include "tests/unit/serve/serve_fixture.h"
 
 namespace samordna::serve {
@@ -38,12 +39,13 @@ bool may_use(const std::string& route, Role role, K::Kind kind) {
   }
   if (route == "/api/v1/audit") return role == Role::kAuditor;
   if (route == "/metrics") return role == Role::kOperator;
+  if (route == "/api/v1/deliveries") return cases || role == Role::kOperator;
   return false;
 }
 
 bool audited(const std::string& route) {
   return route.rfind("/api/v1/notifications", 0) == 0 || route.rfind("/api/v1/episodes", 0) == 0 ||
-         route == "/api/v1/deadlines";
+         route == "/api/v1/deadlines" || route == "/api/v1/deliveries";
 }
 
 class ServeApi : public ::testing::Test {
@@ -167,6 +169,7 @@ std::vector<Call> calls_for(K::Kind kind) {
        false},
       {"/api/v1/audit", "GET", "/api/v1/audit", "", false},
       {"/metrics", "GET", "/metrics", "", false},
+      {"/api/v1/deliveries", "GET", "/api/v1/deliveries", "", false},
   };
 }
 
@@ -232,7 +235,7 @@ TEST_F(ServeApi, AccessMatrixEveryRouteRoleAndOrganisationKind) {
       }
     }
   }
-  EXPECT_EQ(cells, 4 * 4 * 2 * 12);
+  EXPECT_EQ(cells, 4 * 4 * 2 * 13);
 }
 
 TEST_F(ServeApi, NoTokenBadTokenAndUnknownRoutes) {
@@ -387,6 +390,14 @@ TEST_F(ServeApi, InboxPagingFiltersAndStatisticsCsv) {
   EXPECT_EQ(inbox["items"][0]["acknowledged"], false);  // unacknowledged first
   EXPECT_EQ(call("GET", "/api/v1/notifications?limit=0", tok).status, 400);
   EXPECT_EQ(call("GET", "/api/v1/notifications?from=yesterday", tok).status, 400);
+  EXPECT_EQ(inbox["total"], 2);
+  EXPECT_EQ(inbox["unacknowledged"], 0);  // its one notice is acknowledged; the rest is not one
+  EXPECT_EQ(inbox["units"], json::array({kWorldA.municipality}));
+  auto unit = json::parse(
+      call("GET", "/api/v1/notifications?unit=" + kWorldA.municipality, tok).body);
+  ASSERT_EQ(unit["items"].size(), 1u);
+  EXPECT_EQ(unit["total"], 1);
+  EXPECT_EQ(unit["items"][0]["notification"]["notificationId"], "ep-a/e/adm/MUNICIPALITY");
   auto acked = json::parse(call("GET", "/api/v1/notifications?acknowledged=true", tok).body);
   ASSERT_EQ(acked["items"].size(), 1u);
   EXPECT_EQ(acked["items"][0]["notification"]["notificationId"], "ep-a/e/adm/MUNICIPALITY");
@@ -414,6 +425,57 @@ TEST_F(ServeApi, InboxPagingFiltersAndStatisticsCsv) {
   ASSERT_EQ(deadlines["items"].size(), 1u);
   EXPECT_EQ(deadlines["items"][0]["kind"], "SIP_INVITATION");
   EXPECT_EQ(call("GET", "/api/v1/deadlines?state=bogus", tok).status, 400);
+}
+
+// A notification's delivery to the caller's own systems, and the deliveries route: an
+// organisation sees its own endpoints, the operator every endpoint, another organisation nothing.
+TEST_F(ServeApi, DeliveryStatusPerNotificationAndTheDeliveriesRoute) {
+  const OrgRef mun = org(K::MUNICIPALITY, kWorldA);
+  const std::string nid = notification(kWorldA, K::MUNICIPALITY).notification_id();
+  auto status = [&](const std::string& endpoint, v1::DeliveryStatus::State state,
+                    const std::string& code) {
+    v1::DeliveryStatus d;
+    d.set_notification_id(nid);
+    d.set_endpoint(endpoint);
+    d.mutable_organisation()->set_kind(mun.kind);
+    d.mutable_organisation()->set_id(mun.id);
+    d.set_state(state);
+    d.set_attempts(14);
+    d.set_last_status(503);
+    d.set_code(code);
+    d.set_reason("HTTP 503");
+    d.set_at_unix(to_unix(at("2025-03-06T10:00:00Z")));
+    d.set_episode_id(kWorldA.episode);
+    return Record{model_->topics().delivery_status, 0, endpoint == "case" ? 0 : 1,
+                  nid + "/" + endpoint, d.SerializeAsString()};
+  };
+  ASSERT_TRUE(model_->apply({status("case", v1::DeliveryStatus::DEAD_LETTERED, "exhausted"),
+                             status("fhir", v1::DeliveryStatus::DELIVERED, "")}));
+  const auto tok = token(Role::kCaseworker, mun);
+  auto one = json::parse(call("GET", "/api/v1/notifications/" + base64url_encode(nid), tok).body);
+  ASSERT_EQ(one["delivery"].size(), 2u);
+  EXPECT_EQ(one["delivery"][0]["endpoint"], "case");
+  EXPECT_EQ(one["delivery"][0]["state"], "dead_lettered");
+  EXPECT_EQ(one["delivery"][0]["code"], "exhausted");
+  EXPECT_EQ(one["delivery"][0]["attempts"], 14);
+  EXPECT_EQ(one["delivery"][0]["at"], "2025-03-06T10:00:00Z");
+  EXPECT_EQ(one["delivery"][1]["state"], "delivered");
+  auto dead = json::parse(call("GET", "/api/v1/deliveries?state=dead_lettered", tok).body);
+  ASSERT_EQ(dead["items"].size(), 1u);
+  EXPECT_EQ(dead["items"][0]["notificationId"], nid);
+  EXPECT_EQ(dead["items"][0]["ref"], base64url_encode(nid));
+  EXPECT_EQ(audit_.back()["episodeIds"], json::array({kWorldA.episode}));
+  const auto op = token(Role::kOperator, org(K::REGION, kWorldB));
+  EXPECT_EQ(json::parse(call("GET", "/api/v1/deliveries", op).body)["items"].size(), 2u);
+  const auto other = token(Role::kCaseworker, org(K::MUNICIPALITY, kWorldB));
+  EXPECT_TRUE(json::parse(call("GET", "/api/v1/deliveries", other).body)["items"].empty());
+  EXPECT_EQ(call("GET", "/api/v1/deliveries?state=lost", tok).status, 400);
+  // The outpatient unit's notice has no delivery: an empty list, not an absent field.
+  const auto vc = token(Role::kCaseworker, org(K::OUTPATIENT_UNIT, kWorldA));
+  const std::string vc_ref =
+      base64url_encode(notification(kWorldA, K::OUTPATIENT_UNIT).notification_id());
+  EXPECT_EQ(json::parse(call("GET", "/api/v1/notifications/" + vc_ref, vc).body)["delivery"],
+            json::array());
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 #include "connectors/serve/read_model.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <map>
 
+#include "samordna/v1/delivery.pb.h"
 #include "tests/unit/serve/serve_fixture.h"
 
 namespace samordna::serve {
@@ -101,6 +103,110 @@ TEST_F(ServeReadModel, InboxIsPerAddresseeUnacknowledgedFirstAndFilters) {
   EXPECT_FALSE(model_->notification_for(org(K::MUNICIPALITY, kWorldB), "ep-a/e/adm/MUNICIPALITY")
                    .value()
                    .has_value());
+}
+
+TEST_F(ServeReadModel, InboxSummaryCountsTheWholeInboxAndFiltersByRecipientUnit) {
+  ASSERT_TRUE(model_->apply(world_records(model_->topics())));
+  const OrgRef mun = org(K::MUNICIPALITY, kWorldA);
+  // Its admission notice (acknowledged) and the payment liability (not a notice).
+  auto all = model_->inbox_summary(mun, {}).value();
+  EXPECT_EQ(all.total, 2);
+  EXPECT_EQ(all.unacknowledged, 0);
+  EXPECT_EQ(all.units, std::vector<std::string>{kWorldA.municipality});
+  InboxFilter unit;
+  unit.unit = kWorldA.municipality;
+  EXPECT_EQ(model_->inbox(mun, unit, {}).value().size(), 1u);
+  EXPECT_EQ(model_->inbox_summary(mun, unit).value().total, 1);
+  unit.unit = kWorldB.municipality;  // another municipality's code: nothing of this inbox
+  EXPECT_TRUE(model_->inbox(mun, unit, {}).value().empty());
+  EXPECT_EQ(model_->inbox_summary(mun, unit).value().total, 0);
+  InboxFilter acked;
+  acked.acked = true;
+  EXPECT_EQ(model_->inbox_summary(mun, acked).value().total, 1);
+  // The outpatient unit's notice is not acknowledged: counted, whatever the filter.
+  const OrgRef vc = org(K::OUTPATIENT_UNIT, kWorldA);
+  InboxFilter kind;
+  kind.kind = "paymentLiability";
+  auto out = model_->inbox_summary(vc, kind).value();
+  EXPECT_EQ(out.total, 0);
+  EXPECT_EQ(out.unacknowledged, 1);
+  EXPECT_EQ(out.units, std::vector<std::string>{kWorldA.outpatient});
+}
+
+// samordna.delivery.status: the last status per (notification, endpoint), a tombstone removes it,
+// and an organisation sees only its own endpoints' deliveries.
+TEST_F(ServeReadModel, DeliveryStatusKeepsTheLastPerEndpointAndScopesByOrganisation) {
+  const auto& topic = model_->topics().delivery_status;
+  auto status = [&](const std::string& endpoint, const OrgRef& who,
+                    v1::DeliveryStatus::State state, int attempts, int64_t at_unix) {
+    v1::DeliveryStatus d;
+    d.set_notification_id("ep-a/e/adm/MUNICIPALITY");
+    d.set_endpoint(endpoint);
+    d.mutable_organisation()->set_kind(who.kind);
+    d.mutable_organisation()->set_id(who.id);
+    d.set_state(state);
+    d.set_attempts(attempts);
+    d.set_last_status(state == v1::DeliveryStatus::DELIVERED ? 200 : 503);
+    d.set_reason(state == v1::DeliveryStatus::DELIVERED ? "HTTP 200" : "HTTP 503");
+    d.set_at_unix(at_unix);
+    if (state == v1::DeliveryStatus::RETRYING) d.set_next_attempt_unix(at_unix + 30);
+    d.set_episode_id("ep-a");
+    return d.SerializeAsString();
+  };
+  const OrgRef mun = org(K::MUNICIPALITY, kWorldA);
+  const OrgRef other = org(K::MUNICIPALITY, kWorldB);
+  const std::string key = "ep-a/e/adm/MUNICIPALITY/";
+  ASSERT_TRUE(model_->apply({
+      Record{topic, 0, 0, key + "case", status("case", mun, v1::DeliveryStatus::RETRYING, 1, 100)},
+      Record{topic, 0, 1, key + "fhir", status("fhir", other, v1::DeliveryStatus::RETRYING, 2, 90)},
+      Record{topic, 0, 2, key + "case", status("case", mun, v1::DeliveryStatus::RETRYING, 2, 130)},
+  }));
+  auto mine = model_->deliveries_of(mun, "ep-a/e/adm/MUNICIPALITY").value();
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].endpoint, "case");
+  EXPECT_EQ(mine[0].state, "retrying");
+  EXPECT_EQ(mine[0].attempts, 2);
+  ASSERT_TRUE(mine[0].next_attempt.has_value());
+  EXPECT_EQ(to_unix(*mine[0].next_attempt), 160);
+  EXPECT_EQ(mine[0].episode_id, "ep-a");
+  // The operator (no organisation): every endpoint, latest change first.
+  auto every = model_->deliveries({}, {}, {}).value();
+  ASSERT_EQ(every.size(), 2u);
+  EXPECT_EQ(every[0].endpoint, "case");
+  DeliveryFilter retrying;
+  retrying.state = "retrying";
+  EXPECT_EQ(model_->deliveries(other, retrying, {}).value().size(), 1u);
+  ASSERT_TRUE(model_->apply(
+      {Record{topic, 0, 3, key + "case", status("case", mun, v1::DeliveryStatus::DELIVERED, 3, 200)},
+       Record{topic, 0, 4, key + "fhir", std::nullopt}}));
+  mine = model_->deliveries_of(mun, "ep-a/e/adm/MUNICIPALITY").value();
+  ASSERT_EQ(mine.size(), 1u);
+  EXPECT_EQ(mine[0].state, "delivered");
+  EXPECT_FALSE(mine[0].next_attempt.has_value());
+  EXPECT_TRUE(model_->deliveries_of(other, "ep-a/e/adm/MUNICIPALITY").value().empty());
+  EXPECT_EQ(model_->positions().value().at({topic, 0}), 5);
+}
+
+// An upgrade's new schema: the old file is deleted and rebuilt from the topics (offsets too),
+// never refused or half-migrated.
+TEST_F(ServeReadModel, AFileOfAnotherSchemaVersionIsRebuiltFromTheTopics) {
+  ASSERT_TRUE(model_->apply(world_records(model_->topics())));
+  model_.reset();
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir_ / "readmodel.sqlite").c_str(), &db), SQLITE_OK);
+    ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value='0' WHERE key='schema'", nullptr, nullptr,
+                           nullptr),
+              SQLITE_OK);
+    sqlite3_close(db);
+  }
+  model_ = ReadModel::open(dir_).value();
+  EXPECT_NE(model_->rebuilt_reason().find("schema version 0"), std::string::npos)
+      << model_->rebuilt_reason();
+  EXPECT_TRUE(model_->positions().value().empty());
+  EXPECT_TRUE(model_->inbox(org(K::MUNICIPALITY, kWorldA), {}, {}).value().empty());
+  model_ = ReadModel::open(dir_).value();  // the same version now: kept
+  EXPECT_TRUE(model_->rebuilt_reason().empty());
 }
 
 TEST_F(ServeReadModel, DeadlinesByStateAndStatisticsPerMunicipalityAndMonth) {

@@ -150,6 +150,9 @@ inline v1::Notification notification(const World& w, v1::Organisation::Kind k) {
     case v1::Organisation::OUTPATIENT_UNIT:
       n.set_notification_id(w.episode + "/e/adm/" + v1::Organisation::Kind_Name(k));
       n.mutable_admission_notice()->mutable_patient()->set_personal_id(w.personal_id);
+      n.mutable_admission_notice()->mutable_recipient()->set_service(
+          k == v1::Organisation::MUNICIPALITY ? v1::SOCIAL_SERVICES : v1::OUTPATIENT_CARE);
+      n.mutable_admission_notice()->mutable_recipient()->set_unit(org(k, w).id);
       *n.add_addressees() = proto_org(org(k, w));
       break;
     case v1::Organisation::WARD:

@@ -151,7 +151,7 @@ std::vector<v1::OutboxEntry> route(const deliver::DeliverConfig& config, const v
 struct DeliverArgs {
   std::string config, bootstrap, data_dir = "samordna-deliver";
   int metrics_port = 0;
-  std::string metrics_address = "0.0.0.0";
+  std::string metrics_address = "127.0.0.1";
   std::vector<std::string> properties;
   int verbosity = 0;
   // Tests and the bench: exit once every partition is read to its end and the outbox is empty.
@@ -423,7 +423,7 @@ void add_deliver_command(CLI::App& app, Commands& commands) {
   cmd->add_option("--data-dir", a->data_dir, "the outbox's directory (default samordna-deliver)");
   cmd->add_option("--metrics-port", a->metrics_port, "serve /metrics on this port (0: none)")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--metrics-address", a->metrics_address, "metrics address (default 0.0.0.0)");
+  cmd->add_option("--metrics-address", a->metrics_address, "metrics address (default 127.0.0.1; 0.0.0.0 for every interface)");
   cmd->add_option("-X", a->properties, "librdkafka property k=v (repeatable)");
   cmd->add_flag("-v", a->verbosity, "log progress (-vv: debug)");
   cmd->add_option("--start-at", a->start_at,

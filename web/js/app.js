@@ -4,7 +4,7 @@
 
 import { api, setToken, token } from './api.js';
 import { h, replace } from './dom.js';
-import { ORG_KIND, ROLE, KIND } from './format.js';
+import { ORG_KIND, ROLE, KIND, fmt } from './format.js';
 import { renderLogin } from './login.js';
 import { renderInbox } from './inbox.js';
 import { renderWorklist } from './worklist.js';
@@ -35,21 +35,20 @@ function orgLabel(org) {
   return `${ORG_KIND[org.kind] || org.kind} ${org.id}`;
 }
 
+// The header's count of unacknowledged notices: the API counts them (`unacknowledged`, whatever
+// the filter), so one item is enough to ask for. The inbox sets it from each of its pages too.
+export function setUnacked(n) {
+  document.getElementById('unacked-count').textContent = Number.isInteger(n) ? fmt.num(n) : '?';
+}
+
 export async function refreshUnacked() {
   if (!state.session || !state.views.includes('inkorg')) return;
   try {
-    const { data } = await api.inbox({ acknowledged: 'false', limit: 500 });
-    const n = data.items.filter((it) => it.notification && isNotice(it.notification)).length;
-    document.getElementById('unacked-count').textContent =
-      data.nextOffset !== undefined ? `${n}+` : String(n);
+    const { data } = await api.inbox({ acknowledged: 'false', limit: 1 });
+    setUnacked(data.unacknowledged);
   } catch {
-    document.getElementById('unacked-count').textContent = '?';
+    setUnacked(null);
   }
-}
-
-function isNotice(n) {
-  return ['admissionNotice', 'dischargeReadyNotice', 'estimatedDischargeUpdate',
-    'admissionCancellation'].some((k) => n[k] !== undefined);
 }
 
 function renderTabs() {
@@ -106,7 +105,7 @@ async function route() {
   state.current = view;
   renderTabs();
   document.title = `${VIEWS[view].title} – samordna`;
-  state.refresh = await VIEWS[view].render(main, { session: state.session, alertUser, refreshUnacked });
+  state.refresh = await VIEWS[view].render(main, { session: state.session, alertUser, refreshUnacked, setUnacked });
   main.focus({ preventScroll: true });
 }
 

@@ -2,18 +2,21 @@
 // ward), unacknowledged first and newest first as the API orders them; kvittera one or several.
 // A kvittens goes POST .../ack -> Kafka -> the engine -> the episode's view -> the read model,
 // and shows as acknowledged only once it has come back that way.
+// The API filters and pages (a large municipality has tens of thousands of notices): the page
+// holds one page of the answer and the counts the API gives with it, never the whole inbox.
 
-import { api, all } from './api.js';
+import { api } from './api.js';
 import { h, replace, table } from './dom.js';
-import { fmt, localDate, KIND, NOTICE_KINDS, SERVICE, DEADLINE, HELD_REASON, missingText } from './format.js';
+import { fmt, dayStart, KIND, NOTICE_KINDS, SERVICE, DEADLINE, HELD_REASON, missingText } from './format.js';
 
+const PAGE = 50;
 const pending = new Map(); // ref -> started (ms): acknowledged, not yet back from the engine
 
-function body(n) {
-  return n[Object.keys(KIND).find((k) => n[k] !== undefined)] || {};
-}
 function kindOf(n) {
   return Object.keys(KIND).find((k) => n[k] !== undefined) || '';
+}
+function body(n) {
+  return n[kindOf(n)] || {};
 }
 function recipientLabel(r) {
   if (!r) return '–';
@@ -42,11 +45,26 @@ function details(n) {
   return h('dl', { class: 'details' }, rows);
 }
 
-export async function renderInbox(main, { alertUser, refreshUnacked }) {
+// The API's query for the form's filters. Dates are Swedish calendar days: "from D to E" is the
+// instants from D's first moment up to, not including, the day after E (`to` is exclusive).
+function query(f, offset) {
+  return {
+    kind: f.kind,
+    unit: f.unit,
+    acknowledged: f.acked,
+    from: f.from ? dayStart(f.from) : '',
+    to: f.to ? dayStart(f.to, 1) : '',
+    limit: PAGE,
+    offset,
+  };
+}
+
+export async function renderInbox(main, { alertUser, refreshUnacked, setUnacked }) {
   const filters = { kind: '', unit: '', from: '', to: '', acked: 'false' };
   const count = h('p', { class: 'count', id: 'inbox-count', 'aria-live': 'polite' });
-  const list = h('div', { class: 'table-wrap' });
-  const selectAll = h('input', { type: 'checkbox', id: 'select-all', 'aria-label': 'Markera alla okvitterade' });
+  // aria-busy while a page is on its way (assistive technology waits; so does the browser test).
+  const list = h('div', { class: 'table-wrap', id: 'inbox-list', 'aria-busy': 'true' });
+  const selectAll = h('input', { type: 'checkbox', id: 'select-all', 'aria-label': 'Markera alla okvitterade på sidan' });
   const ackSelected = h('button', { type: 'button', id: 'ack-selected', disabled: true }, 'Kvittera markerade');
   const kindSel = h('select', { id: 'f-kind' }, h('option', { value: '' }, 'Alla typer'),
     Object.entries(KIND).map(([k, v]) => h('option', { value: k }, v)));
@@ -56,7 +74,15 @@ export async function renderInbox(main, { alertUser, refreshUnacked }) {
     h('option', { value: '' }, 'Alla'));
   const from = h('input', { type: 'date', id: 'f-from' });
   const to = h('input', { type: 'date', id: 'f-to' });
+  const prev = h('button', { type: 'button', class: 'secondary small', id: 'page-prev', disabled: true }, 'Föregående sida');
+  const next = h('button', { type: 'button', class: 'secondary small', id: 'page-next', disabled: true }, 'Nästa sida');
+  const where = h('span', { id: 'page-label' });
+  const pager = h('nav', { class: 'pager', 'aria-label': 'Sidor i inkorgen' }, prev, where, next);
   let items = [];
+  let offset = 0;
+  let total = 0;
+  let nextOffset;
+  let unacked = 0;
   const selected = new Set();
 
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter för inkorgen' },
@@ -67,9 +93,12 @@ export async function renderInbox(main, { alertUser, refreshUnacked }) {
     h('div', {}, h('label', { for: 'f-to' }, 'Till och med'), to));
   form.addEventListener('change', () => {
     Object.assign(filters, { kind: kindSel.value, unit: unitSel.value, from: from.value, to: to.value, acked: ackSel.value });
-    draw();
+    offset = 0;
+    load();
   });
   form.addEventListener('submit', (e) => e.preventDefault());
+  prev.addEventListener('click', () => { offset = Math.max(0, offset - PAGE); load(); });
+  next.addEventListener('click', () => { if (nextOffset !== undefined) { offset = nextOffset; load(); } });
 
   async function ack(refs) {
     ackSelected.disabled = true;
@@ -109,34 +138,27 @@ export async function renderInbox(main, { alertUser, refreshUnacked }) {
     watching = false;
   }
 
-  function visible() {
-    return items.filter((it) => {
-      const n = it.notification;
-      const k = kindOf(n);
-      const b = body(n);
-      if (filters.acked === 'false' && it.acknowledged) return false;
-      if (filters.acked === 'true' && !it.acknowledged) return false;
-      if (filters.kind && k !== filters.kind) return false;
-      if (filters.unit && recipientLabel(b.recipient) !== filters.unit) return false;
-      const d = localDate(n.issuedAt);
-      if (filters.from && d < filters.from) return false;
-      if (filters.to && d > filters.to) return false;
-      return true;
-    });
-  }
+  const ackable = (it) => NOTICE_KINDS.includes(kindOf(it.notification)) && !it.acknowledged && !pending.has(it.ref);
 
   function draw() {
-    const rows = visible();
-    const unacked = items.filter((it) => !it.acknowledged && NOTICE_KINDS.includes(kindOf(it.notification))).length;
-    count.textContent = `${rows.length} visas · ${unacked} okvitterade meddelanden totalt`;
+    const first = items.length ? offset + 1 : 0;
+    count.textContent = `${fmt.num(first)}–${fmt.num(offset + items.length)} av ${fmt.num(total)} visas · `
+      + `${fmt.num(unacked)} okvitterade meddelanden totalt`;
+    where.textContent = total > PAGE
+      ? `Sida ${fmt.num(Math.floor(offset / PAGE) + 1)} av ${fmt.num(Math.ceil(total / PAGE))}` : '';
+    prev.disabled = offset === 0;
+    next.disabled = nextOffset === undefined || offset + items.length >= total;
+    pager.hidden = total <= PAGE && offset === 0;
     ackSelected.disabled = selected.size === 0;
     ackSelected.textContent = selected.size ? `Kvittera markerade (${selected.size})` : 'Kvittera markerade';
+    const candidates = items.filter(ackable);
+    selectAll.checked = candidates.length > 0 && candidates.every((it) => selected.has(it.ref));
     const trs = [];
-    for (const it of rows) {
+    for (const it of items) {
       const n = it.notification;
       const k = kindOf(n);
       const b = body(n);
-      const canAck = NOTICE_KINDS.includes(k) && !it.acknowledged && !pending.has(it.ref);
+      const canAck = ackable(it);
       const box = h('input', {
         type: 'checkbox', 'aria-label': `Markera ${KIND[k] || k} ${fmt.time(n.issuedAt)}`,
         disabled: !canAck, checked: selected.has(it.ref),
@@ -175,35 +197,55 @@ export async function renderInbox(main, { alertUser, refreshUnacked }) {
       [selectAll, 'Typ', 'Patient', 'Mottagare', 'Skickat', 'Status', 'Åtgärd'], trs, { id: 'inbox-table' }));
   }
 
+  // "Markera alla" means this page's unacknowledged notices: the ones the user can see.
   selectAll.addEventListener('change', () => {
-    for (const it of visible()) {
-      if (NOTICE_KINDS.includes(kindOf(it.notification)) && !it.acknowledged && !pending.has(it.ref)) {
-        if (selectAll.checked) selected.add(it.ref); else selected.delete(it.ref);
-      }
+    for (const it of items.filter(ackable)) {
+      if (selectAll.checked) selected.add(it.ref); else selected.delete(it.ref);
     }
     draw();
   });
   ackSelected.addEventListener('click', () => ack([...selected]));
 
+  // Answers can cross (a filter changed twice quickly): only the latest request's is drawn.
+  let seq = 0;
   async function load() {
+    const mine = ++seq;
+    list.setAttribute('aria-busy', 'true');
+    let data;
     try {
-      items = await all(api.inbox, {});
+      ({ data } = await api.inbox(query(filters, offset)));
     } catch (e) {
+      if (mine !== seq) return;
       replace(list, h('p', { class: 'error', role: 'alert' }, `Inkorgen kunde inte hämtas (${e.message}).`));
+      list.setAttribute('aria-busy', 'false');
       return;
     }
+    if (mine !== seq) return;
+    // Acknowledged or filtered away past the end (the last page emptied): show the last page.
+    if (!data.items.length && offset > 0 && data.total > 0) {
+      offset = Math.floor((data.total - 1) / PAGE) * PAGE;
+      load();
+      return;
+    }
+    ({ items, total, nextOffset, unacknowledged: unacked } = data);
     for (const it of items) if (it.acknowledged) pending.delete(it.ref);
-    const units = [...new Set(items.map((it) => recipientLabel(body(it.notification).recipient)).filter((u) => u !== '–'))].sort();
-    const current = unitSel.value;
+    // Ticked boxes are only ever ones the user can see on this page.
+    const shown = new Set(items.filter(ackable).map((it) => it.ref));
+    for (const ref of [...selected]) if (!shown.has(ref)) selected.delete(ref);
+    // The units of the whole inbox (the API's), whatever this page holds.
+    const units = [...(data.units || [])];
+    if (filters.unit && !units.includes(filters.unit)) units.push(filters.unit);
     replace(unitSel, h('option', { value: '' }, 'Alla enheter'), units.map((u) => h('option', { value: u }, u)));
-    unitSel.value = units.includes(current) ? current : '';
+    unitSel.value = filters.unit;
+    setUnacked(unacked);
     draw();
+    list.setAttribute('aria-busy', 'false');
   }
 
   replace(main, h('section', { class: 'panel', 'aria-labelledby': 'inbox-h' },
     h('div', { class: 'head' }, h('h1', { id: 'inbox-h' }, 'Inkorg'), count),
     form,
-    h('div', { class: 'bulk' }, ackSelected),
+    h('div', { class: 'bulk' }, ackSelected, pager),
     list));
   await load();
   watchPending();

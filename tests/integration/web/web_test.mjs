@@ -66,6 +66,40 @@ async function axe(page, label) {
 }
 
 const inboxRows = (page) => page.locator('#inbox-table tbody tr[data-ref]');
+const rowRefs = (page) => inboxRows(page).evaluateAll((trs) => trs.map((tr) => tr.dataset.ref));
+// The inbox asks the API on every filter or page change: wait for that page to be drawn.
+const settled = (page) => page.locator('#inbox-list[aria-busy="false"]').waitFor();
+async function filter(page, sel, value) {
+  if (sel === '#f-from' || sel === '#f-to') {
+    await page.locator(sel).fill(value);
+    await page.locator(sel).dispatchEvent('change');
+  } else {
+    await page.locator(sel).selectOption(value);
+  }
+  await settled(page);
+}
+// The inbox requests (as the browser sent them) made since index i of `urls`.
+const inboxRequests = (i) => urls.slice(i).map((u) => new URL(u)).filter((u) => u.pathname === '/api/v1/notifications');
+
+// Where a Swedish calendar day begins, worked out here without the app's code: the one of
+// Sweden's two offsets at which that instant reads 00:00 on that day in Stockholm.
+function stockholmMidnight(day, plusDays = 0) {
+  const d = new Date(Date.parse(`${day}T00:00:00Z`) + plusDays * 86400000).toISOString().slice(0, 10);
+  const wall = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Stockholm', dateStyle: 'short', timeStyle: 'short' });
+  for (const hours of [1, 2]) {
+    const t = new Date(Date.parse(`${d}T00:00:00Z`) - hours * 3600000);
+    if (wall.format(t) === `${d} 00:00`) return t.toISOString().replace('.000Z', 'Z');
+  }
+  throw new Error(`no Stockholm midnight for ${d}`);
+}
+
+// Retries a comparison with the API a few times: the engine may still be firing a timer.
+async function eventually(fn, tries = 5) {
+  for (let i = 1; ; i += 1) {
+    try { return await fn(); } catch (e) { if (i >= tries) throw e; }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
 // Each shown inbox row's cells' text (the Mottagare column is cells[3]).
 const rowCells = (page) => inboxRows(page).evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent.trim())));
 
@@ -103,7 +137,7 @@ await check('Inkorg: the notices addressed to municipality 0180, with the patien
   assert.match(await page.locator('#unacked-count').innerText(), /^[1-9]\d*\+?$/);
 });
 await check('a municipality never sees another municipality\'s patient', async () => {
-  await page.locator('#f-acked').selectOption('');
+  await filter(page, '#f-acked', '');
   const all = await page.locator('main').innerText();
   assert.ok(!all.includes(P.B.name) && !all.includes(P.B.personalId), 'patient of 0126 visible to 0180');
 });
@@ -120,18 +154,59 @@ await check('Swedish time whatever the browser\'s zone (New York here), across d
     '2026-10-24T22:00:00Z', '2026-10-25T23:00:00Z', '2026-03-28T23:00:00Z', '2026-03-29T22:00:00Z',
     '2026-12-31T23:00:00Z']);
 });
-await check('filters: by kind and by date', async () => {
-  await page.locator('#f-kind').selectOption('dischargeReadyNotice');
-  assert.ok(!(await page.locator('main').innerText()).includes(P.A.name));
-  await page.locator('#f-kind').selectOption('');
-  await page.locator('#f-from').fill('2000-01-01');
-  await page.locator('#f-to').fill('2000-01-02');
-  await page.locator('#f-to').dispatchEvent('change');
+await check('Inkorg: one page of 50 at a time, the next page is the API\'s next page', async () => {
+  await filter(page, '#f-acked', '');
+  await eventually(async () => {
+    const api1 = await apiGet('mun0180', '/api/v1/notifications?limit=50&offset=0');
+    assert.ok(api1.total > 50, `only ${api1.total} notices: no second page`);
+    assert.ok(Number.isInteger(api1.unacknowledged) && Array.isArray(api1.units), 'the API answers no unacknowledged or units');
+    await page.reload();
+    await settled(page);
+    await filter(page, '#f-acked', '');
+    assert.deepEqual(await rowRefs(page), api1.items.map((it) => it.ref));
+    assert.match(await page.locator('#inbox-count').innerText(), new RegExp(`^1–50 av ${api1.total} visas · ${api1.unacknowledged} okvitterade`));
+    assert.equal(await page.locator('#unacked-count').innerText(), String(api1.unacknowledged));
+    assert.deepEqual(await page.locator('#f-unit option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean)), api1.units);
+  });
+  const first = await rowRefs(page);
+  await page.getByRole('button', { name: 'Nästa sida' }).click();
+  await settled(page);
+  await page.locator('#inbox-count').getByText(/^51–/).waitFor();
+  const second = await rowRefs(page);
+  assert.ok(second.length > 0 && second.every((r) => !first.includes(r)), 'page 2 repeats page 1');
+  const api2 = await apiGet('mun0180', '/api/v1/notifications?limit=50&offset=50');
+  assert.deepEqual(second, api2.items.map((it) => it.ref));
+  await page.getByRole('button', { name: 'Föregående sida' }).click();
+  await settled(page);
+  assert.deepEqual(await rowRefs(page), first);
+});
+await check('filters go to the API: by kind, and by Swedish days sent as instants', async () => {
+  let i = urls.length;
+  const all = await apiGet('mun0180', '/api/v1/notifications?limit=1');
+  await filter(page, '#f-kind', 'dischargeReadyNotice');
+  assert.ok((await inboxRows(page).count()) > 0 && !(await page.locator('main').innerText()).includes(P.A.name));
+  assert.ok(inboxRequests(i).some((u) => u.searchParams.get('kind') === 'dischargeReadyNotice'), 'kind not sent to the API');
+  const drn = await apiGet('mun0180', '/api/v1/notifications?kind=dischargeReadyNotice&limit=1');
+  assert.ok(drn.total > 0 && drn.total < all.total, `${drn.total} of ${all.total}`);
+  assert.match(await page.locator('#inbox-count').innerText(), new RegExp(` av ${drn.total} visas`));
+  await filter(page, '#f-kind', '');
+  // The Swedish day of the newest notice, from its own instant.
+  const day = new Intl.DateTimeFormat('sv-SE', { timeZone: 'Europe/Stockholm' }).format(new Date(all.items[0].notification.issuedAt));
+  i = urls.length;
+  await filter(page, '#f-from', day);
+  await filter(page, '#f-to', day);
+  const sent = inboxRequests(i).at(-1).searchParams;
+  assert.equal(sent.get('from'), stockholmMidnight(day));
+  assert.equal(sent.get('to'), stockholmMidnight(day, 1));
+  const thatDay = await apiGet('mun0180', `/api/v1/notifications?limit=1&from=${sent.get('from')}&to=${sent.get('to')}`);
+  assert.ok(thatDay.total > 0);
+  assert.match(await page.locator('#inbox-count').innerText(), new RegExp(` av ${thatDay.total} visas`));
+  await filter(page, '#f-from', '2000-01-01');
+  await filter(page, '#f-to', '2000-01-02');
   assert.equal(await inboxRows(page).count(), 0);
-  await page.locator('#f-from').fill('');
-  await page.locator('#f-to').fill('');
-  await page.locator('#f-to').dispatchEvent('change');
-  await page.locator('#f-acked').selectOption('false');
+  await filter(page, '#f-from', '');
+  await filter(page, '#f-to', '');
+  await filter(page, '#f-acked', 'false');
   assert.ok(await inboxRows(page).count() > 0);
 });
 await page.screenshot({ path: `${shots}/inkorg.png`, fullPage: true });
@@ -142,17 +217,16 @@ await check('kvittera: acknowledged end to end (API, Kafka, engine, read model)'
   const ref = await row.getAttribute('data-ref');
   const before = await page.locator('#unacked-count').innerText();
   await row.getByRole('button', { name: 'Kvittera' }).click();
-  await page.locator('#f-acked').selectOption('');
+  // Acknowledged notices come after every unacknowledged one (page 2 here): show those alone.
+  await filter(page, '#f-acked', 'true');
   await page.locator(`tr[data-ref="${ref}"]`).getByText(/^Kvitterad \d/).waitFor({ timeout: 60000 });
   await page.waitForFunction((b) => document.getElementById('unacked-count').textContent !== b, before, { timeout: 10000 });
 });
 
 await check('kvittera markerade: two ticked, then "Markera alla", all acknowledged by the engine', async () => {
   const shown = async (acked) => {
-    await page.locator('#f-kind').selectOption('dischargeReadyNotice');
-    await page.locator('#f-acked').selectOption(acked);
-    await page.waitForFunction((a) => [...document.querySelectorAll('#inbox-table tbody tr[data-ref]')]
-      .every((tr) => a !== 'false' || !tr.classList.contains('acked')), acked);
+    await filter(page, '#f-kind', 'dischargeReadyNotice');
+    await filter(page, '#f-acked', acked);
   };
   const backAcknowledged = async (refs) => {
     await shown('');
@@ -162,7 +236,7 @@ await check('kvittera markerade: two ticked, then "Markera alla", all acknowledg
   };
   await shown('false');
   await inboxRows(page).first().waitFor();
-  const refs = await inboxRows(page).evaluateAll((trs) => trs.map((tr) => tr.dataset.ref));
+  const refs = await rowRefs(page);
   assert.ok(refs.length >= 4, `only ${refs.length} unacknowledged discharge-ready notices`);
   for (const ref of refs.slice(0, 2)) await page.locator(`tr[data-ref="${ref}"] td:first-child input`).check();
   await page.getByRole('button', { name: 'Kvittera markerade (2)' }).click();
@@ -175,8 +249,8 @@ await check('kvittera markerade: two ticked, then "Markera alla", all acknowledg
   for (const ref of refs) assert.equal((await apiGet('mun0180', `/api/v1/notifications/${ref}`)).acknowledged, true, ref);
   const left = await apiGet('mun0180', '/api/v1/notifications?kind=dischargeReadyNotice&acknowledged=false');
   assert.equal(left.items.length, 0);
-  await page.locator('#f-kind').selectOption('');
-  await page.locator('#f-acked').selectOption('false');
+  await filter(page, '#f-kind', '');
+  await filter(page, '#f-acked', 'false');
 });
 
 await check('live: a new notice appears as an alert without a reload', async () => {
@@ -221,7 +295,8 @@ await mun.context.close();
 const vc = await open('vc');
 await check('Inkorg of an outpatient unit: its notices, none of those to the municipality alone', async () => {
   const p = vc.page;
-  await p.locator('#f-acked').selectOption('');
+  await settled(p);
+  await filter(p, '#f-acked', '');
   await p.getByText(P.S.name).first().waitFor({ timeout: 30000 });
   const text = await p.locator('main').innerText();
   for (const k of ['A', 'H', 'S', 'M', 'D']) assert.ok(text.includes(P[k].name), `${k} missing`);
@@ -235,11 +310,13 @@ await check('Inkorg: the unit filter (Enhet) shows only that unit\'s notices', a
   const before = await rowCells(p);
   assert.ok(before.some((c) => c[3] === '–'), 'no notice without a recipient unit to filter out');
   const option = p.locator('#f-unit option').filter({ hasText: orgs.vc }).first();
-  await p.locator('#f-unit').selectOption(await option.getAttribute('value'));
-  await p.waitForFunction((n) => document.querySelectorAll('#inbox-table tbody tr[data-ref]').length < n, before.length);
+  const i = urls.length;
+  await filter(p, '#f-unit', await option.getAttribute('value'));
+  assert.ok(inboxRequests(i).some((u) => u.searchParams.get('unit') === orgs.vc), 'unit not sent to the API');
   const after = await rowCells(p);
-  assert.ok(after.length > 0 && after.every((c) => c[3].includes(orgs.vc)), after.map((c) => c[3]).join(', '));
-  await p.locator('#f-unit').selectOption('');
+  assert.ok(after.length > 0 && after.length < before.length, `${after.length} of ${before.length} rows`);
+  assert.ok(after.every((c) => c[3].includes(orgs.vc)), after.map((c) => c[3]).join(', '));
+  await filter(p, '#f-unit', '');
 });
 await check('a notice\'s admission time in Swedish time in a New York browser (daylight saving)', async () => {
   const p = vc.page;

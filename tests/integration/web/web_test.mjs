@@ -78,6 +78,17 @@ async function filter(page, sel, value) {
   }
   await settled(page);
 }
+// Goes through the inbox's pages, from the one shown, until `found()` says yes; false when the
+// last page did not have it either. The inbox shows 50 a page and the feed fills two.
+async function throughPages(page, found) {
+  while (!(await found())) {
+    const next = page.locator('#page-next');
+    if (!(await next.isVisible()) || await next.isDisabled()) return false;
+    await next.click();
+    await settled(page);
+  }
+  return true;
+}
 // The inbox requests (as the browser sent them) made since index i of `urls`.
 const inboxRequests = (i) => urls.slice(i).map((u) => new URL(u)).filter((u) => u.pathname === '/api/v1/notifications');
 
@@ -130,7 +141,8 @@ const mun = await open('mun0180');
 const { page } = mun;
 await check('Inkorg: the notices addressed to municipality 0180, with the patient', async () => {
   await inboxRows(page).first().waitFor({ timeout: 30000 });
-  await page.getByText(P.A.name).first().waitFor();
+  await settled(page);
+  assert.ok(await throughPages(page, async () => (await inboxRows(page).filter({ hasText: P.A.name }).count()) > 0), `${P.A.name} on no page`);
   const text = await page.locator('#inbox-table').innerText();
   assert.match(text, /Inskrivningsmeddelande/);
   assert.ok(text.includes(P.A.personalId), 'the personnummer the law requires is shown');
@@ -138,8 +150,14 @@ await check('Inkorg: the notices addressed to municipality 0180, with the patien
 });
 await check('a municipality never sees another municipality\'s patient', async () => {
   await filter(page, '#f-acked', '');
-  const all = await page.locator('main').innerText();
-  assert.ok(!all.includes(P.B.name) && !all.includes(P.B.personalId), 'patient of 0126 visible to 0180');
+  let pages = 0;
+  await throughPages(page, async () => {
+    pages += 1;
+    const all = await page.locator('main').innerText();
+    assert.ok(!all.includes(P.B.name) && !all.includes(P.B.personalId), 'patient of 0126 visible to 0180');
+    return false;
+  });
+  assert.ok(pages >= 2, `${pages} page(s) looked at`);
 });
 await check('Swedish time whatever the browser\'s zone (New York here), across daylight saving', async () => {
   assert.equal(await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone), 'America/New_York');
@@ -214,6 +232,8 @@ await check('axe-core: Inkorg has no serious or critical violations', () => axe(
 
 await check('kvittera: acknowledged end to end (API, Kafka, engine, read model)', async () => {
   const row = inboxRows(page).filter({ hasText: P.A.name }).filter({ hasText: 'Okvitterad' }).first();
+  await filter(page, '#f-acked', 'false');
+  assert.ok(await throughPages(page, async () => (await row.count()) > 0), `no unacknowledged notice of ${P.A.name}`);
   const ref = await row.getAttribute('data-ref');
   const before = await page.locator('#unacked-count').innerText();
   await row.getByRole('button', { name: 'Kvittera' }).click();

@@ -1,11 +1,11 @@
 #include "connectors/deliver/fhir_message.h"
 
 #include <nlohmann/json.hpp>
-#include <openssl/sha.h>
 
 #include <array>
 
 #include "connectors/deliver/config.h"
+#include "engine/core/name_uuid.h"
 #include "engine/core/time.h"
 
 namespace samordna::deliver {
@@ -24,22 +24,9 @@ constexpr const char* kMunicipalitySystem = "urn:oid:1.2.752.129.2.2.1.18";  // 
 constexpr const char* kEpisodeSystem = "https://samordna.se/fhir/NamingSystem/episode-id";
 constexpr const char* kNotificationSystem = "https://samordna.se/fhir/NamingSystem/notification-id";
 
-// A UUID (version 8 layout, name-based) from SHA-256 of the notification id and a role, so every
-// resource id is stable across attempts and unique per notification.
+// Every resource id is stable across attempts and unique per notification (name_uuid.h).
 std::string uuid_of(const std::string& notification_id, const char* role) {
-  const std::string in = notification_id + '\0' + role;
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> d{};
-  SHA256(reinterpret_cast<const unsigned char*>(in.data()), in.size(), d.data());
-  d[6] = static_cast<unsigned char>((d[6] & 0x0f) | 0x80);
-  d[8] = static_cast<unsigned char>((d[8] & 0x3f) | 0x80);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) out += '-';
-    out += kHex[d[static_cast<size_t>(i)] >> 4];
-    out += kHex[d[static_cast<size_t>(i)] & 15];
-  }
-  return out;
+  return name_uuid(notification_id, role);
 }
 
 bool time_of(const google::protobuf::Timestamp& t, std::string& out) {
@@ -85,7 +72,7 @@ json patient_resource(const v1::Patient& p, const std::string& id) {
 std::optional<std::string> fhir_message(const v1::Notification& n) {
   try {
     const std::string& nid = n.notification_id();
-    const std::string header_id = uuid_of(nid, "MessageHeader");
+    const std::string header_id = fhir_message_header_id(nid);  // what acknowledgements answer
     const std::string encounter_id = uuid_of(nid, "Encounter");
     const std::string patient_id = uuid_of(nid, "Patient");
     std::string issued;

@@ -238,7 +238,8 @@ Result<void> create_topics(const KafkaConfig& config, const std::vector<TopicSpe
   // Once each (see delete_topics); the first spec of a name wins.
   std::vector<TopicSpec> once;
   for (const auto& t : topics) {
-    if (std::none_of(once.begin(), once.end(), [&](const TopicSpec& o) { return o.name == t.name; }))
+    if (std::none_of(once.begin(), once.end(),
+                     [&](const TopicSpec& o) { return o.name == t.name; }))
       once.push_back(t);
   }
   SAMORDNA_TRY(s, Session::open(config, timeout));

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <set>
 
@@ -161,7 +162,7 @@ bool sees_patient(const Principal& p) { return reads_cases(p) && p.org.kind != K
 
 // One delivery as the API shows it (openapi.cc, Delivery).
 json delivery_json(const DeliveryRow& d) {
-  json j = {{"endpoint", d.endpoint},       {"state", d.state},   {"attempts", d.attempts},
+  json j = {{"endpoint", d.endpoint},      {"state", d.state},   {"attempts", d.attempts},
             {"lastStatus", d.last_status}, {"reason", d.reason}, {"at", format_utc(d.at)}};
   if (!d.code.empty()) j["code"] = d.code;
   if (d.next_attempt) j["nextAttemptAt"] = format_utc(*d.next_attempt);
@@ -199,6 +200,107 @@ struct Handled {
 
 Handled handled(HttpResponse r, std::string outcome = "ok") {
   return Handled{std::move(r), {}, std::move(outcome)};
+}
+
+// A FHIR OperationOutcome (R4) of one issue: the FHIR route's every answer.
+Handled fhir_outcome(int status, const char* severity, const char* code, const std::string& text,
+                     std::string outcome) {
+  HttpResponse r;
+  r.status = status;
+  r.content_type = "application/fhir+json";
+  r.body = json{{"resourceType", "OperationOutcome"},
+                {"issue",
+                 json::array({{{"severity", severity}, {"code", code}, {"diagnostics", text}}})}}
+               .dump();
+  return Handled{std::move(r), {}, std::move(outcome)};
+}
+
+const std::string* string_at(const json& j, const char* key) {
+  if (!j.is_object()) return nullptr;
+  const auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
+}
+
+// POST /fhir/$process-message: a MedCom-style acknowledgement of a notice deliver sent as a FHIR
+// message. Its MessageHeader.response.identifier is our MessageHeader's id (name_uuid.h), its
+// code ok (the kvittens: the same noticeAcknowledged as POST .../ack), transient-error or
+// fatal-error (the receiving system could not take the notice in: recorded in the audit log, not
+// an acknowledgement, so the notice stays unacknowledged in the inbox and on the ward's list).
+// Answers never quote the request.
+Handled fhir_acknowledgement(const std::string& body, const ReadModel& model, const OrgRef& org,
+                             const std::function<Handled(const InboxItem&)>& acknowledge) {
+  const auto bundle = json::parse(body, nullptr, false);
+  const std::string* type = string_at(bundle, "resourceType");
+  const std::string* bundle_type = string_at(bundle, "type");
+  if (bundle.is_discarded() || !type || *type != "Bundle" || !bundle_type ||
+      *bundle_type != "message") {
+    return fhir_outcome(400, "error", "structure", "a Bundle of type message is expected",
+                        "bad_request");
+  }
+  const auto entries = bundle.find("entry");
+  const json* header = nullptr;
+  if (entries != bundle.end() && entries->is_array() && !entries->empty()) {
+    const auto& first = (*entries)[0];
+    if (first.is_object() && first.contains("resource")) header = &first["resource"];
+  }
+  const std::string* header_type = header ? string_at(*header, "resourceType") : nullptr;
+  if (!header_type || *header_type != "MessageHeader") {
+    return fhir_outcome(400, "error", "structure",
+                        "the Bundle's first entry must be its MessageHeader", "bad_request");
+  }
+  const auto response = header->find("response");
+  const std::string* identifier =
+      response != header->end() ? string_at(*response, "identifier") : nullptr;
+  const std::string* code = response != header->end() ? string_at(*response, "code") : nullptr;
+  if (!identifier || !code) {
+    return fhir_outcome(400, "error", "required",
+                        "MessageHeader.response.identifier and .code are required", "bad_request");
+  }
+  if (*code != "ok" && *code != "transient-error" && *code != "fatal-error") {
+    return fhir_outcome(400, "error", "code-invalid",
+                        "MessageHeader.response.code must be ok, transient-error or fatal-error",
+                        "bad_request");
+  }
+  auto not_found = [] {
+    return fhir_outcome(404, "error", "not-found",
+                        "no message of samordna to the caller's organisation has that id",
+                        "not_found");
+  };
+  auto nid = model.notification_of_message(*identifier);
+  if (!nid) return fhir_outcome(500, "fatal", "exception", "the read model failed", "error");
+  if (!nid.value()) return not_found();
+  auto item = model.notification_for(org, *nid.value());
+  if (!item) return fhir_outcome(500, "fatal", "exception", "the read model failed", "error");
+  if (!item.value()) return not_found();  // another's notice looks absent
+  const std::vector<std::string> episodes = {item.value()->notification.episode_id()};
+  if (*code != "ok") {
+    Handled h = fhir_outcome(
+        200, "warning", "informational",
+        "recorded: the receiving system reported " + *code + "; the notice is not acknowledged",
+        "receiver_" + *code);
+    h.episode_ids = episodes;
+    return h;
+  }
+  Handled a = acknowledge(*item.value());
+  Handled h;
+  switch (a.response.status) {
+    case 200:
+      h = fhir_outcome(200, "information", "informational", "already acknowledged", a.outcome);
+      break;
+    case 202:
+      h = fhir_outcome(202, "information", "informational",
+                       "acknowledged: durable, shown once the engine has applied it", a.outcome);
+      break;
+    case 409:
+      h = fhir_outcome(422, "error", "business-rule", "this notification is not acknowledged",
+                       a.outcome);
+      break;
+    default:
+      h = fhir_outcome(503, "error", "transient", "the acknowledgement could not be made durable",
+                       a.outcome);
+  }
+  h.episode_ids = episodes;
+  return h;
 }
 
 }  // namespace
@@ -291,6 +393,8 @@ HttpResponse Api::handle(const HttpRequest& req) const {
     m = Match{"/api/v1/audit", {"GET"}};
   } else if (path == "/api/v1/deliveries") {
     m = Match{"/api/v1/deliveries", {"GET"}};
+  } else if (path == Api::kFhirAckRoute) {
+    m = Match{std::string(Api::kFhirAckRoute), {"POST"}};
   }
   if (!m) return finish(not_found());
   route = m->templ;
@@ -347,6 +451,8 @@ HttpResponse Api::handle(const HttpRequest& req) const {
               (p.org.kind == Kind::REGION || p.org.kind == Kind::MUNICIPALITY);
   } else if (t == "/api/v1/audit") {
     allowed = p.role == Role::kAuditor;
+  } else if (t == Api::kFhirAckRoute) {
+    allowed = reads_cases(p);  // a receiving system's token or certificate, as for POST .../ack
   } else if (t == "/api/v1/deliveries") {
     // An organisation's own endpoints; the operator's, every endpoint (statuses and reasons only).
     allowed = reads_cases(p) || p.role == Role::kOperator;
@@ -360,8 +466,8 @@ HttpResponse Api::handle(const HttpRequest& req) const {
     return finish(r);
   }
 
-  const bool audited =
-      inbox_route || episode_route || t == "/api/v1/deadlines" || t == "/api/v1/deliveries";
+  const bool audited = inbox_route || episode_route || t == "/api/v1/deadlines" ||
+                       t == "/api/v1/deliveries" || t == Api::kFhirAckRoute;
   Handled h;
   try {
     h = [&]() -> Handled {
@@ -370,6 +476,56 @@ HttpResponse Api::handle(const HttpRequest& req) const {
         (void)e;
         return handled(error(500, "internal", "the read model failed"), "error");
       };
+
+      // The kvittens of `item` by the caller's organisation: POST .../ack and a FHIR
+      // acknowledgement message with code ok.
+      auto acknowledge = [&](const InboxItem& item) -> Handled {
+        const auto& n = item.notification;
+        Handled out;
+        out.episode_ids = {n.episode_id()};
+        if (!is_notice(n)) {
+          out.response = error(409, "not_a_notice",
+                               "only admission notices, discharge-ready notices, estimated "
+                               "discharge updates and admission cancellations are acknowledged");
+          out.outcome = "conflict";
+          return out;
+        }
+        const std::string event_id = ack_event_id(n.notification_id(), p.org);
+        if (item.acked) {
+          out.response = json_response(200, {{"notificationId", n.notification_id()},
+                                             {"eventId", event_id},
+                                             {"acknowledged", true},
+                                             {"acknowledgedAt", format_utc(*item.acked_at)}});
+          return out;
+        }
+        v1::Event e;
+        e.set_event_id(event_id);
+        e.set_episode_id(n.episode_id());
+        e.set_source(Api::kAckSource);
+        *e.mutable_occurred_at() = to_proto(now);
+        *e.mutable_recorded_at() = to_proto(now);
+        auto* ack = e.mutable_notice_acknowledged();
+        ack->set_notification_id(n.notification_id());
+        ack->mutable_by()->set_kind(p.org.kind);
+        ack->mutable_by()->set_id(p.org.id);
+        auto published = hooks_.publish ? hooks_.publish(e)
+                                        : Result<void>(fail(Errc::kUnavailable, "no publisher"));
+        if (!published) {
+          out.response = error(503, "unavailable", "the acknowledgement could not be made durable");
+          out.outcome = "unavailable";
+          return out;
+        }
+        // Accepted: durable on the events topic; it shows as acknowledged once the engine has
+        // applied it and the episode's view comes back to the read model.
+        out.response = json_response(202, {{"notificationId", n.notification_id()},
+                                           {"eventId", event_id},
+                                           {"acknowledged", false},
+                                           {"published", true}});
+        return out;
+      };
+
+      if (t == Api::kFhirAckRoute)
+        return fhir_acknowledgement(req.body, model_, p.org, acknowledge);
 
       if (t == "/api/v1/notifications") {
         InboxFilter f;
@@ -425,7 +581,8 @@ HttpResponse Api::handle(const HttpRequest& req) const {
           json item = delivery_json(d);
           item["ref"] = base64url_encode(d.notification_id);
           item["notificationId"] = d.notification_id;
-          item["organisation"] = {{"kind", v1::Organisation::Kind_Name(d.org.kind)}, {"id", d.org.id}};
+          item["organisation"] = {{"kind", v1::Organisation::Kind_Name(d.org.kind)},
+                                  {"id", d.org.id}};
           list.push_back(std::move(item));
           if (!d.episode_id.empty()) eps.insert(d.episode_id);
         }
@@ -459,47 +616,7 @@ HttpResponse Api::handle(const HttpRequest& req) const {
           out.response = json_response(200, body);
           return out;
         }
-        // POST .../ack: the kvittens.
-        if (!is_notice(n)) {
-          out.response = error(409, "not_a_notice",
-                               "only admission notices, discharge-ready notices, estimated "
-                               "discharge updates and admission cancellations are acknowledged");
-          out.outcome = "conflict";
-          return out;
-        }
-        const std::string event_id = ack_event_id(n.notification_id(), p.org);
-        if (item.value()->acked) {
-          out.response =
-              json_response(200, {{"notificationId", n.notification_id()},
-                                  {"eventId", event_id},
-                                  {"acknowledged", true},
-                                  {"acknowledgedAt", format_utc(*item.value()->acked_at)}});
-          return out;
-        }
-        v1::Event e;
-        e.set_event_id(event_id);
-        e.set_episode_id(n.episode_id());
-        e.set_source(Api::kAckSource);
-        *e.mutable_occurred_at() = to_proto(now);
-        *e.mutable_recorded_at() = to_proto(now);
-        auto* ack = e.mutable_notice_acknowledged();
-        ack->set_notification_id(n.notification_id());
-        ack->mutable_by()->set_kind(p.org.kind);
-        ack->mutable_by()->set_id(p.org.id);
-        auto published = hooks_.publish ? hooks_.publish(e)
-                                        : Result<void>(fail(Errc::kUnavailable, "no publisher"));
-        if (!published) {
-          out.response = error(503, "unavailable", "the acknowledgement could not be made durable");
-          out.outcome = "unavailable";
-          return out;
-        }
-        // Accepted: durable on the events topic; it shows as acknowledged once the engine has
-        // applied it and the episode's view comes back to the read model.
-        out.response = json_response(202, {{"notificationId", n.notification_id()},
-                                           {"eventId", event_id},
-                                           {"acknowledged", false},
-                                           {"published", true}});
-        return out;
+        return acknowledge(*item.value());
       }
 
       if (t == "/api/v1/episodes" || t == "/api/v1/episodes/{id}" ||

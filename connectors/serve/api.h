@@ -87,6 +87,9 @@ class Api {
   static constexpr int64_t kDefaultLimit = 50;
   // The event source of acknowledgements published here (Event.source).
   static constexpr const char* kAckSource = "samordna-serve";
+  // A FHIR acknowledgement message (MedCom-style ok / transient-error / fatal-error) of a notice
+  // deliver sent as a FHIR message (README "Routes").
+  static constexpr const char* kFhirAckRoute = "/fhir/$process-message";
 
  private:
   const ReadModel& model_;

@@ -110,7 +110,8 @@ std::string openapi_document() {
   inbox_page["properties"]["units"] = {
       {"type", "array"},
       {"items", str()},
-      {"description", "the recipient units of the caller's inbox, sorted: the unit filter's values"}};
+      {"description",
+       "the recipient units of the caller's inbox, sorted: the unit filter's values"}};
 
   json deadline_params = page_params();
   deadline_params.push_back(param(
@@ -290,6 +291,30 @@ std::string openapi_document() {
              }()},
             {"responses",
              errors({{"200", ok("a page of deliveries", paged("DeliveryListItem"))}}, true)}}}}},
+        {"/fhir/$process-message",
+         {{"post",
+           {{"summary",
+             "a FHIR R4 acknowledgement message (MedCom-style) of a notice samordna deliver sent "
+             "as a FHIR message: a Bundle of type message whose first entry is a MessageHeader "
+             "with response.identifier (the id of samordna's MessageHeader) and response.code: ok "
+             "is the kvittens (as POST /api/v1/notifications/{ref}/ack: 202 once durable, 200 if "
+             "acknowledged already); transient-error and fatal-error are recorded (audit log) and "
+             "acknowledge nothing (200). Every answer is an OperationOutcome."},
+            {"tags", {"notifications"}},
+            {"requestBody",
+             {{"required", true},
+              {"content", {{"application/fhir+json", {{"schema", {{"type", "object"}}}}}}}}},
+            {"responses",
+             [&] {
+               json outcome = {{"application/fhir+json", {{"schema", ref("OperationOutcome")}}}};
+               json r = errors({{"200", {{"description", "already acknowledged, or an error code recorded"}, {"content", outcome}}},
+                                {"202", {{"description", "acknowledged: durable on the events topic"}, {"content", outcome}}},
+                                {"404", {{"description", "no message to the caller's organisation has that id"}, {"content", outcome}}},
+                                {"422", {{"description", "that notification is not acknowledged (not a notice)"}, {"content", outcome}}}},
+                               true);
+               r["400"] = {{"description", "not an acknowledgement message"}, {"content", outcome}};
+               return r;
+             }()}}}}},
         {"/api/v1/audit",
          {{"get",
            {{"summary", "audit records (role auditor): who accessed which episodes, when; a region's auditor also sees every access to its episodes"},
@@ -367,6 +392,17 @@ std::string openapi_document() {
                  {"organisation",
                   {{"type", "object"},
                    {"properties", {{"kind", str()}, {"id", str()}}}}}}}}}}}},
+          {"OperationOutcome",
+           {{"type", "object"},
+            {"required", {"resourceType", "issue"}},
+            {"properties",
+             {{"resourceType", str()},
+              {"issue",
+               {{"type", "array"},
+                {"items",
+                 {{"type", "object"},
+                  {"properties",
+                   {{"severity", str()}, {"code", str()}, {"diagnostics", str()}}}}}}}}}}},
           {"Ack",
            {{"type", "object"},
             {"properties",

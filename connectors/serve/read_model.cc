@@ -9,6 +9,7 @@
 #include <tuple>
 
 #include "connectors/serve/audit.h"
+#include "engine/core/name_uuid.h"
 #include "rules/calendar.h"
 #include "samordna/v1/delivery.pb.h"
 
@@ -16,7 +17,7 @@ namespace samordna::serve {
 namespace {
 
 // Bumped when the schema changes; a file of another version is deleted and rebuilt from the topics.
-// 2: inbox.unit, the delivery table.
+// 2: inbox.unit, notifications.message_id, the delivery table.
 constexpr const char* kSchemaVersion = "2";
 
 constexpr const char* kSchema = R"sql(
@@ -64,9 +65,12 @@ CREATE TABLE IF NOT EXISTS acks(
   episode_id TEXT NOT NULL, at INTEGER NOT NULL,
   PRIMARY KEY(notification_id, org_kind, org_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS acks_episode ON acks(episode_id);
+-- message_id: the MessageHeader id of its FHIR message (name_uuid.h), which a FHIR
+-- acknowledgement's response.identifier names.
 CREATE TABLE IF NOT EXISTS notifications(
   notification_id TEXT PRIMARY KEY, episode_id TEXT NOT NULL, kind TEXT NOT NULL,
-  issued_at INTEGER NOT NULL, body BLOB NOT NULL);
+  issued_at INTEGER NOT NULL, body BLOB NOT NULL, message_id TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS notifications_message ON notifications(message_id);
 -- The inbox: one row per (addressee, notification).
 -- unit: the notice's Recipient.unit ('' for notifications without a recipient).
 CREATE TABLE IF NOT EXISTS inbox(
@@ -456,14 +460,15 @@ struct ReadModel::Impl {
     const std::string unit = recipient ? recipient->unit() : std::string();
     {
       Stmt s = prepared(
-          "INSERT OR REPLACE INTO notifications(notification_id,episode_id,kind,issued_at,body)"
-          " VALUES(?1,?2,?3,?4,?5)");
+          "INSERT OR REPLACE INTO notifications(notification_id,episode_id,kind,issued_at,body,"
+          "message_id) VALUES(?1,?2,?3,?4,?5,?6)");
       if (!s.ok()) return sql_error(db, "prepare notification");
       s.bind(1, n.notification_id())
           .bind(2, n.episode_id())
           .bind(3, kind)
           .bind(4, ts(n.issued_at()))
-          .bind_blob(5, bytes);
+          .bind_blob(5, bytes)
+          .bind(6, fhir_message_header_id(n.notification_id()));
       SAMORDNA_TRYV(done(s, "insert notification"));
     }
     for (const auto& a : n.addressees()) {
@@ -581,8 +586,7 @@ Result<std::unique_ptr<ReadModel>> ReadModel::open(const std::filesystem::path& 
       if (ec) return fail(Errc::kIo, "read model: cannot remove " + file.string() + suffix);
     }
     impl->rebuilt_reason = "read model: " + file.string() + " had schema version " + *found +
-                           ", this build has " + kSchemaVersion +
-                           ": rebuilt from the topics";
+                           ", this build has " + kSchemaVersion + ": rebuilt from the topics";
   }
   SAMORDNA_TRY(writer, open_db(file));
   impl->writer = std::move(writer);
@@ -746,6 +750,18 @@ Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFi
   return out;
 }
 
+Result<std::optional<std::string>> ReadModel::notification_of_message(
+    const std::string& message_id) const {
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), "SELECT notification_id FROM notifications WHERE message_id=?1");
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare message");
+  s.bind(1, message_id);
+  const int rc = s.step();
+  if (rc == SQLITE_DONE) return std::optional<std::string>{};
+  if (rc != SQLITE_ROW) return sql_error(impl_->reader.get(), "message");
+  return std::optional<std::string>(s.text(0));
+}
+
 Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilter& f) const {
   std::string total_sql =
       std::string("SELECT COUNT(*) FROM inbox i WHERE i.org_kind=?1 AND i.org_id=?2");
@@ -753,7 +769,8 @@ Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilt
   if (f.from) total_sql += " AND i.issued_at>=?4";
   if (f.to) total_sql += " AND i.issued_at<?5";
   if (f.unit) total_sql += " AND i.unit=?6";
-  if (f.acked) total_sql += std::string(" AND ") + kAckedSql + (*f.acked ? " IS NOT NULL" : " IS NULL");
+  if (f.acked)
+    total_sql += std::string(" AND ") + kAckedSql + (*f.acked ? " IS NOT NULL" : " IS NULL");
   // The four acknowledgeable kinds (is_notice), by their stored names.
   const std::string unacked_sql =
       std::string(
@@ -842,8 +859,7 @@ Result<std::vector<DeliveryRow>> ReadModel::deliveries_of(const OrgRef& org,
   return out;
 }
 
-Result<std::vector<DeliveryRow>> ReadModel::deliveries(const OrgRef& org,
-                                                       const DeliveryFilter& f,
+Result<std::vector<DeliveryRow>> ReadModel::deliveries(const OrgRef& org, const DeliveryFilter& f,
                                                        const Page& page) const {
   std::string sql = std::string(kDeliveryColumns) + "WHERE 1=1";
   if (!org.id.empty()) sql += " AND org_kind=?1 AND org_id=?2";

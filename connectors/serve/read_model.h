@@ -72,8 +72,9 @@ struct InboxFilter {
 
 // What the inbox's header shows, for one organisation: counts over the whole inbox, not a page.
 struct InboxSummary {
-  int64_t total = 0;           // notifications matching the filter
-  int64_t unacknowledged = 0;  // acknowledgeable notices (is_notice) not yet acknowledged, any filter
+  int64_t total = 0;  // notifications matching the filter
+  int64_t unacknowledged =
+      0;  // acknowledgeable notices (is_notice) not yet acknowledged, any filter
   std::vector<std::string> units;  // the recipient units of the inbox, sorted
 };
 
@@ -209,6 +210,9 @@ class ReadModel {
   Result<std::optional<InboxItem>> notification_for(const OrgRef& org,
                                                     const std::string& notification_id) const;
 
+  // The notification whose FHIR message has this MessageHeader id (name_uuid.h), whoever it was
+  // addressed to: the caller checks with notification_for().
+  Result<std::optional<std::string>> notification_of_message(const std::string& message_id) const;
   // The deliveries of one notification to `org`'s endpoints; every endpoint's for an empty org id
   // (the operator).
   Result<std::vector<DeliveryRow>> deliveries_of(const OrgRef& org,

@@ -423,7 +423,8 @@ void add_deliver_command(CLI::App& app, Commands& commands) {
   cmd->add_option("--data-dir", a->data_dir, "the outbox's directory (default samordna-deliver)");
   cmd->add_option("--metrics-port", a->metrics_port, "serve /metrics on this port (0: none)")
       ->check(CLI::Range(0, 65535));
-  cmd->add_option("--metrics-address", a->metrics_address, "metrics address (default 127.0.0.1; 0.0.0.0 for every interface)");
+  cmd->add_option("--metrics-address", a->metrics_address,
+                  "metrics address (default 127.0.0.1; 0.0.0.0 for every interface)");
   cmd->add_option("-X", a->properties, "librdkafka property k=v (repeatable)");
   cmd->add_flag("-v", a->verbosity, "log progress (-vv: debug)");
   cmd->add_option("--start-at", a->start_at,

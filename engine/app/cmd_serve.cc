@@ -48,6 +48,7 @@ const std::vector<std::pair<std::string, std::string>> kRoutes = {
     {"GET", "/api/v1/statistics/payment-liability"},
     {"GET", "/api/v1/audit"},
     {"GET", "/api/v1/deliveries"},
+    {"POST", serve::Api::kFhirAckRoute},
 };
 
 http::Response to_http(serve::HttpResponse r) {

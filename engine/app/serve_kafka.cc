@@ -135,8 +135,8 @@ Result<std::unique_ptr<ReadModelFeed>> ReadModelFeed::start(const kafka::KafkaCo
   // deliver's statuses are optional: without a deployed deliver (and with topic creation off)
   // the topic may not exist, and serve works without it.
   if (!topics.delivery_status.empty()) {
-    auto statuses = kafka::every_partition(config, {topics.delivery_status},
-                                           kafka::kFromBeginning, kTimeout, positions);
+    auto statuses = kafka::every_partition(config, {topics.delivery_status}, kafka::kFromBeginning,
+                                           kTimeout, positions);
     if (statuses) {
       partitions.insert(partitions.end(), statuses.value().begin(), statuses.value().end());
     } else if (statuses.error().code == Errc::kNotFound) {

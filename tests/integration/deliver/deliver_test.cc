@@ -20,7 +20,9 @@
 #include <set>
 
 #include "connectors/deliver/signature.h"
+#include "engine/core/name_uuid.h"
 #include "samordna/v1/delivery.pb.h"
+#include "samordna/v1/event.pb.h"
 #include "samordna/v1/notification.pb.h"
 #include "tests/integration/kafka_fixture.h"
 
@@ -408,8 +410,8 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
       return t.out.substr(0, t.out.find_last_not_of("\n") + 1);
     };
     auto get = [&](const std::string& path, const std::string& tok) {
-      return kafka_test::run_command({"/usr/bin/curl", "-s", "-H", "Authorization: Bearer " + tok,
-                                      url + path});
+      return kafka_test::run_command(
+          {"/usr/bin/curl", "-s", "-H", "Authorization: Bearer " + tok, url + path});
     };
     ASSERT_TRUE(kafka_test::wait_until(
         [&] {
@@ -419,7 +421,8 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
         },
         60s));
     const std::string ref = base64url(rejected_ids.front());
-    const auto mine = json::parse(get("/api/v1/notifications/" + ref, token("MUNICIPALITY:0182")).out);
+    const auto mine =
+        json::parse(get("/api/v1/notifications/" + ref, token("MUNICIPALITY:0182")).out);
     ASSERT_EQ(mine["delivery"].size(), 1u) << mine.dump();
     EXPECT_EQ(mine["delivery"][0]["endpoint"], "reject");
     EXPECT_EQ(mine["delivery"][0]["state"], "dead_lettered");
@@ -431,6 +434,40 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
     const auto others =
         json::parse(get("/api/v1/deliveries?state=dead_lettered", token("MUNICIPALITY:0180")).out);
     EXPECT_TRUE(others["items"].empty()) << others.dump();
+
+    // The outpatient unit's system answers a FHIR message it got with a MedCom-style
+    // acknowledgement (code ok): serve turns it into one durable noticeAcknowledged on the events
+    // topic, as it does a POST .../ack.
+    const std::string acked = expected.at({"/f", "ep-0"}).front();
+    const std::string fhir_ack =
+        json{{"resourceType", "Bundle"},
+             {"type", "message"},
+             {"entry",
+              json::array(
+                  {{{"resource",
+                     {{"resourceType", "MessageHeader"},
+                      {"response",
+                       {{"identifier", fhir_message_header_id(acked)}, {"code", "ok"}}}}}}})}}
+            .dump();
+    const auto posted =
+        kafka_test::run_command({"/usr/bin/curl", "-s", "-w", "\n%{http_code}", "-X", "POST", "-H",
+                                 "Authorization: Bearer " + token("OUTPATIENT_UNIT:vc-1"), "-H",
+                                 "Content-Type: application/fhir+json", "--data-binary", fhir_ack,
+                                 url + "/fhir/$process-message"});
+    EXPECT_EQ(posted.out.substr(posted.out.rfind('\n') + 1), "202") << posted.out;
+    auto events = kafka_test::read_topic(bootstrap(), serve_config.topics.events, to_end);
+    ASSERT_TRUE(events);
+    int acks = 0;
+    for (const auto& r : events.value()) {
+      v1::Event e;
+      ASSERT_TRUE(e.ParseFromString(r.value));
+      if (!e.has_notice_acknowledged()) continue;
+      ++acks;
+      EXPECT_EQ(e.notice_acknowledged().notification_id(), acked);
+      EXPECT_EQ(e.notice_acknowledged().by().id(), "vc-1");
+      EXPECT_EQ(e.episode_id(), "ep-0");
+    }
+    EXPECT_EQ(acks, 1);
     serve.signal(SIGTERM);
     EXPECT_EQ(serve.wait(30s).exit_code, 0);
   }

@@ -13,6 +13,7 @@
 
 #include "connectors/serve/base64url.h"
 #include "connectors/serve/client_certs.h"
+#include "engine/core/name_uuid.h"
 #include "samordna/v1/delivery.pb.h"
 #include "tests/unit/serve/serve_fixture.h"
 
@@ -30,6 +31,7 @@ const std::vector<Role> kRoles = {Role::kCaseworker, Role::kCoordinator, Role::k
 bool may_use(const std::string& route, Role role, K::Kind kind) {
   const bool cases = role == Role::kCaseworker || role == Role::kCoordinator;
   if (route.rfind("/api/v1/notifications", 0) == 0 || route == "/api/v1/deadlines") return cases;
+  if (route == "/fhir/$process-message") return cases;
   if (route == "/api/v1/episodes/search") return cases && kind != K::REGION;
   if (route.rfind("/api/v1/episodes", 0) == 0) {
     return cases && (kind != K::REGION || role == Role::kCoordinator);
@@ -45,7 +47,8 @@ bool may_use(const std::string& route, Role role, K::Kind kind) {
 
 bool audited(const std::string& route) {
   return route.rfind("/api/v1/notifications", 0) == 0 || route.rfind("/api/v1/episodes", 0) == 0 ||
-         route == "/api/v1/deadlines" || route == "/api/v1/deliveries";
+         route == "/api/v1/deadlines" || route == "/api/v1/deliveries" ||
+         route == "/fhir/$process-message";
 }
 
 class ServeApi : public ::testing::Test {
@@ -149,6 +152,18 @@ struct Call {
   bool detail = false;  // names one resource: 404 unless it is the caller's
 };
 
+// A FHIR acknowledgement message (MedCom-style) answering the FHIR message of `notification_id`.
+std::string fhir_ack(const std::string& notification_id, const std::string& code) {
+  return json{{"resourceType", "Bundle"},
+              {"type", "message"},
+              {"entry", json::array({{{"resource",
+                                       {{"resourceType", "MessageHeader"},
+                                        {"response",
+                                         {{"identifier", fhir_message_header_id(notification_id)},
+                                          {"code", code}}}}}}})}}
+      .dump();
+}
+
 std::vector<Call> calls_for(K::Kind kind) {
   const std::string nid = base64url_encode(notification(kWorldA, kind).notification_id());
   return {
@@ -170,6 +185,8 @@ std::vector<Call> calls_for(K::Kind kind) {
       {"/api/v1/audit", "GET", "/api/v1/audit", "", false},
       {"/metrics", "GET", "/metrics", "", false},
       {"/api/v1/deliveries", "GET", "/api/v1/deliveries", "", false},
+      {"/fhir/$process-message", "POST", "/fhir/$process-message",
+       fhir_ack(notification(kWorldA, kind).notification_id(), "ok"), true},
   };
 }
 
@@ -177,6 +194,10 @@ TEST_F(ServeApi, AccessMatrixEveryRouteRoleAndOrganisationKind) {
   const std::string absent_body = call("GET", "/api/v1/episodes/no-such-episode",
                                        token(Role::kCaseworker, org(K::WARD, kWorldA)))
                                       .body;
+  const std::string fhir_absent_body =
+      call("POST", "/fhir/$process-message", token(Role::kCaseworker, org(K::WARD, kWorldA)),
+           fhir_ack("no-such-notification", "ok"))
+          .body;
   int cells = 0;
   for (auto kind : kKinds) {
     for (Role role : kRoles) {
@@ -197,7 +218,11 @@ TEST_F(ServeApi, AccessMatrixEveryRouteRoleAndOrganisationKind) {
           }
           if (c.detail && !own) {
             EXPECT_EQ(r.status, 404);
-            EXPECT_EQ(r.body, absent_body) << "another's resource must look absent";
+            EXPECT_EQ(r.body, c.route == "/fhir/$process-message" ? fhir_absent_body : absent_body)
+                << "another's resource must look absent";
+          } else if (c.route == "/fhir/$process-message") {
+            const bool notice = kind == K::MUNICIPALITY || kind == K::OUTPATIENT_UNIT;
+            EXPECT_EQ(r.status, !notice ? 422 : kind == K::MUNICIPALITY ? 200 : 202) << r.body;
           } else if (c.route == "/api/v1/notifications/{ref}/ack") {
             const bool notice = kind == K::MUNICIPALITY || kind == K::OUTPATIENT_UNIT;
             // The municipality's notice is acknowledged already (the view says so).
@@ -235,7 +260,7 @@ TEST_F(ServeApi, AccessMatrixEveryRouteRoleAndOrganisationKind) {
       }
     }
   }
-  EXPECT_EQ(cells, 4 * 4 * 2 * 13);
+  EXPECT_EQ(cells, 4 * 4 * 2 * 14);
 }
 
 TEST_F(ServeApi, NoTokenBadTokenAndUnknownRoutes) {
@@ -393,8 +418,8 @@ TEST_F(ServeApi, InboxPagingFiltersAndStatisticsCsv) {
   EXPECT_EQ(inbox["total"], 2);
   EXPECT_EQ(inbox["unacknowledged"], 0);  // its one notice is acknowledged; the rest is not one
   EXPECT_EQ(inbox["units"], json::array({kWorldA.municipality}));
-  auto unit = json::parse(
-      call("GET", "/api/v1/notifications?unit=" + kWorldA.municipality, tok).body);
+  auto unit =
+      json::parse(call("GET", "/api/v1/notifications?unit=" + kWorldA.municipality, tok).body);
   ASSERT_EQ(unit["items"].size(), 1u);
   EXPECT_EQ(unit["total"], 1);
   EXPECT_EQ(unit["items"][0]["notification"]["notificationId"], "ep-a/e/adm/MUNICIPALITY");
@@ -425,6 +450,48 @@ TEST_F(ServeApi, InboxPagingFiltersAndStatisticsCsv) {
   ASSERT_EQ(deadlines["items"].size(), 1u);
   EXPECT_EQ(deadlines["items"][0]["kind"], "SIP_INVITATION");
   EXPECT_EQ(call("GET", "/api/v1/deadlines?state=bogus", tok).status, 400);
+}
+
+// A FHIR acknowledgement (MedCom's ok / transient-error / fatal-error) of a notice sent as a FHIR
+// message: ok is the kvittens (the same event as POST .../ack), an error code is recorded and
+// acknowledges nothing, malformed messages are refused without quoting them.
+TEST_F(ServeApi, FhirAcknowledgementMessageOkIsTheKvittensAndErrorsAreNot) {
+  const OrgRef vc = org(K::OUTPATIENT_UNIT, kWorldA);
+  const auto tok = token(Role::kCaseworker, vc);
+  const std::string nid = notification(kWorldA, K::OUTPATIENT_UNIT).notification_id();
+  auto post = [&](const std::string& body) {
+    return call("POST", "/fhir/$process-message", tok, body);
+  };
+  auto failed = post(fhir_ack(nid, "transient-error"));
+  EXPECT_EQ(failed.status, 200) << failed.body;
+  EXPECT_EQ(failed.content_type, "application/fhir+json");
+  EXPECT_EQ(json::parse(failed.body)["issue"][0]["severity"], "warning");
+  EXPECT_TRUE(published_.empty()) << "an error code is not an acknowledgement";
+  EXPECT_EQ(audit_.back()["outcome"], "receiver_transient-error");
+  EXPECT_EQ(audit_.back()["episodeIds"], json::array({kWorldA.episode}));
+  auto ok = post(fhir_ack(nid, "ok"));
+  EXPECT_EQ(ok.status, 202) << ok.body;
+  ASSERT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_[0].notice_acknowledged().notification_id(), nid);
+  EXPECT_EQ(published_[0].notice_acknowledged().by().id(), vc.id);
+  EXPECT_EQ(published_[0].event_id(), ack_event_id(nid, vc));  // the same as POST .../ack
+  // Malformed: 400 OperationOutcome, nothing published, the request never quoted.
+  for (const std::string& bad :
+       {std::string("{not json"), std::string(R"({"resourceType":"Patient"})"),
+        std::string(R"({"resourceType":"Bundle","type":"message","entry":[]})"),
+        std::string(R"({"resourceType":"Bundle","type":"message","entry":[{"resource":)"
+                    R"({"resourceType":"MessageHeader"}}]})"),
+        fhir_ack(nid, "maybe-SECRET")}) {
+    SCOPED_TRACE(bad);
+    auto r = post(bad);
+    EXPECT_EQ(r.status, 400);
+    EXPECT_EQ(json::parse(r.body)["resourceType"], "OperationOutcome");
+    EXPECT_EQ(r.body.find("SECRET"), std::string::npos);
+  }
+  EXPECT_EQ(published_.size(), 1u);
+  // Another organisation's notice looks absent.
+  EXPECT_EQ(post(fhir_ack(notification(kWorldA, K::MUNICIPALITY).notification_id(), "ok")).status,
+            404);
 }
 
 // A notification's delivery to the caller's own systems, and the deliveries route: an

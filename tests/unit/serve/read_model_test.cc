@@ -137,8 +137,8 @@ TEST_F(ServeReadModel, InboxSummaryCountsTheWholeInboxAndFiltersByRecipientUnit)
 // and an organisation sees only its own endpoints' deliveries.
 TEST_F(ServeReadModel, DeliveryStatusKeepsTheLastPerEndpointAndScopesByOrganisation) {
   const auto& topic = model_->topics().delivery_status;
-  auto status = [&](const std::string& endpoint, const OrgRef& who,
-                    v1::DeliveryStatus::State state, int attempts, int64_t at_unix) {
+  auto status = [&](const std::string& endpoint, const OrgRef& who, v1::DeliveryStatus::State state,
+                    int attempts, int64_t at_unix) {
     v1::DeliveryStatus d;
     d.set_notification_id("ep-a/e/adm/MUNICIPALITY");
     d.set_endpoint(endpoint);
@@ -176,9 +176,9 @@ TEST_F(ServeReadModel, DeliveryStatusKeepsTheLastPerEndpointAndScopesByOrganisat
   DeliveryFilter retrying;
   retrying.state = "retrying";
   EXPECT_EQ(model_->deliveries(other, retrying, {}).value().size(), 1u);
-  ASSERT_TRUE(model_->apply(
-      {Record{topic, 0, 3, key + "case", status("case", mun, v1::DeliveryStatus::DELIVERED, 3, 200)},
-       Record{topic, 0, 4, key + "fhir", std::nullopt}}));
+  ASSERT_TRUE(model_->apply({Record{topic, 0, 3, key + "case",
+                                    status("case", mun, v1::DeliveryStatus::DELIVERED, 3, 200)},
+                             Record{topic, 0, 4, key + "fhir", std::nullopt}}));
   mine = model_->deliveries_of(mun, "ep-a/e/adm/MUNICIPALITY").value();
   ASSERT_EQ(mine.size(), 1u);
   EXPECT_EQ(mine[0].state, "delivered");
@@ -195,9 +195,9 @@ TEST_F(ServeReadModel, AFileOfAnotherSchemaVersionIsRebuiltFromTheTopics) {
   {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ / "readmodel.sqlite").c_str(), &db), SQLITE_OK);
-    ASSERT_EQ(sqlite3_exec(db, "UPDATE meta SET value='0' WHERE key='schema'", nullptr, nullptr,
-                           nullptr),
-              SQLITE_OK);
+    ASSERT_EQ(
+        sqlite3_exec(db, "UPDATE meta SET value='0' WHERE key='schema'", nullptr, nullptr, nullptr),
+        SQLITE_OK);
     sqlite3_close(db);
   }
   model_ = ReadModel::open(dir_).value();

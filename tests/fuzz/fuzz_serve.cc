@@ -34,6 +34,7 @@
 #include "connectors/serve/client_certs.h"
 #include "connectors/serve/live.h"
 #include "connectors/serve/static.h"
+#include "samordna/v1/delivery.pb.h"
 
 namespace {
 
@@ -71,7 +72,25 @@ struct World {
     v.set_home_municipality("0180");
     v.set_care_unit("w1");
     v.mutable_patient()->set_personal_id("199001012385");
-    (void)model->apply({Record{"samordna.episodes", 0, 0, "ep1", v.SerializeAsString()}});
+    // A notice to the caller's municipality (its FHIR message id is in the corpus' fhir_ack_*)
+    // and its delivery, so the inbox, the FHIR acknowledgement and the deliveries reach rows.
+    v1::Notification notice;
+    notice.set_notification_id("ep1/n1");
+    notice.set_episode_id("ep1");
+    notice.mutable_issued_at()->set_seconds(1735722000);
+    notice.mutable_admission_notice()->mutable_recipient()->set_unit("0180");
+    notice.add_addressees()->set_kind(v1::Organisation::MUNICIPALITY);
+    notice.mutable_addressees(0)->set_id("0180");
+    v1::DeliveryStatus d;
+    d.set_notification_id("ep1/n1");
+    d.set_endpoint("case");
+    *d.mutable_organisation() = notice.addressees(0);
+    d.set_state(v1::DeliveryStatus::RETRYING);
+    d.set_episode_id("ep1");
+    (void)model->apply(
+        {Record{"samordna.episodes", 0, 0, "ep1", v.SerializeAsString()},
+         Record{"samordna.notifications", 0, 0, "ep1", notice.SerializeAsString()},
+         Record{"samordna.delivery.status", 0, 0, "ep1/n1/case", d.SerializeAsString()}});
     verifier = std::make_unique<Verifier>(Verifier::from_pem(public_pem, AuthConfig{}).value());
     TokenRequest r;
     r.org = OrgRef{v1::Organisation::MUNICIPALITY, "0180"};

@@ -534,6 +534,14 @@ HttpResponse Api::handle(const HttpRequest& req) const {
         f.to = opt_time(*target, "to");
         f.acked = opt_bool(*target, "acknowledged");
         f.unit = opt(*target, "unit");
+        if (auto service = opt(*target, "service")) {
+          v1::Service parsed;
+          if (!v1::Service_Parse(*service, &parsed) || parsed == v1::SERVICE_UNSPECIFIED) {
+            throw BadRequest{
+                "service must be SOCIAL_SERVICES, MUNICIPAL_HEALTH_CARE or OUTPATIENT_CARE"};
+          }
+          f.service = *service;
+        }
         const Page page = page_of(*target);
         auto items = model_.inbox(p.org, f, page);
         if (!items) return internal(items.error());
@@ -554,6 +562,7 @@ HttpResponse Api::handle(const HttpRequest& req) const {
         body["total"] = summary.value().total;
         body["unacknowledged"] = summary.value().unacknowledged;
         body["units"] = summary.value().units;
+        body["services"] = summary.value().services;
         body["items"] = std::move(list);
         out.response = json_response(200, body);
         out.episode_ids.assign(eps.begin(), eps.end());

@@ -97,10 +97,21 @@ std::string openapi_document() {
   inbox_params.push_back(param("unit", "query", str(),
                                "only notices to this recipient unit (kommunkod or the outpatient "
                                "unit's id), one of the page's units"));
+  inbox_params.push_back(
+      param("service", "query",
+            {{"type", "string"},
+             {"enum", {"SOCIAL_SERVICES", "MUNICIPAL_HEALTH_CARE", "OUTPATIENT_CARE"}}},
+            "only notices to this service of the recipient (socialtjänst, kommunal hälso- och "
+            "sjukvård, öppen vård)"));
   json inbox_page = paged("InboxItem");
   inbox_page["required"].push_back("total");
   inbox_page["required"].push_back("unacknowledged");
   inbox_page["required"].push_back("units");
+  inbox_page["required"].push_back("services");
+  inbox_page["properties"]["services"] = {
+      {"type", "array"},
+      {"items", str()},
+      {"description", "the recipient services of the caller's inbox: the service filter's values"}};
   inbox_page["properties"]["total"] = {{"type", "integer"},
                                        {"description", "notifications matching the filter"}};
   inbox_page["properties"]["unacknowledged"] = {

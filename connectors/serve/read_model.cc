@@ -17,7 +17,7 @@ namespace samordna::serve {
 namespace {
 
 // Bumped when the schema changes; a file of another version is deleted and rebuilt from the topics.
-// 2: inbox.unit, notifications.message_id, the delivery table.
+// 2: inbox.unit and .service, notifications.message_id, the delivery table.
 constexpr const char* kSchemaVersion = "2";
 
 constexpr const char* kSchema = R"sql(
@@ -72,10 +72,11 @@ CREATE TABLE IF NOT EXISTS notifications(
   issued_at INTEGER NOT NULL, body BLOB NOT NULL, message_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS notifications_message ON notifications(message_id);
 -- The inbox: one row per (addressee, notification).
--- unit: the notice's Recipient.unit ('' for notifications without a recipient).
+-- unit, service: the notice's Recipient ('' for notifications without one; the service by its
+-- enum name, e.g. SOCIAL_SERVICES).
 CREATE TABLE IF NOT EXISTS inbox(
   org_kind INTEGER NOT NULL, org_id TEXT NOT NULL, notification_id TEXT NOT NULL,
-  issued_at INTEGER NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL,
+  issued_at INTEGER NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL, service TEXT NOT NULL,
   PRIMARY KEY(org_kind, org_id, notification_id)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS inbox_time ON inbox(org_kind, org_id, issued_at);
 CREATE INDEX IF NOT EXISTS inbox_unit ON inbox(org_kind, org_id, unit, issued_at);
@@ -458,6 +459,9 @@ struct ReadModel::Impl {
     const std::string kind = notification_kind(n);
     const v1::Recipient* recipient = recipient_of(n);
     const std::string unit = recipient ? recipient->unit() : std::string();
+    const std::string service = recipient && recipient->service() != v1::SERVICE_UNSPECIFIED
+                                    ? v1::Service_Name(recipient->service())
+                                    : std::string();
     {
       Stmt s = prepared(
           "INSERT OR REPLACE INTO notifications(notification_id,episode_id,kind,issued_at,body,"
@@ -473,15 +477,16 @@ struct ReadModel::Impl {
     }
     for (const auto& a : n.addressees()) {
       Stmt s = prepared(
-          "INSERT OR REPLACE INTO inbox(org_kind,org_id,notification_id,issued_at,kind,unit) "
-          "VALUES(?1,?2,?3,?4,?5,?6)");
+          "INSERT OR REPLACE INTO inbox(org_kind,org_id,notification_id,issued_at,kind,unit,"
+          "service) VALUES(?1,?2,?3,?4,?5,?6,?7)");
       if (!s.ok()) return sql_error(db, "prepare inbox");
       s.bind(1, static_cast<int64_t>(a.kind()))
           .bind(2, a.id())
           .bind(3, n.notification_id())
           .bind(4, ts(n.issued_at()))
           .bind(5, kind)
-          .bind(6, unit);
+          .bind(6, unit)
+          .bind(7, service);
       SAMORDNA_TRYV(done(s, "insert inbox"));
     }
     return ok();
@@ -723,6 +728,7 @@ Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFi
   if (f.from) sql += " AND i.issued_at>=?4";
   if (f.to) sql += " AND i.issued_at<?5";
   if (f.unit) sql += " AND i.unit=?8";
+  if (f.service) sql += " AND i.service=?9";
   if (f.acked) sql += *f.acked ? " AND acked_at IS NOT NULL" : " AND acked_at IS NULL";
   // Unacknowledged first, then newest first; the id breaks ties so pages never overlap.
   sql += " ORDER BY (acked_at IS NOT NULL), i.issued_at DESC, i.notification_id LIMIT ?6 OFFSET ?7";
@@ -735,6 +741,7 @@ Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFi
   if (f.to) s.bind(5, to_unix(*f.to));
   s.bind(6, page.limit).bind(7, page.offset);
   if (f.unit) s.bind(8, *f.unit);
+  if (f.service) s.bind(9, *f.service);
   std::vector<InboxItem> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
@@ -769,6 +776,7 @@ Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilt
   if (f.from) total_sql += " AND i.issued_at>=?4";
   if (f.to) total_sql += " AND i.issued_at<?5";
   if (f.unit) total_sql += " AND i.unit=?6";
+  if (f.service) total_sql += " AND i.service=?7";
   if (f.acked)
     total_sql += std::string(" AND ") + kAckedSql + (*f.acked ? " IS NOT NULL" : " IS NULL");
   // The four acknowledgeable kinds (is_notice), by their stored names.
@@ -792,6 +800,7 @@ Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilt
       if (f.from) s.bind(4, to_unix(*f.from));
       if (f.to) s.bind(5, to_unix(*f.to));
       if (f.unit) s.bind(6, *f.unit);
+      if (f.service) s.bind(7, *f.service);
       if (s.step() != SQLITE_ROW) return sql_error(db, "inbox total");
       out.total = s.i64(0);
     }
@@ -811,6 +820,16 @@ Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilt
       int rc;
       while ((rc = s.step()) == SQLITE_ROW) out.units.push_back(s.text(0));
       if (rc != SQLITE_DONE) return sql_error(db, "inbox units");
+    }
+    {
+      Stmt s(db,
+             "SELECT DISTINCT service FROM inbox WHERE org_kind=?1 AND org_id=?2 AND service<>'' "
+             "ORDER BY service");
+      if (!s.ok()) return sql_error(db, "prepare inbox services");
+      s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
+      int rc;
+      while ((rc = s.step()) == SQLITE_ROW) out.services.push_back(s.text(0));
+      if (rc != SQLITE_DONE) return sql_error(db, "inbox services");
     }
     return ok();
   };

@@ -64,10 +64,11 @@ struct Page {
 };
 
 struct InboxFilter {
-  std::optional<std::string> kind;  // the Notification oneof name, e.g. "admissionNotice"
-  std::optional<Instant> from, to;  // issued_at in [from, to)
-  std::optional<bool> acked;        // acknowledged by the caller's organisation or not
-  std::optional<std::string> unit;  // the notice's recipient unit (Recipient.unit)
+  std::optional<std::string> kind;     // the Notification oneof name, e.g. "admissionNotice"
+  std::optional<Instant> from, to;     // issued_at in [from, to)
+  std::optional<bool> acked;           // acknowledged by the caller's organisation or not
+  std::optional<std::string> unit;     // the notice's recipient unit (Recipient.unit)
+  std::optional<std::string> service;  // its service by enum name, e.g. "SOCIAL_SERVICES"
 };
 
 // What the inbox's header shows, for one organisation: counts over the whole inbox, not a page.
@@ -75,7 +76,8 @@ struct InboxSummary {
   int64_t total = 0;  // notifications matching the filter
   int64_t unacknowledged =
       0;  // acknowledgeable notices (is_notice) not yet acknowledged, any filter
-  std::vector<std::string> units;  // the recipient units of the inbox, sorted
+  std::vector<std::string> units;     // the recipient units of the inbox, sorted
+  std::vector<std::string> services;  // the recipient services of the inbox, sorted
 };
 
 // One notification's delivery to one endpoint of `samordna deliver`, as its last

@@ -418,6 +418,12 @@ TEST_F(ServeApi, InboxPagingFiltersAndStatisticsCsv) {
   EXPECT_EQ(inbox["total"], 2);
   EXPECT_EQ(inbox["unacknowledged"], 0);  // its one notice is acknowledged; the rest is not one
   EXPECT_EQ(inbox["units"], json::array({kWorldA.municipality}));
+  EXPECT_EQ(inbox["services"], json::array({"SOCIAL_SERVICES"}));
+  EXPECT_EQ(
+      json::parse(
+          call("GET", "/api/v1/notifications?service=MUNICIPAL_HEALTH_CARE", tok).body)["total"],
+      0);
+  EXPECT_EQ(call("GET", "/api/v1/notifications?service=home", tok).status, 400);
   auto unit =
       json::parse(call("GET", "/api/v1/notifications?unit=" + kWorldA.municipality, tok).body);
   ASSERT_EQ(unit["items"].size(), 1u);

@@ -113,6 +113,13 @@ TEST_F(ServeReadModel, InboxSummaryCountsTheWholeInboxAndFiltersByRecipientUnit)
   EXPECT_EQ(all.total, 2);
   EXPECT_EQ(all.unacknowledged, 0);
   EXPECT_EQ(all.units, std::vector<std::string>{kWorldA.municipality});
+  EXPECT_EQ(all.services, std::vector<std::string>{"SOCIAL_SERVICES"});
+  InboxFilter service;
+  service.service = "SOCIAL_SERVICES";
+  EXPECT_EQ(model_->inbox(mun, service, {}).value().size(), 1u);
+  EXPECT_EQ(model_->inbox_summary(mun, service).value().total, 1);
+  service.service = "MUNICIPAL_HEALTH_CARE";
+  EXPECT_TRUE(model_->inbox(mun, service, {}).value().empty());
   InboxFilter unit;
   unit.unit = kWorldA.municipality;
   EXPECT_EQ(model_->inbox(mun, unit, {}).value().size(), 1u);

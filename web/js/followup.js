@@ -13,6 +13,12 @@ function sum(rows, key, val) {
   return m;
 }
 
+// A row's amount: none known ("–") when no stay in it had a daily rate (the rule set lacks that
+// year's figure), rather than the API's 0, which would read as nothing owed.
+function amount(r) {
+  return r.liableStays > 0 && r.staysWithoutAmount >= r.liableStays ? '–' : fmt.sek(r.amountSek);
+}
+
 function csvButton(which, label) {
   const b = h('button', { type: 'button', class: 'secondary small' }, `Ladda ner CSV: ${label}`);
   b.addEventListener('click', async () => {
@@ -91,7 +97,7 @@ export async function renderFollowup(main, { session }) {
       h('figcaption', {}, 'Dagar med betalningsansvar per utskrivningsmånad')),
       table('Betalningsansvar (5 kap. lag 2017:612)', ['Kommun', 'Månad', 'Vårdtillfällen', 'Dagar', 'Belopp', 'Utan dagsbelopp'],
         l.map((r) => h('tr', {}, h('td', {}, r.municipality), h('td', {}, r.month), h('td', { class: 'num' }, fmt.num(r.liableStays)),
-          h('td', { class: 'num' }, fmt.num(r.days)), h('td', { class: 'num' }, fmt.sek(r.amountSek)), h('td', { class: 'num' }, fmt.num(r.staysWithoutAmount)))),
+          h('td', { class: 'num' }, fmt.num(r.days)), h('td', { class: 'num' }, amount(r)), h('td', { class: 'num' }, fmt.num(r.staysWithoutAmount)))),
         { id: 'liability-table' }),
       csvButton('payment-liability', 'betalningsansvar'));
   }

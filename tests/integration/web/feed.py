@@ -2,8 +2,10 @@
 """The web test's feed: a few episodes with times relative to now, so that on the wall clock the
 ward has a notice held, a deadline due within 24 hours and a missed one, and two municipalities
 of one region have their own patients. Usage: feed.py OUT_DIR. Writes feed.jsonl (loaded before
-the browser starts), live.jsonl (produced while the inbox is open: one new admission notice for
-municipality 0180) and orgs.json (names, ids and the expected renderings the test checks).
+the browser starts, for the engine on the wall clock), past.jsonl (a stay the municipality is
+liable to pay for, replayed by a second engine on the events' own time: see "M" below),
+live.jsonl (produced while the inbox is open: one new admission notice for municipality 0180) and
+orgs.json (names, ids and the expected renderings the test checks).
 Besides: a patient admitted at a known instant next to the last daylight-saving change (the test
 checks the app shows it in Stockholm time from a browser in New York), one whose admission notice
 is held for missing content (no address), and enough admissions that municipality 0180's inbox
@@ -48,6 +50,7 @@ patients = {
     "L": ("Lars Livesson", pnr("19450606", "678"), "0180"),
     "D": ("Dagny Tidsson", pnr("19460707", "789"), "0180"),
     "P": ("Petra Adresslös", pnr("19470808", "891"), "0180"),
+    "R": ("Rut Redosson", pnr("19480909", "912"), "0180"),
 }
 # Q01..Q60: more of 0180's admission notices (one each) than one inbox page (50) holds.
 PAGE_FILL = 60
@@ -55,7 +58,7 @@ for i in range(1, PAGE_FILL + 1):
     patients[f"Q{i:02d}"] = (f"Kö Sidfyllnad{i:02d}", pnr(f"1950{(i - 1) // 28 + 1:02d}{(i - 1) % 28 + 1:02d}", f"{i:03d}"),
                              "0180")
 run = now.strftime("%H%M%S")
-lines = {"feed": [], "live": []}
+lines = {"feed": [], "past": [], "live": []}
 
 
 def ev(where, key, n, at, payload):
@@ -93,6 +96,11 @@ admit("feed", "B", now - timedelta(hours=6))
 # H: discharge-ready without consent: the discharge-ready notice is held (sekretess).
 admit("feed", "H", now - timedelta(hours=8))
 ev("feed", "H", 3, now - timedelta(hours=2), {"dischargeReady": {}})
+# R: discharge-ready with consent: a discharge-ready notice to each of 0180's services (the test
+# acknowledges these, with S's).
+admit("feed", "R", now - timedelta(hours=10))
+ev("feed", "R", 3, now - timedelta(hours=9), {"consentRecorded": {"scope": "INFORMATION_SHARING", "granted": True}})
+ev("feed", "R", 4, now - timedelta(hours=1), {"dischargeReady": {}})
 # On the wall clock the engine sends a notice when it applies the event, so day-counted clocks that
 # hang on a notice start now; the ones anchored on a fact's own time (the discharge date) do not.
 # S: discharged today without the information transfer: due by the end of today (3 kap. 2 §).
@@ -104,11 +112,27 @@ discharge_s = now - timedelta(minutes=5)
 if discharge_s.astimezone(stockholm).date() != today:
     discharge_s = now
 ev("feed", "S", 6, discharge_s, {"discharged": {"reason": "hem"}})
-# M: discharged two days ago without the information transfer and without a care contact: missed.
-admit("feed", "M", local(-8, 9))
-ev("feed", "M", 3, local(-8, 11), {"consentRecorded": {"scope": "INFORMATION_SHARING", "granted": True}})
-ev("feed", "M", 5, local(-6, 9), {"dischargeReady": {}})
-ev("feed", "M", 6, local(-2, 10), {"discharged": {"reason": "hem"}})
+# M: the municipality's payment liability, and missed deadlines. Liability needs the admission
+# notice in time, a discharge-ready notice that reached the municipality and, as a SIP is required
+# (social services and municipal health care), the SIP invitation in time; then the nights from
+# the notice's day + 3 (09:00, before the 12:00 cut-off) up to the discharge. The wall-clock engine
+# sends its notices when it applies an event (now), which makes a days-old admission notice late
+# and starts the liability today, after this discharge: none of it would be owed. So M's events go
+# to past.jsonl, which a second engine replays on their own time (web.sh): the notices count as
+# sent when the events occurred. Discharged two days ago without the information transfer and
+# without a care contact: both missed (neither affects liability). Liable nights: -6 to -3, 4.
+admit("past", "M", local(-10, 9))
+ev("past", "M", 3, local(-10, 11), {"consentRecorded": {"scope": "INFORMATION_SHARING", "granted": True}})
+ev("past", "M", 5, local(-9, 9), {"dischargeReady": {}})
+ev("past", "M", 7, local(-8, 10), {"sipInvitationSent": {}})
+ev("past", "M", 6, local(-2, 10), {"discharged": {"reason": "hem"}})
+# The municipality acknowledged its notices (both services) the next morning: the engine that
+# replayed past.jsonl is gone when the browser test acknowledges, so none is left to acknowledge.
+# Ids as the engine makes them (docs/domain-decisions.md, "Notification ids"): the admission
+# notices of the assessment wM2, the discharge-ready notices of wM5 (its /1 is a warning).
+for n, (cause, day) in enumerate([("wM2/1", -9), ("wM2/2", -9), ("wM5/2", -8), ("wM5/3", -8)], start=8):
+    ev("past", "M", n, local(day, 8), {"noticeAcknowledged": {
+        "notificationId": f"webtest-{run}-M/e/{cause}", "by": {"kind": "MUNICIPALITY", "id": "0180"}}})
 # D: admitted half an hour on the summer-time side of the last daylight-saving change (before the
 # change in autumn, after it in spring), so that a browser zone or a fixed offset shows the wrong
 # hour. The outpatient unit's inbox (one page) is where the test looks for it.

@@ -31,6 +31,22 @@ EOS_TOPICS_MADE=1
 eos_start run "$EOS_WORK/state" "$EOS_PREFIX-a"
 RUN_PID=$EOS_PID
 
+# past.jsonl (feed.py, patient M: a payment liability) on the events' own time: a second engine
+# replays it in event time up to now, into the same notifications and episodes topics, and exits.
+# Its own events, changelog and dead-letter topics and consumer group; the wall-clock engine
+# above would send M's notices now, and nothing would be owed. In the background, while serve
+# starts (the readiness loop below waits for its liability).
+sed -e "s/\.events,/.past-events,/; s/\.deadletter,/.past-deadletter,/; s/\.changelog,/.past-changelog,/" \
+    -e "s/^  groupId: .*/&-past/; s|^stateDir: .*|stateDir: $EOS_WORK/past-state|" "$EOS_CFG" >"$EOS_WORK/past.yaml"
+(
+  eos_topics create "$EOS_PREFIX.past-events" --if-not-exists --partitions 4 --replication-factor 1 &&
+    "$SAMORDNA" produce --config "$EOS_WORK/past.yaml" --file "$EOS_WORK/past.jsonl" || exit
+  exec "$SAMORDNA" run --config "$EOS_WORK/past.yaml" --instance-id "$EOS_PREFIX-past" --clock event-time \
+    --until "$(date -u +%Y-%m-%dT%H:%M:%SZ)" --exit-at-end -v
+) >"$EOS_WORK/past.log" 2>&1 </dev/null &
+PAST_PID=$!
+echo "$PAST_PID" >>"$EOS_WORK/pids"
+
 openssl ecparam -name prime256v1 -genkey -noout -out "$EOS_WORK/key.pem" 2>/dev/null
 openssl ec -in "$EOS_WORK/key.pem" -pubout -out "$EOS_WORK/key.pub.pem" 2>/dev/null
 token() { "$SAMORDNA" token --signing-key "$EOS_WORK/key.pem" --org "$1" --role "$2" --ttl 3600; }
@@ -49,13 +65,18 @@ URL="http://$(sed -nE 's/.*listening on ([0-9.:]+) .*/\1/p' "$EOS_WORK/serve.log
 WARD_TOKEN=$(token "WARD:webtest-avd-12" caseworker)
 until=$((SECONDS + 120))
 held() { curl -sf -H "Authorization: Bearer $WARD_TOKEN" "$URL/api/v1/notifications?kind=noticeHeld"; }
+REGION_TOKEN=$(token REGION:01 coordinator)
 until held | grep -q MISSING_CONSENT && held | grep -q missingFields &&
-      curl -sf -H "Authorization: Bearer $WARD_TOKEN" "$URL/api/v1/deadlines?state=missed" | grep -q INFORMATION_TRANSFER; do
+      curl -sf -H "Authorization: Bearer $WARD_TOKEN" "$URL/api/v1/deadlines?state=missed" | grep -q INFORMATION_TRANSFER &&
+      curl -sf -H "Authorization: Bearer $REGION_TOKEN" "$URL/api/v1/statistics/payment-liability" | grep -q '"days":[1-9]'; do
   eos_alive "$SERVE_PID" || eos_fail "serve exited"
+  [[ -z $PAST_PID ]] || eos_alive "$PAST_PID" || { wait "$PAST_PID" || eos_fail "the event-time replay of past.jsonl failed"; PAST_PID=; }
   eos_alive "$RUN_PID" || eos_fail "run exited"
   ((SECONDS < until)) || eos_fail "the feed's notices did not reach serve in 120 s"
   sleep 0.5
 done
+if [[ -n $PAST_PID ]]; then wait "$PAST_PID" || eos_fail "the event-time replay of past.jsonl failed"; fi
+grep -q 'stopped: consumed [0-9]* dead-lettered 0 ' "$EOS_WORK/past.log" || eos_fail "past.jsonl: a line was dead-lettered"
 eos_log "serve at $URL has the feed"
 
 # Static files: content types, the CSP, traversal refused.
@@ -69,7 +90,7 @@ for bad in '/../CMakeLists.txt' '/%2e%2e/CMakeLists.txt' '/js/..%2f..%2fCMakeLis
 done
 
 TOKENS=$(python3 -c 'import json,sys; print(json.dumps(dict(zip(sys.argv[1::2], sys.argv[2::2]))))' \
-  mun0180 "$(token MUNICIPALITY:0180 caseworker)" ward "$WARD_TOKEN" region "$(token REGION:01 coordinator)" \
+  mun0180 "$(token MUNICIPALITY:0180 caseworker)" ward "$WARD_TOKEN" region "$REGION_TOKEN" \
   vc "$(token OUTPATIENT_UNIT:webtest-vc-norr caseworker)")
 rc=0
 WEB_URL=$URL WEB_TOKENS=$TOKENS WEB_ORGS=$EOS_WORK/orgs.json WEB_SHOTS=$WEB_SHOTS \
@@ -79,7 +100,7 @@ WEB_URL=$URL WEB_TOKENS=$TOKENS WEB_ORGS=$EOS_WORK/orgs.json WEB_SHOTS=$WEB_SHOT
 ((rc == 0)) || eos_fail "the browser test failed ($rc)"
 
 # No personal data in serve's log (every line at -vv) or in the engine's.
-python3 - "$EOS_WORK/orgs.json" "$EOS_WORK/serve.log" "$EOS_WORK/run.log" <<'PY' || eos_fail "personal data in a log"
+python3 - "$EOS_WORK/orgs.json" "$EOS_WORK/serve.log" "$EOS_WORK/run.log" "$EOS_WORK/past.log" <<'PY' || eos_fail "personal data in a log"
 import json, sys
 p = json.load(open(sys.argv[1]))["patients"].values()
 needles = [x["personalId"] for x in p] + [x["name"] for x in p]

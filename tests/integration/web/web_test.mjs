@@ -396,9 +396,11 @@ await check('Uppföljning: charts, discharge-ready days, payment liability, CSV'
     p.getByRole('button', { name: /CSV: betalningsansvar/ }).click(),
   ]);
   const csv = readFileSync(await download.path(), 'utf8');
-  assert.match(csv.split('\n')[0], /^municipality,month,liableStays/);
+  assert.match(csv.split('\n')[0], /^municipality,month,liableStays,days,/);
   assert.equal(csv, await apiGet('region', '/api/v1/statistics/payment-liability?format=csv', 'text/csv'),
     'the download is the API\'s CSV');
+  // Not only an empty table: M's stay (feed.py) is liable for 4 nights.
+  assert.ok(csv.split('\n').slice(1).some((l) => /^"?0180"?,/.test(l) && Number(l.split(',')[3]) > 0), csv);
 });
 await check('Uppföljning: the missed deadlines per month and the payment liability are the API\'s', async () => {
   const p = region.page;
@@ -412,12 +414,16 @@ await check('Uppföljning: the missed deadlines per month and the payment liabil
     const liab = await apiGet('region', '/api/v1/statistics/payment-liability');
     const want = {};
     for (const r of missed.items) want[r.month] = (want[r.month] || 0) + r.missed;
-    const wantLiab = liab.items.map((r) => `${r.municipality} ${r.month} ${r.liableStays} ${r.days}`).sort();
+    // The amount: "–" when no stay of the row had a daily rate (the rules lack the year's), not 0.
+    const amount = (r) => (r.staysWithoutAmount >= r.liableStays ? '–' : r.amountSek);
+    const wantLiab = liab.items.map((r) => `${r.municipality} ${r.month} ${r.liableStays} ${r.days} ${amount(r)}`).sort();
     const got = Object.fromEntries((await cells('table.compact')).map(([m, n]) => [m, num(n)]));
-    const gotLiab = (await cells('#liability-table')).map((c) => `${c[0]} ${c[1]} ${num(c[2])} ${num(c[3])}`).sort();
+    const gotLiab = (await cells('#liability-table'))
+      .map((c) => `${c[0]} ${c[1]} ${num(c[2])} ${num(c[3])} ${c[4] === '–' ? '–' : num(c[4])}`).sort();
     last = JSON.stringify({ want, got, wantLiab, gotLiab });
     if (isDeepStrictEqual(want, got) && isDeepStrictEqual(wantLiab, gotLiab)) {
       assert.ok(Object.values(got).reduce((a, b) => a + b, 0) > 0, 'no missed deadline counted');
+      assert.ok(gotLiab.some((r) => r.startsWith('0180 ') && Number(r.split(' ')[3]) > 0), `no liable days: ${last}`);
       return;
     }
     await p.reload();

@@ -50,6 +50,7 @@ function details(n) {
 function query(f, offset) {
   return {
     kind: f.kind,
+    service: f.service,
     unit: f.unit,
     acknowledged: f.acked,
     from: f.from ? dayStart(f.from) : '',
@@ -60,7 +61,7 @@ function query(f, offset) {
 }
 
 export async function renderInbox(main, { alertUser, refreshUnacked, setUnacked }) {
-  const filters = { kind: '', unit: '', from: '', to: '', acked: 'false' };
+  const filters = { kind: '', service: '', unit: '', from: '', to: '', acked: 'false' };
   const count = h('p', { class: 'count', id: 'inbox-count', 'aria-live': 'polite' });
   // aria-busy while a page is on its way (assistive technology waits; so does the browser test).
   const list = h('div', { class: 'table-wrap', id: 'inbox-list', 'aria-busy': 'true' });
@@ -68,6 +69,9 @@ export async function renderInbox(main, { alertUser, refreshUnacked, setUnacked 
   const ackSelected = h('button', { type: 'button', id: 'ack-selected', disabled: true }, 'Kvittera markerade');
   const kindSel = h('select', { id: 'f-kind' }, h('option', { value: '' }, 'Alla typer'),
     Object.entries(KIND).map(([k, v]) => h('option', { value: k }, v)));
+  // The recipient's service: a municipality's socialtjänst and its hälso- och sjukvård
+  // (hemsjukvård) work different queues. Choices: the services of the whole inbox (the API's).
+  const serviceSel = h('select', { id: 'f-service' }, h('option', { value: '' }, 'Alla tjänster'));
   const unitSel = h('select', { id: 'f-unit' }, h('option', { value: '' }, 'Alla enheter'));
   const ackSel = h('select', { id: 'f-acked' },
     h('option', { value: 'false' }, 'Okvitterade'), h('option', { value: 'true' }, 'Kvitterade'),
@@ -88,11 +92,12 @@ export async function renderInbox(main, { alertUser, refreshUnacked, setUnacked 
   const form = h('form', { class: 'filters', role: 'search', 'aria-label': 'Filter för inkorgen' },
     h('div', {}, h('label', { for: 'f-acked' }, 'Visa'), ackSel),
     h('div', {}, h('label', { for: 'f-kind' }, 'Typ'), kindSel),
+    h('div', {}, h('label', { for: 'f-service' }, 'Tjänst'), serviceSel),
     h('div', {}, h('label', { for: 'f-unit' }, 'Enhet'), unitSel),
     h('div', {}, h('label', { for: 'f-from' }, 'Från och med'), from),
     h('div', {}, h('label', { for: 'f-to' }, 'Till och med'), to));
   form.addEventListener('change', () => {
-    Object.assign(filters, { kind: kindSel.value, unit: unitSel.value, from: from.value, to: to.value, acked: ackSel.value });
+    Object.assign(filters, { kind: kindSel.value, service: serviceSel.value, unit: unitSel.value, from: from.value, to: to.value, acked: ackSel.value });
     offset = 0;
     load();
   });
@@ -237,6 +242,11 @@ export async function renderInbox(main, { alertUser, refreshUnacked, setUnacked 
     if (filters.unit && !units.includes(filters.unit)) units.push(filters.unit);
     replace(unitSel, h('option', { value: '' }, 'Alla enheter'), units.map((u) => h('option', { value: u }, u)));
     unitSel.value = filters.unit;
+    const services = [...(data.services || [])];
+    if (filters.service && !services.includes(filters.service)) services.push(filters.service);
+    replace(serviceSel, h('option', { value: '' }, 'Alla tjänster'),
+      services.map((v) => h('option', { value: v }, SERVICE[v] || v)));
+    serviceSel.value = filters.service;
     setUnacked(unacked);
     draw();
     list.setAttribute('aria-busy', 'false');

@@ -227,6 +227,34 @@ await check('filters go to the API: by kind, and by Swedish days sent as instant
   await filter(page, '#f-acked', 'false');
   assert.ok(await inboxRows(page).count() > 0);
 });
+await check('Tjänst: the recipient service filter narrows to that service\'s notices, the API\'s pages', async () => {
+  await filter(page, '#f-acked', '');
+  const all = await apiGet('mun0180', '/api/v1/notifications?limit=1');
+  // feed.py tells 0180's socialtjänst and its hälso- och sjukvård (one outpatient unit's patients).
+  assert.deepEqual(all.services, ['MUNICIPAL_HEALTH_CARE', 'SOCIAL_SERVICES']);
+  const options = await page.locator('#f-service option').evaluateAll((os) => os.filter((o) => o.value).map((o) => [o.value, o.textContent]));
+  assert.deepEqual(options, [['MUNICIPAL_HEALTH_CARE', 'Kommunal hälso- och sjukvård'], ['SOCIAL_SERVICES', 'Socialtjänst']]);
+  const shown = {};
+  for (const [service, label] of options) {
+    const i = urls.length;
+    await filter(page, '#f-service', service);
+    assert.ok(inboxRequests(i).some((u) => u.searchParams.get('service') === service), 'service not sent to the API');
+    const api = await apiGet('mun0180', `/api/v1/notifications?service=${service}&limit=50&offset=0`);
+    assert.ok(api.total > 0 && api.total < all.total, `${service}: ${api.total} of ${all.total}`);
+    assert.deepEqual(await rowRefs(page), api.items.map((it) => it.ref));
+    assert.match(await page.locator('#inbox-count').innerText(), new RegExp(` av ${api.total} visas`));
+    const cells = await rowCells(page);
+    assert.ok(cells.length > 0 && cells.every((c) => c[3] === `${label} · 0180`), cells.map((c) => c[3]).join(', '));
+    shown[service] = { refs: await rowRefs(page), text: await page.locator('main').innerText() };
+  }
+  const { MUNICIPAL_HEALTH_CARE: health, SOCIAL_SERVICES: social } = shown;
+  assert.ok(health.refs.every((r) => !social.refs.includes(r)), 'a notice under both services');
+  // Q..: told to social services alone (no outpatient unit), so never in the health care queue.
+  const q = Object.keys(P).filter((k) => k.startsWith('Q'));
+  assert.ok(q.every((k) => !health.text.includes(P[k].name)) && q.some((k) => social.text.includes(P[k].name)));
+  await filter(page, '#f-service', '');
+  await filter(page, '#f-acked', 'false');
+});
 await page.screenshot({ path: `${shots}/inkorg.png`, fullPage: true });
 await check('axe-core: Inkorg has no serious or critical violations', () => axe(page, 'Inkorg'));
 
@@ -296,7 +324,7 @@ await check('keyboard: Tab reaches the tabs, filters and the kvittera buttons', 
     await page.keyboard.press('Tab');
     seen.add(await page.evaluate(() => document.activeElement && (document.activeElement.id || document.activeElement.textContent.trim().slice(0, 20))));
   }
-  for (const want of ['logout', 'f-acked', 'f-kind', 'f-unit', 'f-from', 'select-all', 'Kvittera']) {
+  for (const want of ['logout', 'f-acked', 'f-kind', 'f-service', 'f-unit', 'f-from', 'select-all', 'Kvittera']) {
     assert.ok(seen.has(want), `Tab never reached #${want}: ${[...seen].join(', ')}`);
   }
 });

@@ -107,6 +107,23 @@ export const SERVICE = {
   OUTPATIENT_CARE: 'Regionfinansierad öppen vård',
 };
 
+// A notice's delivery to the organisation's own system (`samordna deliver`), as a caseworker reads
+// it: GET /api/v1/notifications/{ref}'s `delivery` items.
+export function deliveryText(d) {
+  switch (d.state) {
+    case 'delivered': return 'Levererad';
+    case 'retrying':
+      return d.nextAttemptAt ? `Försöker igen (nästa försök ${fmt.time(d.nextAttemptAt)})` : 'Försöker igen';
+    case 'dead_lettered':
+      if (d.code === 'rejected') return 'Kunde inte levereras (avvisad av ert system)';
+      if (d.code === 'exhausted') return `Kunde inte levereras (gav upp efter ${fmt.num(d.attempts)} försök)`;
+      if (d.code === 'unprintable') return 'Kunde inte levereras (meddelandet gick inte att skapa i ert format)';
+      return 'Kunde inte levereras';
+    case 'disabled': return 'Mottagaren har stängt adressen';
+    default: return d.state;
+  }
+}
+
 export const ORG_KIND = {
   MUNICIPALITY: 'Kommun',
   OUTPATIENT_UNIT: 'Öppenvårdsenhet',

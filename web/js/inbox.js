@@ -7,7 +7,7 @@
 
 import { api } from './api.js';
 import { h, replace, table } from './dom.js';
-import { fmt, dayStart, KIND, NOTICE_KINDS, SERVICE, DEADLINE, HELD_REASON, missingText } from './format.js';
+import { fmt, dayStart, deliveryText, KIND, NOTICE_KINDS, SERVICE, DEADLINE, HELD_REASON, missingText } from './format.js';
 
 const PAGE = 50;
 const pending = new Map(); // ref -> started (ms): acknowledged, not yet back from the engine
@@ -43,6 +43,36 @@ function details(n) {
   add('Saknat innehåll', missingText(b.missingFields));
   add('Vårdtillfälle', n.episodeId);
   return h('dl', { class: 'details' }, rows);
+}
+
+// "Leverans till ert system": the notice's delivery to each of the organisation's own endpoints
+// (`samordna deliver`), asked of the API each time the details open. Nothing when it has none.
+const DELIVERY_PILL = { delivered: 'ok', retrying: 'wait', dead_lettered: 'missed', disabled: 'missed' };
+async function showDelivery(box, ref) {
+  // Opened, closed and opened again quickly: only the latest answer is drawn.
+  const mine = (box.seq = (box.seq || 0) + 1);
+  box.setAttribute('aria-busy', 'true');
+  let delivery;
+  try {
+    ({ data: { delivery = [] } } = await api.notification(ref));
+  } catch (e) {
+    if (mine !== box.seq) return;
+    replace(box, h('p', { class: 'error' }, `Leveransstatus kunde inte hämtas (${e.message}).`));
+    box.setAttribute('aria-busy', 'false');
+    return;
+  }
+  if (mine !== box.seq) return;
+  replace(box, delivery.length ? table('Leverans till ert system',
+    ['System', 'Status', 'Försök', 'Senaste svar', 'Tidpunkt', 'Orsak'],
+    delivery.map((d) => h('tr', { class: `delivery ${d.state}`, 'data-endpoint': d.endpoint },
+      h('td', {}, d.endpoint),
+      h('td', {}, h('span', { class: `pill ${DELIVERY_PILL[d.state] || ''}` }, deliveryText(d))),
+      h('td', { class: 'num' }, fmt.num(d.attempts)),
+      h('td', {}, d.lastStatus ? `HTTP ${d.lastStatus}` : '–'),
+      h('td', {}, fmt.time(d.at)),
+      h('td', {}, d.reason || '–'))),
+    { class: 'delivery' }) : null);
+  box.setAttribute('aria-busy', 'false');
 }
 
 // The API's query for the form's filters. Dates are Swedish calendar days: "from D to E" is the
@@ -178,11 +208,13 @@ export async function renderInbox(main, { alertUser, refreshUnacked, setUnacked 
       else if (NOTICE_KINDS.includes(k)) status = h('span', { class: 'pill new' }, 'Okvitterad');
       else status = h('span', { class: 'pill' }, 'Information');
       const more = h('button', { type: 'button', class: 'link', 'aria-expanded': 'false' }, 'Visa');
-      const detailRow = h('tr', { class: 'detail', hidden: true }, h('td', { colspan: 7 }, details(n)));
+      const delivery = h('div', { class: 'delivery-status', 'aria-busy': 'false' });
+      const detailRow = h('tr', { class: 'detail', hidden: true }, h('td', { colspan: 7 }, details(n), delivery));
       more.addEventListener('click', () => {
         detailRow.hidden = !detailRow.hidden;
         more.setAttribute('aria-expanded', String(!detailRow.hidden));
         more.textContent = detailRow.hidden ? 'Visa' : 'Dölj';
+        if (!detailRow.hidden) showDelivery(delivery, it.ref);
       });
       const ackBtn = canAck
         ? h('button', { type: 'button', class: 'small', onclick: () => ack([it.ref]) }, 'Kvittera')

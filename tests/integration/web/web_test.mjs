@@ -255,6 +255,63 @@ await check('Tjänst: the recipient service filter narrows to that service\'s no
   await filter(page, '#f-service', '');
   await filter(page, '#f-acked', 'false');
 });
+await check('Visa: the delivery to the municipality\'s own system, each state in Swedish, Stockholm time', async () => {
+  const row = inboxRows(page).first();
+  const ref = await row.getAttribute('data-ref');
+  const path = `/api/v1/notifications/${ref}`;
+  // No `samordna deliver` runs here: the real answer (delivery: []) with a delivery list added.
+  const delivery = [
+    { endpoint: 'sthlm-social', state: 'delivered', attempts: 1, lastStatus: 200, reason: '', at: '2026-10-25T00:30:00Z' },
+    { endpoint: 'sthlm-hsl', state: 'retrying', attempts: 3, lastStatus: 503, reason: 'HTTP 503',
+      at: '2026-03-29T00:30:00Z', nextAttemptAt: '2026-03-29T01:30:00Z' },
+    { endpoint: 'sthlm-social-b', state: 'dead_lettered', code: 'rejected', attempts: 1, lastStatus: 400, reason: 'HTTP 400', at: '2026-10-25T01:30:00Z' },
+    { endpoint: 'sthlm-hsl-b', state: 'dead_lettered', code: 'exhausted', attempts: 12, lastStatus: 502, reason: 'gave up', at: '2026-12-31T23:30:00Z' },
+    { endpoint: 'sthlm-old', state: 'disabled', attempts: 1, lastStatus: 410, reason: 'HTTP 410', at: '2026-07-01T10:00:00Z' },
+  ];
+  const real = [];
+  const mocked = (u) => u.pathname === path;
+  await page.route(mocked, async (route) => {
+    const response = await route.fetch();
+    const body = await response.json();
+    real.push(body);
+    await route.fulfill({ response, json: { ...body, delivery } });
+  });
+  try {
+    await row.getByRole('button', { name: 'Visa' }).click();
+    const box = row.locator('xpath=following-sibling::tr[1]').locator('.delivery-status');
+    await box.getByRole('table', { name: 'Leverans till ert system' }).waitFor();
+    const cells = await box.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells].map((c) => c.textContent)));
+    // Times worked out here: Stockholm wall clock of each instant (CEST/CET either side of the changes).
+    assert.deepEqual(cells, [
+      ['sthlm-social', 'Levererad', '1', 'HTTP 200', '2026-10-25 02:30', '–'],
+      ['sthlm-hsl', 'Försöker igen (nästa försök 2026-03-29 03:30)', '3', 'HTTP 503', '2026-03-29 01:30', 'HTTP 503'],
+      ['sthlm-social-b', 'Kunde inte levereras (avvisad av ert system)', '1', 'HTTP 400', '2026-10-25 02:30', 'HTTP 400'],
+      ['sthlm-hsl-b', 'Kunde inte levereras (gav upp efter 12 försök)', '12', 'HTTP 502', '2027-01-01 00:30', 'gave up'],
+      ['sthlm-old', 'Mottagaren har stängt adressen', '1', 'HTTP 410', '2026-07-01 12:00', 'HTTP 410'],
+    ]);
+  } finally {
+    await page.unroute(mocked);
+  }
+  assert.equal(real.length, 1, `${real.length} requests for the notice`);
+  assert.equal(real[0].ref, ref);
+  assert.deepEqual(real[0].delivery, [], 'the real answer has a delivery: the mock copied the wrong one');
+  await row.getByRole('button', { name: 'Dölj' }).click();
+});
+await check('Visa: no delivery section when the notice has no delivery to the organisation\'s system', async () => {
+  const row = inboxRows(page).nth(1);
+  const ref = await row.getAttribute('data-ref');
+  assert.deepEqual((await apiGet('mun0180', `/api/v1/notifications/${ref}`)).delivery, []);
+  await Promise.all([
+    page.waitForResponse((r) => new URL(r.url()).pathname === `/api/v1/notifications/${ref}`),
+    row.getByRole('button', { name: 'Visa' }).click(),
+  ]);
+  const detail = row.locator('xpath=following-sibling::tr[1]');
+  await detail.locator('.delivery-status[aria-busy="false"]').waitFor({ state: 'attached' });
+  await detail.locator('dt', { hasText: /^Vårdtillfälle$/ }).waitFor();
+  assert.ok(!(await detail.innerText()).includes('Leverans'), await detail.innerText());
+  assert.equal(await detail.locator('table').count(), 0);
+  await row.getByRole('button', { name: 'Dölj' }).click();
+});
 await page.screenshot({ path: `${shots}/inkorg.png`, fullPage: true });
 await check('axe-core: Inkorg has no serious or critical violations', () => axe(page, 'Inkorg'));
 

@@ -19,6 +19,7 @@ packages=(
   libprotobuf-dev protobuf-compiler
   libboost-dev
   librocksdb-dev rocksdb-tools
+  libjemalloc-dev     # the samordna binary's allocator (CMakeLists.txt: SAMORDNA_JEMALLOC)
   libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimdjson-dev     # the JSON codec's fast path (engine/core/json_fast.h)

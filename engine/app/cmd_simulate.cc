@@ -21,6 +21,8 @@ struct SimulateArgs {
   std::string episode;
   std::string episodes_file;
   int retention_days = 30;
+  int partitions = 1;
+  bool no_wal = false;
   bool stats = false;
 };
 
@@ -51,6 +53,8 @@ int run_simulation(const SimulateArgs& args, bool explain_mode) {
   SimulationOptions options;
   options.until = parse_time_option("--until", args.until);
   if (!args.state_dir.empty()) options.state_dir = args.state_dir;
+  options.partitions = args.partitions;
+  options.write_ahead_log = !args.no_wal;
   // explain reads the episode's final state: it must still be there.
   options.retention = explain_mode ? std::chrono::seconds{0}
                                    : std::chrono::seconds{std::chrono::hours{24}} *
@@ -111,6 +115,14 @@ void add_simulate_commands(CLI::App& app, Commands& commands) {
       ->capture_default_str()
       ->check(CLI::Range(0, 36500));
   simulate->add_flag("--stats", sim->stats, "Print counts to stderr at the end");
+  simulate
+      ->add_option("--partitions", sim->partitions,
+                   "Split the episodes over N partitions, each on its own thread, as Kafka splits "
+                   "a topic (default 1)")
+      ->check(CLI::Range(1, 64));
+  simulate->add_flag("--no-wal", sim->no_wal,
+                     "Write the state dir without RocksDB's write-ahead log (a bulk replay: after "
+                     "a crash, replay the feed into a fresh state dir)");
   commands.emplace_back(simulate, [sim] { return run_simulation(*sim, false); });
 
   auto exp = std::make_shared<SimulateArgs>();

@@ -2,16 +2,20 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <fstream>
 #include <istream>
 #include <mutex>
 #include <ostream>
 #include <thread>
 #include <vector>
 
+#include "connectors/kafka/codec.h"
 #include "engine/core/json_error.h"
 
 namespace samordna::app {
@@ -36,7 +40,7 @@ struct ParsedBatch {
 class Reader {
  public:
   static constexpr size_t kBatchLines = 1024;
-  static constexpr size_t kInFlight = 4;
+  static constexpr size_t kInFlight = 8;
 
   explicit Reader(std::istream& in) : in_(in) {
     for (auto& b : batches_) {
@@ -165,9 +169,285 @@ class Simulator::Lines final : public pipeline::Output {
   std::string line_;
 };
 
+namespace {
+
+// A rejection as its JSON line (without the newline).
+std::string rejection_line(size_t line, const std::string& event_id, const std::string& episode_id,
+                           const std::string& code, const std::string& reason) {
+  nlohmann::json j = {{"line", line}, {"code", code}, {"reason", reason}};
+  // Ids are echoed so the sender can find the line, but not without bound: an oversized id is a
+  // reason for rejection itself.
+  auto id = [](const std::string& s) { return s.size() <= 256 ? s : s.substr(0, 64) + "..."; };
+  if (!event_id.empty()) j["eventId"] = id(event_id);
+  if (!episode_id.empty()) j["episodeId"] = id(episode_id);
+  return j.dump();
+}
+
+}  // namespace
+
+// --- Partitions: the feed split by episode over threads, as Kafka splits a topic -----------------
+
+namespace {
+
+// One line of a partition's output, tagged with the input line that caused it (SIZE_MAX: the end,
+// the timers --until fires), so the partitions' outputs merge back into input order.
+struct Rec {
+  size_t line = 0;
+  bool rejection = false;
+  std::string text;  // the JSON line, without the newline
+};
+
+// A batch of parsed lines handed to every partition; each takes its own episodes' lines. A job
+// without a batch is the end of the input.
+struct Job {
+  ParsedBatch* batch = nullptr;
+  std::vector<std::vector<Rec>> out;  // per partition, in line order
+  std::atomic<size_t> left{0};        // partitions still working on it
+};
+
+// A partition's Output: notifications printed on the partition's thread into the job's records.
+class RecOutput final : public pipeline::Output {
+ public:
+  Result<void> begin() override { return ok(); }
+  Result<void> notify(const v1::Notification& n) override {
+    Rec r;
+    r.line = line;
+    if (!json_.print(n, r.text)) {
+      return fail(Errc::kIo, "a notification could not be written as JSON");
+    }
+    sink->push_back(std::move(r));
+    return ok();
+  }
+  Result<std::optional<std::map<pipeline::PartitionId, int64_t>>> commit(
+      const pipeline::Changes&) override {
+    return std::optional<std::map<pipeline::PartitionId, int64_t>>{std::in_place};
+  }
+
+  std::vector<Rec>* sink = nullptr;
+  size_t line = 0;
+
+ private:
+  JsonCodec json_;
+};
+
+}  // namespace
+
+struct Simulator::Shard {
+  size_t index = 0;
+  std::unique_ptr<store::Db> db;
+  RecOutput output;
+  std::unique_ptr<pipeline::Driver> driver;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<Job*> jobs;       // guarded by mu
+  bool stopping = false;       // guarded by mu
+  std::optional<Error> error;  // the first failure; read by the main thread once a job is done
+  std::thread thread;
+
+  void push(Job* j) {
+    {
+      std::lock_guard lock(mu);
+      jobs.push_back(j);
+    }
+    cv.notify_one();
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mu);
+      stopping = true;
+    }
+    cv.notify_one();
+    if (thread.joinable()) thread.join();
+  }
+};
+
+Result<SimulationStats> Simulator::run_partitioned(std::istream& events,
+                                                   const SimulationOptions& options) {
+  const auto n = static_cast<size_t>(options.partitions);
+  shards_.clear();
+  for (size_t i = 0; i < n; ++i) {
+    auto shard = std::make_unique<Shard>();
+    shard->index = i;
+    store::DbOptions db_options;
+    db_options.in_memory = !options.state_dir.has_value();
+    db_options.write_ahead_log = options.write_ahead_log;
+    // Each partition's store in a folder of its own, as each Kafka partition's state is its own.
+    const auto dir = options.state_dir
+                         ? *options.state_dir / ("partition-" + std::to_string(i))
+                         : std::filesystem::path("/samordna-sim-" + std::to_string(i));
+    SAMORDNA_TRY(db, store::Db::open(dir, db_options));
+    shard->db = std::move(db);
+    pipeline::DriverOptions driver_options;
+    driver_options.clock = pipeline::ClockMode::kEventTime;
+    driver_options.max_batch = 1024;
+    driver_options.timer_pass = 1024;
+    driver_options.retention = options.retention;
+    shard->driver =
+        std::make_unique<pipeline::Driver>(*shard->db, rules_, shard->output, driver_options);
+    SAMORDNA_TRYV(shard->driver->open());
+    SAMORDNA_TRYV(shard->driver->add_partition(0));
+    shards_.push_back(std::move(shard));
+  }
+
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  // One partition's work on one job; errors stop the partition (the main thread reports them).
+  auto work = [&](Shard& sh, Job& job) -> Result<void> {
+    sh.output.sink = &job.out[sh.index];
+    pipeline::Driver& d = *sh.driver;
+    auto commit_if_full = [&]() -> Result<void> {
+      if (d.full()) {
+        SAMORDNA_TRYV(d.commit());
+      }
+      return ok();
+    };
+    if (job.batch == nullptr) {  // the end: --until, the timers it makes due, the last commit
+      sh.output.line = SIZE_MAX;
+      if (options.until) d.advance_clock(0, *options.until);
+      while (d.overdue(0)) {
+        SAMORDNA_TRY(fired, d.timer_pass(0));
+        if (fired == 0) {
+          SAMORDNA_TRYV(d.commit());
+        }
+      }
+      SAMORDNA_TRYV(d.commit());
+      return ok();
+    }
+    for (size_t i = 0; i < job.batch->used; ++i) {
+      const ParsedLine& l = job.batch->lines[i];
+      if (!l.parsed) {
+        if (sh.index != 0) continue;  // not an event of any episode: partition 0 counts it
+        job.out[0].push_back(Rec{l.line_no, true,
+                                 rejection_line(l.line_no, "", "", "malformed",
+                                                "not a samordna.v1.Event JSON line: " + l.reason)});
+        SAMORDNA_TRYV(d.refused());
+        SAMORDNA_TRYV(commit_if_full());
+        continue;
+      }
+      if (shard_of(l.event.episode_id()) != sh.index) continue;
+      sh.output.line = l.line_no;
+      SAMORDNA_TRY(outcome, d.event(0, l.event));
+      if (outcome.kind == pipeline::Outcome::Kind::kRejected) {
+        job.out[sh.index].push_back(Rec{
+            l.line_no, true,
+            rejection_line(l.line_no, l.event.event_id(), l.event.episode_id(),
+                           state::code_name(outcome.rejection->code), outcome.rejection->reason)});
+      }
+      SAMORDNA_TRYV(commit_if_full());
+    }
+    return ok();
+  };
+  // The jobs and the reader (whose batches the jobs hold) outlive the partitions' threads: StopAll,
+  // declared last, joins them first on every way out, an error's included.
+  std::deque<std::unique_ptr<Job>> jobs;
+  Reader reader(events);
+  for (auto& shard : shards_) {
+    shard->thread = std::thread([&, sh = shard.get()] {
+      for (;;) {
+        Job* job = nullptr;
+        {
+          std::unique_lock lock(sh->mu);
+          sh->cv.wait(lock, [&] { return !sh->jobs.empty() || sh->stopping; });
+          if (sh->stopping) return;
+          job = sh->jobs.front();
+          sh->jobs.pop_front();
+        }
+        if (!sh->error) {
+          if (auto r = work(*sh, *job); !r) sh->error = r.error();
+        }
+        {
+          std::lock_guard lock(done_mu);
+          job->left.fetch_sub(1);
+        }
+        done_cv.notify_all();
+      }
+    });
+  }
+  struct StopAll {
+    std::vector<std::unique_ptr<Shard>>& shards;
+    ~StopAll() {
+      for (auto& s : shards) s->stop();
+    }
+  } stop_all{shards_};
+
+  // Merges one finished job's records into input order and writes them.
+  auto finish = [&](Job& job) -> Result<void> {
+    {
+      std::unique_lock lock(done_mu);
+      done_cv.wait(lock, [&] { return job.left.load() == 0; });
+    }
+    for (const auto& shard : shards_) {
+      if (shard->error) return *shard->error;
+    }
+    std::vector<size_t> at(n, 0);
+    for (;;) {
+      size_t best = n;
+      for (size_t i = 0; i < n; ++i) {
+        if (at[i] < job.out[i].size() &&
+            (best == n || job.out[i][at[i]].line < job.out[best][at[best]].line)) {
+          best = i;
+        }
+      }
+      if (best == n) break;
+      Rec& r = job.out[best][at[best]++];
+      r.text += '\n';
+      std::ostream& to = r.rejection ? rejections_ : notifications_;
+      to.write(r.text.data(), static_cast<std::streamsize>(r.text.size()));
+    }
+    if (!notifications_) return fail(Errc::kIo, "cannot write the notifications");
+    return ok();
+  };
+
+  SimulationStats stats;
+  auto dispatch = [&](ParsedBatch* batch) {
+    auto job = std::make_unique<Job>();
+    job->batch = batch;
+    job->out.resize(n);
+    job->left.store(n);
+    for (auto& shard : shards_) shard->push(job.get());
+    jobs.push_back(std::move(job));
+  };
+  // Keep the reader a batch ahead: a job holds its batch until it is merged.
+  constexpr size_t kJobsInFlight = Reader::kInFlight - 1;
+  for (;;) {
+    while (jobs.size() >= kJobsInFlight) {
+      SAMORDNA_TRYV(finish(*jobs.front()));
+      reader.done(jobs.front()->batch);
+      jobs.pop_front();
+    }
+    ParsedBatch* batch = reader.next();
+    if (batch == nullptr) break;
+    stats.lines += batch->used;
+    dispatch(batch);
+  }
+  if (reader.bad()) return fail(Errc::kIo, "cannot read the events");
+  dispatch(nullptr);
+  while (!jobs.empty()) {
+    SAMORDNA_TRYV(finish(*jobs.front()));
+    if (jobs.front()->batch != nullptr) reader.done(jobs.front()->batch);
+    jobs.pop_front();
+  }
+  notifications_.flush();
+  if (!notifications_) return fail(Errc::kIo, "cannot write the notifications");
+  if (options.episodes != nullptr) {
+    SAMORDNA_TRYV(write_views(*options.episodes));
+  }
+  for (const auto& shard : shards_) {
+    const auto& c = shard->driver->counts();
+    stats.applied += c.applied;
+    stats.duplicates += c.duplicates;
+    stats.rejected += c.rejected;
+    stats.notifications += c.notified;
+    stats.timers_fired += c.fired;
+    stats.retired += c.retired;
+  }
+  return stats;
+}
+
 Simulator::Simulator(const rules::RuleBook& rules, std::ostream& notifications,
                      std::ostream& rejections)
     : rules_(rules),
+      notifications_(notifications),
       rejections_(rejections),
       lines_(std::make_unique<Lines>(notifications, json_)) {}
 
@@ -175,18 +455,55 @@ Simulator::~Simulator() = default;
 
 void Simulator::report(size_t line, const std::string& event_id, const std::string& episode_id,
                        const std::string& code, const std::string& reason) {
-  nlohmann::json j = {{"line", line}, {"code", code}, {"reason", reason}};
-  // Ids are echoed so the sender can find the line, but not without bound: an oversized id is a
-  // reason for rejection itself.
-  auto id = [](const std::string& s) { return s.size() <= 256 ? s : s.substr(0, 64) + "..."; };
-  if (!event_id.empty()) j["eventId"] = id(event_id);
-  if (!episode_id.empty()) j["episodeId"] = id(episode_id);
-  rejections_ << j.dump() << '\n';
+  rejections_ << rejection_line(line, event_id, episode_id, code, reason) << '\n';
 }
 
+namespace {
+
+// A state dir holds one store (one partition) or a folder per partition with a PARTITIONS file
+// naming how many: episodes are placed by that count, so a run with another count would look for
+// them in the wrong store. Refused (kConflict: exit 2) instead.
+Result<void> check_partitions(const std::filesystem::path& dir, int partitions) {
+  std::error_code ec;
+  const auto marker = dir / "PARTITIONS";
+  const bool single = std::filesystem::exists(dir / "CURRENT", ec);
+  std::optional<int> recorded;
+  if (std::filesystem::exists(marker, ec)) {
+    std::ifstream in(marker);
+    int n = 0;
+    if (!(in >> n) || n < 2) {
+      return fail(Errc::kCorruption, "state dir " + dir.string() + ": unreadable PARTITIONS file");
+    }
+    recorded = n;
+  }
+  const int found = recorded.value_or(single ? 1 : 0);
+  if (found != 0 && found != partitions) {
+    return fail(Errc::kConflict, "state dir " + dir.string() + " was written with " +
+                                     std::to_string(found) + " partition" +
+                                     (found == 1 ? "" : "s") + ": run with --partitions " +
+                                     std::to_string(found) + ", or use a fresh state dir");
+  }
+  if (partitions > 1 && !recorded) {
+    std::filesystem::create_directories(dir, ec);
+    std::ofstream out(marker, std::ios::trunc);
+    out << partitions << '\n';
+    out.close();
+    if (!out) return fail(Errc::kIo, "cannot write " + marker.string());
+  }
+  return ok();
+}
+
+}  // namespace
+
 Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOptions& options) {
+  if (options.partitions < 1) return fail(Errc::kInvalidArgument, "partitions must be 1 or more");
+  if (options.state_dir) {
+    SAMORDNA_TRYV(check_partitions(*options.state_dir, options.partitions));
+  }
+  if (options.partitions > 1) return run_partitioned(events, options);
   store::DbOptions db_options;
   db_options.in_memory = !options.state_dir.has_value();
+  db_options.write_ahead_log = options.write_ahead_log;
   SAMORDNA_TRY(db, store::Db::open(options.state_dir.value_or("/samordna-sim"), db_options));
   db_ = std::move(db);
   pipeline::DriverOptions driver_options;
@@ -243,20 +560,7 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
   SAMORDNA_TRYV(driver_->commit());
   SAMORDNA_TRYV(lines_->flush());
   if (options.episodes != nullptr) {
-    std::ostream& out = *options.episodes;
-    std::string json;
-    SAMORDNA_TRYV(driver_->each_view(kPartition, [&](const v1::EpisodeView& view) -> Result<void> {
-      json.clear();
-      if (!json_.print(view, json)) {
-        return fail(Errc::kIo, "an episode view could not be written as JSON");
-      }
-      json += '\n';
-      out.write(json.data(), static_cast<std::streamsize>(json.size()));
-      if (!out) return fail(Errc::kIo, "cannot write the episode views");
-      return ok();
-    }));
-    out.flush();
-    if (!out) return fail(Errc::kIo, "cannot write the episode views");
+    SAMORDNA_TRYV(write_views(*options.episodes));
   }
 
   const auto& c = driver_->counts();
@@ -270,18 +574,60 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
 }
 
 Result<std::optional<storage::v1::EpisodeState>> Simulator::episode(std::string_view id) const {
+  if (!shards_.empty()) return shards_[shard_of(id)]->driver->episode(0, id);
   if (!driver_) return fail(Errc::kInvalidArgument, "the simulation has not run");
   return driver_->episode(0, id);
 }
 
 Result<void> Simulator::each_episode(
     const std::function<Result<void>(const storage::v1::EpisodeState&)>& f) const {
-  if (!driver_) return fail(Errc::kInvalidArgument, "the simulation has not run");
-  return driver_->each_view(0, [&](const v1::EpisodeView& view) -> Result<void> {
-    SAMORDNA_TRY(state, driver_->episode(0, view.episode_id()));
-    if (!state) return ok();
-    return f(*state);
-  });
+  std::vector<pipeline::Driver*> drivers;
+  for (const auto& shard : shards_) drivers.push_back(shard->driver.get());
+  if (drivers.empty() && driver_) drivers.push_back(driver_.get());
+  if (drivers.empty()) return fail(Errc::kInvalidArgument, "the simulation has not run");
+  for (pipeline::Driver* d : drivers) {
+    SAMORDNA_TRYV(d->each_view(0, [&](const v1::EpisodeView& view) -> Result<void> {
+      SAMORDNA_TRY(state, d->episode(0, view.episode_id()));
+      if (!state) return ok();
+      return f(*state);
+    }));
+  }
+  return ok();
+}
+
+// The views of every partition's episodes, merged into one id order.
+Result<void> Simulator::write_views(std::ostream& out) {
+  std::vector<pipeline::Driver*> drivers;
+  for (const auto& shard : shards_) drivers.push_back(shard->driver.get());
+  if (drivers.empty()) drivers.push_back(driver_.get());
+  std::vector<std::pair<std::string, std::string>> lines;  // (episode id, JSON line)
+  for (pipeline::Driver* d : drivers) {
+    SAMORDNA_TRYV(d->each_view(0, [&](const v1::EpisodeView& view) -> Result<void> {
+      std::string json;
+      if (!json_.print(view, json)) {
+        return fail(Errc::kIo, "an episode view could not be written as JSON");
+      }
+      json += '\n';
+      if (drivers.size() == 1) {  // already in id order: no need to hold them
+        out.write(json.data(), static_cast<std::streamsize>(json.size()));
+        if (!out) return fail(Errc::kIo, "cannot write the episode views");
+      } else {
+        lines.emplace_back(view.episode_id(), std::move(json));
+      }
+      return ok();
+    }));
+  }
+  std::sort(lines.begin(), lines.end());
+  for (const auto& [id, json] : lines)
+    out.write(json.data(), static_cast<std::streamsize>(json.size()));
+  out.flush();
+  if (!out) return fail(Errc::kIo, "cannot write the episode views");
+  return ok();
+}
+
+size_t Simulator::shard_of(std::string_view episode_id) const {
+  return static_cast<size_t>(
+      kafka::java_partition(episode_id, static_cast<int>(std::max<size_t>(shards_.size(), 1))));
 }
 
 }  // namespace samordna::app

@@ -11,6 +11,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "engine/core/json_codec.h"
 #include "engine/core/result.h"
@@ -37,6 +39,15 @@ struct SimulationOptions {
   // At the end, the public view (samordna.v1.EpisodeView) of every episode still in the state, as
   // JSON lines in episode id order: what `run` leaves on the compacted episodes topic.
   std::ostream* episodes = nullptr;
+  // Episodes split over this many partitions as Kafka splits a topic (java_partition of the
+  // episode id), each with its own store, clock and thread: what `run` does over a topic of that
+  // many partitions. 1 keeps one clock for the whole feed. The output is the same for any number
+  // of partitions unless a late event lands in the moment one partition's clock lags another's
+  // (README, "Replay on both cores"); lines come out in input order either way.
+  int partitions = 1;
+  // RocksDB's write-ahead log for the state dir. Off (`--no-wal`): faster, and after a crash the
+  // state dir rolls back to its last flush as a whole; replay the feed into a fresh one.
+  bool write_ahead_log = true;
 };
 
 class Simulator {
@@ -49,21 +60,27 @@ class Simulator {
 
   // After run(): the final state of one episode (for `samordna explain`).
   Result<std::optional<storage::v1::EpisodeState>> episode(std::string_view id) const;
-  // After run(): the final state of every episode still held, in id order (for `samordna whatif`,
-  // which runs with retention 0 so that every episode is).
+  // After run(): the final state of every episode still held, in id order per partition (for
+  // `samordna whatif`, which runs with retention 0 so that every episode is).
   Result<void> each_episode(
       const std::function<Result<void>(const storage::v1::EpisodeState&)>& f) const;
 
  private:
   class Lines;
+  struct Shard;
   void report(size_t line, const std::string& event_id, const std::string& episode_id,
               const std::string& code, const std::string& reason);
+  Result<SimulationStats> run_partitioned(std::istream& events, const SimulationOptions& options);
+  Result<void> write_views(std::ostream& out);
+  size_t shard_of(std::string_view episode_id) const;
 
   const rules::RuleBook& rules_;
+  std::ostream& notifications_;
   std::ostream& rejections_;
   std::unique_ptr<Lines> lines_;
   std::unique_ptr<store::Db> db_;
   std::unique_ptr<pipeline::Driver> driver_;
+  std::vector<std::unique_ptr<Shard>> shards_;  // run_partitioned's partitions
   JsonCodec json_;
 };
 

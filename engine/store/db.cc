@@ -210,6 +210,10 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
   // mismatch, a bad record in the middle) fails the open with Corruption. kAbsoluteConsistency
   // would refuse the torn last record too, so a kill -9 mid-write could not be reopened.
   db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
+  if (!options.write_ahead_log) {
+    db_options.atomic_flush = true;                  // every family's memtable to disk at once
+    db_options.avoid_flush_during_shutdown = false;  // and all of them at close (the default)
+  }
   if (options.in_memory) {
     db->mem_env_.reset(rocksdb::NewMemEnv(rocksdb::Env::Default()));
     db_options.env = db->mem_env_.get();
@@ -319,7 +323,8 @@ std::unique_ptr<rocksdb::Iterator> Db::iterator(Family f, const rocksdb::ReadOpt
 
 Result<void> Db::write(rocksdb::WriteBatch& batch) {
   rocksdb::WriteOptions options;
-  options.sync = options_.sync_writes;
+  options.sync = options_.sync_writes && options_.write_ahead_log;
+  options.disableWAL = !options_.write_ahead_log;
   rocksdb::Status s = db_->Write(options, &batch);
   if (!s.ok()) return to_error(s, "write to state dir " + path_, path_);
   return ok();

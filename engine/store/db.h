@@ -37,6 +37,10 @@ struct DbOptions {
   bool in_memory = false;
   // Fsync each write. Off for the simulator, on for the service where Kafka does not back it.
   bool sync_writes = false;
+  // Off for a store its input can rebuild (the simulator's feed): writes skip RocksDB's write-ahead
+  // log and the column families flush together (atomic_flush), so a crash rolls the store back to
+  // its last flush as a whole, never timers without their episodes. Close flushes everything.
+  bool write_ahead_log = true;
   // Bound on memory held by the block cache and memtables: resident memory must not grow with the
   // number of episodes or pending timers.
   size_t block_cache_bytes = 64u << 20;

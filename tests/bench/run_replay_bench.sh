@@ -8,7 +8,9 @@
 #                  work), one key per event of the 200,000-episode feed.
 #   2. simulate    `samordna simulate --state-dir ... --until ...` over 200,000 generated episodes
 #                  (and over a national year, 1,500,000 episodes, with YEAR=1): events per second
-#                  (wall) and CPU microseconds per event (user + sys), and the ratio to db_bench.
+#                  (wall) and CPU microseconds per event (user + sys), and the ratio to db_bench;
+#                  then the same with `--partitions 2 --no-wal` (both cores, no write-ahead log),
+#                  its output compared with one partition's per episode.
 #                  With OLD=path/to/samordna the same runs with that build first, and the outputs
 #                  compared line for line (same notifications, same rejections).
 #   3. kafka       with KAFKA=1, tests/bench/run_kafka_bench.sh part 1 (the service against the
@@ -41,13 +43,14 @@ feed() {  # EPISODES SEED: the path of a generated feed, made once
 }
 
 declare -A rate
-simulate() {  # NAME BIN FEED: one simulate run to WORK/NAME.{out,err}; sets rate[NAME]
+simulate() {  # NAME BIN FEED [ARGS...]: one simulate run to WORK/NAME.{out,err}; sets rate[NAME]
   local name=$1 bin=$2 f=$3
+  shift 3
   rm -rf "$WORK/state"
   local start end
   start=$(date +%s.%N)
   /usr/bin/time -o "$WORK/$name.time" -f '%U %S %M' "$bin" simulate --rules rules/sets \
-    --events "$f" --state-dir "$WORK/state" --until 2027-01-01T00:00:00Z --stats \
+    --events "$f" --state-dir "$WORK/state" --until 2027-01-01T00:00:00Z --stats "$@" \
     >"$WORK/$name.out" 2>"$WORK/$name.err" || true
   end=$(date +%s.%N)
   local events
@@ -63,6 +66,26 @@ same() {  # A B: the outputs of two runs agree
   if cmp -s "$WORK/$1.out" "$WORK/$2.out" &&
     cmp -s <(grep -v '^lines=' "$WORK/$1.err") <(grep -v '^lines=' "$WORK/$2.err"); then
     echo "$1 = $2: the same notifications and rejections, line for line"
+  else
+    echo "$1 != $2: outputs DIFFER (kept in $WORK)"
+    return 1
+  fi
+}
+
+# The same notifications in the same order within each episode (two partitions interleave
+# episodes differently), and the same rejection lines.
+same_per_episode() {  # A B
+  if cmp -s <(grep -v '^lines=' "$WORK/$1.err") <(grep -v '^lines=' "$WORK/$2.err") &&
+    python3 - "$WORK/$1.out" "$WORK/$2.out" <<'PY'; then
+import json, sys
+def per(path):
+    by = {}
+    for line in open(path):
+        by.setdefault(json.loads(line)["episodeId"], []).append(line)
+    return by
+sys.exit(0 if per(sys.argv[1]) == per(sys.argv[2]) else 1)
+PY
+    echo "$1 = $2: the same notifications (in the same order within each episode) and rejections"
   else
     echo "$1 != $2: outputs DIFFER (kept in $WORK)"
     return 1
@@ -91,6 +114,11 @@ fi
 simulate new-200k "$samordna" "$f200"
 [[ -n ${OLD:-} ]] && same old-200k new-200k
 echo "simulate / db_bench fillrandom: $(awk -v a="${rate[new-200k]}" -v b="$fill" 'BEGIN { printf "%.2f", a / b }')"
+# The replay as a backfill runs it: both cores (two partitions, as Kafka splits a topic) and no
+# write-ahead log (the feed rebuilds the state dir).
+simulate new-200k-p2 "$samordna" "$f200" --partitions 2 --no-wal
+same_per_episode new-200k new-200k-p2
+echo "simulate --partitions 2 --no-wal / db_bench fillrandom: $(awk -v a="${rate[new-200k-p2]}" -v b="$fill" 'BEGIN { printf "%.2f", a / b }')"
 
 if [[ ${YEAR:-0} == 1 ]]; then
   echo "== simulate, a national year (1,500,000 episodes)"
@@ -98,6 +126,8 @@ if [[ ${YEAR:-0} == 1 ]]; then
   [[ -n ${OLD:-} ]] && simulate old-year "$OLD" "$fy"
   simulate new-year "$samordna" "$fy"
   [[ -n ${OLD:-} ]] && same old-year new-year
+  simulate new-year-p2 "$samordna" "$fy" --partitions 2 --no-wal
+  same_per_episode new-year new-year-p2
 fi
 
 if [[ ${PERF:-0} == 1 ]]; then

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# `samordna simulate --partitions N` (the feed split by episode over N threads, as Kafka splits a
+# topic) gives what one partition gives: the same notifications byte for byte, in the same order
+# within each episode; the same rejection lines in line order; the same episode views. The feed is
+# every scenario case's events, 20 times over with distinct episode ids (about 14,000 lines, so
+# units of work and batches turn over many times), ordered by processing time as a hospital's feed
+# is, plus lines that are not events. Then: a state dir keeps its partition count, and another count
+# is refused (exit 2); a full disk under the output is exit 3.
+#   partitions_match.sh SAMORDNA_BINARY RULES_DIR CASES_DIR
+set -euo pipefail
+bin=$1 rules=$2 cases=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for copy in $(seq 1 20); do
+  for c in "$cases"/*/; do
+    name=$(basename "$c")
+    sed "s/\"episodeId\":\"/\"episodeId\":\"$copy-$name:/; s/\"eventId\":\"/\"eventId\":\"$copy-/" "$c/events.jsonl"
+  done
+done | awk '{
+  key = "0000"
+  if (match($0, /"recordedAt":"[^"]*"/)) key = substr($0, RSTART + 14, RLENGTH - 15)
+  else if (match($0, /"occurredAt":"[^"]*"/)) key = substr($0, RSTART + 14, RLENGTH - 15)
+  print key "\t" $0
+}' | sort -s -t $'\t' -k1,1 | cut -f2- >"$work/feed.jsonl"
+# Lines that are no events, among the others.
+awk 'NR % 997 == 0 { print "{not json" } NR % 1499 == 0 { print "{\"eventId\":42}" } { print }' \
+  "$work/feed.jsonl" >"$work/feed2.jsonl"
+lines=$(wc -l <"$work/feed2.jsonl")
+
+run() {  # PARTITIONS -> $work/p$1.{out,err,episodes,rc}
+  local rc=0
+  "$bin" simulate --rules "$rules" --events "$work/feed2.jsonl" --until 2100-01-01T00:00:00Z \
+    --retention-days 0 --partitions "$1" --episodes "$work/p$1.episodes" --state-dir "$work/state$1" \
+    >"$work/p$1.out" 2>"$work/p$1.err" || rc=$?
+  echo "$rc" >"$work/p$1.rc"
+}
+per_episode() {  # FILE -> each episode's lines in their order, episodes sorted
+  python3 -c '
+import json, sys
+by = {}
+for line in open(sys.argv[1]):
+    by.setdefault(json.loads(line)["episodeId"], []).append(line)
+for k in sorted(by):
+    sys.stdout.write("".join(by[k]))
+' "$1"
+}
+run 1
+n1=$(wc -l <"$work/p1.out")
+(( n1 > 5000 )) || { echo "FAIL: only $n1 notifications from one partition" >&2; exit 1; }
+grep -q '"code":"malformed"' "$work/p1.err" || { echo "FAIL: the feed's bad lines were not reported" >&2; exit 1; }
+for p in 2 3; do
+  run "$p"
+  [[ $(cat "$work/p$p.rc") == $(cat "$work/p1.rc") ]] ||
+    { echo "FAIL: exit $(cat "$work/p$p.rc") with $p partitions, $(cat "$work/p1.rc") with one" >&2; exit 1; }
+  if ! diff -q <(per_episode "$work/p1.out") <(per_episode "$work/p$p.out") >/dev/null; then
+    diff <(per_episode "$work/p1.out") <(per_episode "$work/p$p.out") | head -20
+    echo "FAIL: $p partitions: notifications differ from one partition's" >&2
+    exit 1
+  fi
+  cmp "$work/p1.err" "$work/p$p.err" || { echo "FAIL: $p partitions: rejections differ" >&2; exit 1; }
+  cmp "$work/p1.episodes" "$work/p$p.episodes" || { echo "FAIL: $p partitions: episode views differ" >&2; exit 1; }
+  [[ $(cat "$work/state$p/PARTITIONS") == "$p" && -d $work/state$p/partition-$((p - 1)) ]] ||
+    { echo "FAIL: $p partitions: state dir layout" >&2; exit 1; }
+done
+# The same state dir again with its own count reopens (every event is now a duplicate); another
+# count is refused before anything is read.
+"$bin" simulate --rules "$rules" --events "$work/feed.jsonl" --state-dir "$work/state2" --partitions 2 \
+  --stats >/dev/null 2>"$work/again.err" || true
+grep -q "applied=0 duplicates=" "$work/again.err" || { cat "$work/again.err" >&2; echo "FAIL: reopening with 2 partitions" >&2; exit 1; }
+for bad in "state2 1" "state2 3" "state1 2"; do
+  set -- $bad
+  rc=0
+  "$bin" simulate --rules "$rules" --events "$work/feed.jsonl" --state-dir "$work/$1" --partitions "$2" \
+    >/dev/null 2>"$work/bad.err" || rc=$?
+  [[ $rc == 2 ]] && grep -q "was written with" "$work/bad.err" ||
+    { cat "$work/bad.err" >&2; echo "FAIL: $1 with --partitions $2: exit $rc, not 2" >&2; exit 1; }
+done
+# A full disk under the output ends the run with exit 3 and the reason, as with one partition
+# (the partitions' threads are stopped before the input they read goes away).
+if [[ -w /dev/full ]]; then
+  rc=0
+  "$bin" simulate --rules "$rules" --events "$work/feed.jsonl" --partitions 2 >/dev/full 2>"$work/full.err" || rc=$?
+  [[ $rc == 3 ]] && grep -q "cannot write the notifications" "$work/full.err" ||
+    { tail -3 "$work/full.err" >&2; echo "FAIL: --partitions 2 into /dev/full: exit $rc, not 3" >&2; exit 1; }
+fi
+echo "partitions 2 and 3 == 1: $n1 notifications, $lines lines, rejections and views identical"

@@ -84,6 +84,13 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
                          d.string() + " >/dev/null")
                             .c_str()),
             0);
+  // Another CA, which the receiver's certificate is not from: the endpoint that trusts only it
+  // must refuse the receiver (a man in the middle, to deliver).
+  std::filesystem::create_directories(d / "other");
+  ASSERT_EQ(std::system(("bash " SAMORDNA_SOURCE_DIR "/tests/unit/http/make_test_ca.sh " +
+                         (d / "other").string() + " >/dev/null")
+                            .c_str()),
+            0);
   // A rotation: deliver signs with both, the receiver knows only the new secret.
   kafka_test::write_file(d / "old.secret", secret_text('o'));
   kafka_test::write_file(d / "new.secret", secret_text('n'));
@@ -114,18 +121,18 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
   create_topic(replay_topic, 1);
   std::string endpoints;
   const auto endpoint = [&](const std::string& name, const std::string& org,
-                            const std::string& extra) {
+                            const std::string& extra, const std::string& ca = "ca.pem") {
     endpoints += "  - name: " + name + "\n    organisation: " + org +
                  "\n    host: 127.0.0.1\n    port: " + port + "\n    path: /" + name +
-                 "\n    secretFiles: [old.secret, new.secret]\n    caFile: ca.pem\n"
-                 "    timeoutMs: 1000\n" +
-                 extra;
+                 "\n    secretFiles: [old.secret, new.secret]\n    caFile: " + ca +
+                 "\n    timeoutMs: 1000\n" + extra;
   };
   endpoint("a", "municipality:0180", "");
   endpoint("f", "outpatient_unit:vc-1",
            "    format: fhir\n    kinds: [admissionNotice, dischargeReadyNotice]\n");
   endpoint("gone", "municipality:0181", "    concurrency: 1\n");
   endpoint("reject", "municipality:0182", "");
+  endpoint("badca", "municipality:0183", "", "other/ca.pem");
   const auto config = kafka_test::write_file(
       d / "deliver.yaml",
       "topics:\n  notifications: " + notifications + "\n  status: " + status_topic +
@@ -152,6 +159,7 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
       if (e % 4 == 0) to.emplace_back(v1::Organisation::OUTPATIENT_UNIT, "vc-1");
       if (e % 10 == 1) to.emplace_back(v1::Organisation::MUNICIPALITY, "0181");
       if (e % 10 == 2) to.emplace_back(v1::Organisation::MUNICIPALITY, "0182");
+      if (e % 10 == 3) to.emplace_back(v1::Organisation::MUNICIPALITY, "0183");
       if (e % 3 == 0) to.emplace_back(v1::Organisation::MUNICIPALITY, "9999");
       for (const auto& [kind, id] : to) {
         auto* o = n.add_addressees();
@@ -354,6 +362,20 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
       EXPECT_EQ(s.last_status(), 410);
     }
   }
+  // The endpoint whose CA did not sign the receiver's certificate: never a request, only retries
+  // for a failed TLS handshake, and the others went on meanwhile.
+  size_t badca_retries = 0;
+  for (const auto& r : status.value()) {
+    v1::DeliveryStatus s;
+    ASSERT_TRUE(s.ParseFromString(r.value));
+    if (s.endpoint() != "badca") continue;
+    EXPECT_NE(s.state(), v1::DeliveryStatus::DELIVERED);
+    EXPECT_EQ(s.last_status(), 0);
+    EXPECT_NE(s.reason().find("TLS handshake"), std::string::npos) << s.reason();
+    badca_retries += s.state() == v1::DeliveryStatus::RETRYING;
+  }
+  EXPECT_GT(badca_retries, 0u);
+  for (const auto& r : receipts(d / "log.jsonl")) EXPECT_NE(r.path, "/badca");
   EXPECT_EQ(states, (std::set<v1::DeliveryStatus::State>{
                         v1::DeliveryStatus::DELIVERED, v1::DeliveryStatus::RETRYING,
                         v1::DeliveryStatus::DEAD_LETTERED, v1::DeliveryStatus::DISABLED}));

@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <condition_variable>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include "connectors/deliver/service.h"
@@ -167,11 +169,13 @@ class DeliverSchedulerTest : public ::testing::Test {
     return e;
   }
   std::unique_ptr<Scheduler> start(std::vector<EndpointConfig> endpoints,
-                                   std::set<std::string> disabled = {}) {
+                                   std::set<std::string> disabled = {},
+                                   std::function<int64_t()> now = nullptr) {
     SchedulerOptions o;
     o.retry.first_delay = 0s;  // retries at once: the test is about order, not time
     o.retry.jitter = 0;
     o.dead_letter_retry = 0s;
+    o.now = std::move(now);
     auto s = Scheduler::start(
         endpoints, disabled, outbox_, reporter_,
         [this](const EndpointConfig& c) -> Result<std::unique_ptr<Poster>> {
@@ -297,6 +301,31 @@ TEST_F(DeliverSchedulerTest, ADeadLetterNotConfirmedStaysPendingAndIsTriedAgain)
   EXPECT_GE(outbox_.updated.at("a|" + bad.notification_id()), 1);  // kept, not dropped
   std::lock_guard l(script_.mu);
   EXPECT_EQ(script_.calls.size(), 2u);
+}
+
+// A receiver that fails for good (503 on every attempt): once the schedule's three days are
+// spent (a clock that moves 7 hours at each look), the delivery is dead-lettered as exhausted,
+// with the attempts it took and the last status, buried in the outbox, and the episode's next
+// notification goes on.
+TEST_F(DeliverSchedulerTest,
+       ADeliveryThatNeverSucceedsIsExhaustedAfterThreeDaysAndTheEpisodeGoesOn) {
+  auto clock = std::make_shared<std::atomic<int64_t>>(1'767'225'600);
+  auto s = start({endpoint("a")}, {}, [clock] { return clock->fetch_add(7 * 3600); });
+  auto down = entry("a", "e1", 1);
+  script_.answers["a"][down.notification_id()] = std::vector<int>(100, 503);
+  s->enqueue({down, entry("a", "e1", 2)});
+  ASSERT_TRUE(script_.wait([](const auto& calls) { return delivered(calls, "a") == 1; }));
+  std::lock_guard lock(reporter_.mu);
+  ASSERT_EQ(reporter_.dead.size(), 1u);
+  const auto& dead = reporter_.dead[0];
+  EXPECT_EQ(dead.code(), "exhausted");
+  EXPECT_EQ(dead.state(), v1::DeliveryStatus::DEAD_LETTERED);
+  EXPECT_EQ(dead.last_status(), 503);
+  EXPECT_GT(dead.attempts(), 2);
+  EXPECT_LT(dead.attempts(), 100);  // it gave up: it did not try until the receiver came back
+  EXPECT_EQ(outbox_.buried.count("a|" + down.notification_id()), 1u);
+  std::lock_guard calls(script_.mu);
+  EXPECT_EQ(script_.calls.back().id, "e1/n/2");  // the episode went on after the dead letter
 }
 
 TEST_F(DeliverSchedulerTest, AnEntryForAnEndpointNotConfiguredIsLeftAlone) {

@@ -811,26 +811,19 @@ Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilt
       if (s.step() != SQLITE_ROW) return sql_error(db, "inbox unacknowledged");
       out.unacknowledged = s.i64(0);
     }
-    {
-      Stmt s(db,
-             "SELECT DISTINCT unit FROM inbox WHERE org_kind=?1 AND org_id=?2 AND unit<>'' "
-             "ORDER BY unit");
-      if (!s.ok()) return sql_error(db, "prepare inbox units");
+    // The filters' choices: the recipient units and services the organisation's inbox holds.
+    auto distinct = [&](const char* column, std::vector<std::string>& into) -> Result<void> {
+      Stmt s(db, std::string("SELECT DISTINCT ") + column + " FROM inbox WHERE org_kind=?1 AND " +
+                     "org_id=?2 AND " + column + "<>'' ORDER BY " + column);
+      if (!s.ok()) return sql_error(db, std::string("prepare inbox ") + column);
       s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
       int rc;
-      while ((rc = s.step()) == SQLITE_ROW) out.units.push_back(s.text(0));
-      if (rc != SQLITE_DONE) return sql_error(db, "inbox units");
-    }
-    {
-      Stmt s(db,
-             "SELECT DISTINCT service FROM inbox WHERE org_kind=?1 AND org_id=?2 AND service<>'' "
-             "ORDER BY service");
-      if (!s.ok()) return sql_error(db, "prepare inbox services");
-      s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
-      int rc;
-      while ((rc = s.step()) == SQLITE_ROW) out.services.push_back(s.text(0));
-      if (rc != SQLITE_DONE) return sql_error(db, "inbox services");
-    }
+      while ((rc = s.step()) == SQLITE_ROW) into.push_back(s.text(0));
+      if (rc != SQLITE_DONE) return sql_error(db, std::string("inbox ") + column);
+      return ok();
+    };
+    SAMORDNA_TRYV(distinct("unit", out.units));
+    SAMORDNA_TRYV(distinct("service", out.services));
     return ok();
   };
   auto result = body();

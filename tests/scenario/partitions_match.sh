@@ -11,17 +11,7 @@ set -euo pipefail
 bin=$1 rules=$2 cases=$3
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-for copy in $(seq 1 20); do
-  for c in "$cases"/*/; do
-    name=$(basename "$c")
-    sed "s/\"episodeId\":\"/\"episodeId\":\"$copy-$name:/; s/\"eventId\":\"/\"eventId\":\"$copy-/" "$c/events.jsonl"
-  done
-done | awk '{
-  key = "0000"
-  if (match($0, /"recordedAt":"[^"]*"/)) key = substr($0, RSTART + 14, RLENGTH - 15)
-  else if (match($0, /"occurredAt":"[^"]*"/)) key = substr($0, RSTART + 14, RLENGTH - 15)
-  print key "\t" $0
-}' | sort -s -t $'\t' -k1,1 | cut -f2- >"$work/feed.jsonl"
+"$(dirname "$0")/cases_feed.sh" "$cases" 20 >"$work/feed.jsonl"
 # Lines that are no events, among the others.
 awk 'NR % 997 == 0 { print "{not json" } NR % 1499 == 0 { print "{\"eventId\":42}" } { print }' \
   "$work/feed.jsonl" >"$work/feed2.jsonl"

@@ -235,12 +235,20 @@ Result<void> remove(const Session& s, const std::vector<std::string>& topics) {
 Result<void> create_topics(const KafkaConfig& config, const std::vector<TopicSpec>& topics,
                            milliseconds timeout) {
   if (topics.empty()) return ok();
-  // Once each (see delete_topics); the first spec of a name wins.
+  // Once each (see delete_topics). The same name with different settings is two parts of a
+  // deployment disagreeing about one topic (say, serve's audit topic named as deliver's compacted
+  // status topic): refused, never settled by whichever came first.
   std::vector<TopicSpec> once;
   for (const auto& t : topics) {
-    if (std::none_of(once.begin(), once.end(),
-                     [&](const TopicSpec& o) { return o.name == t.name; }))
+    auto same = std::find_if(once.begin(), once.end(),
+                             [&](const TopicSpec& o) { return o.name == t.name; });
+    if (same == once.end()) {
       once.push_back(t);
+    } else if (same->partitions != t.partitions || same->compact != t.compact ||
+               same->configs != t.configs) {
+      return fail(Errc::kInvalidArgument,
+                  "topic " + t.name + " is named twice with different settings");
+    }
   }
   SAMORDNA_TRY(s, Session::open(config, timeout));
   return create(s, once);

@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 #include <map>
 #include <set>
@@ -266,7 +267,11 @@ Handled fhir_acknowledgement(const std::string& body, const ReadModel& model, co
                         "no message of samordna to the caller's organisation has that id",
                         "not_found");
   };
-  auto nid = model.notification_of_message(*identifier);
+  // Our ids are lower-case (name_uuid.h); RFC 9562 lets a receiver write them in either case.
+  std::string message_id = *identifier;
+  std::transform(message_id.begin(), message_id.end(), message_id.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  auto nid = model.notification_of_message(message_id);
   if (!nid) return fhir_outcome(500, "fatal", "exception", "the read model failed", "error");
   if (!nid.value()) return not_found();
   auto item = model.notification_for(org, *nid.value());

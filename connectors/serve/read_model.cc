@@ -499,6 +499,8 @@ struct ReadModel::Impl {
   Result<void> put_delivery(const Record& r) {
     sqlite3* db = writer.get();
     if (!r.value) {
+      // Notification ids hold '/', endpoint names never do (deliver's config allows
+      // [A-Za-z0-9._-]): the last '/' splits the key.
       const auto slash = r.key.rfind('/');
       if (slash == std::string::npos) return ok();
       Stmt s = prepared("DELETE FROM delivery WHERE notification_id=?1 AND endpoint=?2");
@@ -586,7 +588,8 @@ Result<std::unique_ptr<ReadModel>> ReadModel::open(const std::filesystem::path& 
   // offsets go with it, so everything is read again), as for a lost data dir.
   SAMORDNA_TRY(found, stored_schema_version(file));
   if (found && *found != kSchemaVersion) {
-    for (const char* suffix : {"", "-wal", "-shm"}) {
+    for (const char* suffix : {"-wal", "-shm", ""}) {  // the main file last: never a new one
+                                                       // beside an old log
       std::filesystem::remove(file.string() + suffix, ec);
       if (ec) return fail(Errc::kIo, "read model: cannot remove " + file.string() + suffix);
     }
@@ -827,7 +830,9 @@ Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilt
     return ok();
   };
   auto result = body();
-  (void)exec(db, "COMMIT");
+  // A read transaction left open would freeze every later read of this connection at its snapshot
+  // (and keep the WAL from being checkpointed): ended whatever happened.
+  if (!exec(db, "COMMIT")) (void)exec(db, "ROLLBACK");
   if (!result) return result.error();
   return out;
 }

@@ -234,7 +234,10 @@ void add_serve_command(CLI::App& app, Commands& commands) {
       auto ensured = kafka::ensure_topics(config.kafka, kAdminTimeout);
       if (ensured) {
         std::vector<kafka::TopicSpec> own = {
-            kafka::TopicSpec{o->audit_topic, config.kafka.partitions, false}};
+            // The audit log is kept, not aged out (Patientdatalagen 4 kap. 3 §: access logs are
+            // followed up for years): every replica's audit table is rebuilt from it.
+            kafka::TopicSpec{
+                o->audit_topic, config.kafka.partitions, false, {{"retention.ms", "-1"}}}};
         // deliver's status topic, compacted as deliver makes it, so serve may start first.
         if (!o->delivery_status_topic.empty()) {
           own.push_back(kafka::TopicSpec{o->delivery_status_topic, config.kafka.partitions, true});

@@ -180,7 +180,8 @@ std::string rejection_line(size_t line, const std::string& event_id, const std::
   auto id = [](const std::string& s) { return s.size() <= 256 ? s : s.substr(0, 64) + "..."; };
   if (!event_id.empty()) j["eventId"] = id(event_id);
   if (!episode_id.empty()) j["episodeId"] = id(episode_id);
-  return j.dump();
+  // The cut may split a UTF-8 character: written replaced (U+FFFD), never a throw.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -193,6 +194,7 @@ namespace {
 // the timers --until fires), so the partitions' outputs merge back into input order.
 struct Rec {
   size_t line = 0;
+  int64_t at = 0;  // issued_at (Unix seconds): orders the end's timers across partitions
   bool rejection = false;
   std::string text;  // the JSON line, without the newline
 };
@@ -201,8 +203,9 @@ struct Rec {
 // without a batch is the end of the input.
 struct Job {
   ParsedBatch* batch = nullptr;
-  std::vector<std::vector<Rec>> out;  // per partition, in line order
-  std::atomic<size_t> left{0};        // partitions still working on it
+  std::vector<std::vector<Rec>> out;        // per partition, in line order
+  std::vector<std::optional<Error>> error;  // per partition: why it stopped at or before this job
+  std::atomic<size_t> left{0};              // partitions still working on it
 };
 
 // A partition's Output: notifications printed on the partition's thread into the job's records.
@@ -212,6 +215,7 @@ class RecOutput final : public pipeline::Output {
   Result<void> notify(const v1::Notification& n) override {
     Rec r;
     r.line = line;
+    r.at = n.issued_at().seconds();
     if (!json_.print(n, r.text)) {
       return fail(Errc::kIo, "a notification could not be written as JSON");
     }
@@ -241,7 +245,7 @@ struct Simulator::Shard {
   std::condition_variable cv;
   std::deque<Job*> jobs;       // guarded by mu
   bool stopping = false;       // guarded by mu
-  std::optional<Error> error;  // the first failure; read by the main thread once a job is done
+  std::optional<Error> error;  // the first failure; this thread's own (jobs carry copies)
   std::thread thread;
 
   void push(Job* j) {
@@ -311,13 +315,16 @@ Result<SimulationStats> Simulator::run_partitioned(std::istream& events,
         }
       }
       SAMORDNA_TRYV(d.commit());
+      if (!options.write_ahead_log) {
+        SAMORDNA_TRYV(sh.db->flush());
+      }
       return ok();
     }
     for (size_t i = 0; i < job.batch->used; ++i) {
       const ParsedLine& l = job.batch->lines[i];
       if (!l.parsed) {
         if (sh.index != 0) continue;  // not an event of any episode: partition 0 counts it
-        job.out[0].push_back(Rec{l.line_no, true,
+        job.out[0].push_back(Rec{l.line_no, 0, true,
                                  rejection_line(l.line_no, "", "", "malformed",
                                                 "not a samordna.v1.Event JSON line: " + l.reason)});
         SAMORDNA_TRYV(d.refused());
@@ -329,7 +336,7 @@ Result<SimulationStats> Simulator::run_partitioned(std::istream& events,
       SAMORDNA_TRY(outcome, d.event(0, l.event));
       if (outcome.kind == pipeline::Outcome::Kind::kRejected) {
         job.out[sh.index].push_back(Rec{
-            l.line_no, true,
+            l.line_no, 0, true,
             rejection_line(l.line_no, l.event.event_id(), l.event.episode_id(),
                            state::code_name(outcome.rejection->code), outcome.rejection->reason)});
       }
@@ -341,6 +348,12 @@ Result<SimulationStats> Simulator::run_partitioned(std::istream& events,
   // declared last, joins them first on every way out, an error's included.
   std::deque<std::unique_ptr<Job>> jobs;
   Reader reader(events);
+  struct StopAll {
+    std::vector<std::unique_ptr<Shard>>& shards;
+    ~StopAll() {
+      for (auto& s : shards) s->stop();
+    }
+  } stop_all{shards_};
   for (auto& shard : shards_) {
     shard->thread = std::thread([&, sh = shard.get()] {
       for (;;) {
@@ -353,8 +366,16 @@ Result<SimulationStats> Simulator::run_partitioned(std::istream& events,
           sh->jobs.pop_front();
         }
         if (!sh->error) {
-          if (auto r = work(*sh, *job); !r) sh->error = r.error();
+          // A throw on this thread would end the process without a word: it is an error value
+          // like any other, reported by the main thread.
+          try {
+            if (auto r = work(*sh, *job); !r) sh->error = r.error();
+          } catch (const std::exception& e) {
+            sh->error = Error{
+                Errc::kIo, std::string("partition ") + std::to_string(sh->index) + ": " + e.what()};
+          }
         }
+        job->error[sh->index] = sh->error;  // what the main thread reads, once left is 0
         {
           std::lock_guard lock(done_mu);
           job->left.fetch_sub(1);
@@ -363,28 +384,28 @@ Result<SimulationStats> Simulator::run_partitioned(std::istream& events,
       }
     });
   }
-  struct StopAll {
-    std::vector<std::unique_ptr<Shard>>& shards;
-    ~StopAll() {
-      for (auto& s : shards) s->stop();
-    }
-  } stop_all{shards_};
 
+  // Input order; the end's records (one line, every partition) by issue time, as one partition's
+  // clock would fire them. Within a partition the order is kept: only the heads are compared.
+  auto before = [](const Rec& a, const Rec& b) {
+    if (a.line != b.line) return a.line < b.line;
+    return a.line == SIZE_MAX && a.at < b.at;
+  };
   // Merges one finished job's records into input order and writes them.
   auto finish = [&](Job& job) -> Result<void> {
     {
       std::unique_lock lock(done_mu);
       done_cv.wait(lock, [&] { return job.left.load() == 0; });
     }
-    for (const auto& shard : shards_) {
-      if (shard->error) return *shard->error;
+    for (const auto& e : job.error) {
+      if (e) return *e;
     }
     std::vector<size_t> at(n, 0);
     for (;;) {
       size_t best = n;
       for (size_t i = 0; i < n; ++i) {
         if (at[i] < job.out[i].size() &&
-            (best == n || job.out[i][at[i]].line < job.out[best][at[best]].line)) {
+            (best == n || before(job.out[i][at[i]], job.out[best][at[best]]))) {
           best = i;
         }
       }
@@ -403,6 +424,7 @@ Result<SimulationStats> Simulator::run_partitioned(std::istream& events,
     auto job = std::make_unique<Job>();
     job->batch = batch;
     job->out.resize(n);
+    job->error.resize(n);
     job->left.store(n);
     for (auto& shard : shards_) shard->push(job.get());
     jobs.push_back(std::move(job));
@@ -485,10 +507,14 @@ Result<void> check_partitions(const std::filesystem::path& dir, int partitions) 
   }
   if (partitions > 1 && !recorded) {
     std::filesystem::create_directories(dir, ec);
-    std::ofstream out(marker, std::ios::trunc);
+    // Written aside and renamed: a kill leaves the whole file or none.
+    const auto temp = dir / "PARTITIONS.tmp";
+    std::ofstream out(temp, std::ios::trunc);
     out << partitions << '\n';
     out.close();
-    if (!out) return fail(Errc::kIo, "cannot write " + marker.string());
+    if (!out) return fail(Errc::kIo, "cannot write " + temp.string());
+    std::filesystem::rename(temp, marker, ec);
+    if (ec) return fail(Errc::kIo, "cannot write " + marker.string() + ": " + ec.message());
   }
   return ok();
 }
@@ -500,6 +526,7 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
   if (options.state_dir) {
     SAMORDNA_TRYV(check_partitions(*options.state_dir, options.partitions));
   }
+  shards_.clear();
   if (options.partitions > 1) return run_partitioned(events, options);
   store::DbOptions db_options;
   db_options.in_memory = !options.state_dir.has_value();
@@ -558,6 +585,9 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
     }
   }
   SAMORDNA_TRYV(driver_->commit());
+  if (!options.write_ahead_log) {
+    SAMORDNA_TRYV(db_->flush());
+  }
   SAMORDNA_TRYV(lines_->flush());
   if (options.episodes != nullptr) {
     SAMORDNA_TRYV(write_views(*options.episodes));

@@ -289,8 +289,17 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
 Db::~Db() {
   if (!db_) return;
   for (auto* handle : families_) db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
-  // Nothing to report to, and nothing to lose: every write is in the write-ahead log already.
+  // Nothing to report to. With the write-ahead log, nothing to lose: every write is in it; without
+  // it, the owner called flush() and reported its outcome (a failure here loses nothing more).
   db_->Close().PermitUncheckedError();
+}
+
+Result<void> Db::flush() {
+  rocksdb::FlushOptions wait;
+  wait.wait = true;
+  rocksdb::Status s = db_->Flush(wait, families_);
+  if (!s.ok()) return to_error(s, "flush the state dir " + path_, path_);
+  return ok();
 }
 
 rocksdb::ColumnFamilyHandle* Db::family(Family f) const {

@@ -70,6 +70,9 @@ class Db {
   // write-ahead log ends with at most a torn last record, which the next open tolerates.
   Result<void> write(rocksdb::WriteBatch& batch);
   Result<void> write(Txn& txn) { return write(*txn.batch().GetWriteBatch()); }
+  // Writes every family's memtable to disk (all at once with atomic_flush) and waits: without the
+  // write-ahead log, what makes a finished run durable, with an error to report if it cannot.
+  Result<void> flush();
 
   const std::string& path() const { return path_; }
 

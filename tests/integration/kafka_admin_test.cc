@@ -76,14 +76,21 @@ TEST_F(KafkaAdminIntegration, EnsureTopicsCreatesAllFiveTheChangelogAndEpisodesC
 }
 
 // A name given twice (two parts of a test or a deployment naming one topic) is created and
-// deleted once: librdkafka refuses such a request with an event that has no result to read.
+// deleted once: librdkafka refuses such a request with an event that has no result to read. The
+// same name with different settings is refused.
 TEST_F(KafkaAdminIntegration, ATopicNamedTwiceIsCreatedAndDeletedOnce) {
   kafka::KafkaConfig config = unique_kafka_config(1, /*create=*/false);
   const std::string topic = unique_topic("twice");
-  ASSERT_TRUE(kafka::create_topics(config, {{topic, 2, true}, {topic, 3, false}}, 30s));
+  // The same settings twice: once. Different settings: refused, nothing created.
+  auto clash = kafka::create_topics(config, {{topic, 2, true}, {topic, 3, false}}, 30s);
+  ASSERT_FALSE(clash);
+  EXPECT_EQ(clash.error().code, Errc::kInvalidArgument);
+  EXPECT_NE(clash.error().message.find("named twice with different settings"), std::string::npos);
+  EXPECT_FALSE(kafka::partition_count(config, topic, 10s));
+  ASSERT_TRUE(kafka::create_topics(config, {{topic, 2, true}, {topic, 2, true}}, 30s));
   auto count = kafka::partition_count(config, topic, 10s);
   ASSERT_TRUE(count) << count.error().message;
-  EXPECT_EQ(count.value(), 2);  // the first spec
+  EXPECT_EQ(count.value(), 2);
   EXPECT_EQ(cleanup_policy(bootstrap(), topic), "compact");
   auto deleted = kafka::delete_topics(config, {topic, topic}, 30s);
   ASSERT_TRUE(deleted) << deleted.error().message;

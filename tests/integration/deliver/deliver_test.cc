@@ -364,17 +364,20 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
   }
   // The endpoint whose CA did not sign the receiver's certificate: never a request, only retries
   // for a failed TLS handshake, and the others went on meanwhile.
-  size_t badca_retries = 0;
+  // (A busy receiver may also time a connect out: that is a transport failure too, but at least
+  // one attempt must have reached the handshake and been refused there.)
+  size_t badca_retries = 0, badca_refused = 0;
   for (const auto& r : status.value()) {
     v1::DeliveryStatus s;
     ASSERT_TRUE(s.ParseFromString(r.value));
     if (s.endpoint() != "badca") continue;
     EXPECT_NE(s.state(), v1::DeliveryStatus::DELIVERED);
-    EXPECT_EQ(s.last_status(), 0);
-    EXPECT_NE(s.reason().find("TLS handshake"), std::string::npos) << s.reason();
+    EXPECT_EQ(s.last_status(), 0) << s.reason();
     badca_retries += s.state() == v1::DeliveryStatus::RETRYING;
+    badca_refused += s.reason().find("TLS handshake") != std::string::npos;
   }
   EXPECT_GT(badca_retries, 0u);
+  EXPECT_GT(badca_refused, 0u);
   for (const auto& r : receipts(d / "log.jsonl")) EXPECT_NE(r.path, "/badca");
   EXPECT_EQ(states, (std::set<v1::DeliveryStatus::State>{
                         v1::DeliveryStatus::DELIVERED, v1::DeliveryStatus::RETRYING,

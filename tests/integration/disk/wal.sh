@@ -130,16 +130,19 @@ log "c: $kills kill -9 mid-simulate (seed $SEED): every state dir reopens"
 # `--partitions 2 --no-wal` (a bulk replay): a kill -9 leaves each partition's store at its last
 # flush; the state dir reopens, and replaying the whole feed into it ends in the same episode views
 # as a clean run (what was kept is a consistent prefix: its events are duplicates now).
+t0=$(date +%s%N)
 "$SAMORDNA" simulate --rules "$RULES" --events "$WORK/big.jsonl" --state-dir "$WORK/d-clean" \
   --partitions 2 --no-wal --until 2027-01-01T00:00:00Z --episodes "$WORK/d-clean.views" >/dev/null 2>&1 || true
+clean_ms=$((($(date +%s%N) - t0) / 1000000))
 [[ -s $WORK/d-clean.views ]] || fail "d: the clean run wrote no episode views"
 for ((k = 1; k <= 2; k++)); do
   d=$WORK/d$k
   "$SAMORDNA" simulate --rules "$RULES" --events "$WORK/big.jsonl" --state-dir "$d" --partitions 2 \
     --no-wal >/dev/null 2>&1 &
   pid=$!
-  ms=$((200 + RANDOM % 500))
-  sleep "0.$(printf '%03d' "$ms")"
+  # Within the first half of the clean run's time (the machine's own speed decides how long).
+  ms=$((clean_ms / 8 + RANDOM % (clean_ms / 2 - clean_ms / 8 + 1)))
+  sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
   kill -0 "$pid" 2>/dev/null || fail "d: simulate (kill $k) ended before it was killed; a larger feed is needed"
   kill -KILL "$pid"
   wait "$pid" 2>/dev/null || true

@@ -481,6 +481,15 @@ TEST_F(ServeApi, FhirAcknowledgementMessageOkIsTheKvittensAndErrorsAreNot) {
   EXPECT_EQ(published_[0].notice_acknowledged().notification_id(), nid);
   EXPECT_EQ(published_[0].notice_acknowledged().by().id(), vc.id);
   EXPECT_EQ(published_[0].event_id(), ack_event_id(nid, vc));  // the same as POST .../ack
+  // A receiver that writes the UUID in upper case (RFC 9562 allows it) names the same message.
+  std::string upper = fhir_ack(nid, "ok");
+  const std::string id = fhir_message_header_id(nid);
+  std::string id_upper = id;
+  for (char& c : id_upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  upper.replace(upper.find(id), id.size(), id_upper);
+  EXPECT_EQ(post(upper).status, 202);
+  ASSERT_EQ(published_.size(), 2u);
+  EXPECT_EQ(published_[1].event_id(), published_[0].event_id());
   // Malformed: 400 OperationOutcome, nothing published, the request never quoted.
   for (const std::string& bad :
        {std::string("{not json"), std::string(R"({"resourceType":"Patient"})"),
@@ -494,7 +503,7 @@ TEST_F(ServeApi, FhirAcknowledgementMessageOkIsTheKvittensAndErrorsAreNot) {
     EXPECT_EQ(json::parse(r.body)["resourceType"], "OperationOutcome");
     EXPECT_EQ(r.body.find("SECRET"), std::string::npos);
   }
-  EXPECT_EQ(published_.size(), 1u);
+  EXPECT_EQ(published_.size(), 2u);
   // Another organisation's notice looks absent.
   EXPECT_EQ(post(fhir_ack(notification(kWorldA, K::MUNICIPALITY).notification_id(), "ok")).status,
             404);

@@ -43,7 +43,8 @@ struct SimulationOptions {
   // episode id), each with its own store, clock and thread: what `run` does over a topic of that
   // many partitions. 1 keeps one clock for the whole feed. The output is the same for any number
   // of partitions unless a late event lands in the moment one partition's clock lags another's
-  // (README, "Replay on both cores"); lines come out in input order either way.
+  // (README, "Replay on both cores"); lines come out in input order either way, and the timers
+  // --until fires at the end in the order of their issue times.
   int partitions = 1;
   // RocksDB's write-ahead log for the state dir. Off (`--no-wal`): faster, and after a crash the
   // state dir rolls back to its last flush as a whole; replay the feed into a fresh one.

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <istream>
 #include <mutex>
 #include <ostream>
@@ -184,6 +185,71 @@ std::string rejection_line(size_t line, const std::string& event_id, const std::
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// What one partition (or the only one) is given: a store and a drive loop on event time.
+store::DbOptions store_options(const SimulationOptions& options) {
+  store::DbOptions o;
+  o.in_memory = !options.state_dir.has_value();
+  o.write_ahead_log = options.write_ahead_log;
+  return o;
+}
+pipeline::DriverOptions drive_options(const SimulationOptions& options) {
+  pipeline::DriverOptions o;
+  o.clock = pipeline::ClockMode::kEventTime;
+  // Inputs per RocksDB write. Reads go through the unit of work, so its size changes no result; a
+  // simulation needs no per-input durability (the service writes per Kafka transaction).
+  o.max_batch = 1024;
+  o.timer_pass = 1024;
+  o.retention = options.retention;
+  return o;
+}
+
+// One input line through the drive loop: a line that is no event is refused, an event applied or
+// rejected; `reject` gets each rejection's JSON line.
+Result<void> step(pipeline::Driver& d, const ParsedLine& l,
+                  const std::function<void(std::string)>& reject) {
+  if (!l.parsed) {
+    reject(rejection_line(l.line_no, "", "", "malformed",
+                          "not a samordna.v1.Event JSON line: " + l.reason));
+    SAMORDNA_TRYV(d.refused());
+  } else {
+    SAMORDNA_TRY(outcome, d.event(0, l.event));
+    if (outcome.kind == pipeline::Outcome::Kind::kRejected) {
+      reject(rejection_line(l.line_no, l.event.event_id(), l.event.episode_id(),
+                            state::code_name(outcome.rejection->code), outcome.rejection->reason));
+    }
+  }
+  if (d.full()) {
+    SAMORDNA_TRYV(d.commit());
+  }
+  return ok();
+}
+
+// After the last line: --until, the timers it makes due, the last commit, and without a
+// write-ahead log the flush that makes the run durable.
+Result<void> finish_feed(pipeline::Driver& d, store::Db& db, const SimulationOptions& options) {
+  if (options.until) d.advance_clock(0, *options.until);
+  while (d.overdue(0)) {
+    SAMORDNA_TRY(fired, d.timer_pass(0));
+    if (fired == 0) {
+      SAMORDNA_TRYV(d.commit());  // the unit of work is full
+    }
+  }
+  SAMORDNA_TRYV(d.commit());
+  if (!options.write_ahead_log) {
+    SAMORDNA_TRYV(db.flush());
+  }
+  return ok();
+}
+
+void add_counts(SimulationStats& stats, const pipeline::DriverCounts& c) {
+  stats.applied += c.applied;
+  stats.duplicates += c.duplicates;
+  stats.rejected += c.rejected;
+  stats.notifications += c.notified;
+  stats.timers_fired += c.fired;
+  stats.retired += c.retired;
+}
+
 }  // namespace
 
 // --- Partitions: the feed split by episode over threads, as Kafka splits a topic -----------------
@@ -272,22 +338,14 @@ Result<SimulationStats> Simulator::run_partitioned(std::istream& events,
   for (size_t i = 0; i < n; ++i) {
     auto shard = std::make_unique<Shard>();
     shard->index = i;
-    store::DbOptions db_options;
-    db_options.in_memory = !options.state_dir.has_value();
-    db_options.write_ahead_log = options.write_ahead_log;
     // Each partition's store in a folder of its own, as each Kafka partition's state is its own.
     const auto dir = options.state_dir
                          ? *options.state_dir / ("partition-" + std::to_string(i))
                          : std::filesystem::path("/samordna-sim-" + std::to_string(i));
-    SAMORDNA_TRY(db, store::Db::open(dir, db_options));
+    SAMORDNA_TRY(db, store::Db::open(dir, store_options(options)));
     shard->db = std::move(db);
-    pipeline::DriverOptions driver_options;
-    driver_options.clock = pipeline::ClockMode::kEventTime;
-    driver_options.max_batch = 1024;
-    driver_options.timer_pass = 1024;
-    driver_options.retention = options.retention;
-    shard->driver =
-        std::make_unique<pipeline::Driver>(*shard->db, rules_, shard->output, driver_options);
+    shard->driver = std::make_unique<pipeline::Driver>(*shard->db, rules_, shard->output,
+                                                       drive_options(options));
     SAMORDNA_TRYV(shard->driver->open());
     SAMORDNA_TRYV(shard->driver->add_partition(0));
     shards_.push_back(std::move(shard));
@@ -298,49 +356,19 @@ Result<SimulationStats> Simulator::run_partitioned(std::istream& events,
   // One partition's work on one job; errors stop the partition (the main thread reports them).
   auto work = [&](Shard& sh, Job& job) -> Result<void> {
     sh.output.sink = &job.out[sh.index];
-    pipeline::Driver& d = *sh.driver;
-    auto commit_if_full = [&]() -> Result<void> {
-      if (d.full()) {
-        SAMORDNA_TRYV(d.commit());
-      }
-      return ok();
-    };
-    if (job.batch == nullptr) {  // the end: --until, the timers it makes due, the last commit
+    if (job.batch == nullptr) {  // the end
       sh.output.line = SIZE_MAX;
-      if (options.until) d.advance_clock(0, *options.until);
-      while (d.overdue(0)) {
-        SAMORDNA_TRY(fired, d.timer_pass(0));
-        if (fired == 0) {
-          SAMORDNA_TRYV(d.commit());
-        }
-      }
-      SAMORDNA_TRYV(d.commit());
-      if (!options.write_ahead_log) {
-        SAMORDNA_TRYV(sh.db->flush());
-      }
-      return ok();
+      return finish_feed(*sh.driver, *sh.db, options);
     }
     for (size_t i = 0; i < job.batch->used; ++i) {
       const ParsedLine& l = job.batch->lines[i];
-      if (!l.parsed) {
-        if (sh.index != 0) continue;  // not an event of any episode: partition 0 counts it
-        job.out[0].push_back(Rec{l.line_no, 0, true,
-                                 rejection_line(l.line_no, "", "", "malformed",
-                                                "not a samordna.v1.Event JSON line: " + l.reason)});
-        SAMORDNA_TRYV(d.refused());
-        SAMORDNA_TRYV(commit_if_full());
-        continue;
-      }
-      if (shard_of(l.event.episode_id()) != sh.index) continue;
+      // A line that is no event belongs to no episode: partition 0 counts it.
+      const size_t owner = l.parsed ? shard_of(l.event.episode_id()) : 0;
+      if (owner != sh.index) continue;
       sh.output.line = l.line_no;
-      SAMORDNA_TRY(outcome, d.event(0, l.event));
-      if (outcome.kind == pipeline::Outcome::Kind::kRejected) {
-        job.out[sh.index].push_back(Rec{
-            l.line_no, 0, true,
-            rejection_line(l.line_no, l.event.event_id(), l.event.episode_id(),
-                           state::code_name(outcome.rejection->code), outcome.rejection->reason)});
-      }
-      SAMORDNA_TRYV(commit_if_full());
+      SAMORDNA_TRYV(step(*sh.driver, l, [&](std::string text) {
+        job.out[sh.index].push_back(Rec{l.line_no, 0, true, std::move(text)});
+      }));
     }
     return ok();
   };
@@ -454,15 +482,7 @@ Result<SimulationStats> Simulator::run_partitioned(std::istream& events,
   if (options.episodes != nullptr) {
     SAMORDNA_TRYV(write_views(*options.episodes));
   }
-  for (const auto& shard : shards_) {
-    const auto& c = shard->driver->counts();
-    stats.applied += c.applied;
-    stats.duplicates += c.duplicates;
-    stats.rejected += c.rejected;
-    stats.notifications += c.notified;
-    stats.timers_fired += c.fired;
-    stats.retired += c.retired;
-  }
+  for (const auto& shard : shards_) add_counts(stats, shard->driver->counts());
   return stats;
 }
 
@@ -474,11 +494,6 @@ Simulator::Simulator(const rules::RuleBook& rules, std::ostream& notifications,
       lines_(std::make_unique<Lines>(notifications, json_)) {}
 
 Simulator::~Simulator() = default;
-
-void Simulator::report(size_t line, const std::string& event_id, const std::string& episode_id,
-                       const std::string& code, const std::string& reason) {
-  rejections_ << rejection_line(line, event_id, episode_id, code, reason) << '\n';
-}
 
 namespace {
 
@@ -528,30 +543,15 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
   }
   shards_.clear();
   if (options.partitions > 1) return run_partitioned(events, options);
-  store::DbOptions db_options;
-  db_options.in_memory = !options.state_dir.has_value();
-  db_options.write_ahead_log = options.write_ahead_log;
-  SAMORDNA_TRY(db, store::Db::open(options.state_dir.value_or("/samordna-sim"), db_options));
+  SAMORDNA_TRY(
+      db, store::Db::open(options.state_dir.value_or("/samordna-sim"), store_options(options)));
   db_ = std::move(db);
-  pipeline::DriverOptions driver_options;
-  driver_options.clock = pipeline::ClockMode::kEventTime;
-  // Inputs per RocksDB write. Reads go through the unit of work, so its size changes no result; a
-  // simulation needs no per-input durability (the service writes per Kafka transaction).
-  driver_options.max_batch = 1024;
-  driver_options.timer_pass = 1024;
-  driver_options.retention = options.retention;
-  driver_ = std::make_unique<pipeline::Driver>(*db_, rules_, *lines_, driver_options);
+  driver_ = std::make_unique<pipeline::Driver>(*db_, rules_, *lines_, drive_options(options));
   SAMORDNA_TRYV(driver_->open());
-  constexpr pipeline::PartitionId kPartition = 0;
-  SAMORDNA_TRYV(driver_->add_partition(kPartition));
+  SAMORDNA_TRYV(driver_->add_partition(0));
 
   SimulationStats stats;
-  auto commit_if_full = [&]() -> Result<void> {
-    if (driver_->full()) {
-      SAMORDNA_TRYV(driver_->commit());
-    }
-    return ok();
-  };
+  auto reject = [&](std::string text) { rejections_ << text << '\n'; };
   // Reading and JSON parsing run on a thread of their own, a batch ahead of the engine: the two
   // halves of the work then use both cores. The engine still takes the lines in file order, so
   // nothing else changes.
@@ -559,47 +559,18 @@ Result<SimulationStats> Simulator::run(std::istream& events, const SimulationOpt
   Reader reader(events);
   while (ParsedBatch* batch = reader.next()) {
     for (size_t i = 0; i < batch->used; ++i) {
-      ParsedLine& l = batch->lines[i];
       ++stats.lines;
-      if (!l.parsed) {
-        report(l.line_no, "", "", "malformed", "not a samordna.v1.Event JSON line: " + l.reason);
-        SAMORDNA_TRYV(driver_->refused());
-        SAMORDNA_TRYV(commit_if_full());
-        continue;
-      }
-      SAMORDNA_TRY(outcome, driver_->event(kPartition, l.event));
-      if (outcome.kind == pipeline::Outcome::Kind::kRejected) {
-        report(l.line_no, l.event.event_id(), l.event.episode_id(),
-               state::code_name(outcome.rejection->code), outcome.rejection->reason);
-      }
-      SAMORDNA_TRYV(commit_if_full());
+      SAMORDNA_TRYV(step(*driver_, batch->lines[i], reject));
     }
     reader.done(batch);
   }
   if (reader.bad()) return fail(Errc::kIo, "cannot read the events");
-  if (options.until) driver_->advance_clock(kPartition, *options.until);
-  while (driver_->overdue(kPartition)) {
-    SAMORDNA_TRY(fired, driver_->timer_pass(kPartition));
-    if (fired == 0) {
-      SAMORDNA_TRYV(driver_->commit());  // the unit of work is full
-    }
-  }
-  SAMORDNA_TRYV(driver_->commit());
-  if (!options.write_ahead_log) {
-    SAMORDNA_TRYV(db_->flush());
-  }
+  SAMORDNA_TRYV(finish_feed(*driver_, *db_, options));
   SAMORDNA_TRYV(lines_->flush());
   if (options.episodes != nullptr) {
     SAMORDNA_TRYV(write_views(*options.episodes));
   }
-
-  const auto& c = driver_->counts();
-  stats.applied = c.applied;
-  stats.duplicates = c.duplicates;
-  stats.rejected = c.rejected;
-  stats.notifications = c.notified;
-  stats.timers_fired = c.fired;
-  stats.retired = c.retired;
+  add_counts(stats, driver_->counts());
   return stats;
 }
 

@@ -69,8 +69,6 @@ class Simulator {
  private:
   class Lines;
   struct Shard;
-  void report(size_t line, const std::string& event_id, const std::string& episode_id,
-              const std::string& code, const std::string& reason);
   Result<SimulationStats> run_partitioned(std::istream& events, const SimulationOptions& options);
   Result<void> write_views(std::ostream& out);
   size_t shard_of(std::string_view episode_id) const;

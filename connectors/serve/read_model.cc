@@ -2,6 +2,7 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -253,15 +254,8 @@ std::string notification_kind(const v1::Notification& n) {
 }
 
 bool is_notice(const v1::Notification& n) {
-  switch (n.kind_case()) {
-    case v1::Notification::kAdmissionNotice:
-    case v1::Notification::kDischargeReadyNotice:
-    case v1::Notification::kEstimatedDischargeUpdate:
-    case v1::Notification::kAdmissionCancellation:
-      return true;
-    default:
-      return false;
-  }
+  const std::string kind = notification_kind(n);
+  return std::find(kNoticeKinds.begin(), kNoticeKinds.end(), kind) != kNoticeKinds.end();
 }
 
 const v1::Recipient* recipient_of(const v1::Notification& n) {
@@ -722,29 +716,44 @@ constexpr const char* kAckedSql =
 
 }  // namespace
 
-Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFilter& f,
-                                                const Page& page) const {
-  std::string sql = std::string("SELECT n.body, ") + kAckedSql +
-                    " AS acked_at FROM inbox i JOIN notifications n USING(notification_id) "
-                    "WHERE i.org_kind=?1 AND i.org_id=?2";
-  if (f.kind) sql += " AND i.kind=?3";
-  if (f.from) sql += " AND i.issued_at>=?4";
-  if (f.to) sql += " AND i.issued_at<?5";
-  if (f.unit) sql += " AND i.unit=?8";
-  if (f.service) sql += " AND i.service=?9";
-  if (f.acked) sql += *f.acked ? " AND acked_at IS NOT NULL" : " AND acked_at IS NULL";
-  // Unacknowledged first, then newest first; the id breaks ties so pages never overlap.
-  sql += " ORDER BY (acked_at IS NOT NULL), i.issued_at DESC, i.notification_id LIMIT ?6 OFFSET ?7";
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), sql);
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare inbox");
+namespace {
+
+// The inbox filter's conditions on `inbox i`, with its parameters ?1-?7 (bound by bind_inbox):
+// the page's query and the count of the same rows say it once.
+std::string inbox_where(const InboxFilter& f) {
+  std::string w = " WHERE i.org_kind=?1 AND i.org_id=?2";
+  if (f.kind) w += " AND i.kind=?3";
+  if (f.from) w += " AND i.issued_at>=?4";
+  if (f.to) w += " AND i.issued_at<?5";
+  if (f.unit) w += " AND i.unit=?6";
+  if (f.service) w += " AND i.service=?7";
+  if (f.acked) w += std::string(" AND ") + kAckedSql + (*f.acked ? " IS NOT NULL" : " IS NULL");
+  return w;
+}
+void bind_inbox(Stmt& s, const OrgRef& org, const InboxFilter& f) {
   s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
   if (f.kind) s.bind(3, *f.kind);
   if (f.from) s.bind(4, to_unix(*f.from));
   if (f.to) s.bind(5, to_unix(*f.to));
-  s.bind(6, page.limit).bind(7, page.offset);
-  if (f.unit) s.bind(8, *f.unit);
-  if (f.service) s.bind(9, *f.service);
+  if (f.unit) s.bind(6, *f.unit);
+  if (f.service) s.bind(7, *f.service);
+}
+
+}  // namespace
+
+Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFilter& f,
+                                                const Page& page) const {
+  // Unacknowledged first, then newest first; the id breaks ties so pages never overlap.
+  const std::string sql = std::string("SELECT n.body, ") + kAckedSql +
+                          " AS acked_at FROM inbox i JOIN notifications n USING(notification_id)" +
+                          inbox_where(f) +
+                          " ORDER BY (acked_at IS NOT NULL), i.issued_at DESC, i.notification_id "
+                          "LIMIT ?8 OFFSET ?9";
+  std::lock_guard lock(impl_->read_mu);
+  Stmt s(impl_->reader.get(), sql);
+  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare inbox");
+  bind_inbox(s, org, f);
+  s.bind(8, page.limit).bind(9, page.offset);
   std::vector<InboxItem> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
@@ -773,22 +782,13 @@ Result<std::optional<std::string>> ReadModel::notification_of_message(
 }
 
 Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilter& f) const {
-  std::string total_sql =
-      std::string("SELECT COUNT(*) FROM inbox i WHERE i.org_kind=?1 AND i.org_id=?2");
-  if (f.kind) total_sql += " AND i.kind=?3";
-  if (f.from) total_sql += " AND i.issued_at>=?4";
-  if (f.to) total_sql += " AND i.issued_at<?5";
-  if (f.unit) total_sql += " AND i.unit=?6";
-  if (f.service) total_sql += " AND i.service=?7";
-  if (f.acked)
-    total_sql += std::string(" AND ") + kAckedSql + (*f.acked ? " IS NOT NULL" : " IS NULL");
-  // The four acknowledgeable kinds (is_notice), by their stored names.
+  const std::string total_sql = "SELECT COUNT(*) FROM inbox i" + inbox_where(f);
+  // The acknowledgeable kinds (is_notice), by their stored names.
+  std::string kinds;
+  for (const char* k : kNoticeKinds) kinds += std::string(kinds.empty() ? "'" : ",'") + k + "'";
   const std::string unacked_sql =
-      std::string(
-          "SELECT COUNT(*) FROM inbox i WHERE i.org_kind=?1 AND i.org_id=?2 AND i.kind IN "
-          "('admissionNotice','dischargeReadyNotice','estimatedDischargeUpdate',"
-          "'admissionCancellation') AND ") +
-      kAckedSql + " IS NULL";
+      "SELECT COUNT(*) FROM inbox i WHERE i.org_kind=?1 AND i.org_id=?2 AND i.kind IN (" + kinds +
+      ") AND " + kAckedSql + " IS NULL";
   InboxSummary out;
   std::lock_guard lock(impl_->read_mu);
   sqlite3* db = impl_->reader.get();
@@ -798,12 +798,7 @@ Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilt
     {
       Stmt s(db, total_sql);
       if (!s.ok()) return sql_error(db, "prepare inbox total");
-      s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
-      if (f.kind) s.bind(3, *f.kind);
-      if (f.from) s.bind(4, to_unix(*f.from));
-      if (f.to) s.bind(5, to_unix(*f.to));
-      if (f.unit) s.bind(6, *f.unit);
-      if (f.service) s.bind(7, *f.service);
+      bind_inbox(s, org, f);
       if (s.step() != SQLITE_ROW) return sql_error(db, "inbox total");
       out.total = s.i64(0);
     }

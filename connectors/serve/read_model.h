@@ -15,6 +15,7 @@
 // once (they share one reader connection under a mutex, in WAL mode, so reads never wait for a
 // write to commit and always see a committed snapshot).
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -270,8 +271,10 @@ class ReadModel {
 
 // "admissionNotice", "dischargeReadyNotice", ... (the JSON name of the Notification's oneof).
 std::string notification_kind(const v1::Notification& n);
-// The notices a recipient acknowledges (kvittens): admission notice, discharge-ready notice,
-// estimated discharge update, admission cancellation.
+// The notices a recipient acknowledges (kvittens), by notification_kind(): admission notice,
+// discharge-ready notice, estimated discharge update, admission cancellation.
+inline constexpr std::array<const char*, 4> kNoticeKinds = {
+    "admissionNotice", "dischargeReadyNotice", "estimatedDischargeUpdate", "admissionCancellation"};
 bool is_notice(const v1::Notification& n);
 // The notice's recipient (the four notices); nullptr for the other kinds.
 const v1::Recipient* recipient_of(const v1::Notification& n);

@@ -24,11 +24,6 @@ constexpr const char* kMunicipalitySystem = "urn:oid:1.2.752.129.2.2.1.18";  // 
 constexpr const char* kEpisodeSystem = "https://samordna.se/fhir/NamingSystem/episode-id";
 constexpr const char* kNotificationSystem = "https://samordna.se/fhir/NamingSystem/notification-id";
 
-// Every resource id is stable across attempts and unique per notification (name_uuid.h).
-std::string uuid_of(const std::string& notification_id, const char* role) {
-  return name_uuid(notification_id, role);
-}
-
 bool time_of(const google::protobuf::Timestamp& t, std::string& out) {
   if (t.seconds() == 0 && t.nanos() == 0) return false;
   if (t.seconds() < -62135596800LL || t.seconds() > 253402300799LL) throw std::out_of_range("t");
@@ -72,9 +67,11 @@ json patient_resource(const v1::Patient& p, const std::string& id) {
 std::optional<std::string> fhir_message(const v1::Notification& n) {
   try {
     const std::string& nid = n.notification_id();
-    const std::string header_id = fhir_message_header_id(nid);  // what acknowledgements answer
-    const std::string encounter_id = uuid_of(nid, "Encounter");
-    const std::string patient_id = uuid_of(nid, "Patient");
+    // Every resource id is a name-based UUID of the notification id: the same on every attempt,
+    // unique per notification; the MessageHeader's is what acknowledgements answer.
+    const std::string header_id = fhir_message_header_id(nid);
+    const std::string encounter_id = name_uuid(nid, "Encounter");
+    const std::string patient_id = name_uuid(nid, "Patient");
     std::string issued;
     if (!time_of(n.issued_at(), issued)) issued = "1970-01-01T00:00:00Z";
 
@@ -154,7 +151,7 @@ std::optional<std::string> fhir_message(const v1::Notification& n) {
                          {"resource", patient_resource(*patient, patient_id)}});
     }
     json bundle = {{"resourceType", "Bundle"},
-                   {"id", uuid_of(nid, "Bundle")},
+                   {"id", name_uuid(nid, "Bundle")},
                    {"identifier", {{"system", kNotificationSystem}, {"value", nid}}},
                    {"type", "message"},
                    {"timestamp", issued},

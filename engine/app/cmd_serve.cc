@@ -283,9 +283,10 @@ void add_serve_command(CLI::App& app, Commands& commands) {
     // GET /metrics behind the operator role: HTTP requests by route and status (the server's
     // observer), and the read model's lag and readiness, read when scraped.
     metrics::Registry registry;
-    auto& lag = registry.gauge("samordna_read_model_lag_records",
-                               "Records of the episodes, notifications and audit topics not yet in "
-                               "the read model (-1 unknown)");
+    auto& lag = registry.gauge(
+        "samordna_read_model_lag_records",
+        "Records of the episodes, notifications, audit and delivery status topics not yet in "
+        "the read model (-1 unknown)");
     auto& ready = registry.gauge("samordna_read_model_ready",
                                  "1 once every partition was consumed to its end since start");
     hooks.metrics = [&registry, &lag, &ready, f = feed.value().get()] {

@@ -6,11 +6,8 @@
 #include "engine/core/check.h"
 
 namespace samordna::pipeline {
-namespace {
 
-using TimerSet = std::map<uint8_t, int64_t>;  // packed kind -> fire_at
-
-TimerSet timers_of(const storage::v1::EpisodeState* state) {
+Engine::TimerSet Engine::timers_of(const storage::v1::EpisodeState* state) {
   TimerSet out;
   if (state == nullptr) return out;
   for (const auto& t : state->timers()) {
@@ -20,7 +17,12 @@ TimerSet timers_of(const storage::v1::EpisodeState* state) {
   return out;
 }
 
-}  // namespace
+Engine::Held Engine::held_by(const storage::v1::EpisodeState* state) {
+  Held held;
+  held.timers = timers_of(state);
+  if (state != nullptr && state->has_retire_at()) held.retire_at = state->retire_at();
+  return held;
+}
 
 uint8_t pack_timer_kind(storage::v1::TimerKind kind, v1::DeadlineKind deadline) {
   SAMORDNA_CHECK(kind >= 0 && kind < 16 && deadline >= 0 && deadline < 16,
@@ -63,13 +65,6 @@ const std::optional<storage::v1::EpisodeState>* Engine::staged_state(PartitionId
   return it == staged_.end() ? nullptr : &it->second;
 }
 
-Result<std::optional<storage::v1::EpisodeState>> Engine::load(PartitionId partition,
-                                                              std::string_view id,
-                                                              store::Txn& txn) const {
-  if (const auto* staged = staged_state(partition, id)) return *staged;
-  return episodes_.get(partition, id, &txn);
-}
-
 Result<const storage::v1::EpisodeState*> Engine::peek(
     PartitionId partition, std::string_view id, store::Txn& txn,
     std::optional<storage::v1::EpisodeState>& holder) const {
@@ -90,10 +85,13 @@ Result<std::optional<storage::v1::EpisodeState>> Engine::episode(PartitionId par
   return episodes_.get(partition, id, txn);
 }
 
-Result<void> Engine::stage(PartitionId partition, const storage::v1::EpisodeState* old,
-                           storage::v1::EpisodeState& next, std::optional<Instant> now,
-                           store::Txn& txn) {
+Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::EpisodeState& next,
+                           std::optional<Instant> now, store::Txn& txn) {
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, next.episode_id(), kind}; };
+  // The store has pending exactly the timers the old state holds (they are written in one batch),
+  // so no schedule or cancel below needs to look the pending one up.
+  const timers::TimerStore::Pending retention_pending{
+      old.retire_at ? std::optional<Instant>(from_unix(*old.retire_at)) : std::nullopt};
   // Retention: the first time an episode is settled (or cancelled), it gets the instant it leaves
   // the store. The state machine copies the field along like any other.
   if (now && retention_.count() > 0 && settled(next) && !next.has_retire_at()) {
@@ -103,23 +101,25 @@ Result<void> Engine::stage(PartitionId partition, const storage::v1::EpisodeStat
   // settled anew, and gets a new retire_at then.
   if (!settled(next) && next.has_retire_at()) {
     next.clear_retire_at();
-    SAMORDNA_TRYV(timers_.cancel(txn, key(kRetentionTimer)));
+    SAMORDNA_TRYV(timers_.cancel(txn, key(kRetentionTimer), retention_pending));
   }
-  if (next.has_retire_at() &&
-      !(old != nullptr && old->has_retire_at() && old->retire_at() == next.retire_at())) {
-    SAMORDNA_TRYV(timers_.schedule(txn, key(kRetentionTimer), from_unix(next.retire_at())));
+  if (next.has_retire_at() && retention_pending.at != from_unix(next.retire_at())) {
+    SAMORDNA_TRYV(timers_.schedule(txn, key(kRetentionTimer), from_unix(next.retire_at()),
+                                   retention_pending));
   }
-  const TimerSet before = timers_of(old);
+  const TimerSet& before = old.timers;
   const TimerSet after = timers_of(&next);
   for (const auto& [kind, fire_at] : before) {
     if (!after.contains(kind)) {
-      SAMORDNA_TRYV(timers_.cancel(txn, key(kind)));
+      SAMORDNA_TRYV(timers_.cancel(txn, key(kind), {from_unix(fire_at)}));
     }
   }
   for (const auto& [kind, fire_at] : after) {
     auto it = before.find(kind);
     if (it != before.end() && it->second == fire_at) continue;
-    SAMORDNA_TRYV(timers_.schedule(txn, key(kind), from_unix(fire_at)));
+    const timers::TimerStore::Pending pending{
+        it == before.end() ? std::nullopt : std::optional<Instant>(from_unix(it->second))};
+    SAMORDNA_TRYV(timers_.schedule(txn, key(kind), from_unix(fire_at), pending));
   }
   if (probe_ && probe_->partition == partition && probe_->episode_id == next.episode_id()) {
     probe_.reset();  // the probed step was taken from the state before this one
@@ -136,6 +136,7 @@ Result<void> Engine::stage(PartitionId partition, const storage::v1::EpisodeStat
 }
 
 Result<void> Engine::write(store::Txn& txn) {
+  probe_.reset();  // a probe is for the next apply() of the same unit
   // An episode staged several times in the unit is serialised once, here.
   for (const auto& [key, state] : staged_) {
     if (state) {
@@ -150,11 +151,25 @@ Result<void> Engine::write(store::Txn& txn) {
   return ok();
 }
 
+state::StepResult Engine::step_event(const storage::v1::EpisodeState* old,
+                                     std::optional<storage::v1::EpisodeState>& holder,
+                                     const v1::Event& event, Instant now) const {
+  // A state read from the store for this step only becomes the next state: no copy of it.
+  if (old != nullptr && holder && old == &*holder) {
+    return state::apply_event(std::move(*holder), event, rules_, now);
+  }
+  return state::apply_event(old, event, rules_, now);
+}
+
 Result<Outcome> Engine::check(PartitionId partition, const v1::Event& event, Instant now,
                               store::Txn& txn) {
   probe_.reset();
-  SAMORDNA_TRY(stored, load(partition, event.episode_id(), txn));
-  auto step = state::apply_event(stored ? &*stored : nullptr, event, rules_, now);
+  // Read in place, as apply() reads: the probe keeps the step and the timers the old state held,
+  // not a copy of that state (a copy cost as much as the step).
+  std::optional<storage::v1::EpisodeState> holder;
+  SAMORDNA_TRY(old, peek(partition, event.episode_id(), txn, holder));
+  Held held = held_by(old);
+  auto step = step_event(old, holder, event, now);
   Outcome outcome;
   if (!step) {
     // Kept only for an apply() that follows: a caller refused here moves on to other input, and
@@ -167,28 +182,27 @@ Result<Outcome> Engine::check(PartitionId partition, const v1::Event& event, Ins
     outcome.kind = Outcome::Kind::kDuplicate;
   }
   probe_.emplace(
-      Probe{partition, &event, event.episode_id(), now, std::move(stored), std::move(step)});
+      Probe{partition, &event, event.episode_id(), now, std::move(held), std::move(step)});
   return outcome;
 }
 
 Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Instant now,
                               store::Txn& txn) {
   Outcome outcome;
-  std::optional<storage::v1::EpisodeState> stored;
   std::optional<state::StepResult> taken;
+  Held held;
   if (probe_ && probe_->partition == partition && probe_->event == &event && probe_->now == now) {
-    stored = std::move(probe_->stored);
+    held = std::move(probe_->held);
     taken.emplace(std::move(probe_->step));
   }
   probe_.reset();
-  const storage::v1::EpisodeState* old = nullptr;
-  if (taken) {
-    old = stored ? &*stored : nullptr;
-  } else {
-    SAMORDNA_TRY(found, peek(partition, event.episode_id(), txn, stored));
-    old = found;
+  if (!taken) {
+    std::optional<storage::v1::EpisodeState> stored;
+    SAMORDNA_TRY(old, peek(partition, event.episode_id(), txn, stored));
+    held = held_by(old);
+    taken.emplace(step_event(old, stored, event, now));
   }
-  state::StepResult step = taken ? std::move(*taken) : state::apply_event(old, event, rules_, now);
+  state::StepResult step = std::move(*taken);
   if (!step) {
     outcome.kind = Outcome::Kind::kRejected;
     outcome.rejection = std::move(step.error());
@@ -209,7 +223,7 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
                              " bytes, the most one changelog record holds (state_too_large)"};
     return outcome;
   }
-  SAMORDNA_TRYV(stage(partition, old, t.next, now, txn));
+  SAMORDNA_TRYV(stage(partition, held, t.next, now, txn));
   outcome.notifications = std::move(t.notifications);
   return outcome;
 }
@@ -226,18 +240,23 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
     }
     std::optional<storage::v1::EpisodeState> loaded;
     SAMORDNA_TRY(stored, peek(partition, timer.key.episode_id, txn, loaded));
+    const Held held = held_by(stored);
+    const state::TimerFired fired = unpack_timer(timer.key.kind, timer.fire_at);
     state::Transition t;
-    if (stored != nullptr) {
-      t = state::fire_timer(*stored, unpack_timer(timer.key.kind, timer.fire_at), rules_, now);
-    } else {
+    if (stored == nullptr) {
       t.outcome = state::Transition::Outcome::kStale;  // the episode is gone: nothing to fire
+    } else if (loaded && stored == &*loaded) {
+      t = state::fire_timer(std::move(*loaded), fired, rules_, now);  // read for this step only
+    } else {
+      t = state::fire_timer(*stored, fired, rules_, now);
     }
     if (t.outcome == state::Transition::Outcome::kStale) {
-      // A timer the episode no longer holds: drop it so it is not handed out again.
-      SAMORDNA_TRYV(timers_.cancel(txn, timer.key));
+      // A timer the episode no longer holds: drop it so it is not handed out again. It is pending
+      // at the time the store just handed it out.
+      SAMORDNA_TRYV(timers_.cancel(txn, timer.key, {timer.fire_at}));
       continue;
     }
-    SAMORDNA_TRYV(stage(partition, stored, t.next, now, txn));
+    SAMORDNA_TRYV(stage(partition, held, t.next, now, txn));
     for (auto& n : t.notifications) out.push_back(std::move(n));
   }
   return due.size();
@@ -248,11 +267,14 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   SAMORDNA_TRY(stored, peek(partition, episode_id, txn, loaded));
   const std::string id(episode_id);
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, id, kind}; };
-  SAMORDNA_TRYV(timers_.cancel(txn, key(kRetentionTimer)));
-  if (stored == nullptr) return ok();
+  // A changelog tombstone may name an episode this store never had: then the index is asked.
+  if (stored == nullptr) return timers_.cancel(txn, key(kRetentionTimer));
+  SAMORDNA_TRYV(timers_.cancel(txn, key(kRetentionTimer),
+                               {stored->has_retire_at()
+                                    ? std::optional<Instant>(from_unix(stored->retire_at()))
+                                    : std::nullopt}));
   for (const auto& [kind, fire_at] : timers_of(stored)) {
-    (void)fire_at;
-    SAMORDNA_TRYV(timers_.cancel(txn, key(kind)));
+    SAMORDNA_TRYV(timers_.cancel(txn, key(kind), {from_unix(fire_at)}));
   }
   if (probe_ && probe_->partition == partition && probe_->episode_id == episode_id) {
     probe_.reset();
@@ -264,9 +286,11 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
 
 Result<void> Engine::restore(PartitionId partition, const storage::v1::EpisodeState& state,
                              store::Txn& txn) {
-  SAMORDNA_TRY(stored, load(partition, state.episode_id(), txn));
+  std::optional<storage::v1::EpisodeState> loaded;
+  SAMORDNA_TRY(stored, peek(partition, state.episode_id(), txn, loaded));
+  const Held held = held_by(stored);
   storage::v1::EpisodeState next = state;
-  return stage(partition, stored ? &*stored : nullptr, next, std::nullopt, txn);
+  return stage(partition, held, next, std::nullopt, txn);
 }
 
 }  // namespace samordna::pipeline

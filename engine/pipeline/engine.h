@@ -111,13 +111,26 @@ class Engine {
   store::Db& db() { return db_; }
 
  private:
+  // What stage() needs of the old state: the timers it holds, which are exactly those the store
+  // has pending for the episode. Taken before a step that may consume the old state.
+  using TimerSet = std::map<uint8_t, int64_t>;  // packed kind -> fire_at
+  struct Held {
+    TimerSet timers;
+    std::optional<int64_t> retire_at;  // the retention timer
+  };
+  static TimerSet timers_of(const storage::v1::EpisodeState* state);
+  static Held held_by(const storage::v1::EpisodeState* state);
+
   // Puts the new state and the difference between the old and new timer sets into the transaction.
   // `now` is absent when restoring: a restored state keeps the retire_at it was recorded with.
-  Result<void> stage(PartitionId partition, const storage::v1::EpisodeState* old,
-                     storage::v1::EpisodeState& next, std::optional<Instant> now, store::Txn& txn);
-  Result<std::optional<storage::v1::EpisodeState>> load(PartitionId partition, std::string_view id,
-                                                        store::Txn& txn) const;
-  // load() without the copy: the staged state itself, or the stored one read into `holder`; null
+  Result<void> stage(PartitionId partition, const Held& old, storage::v1::EpisodeState& next,
+                     std::optional<Instant> now, store::Txn& txn);
+  // The event's step from `old`, consuming it when it is `holder`'s (read for this step only).
+  state::StepResult step_event(const storage::v1::EpisodeState* old,
+                               std::optional<storage::v1::EpisodeState>& holder,
+                               const v1::Event& event, Instant now) const;
+  // The episode's state without a copy: the staged state itself, or the stored one read into
+  // `holder`; null
   // when there is none. The pointer is good until the episode is staged again (stage() reads it
   // before it moves the new state into the same slot).
   Result<const storage::v1::EpisodeState*> peek(
@@ -134,7 +147,7 @@ class Engine {
     const v1::Event* event = nullptr;  // identity only: never read after check() returns
     std::string episode_id;
     Instant now;
-    std::optional<storage::v1::EpisodeState> stored;
+    Held held;  // of the state the step was taken from
     state::StepResult step = state::Rejection{};
   };
 

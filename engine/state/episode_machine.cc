@@ -1360,8 +1360,12 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
   }
 }
 
-StepResult apply_event(const storage::v1::EpisodeState* state, const v1::Event& e,
-                       const rules::RuleBook& rules, Instant now) {
+namespace {
+
+// apply_event, reading `state` and, when `owned` is given (the same object), taking its storage for
+// the next state instead of copying it.
+StepResult step_event(const storage::v1::EpisodeState* state, storage::v1::EpisodeState* owned,
+                      const v1::Event& e, const rules::RuleBook& rules, Instant now) {
   using C = Rejection::Code;
   if (auto bad = validate_event(e)) return *bad;
   const Instant occurred = from_proto(e.occurred_at());
@@ -1484,7 +1488,7 @@ StepResult apply_event(const storage::v1::EpisodeState* state, const v1::Event& 
       break;
   }
 
-  Step s(*state, rules, now, event_cause(e));
+  Step s(owned != nullptr ? std::move(*owned) : *state, rules, now, event_cause(e));
   switch (e.payload_case()) {
     case v1::Event::kNeedsAssessed:
       on_needs_assessed(s, e);
@@ -1546,8 +1550,22 @@ StepResult apply_event(const storage::v1::EpisodeState* state, const v1::Event& 
   return std::move(s).finish();
 }
 
-Transition fire_timer(const storage::v1::EpisodeState& state, const TimerFired& timer,
-                      const rules::RuleBook& rules, Instant now) {
+}  // namespace
+
+StepResult apply_event(const storage::v1::EpisodeState* state, const v1::Event& event,
+                       const rules::RuleBook& rules, Instant now) {
+  return step_event(state, nullptr, event, rules, now);
+}
+
+StepResult apply_event(storage::v1::EpisodeState&& state, const v1::Event& event,
+                       const rules::RuleBook& rules, Instant now) {
+  return step_event(&state, &state, event, rules, now);
+}
+
+namespace {
+
+Transition step_timer(const storage::v1::EpisodeState& state, storage::v1::EpisodeState* owned,
+                      const TimerFired& timer, const rules::RuleBook& rules, Instant now) {
   const auto& timers = state.timers();
   const auto it =
       std::find_if(timers.begin(), timers.end(), [&](const storage::v1::TimerRecord& t) {
@@ -1565,9 +1583,10 @@ Transition fire_timer(const storage::v1::EpisodeState& state, const TimerFired& 
   // A timer's notifications are issued at its fire time, whenever the pass that found it ran:
   // output then does not depend on scheduling, and delivery latency is measurable against it.
   (void)now;
-  Step s(state, rules, timer.fire_at, cause);
+  const auto fired_at = it - timers.begin();  // before `state` may move
+  Step s(owned != nullptr ? std::move(*owned) : state, rules, timer.fire_at, cause);
   auto& st = s.st();
-  st.mutable_timers()->erase(st.mutable_timers()->begin() + (it - timers.begin()));
+  st.mutable_timers()->erase(st.mutable_timers()->begin() + fired_at);
   // The pending deadlines of the kind this timer belongs to (one, unless units named by
   // different assessments wait for admission notices due at the same second).
   storage::v1::TimerRecord fired;
@@ -1585,6 +1604,18 @@ Transition fire_timer(const storage::v1::EpisodeState& state, const TimerFired& 
   }
   s.try_settle();
   return std::move(s).finish();
+}
+
+}  // namespace
+
+Transition fire_timer(const storage::v1::EpisodeState& state, const TimerFired& timer,
+                      const rules::RuleBook& rules, Instant now) {
+  return step_timer(state, nullptr, timer, rules, now);
+}
+
+Transition fire_timer(storage::v1::EpisodeState&& state, const TimerFired& timer,
+                      const rules::RuleBook& rules, Instant now) {
+  return step_timer(state, &state, timer, rules, now);
 }
 
 }  // namespace samordna::state

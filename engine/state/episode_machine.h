@@ -72,6 +72,11 @@ std::optional<Rejection> validate_event(const v1::Event& event);
 // Applies one event. `state` is null when the store has no record of the episode.
 StepResult apply_event(const storage::v1::EpisodeState* state, const v1::Event& event,
                        const rules::RuleBook& rules, Instant now);
+// The same for a caller that read the state for this step only: the next state is built in its
+// storage instead of a copy of it (a copy of every notice and deadline, as costly as the step).
+// `state` is left unspecified.
+StepResult apply_event(storage::v1::EpisodeState&& state, const v1::Event& event,
+                       const rules::RuleBook& rules, Instant now);
 
 struct TimerFired {
   storage::v1::TimerKind kind = storage::v1::TIMER_KIND_UNSPECIFIED;
@@ -82,6 +87,9 @@ struct TimerFired {
 // Applies a timer the timer store found due at `now` (>= fire_at). What it emits is issued at
 // fire_at, not at `now`, so the output does not depend on when the timer pass ran.
 Transition fire_timer(const storage::v1::EpisodeState& state, const TimerFired& timer,
+                      const rules::RuleBook& rules, Instant now);
+// The same, building the next state in `state`'s storage; `state` is left unspecified.
+Transition fire_timer(storage::v1::EpisodeState&& state, const TimerFired& timer,
                       const rules::RuleBook& rules, Instant now);
 
 // The facts of one episode payment liability is settled on (5 kap. 3-5 §§), for the policy in

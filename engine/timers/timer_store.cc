@@ -99,11 +99,36 @@ Result<void> TimerStore::load() {
 Result<void> TimerStore::schedule(store::Txn& txn, const TimerKey& key, Instant fire_at) {
   SAMORDNA_TRY(index, index_key(key));
   SAMORDNA_TRY(pending, indexed_fire_at(db_, index, txn));
+  return schedule(txn, key, fire_at, Pending{pending});
+}
+
+Result<void> TimerStore::cancel(store::Txn& txn, const TimerKey& key) {
+  SAMORDNA_TRY(index, index_key(key));
+  SAMORDNA_TRY(pending, indexed_fire_at(db_, index, txn));
+  return cancel(txn, key, Pending{pending});
+}
+
+Result<void> TimerStore::verify(const std::string& index, store::Txn& txn, Pending pending) const {
+#ifndef NDEBUG
+  SAMORDNA_TRY(indexed, indexed_fire_at(db_, index, txn));
+  SAMORDNA_CHECK(indexed == pending.at,
+                 "the caller's pending timer differs from the timer index (episode state and "
+                 "timers out of step)");
+#else
+  (void)index, (void)txn, (void)pending;
+#endif
+  return ok();
+}
+
+Result<void> TimerStore::schedule(store::Txn& txn, const TimerKey& key, Instant fire_at,
+                                  Pending pending) {
+  SAMORDNA_TRY(index, index_key(key));
+  SAMORDNA_TRYV(verify(index, txn, pending));
   auto& batch = txn.batch();
-  if (pending == fire_at) return ok();  // already there; a second Put would break SingleDelete
+  if (pending.at == fire_at) return ok();  // already there; a second Put would break SingleDelete
   auto* timers = db_.family(Family::kTimers);
-  if (pending) {
-    SAMORDNA_CHECK(batch.SingleDelete(timers, timer_key(key, *pending)).ok(), "batch refused");
+  if (pending.at) {
+    SAMORDNA_CHECK(batch.SingleDelete(timers, timer_key(key, *pending.at)).ok(), "batch refused");
   }
   std::string value;
   store::put_i64_ordered(value, to_unix(fire_at));
@@ -119,12 +144,12 @@ Result<void> TimerStore::schedule(store::Txn& txn, const TimerKey& key, Instant 
   return ok();
 }
 
-Result<void> TimerStore::cancel(store::Txn& txn, const TimerKey& key) {
+Result<void> TimerStore::cancel(store::Txn& txn, const TimerKey& key, Pending pending) {
   SAMORDNA_TRY(index, index_key(key));
-  SAMORDNA_TRY(pending, indexed_fire_at(db_, index, txn));
+  SAMORDNA_TRYV(verify(index, txn, pending));
   auto& batch = txn.batch();
-  if (!pending) return ok();
-  SAMORDNA_CHECK(batch.SingleDelete(db_.family(Family::kTimers), timer_key(key, *pending)).ok(),
+  if (!pending.at) return ok();
+  SAMORDNA_CHECK(batch.SingleDelete(db_.family(Family::kTimers), timer_key(key, *pending.at)).ok(),
                  "batch refused");
   SAMORDNA_CHECK(batch.Delete(db_.family(Family::kTimerIndex), index).ok(), "batch refused");
   return ok();

@@ -49,6 +49,16 @@ class TimerStore {
   // Removes the key's pending timer, if any.
   Result<void> cancel(store::Txn& txn, const TimerKey& key);
 
+  // The same, for a caller that knows the key's pending fire time (nullopt: none) and so spares
+  // the index read each of the above makes first: the engine, whose episode state holds exactly
+  // the timers the store has pending for it (written in the same batch). Builds without NDEBUG
+  // (the sanitizer build every test runs in) read the index anyway and stop if it disagrees.
+  struct Pending {
+    std::optional<Instant> at;
+  };
+  Result<void> schedule(store::Txn& txn, const TimerKey& key, Instant fire_at, Pending pending);
+  Result<void> cancel(store::Txn& txn, const TimerKey& key, Pending pending);
+
   // The earliest fire time that may be pending in the partition, if any. A lower bound: exact after
   // load() and after a due() pass that handed out everything up to its `now` (it reads one key
   // further); a timer cancelled since keeps it until the next pass.
@@ -65,6 +75,9 @@ class TimerStore {
   Result<void> drop_partition(PartitionId partition);
 
  private:
+  // Without NDEBUG: stops unless the index holds `pending` for `index`.
+  Result<void> verify(const std::string& index, store::Txn& txn, Pending pending) const;
+
   store::Db& db_;
   std::map<PartitionId, Instant> head_;
   // Per partition, the key of the last timer due() handed out at the head's second: the next pass

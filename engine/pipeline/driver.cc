@@ -121,7 +121,7 @@ Result<Outcome> Driver::event(PartitionId p, const v1::Event& e) {
       // Timers the event's time passes fire before it, as they would have in real time; but only
       // for an event that applies: a refused line must not move time (it may be years off).
       if (const auto head = engine_.next_due(p); head && *head <= t) {
-        SAMORDNA_TRY(probe, engine_.check(p, e, t, txn_));
+        SAMORDNA_TRY(probe, engine_.check(p, e, t));
         if (probe.kind == Outcome::Kind::kRejected) {
           ++counts_.rejected;
           return probe;

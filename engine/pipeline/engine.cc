@@ -66,12 +66,13 @@ const std::optional<storage::v1::EpisodeState>* Engine::staged_state(PartitionId
 }
 
 Result<const storage::v1::EpisodeState*> Engine::peek(
-    PartitionId partition, std::string_view id, store::Txn& txn,
+    PartitionId partition, std::string_view id,
     std::optional<storage::v1::EpisodeState>& holder) const {
   // The staged state is read in place: copying it for every input of an episode the unit already
   // touched cost more than the step itself.
   if (const auto* staged = staged_state(partition, id)) return *staged ? &**staged : nullptr;
-  SAMORDNA_TRY(stored, episodes_.get(partition, id, &txn));
+  // Not through the transaction: its batch never holds an episode before write() (staged_ does).
+  SAMORDNA_TRY(stored, episodes_.get(partition, id));
   holder = std::move(stored);
   return holder ? &*holder : nullptr;
 }
@@ -137,12 +138,14 @@ Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::
 
 Result<void> Engine::write(store::Txn& txn) {
   probe_.reset();  // a probe is for the next apply() of the same unit
-  // An episode staged several times in the unit is serialised once, here.
+  // An episode staged several times in the unit is serialised once, here, into the batch without
+  // its index: nothing reads through the transaction between these puts and its write (staged_ is
+  // the engine's read-your-writes for episodes).
   for (const auto& [key, state] : staged_) {
     if (state) {
-      episodes_.put(txn, key.first, *state);
+      episodes_.put(*txn.batch().GetWriteBatch(), key.first, *state);
     } else {
-      episodes_.erase(txn, key.first, key.second);
+      episodes_.erase(*txn.batch().GetWriteBatch(), key.first, key.second);
     }
   }
   SAMORDNA_TRYV(db_.write(txn));
@@ -161,13 +164,12 @@ state::StepResult Engine::step_event(const storage::v1::EpisodeState* old,
   return state::apply_event(old, event, rules_, now);
 }
 
-Result<Outcome> Engine::check(PartitionId partition, const v1::Event& event, Instant now,
-                              store::Txn& txn) {
+Result<Outcome> Engine::check(PartitionId partition, const v1::Event& event, Instant now) {
   probe_.reset();
   // Read in place, as apply() reads: the probe keeps the step and the timers the old state held,
   // not a copy of that state (a copy cost as much as the step).
   std::optional<storage::v1::EpisodeState> holder;
-  SAMORDNA_TRY(old, peek(partition, event.episode_id(), txn, holder));
+  SAMORDNA_TRY(old, peek(partition, event.episode_id(), holder));
   Held held = held_by(old);
   auto step = step_event(old, holder, event, now);
   Outcome outcome;
@@ -198,7 +200,7 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
   probe_.reset();
   if (!taken) {
     std::optional<storage::v1::EpisodeState> stored;
-    SAMORDNA_TRY(old, peek(partition, event.episode_id(), txn, stored));
+    SAMORDNA_TRY(old, peek(partition, event.episode_id(), stored));
     held = held_by(old);
     taken.emplace(step_event(old, stored, event, now));
   }
@@ -239,7 +241,7 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
       continue;
     }
     std::optional<storage::v1::EpisodeState> loaded;
-    SAMORDNA_TRY(stored, peek(partition, timer.key.episode_id, txn, loaded));
+    SAMORDNA_TRY(stored, peek(partition, timer.key.episode_id, loaded));
     const Held held = held_by(stored);
     const state::TimerFired fired = unpack_timer(timer.key.kind, timer.fire_at);
     state::Transition t;
@@ -264,7 +266,7 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
 
 Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, store::Txn& txn) {
   std::optional<storage::v1::EpisodeState> loaded;
-  SAMORDNA_TRY(stored, peek(partition, episode_id, txn, loaded));
+  SAMORDNA_TRY(stored, peek(partition, episode_id, loaded));
   const std::string id(episode_id);
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, id, kind}; };
   // A changelog tombstone may name an episode this store never had: then the index is asked.
@@ -287,7 +289,7 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
 Result<void> Engine::restore(PartitionId partition, const storage::v1::EpisodeState& state,
                              store::Txn& txn) {
   std::optional<storage::v1::EpisodeState> loaded;
-  SAMORDNA_TRY(stored, peek(partition, state.episode_id(), txn, loaded));
+  SAMORDNA_TRY(stored, peek(partition, state.episode_id(), loaded));
   const Held held = held_by(stored);
   storage::v1::EpisodeState next = state;
   return stage(partition, held, next, std::nullopt, txn);

@@ -64,8 +64,7 @@ class Engine {
   // kept: the apply() of the same event object at the same `now`, which must be the next apply(),
   // takes it instead of stepping again, unless a fired timer changed the episode in between (the
   // state machine is pure, so the kept step is the one apply would make).
-  Result<Outcome> check(PartitionId partition, const v1::Event& event, Instant now,
-                        store::Txn& txn);
+  Result<Outcome> check(PartitionId partition, const v1::Event& event, Instant now);
 
   // Fires up to `limit` timers of the partition due at `now` and appends what they emit to `out`.
   // Returns how many timers were taken off the store; with `fire_times`, appends each one's fire
@@ -134,7 +133,7 @@ class Engine {
   // when there is none. The pointer is good until the episode is staged again (stage() reads it
   // before it moves the new state into the same slot).
   Result<const storage::v1::EpisodeState*> peek(
-      PartitionId partition, std::string_view id, store::Txn& txn,
+      PartitionId partition, std::string_view id,
       std::optional<storage::v1::EpisodeState>& holder) const;
   // What the open transaction holds for an episode: its staged state (nullopt = retired), or
   // nothing when the transaction has not touched it. Read before the store, which would find the

@@ -271,10 +271,10 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, id, kind}; };
   // A changelog tombstone may name an episode this store never had: then the index is asked.
   if (stored == nullptr) return timers_.cancel(txn, key(kRetentionTimer));
-  SAMORDNA_TRYV(timers_.cancel(txn, key(kRetentionTimer),
-                               {stored->has_retire_at()
-                                    ? std::optional<Instant>(from_unix(stored->retire_at()))
-                                    : std::nullopt}));
+  SAMORDNA_TRYV(timers_.cancel(
+      txn, key(kRetentionTimer),
+      {stored->has_retire_at() ? std::optional<Instant>(from_unix(stored->retire_at()))
+                               : std::nullopt}));
   for (const auto& [kind, fire_at] : timers_of(stored)) {
     SAMORDNA_TRYV(timers_.cancel(txn, key(kind), {from_unix(fire_at)}));
   }

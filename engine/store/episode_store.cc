@@ -65,8 +65,9 @@ void EpisodeStore::put_into(Batch& batch, PartitionId partition,
 template <class Batch>
 void EpisodeStore::erase_from(Batch& batch, PartitionId partition,
                               std::string_view episode_id) const {
-  SAMORDNA_CHECK(batch.Delete(db_.family(Family::kEpisodes), episode_key(partition, episode_id)).ok(),
-                 "write batch refused a delete");
+  SAMORDNA_CHECK(
+      batch.Delete(db_.family(Family::kEpisodes), episode_key(partition, episode_id)).ok(),
+      "write batch refused a delete");
 }
 
 Result<std::map<std::pair<std::string, std::string>, size_t>> rule_sets_in_flight(const Db& db) {

@@ -178,6 +178,50 @@ TYPED_TEST(TimerStoreContract, CancelAfterRescheduleRemovesTheTimer) {
   EXPECT_FALSE(this->next_due(0).has_value());
 }
 
+// The engine's way: it knows each key's pending fire time from the episode state and passes it,
+// sparing the index read. Same outcome as the reads above.
+TYPED_TEST(TimerStoreContract, ACallerThatKnowsThePendingTimeSchedulesAndCancelsTheSame) {
+  using Pending = TimerStore::Pending;
+  auto run = [&](auto&& step) {
+    store::Txn txn;
+    auto done = step(txn);
+    ASSERT_TRUE(done) << done.error().message;
+    this->write(txn);
+  };
+  run([&](store::Txn& t) {
+    return this->timers_->schedule(t, key(0, "a"), from_unix(100), Pending{});
+  });
+  run([&](store::Txn& t) {
+    return this->timers_->schedule(t, key(0, "a"), from_unix(300), Pending{from_unix(100)});
+  });
+  run([&](store::Txn& t) {
+    return this->timers_->schedule(t, key(0, "b"), from_unix(200), Pending{});
+  });
+  EXPECT_EQ(names(this->due(0, 1000)), (std::vector<std::string>{"b@200", "a@300"}))
+      << "the rescheduled timer's old fire time is gone";
+  run([&](store::Txn& t) {
+    return this->timers_->cancel(t, key(0, "b"), Pending{from_unix(200)});
+  });
+  run([&](store::Txn& t) { return this->timers_->cancel(t, key(0, "c"), Pending{}); });  // none
+  this->restart();
+  EXPECT_EQ(names(this->due(0, 1000)), (std::vector<std::string>{"a@300"}));
+}
+
+#ifndef NDEBUG
+// Builds with assertions check the caller's pending time against the index: a caller whose state
+// and timers disagree stops at once rather than leaving a timer that fires twice or never.
+TYPED_TEST(TimerStoreContract, APendingTimeThatDisagreesWithTheIndexStopsTheProcess) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  this->schedule({{key(0, "a"), 100}});
+  using Pending = TimerStore::Pending;
+  store::Txn txn;
+  EXPECT_DEATH((void)this->timers_->schedule(txn, key(0, "a"), from_unix(300), Pending{}),
+               "differs from the timer index");
+  EXPECT_DEATH((void)this->timers_->cancel(txn, key(0, "a"), Pending{from_unix(99)}),
+               "differs from the timer index");
+}
+#endif
+
 TYPED_TEST(TimerStoreContract, OrdersAcrossNegativeAndPositiveEpochs) {
   const int64_t kMin = std::numeric_limits<int64_t>::min();
   this->schedule({{key(0, "zero"), 0},

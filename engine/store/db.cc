@@ -311,6 +311,10 @@ rocksdb::ColumnFamilyHandle* Db::family(Family f) const {
 Result<std::optional<std::string>> Db::get(Family f, std::string_view key, Txn* txn) const {
   rocksdb::PinnableSlice value;
   const rocksdb::Slice k(key.data(), key.size());
+  if (txn != nullptr && txn->keyed_family(family(f)->GetID())) {
+    if (const auto* written = txn->keyed(family(f)->GetID(), key)) return *written;
+    txn = nullptr;  // not written in the transaction: the store's value
+  }
   rocksdb::Status s = txn != nullptr ? txn->batch().GetFromBatchAndDB(
                                            db_.get(), rocksdb::ReadOptions(), family(f), k, &value)
                                      : db_->Get(rocksdb::ReadOptions(), family(f), k, &value);
@@ -326,6 +330,8 @@ std::unique_ptr<rocksdb::Iterator> Db::iterator(Family f, const rocksdb::ReadOpt
                                                 Txn* txn) const {
   std::unique_ptr<rocksdb::Iterator> base(db_->NewIterator(read, family(f)));
   if (txn == nullptr) return base;
+  SAMORDNA_CHECK(!txn->keyed_family(family(f)->GetID()),
+                 "a family written by key only is not iterated through a transaction");
   return std::unique_ptr<rocksdb::Iterator>(
       txn->batch().NewIteratorWithBase(family(f), base.release(), &read));
 }

@@ -134,7 +134,7 @@ Result<void> TimerStore::schedule(store::Txn& txn, const TimerKey& key, Instant 
   store::put_i64_ordered(value, to_unix(fire_at));
   SAMORDNA_CHECK(batch.Put(timers, timer_key(key, fire_at), rocksdb::Slice()).ok(),
                  "batch refused");
-  SAMORDNA_CHECK(batch.Put(db_.family(Family::kTimerIndex), index, value).ok(), "batch refused");
+  SAMORDNA_CHECK(txn.put_keyed(db_.family(Family::kTimerIndex), index, value), "batch refused");
   auto [head, inserted] = head_.try_emplace(key.partition, fire_at);
   if (!inserted && fire_at <= head->second) {
     head->second = fire_at;
@@ -151,7 +151,7 @@ Result<void> TimerStore::cancel(store::Txn& txn, const TimerKey& key, Pending pe
   if (!pending.at) return ok();
   SAMORDNA_CHECK(batch.SingleDelete(db_.family(Family::kTimers), timer_key(key, *pending.at)).ok(),
                  "batch refused");
-  SAMORDNA_CHECK(batch.Delete(db_.family(Family::kTimerIndex), index).ok(), "batch refused");
+  SAMORDNA_CHECK(txn.erase_keyed(db_.family(Family::kTimerIndex), index), "batch refused");
   return ok();
 }
 

@@ -125,7 +125,7 @@ TEST_P(EngineTest, ARejectedCheckLeavesNothingForTheNextApply) {
   const Instant t = at("2022-03-01T08:00:00Z");
   v1::Event e = event("x", "2022-03-01T08:00:00Z", R"("dischargeReadyRevoked":{})");
   store::Txn txn;
-  auto probe = engine_->check(0, e, t, txn);
+  auto probe = engine_->check(0, e, t);
   ASSERT_TRUE(probe);
   EXPECT_EQ(probe.value().kind, Outcome::Kind::kRejected);  // no episode yet
   e = event("a", "2022-03-01T08:00:00Z", kAdmitted);
@@ -141,7 +141,7 @@ TEST_P(EngineTest, ACheckedStepIsTheStepApplyMakes) {
   const Instant t = at("2022-03-01T10:00:00Z");
   const v1::Event e = event("n", "2022-03-01T10:00:00Z", kNeeds);
   store::Txn txn;
-  auto probe = engine_->check(0, e, t, txn);
+  auto probe = engine_->check(0, e, t);
   ASSERT_TRUE(probe);
   EXPECT_EQ(probe.value().kind, Outcome::Kind::kApplied);
   auto applied = engine_->apply(0, e, t, txn);

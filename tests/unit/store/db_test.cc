@@ -163,6 +163,41 @@ TYPED_TEST(StoreContract, TransactionReadsItsOwnWrites) {
   EXPECT_FALSE(read("ep-old", nullptr));
 }
 
+// The timer index's way in: written by key, unindexed, read back through the transaction from its
+// hash map, and in the same atomic write as everything else.
+TYPED_TEST(StoreContract, KeyedWritesAreReadThroughTheTransactionAndWrittenWithIt) {
+  auto* index = this->db_->family(Family::kTimerIndex);
+  store::Txn committed;
+  ASSERT_TRUE(committed.put_keyed(index, "old", "1"));
+  ASSERT_TRUE(committed.put_keyed(index, "kept", "2"));
+  this->write(committed);
+
+  store::Txn txn;
+  ASSERT_TRUE(txn.put_keyed(index, "new", "3"));
+  ASSERT_TRUE(txn.erase_keyed(index, "old"));
+  ASSERT_TRUE(txn.put_keyed(index, "kept", "4"));
+  ASSERT_TRUE(txn.put_keyed(index, "kept", "5"));  // the last write wins
+  this->episodes_->put(txn, 0, sample_episode("ep-1"));
+  auto read = [&](std::string_view key, Txn* through) -> std::optional<std::string> {
+    auto got = this->db_->get(Family::kTimerIndex, key, through);
+    EXPECT_TRUE(got) << got.error().message;
+    return got ? got.value() : std::nullopt;
+  };
+  EXPECT_EQ(read("new", &txn), "3");
+  EXPECT_EQ(read("old", &txn), std::nullopt);
+  EXPECT_EQ(read("kept", &txn), "5");
+  EXPECT_EQ(read("never", &txn), std::nullopt);
+  EXPECT_EQ(read("old", nullptr), "1") << "not in the store before the write";
+  EXPECT_EQ(txn.count(), 5u) << "every write is in the one batch";
+  this->write(txn);
+  EXPECT_EQ(read("new", nullptr), "3");
+  EXPECT_EQ(read("old", nullptr), std::nullopt);
+  EXPECT_EQ(read("kept", nullptr), "5");
+  EXPECT_TRUE(this->get(0, "ep-1").has_value()) << "written in the same write";
+  txn.clear();
+  EXPECT_EQ(read("kept", &txn), "5") << "a cleared transaction reads the store";
+}
+
 TYPED_TEST(StoreContract, UnreadableRecordIsCorruption) {
   // The documented layout: [partition u32 BE][episode_id].
   auto s = this->db_->raw().Put(rocksdb::WriteOptions(), this->db_->family(Family::kEpisodes),

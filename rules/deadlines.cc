@@ -79,10 +79,13 @@ std::string late_by(Instant due, Instant done) {
   return out + " late";
 }
 
-DueAt admission_notice_due(Instant admitted_at, Instant assessed_at, const RuleSet& rules) {
+DueAt admission_notice_due(Instant admitted_at, Instant assessed_at, const RuleSet& rules,
+                           Steps steps) {
   DueAt out;
   const bool assessed_later = assessed_at > admitted_at;
   const Instant anchor = std::max(admitted_at, assessed_at);
+  out.due = anchor + rules.admission_notice_window;
+  if (steps == Steps::kSkipped) return out;
   out.steps.push_back(rule_set_text(rules));
   if (assessed_later) {
     out.steps.push_back("anchor " + format_local(anchor) +
@@ -91,28 +94,29 @@ DueAt admission_notice_due(Instant admitted_at, Instant assessed_at, const RuleS
   } else {
     out.steps.push_back("anchor " + format_local(anchor) + " (admission)");
   }
-  out.due = anchor + rules.admission_notice_window;
   out.steps.push_back("due = anchor + " + hours_text(rules.admission_notice_window) +
                       " elapsed time = " + format_local(out.due));
   return out;
 }
 
-DueAt information_transfer_due(Instant discharged_at) {
+DueAt information_transfer_due(Instant discharged_at, Steps steps) {
   DueAt out;
   const LocalDate day = local_date(discharged_at);
   out.due = end_of_local_day(day);
+  if (steps == Steps::kSkipped) return out;
   out.steps.push_back("discharged " + format_local(discharged_at));
   out.steps.push_back("due = end of the discharge date " + format_date(day) + " = " +
                       format_local(out.due));
   return out;
 }
 
-DueAt sip_invitation_due(Instant notice_sent_at, const RuleSet& rules,
-                         std::string_view anchor_text) {
+DueAt sip_invitation_due(Instant notice_sent_at, const RuleSet& rules, std::string_view anchor_text,
+                         Steps steps) {
   DueAt out;
   const LocalDate sent = local_date(notice_sent_at);
   const LocalDate last = add_calendar_days(sent, rules.sip_invitation_days);
   out.due = end_of_local_day(last);
+  if (steps == Steps::kSkipped) return out;
   out.steps.push_back(rule_set_text(rules));
   out.steps.push_back(std::string(anchor_text) + " " + format_local(notice_sent_at) +
                       ": D = " + format_date(sent));

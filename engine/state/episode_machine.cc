@@ -476,7 +476,8 @@ class Step {
     }
     if (named.empty()) return;
     const Instant admitted = from_unix(st_.admitted_at());
-    const auto due = rules::admission_notice_due(admitted, assessed, rule_set());
+    const auto due =
+        rules::admission_notice_due(admitted, assessed, rule_set(), rules::Steps::kSkipped);
     DeadlineRecord& d =
         open_deadline(v1::ADMISSION_NOTICE, std::max(admitted, assessed), due.due, ward());
     for (auto& r : named) *d.add_recipients() = std::move(r);
@@ -568,7 +569,8 @@ class Step {
     }
     const Instant sent = std::max(from_unix(period->notice_sent_at()), *outpatient_notice);
     const Instant anchor = consent_at && *consent_at > sent ? *consent_at : sent;
-    const Instant due = rules::sip_invitation_due(anchor, rule_set()).due;
+    const Instant due =
+        rules::sip_invitation_due(anchor, rule_set(), {}, rules::Steps::kSkipped).due;
     DeadlineRecord* d = latest(v1::SIP_INVITATION);
     const bool this_period = d != nullptr && d->anchor() >= period->notice_sent_at() &&
                              d->status() != DeadlineRecord::WAIVED;
@@ -931,7 +933,7 @@ void on_discharged(Step& s, const v1::Event& e) {
 
   // 3 kap. 2 §: information by the end of the day of discharge; secrecy applies without consent.
   if (!s.recipients().empty()) {
-    const Instant due = rules::information_transfer_due(at).due;
+    const Instant due = rules::information_transfer_due(at, rules::Steps::kSkipped).due;
     if (st.has_information_transferred_at()) {
       // Transferred before the discharge was known: met, as long as it was by the due time.
       DeadlineRecord& d = *st.add_deadlines();

@@ -93,6 +93,31 @@ TEST(RulesDeadlines, AdmissionNoticeAcrossDstIsElapsedTime) {
   EXPECT_EQ(fall.due - at("2025-10-25T10:00:00+02:00"), std::chrono::hours{24});
 }
 
+// The engine asks without the steps: the same due time, no text. Across both DST changes and a
+// year end, so a skipped branch that computed anything differently would show.
+TEST(RulesDeadlines, SkippedStepsGiveTheSameDueTimesAndNoText) {
+  for (const char* t :
+       {"2025-03-29T23:30:00+01:00", "2025-03-30T02:30:00+02:00", "2025-10-26T02:30:00+01:00",
+        "2025-12-31T23:59:59+01:00", "2026-06-15T12:00:00+02:00"}) {
+    SCOPED_TRACE(t);
+    const Instant i = at(t);
+    const DueAt a = admission_notice_due(i, i + std::chrono::hours{3}, rule_set());
+    const DueAt a0 =
+        admission_notice_due(i, i + std::chrono::hours{3}, rule_set(), Steps::kSkipped);
+    EXPECT_EQ(a0.due, a.due);
+    EXPECT_TRUE(a0.steps.empty());
+    EXPECT_FALSE(a.steps.empty());
+    const DueAt x = information_transfer_due(i);
+    const DueAt x0 = information_transfer_due(i, Steps::kSkipped);
+    EXPECT_EQ(x0.due, x.due);
+    EXPECT_TRUE(x0.steps.empty());
+    const DueAt p = sip_invitation_due(i, rule_set());
+    const DueAt p0 = sip_invitation_due(i, rule_set(), {}, Steps::kSkipped);
+    EXPECT_EQ(p0.due, p.due);
+    EXPECT_TRUE(p0.steps.empty());
+  }
+}
+
 // --- Information transfer: end of the discharge date -----------------------------------------
 
 TEST(RulesDeadlines, InformationTransferIsEndOfTheLocalDischargeDate) {

@@ -103,6 +103,10 @@ rocksdb::ColumnFamilyOptions family_options(Family f, const DbOptions& options,
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     table.partition_filters = true;
     table.optimize_filters_for_memory = true;
+    // The same for the memtables: most episodes an input reads were written before the current
+    // memtable began, and without a filter every such read first searched its skip list in vain.
+    cf.memtable_whole_key_filtering = true;
+    cf.memtable_prefix_bloom_size_ratio = 0.02;
   }
   cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
   if (f == Family::kTimers) {

@@ -516,7 +516,7 @@ Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
   // transaction (a tombstone for a retired one), and so does every clock it moved.
   for (const auto& change : changes.episodes) {
     std::string value;
-    if (change.state != nullptr) value = change.state->SerializeAsString();
+    if (change.state != nullptr) value = change.record;  // serialized once, for the store too
     SAMORDNA_TRYV(produce(config_.kafka.topics.changelog, static_cast<int32_t>(change.partition),
                           change.episode_id, change.state != nullptr ? &value : nullptr));
   }

@@ -194,7 +194,9 @@ Result<bool> Driver::commit() {
   for (const auto& [key, state] : engine_.staged()) {
     const v1::EpisodeView* view = nullptr;
     if (options_.views && state) view = &views.emplace_back(state::view_of(*state, rules_));
-    changes.episodes.push_back({key.first, key.second, state ? &*state : nullptr, view});
+    const std::string_view record =
+        state ? std::string_view(engine_.record(key.first, key.second)) : std::string_view();
+    changes.episodes.push_back({key.first, key.second, state ? &*state : nullptr, record, view});
   }
   for (const auto& [p, clock] : clock_) {
     auto it = committed_clock_.find(p);

@@ -68,7 +68,10 @@ struct EpisodeChange {
   PartitionId partition = 0;
   std::string episode_id;
   const storage::v1::EpisodeState* state = nullptr;  // null: the episode was retired (a tombstone)
-  const v1::EpisodeView* view = nullptr;             // with DriverOptions::views, when state is set
+  // The state serialized (samordna.storage.v1.EpisodeState), when state is set: the changelog's
+  // value, and the same bytes the store gets (serialized once).
+  std::string_view record;
+  const v1::EpisodeView* view = nullptr;  // with DriverOptions::views, when state is set
 };
 
 // What a unit of work changed, for Output::commit. Pointers are valid during the call.

@@ -43,6 +43,7 @@ Engine::Engine(store::Db& db, const rules::RuleBook& rules, std::chrono::seconds
 
 Result<void> Engine::open() {
   staged_.clear();
+  records_.clear();
   probe_.reset();
   return timers_.load();
 }
@@ -125,6 +126,7 @@ Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::
   if (probe_ && probe_->partition == partition && probe_->episode_id == next.episode_id()) {
     probe_.reset();  // the probed step was taken from the state before this one
   }
+  forget_record(partition, next.episode_id());  // a record of the state before this one is stale
   // Last: `next` is the caller's to give up (a transition's new state), and moves here.
   auto slot = staged_.find(std::pair<PartitionId, std::string_view>(partition, next.episode_id()));
   if (slot == staged_.end()) {
@@ -143,7 +145,12 @@ Result<void> Engine::write(store::Txn& txn) {
   // the engine's read-your-writes for episodes).
   for (const auto& [key, state] : staged_) {
     if (state) {
-      episodes_.put(*txn.batch().GetWriteBatch(), key.first, *state);
+      auto record = records_.find(key);
+      if (record != records_.end()) {
+        episodes_.put_record(*txn.batch().GetWriteBatch(), key.first, key.second, record->second);
+      } else {
+        episodes_.put(*txn.batch().GetWriteBatch(), key.first, *state);
+      }
     } else {
       episodes_.erase(*txn.batch().GetWriteBatch(), key.first, key.second);
     }
@@ -151,7 +158,25 @@ Result<void> Engine::write(store::Txn& txn) {
   SAMORDNA_TRYV(db_.write(txn));
   txn.clear();
   staged_.clear();
+  records_.clear();
   return ok();
+}
+
+void Engine::forget_record(PartitionId partition, std::string_view id) {
+  if (records_.empty()) return;
+  auto it = records_.find(std::pair<PartitionId, std::string_view>(partition, id));
+  if (it != records_.end()) records_.erase(it);
+}
+
+const std::string& Engine::record(PartitionId partition, std::string_view id) {
+  const auto key = std::pair<PartitionId, std::string_view>(partition, id);
+  auto it = records_.find(key);
+  if (it != records_.end()) return it->second;
+  const auto* staged = staged_state(partition, id);
+  SAMORDNA_CHECK(staged != nullptr && staged->has_value(), "a record is of a staged state");
+  std::string bytes;
+  SAMORDNA_CHECK((*staged)->SerializeToString(&bytes), "episode state does not serialize");
+  return records_.emplace(EpisodeKey(partition, std::string(id)), std::move(bytes)).first->second;
 }
 
 state::StepResult Engine::step_event(const storage::v1::EpisodeState* old,
@@ -281,6 +306,7 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   if (probe_ && probe_->partition == partition && probe_->episode_id == episode_id) {
     probe_.reset();
   }
+  forget_record(partition, id);
   staged_.insert_or_assign(EpisodeKey(partition, id), std::nullopt);
   ++retired_;
   return ok();

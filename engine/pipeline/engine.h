@@ -105,6 +105,10 @@ class Engine {
   };
   using Staged = std::map<EpisodeKey, std::optional<storage::v1::EpisodeState>, KeyLess>;
   const Staged& staged() const { return staged_; }
+  // A staged state serialized as its storage record (what the changelog carries), once: write()
+  // puts the same bytes rather than serializing the state again. Valid until the episode is
+  // staged again, or write() or open().
+  const std::string& record(PartitionId partition, std::string_view id);
   size_t retired() const { return retired_; }  // episodes retired since construction
 
   store::Db& db() { return db_; }
@@ -135,6 +139,7 @@ class Engine {
   Result<const storage::v1::EpisodeState*> peek(
       PartitionId partition, std::string_view id,
       std::optional<storage::v1::EpisodeState>& holder) const;
+  void forget_record(PartitionId partition, std::string_view id);
   // What the open transaction holds for an episode: its staged state (nullopt = retired), or
   // nothing when the transaction has not touched it. Read before the store, which would find the
   // same state in the transaction's batch, only slower (an index lookup and a parse).
@@ -156,6 +161,7 @@ class Engine {
   const rules::RuleBook& rules_;
   std::chrono::seconds retention_;
   Staged staged_;
+  std::map<EpisodeKey, std::string, KeyLess> records_;  // record()'s, of staged states
   std::optional<Probe> probe_;
   size_t retired_ = 0;
 };

@@ -50,6 +50,16 @@ void EpisodeStore::erase(rocksdb::WriteBatch& batch, PartitionId partition,
   erase_from(batch, partition, episode_id);
 }
 
+void EpisodeStore::put_record(rocksdb::WriteBatch& batch, PartitionId partition,
+                              std::string_view episode_id, std::string_view record) const {
+  SAMORDNA_CHECK(!episode_id.empty(), "an episode state needs its episode_id");
+  SAMORDNA_CHECK(batch
+                     .Put(db_.family(Family::kEpisodes), episode_key(partition, episode_id),
+                          rocksdb::Slice(record.data(), record.size()))
+                     .ok(),
+                 "write batch refused a put");
+}
+
 template <class Batch>
 void EpisodeStore::put_into(Batch& batch, PartitionId partition,
                             const storage::v1::EpisodeState& state) const {

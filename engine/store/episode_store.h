@@ -30,6 +30,9 @@ class EpisodeStore {
   void put(rocksdb::WriteBatch& batch, PartitionId partition,
            const storage::v1::EpisodeState& state) const;
   void erase(rocksdb::WriteBatch& batch, PartitionId partition, std::string_view episode_id) const;
+  // A state already serialized (its storage record, as the changelog carries it).
+  void put_record(rocksdb::WriteBatch& batch, PartitionId partition, std::string_view episode_id,
+                  std::string_view record) const;
 
  private:
   template <class Batch>

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 namespace samordna::pipeline {
 namespace {
@@ -54,8 +55,15 @@ class Recorder final : public Output {
     }
     last = {};
     for (const auto& e : changes.episodes) {
-      last.episodes.push_back({e.partition, e.episode_id, nullptr});
+      last.episodes.push_back({e.partition, e.episode_id, nullptr, {}, nullptr});
       tombstones += e.state == nullptr ? 1 : 0;
+      // The changelog's value is the state, serialized.
+      if (e.state != nullptr) {
+        records[e.episode_id] = std::string(e.record);
+        if (e.record != e.state->SerializeAsString()) ++records_unlike_state;
+      } else if (!e.record.empty()) {
+        ++records_unlike_state;
+      }
     }
     last.clocks = changes.clocks;
     return std::optional<std::map<PartitionId, int64_t>>{{{0, ++position}}};
@@ -63,6 +71,8 @@ class Recorder final : public Output {
   int begun = 0;
   bool abort_next = false;
   int tombstones = 0;
+  int records_unlike_state = 0;
+  std::map<std::string, std::string> records;  // the last record handed out per episode
   int64_t position = 0;
   Changes last;
   std::vector<std::string> notified;
@@ -97,6 +107,25 @@ class DriverTest : public ::testing::Test {
   Recorder out_;
   std::unique_ptr<Driver> driver_;
 };
+
+// The changelog record of a changed episode is its state serialized once: the store gets the same
+// bytes, also for an episode staged several times in one unit.
+TEST_F(DriverTest, TheChangelogRecordIsTheStateTheStoreHolds) {
+  ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", kNeedsHeld)));
+  ASSERT_TRUE(driver_->event(0, event("e3", "ep2", "2025-03-03T09:30:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->commit());
+  ASSERT_TRUE(driver_->event(0, event("e4", "ep1", "2025-03-03T10:00:00Z", kNeeds)));
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_EQ(out_.records_unlike_state, 0);
+  ASSERT_EQ(out_.records.size(), 2u);
+  for (const auto& [id, record] : out_.records) {
+    auto stored = db_->get(store::Family::kEpisodes, std::string("\0\0\0\0", 4) + id);
+    ASSERT_TRUE(stored) << stored.error().message;
+    ASSERT_TRUE(stored.value().has_value()) << id;
+    EXPECT_EQ(*stored.value(), record) << id << ": the store holds the changelog's bytes";
+  }
+}
 
 TEST_F(DriverTest, OnlyGoodEventsMoveTheEventTimeClock) {
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));

@@ -5,6 +5,7 @@
 #                  its end, --exit-at-end), against kafka_ceiling on the same records and broker:
 #                  librdkafka consume + produce of the same records with the service's settings and
 #                  no engine, once with one transaction per batch (as the service) and once plain.
+#                  Then (TWO=1, the default) two instances in one consumer group, two partitions each.
 #   2. restore     a second instance with an empty state dir (a new machine) restores every
 #                  partition from the changelog part 1 wrote: records per second, ms per partition.
 #   3. recovery    a live (wall-clock) instance holding about RECOVERY_EPISODES x 2 pending timers
@@ -130,6 +131,33 @@ txn_rate=$(cut -d' ' -f2 "$work/rates" | median)
 plain_rate=$(cut -d' ' -f3 "$work/rates" | median)
 awk -v r="$rate" -v t="$txn_rate" -v p="$plain_rate" -v n="$(wc -l <"$work/rates")" 'BEGIN {
   printf "THROUGHPUT (median of %d rounds) samordna run %d events/s; ceiling transactional %d records/s (ratio %.2f), plain %d records/s (ratio %.2f)\n", n, r, t, r / t, p, r / p }'
+
+# The same replay by two instances in one consumer group, as scale is meant to come (partitions and
+# groups, not threads): each takes two of the four partitions, one core each. Events per second from
+# the first assignment either instance logs to the later "caught up"; the two together must consume
+# every event once and issue the one instance's notifications.
+if [[ ${TWO:-1} == 1 ]]; then
+  sed -e "s/groupId: .*/groupId: $prefix-two/" \
+      -e "s/\.tp\.\(notifications\|deadletter\|changelog\)/.tp.two.\1/g" "$work/tp.yaml" >"$work/tp-two.yaml"
+  two=()
+  for i in a b; do
+    /usr/bin/time -f "%U %S" -o "$work/two-$i.time" "$samordna" run --config "$work/tp-two.yaml" \
+      --state-dir "$work/two-$i" --instance-id "$prefix-two-$i" --exit-at-end -v 2>"$work/two-$i.log" &
+    two+=($!)
+    pids+=($!)
+  done
+  wait "${two[@]}"
+  first=$(for i in a b; do grep -m1 'assigned partition' "$work/two-$i.log" | log_ms; done | sort -n | head -n 1)
+  last=$(for i in a b; do grep -m1 'caught up' "$work/two-$i.log" | log_ms; done | sort -n | tail -n 1)
+  two_consumed=$(cat "$work"/two-?.log | sed -nE 's/.*caught up .* consumed ([0-9]+) .*/\1/p' | awk '{ s += $1 } END { print s }')
+  two_notes=$(cat "$work"/two-?.log | sed -nE 's/.*caught up .* notifications ([0-9]+) .*/\1/p' | awk '{ s += $1 } END { print s }')
+  two_cpu=$(cat "$work"/two-?.time | awk '{ c += $1 + $2 } END { print c }')
+  log "two instances: consumed $two_consumed of $events events, $two_notes notifications (one instance: $notes), $two_cpu s CPU"
+  [[ $two_consumed == "$events" && $two_notes == "$notes" ]] || echo "TWO INSTANCES: counts differ"
+  awk -v e="$events" -v ms="$((last - first))" -v t="$txn_rate" -v p="$plain_rate" -v c="$two_cpu" 'BEGIN {
+    r = e * 1000 / ms
+    printf "TWO INSTANCES (one group) samordna run %d events/s, %.1f us CPU an event; ratio to the transactional ceiling %.2f, to the plain %.2f\n", r, c * 1e6 / e, r / t, r / p }'
+fi
 
 fi
 

@@ -140,17 +140,13 @@ Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::
 
 Result<void> Engine::write(store::Txn& txn) {
   probe_.reset();  // a probe is for the next apply() of the same unit
-  // An episode staged several times in the unit is serialised once: here, or by record() when the
-  // changelog asked first. Into the batch without its index: nothing reads through the transaction
+  // An episode staged several times in the unit is serialised once, by record() (the changelog may
+  // have asked first). Into the batch without its index: nothing reads through the transaction
   // between these puts and its write (staged_ is the engine's read-your-writes for episodes).
   for (const auto& [key, state] : staged_) {
     if (state) {
-      auto record = records_.find(key);
-      if (record != records_.end()) {
-        episodes_.put_record(*txn.batch().GetWriteBatch(), key.first, key.second, record->second);
-      } else {
-        episodes_.put(*txn.batch().GetWriteBatch(), key.first, *state);
-      }
+      episodes_.put_record(*txn.batch().GetWriteBatch(), key.first, key.second,
+                           record(key.first, key.second));
     } else {
       episodes_.erase(*txn.batch().GetWriteBatch(), key.first, key.second);
     }

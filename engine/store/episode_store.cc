@@ -33,16 +33,18 @@ Result<std::optional<storage::v1::EpisodeState>> EpisodeStore::get(PartitionId p
 
 void EpisodeStore::put(Txn& txn, PartitionId partition,
                        const storage::v1::EpisodeState& state) const {
-  put_into(txn.batch(), partition, state);
+  SAMORDNA_CHECK(!state.episode_id().empty(), "an episode state needs its episode_id");
+  std::string value;
+  SAMORDNA_CHECK(state.SerializeToString(&value), "episode state does not serialize");
+  SAMORDNA_CHECK(
+      txn.batch()
+          .Put(db_.family(Family::kEpisodes), episode_key(partition, state.episode_id()), value)
+          .ok(),
+      "write batch refused a put");
 }
 
 void EpisodeStore::erase(Txn& txn, PartitionId partition, std::string_view episode_id) const {
   erase_from(txn.batch(), partition, episode_id);
-}
-
-void EpisodeStore::put(rocksdb::WriteBatch& batch, PartitionId partition,
-                       const storage::v1::EpisodeState& state) const {
-  put_into(batch, partition, state);
 }
 
 void EpisodeStore::erase(rocksdb::WriteBatch& batch, PartitionId partition,
@@ -58,18 +60,6 @@ void EpisodeStore::put_record(rocksdb::WriteBatch& batch, PartitionId partition,
                           rocksdb::Slice(record.data(), record.size()))
                      .ok(),
                  "write batch refused a put");
-}
-
-template <class Batch>
-void EpisodeStore::put_into(Batch& batch, PartitionId partition,
-                            const storage::v1::EpisodeState& state) const {
-  SAMORDNA_CHECK(!state.episode_id().empty(), "an episode state needs its episode_id");
-  std::string value;
-  SAMORDNA_CHECK(state.SerializeToString(&value), "episode state does not serialize");
-  SAMORDNA_CHECK(
-      batch.Put(db_.family(Family::kEpisodes), episode_key(partition, state.episode_id()), value)
-          .ok(),
-      "write batch refused a put");
 }
 
 template <class Batch>

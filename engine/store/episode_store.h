@@ -24,19 +24,15 @@ class EpisodeStore {
                                                        Txn* txn = nullptr) const;
   void put(Txn& txn, PartitionId partition, const storage::v1::EpisodeState& state) const;
   void erase(Txn& txn, PartitionId partition, std::string_view episode_id) const;
-  // The same into a plain batch: not indexed, so not read back through any transaction. For a
-  // writer that keeps its own read-your-writes (the engine's staged states) and puts its episodes
-  // only in the moment before it writes; indexing them there cost a skip-list insert each.
-  void put(rocksdb::WriteBatch& batch, PartitionId partition,
-           const storage::v1::EpisodeState& state) const;
-  void erase(rocksdb::WriteBatch& batch, PartitionId partition, std::string_view episode_id) const;
-  // A state already serialized (its storage record, as the changelog carries it).
+  // Into a plain batch, a state already serialized (its storage record, as the changelog carries
+  // it): not indexed, so not read back through any transaction. For a writer that keeps its own
+  // read-your-writes (the engine's staged states) and puts its episodes only in the moment before
+  // it writes; indexing them there cost a skip-list insert each.
   void put_record(rocksdb::WriteBatch& batch, PartitionId partition, std::string_view episode_id,
                   std::string_view record) const;
+  void erase(rocksdb::WriteBatch& batch, PartitionId partition, std::string_view episode_id) const;
 
  private:
-  template <class Batch>
-  void put_into(Batch& batch, PartitionId partition, const storage::v1::EpisodeState& state) const;
   template <class Batch>
   void erase_from(Batch& batch, PartitionId partition, std::string_view episode_id) const;
 

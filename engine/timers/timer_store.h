@@ -52,7 +52,8 @@ class TimerStore {
   // The same, for a caller that knows the key's pending fire time (nullopt: none) and so spares
   // the index read each of the above makes first: the engine, whose episode state holds exactly
   // the timers the store has pending for it (written in the same batch). Builds without NDEBUG
-  // (the sanitizer build every test runs in) read the index anyway and stop if it disagrees.
+  // (the sanitizer build, in which CI runs the unit and scenario tests) read the index anyway and
+  // stop if it disagrees.
   struct Pending {
     std::optional<Instant> at;
   };

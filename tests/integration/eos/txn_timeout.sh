@@ -162,8 +162,10 @@ last=$(grep '^samordna: ' "$log1" | tail -n 1 || true)
 ((rc == 3)) || eos_fail "the stalled service exited $rc, not 3: ${last:-$(tail -n 2 "$log1")}"
 # Which comes first on SIGCONT is a race inside librdkafka: its timeout scan (the path in the
 # header), or a request it sends at once (a ProduceRequest of the queued records, or the commit's
-# AddPartitionsToTxn), which the broker refuses (old epoch): a fatal error, fenced, and the
-# service's next produce() fails ("produce to TOPIC: Local: Fatal error"). Both are fenced, exit 3.
+# AddPartitionsToTxn), which the broker refuses (old epoch): a fatal error, fenced. The service's
+# next call into the transaction then fails: a produce() ("produce to TOPIC: Local: Fatal error"),
+# or, when the stop fell at the end of a unit, the commit's send_offsets_to_transaction or
+# commit_transaction ("... fenced by a newer instance (fatal)"). All of them are fenced, exit 3.
 txnerr=$(grep -m 1 'TXNERR.*Current transaction failed in state [A-Za-z]*: [0-9]* message(s) timed out on .*requires epoch bump' <<<"$after" || true)
 fatal=$(grep -m 1 'FATAL.*Fatal error: Local: This instance has been fenced by a newer instance' <<<"$after" || true)
 if [[ -n $txnerr ]]; then
@@ -174,8 +176,9 @@ if [[ -n $txnerr ]]; then
   eos_log "librdkafka: ${txnerr#*TXNERR }"
   eos_log "service: aborting transaction: ${aborting#*aborting transaction: }"
 elif [[ -n $fatal ]]; then
-  [[ $last == 'samordna: produce to '* ]] ||
-    eos_fail "librdkafka was fenced (${fatal#*FATAL }), but the service's last words are not a refused produce: ${last:-$(tail -n 2 "$log1")}"
+  [[ $last == 'samordna: produce to '* ||
+    $last =~ ^samordna:\ (send_offsets_to_transaction|commit_transaction):\ .*fenced\ by\ a\ newer\ instance ]] ||
+    eos_fail "librdkafka was fenced (${fatal#*FATAL }), but the service's last words are neither a refused produce nor a fenced commit: ${last:-$(tail -n 2 "$log1")}"
   eos_log "librdkafka (a request sent on SIGCONT, before its timeout scan): ${fatal#*FATAL }"
 else
   eos_fail "after the SIGCONT, neither librdkafka's local message timeout ('TXNERR ... message(s) timed out ... requires epoch bump') nor its fencing ('FATAL ... fenced by a newer instance')"

@@ -290,8 +290,9 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   SAMORDNA_TRY(stored, peek(partition, episode_id, loaded));
   const std::string id(episode_id);
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, id, kind}; };
-  // A changelog tombstone may name an episode this store never had: then the index is asked.
-  if (stored == nullptr) return timers_.cancel(txn, key(kRetentionTimer));
+  // A changelog tombstone may name an episode this store never had: then it has no timers either
+  // (an episode's state and timers are written in one batch), and there is nothing to remove.
+  if (stored == nullptr) return ok();
   SAMORDNA_TRYV(timers_.cancel(
       txn, key(kRetentionTimer),
       {stored->has_retire_at() ? std::optional<Instant>(from_unix(stored->retire_at()))

@@ -24,13 +24,18 @@ namespace samordna::store {
 namespace {
 
 // Bump when a key layout or record in engine/README.md changes incompatibly; a store of another
-// version is refused on open rather than misread.
-constexpr uint32_t kFormatVersion = 1;
+// version is refused on open rather than misread, unless open() knows how to migrate it.
+constexpr uint32_t kFormatVersion = 2;
 constexpr std::string_view kFormatVersionKey = "format_version";
 
 // In Family order; kMeta is RocksDB's default family.
-constexpr std::array<const char*, 4> kFamilyNames = {"default", "episodes", "timers",
-                                                     "timer_index"};
+constexpr std::array<const char*, 3> kFamilyNames = {"default", "episodes", "timers"};
+
+// Version 1 kept a second family, "timer_index" ([partition][len][episode_id][kind] -> fire_at), to
+// cancel a timer by key. The engine takes the pending fire time from the episode state instead
+// (issue 14: the family doubled every timer write), so version 2 is version 1 without it.
+constexpr uint32_t kVersionWithTimerIndex = 1;
+constexpr std::string_view kTimerIndexFamily = "timer_index";
 
 // Marks a timers file for compaction when a run of its entries is mostly tombstones, so the
 // tombstones that fired and cancelled timers leave at the head of the queue are dropped soon,
@@ -97,9 +102,9 @@ rocksdb::ColumnFamilyOptions family_options(Family f, const DbOptions& options,
   table.index_type = rocksdb::BlockBasedTableOptions::kTwoLevelIndexSearch;
   table.metadata_block_size = 4096;
   table.pin_top_level_index_and_filter = true;
-  if (f == Family::kEpisodes || f == Family::kTimerIndex) {
-    // Point lookups (every schedule and cancel reads the index): a filter spares a disk read
-    // when the key is absent.
+  if (f == Family::kEpisodes) {
+    // Point lookups (every input reads its episode, and a new one is absent): a filter spares a
+    // disk read when the key is absent.
     table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
     table.partition_filters = true;
     table.optimize_filters_for_memory = true;
@@ -277,10 +282,13 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
                                          std::to_string(version->size()) + " bytes, expected 4");
     }
     uint32_t found = get_u32(*version);
-    if (found != kFormatVersion) {
+    if (found == kVersionWithTimerIndex) {
+      SAMORDNA_TRYV(db->drop_timer_index());
+    } else if (found != kFormatVersion) {
       return fail(Errc::kCorruption, "state dir " + path + " has unknown format version " +
                                          std::to_string(found) + "; this build reads version " +
-                                         std::to_string(kFormatVersion));
+                                         std::to_string(kFormatVersion) + " and migrates version " +
+                                         std::to_string(kVersionWithTimerIndex));
     }
   }
   if (db->families_.size() > kFamilyNames.size()) {
@@ -288,6 +296,28 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
                                        db->families_[kFamilyNames.size()]->GetName() + "'");
   }
   return db;
+}
+
+// Version 1 -> 2: the timer index goes, the version is stamped 2 (synced). Dropping a family is
+// one MANIFEST record, so a crash leaves either version 1 with the family (migrated again at the
+// next open) or the family gone under version 1, which the next open stamps (dropping nothing).
+Result<void> Db::drop_timer_index() {
+  for (size_t i = kFamilyNames.size(); i < families_.size(); ++i) {
+    auto* handle = families_[i];
+    if (handle->GetName() != kTimerIndexFamily) continue;
+    rocksdb::Status s = db_->DropColumnFamily(handle);
+    if (!s.ok()) return to_error(s, "migrate state dir " + path_ + " to format version 2", path_);
+    db_->DestroyColumnFamilyHandle(handle).PermitUncheckedError();
+    families_.erase(families_.begin() + static_cast<std::ptrdiff_t>(i));
+    break;
+  }
+  std::string value;
+  put_u32(value, kFormatVersion);
+  rocksdb::WriteOptions sync;
+  sync.sync = true;
+  rocksdb::Status s = db_->Put(sync, family(Family::kMeta), kFormatVersionKey, value);
+  if (!s.ok()) return to_error(s, "stamp format version 2 in state dir " + path_, path_);
+  return ok();
 }
 
 Db::~Db() {
@@ -315,10 +345,6 @@ rocksdb::ColumnFamilyHandle* Db::family(Family f) const {
 Result<std::optional<std::string>> Db::get(Family f, std::string_view key, Txn* txn) const {
   rocksdb::PinnableSlice value;
   const rocksdb::Slice k(key.data(), key.size());
-  if (txn != nullptr && txn->keyed_family(family(f)->GetID())) {
-    if (const auto* written = txn->keyed(family(f)->GetID(), key)) return *written;
-    txn = nullptr;  // not written in the transaction: the store's value
-  }
   rocksdb::Status s = txn != nullptr ? txn->batch().GetFromBatchAndDB(
                                            db_.get(), rocksdb::ReadOptions(), family(f), k, &value)
                                      : db_->Get(rocksdb::ReadOptions(), family(f), k, &value);
@@ -334,8 +360,6 @@ std::unique_ptr<rocksdb::Iterator> Db::iterator(Family f, const rocksdb::ReadOpt
                                                 Txn* txn) const {
   std::unique_ptr<rocksdb::Iterator> base(db_->NewIterator(read, family(f)));
   if (txn == nullptr) return base;
-  SAMORDNA_CHECK(!txn->keyed_family(family(f)->GetID()),
-                 "a family written by key only is not iterated through a transaction");
   return std::unique_ptr<rocksdb::Iterator>(
       txn->batch().NewIteratorWithBase(family(f), base.release(), &read));
 }

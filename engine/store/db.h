@@ -25,10 +25,9 @@ namespace samordna::store {
 using PartitionId = uint32_t;
 
 enum class Family {
-  kMeta,        // "default": format version, per-partition bookkeeping
-  kEpisodes,    // [partition][episode_id] -> samordna.v1.EpisodeState
-  kTimers,      // [partition][fire_at][kind][episode_id] -> "" (ordered by due time)
-  kTimerIndex,  // [partition][len][episode_id][kind] -> fire_at (to cancel and reschedule)
+  kMeta,      // "default": format version, per-partition bookkeeping
+  kEpisodes,  // [partition][episode_id] -> samordna.v1.EpisodeState
+  kTimers,    // [partition][fire_at][kind][episode_id] -> "" (ordered by due time)
 };
 
 struct DbOptions {
@@ -50,7 +49,8 @@ struct DbOptions {
 class Db {
  public:
   // Opens or creates the store; fails with a clear error when the directory is locked by another
-  // process, unreadable, or of an unknown format version.
+  // process, unreadable, or of an unknown format version. A version 1 store is migrated in place
+  // (its timer index dropped: engine/README.md "Format versions").
   static Result<std::unique_ptr<Db>> open(const std::filesystem::path& dir,
                                           const DbOptions& options);
   ~Db();
@@ -78,6 +78,7 @@ class Db {
 
  private:
   Db() = default;
+  Result<void> drop_timer_index();
   std::string path_;
   std::shared_ptr<rocksdb::Logger> info_log_;
   std::unique_ptr<rocksdb::Env> mem_env_;

@@ -10,7 +10,6 @@ namespace {
 
 using store::Family;
 
-constexpr size_t kMaxEpisodeIdBytes = std::numeric_limits<uint16_t>::max();
 constexpr size_t kTimerPrefixBytes = 4 + 8;  // partition, fire_at
 
 std::string partition_prefix(PartitionId partition) {
@@ -47,34 +46,6 @@ Result<DueTimer> decode_timer(std::string_view key) {
   return timer;
 }
 
-// Index family: [partition u32][len u16][episode_id][kind u8] -> fire_at (i64 ordered). The length
-// keeps an episode's timers together and makes the key unambiguous.
-Result<std::string> index_key(const TimerKey& key) {
-  if (key.episode_id.size() > kMaxEpisodeIdBytes) {
-    return fail(Errc::kInvalidArgument, "timer episode id is longer than 65535 bytes");
-  }
-  std::string out;
-  out.reserve(4 + 2 + key.episode_id.size() + 1);
-  store::put_u32(out, key.partition);
-  out.push_back(static_cast<char>(key.episode_id.size() >> 8));
-  out.push_back(static_cast<char>(key.episode_id.size()));
-  out.append(key.episode_id);
-  out.push_back(static_cast<char>(key.kind));
-  return out;
-}
-
-// The pending fire time of the key, if it has a timer.
-Result<std::optional<Instant>> indexed_fire_at(const store::Db& db, const std::string& index,
-                                               store::Txn& txn) {
-  SAMORDNA_TRY(value, db.get(Family::kTimerIndex, index, &txn));
-  if (!value) return std::optional<Instant>();
-  if (value->size() != 8) {
-    return fail(Errc::kCorruption,
-                "timer index value of " + std::to_string(value->size()) + " bytes");
-  }
-  return std::optional<Instant>(from_unix(store::get_i64_ordered(*value)));
-}
-
 }  // namespace
 
 TimerStore::TimerStore(store::Db& db) : db_(db) {}
@@ -96,45 +67,31 @@ Result<void> TimerStore::load() {
   return ok();
 }
 
-Result<void> TimerStore::schedule(store::Txn& txn, const TimerKey& key, Instant fire_at) {
-  SAMORDNA_TRY(index, index_key(key));
-  SAMORDNA_TRY(pending, indexed_fire_at(db_, index, txn));
-  return schedule(txn, key, fire_at, Pending{pending});
-}
-
-Result<void> TimerStore::cancel(store::Txn& txn, const TimerKey& key) {
-  SAMORDNA_TRY(index, index_key(key));
-  SAMORDNA_TRY(pending, indexed_fire_at(db_, index, txn));
-  return cancel(txn, key, Pending{pending});
-}
-
-Result<void> TimerStore::verify(const std::string& index, store::Txn& txn, Pending pending) const {
+Result<void> TimerStore::verify(const TimerKey& key, store::Txn& txn, Pending pending) const {
 #ifndef NDEBUG
-  SAMORDNA_TRY(indexed, indexed_fire_at(db_, index, txn));
-  SAMORDNA_CHECK(indexed == pending.at,
-                 "the caller's pending timer differs from the timer index (episode state and "
-                 "timers out of step)");
+  if (pending.at) {
+    SAMORDNA_TRY(found, db_.get(Family::kTimers, timer_key(key, *pending.at), &txn));
+    SAMORDNA_CHECK(found.has_value(),
+                   "the caller's pending timer is not in the store (episode state and timers out "
+                   "of step)");
+  }
 #else
-  (void)index, (void)txn, (void)pending;
+  (void)key, (void)txn, (void)pending;
 #endif
   return ok();
 }
 
 Result<void> TimerStore::schedule(store::Txn& txn, const TimerKey& key, Instant fire_at,
                                   Pending pending) {
-  SAMORDNA_TRY(index, index_key(key));
-  SAMORDNA_TRYV(verify(index, txn, pending));
+  SAMORDNA_TRYV(verify(key, txn, pending));
   auto& batch = txn.batch();
   if (pending.at == fire_at) return ok();  // already there; a second Put would break SingleDelete
   auto* timers = db_.family(Family::kTimers);
   if (pending.at) {
     SAMORDNA_CHECK(batch.SingleDelete(timers, timer_key(key, *pending.at)).ok(), "batch refused");
   }
-  std::string value;
-  store::put_i64_ordered(value, to_unix(fire_at));
   SAMORDNA_CHECK(batch.Put(timers, timer_key(key, fire_at), rocksdb::Slice()).ok(),
                  "batch refused");
-  SAMORDNA_CHECK(txn.put_keyed(db_.family(Family::kTimerIndex), index, value), "batch refused");
   auto [head, inserted] = head_.try_emplace(key.partition, fire_at);
   if (!inserted && fire_at <= head->second) {
     head->second = fire_at;
@@ -145,13 +102,11 @@ Result<void> TimerStore::schedule(store::Txn& txn, const TimerKey& key, Instant 
 }
 
 Result<void> TimerStore::cancel(store::Txn& txn, const TimerKey& key, Pending pending) {
-  SAMORDNA_TRY(index, index_key(key));
-  SAMORDNA_TRYV(verify(index, txn, pending));
+  SAMORDNA_TRYV(verify(key, txn, pending));
   auto& batch = txn.batch();
   if (!pending.at) return ok();
   SAMORDNA_CHECK(batch.SingleDelete(db_.family(Family::kTimers), timer_key(key, *pending.at)).ok(),
                  "batch refused");
-  SAMORDNA_CHECK(txn.erase_keyed(db_.family(Family::kTimerIndex), index), "batch refused");
   return ok();
 }
 
@@ -215,26 +170,20 @@ Result<std::vector<DueTimer>> TimerStore::due(PartitionId partition, Instant now
 Result<void> TimerStore::drop_partition(PartitionId partition) {
   rocksdb::WriteBatch batch;
   auto* timers = db_.family(Family::kTimers);
-  auto* index = db_.family(Family::kTimerIndex);
   std::string begin = partition_prefix(partition);
   if (partition < std::numeric_limits<PartitionId>::max()) {
     std::string end = partition_prefix(partition + 1);
     SAMORDNA_CHECK(batch.DeleteRange(timers, begin, end).ok(), "batch refused");
-    SAMORDNA_CHECK(batch.DeleteRange(index, begin, end).ok(), "batch refused");
   } else {
     // The last partition has no successor prefix to end a range with: delete key by key.
     rocksdb::Slice lower_bound(begin);
     rocksdb::ReadOptions read;
     read.iterate_lower_bound = &lower_bound;
-    for (auto* family : {timers, index}) {
-      std::unique_ptr<rocksdb::Iterator> it(db_.raw().NewIterator(read, family));
-      for (it->Seek(lower_bound); it->Valid(); it->Next()) {
-        auto s = family == timers ? batch.SingleDelete(family, it->key())
-                                  : batch.Delete(family, it->key());
-        SAMORDNA_CHECK(s.ok(), "batch refused");
-      }
-      if (!it->status().ok()) return store::to_error(it->status(), "read timers to drop");
+    std::unique_ptr<rocksdb::Iterator> it(db_.raw().NewIterator(read, timers));
+    for (it->Seek(lower_bound); it->Valid(); it->Next()) {
+      SAMORDNA_CHECK(batch.SingleDelete(timers, it->key()).ok(), "batch refused");
     }
+    if (!it->status().ok()) return store::to_error(it->status(), "read timers to drop");
   }
   SAMORDNA_TRY(db_.write(batch));
   head_.erase(partition);

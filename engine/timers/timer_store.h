@@ -1,10 +1,12 @@
 #pragma once
 
 // The durable timer store: every pending deadline and reminder of every episode, ordered by fire
-// time in their own column family, with an index to cancel and reschedule by key. Only the head
-// (the earliest fire time per partition) is held in memory, so resident memory does
-// not grow with the number of pending timers. Firing is done in bounded passes: due() returns at
-// most `limit` timers, so a backlog of millions of overdue timers never stalls event processing.
+// time in their own column family. There is no index by key: a caller cancels or reschedules a
+// timer by naming its pending fire time, which the engine takes from the episode state (it holds
+// exactly the timers the store has pending: both are written in one batch). Only the head (the
+// earliest fire time per partition) is held in memory, so resident memory does not grow with the
+// number of pending timers. Firing is done in bounded passes: due() returns at most `limit` timers,
+// so a backlog of millions of overdue timers never stalls event processing.
 //
 // Not thread-safe: owned by the pipeline of its partitions, used from one thread.
 
@@ -42,22 +44,18 @@ class TimerStore {
   // Reads the head of each partition present in the store. Call once after opening.
   Result<void> load();
 
-  // Adds the timer, replacing the key's pending timer if it has one. Reads and writes go through
-  // `txn`, so one transaction may schedule, fire and reschedule the same key. The head moves back
-  // at once: it stays a lower bound even if the transaction is dropped.
-  Result<void> schedule(store::Txn& txn, const TimerKey& key, Instant fire_at);
-  // Removes the key's pending timer, if any.
-  Result<void> cancel(store::Txn& txn, const TimerKey& key);
-
-  // The same, for a caller that knows the key's pending fire time (nullopt: none) and so spares
-  // the index read each of the above makes first: the engine, whose episode state holds exactly
-  // the timers the store has pending for it (written in the same batch). Builds without NDEBUG
-  // (the sanitizer build, in which CI runs the unit and scenario tests) read the index anyway and
-  // stop if it disagrees.
+  // The key's pending fire time, if it has a timer. The caller knows it (the engine: from the
+  // episode's state before the step). Builds without NDEBUG (the sanitizer build, in which CI runs
+  // the unit and scenario tests) read the timer it names and stop if the store has no such timer.
   struct Pending {
     std::optional<Instant> at;
   };
+
+  // Adds the timer, replacing the key's pending one. Writes go into `txn`, so one transaction may
+  // schedule, fire and reschedule the same key. The head moves back at once: it stays a lower bound
+  // even if the transaction is dropped.
   Result<void> schedule(store::Txn& txn, const TimerKey& key, Instant fire_at, Pending pending);
+  // Removes the key's pending timer, if any.
   Result<void> cancel(store::Txn& txn, const TimerKey& key, Pending pending);
 
   // The earliest fire time that may be pending in the partition, if any. A lower bound: exact after
@@ -76,8 +74,8 @@ class TimerStore {
   Result<void> drop_partition(PartitionId partition);
 
  private:
-  // Without NDEBUG: stops unless the index holds `pending` for `index`.
-  Result<void> verify(const std::string& index, store::Txn& txn, Pending pending) const;
+  // Without NDEBUG: stops unless the store (through `txn`) holds the timer `pending` names.
+  Result<void> verify(const TimerKey& key, store::Txn& txn, Pending pending) const;
 
   store::Db& db_;
   std::map<PartitionId, Instant> head_;

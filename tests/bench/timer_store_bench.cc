@@ -6,7 +6,8 @@
 // reports VmRSS, block cache and memtable use after a tenth, half and all of it. Then, untimed, it
 // waits for the compactions the bulk load queued; the other benchmarks run against that store:
 //   BM_Schedule/B  B new timers per write batch
-//   BM_Cancel/B    B pending timers cancelled per write batch (random keys: index reads are cold)
+//   BM_Cancel/B    B pending timers cancelled per write batch (random keys, each once: the
+//                  first g_pending cancels of the stride are distinct)
 //   BM_Fire/L      one pass: due(limit L) over an overdue backlog, then cancel what it returned
 //
 // Flags besides Google Benchmark's: --timer_pending=N (default 10000000), --timer_dir=DIR (default
@@ -142,7 +143,7 @@ Loaded& loaded() {
     size_t next_checkpoint = 0;
     store::Txn batch;
     for (uint64_t i = 0; i < g_pending; ++i) {
-      if (auto r = s->timers->schedule(batch, timer_key(i), fire_at(i)); !r) die(r.error());
+      if (auto r = s->timers->schedule(batch, timer_key(i), fire_at(i), {}); !r) die(r.error());
       if (batch.count() >= 2 * kLoadBatch || i + 1 == g_pending) {
         if (auto r = s->db->write(batch); !r) die(r.error());
         batch.clear();
@@ -185,7 +186,7 @@ void BM_Schedule(benchmark::State& state) {
   for (auto _ : state) {
     batch.clear();
     for (uint64_t n = 0; n < per_batch; ++n, ++s.next_new) {
-      if (auto r = s.timers->schedule(batch, timer_key(s.next_new), fire_at(s.next_new)); !r) {
+      if (auto r = s.timers->schedule(batch, timer_key(s.next_new), fire_at(s.next_new), {}); !r) {
         die(r.error());
       }
     }
@@ -203,7 +204,7 @@ void BM_Cancel(benchmark::State& state) {
     batch.clear();
     for (uint64_t n = 0; n < per_batch; ++n, ++s.next_cancel) {
       uint64_t i = (s.next_cancel * kStride) % g_pending;
-      if (auto r = s.timers->cancel(batch, timer_key(i)); !r) die(r.error());
+      if (auto r = s.timers->cancel(batch, timer_key(i), {fire_at(i)}); !r) die(r.error());
     }
     if (auto r = s.db->write(batch); !r) die(r.error());
   }
@@ -223,7 +224,7 @@ void BM_Fire(benchmark::State& state) {
     if (!due) die(due.error());
     batch.clear();
     for (const auto& timer : due.value()) {
-      if (auto r = s.timers->cancel(batch, timer.key); !r) die(r.error());
+      if (auto r = s.timers->cancel(batch, timer.key, {timer.fire_at}); !r) die(r.error());
     }
     if (auto r = s.db->write(batch); !r) die(r.error());
     fired += static_cast<int64_t>(due.value().size());

@@ -163,41 +163,6 @@ TYPED_TEST(StoreContract, TransactionReadsItsOwnWrites) {
   EXPECT_FALSE(read("ep-old", nullptr));
 }
 
-// The timer index's way in: written by key, unindexed, read back through the transaction from its
-// hash map, and in the same atomic write as everything else.
-TYPED_TEST(StoreContract, KeyedWritesAreReadThroughTheTransactionAndWrittenWithIt) {
-  auto* index = this->db_->family(Family::kTimerIndex);
-  store::Txn committed;
-  ASSERT_TRUE(committed.put_keyed(index, "old", "1"));
-  ASSERT_TRUE(committed.put_keyed(index, "kept", "2"));
-  this->write(committed);
-
-  store::Txn txn;
-  ASSERT_TRUE(txn.put_keyed(index, "new", "3"));
-  ASSERT_TRUE(txn.erase_keyed(index, "old"));
-  ASSERT_TRUE(txn.put_keyed(index, "kept", "4"));
-  ASSERT_TRUE(txn.put_keyed(index, "kept", "5"));  // the last write wins
-  this->episodes_->put(txn, 0, sample_episode("ep-1"));
-  auto read = [&](std::string_view key, Txn* through) -> std::optional<std::string> {
-    auto got = this->db_->get(Family::kTimerIndex, key, through);
-    EXPECT_TRUE(got) << got.error().message;
-    return got ? got.value() : std::nullopt;
-  };
-  EXPECT_EQ(read("new", &txn), "3");
-  EXPECT_EQ(read("old", &txn), std::nullopt);
-  EXPECT_EQ(read("kept", &txn), "5");
-  EXPECT_EQ(read("never", &txn), std::nullopt);
-  EXPECT_EQ(read("old", nullptr), "1") << "not in the store before the write";
-  EXPECT_EQ(txn.count(), 5u) << "every write is in the one batch";
-  this->write(txn);
-  EXPECT_EQ(read("new", nullptr), "3");
-  EXPECT_EQ(read("old", nullptr), std::nullopt);
-  EXPECT_EQ(read("kept", nullptr), "5");
-  EXPECT_TRUE(this->get(0, "ep-1").has_value()) << "written in the same write";
-  txn.clear();
-  EXPECT_EQ(read("kept", &txn), "5") << "a cleared transaction reads the store";
-}
-
 TYPED_TEST(StoreContract, UnreadableRecordIsCorruption) {
   // The documented layout: [partition u32 BE][episode_id].
   auto s = this->db_->raw().Put(rocksdb::WriteOptions(), this->db_->family(Family::kEpisodes),
@@ -221,7 +186,7 @@ TYPED_TEST(StoreContract, KeysFollowTheDocumentedLayout) {
 TYPED_TEST(StoreContract, EveryFamilySharesOneBoundedCacheHoldingIndexAndFilters) {
   const auto expected = testing::small_options().block_cache_bytes;
   std::shared_ptr<rocksdb::Cache> shared;
-  for (auto f : {Family::kMeta, Family::kEpisodes, Family::kTimers, Family::kTimerIndex}) {
+  for (auto f : {Family::kMeta, Family::kEpisodes, Family::kTimers}) {
     auto options = this->db_->raw().GetOptions(this->db_->family(f));
     auto* table = options.table_factory->template GetOptions<rocksdb::BlockBasedTableOptions>();
     ASSERT_NE(table, nullptr);
@@ -261,13 +226,67 @@ std::string version_value(uint32_t version) {
   return value;
 }
 
-TEST(StoreOpen, FreshStoreIsStampedWithFormatVersion1) {
+TEST(StoreOpen, FreshStoreIsStampedWithFormatVersion2) {
   OnDisk disk;
   auto db = disk.open();
   ASSERT_TRUE(db) << db.error().message;
   auto version = db.value()->get(Family::kMeta, "format_version");
   ASSERT_TRUE(version) << version.error().message;
-  EXPECT_EQ(version.value(), version_value(1));
+  EXPECT_EQ(version.value(), version_value(2));
+}
+
+// A version 1 store, written by hand in that version's layout (engine/README.md "Format
+// versions"): its timer index is dropped, everything else is read as it was, and it is stamped 2.
+TEST(StoreOpen, AVersion1StoreLosesItsTimerIndexAndKeepsTheRest) {
+  OnDisk disk;
+  const std::string partition("\x00\x00\x00\x03", 4);
+  std::string timer = partition;
+  put_i64_ordered(timer, 1'700'000'000);
+  timer += std::string("\x07", 1) + "ep-1";
+  {
+    rocksdb::Options options;
+    options.create_if_missing = true;
+    options.create_missing_column_families = true;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const char* name : {"default", "episodes", "timers", "timer_index"}) {
+      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    }
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    ASSERT_TRUE(
+        rocksdb::DB::Open(options, disk.dir.path().string(), families, &handles, &raw).ok());
+    std::unique_ptr<rocksdb::DB> v1(raw);
+    storage::v1::EpisodeState state = sample_episode("ep-1");
+    rocksdb::WriteBatch batch;
+    ASSERT_TRUE(batch.Put(handles[0], "format_version", version_value(1)).ok());
+    ASSERT_TRUE(batch.Put(handles[1], partition + "ep-1", state.SerializeAsString()).ok());
+    ASSERT_TRUE(batch.Put(handles[2], timer, "").ok());
+    std::string fire_at;
+    put_i64_ordered(fire_at, 1'700'000'000);
+    ASSERT_TRUE(
+        batch.Put(handles[3], partition + std::string("\x00\x04", 2) + "ep-1\x07", fire_at).ok());
+    ASSERT_TRUE(v1->Write({}, &batch).ok());
+    for (auto* handle : handles) ASSERT_TRUE(v1->DestroyColumnFamilyHandle(handle).ok());
+    ASSERT_TRUE(v1->Close().ok());
+  }
+  for (int open = 0; open < 2; ++open) {  // migrated, then opened as version 2
+    auto db = disk.open();
+    ASSERT_TRUE(db) << db.error().message;
+    auto version = db.value()->get(Family::kMeta, "format_version");
+    ASSERT_TRUE(version) << version.error().message;
+    EXPECT_EQ(version.value(), version_value(2));
+    auto episode = EpisodeStore(*db.value()).get(3, "ep-1");
+    ASSERT_TRUE(episode) << episode.error().message;
+    ASSERT_TRUE(episode.value().has_value());
+    EXPECT_EQ(episode.value()->episode_id(), "ep-1");
+    auto pending = db.value()->get(Family::kTimers, timer);
+    ASSERT_TRUE(pending) << pending.error().message;
+    EXPECT_TRUE(pending.value().has_value()) << "the timer stays";
+  }
+  std::vector<std::string> names;
+  ASSERT_TRUE(
+      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), disk.dir.path().string(), &names).ok());
+  EXPECT_EQ(names, (std::vector<std::string>{"default", "episodes", "timers"}));
 }
 
 TEST(StoreOpen, UnknownFormatVersionIsCorruption) {

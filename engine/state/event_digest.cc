@@ -3,6 +3,7 @@
 #include <google/protobuf/io/coded_stream.h>
 #include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 
+#include <optional>
 #include <string>
 
 namespace samordna::state {
@@ -16,14 +17,21 @@ uint64_t episode_fnv1a(std::string_view bytes, uint64_t h) {
 }
 
 uint64_t event_digest(const v1::Event& original) {
-  v1::Event event = original;
-  event.clear_recorded_at();
+  // recordedAt left out: a copy without it, only when it is set (every event is digested, and a
+  // copy is a whole tree of allocations).
+  std::optional<v1::Event> without;
+  const v1::Event* event = &original;
+  if (original.has_recorded_at()) {
+    without.emplace(original);
+    without->clear_recorded_at();
+    event = &*without;
+  }
   std::string bytes;
   {
     google::protobuf::io::StringOutputStream stream(&bytes);
     google::protobuf::io::CodedOutputStream out(&stream);
     out.SetSerializationDeterministic(true);
-    event.SerializeToCodedStream(&out);
+    event->SerializeToCodedStream(&out);
   }
   return episode_fnv1a(bytes);
 }

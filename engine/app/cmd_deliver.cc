@@ -59,7 +59,7 @@ class KafkaReporter final : public deliver::Reporter {
                                    {"endpoint", "outcome"})),
         dead_(registry.counter("samordna_deliver_dead_letters_total",
                                "Deliveries dead-lettered by endpoint and code (rejected, "
-                               "exhausted, unprintable)",
+                               "exhausted, unprintable; unreadable records with no endpoint)",
                                {"endpoint", "code"})),
         attempt_seconds_(registry.histogram("samordna_deliver_attempt_duration_seconds",
                                             "One HTTP attempt, connect to answer",
@@ -100,6 +100,25 @@ class KafkaReporter final : public deliver::Reporter {
     SAMORDNA_TRYV(
         dead_letters_->write(s.notification_id() + "/" + s.endpoint(), record.SerializeAsString()));
     dead_.labels({s.endpoint(), s.code()}).inc();
+    return ok();
+  }
+  // A record that is not what its topic carries: dead-lettered with its bytes and where it was,
+  // confirmed by the broker before the caller lets its offset be stored, so none is dropped unseen.
+  Result<void> unreadable(const kafka::Record& rec, const std::string& what) {
+    const std::string where =
+        rec.topic + "[" + std::to_string(rec.partition) + "]@" + std::to_string(rec.offset);
+    v1::DeliveryStatus s;
+    s.set_state(v1::DeliveryStatus::DEAD_LETTERED);
+    s.set_code("unreadable");
+    s.set_reason("the record at " + where + " (" + std::to_string(rec.value.size()) +
+                 " bytes) is not " + what);
+    s.set_at_unix(std::chrono::duration_cast<std::chrono::seconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count());
+    s.set_record(rec.value);
+    SAMORDNA_TRYV(dead_letters_->write("unreadable/" + where, s.SerializeAsString()));
+    dead_.labels({"", "unreadable"}).inc();
+    spdlog::warn("deliver: dead-lettered {}", s.reason());
     return ok();
   }
   void attempted(const std::string& endpoint, const std::string& outcome, double seconds) override {
@@ -344,8 +363,14 @@ int run_deliver(const DeliverArgs& args) {
         if (topic == c.notifications_topic) {
           read.inc();
           v1::Notification n;
-          if (!n.ParseFromString(bytes)) {
-            spdlog::warn("deliver: an unreadable record at {}/{}@{} skipped", topic, p, rec.offset);
+          // Protobuf takes an empty record and most short junk as a message with nothing set: a
+          // notification without an id is no notification.
+          if (!n.ParseFromString(bytes) || n.notification_id().empty()) {
+            if (auto r = reporter.unreadable(rec, "a samordna.v1.Notification"); !r) {
+              std::cerr << "samordna deliver: " << r.error().message << '\n';
+              exit_code = kExitFailure;  // its offset is not stored: the next run reads it again
+              break;
+            }
           } else {
             auto entries = route(c, n, bytes, p, rec.offset, rec.timestamp_ms);
             for (auto& e : entries) batch.push_back(std::move(e));
@@ -362,7 +387,11 @@ int run_deliver(const DeliverArgs& args) {
           v1::DeliveryReplay req;
           store::Offsets next_offset{{{topic, p}, rec.offset + 1}};
           if (!req.ParseFromString(bytes)) {
-            spdlog::warn("deliver: an unreadable replay request skipped");
+            if (auto r = reporter.unreadable(rec, "a samordna.v1.DeliveryReplay"); !r) {
+              std::cerr << "samordna deliver: " << r.error().message << '\n';
+              exit_code = kExitFailure;
+              break;
+            }
             (void)box.add({}, next_offset);
           } else if (req.enable_endpoint()) {
             if (auto r = sched.enable(req.endpoint()); !r) {

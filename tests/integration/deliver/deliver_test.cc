@@ -203,6 +203,16 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
       r.value = n.SerializeAsString();
       records.push_back(std::move(r));
     }
+    if (e == 7 || e == 23) {
+      // Not notifications: junk (a field longer than the record), and an empty record, which
+      // protobuf parses as a notification with nothing set. Each must reach the dead letters with
+      // its bytes, and hold up nothing behind it.
+      kafka_test::Record junk;
+      junk.topic = notifications;
+      junk.key = episode;
+      junk.value = e == 7 ? std::string("\x0a\x10not a protobuf", 16) : std::string();
+      records.push_back(std::move(junk));
+    }
   }
   ASSERT_TRUE(kafka_test::produce_records(bootstrap(), records));
 
@@ -315,6 +325,34 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
         return ids.size() == rejected_ids.size();
       },
       30s));
+  // The two records that are not notifications: dead-lettered as read, with where they were. (Read
+  // until both are seen, as above: a fresh reader may stop before it has its partitions.)
+  const std::multiset<std::string> junk = {std::string(),
+                                           std::string("\x0a\x10not a protobuf", 16)};
+  std::multiset<std::string> unreadable_bytes;
+  ASSERT_TRUE(kafka_test::wait_until(
+      [&] {
+        kafka_test::ReadOptions quick;
+        quick.idle = 500ms;
+        quick.stop_at_end = true;
+        auto dl = kafka_test::read_topic(bootstrap(), deadletter_topic, quick);
+        std::map<std::string, std::string> unreadable;  // reason -> record (kills may repeat one)
+        for (const auto& r : dl.value()) {
+          v1::DeliveryStatus s;
+          if (!s.ParseFromString(r.value) || s.code() != "unreadable") continue;
+          EXPECT_EQ(s.state(), v1::DeliveryStatus::DEAD_LETTERED);
+          EXPECT_TRUE(s.notification_id().empty());
+          EXPECT_NE(s.reason().find(notifications + "["), std::string::npos) << s.reason();
+          EXPECT_NE(s.reason().find("is not a samordna.v1.Notification"), std::string::npos)
+              << s.reason();
+          unreadable[s.reason()] = s.record();
+        }
+        unreadable_bytes.clear();
+        for (const auto& [reason, record] : unreadable) unreadable_bytes.insert(record);
+        return unreadable_bytes == junk;
+      },
+      30s))
+      << unreadable_bytes.size() << " unreadable records dead-lettered";
 
   // Replay one rejected delivery, and enable the endpoint that said 410 (it now answers 200).
   kafka_test::write_file(d / "behaviour.json",

@@ -222,6 +222,25 @@ const std::string* string_at(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get_ptr<const std::string*>() : nullptr;
 }
 
+// An error() answer of the FHIR route (a refusal before its handler: 401, 403, 405) as the
+// OperationOutcome a FHIR client expects there, headers (WWW-Authenticate, Allow) kept.
+HttpResponse as_operation_outcome(HttpResponse r) {
+  const char* code = r.status == 401   ? "login"
+                     : r.status == 403 ? "forbidden"
+                     : r.status == 404 ? "not-found"
+                     : r.status == 405 ? "not-supported"
+                     : r.status == 413 ? "too-long"
+                     : r.status >= 500 ? "exception"
+                                       : "invalid";
+  const json body = json::parse(r.body, nullptr, /*allow_exceptions=*/false);
+  const std::string* message = string_at(body, "message");
+  const std::string* error_code = string_at(body, "error");
+  const std::string text = message != nullptr ? *message : error_code != nullptr ? *error_code : "";
+  Handled h = fhir_outcome(r.status, "error", code, text, "");
+  h.response.headers = std::move(r.headers);
+  return std::move(h.response);
+}
+
 // POST /fhir/$process-message: a MedCom-style acknowledgement of a notice deliver sent as a FHIR
 // message. Its MessageHeader.response.identifier is our MessageHeader's id (name_uuid.h), its
 // code ok (the kvittens: the same noticeAcknowledged as POST .../ack), transient-error or
@@ -314,6 +333,9 @@ HttpResponse Api::handle(const HttpRequest& req) const {
   const auto started = std::chrono::steady_clock::now();
   std::string route = "unmatched";
   auto finish = [&](HttpResponse r) {
+    if (route == Api::kFhirAckRoute && r.status >= 400 && r.content_type == "application/json") {
+      r = as_operation_outcome(std::move(r));  // the FHIR route answers in FHIR, refusals too
+    }
     r.headers.emplace_back("Cache-Control", "no-store");
     if (hooks_.observe) {
       hooks_.observe(req.method, route, r.status, std::chrono::steady_clock::now() - started);
@@ -471,8 +493,9 @@ HttpResponse Api::handle(const HttpRequest& req) const {
     return finish(r);
   }
 
+  // The audit log too: it says who saw which patient's episode, itself personal data.
   const bool audited = inbox_route || episode_route || t == "/api/v1/deadlines" ||
-                       t == "/api/v1/deliveries" || t == Api::kFhirAckRoute;
+                       t == "/api/v1/deliveries" || t == Api::kFhirAckRoute || t == "/api/v1/audit";
   Handled h;
   try {
     h = [&]() -> Handled {
@@ -821,10 +844,21 @@ HttpResponse Api::handle(const HttpRequest& req) const {
         auto rows = model_.audit(p.org, opt_time(*target, "from"), opt_time(*target, "to"), page);
         if (!rows) return internal(rows.error());
         json list = json::array();
-        for (const auto& r : rows.value()) list.push_back(json::parse(r.record, nullptr, false));
+        std::set<std::string> shown;  // the episodes the records name: this read's audit record
+        for (const auto& r : rows.value()) {
+          json record = json::parse(r.record, nullptr, false);
+          if (const auto ids = record.find("episodeIds"); ids != record.end() && ids->is_array()) {
+            for (const auto& named : *ids) {
+              if (named.is_string()) shown.insert(named.get<std::string>());
+            }
+          }
+          list.push_back(std::move(record));
+        }
         json body = page_json(page, rows.value().size());
         body["items"] = std::move(list);
-        return handled(json_response(200, body));
+        Handled out = handled(json_response(200, body));
+        out.episode_ids.assign(shown.begin(), shown.end());
+        return out;
       }
       return handled(not_found(), "not_found");
     }();

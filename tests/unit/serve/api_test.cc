@@ -48,7 +48,7 @@ bool may_use(const std::string& route, Role role, K::Kind kind) {
 bool audited(const std::string& route) {
   return route.rfind("/api/v1/notifications", 0) == 0 || route.rfind("/api/v1/episodes", 0) == 0 ||
          route == "/api/v1/deadlines" || route == "/api/v1/deliveries" ||
-         route == "/fhir/$process-message";
+         route == "/fhir/$process-message" || route == "/api/v1/audit";
 }
 
 class ServeApi : public ::testing::Test {
@@ -282,6 +282,42 @@ TEST_F(ServeApi, NoTokenBadTokenAndUnknownRoutes) {
   }
 }
 
+// The FHIR route refuses in FHIR: a FHIR client reads an OperationOutcome, whatever stopped it.
+TEST_F(ServeApi, TheFhirRouteRefusesWithAnOperationOutcome) {
+  const std::string route = "/fhir/$process-message";
+  const std::string body = fhir_ack(notification(kWorldA, K::MUNICIPALITY).notification_id(), "ok");
+  const auto header = [](const HttpResponse& r, const std::string& name) {
+    for (const auto& [k, v] : r.headers) {
+      if (k == name) return v;
+    }
+    return std::string();
+  };
+  const auto issue = [](const HttpResponse& r) {
+    EXPECT_EQ(r.content_type, "application/fhir+json");
+    const json j = json::parse(r.body, nullptr, false);
+    EXPECT_EQ(j.value("resourceType", ""), "OperationOutcome") << r.body;
+    return j.contains("issue") ? j["issue"][0] : json::object();
+  };
+  const auto none = call("POST", route, "", body);
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(issue(none)["code"], "login");
+  EXPECT_EQ(header(none, "WWW-Authenticate"), "Bearer");
+  const auto bad = call("POST", route, "garbage", body);
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_EQ(issue(bad)["code"], "login");
+  const auto auditor =
+      call("POST", route, token(Role::kAuditor, org(K::MUNICIPALITY, kWorldA)), body);
+  EXPECT_EQ(auditor.status, 403);
+  EXPECT_EQ(issue(auditor)["code"], "forbidden");
+  EXPECT_EQ(issue(auditor)["diagnostics"], "this role may not use this route");
+  const auto get = call("GET", route, token(Role::kCaseworker, org(K::MUNICIPALITY, kWorldA)));
+  EXPECT_EQ(get.status, 405);
+  EXPECT_EQ(issue(get)["code"], "not-supported");
+  EXPECT_EQ(header(get, "Allow"), "POST");
+  // The other routes keep their JSON errors.
+  EXPECT_EQ(json::parse(call("GET", "/api/v1/episodes", "").body)["error"], "unauthorized");
+}
+
 TEST_F(ServeApi, MappedClientCertificateAuthenticatesAsItsOrganisation) {
   // Without a token, the mapped certificate is municipality A's caseworker (spaces as a config
   // may write them).
@@ -353,6 +389,17 @@ TEST_F(ServeApi, AnAuditorSeesItsOwnOrganisationsAccessesAndARegionAlsoThoseToIt
             (std::multiset<std::string>{"0180 read ep-a"}));
   EXPECT_EQ(seen(Role::kAuditor, org(K::MUNICIPALITY, kWorldB)),
             (std::multiset<std::string>{"1480 read ep-b"}));
+  // Each read of the audit log is audited itself (who saw whose accesses), naming the episodes the
+  // records it showed name.
+  std::lock_guard lock(mu_);
+  ASSERT_EQ(audit_.size(), 3u + 4u);
+  for (size_t i = 3; i < audit_.size(); ++i) {
+    EXPECT_EQ(audit_[i]["route"], "/api/v1/audit");
+    EXPECT_EQ(audit_[i]["role"], role_name(Role::kAuditor));
+  }
+  EXPECT_EQ(audit_[3]["episodeIds"], json::array({"ep-a"}));
+  EXPECT_EQ(audit_[3]["regions"], json::array({kWorldA.region}));
+  EXPECT_EQ(audit_[4]["episodeIds"], json::array({"ep-b"}));
 }
 
 TEST_F(ServeApi, IdentityNumberNeverInTheUrl) {
@@ -368,9 +415,10 @@ TEST_F(ServeApi, IdentityNumberNeverInTheUrl) {
 TEST_F(ServeApi, AuditUnavailableMeansNoAnswerWithPersonalData) {
   audit_down_ = true;
   const auto tok = token(Role::kCaseworker, org(K::MUNICIPALITY, kWorldA));
+  const auto auditor = token(Role::kAuditor, org(K::MUNICIPALITY, kWorldA));
   for (const auto& c : calls_for(K::MUNICIPALITY)) {
     if (!audited(c.route)) continue;
-    const auto r = call(c.method, c.target, tok, c.body);
+    const auto r = call(c.method, c.target, c.route == "/api/v1/audit" ? auditor : tok, c.body);
     EXPECT_EQ(r.status, 503) << c.route;
     EXPECT_EQ(r.body.find(kWorldA.personal_id), std::string::npos);
     EXPECT_EQ(r.body.find("ep-a"), std::string::npos);

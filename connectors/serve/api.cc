@@ -817,16 +817,19 @@ HttpResponse Api::handle(const HttpRequest& req) const {
           if (!rows) return internal(rows.error());
           text = "municipality,month,liableStays,days,amountSek,staysWithoutAmount\n";
           for (const auto& r : rows.value()) {
+            // No stay of the row had a daily rate (the rule set lacks the year's): no amount is
+            // known, which is not 0 kronor. null in JSON, an empty field in CSV.
+            const bool unknown = r.liable_stays > 0 && r.stays_without_amount >= r.liable_stays;
             items.push_back({{"municipality", r.municipality},
                              {"month", r.month},
                              {"liableStays", r.liable_stays},
                              {"days", r.days},
-                             {"amountSek", r.amount_sek},
+                             {"amountSek", unknown ? json(nullptr) : json(r.amount_sek)},
                              {"staysWithoutAmount", r.stays_without_amount}});
             text += csv_field(r.municipality) + "," + r.month + "," +
                     std::to_string(r.liable_stays) + "," + std::to_string(r.days) + "," +
-                    std::to_string(r.amount_sek) + "," + std::to_string(r.stays_without_amount) +
-                    "\n";
+                    (unknown ? std::string() : std::to_string(r.amount_sek)) + "," +
+                    std::to_string(r.stays_without_amount) + "\n";
           }
         }
         if (csv) {

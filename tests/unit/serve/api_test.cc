@@ -455,6 +455,28 @@ TEST_F(ServeApi, AcknowledgementPublishesOneIdempotentEvent) {
   EXPECT_EQ(call("GET", "/api/v1/notifications/" + nid, tok).status, 404);
 }
 
+// A month whose only liable stay had no daily rate (the rule set lacks the year's): no amount is
+// known, which is not 0 kronor. null in JSON, an empty field in CSV.
+TEST_F(ServeApi, PaymentLiabilityWithoutADailyRateHasNoAmount) {
+  const auto tok = token(Role::kCoordinator, org(K::MUNICIPALITY, kWorldA));
+  v1::EpisodeView later = view(kWorldA);
+  later.set_episode_id("ep-a-april");
+  *later.mutable_discharged_at() = to_proto(at("2025-04-20T10:00:00Z"));
+  later.mutable_liability()->clear_amount_sek();
+  ASSERT_TRUE(model_->apply(
+      {Record{model_->topics().episodes, 0, 1000, "ep-a-april", later.SerializeAsString()}}));
+  const auto rows = json::parse(call("GET", "/api/v1/statistics/payment-liability", tok).body);
+  ASSERT_EQ(rows["items"].size(), 2u) << rows.dump();
+  EXPECT_EQ(rows["items"][0]["amountSek"], 37200);
+  EXPECT_EQ(rows["items"][1]["month"], "2025-04");
+  EXPECT_TRUE(rows["items"][1]["amountSek"].is_null()) << rows.dump();
+  EXPECT_EQ(rows["items"][1]["staysWithoutAmount"], 1);
+  EXPECT_EQ(call("GET", "/api/v1/statistics/payment-liability?format=csv", tok).body,
+            "municipality,month,liableStays,days,amountSek,staysWithoutAmount\n"
+            "\"0180\",2025-03,1,4,37200,0\n"
+            "\"0180\",2025-04,1,4,,1\n");
+}
+
 TEST_F(ServeApi, InboxPagingFiltersAndStatisticsCsv) {
   const auto tok = token(Role::kCoordinator, org(K::MUNICIPALITY, kWorldA));
   auto inbox = json::parse(call("GET", "/api/v1/notifications?limit=1", tok).body);

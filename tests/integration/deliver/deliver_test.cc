@@ -308,15 +308,21 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
   ASSERT_GT(gone_notifications, kRuns);
   EXPECT_GE(gone_requests, 1u);
   EXPECT_LE(gone_requests, kRuns);
+  // The dead letters so far, read to the end (a fresh reader may stop before it has its
+  // partitions: callers read again until what they expect is there).
+  const auto dead_letters = [&] {
+    kafka_test::ReadOptions quick;
+    quick.idle = 500ms;
+    quick.stop_at_end = true;
+    auto dl = kafka_test::read_topic(bootstrap(), deadletter_topic, quick);
+    EXPECT_TRUE(dl);
+    return dl ? std::move(dl).value() : std::vector<kafka_test::Record>{};
+  };
   // 400: each delivery to reject dead-lettered once (a kill may repeat one: at least once).
   ASSERT_TRUE(kafka_test::wait_until(
       [&] {
-        kafka_test::ReadOptions quick;
-        quick.idle = 500ms;
-        quick.stop_at_end = true;
-        auto dl = kafka_test::read_topic(bootstrap(), deadletter_topic, quick);
         std::set<std::string> ids;
-        for (const auto& r : dl.value()) {
+        for (const auto& r : dead_letters()) {
           v1::DeliveryStatus s;
           if (s.ParseFromString(r.value) && s.code() == "rejected" &&
               s.notification().notification_id() == s.notification_id())
@@ -325,19 +331,14 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
         return ids.size() == rejected_ids.size();
       },
       30s));
-  // The two records that are not notifications: dead-lettered as read, with where they were. (Read
-  // until both are seen, as above: a fresh reader may stop before it has its partitions.)
+  // The two records that are not notifications: dead-lettered as read, with where they were.
   const std::multiset<std::string> junk = {std::string(),
                                            std::string("\x0a\x10not a protobuf", 16)};
   std::multiset<std::string> unreadable_bytes;
   ASSERT_TRUE(kafka_test::wait_until(
       [&] {
-        kafka_test::ReadOptions quick;
-        quick.idle = 500ms;
-        quick.stop_at_end = true;
-        auto dl = kafka_test::read_topic(bootstrap(), deadletter_topic, quick);
         std::map<std::string, std::string> unreadable;  // reason -> record (kills may repeat one)
-        for (const auto& r : dl.value()) {
+        for (const auto& r : dead_letters()) {
           v1::DeliveryStatus s;
           if (!s.ParseFromString(r.value) || s.code() != "unreadable") continue;
           EXPECT_EQ(s.state(), v1::DeliveryStatus::DEAD_LETTERED);

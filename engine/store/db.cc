@@ -282,16 +282,25 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
                                          std::to_string(version->size()) + " bytes, expected 4");
     }
     uint32_t found = get_u32(*version);
-    if (found == kVersionWithTimerIndex) {
-      SAMORDNA_TRYV(db->drop_timer_index());
-    } else if (found != kFormatVersion) {
+    if (found != kFormatVersion && found != kVersionWithTimerIndex) {
       return fail(Errc::kCorruption, "state dir " + path + " has unknown format version " +
                                          std::to_string(found) + "; this build reads version " +
                                          std::to_string(kFormatVersion) + " and migrates version " +
                                          std::to_string(kVersionWithTimerIndex));
     }
+    // Refused before anything is migrated: a store is changed only when it will be opened.
+    for (size_t i = kFamilyNames.size(); i < db->families_.size(); ++i) {
+      const std::string& name = db->families_[i]->GetName();
+      if (found == kVersionWithTimerIndex && name == kTimerIndexFamily) continue;
+      return fail(Errc::kCorruption,
+                  "state dir " + path + " has an unknown column family '" + name + "'");
+    }
+    if (found == kVersionWithTimerIndex) {
+      SAMORDNA_TRYV(db->drop_timer_index());
+    }
   }
-  if (db->families_.size() > kFamilyNames.size()) {
+  if (db->families_.size() >
+      kFamilyNames.size()) {  // a store stamped just now, with a family extra
     return fail(Errc::kCorruption, "state dir " + path + " has an unknown column family '" +
                                        db->families_[kFamilyNames.size()]->GetName() + "'");
   }

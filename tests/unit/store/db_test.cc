@@ -235,40 +235,52 @@ TEST(StoreOpen, FreshStoreIsStampedWithFormatVersion2) {
   EXPECT_EQ(version.value(), version_value(2));
 }
 
-// A version 1 store, written by hand in that version's layout (engine/README.md "Format
-// versions"): its timer index is dropped, everything else is read as it was, and it is stamped 2.
-TEST(StoreOpen, AVersion1StoreLosesItsTimerIndexAndKeepsTheRest) {
-  OnDisk disk;
+// Writes a version 1 store by hand, in that version's layout (engine/README.md "Format versions"):
+// one episode (partition 3, "ep-1") with its timer and its index entry, and `extra`, when given, as
+// one more family. Returns the timer's key.
+std::string write_version1_store(const std::filesystem::path& dir, const std::string& extra = {}) {
   const std::string partition("\x00\x00\x00\x03", 4);
   std::string timer = partition;
   put_i64_ordered(timer, 1'700'000'000);
   timer += std::string("\x07", 1) + "ep-1";
-  {
-    rocksdb::Options options;
-    options.create_if_missing = true;
-    options.create_missing_column_families = true;
-    std::vector<rocksdb::ColumnFamilyDescriptor> families;
-    for (const char* name : {"default", "episodes", "timers", "timer_index"}) {
-      families.emplace_back(name, rocksdb::ColumnFamilyOptions());
-    }
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    rocksdb::DB* raw = nullptr;
-    ASSERT_TRUE(
-        rocksdb::DB::Open(options, disk.dir.path().string(), families, &handles, &raw).ok());
-    std::unique_ptr<rocksdb::DB> v1(raw);
-    storage::v1::EpisodeState state = sample_episode("ep-1");
-    rocksdb::WriteBatch batch;
-    ASSERT_TRUE(batch.Put(handles[0], "format_version", version_value(1)).ok());
-    ASSERT_TRUE(batch.Put(handles[1], partition + "ep-1", state.SerializeAsString()).ok());
-    ASSERT_TRUE(batch.Put(handles[2], timer, "").ok());
-    std::string fire_at;
-    put_i64_ordered(fire_at, 1'700'000'000);
-    ASSERT_TRUE(
-        batch.Put(handles[3], partition + std::string("\x00\x04", 2) + "ep-1\x07", fire_at).ok());
-    ASSERT_TRUE(v1->Write({}, &batch).ok());
-    for (auto* handle : handles) ASSERT_TRUE(v1->DestroyColumnFamilyHandle(handle).ok());
-    ASSERT_TRUE(v1->Close().ok());
+  rocksdb::Options options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const char* name : {"default", "episodes", "timers", "timer_index"}) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
   }
+  if (!extra.empty()) families.emplace_back(extra, rocksdb::ColumnFamilyOptions());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  EXPECT_TRUE(rocksdb::DB::Open(options, dir.string(), families, &handles, &raw).ok());
+  std::unique_ptr<rocksdb::DB> v1(raw);
+  rocksdb::WriteBatch batch;
+  EXPECT_TRUE(batch.Put(handles[0], "format_version", version_value(1)).ok());
+  EXPECT_TRUE(
+      batch.Put(handles[1], partition + "ep-1", sample_episode("ep-1").SerializeAsString()).ok());
+  EXPECT_TRUE(batch.Put(handles[2], timer, "").ok());
+  std::string fire_at;
+  put_i64_ordered(fire_at, 1'700'000'000);
+  EXPECT_TRUE(
+      batch.Put(handles[3], partition + std::string("\x00\x04", 2) + "ep-1\x07", fire_at).ok());
+  EXPECT_TRUE(v1->Write({}, &batch).ok());
+  for (auto* handle : handles) EXPECT_TRUE(v1->DestroyColumnFamilyHandle(handle).ok());
+  EXPECT_TRUE(v1->Close().ok());
+  return timer;
+}
+
+std::vector<std::string> family_names(const std::filesystem::path& dir) {
+  std::vector<std::string> names;
+  EXPECT_TRUE(rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), dir.string(), &names).ok());
+  return names;
+}
+
+// A version 1 store: its timer index is dropped, everything else is read as it was, and it is
+// stamped 2.
+TEST(StoreOpen, AVersion1StoreLosesItsTimerIndexAndKeepsTheRest) {
+  OnDisk disk;
+  const std::string timer = write_version1_store(disk.dir.path());
   for (int open = 0; open < 2; ++open) {  // migrated, then opened as version 2
     auto db = disk.open();
     ASSERT_TRUE(db) << db.error().message;
@@ -283,10 +295,36 @@ TEST(StoreOpen, AVersion1StoreLosesItsTimerIndexAndKeepsTheRest) {
     ASSERT_TRUE(pending) << pending.error().message;
     EXPECT_TRUE(pending.value().has_value()) << "the timer stays";
   }
-  std::vector<std::string> names;
-  ASSERT_TRUE(
-      rocksdb::DB::ListColumnFamilies(rocksdb::DBOptions(), disk.dir.path().string(), &names).ok());
-  EXPECT_EQ(names, (std::vector<std::string>{"default", "episodes", "timers"}));
+  EXPECT_EQ(family_names(disk.dir.path()),
+            (std::vector<std::string>{"default", "episodes", "timers"}));
+}
+
+// A version 1 store that also holds a family this build does not know is refused before anything
+// is migrated: it keeps its timer index and its version.
+TEST(StoreOpen, AVersion1StoreWithAnUnknownFamilyIsRefusedUnchanged) {
+  OnDisk disk;
+  write_version1_store(disk.dir.path(), "from_the_future");
+  auto db = disk.open();
+  ASSERT_FALSE(db);
+  EXPECT_EQ(db.error().code, Errc::kCorruption);
+  EXPECT_NE(db.error().message.find("from_the_future"), std::string::npos) << db.error().message;
+  EXPECT_EQ(family_names(disk.dir.path()),
+            (std::vector<std::string>{"default", "episodes", "timers", "timer_index",
+                                      "from_the_future"}));
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  for (const auto& name : family_names(disk.dir.path())) {
+    families.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  ASSERT_TRUE(rocksdb::DB::OpenForReadOnly(rocksdb::DBOptions(), disk.dir.path().string(), families,
+                                           &handles, &raw)
+                  .ok());
+  std::unique_ptr<rocksdb::DB> read(raw);
+  std::string version;
+  EXPECT_TRUE(read->Get({}, handles[0], "format_version", &version).ok());
+  EXPECT_EQ(version, version_value(1));
+  for (auto* handle : handles) EXPECT_TRUE(read->DestroyColumnFamilyHandle(handle).ok());
 }
 
 TEST(StoreOpen, UnknownFormatVersionIsCorruption) {

@@ -24,6 +24,10 @@ Engine::Held Engine::held_by(const storage::v1::EpisodeState* state) {
   return held;
 }
 
+timers::TimerStore::Pending Engine::Held::retention() const {
+  return {retire_at ? std::optional<Instant>(from_unix(*retire_at)) : std::nullopt};
+}
+
 uint8_t pack_timer_kind(storage::v1::TimerKind kind, v1::DeadlineKind deadline) {
   SAMORDNA_CHECK(kind >= 0 && kind < 16 && deadline >= 0 && deadline < 16,
                  "timer kinds fit a nibble");
@@ -92,8 +96,7 @@ Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, next.episode_id(), kind}; };
   // The store has pending exactly the timers the old state holds (they are written in one batch),
   // so no schedule or cancel below needs to look the pending one up.
-  const timers::TimerStore::Pending retention_pending{
-      old.retire_at ? std::optional<Instant>(from_unix(*old.retire_at)) : std::nullopt};
+  const timers::TimerStore::Pending retention_pending = old.retention();
   // Retention: the first time an episode is settled (or cancelled), it gets the instant it leaves
   // the store. The state machine copies the field along like any other.
   if (now && retention_.count() > 0 && settled(next) && !next.has_retire_at()) {
@@ -293,11 +296,9 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   // A changelog tombstone may name an episode this store never had: then it has no timers either
   // (an episode's state and timers are written in one batch), and there is nothing to remove.
   if (stored == nullptr) return ok();
-  SAMORDNA_TRYV(timers_.cancel(
-      txn, key(kRetentionTimer),
-      {stored->has_retire_at() ? std::optional<Instant>(from_unix(stored->retire_at()))
-                               : std::nullopt}));
-  for (const auto& [kind, fire_at] : timers_of(stored)) {
+  const Held held = held_by(stored);
+  SAMORDNA_TRYV(timers_.cancel(txn, key(kRetentionTimer), held.retention()));
+  for (const auto& [kind, fire_at] : held.timers) {
     SAMORDNA_TRYV(timers_.cancel(txn, key(kind), {from_unix(fire_at)}));
   }
   if (probe_ && probe_->partition == partition && probe_->episode_id == episode_id) {

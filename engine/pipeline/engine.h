@@ -120,6 +120,7 @@ class Engine {
   struct Held {
     TimerSet timers;
     std::optional<int64_t> retire_at;  // the retention timer
+    timers::TimerStore::Pending retention() const;
   };
   static TimerSet timers_of(const storage::v1::EpisodeState* state);
   static Held held_by(const storage::v1::EpisodeState* state);

@@ -22,6 +22,7 @@ struct SimulateArgs {
   std::string episodes_file;
   int retention_days = 30;
   int partitions = 1;
+  int memtable_mib = 1024;
   bool no_wal = false;
   bool stats = false;
 };
@@ -55,6 +56,7 @@ int run_simulation(const SimulateArgs& args, bool explain_mode) {
   if (!args.state_dir.empty()) options.state_dir = args.state_dir;
   options.partitions = args.partitions;
   options.write_ahead_log = !args.no_wal;
+  options.memtable_bytes = static_cast<size_t>(args.memtable_mib) << 20;
   // explain reads the episode's final state: it must still be there.
   options.retention = explain_mode ? std::chrono::seconds{0}
                                    : std::chrono::seconds{std::chrono::hours{24}} *
@@ -123,6 +125,12 @@ void add_simulate_commands(CLI::App& app, Commands& commands) {
   simulate->add_flag("--no-wal", sim->no_wal,
                      "Write the state dir without RocksDB's write-ahead log (a bulk replay: after "
                      "a crash, replay the feed into a fresh state dir)");
+  simulate
+      ->add_option("--memtable-mib", sim->memtable_mib,
+                   "RocksDB memtable budget in MiB, shared by the partitions: larger replays "
+                   "faster, memory is taken as the memtables fill")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   commands.emplace_back(simulate, [sim] { return run_simulation(*sim, false); });
 
   auto exp = std::make_shared<SimulateArgs>();

@@ -190,6 +190,8 @@ store::DbOptions store_options(const SimulationOptions& options) {
   store::DbOptions o;
   o.in_memory = !options.state_dir.has_value();
   o.write_ahead_log = options.write_ahead_log;
+  o.write_buffer_bytes =
+      options.memtable_bytes / static_cast<size_t>(std::max(options.partitions, 1));
   return o;
 }
 pipeline::DriverOptions drive_options(const SimulationOptions& options) {

@@ -4,8 +4,10 @@
 # within each episode; the same rejection lines in line order; the same episode views. The feed is
 # every scenario case's events, 20 times over with distinct episode ids (about 14,000 lines, so
 # units of work and batches turn over many times), ordered by processing time as a hospital's feed
-# is, plus lines that are not events. Then: a state dir keeps its partition count, and another count
-# is refused (exit 2); a full disk under the output is exit 3.
+# is, plus lines that are not events. Three partitions run with memtables of 1 MiB each
+# (`--memtable-mib 3`), so their stores flush many times where one partition's 1 GiB never does,
+# and still agree. Then: a state dir keeps its partition count, and another count is refused
+# (exit 2); so is a memtable budget of 0; a full disk under the output is exit 3.
 #   partitions_match.sh SAMORDNA_BINARY RULES_DIR CASES_DIR
 set -euo pipefail
 bin=$1 rules=$2 cases=$3
@@ -17,12 +19,13 @@ awk 'NR % 997 == 0 { print "{not json" } NR % 1499 == 0 { print "{\"eventId\":42
   "$work/feed.jsonl" >"$work/feed2.jsonl"
 lines=$(wc -l <"$work/feed2.jsonl")
 
-run() {  # PARTITIONS -> $work/p$1.{out,err,episodes,rc}
-  local rc=0
+run() {  # PARTITIONS [ARGS...] -> $work/p$1.{out,err,episodes,rc}
+  local rc=0 p=$1
+  shift
   "$bin" simulate --rules "$rules" --events "$work/feed2.jsonl" --until 2100-01-01T00:00:00Z \
-    --retention-days 0 --partitions "$1" --episodes "$work/p$1.episodes" --state-dir "$work/state$1" \
-    >"$work/p$1.out" 2>"$work/p$1.err" || rc=$?
-  echo "$rc" >"$work/p$1.rc"
+    --retention-days 0 --partitions "$p" --episodes "$work/p$p.episodes" --state-dir "$work/state$p" \
+    "$@" >"$work/p$p.out" 2>"$work/p$p.err" || rc=$?
+  echo "$rc" >"$work/p$p.rc"
 }
 per_episode() {  # FILE -> each episode's lines in their order, episodes sorted
   python3 -c '
@@ -39,7 +42,7 @@ n1=$(wc -l <"$work/p1.out")
 (( n1 > 5000 )) || { echo "FAIL: only $n1 notifications from one partition" >&2; exit 1; }
 grep -q '"code":"malformed"' "$work/p1.err" || { echo "FAIL: the feed's bad lines were not reported" >&2; exit 1; }
 for p in 2 3; do
-  run "$p"
+  if ((p == 3)); then run 3 --memtable-mib 3; else run "$p"; fi
   [[ $(cat "$work/p$p.rc") == $(cat "$work/p1.rc") ]] ||
     { echo "FAIL: exit $(cat "$work/p$p.rc") with $p partitions, $(cat "$work/p1.rc") with one" >&2; exit 1; }
   if ! diff -q <(per_episode "$work/p1.out") <(per_episode "$work/p$p.out") >/dev/null; then
@@ -52,6 +55,9 @@ for p in 2 3; do
   [[ $(cat "$work/state$p/PARTITIONS") == "$p" && -d $work/state$p/partition-$((p - 1)) ]] ||
     { echo "FAIL: $p partitions: state dir layout" >&2; exit 1; }
 done
+flushes() { find "$work/state$1" -name 'LOG*' -exec cat {} + | grep -c '"event": "flush_finished"' || true; }
+(($(flushes 3) >= 3 && $(flushes 1) == 0)) ||
+  { echo "FAIL: flushes: $(flushes 3) with 1 MiB memtables, $(flushes 1) with 1 GiB" >&2; exit 1; }
 # The same state dir again with its own count reopens (every event is now a duplicate); another
 # count is refused before anything is read.
 "$bin" simulate --rules "$rules" --events "$work/feed.jsonl" --state-dir "$work/state2" --partitions 2 \
@@ -65,6 +71,10 @@ for bad in "state2 1" "state2 3" "state1 2"; do
   [[ $rc == 2 ]] && grep -q "was written with" "$work/bad.err" ||
     { cat "$work/bad.err" >&2; echo "FAIL: $1 with --partitions $2: exit $rc, not 2" >&2; exit 1; }
 done
+rc=0
+"$bin" simulate --rules "$rules" --events "$work/feed.jsonl" --memtable-mib 0 >/dev/null 2>"$work/bad.err" || rc=$?
+[[ $rc == 2 ]] && grep -q -- "--memtable-mib" "$work/bad.err" ||
+  { cat "$work/bad.err" >&2; echo "FAIL: --memtable-mib 0: exit $rc, not 2" >&2; exit 1; }
 # A full disk under the output ends the run with exit 3 and the reason, as with one partition
 # (the partitions' threads are stopped before the input they read goes away).
 if [[ -w /dev/full ]]; then

@@ -133,6 +133,39 @@ TYPED_TEST(StoreContract, EpisodesArePartitioned) {
   EXPECT_EQ(got->phase(), storage::v1::EpisodeState::CANCELLED);
 }
 
+// The episodes' memtables are hash tables (db.cc): an iterator must still see every key, in
+// order, whether it is in a memtable, in a file or in both, and the versions the memtable replaced
+// not at all.
+TYPED_TEST(StoreContract, AnIteratorSeesEveryEpisodeInKeyOrder) {
+  store::Txn first;
+  for (const char* id : {"ep-3", "ep-1", "ep-5"})
+    this->episodes_->put(first, 2, sample_episode(id));
+  this->write(first);
+  auto flushed = this->db_->flush();
+  ASSERT_TRUE(flushed) << flushed.error().message;
+  store::Txn second;  // ep-1 again, newer; two new ones on both sides of the old
+  auto newer = sample_episode("ep-1");
+  newer.set_phase(storage::v1::EpisodeState::CANCELLED);
+  this->episodes_->put(second, 2, newer);
+  for (const char* id : {"ep-4", "ep-0"}) this->episodes_->put(second, 2, sample_episode(id));
+  this->episodes_->put(second, 1, sample_episode("ep-9"));
+  this->write(second);
+
+  std::vector<std::string> keys;
+  auto it = this->db_->iterator(Family::kEpisodes, rocksdb::ReadOptions());
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    storage::v1::EpisodeState state;
+    ASSERT_TRUE(state.ParseFromArray(it->value().data(), static_cast<int>(it->value().size())));
+    const bool cancelled = state.phase() == storage::v1::EpisodeState::CANCELLED;
+    keys.push_back(it->key().ToString().substr(4) + (cancelled ? "*" : ""));
+  }
+  ASSERT_TRUE(it->status().ok()) << it->status().ToString();
+  EXPECT_EQ(keys, (std::vector<std::string>{"ep-9", "ep-0", "ep-1*", "ep-3", "ep-4", "ep-5"}));
+  it->Seek(raw_episode_key(2, "ep-2"));  // a key in neither: the next one
+  ASSERT_TRUE(it->Valid());
+  EXPECT_EQ(it->key().ToString(), raw_episode_key(2, "ep-3"));
+}
+
 TYPED_TEST(StoreContract, NothingIsVisibleBeforeTheBatchIsWritten) {
   store::Txn batch;
   this->episodes_->put(batch, 0, sample_episode("ep-1"));

@@ -231,10 +231,22 @@ namespace {
 
 // protobuf's JSON escaping (util/internal/json_escaping.cc), checked code point by code point
 // against MessageToJsonString for every ASCII character and every two-byte UTF-8 sequence.
+bool plain(unsigned char c) {  // printed as it is
+  return c >= 0x20 && c < 0x7F && c != '"' && c != '\\' && c != '<' && c != '>';
+}
+
 bool escape(std::string_view s, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
   out += '"';
   for (size_t i = 0; i < s.size(); ++i) {
+    // A run of plain characters in one append: most strings are nothing else.
+    size_t end = i;
+    while (end < s.size() && plain(static_cast<unsigned char>(s[end]))) ++end;
+    if (end > i) {
+      out.append(s.data() + i, end - i);
+      i = end;
+      if (i == s.size()) break;
+    }
     const auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       // Two-byte sequences (U+0080..U+07FF) print raw, except those protobuf escapes: the C1
@@ -339,8 +351,10 @@ bool timestamp(const Message& m, std::string& out) {
 
 bool message(const Message& m, std::string& out, size_t depth);
 
-bool value(const Message& m, const FieldDescriptor* f, int index, std::string& out, size_t depth) {
-  const Reflection* r = m.GetReflection();
+// `r` is m's reflection, asked once per message: each GetReflection() of a generated message goes
+// through protobuf's descriptor initialisation check (a tenth of the printer's time per field).
+bool value(const Message& m, const Reflection* r, const FieldDescriptor* f, int index,
+           std::string& out, size_t depth) {
   const bool rep = f->is_repeated();
   switch (f->cpp_type()) {
     case FieldDescriptor::CPPTYPE_STRING: {
@@ -380,8 +394,8 @@ bool value(const Message& m, const FieldDescriptor* f, int index, std::string& o
       return true;
     case FieldDescriptor::CPPTYPE_MESSAGE: {
       const Message& sub = rep ? r->GetRepeatedMessage(m, f, index) : r->GetMessage(m, f);
-      if (is_timestamp(sub.GetDescriptor())) return timestamp(sub, out);
-      if (is_other_well_known(sub.GetDescriptor())) return false;
+      if (is_timestamp(f->message_type())) return timestamp(sub, out);
+      if (is_other_well_known(f->message_type())) return false;
       return message(sub, out, depth + 1);
     }
     default:
@@ -414,10 +428,10 @@ bool message(const Message& m, std::string& out, size_t depth) {
       const int n = r->FieldSize(m, f);
       for (int i = 0; i < n; ++i) {
         if (i > 0) out += ',';
-        if (!value(m, f, i, out, depth)) return false;
+        if (!value(m, r, f, i, out, depth)) return false;
       }
       out += ']';
-    } else if (!value(m, f, -1, out, depth)) {
+    } else if (!value(m, r, f, -1, out, depth)) {
       return false;
     }
   }

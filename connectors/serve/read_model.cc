@@ -19,7 +19,8 @@ namespace {
 
 // Bumped when the schema changes; a file of another version is deleted and rebuilt from the topics.
 // 2: inbox.unit and .service, notifications.message_id, the delivery table.
-constexpr const char* kSchemaVersion = "2";
+// 3: inbox.acked_at and the inbox's order in its indexes.
+constexpr const char* kSchemaVersion = "3";
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -75,12 +76,19 @@ CREATE INDEX IF NOT EXISTS notifications_message ON notifications(message_id);
 -- The inbox: one row per (addressee, notification).
 -- unit, service: the notice's Recipient ('' for notifications without one; the service by its
 -- enum name, e.g. SOCIAL_SERVICES).
+-- acked_at: the addressee's acknowledgement, from acks when the notification or the ack comes,
+-- whichever is later; kept when the episode's tombstone deletes its acks (the notification stays
+-- in the inbox, acknowledged). The indexes hold the inbox's order (unacknowledged first, newest
+-- first), so a page is read in order, not sorted from the whole inbox.
 CREATE TABLE IF NOT EXISTS inbox(
   org_kind INTEGER NOT NULL, org_id TEXT NOT NULL, notification_id TEXT NOT NULL,
   issued_at INTEGER NOT NULL, kind TEXT NOT NULL, unit TEXT NOT NULL, service TEXT NOT NULL,
+  acked_at INTEGER, acked INTEGER GENERATED ALWAYS AS (acked_at IS NOT NULL) VIRTUAL,
   PRIMARY KEY(org_kind, org_id, notification_id)) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS inbox_time ON inbox(org_kind, org_id, issued_at);
-CREATE INDEX IF NOT EXISTS inbox_unit ON inbox(org_kind, org_id, unit, issued_at);
+CREATE INDEX IF NOT EXISTS inbox_order
+  ON inbox(org_kind, org_id, acked, issued_at DESC, notification_id);
+CREATE INDEX IF NOT EXISTS inbox_unit
+  ON inbox(org_kind, org_id, unit, acked, issued_at DESC, notification_id);
 -- The last DeliveryStatus per (notification, endpoint) of samordna.delivery.status.
 CREATE TABLE IF NOT EXISTS delivery(
   notification_id TEXT NOT NULL, endpoint TEXT NOT NULL,
@@ -443,6 +451,15 @@ struct ReadModel::Impl {
             .bind(4, v.episode_id())
             .bind(5, ts(a.at()));
         SAMORDNA_TRYV(done(s, "insert ack"));
+        // The inbox row, when the notification came first.
+        Stmt row = prepared(
+            "UPDATE inbox SET acked_at=?4 WHERE org_kind=?2 AND org_id=?3 AND notification_id=?1");
+        if (!row.ok()) return sql_error(db, "prepare inbox ack");
+        row.bind(1, n.notification_id())
+            .bind(2, static_cast<int64_t>(a.by().kind()))
+            .bind(3, a.by().id())
+            .bind(4, ts(a.at()));
+        SAMORDNA_TRYV(done(row, "acknowledge in the inbox"));
       }
     }
     return ok();
@@ -470,9 +487,13 @@ struct ReadModel::Impl {
       SAMORDNA_TRYV(done(s, "insert notification"));
     }
     for (const auto& a : n.addressees()) {
+      // The acknowledgement when the episode's view came first; one the row has already is kept.
       Stmt s = prepared(
-          "INSERT OR REPLACE INTO inbox(org_kind,org_id,notification_id,issued_at,kind,unit,"
-          "service) VALUES(?1,?2,?3,?4,?5,?6,?7)");
+          "INSERT INTO inbox(org_kind,org_id,notification_id,issued_at,kind,unit,service,acked_at)"
+          " VALUES(?1,?2,?3,?4,?5,?6,?7,(SELECT at FROM acks WHERE notification_id=?3 AND "
+          "org_kind=?1 AND org_id=?2)) ON CONFLICT(org_kind,org_id,notification_id) DO UPDATE SET "
+          "issued_at=excluded.issued_at,kind=excluded.kind,unit=excluded.unit,"
+          "service=excluded.service,acked_at=COALESCE(excluded.acked_at,inbox.acked_at)");
       if (!s.ok()) return sql_error(db, "prepare inbox");
       s.bind(1, static_cast<int64_t>(a.kind()))
           .bind(2, a.id())
@@ -709,11 +730,6 @@ v1::EpisodeView parse_view(const std::string& bytes) {
   return v;
 }
 
-// The acknowledged flag of the caller's organisation, as a correlated subquery.
-constexpr const char* kAckedSql =
-    "(SELECT a.at FROM acks a WHERE a.notification_id=i.notification_id AND "
-    "a.org_kind=i.org_kind AND a.org_id=i.org_id)";
-
 }  // namespace
 
 namespace {
@@ -727,7 +743,7 @@ std::string inbox_where(const InboxFilter& f) {
   if (f.to) w += " AND i.issued_at<?5";
   if (f.unit) w += " AND i.unit=?6";
   if (f.service) w += " AND i.service=?7";
-  if (f.acked) w += std::string(" AND ") + kAckedSql + (*f.acked ? " IS NOT NULL" : " IS NULL");
+  if (f.acked) w += *f.acked ? " AND i.acked=1" : " AND i.acked=0";
   return w;
 }
 void bind_inbox(Stmt& s, const OrgRef& org, const InboxFilter& f) {
@@ -744,11 +760,9 @@ void bind_inbox(Stmt& s, const OrgRef& org, const InboxFilter& f) {
 Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFilter& f,
                                                 const Page& page) const {
   // Unacknowledged first, then newest first; the id breaks ties so pages never overlap.
-  const std::string sql = std::string("SELECT n.body, ") + kAckedSql +
-                          " AS acked_at FROM inbox i JOIN notifications n USING(notification_id)" +
-                          inbox_where(f) +
-                          " ORDER BY (acked_at IS NOT NULL), i.issued_at DESC, i.notification_id "
-                          "LIMIT ?8 OFFSET ?9";
+  const std::string sql =
+      "SELECT n.body, i.acked_at FROM inbox i JOIN notifications n USING(notification_id)" +
+      inbox_where(f) + " ORDER BY i.acked, i.issued_at DESC, i.notification_id LIMIT ?8 OFFSET ?9";
   std::lock_guard lock(impl_->read_mu);
   Stmt s(impl_->reader.get(), sql);
   if (!s.ok()) return sql_error(impl_->reader.get(), "prepare inbox");
@@ -788,7 +802,7 @@ Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilt
   for (const char* k : kNoticeKinds) kinds += std::string(kinds.empty() ? "'" : ",'") + k + "'";
   const std::string unacked_sql =
       "SELECT COUNT(*) FROM inbox i WHERE i.org_kind=?1 AND i.org_id=?2 AND i.kind IN (" + kinds +
-      ") AND " + kAckedSql + " IS NULL";
+      ") AND i.acked=0";
   InboxSummary out;
   std::lock_guard lock(impl_->read_mu);
   sqlite3* db = impl_->reader.get();
@@ -892,9 +906,9 @@ Result<std::vector<DeliveryRow>> ReadModel::deliveries(const OrgRef& org, const 
 
 Result<std::optional<InboxItem>> ReadModel::notification_for(const OrgRef& org,
                                                              const std::string& id) const {
-  const std::string sql = std::string("SELECT n.body, ") + kAckedSql +
-                          " FROM inbox i JOIN notifications n USING(notification_id) "
-                          "WHERE i.org_kind=?1 AND i.org_id=?2 AND i.notification_id=?3";
+  const std::string sql =
+      "SELECT n.body, i.acked_at FROM inbox i JOIN notifications n USING(notification_id) "
+      "WHERE i.org_kind=?1 AND i.org_id=?2 AND i.notification_id=?3";
   std::lock_guard lock(impl_->read_mu);
   Stmt s(impl_->reader.get(), sql);
   if (!s.ok()) return sql_error(impl_->reader.get(), "prepare notification");

@@ -105,6 +105,47 @@ TEST_F(ServeReadModel, InboxIsPerAddresseeUnacknowledgedFirstAndFilters) {
                    .has_value());
 }
 
+// The view carrying an acknowledgement and the notification it acknowledges come on two topics,
+// in either order; and the episode's tombstone (retention) deletes its acks but not its inbox: an
+// acknowledged notice stays acknowledged, it does not come back as new to the caseworker.
+TEST_F(ServeReadModel, AnAcknowledgementHoldsWhicheverComesFirstAndOutlivesTheEpisode) {
+  const auto records = world_records(model_->topics());
+  std::vector<Record> views, notifications;
+  for (const auto& r : records)
+    (r.topic == model_->topics().episodes ? views : notifications).push_back(r);
+  ASSERT_TRUE(model_->apply(notifications));  // the notifications first: nothing acknowledged yet
+  const OrgRef mun = org(K::MUNICIPALITY, kWorldA);
+  const std::string notice = "ep-a/e/adm/MUNICIPALITY";
+  auto item = model_->notification_for(mun, notice).value();
+  ASSERT_TRUE(item.has_value());
+  EXPECT_FALSE(item->acked);
+  InboxFilter unacked;
+  unacked.acked = false;
+  EXPECT_EQ(model_->inbox(mun, unacked, {}).value().size(), 2u);
+  EXPECT_EQ(model_->inbox_summary(mun, {}).value().unacknowledged, 1);
+
+  ASSERT_TRUE(model_->apply(views));  // then the view with the municipality's acknowledgement
+  item = model_->notification_for(mun, notice).value();
+  ASSERT_TRUE(item.has_value());
+  ASSERT_TRUE(item->acked);
+  const std::optional<Instant> acked_at = item->acked_at;
+  EXPECT_TRUE(acked_at.has_value());
+  auto inbox = model_->inbox(mun, {}, {}).value();
+  ASSERT_EQ(inbox.size(), 2u);
+  EXPECT_EQ(inbox[1].notification.notification_id(), notice) << "acknowledged ones last";
+  EXPECT_EQ(model_->inbox(mun, unacked, {}).value().size(), 1u);
+  EXPECT_EQ(model_->inbox_summary(mun, {}).value().unacknowledged, 0);
+
+  // The episode leaves (its retention): the inbox keeps the notice, still acknowledged.
+  ASSERT_TRUE(model_->apply({Record{model_->topics().episodes, 0, 2, "ep-a", std::nullopt}}));
+  item = model_->notification_for(mun, notice).value();
+  ASSERT_TRUE(item.has_value());
+  EXPECT_TRUE(item->acked);
+  EXPECT_EQ(item->acked_at, acked_at);
+  EXPECT_EQ(model_->inbox(mun, unacked, {}).value().size(), 1u);
+  EXPECT_EQ(model_->inbox_summary(mun, {}).value().unacknowledged, 0);
+}
+
 TEST_F(ServeReadModel, InboxSummaryCountsTheWholeInboxAndFiltersByRecipientUnit) {
   ASSERT_TRUE(model_->apply(world_records(model_->topics())));
   const OrgRef mun = org(K::MUNICIPALITY, kWorldA);

@@ -4,6 +4,8 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+
 #include "connectors/kafka/admin.h"
 #include "connectors/kafka/errors.h"
 
@@ -156,6 +158,47 @@ std::optional<int64_t> Reader::lag() {
     total += std::max<int64_t>(0, high - position);
   }
   return total;
+}
+
+Result<std::vector<PartitionStart>> Reader::grow(const std::vector<std::string>& topics,
+                                                 std::chrono::milliseconds timeout,
+                                                 const std::map<TopicPartition, int64_t>& stored) {
+  if (!impl_->topic.empty()) return fail(Errc::kInvalidArgument, "grow: a group reader");
+  // The consumer's own metadata: no second client per check.
+  const rd_kafka_metadata_t* md = nullptr;
+  if (const auto err = rd_kafka_metadata(impl_->consumer->c_ptr(), /*all_topics=*/1, nullptr, &md,
+                                         static_cast<int>(timeout.count()));
+      err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    return to_error("read the topics' partitions", static_cast<RdKafka::ErrorCode>(err));
+  }
+  std::vector<PartitionStart> added;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const rd_kafka_metadata_topic_t& t = md->topics[i];
+    if (t.err != RD_KAFKA_RESP_ERR_NO_ERROR && t.err != RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE) {
+      continue;
+    }
+    if (std::find(topics.begin(), topics.end(), t.topic) == topics.end()) continue;
+    for (int j = 0; j < t.partition_cnt; ++j) {
+      const TopicPartition tp{t.topic, t.partitions[j].id};
+      if (std::find(impl_->assigned.begin(), impl_->assigned.end(), tp) != impl_->assigned.end()) {
+        continue;
+      }
+      auto it = stored.find(tp);
+      added.push_back({tp.first, tp.second, it == stored.end() ? kFromBeginning : it->second});
+    }
+  }
+  rd_kafka_metadata_destroy(md);
+  if (added.empty()) return added;
+  PartitionList more;
+  for (const auto& s : added) {
+    more.list.push_back(RdKafka::TopicPartition::create(s.topic, s.partition, s.offset));
+  }
+  std::unique_ptr<RdKafka::Error> error(impl_->consumer->incremental_assign(more.list));
+  if (error) {
+    return to_error("assign " + std::to_string(added.size()) + " new partitions", *error);
+  }
+  for (const auto& s : added) impl_->assigned.emplace_back(s.topic, s.partition);
+  return added;
 }
 
 Result<void> Reader::commit(const std::map<int32_t, int64_t>& next_offsets) {

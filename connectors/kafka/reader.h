@@ -90,6 +90,13 @@ class Reader {
   // librdkafka last heard them); nullopt while one is unknown.
   std::optional<int64_t> lag();
 
+  // For a reader of whole topics (assign()): the partitions of `topics` the cluster has now and
+  // the reader is not assigned (partitions added to a topic, or a topic created since), added to
+  // the assignment at the offset `stored` has for them, else from the beginning (a new partition
+  // starts empty). Returns them. A topic the cluster does not know is left out, not an error.
+  Result<std::vector<PartitionStart>> grow(const std::vector<std::string>& topics,
+                                           std::chrono::milliseconds timeout,
+                                           const std::map<TopicPartition, int64_t>& stored = {});
   // A group reader's offsets: the next offset to read per partition of its topic.
   Result<void> commit(const std::map<int32_t, int64_t>& next_offsets);
 

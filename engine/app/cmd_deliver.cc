@@ -179,6 +179,8 @@ struct DeliverArgs {
   // still in the topic is delivered) or "end" (only new ones: a first start on a topic with years
   // of history).
   std::string start_at = "beginning";
+  // How often the cluster is asked for partitions added to the topics since the start.
+  int partition_check_seconds = 30;
 };
 
 Result<deliver::DeliverConfig> load(const std::string& file, const std::string& bootstrap,
@@ -329,7 +331,26 @@ int run_deliver(const DeliverArgs& args) {
     return true;
   };
   auto last_gauges = std::chrono::steady_clock::now() - std::chrono::hours{1};
+  auto last_check = std::chrono::steady_clock::now();
   while (!g_stop.load()) {
+    // Partitions added since the start (an operator's kafka-topics.sh --alter): read from their
+    // beginning, whatever --start-at says (all they hold came after the start). Without this a
+    // notification keyed to a new partition was never delivered until a restart.
+    if (std::chrono::steady_clock::now() - last_check >=
+        std::chrono::seconds{args.partition_check_seconds}) {
+      auto added = input.grow({c.notifications_topic, c.replay_topic}, std::chrono::seconds{5},
+                              offsets.value());
+      if (!added) {
+        spdlog::warn("deliver: cannot check the topics for new partitions: {}",
+                     added.error().message);
+      }
+      for (const auto& s : added ? added.value() : std::vector<kafka::PartitionStart>{}) {
+        spdlog::info("deliver: reading partition {} of {}, new since the start", s.partition,
+                     s.topic);
+        partitions.push_back(s);
+      }
+      last_check = std::chrono::steady_clock::now();
+    }
     if (auto f = sched.failure()) {
       std::cerr << "samordna deliver: " << f->message << '\n';
       exit_code = kExitFailure;
@@ -456,6 +477,10 @@ void add_deliver_command(CLI::App& app, Commands& commands) {
                   "metrics address (default 127.0.0.1; 0.0.0.0 for every interface)");
   cmd->add_option("-X", a->properties, "librdkafka property k=v (repeatable)");
   cmd->add_flag("-v", a->verbosity, "log progress (-vv: debug)");
+  cmd->add_option("--partition-check-seconds", a->partition_check_seconds,
+                  "how often to look for partitions added to the topics, read from their start "
+                  "with no restart (default 30)")
+      ->check(CLI::Range(1, 3600));
   cmd->add_option("--start-at", a->start_at,
                   "a partition never read before starts at its beginning (default) or end")
       ->check(CLI::IsMember({"beginning", "end"}));

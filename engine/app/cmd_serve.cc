@@ -116,6 +116,7 @@ void add_serve_command(CLI::App& app, Commands& commands) {
     int port = 8080;
     int threads = 8;
     size_t read_batch = 2000;
+    int partition_check_seconds = 30;
     int verbose = 0;
     bool dump = false;
     bool openapi = false;
@@ -151,6 +152,10 @@ void add_serve_command(CLI::App& app, Commands& commands) {
   cmd->add_option("--read-batch", o->read_batch,
                   "records per read-model transaction (default 2000)")
       ->check(CLI::Range(size_t{1}, size_t{100000}));
+  cmd->add_option("--partition-check-seconds", o->partition_check_seconds,
+                  "how often to look for partitions added to the topics, read from their start "
+                  "with no restart (default 30)")
+      ->check(CLI::Range(1, 3600));
   cmd->add_option("--web-dir", o->web_dir,
                   "the web app's files, served at / (default: the repository's or installed web/)");
   cmd->add_flag("--no-web", o->no_web, "serve the API only, no web app");
@@ -259,6 +264,7 @@ void add_serve_command(CLI::App& app, Commands& commands) {
     }
     ReadModelFeed::Options feed_options;
     feed_options.max_batch = o->read_batch;
+    feed_options.partition_check_ms = o->partition_check_seconds * 1000;
     auto feed = ReadModelFeed::start(config.kafka, *model.value(), feed_options);
     if (!feed) {
       std::cerr << "samordna serve: " << feed.error().message << '\n';

@@ -16,6 +16,7 @@ struct ReadModelFeed::Impl {
   Options options;
   std::unique_ptr<kafka::Reader> reader;
   size_t partitions = 0;
+  std::vector<std::string> topics;  // every topic it reads or would read once it exists
   std::thread thread;
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t>* applied = nullptr;
@@ -27,11 +28,33 @@ struct ReadModelFeed::Impl {
   std::optional<Error> failure;
 
   void run();
+  void grow();
   void fail_with(const Error& e) {
     std::lock_guard lock(mu);
     failure = e;
   }
 };
+
+// Partitions added since the start are read from their beginning: without this a notification in
+// a partition added to the topic never reached the inbox until serve restarted.
+void ReadModelFeed::Impl::grow() {
+  auto stored = model->positions();
+  if (!stored) {
+    spdlog::warn("serve: cannot check the topics for new partitions: {}", stored.error().message);
+    return;
+  }
+  auto added = reader->grow(topics, std::chrono::seconds{5}, stored.value());
+  if (!added) {
+    spdlog::warn("serve: cannot check the topics for new partitions (next try in {} ms): {}",
+                 options.partition_check_ms, added.error().message);
+    return;
+  }
+  for (const auto& s : added.value()) {
+    spdlog::info("serve: reading partition {} of {}, new since the start", s.partition, s.topic);
+  }
+  std::lock_guard lock(mu);
+  partitions += added.value().size();
+}
 
 void ReadModelFeed::Impl::run() {
   std::vector<serve::Record> batch;
@@ -60,8 +83,14 @@ void ReadModelFeed::Impl::run() {
   };
   auto batch_started = std::chrono::steady_clock::now();
   auto last_lag = std::chrono::steady_clock::now() - std::chrono::hours{1};
+  auto last_check = std::chrono::steady_clock::now();
   while (!stopping.load()) {
     const auto now = std::chrono::steady_clock::now();
+    if (now - last_check >= std::chrono::milliseconds{options.partition_check_ms}) {
+      if (!flush()) return;  // the positions it asks for are the rows' own
+      grow();
+      last_check = std::chrono::steady_clock::now();
+    }
     if (now - last_lag >= std::chrono::milliseconds{options.lag_interval_ms}) {
       const auto l = reader->lag();
       std::lock_guard lock(mu);
@@ -128,6 +157,8 @@ Result<std::unique_ptr<ReadModelFeed>> ReadModelFeed::start(const kafka::KafkaCo
   auto impl = std::make_unique<Impl>();
   impl->model = &model;
   impl->options = options;
+  impl->topics = {topics.episodes, topics.notifications, topics.audit};
+  if (!topics.delivery_status.empty()) impl->topics.push_back(topics.delivery_status);
   SAMORDNA_TRY(positions, model.positions());  // the same (topic, partition) pairs as kafka's
   SAMORDNA_TRY(partitions,
                kafka::every_partition(config, {topics.episodes, topics.notifications, topics.audit},
@@ -140,7 +171,7 @@ Result<std::unique_ptr<ReadModelFeed>> ReadModelFeed::start(const kafka::KafkaCo
     if (statuses) {
       partitions.insert(partitions.end(), statuses.value().begin(), statuses.value().end());
     } else if (statuses.error().code == Errc::kNotFound) {
-      spdlog::warn("serve: no topic {}: no delivery statuses until a restart after it exists",
+      spdlog::warn("serve: no topic {} yet: its delivery statuses are read once it exists",
                    topics.delivery_status);
     } else {
       return statuses.error();

@@ -32,6 +32,9 @@ class ReadModelFeed {
     size_t max_batch = 2000;     // records per SQLite transaction
     int max_batch_ms = 100;      // how long a batch collects records
     int lag_interval_ms = 1000;  // how often the brokers' ends are asked for the lag
+    // How often the cluster is asked for partitions added to the topics (or the delivery status
+    // topic created) since the start: they are read from their beginning, with no restart.
+    int partition_check_ms = 30000;
   };
 
   static Result<std::unique_ptr<ReadModelFeed>> start(const kafka::KafkaConfig& config,

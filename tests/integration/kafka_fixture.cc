@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <google/protobuf/util/json_util.h>
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -536,6 +537,45 @@ void KafkaTest::create_topic(const std::string& name, int partitions, bool compa
       [&] { return bool(kafka::partition_count(config_for(bootstrap_), name, kAdminTimeout)); },
       kAdminTimeout))
       << "topic " << name << " did not show in the metadata";
+}
+
+void KafkaTest::add_partitions(const std::string& topic, int total) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  ASSERT_EQ(rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap_.c_str(), err, sizeof err),
+            RD_KAFKA_CONF_OK)
+      << err;
+  std::unique_ptr<rd_kafka_t, decltype(&rd_kafka_destroy)> rk(
+      rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err), &rd_kafka_destroy);
+  ASSERT_TRUE(rk) << err;
+  rd_kafka_NewPartitions_t* grow =
+      rd_kafka_NewPartitions_new(topic.c_str(), static_cast<size_t>(total), err, sizeof err);
+  ASSERT_NE(grow, nullptr) << err;
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk.get());
+  rd_kafka_CreatePartitions(rk.get(), &grow, 1, nullptr, queue);
+  rd_kafka_event_t* event = rd_kafka_queue_poll(queue, static_cast<int>(kAdminTimeout.count()));
+  std::string failure = event == nullptr ? "no answer" : "";
+  if (event != nullptr) {
+    size_t n = 0;
+    const rd_kafka_topic_result_t** results =
+        rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(event), &n);
+    if (rd_kafka_event_error(event) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      failure = rd_kafka_event_error_string(event);
+    } else if (n != 1 || rd_kafka_topic_result_error(results[0]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      failure = n == 1 ? rd_kafka_err2str(rd_kafka_topic_result_error(results[0])) : "no result";
+    }
+    rd_kafka_event_destroy(event);
+  }
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_NewPartitions_destroy(grow);
+  ASSERT_EQ(failure, "") << "add partitions to " << topic;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto count = kafka::partition_count(config_for(bootstrap_), topic, kAdminTimeout);
+        return count && count.value() == total;
+      },
+      kAdminTimeout))
+      << topic << " did not show " << total << " partitions";
 }
 
 kafka::KafkaConfig KafkaTest::unique_kafka_config(int partitions, bool create) {

@@ -259,6 +259,9 @@ class KafkaTest : public ::testing::Test {
   // Creates a topic (an existing one is left as is) and waits until the metadata shows it; fails
   // the test on error.
   void create_topic(const std::string& name, int partitions, bool compact = false);
+  // Grows a topic to `total` partitions (librdkafka's CreatePartitions, as an operator's
+  // kafka-topics.sh --alter would) and waits until a fresh client sees them.
+  void add_partitions(const std::string& topic, int total);
 
   // A KafkaConfig on this broker with this test's own topics (events, notifications, deadletter,
   // changelog), group id and instance id. With `create`, the topics are made through

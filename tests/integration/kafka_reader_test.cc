@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <set>
@@ -110,6 +111,60 @@ TEST_F(KafkaReaderTest, StartsWhereTheCallerSaysAndReportsEachEnd) {
   ASSERT_EQ(after.records.size(), 1u);
   EXPECT_EQ(after.records[0].value, "late");
   EXPECT_FALSE(after.records[0].key.has_value());
+}
+
+// A topic an operator grows while the reader reads it (serve's read model checks every 30 s): the
+// new partitions are assigned from their beginning, or from a stored position, and read; a topic
+// that does not exist is left out until it does.
+TEST_F(KafkaReaderTest, GrowAssignsThePartitionsAddedToTheTopics) {
+  const std::string topic = unique_topic("grow");
+  create_topic(topic, 1);
+  auto record = [&](int32_t partition, const std::string& value) {
+    Record r;
+    r.topic = topic;
+    r.partition = partition;
+    r.key = value;
+    r.value = value;
+    return r;
+  };
+  ASSERT_TRUE(produce_records(bootstrap(), {record(0, "a"), record(0, "b")}));
+  auto starts = kafka::every_partition(config(), {topic}, kafka::kFromBeginning, 15s);
+  ASSERT_TRUE(starts) << starts.error().message;
+  auto reader = kafka::Reader::assign(config(), starts.value());
+  ASSERT_TRUE(reader) << reader.error().message;
+  ASSERT_EQ(read_all(*reader.value(), 1, 2).records.size(), 2u);
+  const std::string missing = unique_topic("not-yet");
+  auto none = reader.value()->grow({topic, missing}, 15s);
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_TRUE(none.value().empty()) << "nothing new yet";
+
+  add_partitions(topic, 3);
+  ASSERT_TRUE(produce_records(bootstrap(),
+                              {record(1, "c"), record(2, "d"), record(2, "e"), record(0, "f")}));
+  // Partition 2 from a stored position (offset 1: "e" only), partition 1 from its beginning.
+  std::vector<kafka::PartitionStart> added;
+  ASSERT_TRUE(wait_until(
+      [&] {
+        auto got = reader.value()->grow({topic, missing}, 15s, {{{topic, 2}, 1}});
+        EXPECT_TRUE(got) << got.error().message;
+        if (got) added.insert(added.end(), got.value().begin(), got.value().end());
+        return added.size() >= 2;
+      },
+      30s));
+  ASSERT_EQ(added.size(), 2u);
+  std::sort(added.begin(), added.end(),
+            [](const auto& a, const auto& b) { return a.partition < b.partition; });
+  EXPECT_EQ(added[0].partition, 1);
+  EXPECT_EQ(added[0].offset, kafka::kFromBeginning);
+  EXPECT_EQ(added[1].partition, 2);
+  EXPECT_EQ(added[1].offset, 1);
+  const Read got = read_all(*reader.value(), 3, 3);
+  std::set<std::string> values;
+  for (const auto& r : got.records) values.insert(r.value);
+  EXPECT_EQ(values, (std::set<std::string>{"c", "e", "f"}));
+  auto again = reader.value()->grow({topic}, 15s);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again.value().empty()) << "each partition is added once";
 }
 
 TEST_F(KafkaReaderTest, AGroupReaderResumesAfterWhatItCommitted) {

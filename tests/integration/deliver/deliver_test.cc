@@ -249,8 +249,9 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
     return static_cast<int>(ntohs(a.sin_port));
   }();
   auto last_argv = argv;
-  last_argv.insert(last_argv.end(), {"--metrics-port", std::to_string(metrics_port),
-                                     "--metrics-address", "127.0.0.1"});
+  last_argv.insert(last_argv.end(),
+                   {"--metrics-port", std::to_string(metrics_port), "--metrics-address",
+                    "127.0.0.1", "--partition-check-seconds", "1"});
   auto deliver = Process::start(last_argv);
   const auto arrived = [&](const std::string& path) {
     const auto got = firsts(receipts(d / "log.jsonl"));
@@ -384,6 +385,31 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
       EXPECT_EQ(ids, expected.at(key));
     }
   }
+
+  // Partitions added to the notifications topic under the running deliver (it looks every second
+  // here): what is written to them is delivered with no restart.
+  add_partitions(notifications, 4);
+  std::vector<kafka_test::Record> grown;
+  for (int32_t p = 2; p < 4; ++p) {
+    const std::string episode = "grown-" + std::to_string(p);
+    v1::Notification n;
+    n.set_notification_id(episode + "/0");
+    n.set_episode_id(episode);
+    n.mutable_issued_at()->set_seconds(1741593700);
+    auto* to = n.add_addressees();
+    to->set_kind(v1::Organisation::MUNICIPALITY);
+    to->set_id("0180");
+    n.mutable_warning()->set_code(v1::Warning::DISCHARGE_READY_WITHOUT_CARE_CONTACT);
+    expected[{"/a", episode}] = {n.notification_id()};
+    kafka_test::Record r;
+    r.topic = notifications;
+    r.partition = p;
+    r.key = episode;
+    r.value = n.SerializeAsString();
+    grown.push_back(std::move(r));
+  }
+  ASSERT_TRUE(kafka_test::produce_records(bootstrap(), grown));
+  ASSERT_TRUE(kafka_test::wait_until([&] { return arrived("/a"); }, 60s)) << deliver.err();
 
   // The status topic: the 410 and the dead letters are there, and nothing in it names a patient.
   kafka_test::ReadOptions to_end;

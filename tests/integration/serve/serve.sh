@@ -9,7 +9,9 @@
 #      read back through GET /api/v1/audit;
 #   4. serve SIGKILLed mid-consumption and restarted: every row equals a fresh replica's;
 #   5. a deleted data dir is rebuilt to the same rows;
-#   6. the audit topic deleted under a running serve: personal-data requests answer 503.
+#   6. partitions added to the notifications topic under a running serve are read with no restart:
+#      new episodes' notifications in them reach the inbox;
+#   7. the audit topic deleted under a running serve: personal-data requests answer 503.
 # Usage: serve.sh SAMORDNA SAMORDNA_GEN SOURCE_DIR. SERVE_EPISODES (default 400).
 set -euo pipefail
 # shellcheck source=../eos/lib.sh
@@ -197,6 +199,7 @@ eos_log "killed replica == fresh replica: $(wc -l <"$EOS_WORK/dump-a.txt") rows"
 
 # --- 5. a lost data dir is rebuilt ---
 rm -rf "$EOS_WORK/data-a"
+SERVE_ARGS=(--partition-check-seconds 1)  # for step 6
 serve_start serve-a2 "$EOS_WORK/data-a"
 A_PID=$SERVE_PID
 serve_wait_ready "$A_PID" "$SERVE_URL"
@@ -204,7 +207,44 @@ serve_wait_ready "$A_PID" "$SERVE_URL"
 cmp -s "$EOS_WORK/dump-a2.txt" "$EOS_WORK/dump-b.txt" || eos_fail "the rebuilt data dir differs"
 eos_log "deleted data dir rebuilt: same rows"
 
-# --- 6. the audit topic unavailable: no answer with personal data ---
+# --- 6. partitions added under a running serve ---
+# The notifications topic grows from 4 to 12 partitions; a second feed of new episodes (ids
+# "gr-...") is replayed by a fresh run, whose producer spreads their notifications over all 12.
+eos_topics alter "$EOS_PREFIX.notifications" --partitions 12 >"$EOS_WORK/alter.log" 2>&1 ||
+  eos_fail "cannot add partitions to $EOS_PREFIX.notifications"
+eos_wait_log "$EOS_WORK/serve-a2.log" "reading partition [0-9]+ of $EOS_PREFIX.notifications, new" 8 60 "$A_PID"
+"$SAMORDNA_GEN" --episodes 60 --seed 2222 --quiet |
+  sed -E 's/"(episodeId|eventId)":"ep-/"\1":"gr-/g' >"$EOS_WORK/grown.jsonl"
+"$SAMORDNA" produce --config "$EOS_CFG" --file "$EOS_WORK/grown.jsonl" 2>"$EOS_WORK/grown-produce.err" ||
+  eos_fail "produce of the second feed failed"
+EOS_RUN_ARGS=(--exit-at-end)
+eos_start run-grown "$EOS_WORK/state" "$EOS_PREFIX-a"
+wait "$EOS_PID" || eos_fail "samordna run --exit-at-end over the second feed failed"
+EOS_RUN_ARGS=()
+"$SAMORDNA" consume --config "$EOS_CFG" --from-beginning --timeout-ms 4000 \
+  >"$EOS_WORK/notifications2.jsonl" 2>"$EOS_WORK/consume2.err"
+# The municipality the new episodes' notifications address most: its inbox must hold them all.
+GROWN_MUN=$(python3 -c '
+import json, sys, collections
+c = collections.Counter()
+for line in open(sys.argv[1]):
+    n = json.loads(line)
+    if n["episodeId"].startswith("gr-"):
+        c.update(a["id"] for a in n.get("addressees", []) if a["kind"] == "MUNICIPALITY")
+print(c.most_common(1)[0][0] if c else "")
+' "$EOS_WORK/notifications2.jsonl")
+[[ -n $GROWN_MUN ]] || eos_fail "the second feed gave no notification to a municipality"
+GROWN_TOK=$(token "MUNICIPALITY:$GROWN_MUN" caseworker)
+until=$((SECONDS + 60))
+until api GET "/api/v1/notifications?limit=500" "$GROWN_TOK" >"$EOS_WORK/inbox2.json" &&
+  python3 "$(dirname "${BASH_SOURCE[0]}")/inbox_matches.py" "$EOS_WORK/notifications2.jsonl" \
+    "$EOS_WORK/inbox2.json" "$GROWN_MUN" >"$EOS_WORK/inbox2.check" 2>&1; do
+  ((SECONDS < until)) || eos_fail "after the partitions were added: $(cat "$EOS_WORK/inbox2.check")"
+  sleep 1
+done
+eos_log "12 partitions, 8 of them new, read with no restart: $(cat "$EOS_WORK/inbox2.check")"
+
+# --- 7. the audit topic unavailable: no answer with personal data ---
 eos_topics delete "$AUDIT_TOPIC" >"$EOS_WORK/delete.log" 2>&1 || eos_fail "cannot delete $AUDIT_TOPIC"
 until=$((SECONDS + 60))
 while :; do

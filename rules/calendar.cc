@@ -27,7 +27,7 @@ void put_digits(char* out, int width, unsigned v) {
 // Looked up once; the tz database entries are immutable afterwards, so concurrent readers are safe
 // (date::time_zone guards its own lazy initialisation with std::call_once).
 const date::time_zone& stockholm() {
-  static const date::time_zone* const zone = [] {
+  static const date::time_zone* const kZone = [] {
     try {
       return date::locate_zone("Europe/Stockholm");
     } catch (const std::exception&) {
@@ -35,7 +35,7 @@ const date::time_zone& stockholm() {
       SAMORDNA_CHECK(false, "the tz database has no Europe/Stockholm (install tzdata)");
     }
   }();
-  return *zone;
+  return *kZone;
 }
 
 local_seconds to_local(Instant t) { return stockholm().to_local(t); }
@@ -112,14 +112,14 @@ using HolidayTable = std::array<std::vector<Holiday>, kLastCachedYear - kFirstCa
 
 // Computed once on first use (thread-safe static initialisation), read-only afterwards.
 const HolidayTable& holiday_table() {
-  static const HolidayTable table = [] {
+  static const HolidayTable kTable = [] {
     HolidayTable t;
     for (int y = kFirstCachedYear; y <= kLastCachedYear; ++y) {
       t[static_cast<size_t>(y - kFirstCachedYear)] = compute_holidays(y);
     }
     return t;
   }();
-  return table;
+  return kTable;
 }
 
 // True if a holiday on date d satisfies pred.

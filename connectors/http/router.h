@@ -56,7 +56,8 @@ struct ServerError {
 using ErrorFormatter = std::function<Response(const ServerError&)>;
 
 struct RouteOptions {
-  size_t max_body_bytes = 1024 * 1024;  // over it: 413 (for a declared length before any is read)
+  size_t max_body_bytes =
+      size_t{1024} * 1024;  // over it: 413 (for a declared length before any is read)
 };
 
 class Router {

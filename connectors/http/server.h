@@ -42,8 +42,8 @@ struct ServerOptions {
   uint16_t port = 0;                  // 0: an ephemeral port, see Server::port()
   int threads = 2;
 
-  size_t max_header_bytes = 16 * 1024;  // request line + headers; over it: 431
-  size_t max_connections = 512;         // over it, a new connection is closed at once
+  size_t max_header_bytes = size_t{16} * 1024;  // request line + headers; over it: 431
+  size_t max_connections = 512;                 // over it, a new connection is closed at once
   // Body limits are per route (RouteOptions::max_body_bytes); over it: 413.
 
   // Every wait on the network is bounded. The header clock starts with the request's first byte

@@ -46,7 +46,7 @@ struct Outcome {
 // The largest episode state the pipeline stores: a changelog record must fit a Kafka message
 // (1 MiB by default, with room for the record's overhead). An event that would make a state larger
 // is rejected (`state_too_large`) instead of blocking its partition.
-inline constexpr size_t kMaxStateBytes = 900 * 1024;
+inline constexpr size_t kMaxStateBytes = size_t{900} * 1024;
 
 class Engine {
  public:
@@ -95,8 +95,8 @@ class Engine {
   // The episodes whose state the open transaction changed, by partition, with their new state:
   // what a changelog must record (a retired one has none). Emptied by write() and open().
   using EpisodeKey = std::pair<PartitionId, std::string>;
-  struct KeyLess {  // looks up by (partition, string_view) without building a key
-    using is_transparent = void;
+  struct KeyLess {                // looks up by (partition, string_view) without building a key
+    using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard name
     template <class A, class B>
     bool operator()(const A& a, const B& b) const {
       if (a.first != b.first) return a.first < b.first;

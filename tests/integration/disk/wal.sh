@@ -9,8 +9,9 @@
 #      changelog advice.
 #   b. torn tail: the same WAL cut short by 1, 1000 and 40000 bytes (an incomplete last record, as a
 #      kill -9 or a full disk between the write(2) calls of one record leave it) must reopen.
-#   c. kill -9: `simulate --state-dir` SIGKILLed at DISK_KILLS (6) random moments mid-run (DISK_SEED);
-#      each state dir must reopen (exit 0).
+#   c. kill -9: `simulate --state-dir --memtable-mib 4` SIGKILLed at DISK_KILLS (6) random moments
+#      in the first half of a run (DISK_SEED), flushes and compactions included; each state dir
+#      must reopen (exit 0).
 #   d. kill -9 of `simulate --partitions 2 --no-wal` twice: the state dir reopens and a replay of
 #      the feed into it ends with the clean run's episode views.
 set -euo pipefail
@@ -108,12 +109,22 @@ log "b: WAL cut short by 1, 1000, 40000 bytes: each reopens (exit 0)"
 "$SAMORDNA_GEN" --episodes 20000 --seed 12 --quiet --out "$WORK/big.jsonl"
 kills=${DISK_KILLS:-6}
 RANDOM=$SEED
+# Memtables of 4 MiB: the run flushes (and compacts) many times, so the kills land in those too,
+# not only between writes to the WAL (the default 1 GiB holds this whole feed).
+small=(--memtable-mib 4)
+t0=$(date +%s%N)
+"$SAMORDNA" simulate --rules "$RULES" --events "$WORK/big.jsonl" --state-dir "$WORK/c0" "${small[@]}" \
+  >/dev/null 2>&1 || true
+c_ms=$((($(date +%s%N) - t0) / 1000000))
+rm -rf "$WORK/c0"
 for ((k = 1; k <= kills; k++)); do
   d=$WORK/c$k
-  "$SAMORDNA" simulate --rules "$RULES" --events "$WORK/big.jsonl" --state-dir "$d" >/dev/null 2>&1 &
+  "$SAMORDNA" simulate --rules "$RULES" --events "$WORK/big.jsonl" --state-dir "$d" "${small[@]}" \
+    >/dev/null 2>&1 &
   pid=$!
-  # 0.3 to 1.5 s: the run takes several seconds, so the kill lands inside it, after the open.
-  ms=$((300 + RANDOM % 1200))
+  # Within the first half of a whole run's time (the machine's own speed decides how long), after
+  # the open.
+  ms=$((c_ms / 8 + RANDOM % (c_ms / 2 - c_ms / 8 + 1)))
   sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
   kill -0 "$pid" 2>/dev/null || fail "c: simulate (kill $k) ended before it was killed; a larger feed is needed"
   kill -KILL "$pid"
@@ -129,7 +140,8 @@ log "c: $kills kill -9 mid-simulate (seed $SEED): every state dir reopens"
 # ---------------------------------------------------------------- d. kill -9 without a WAL
 # `--partitions 2 --no-wal` (a bulk replay): a kill -9 leaves each partition's store at its last
 # flush; the state dir reopens, and replaying the whole feed into it ends in the same episode views
-# as a clean run (what was kept is a consistent prefix: its events are duplicates now).
+# as a clean run (what was kept is a consistent prefix: its events are duplicates now). The killed
+# runs have 4 MiB memtables, so there is a flushed prefix to keep.
 t0=$(date +%s%N)
 "$SAMORDNA" simulate --rules "$RULES" --events "$WORK/big.jsonl" --state-dir "$WORK/d-clean" \
   --partitions 2 --no-wal --until 2027-01-01T00:00:00Z --episodes "$WORK/d-clean.views" >/dev/null 2>&1 || true
@@ -138,7 +150,7 @@ clean_ms=$((($(date +%s%N) - t0) / 1000000))
 for ((k = 1; k <= 2; k++)); do
   d=$WORK/d$k
   "$SAMORDNA" simulate --rules "$RULES" --events "$WORK/big.jsonl" --state-dir "$d" --partitions 2 \
-    --no-wal >/dev/null 2>&1 &
+    --no-wal "${small[@]}" >/dev/null 2>&1 &
   pid=$!
   # Within the first half of the clean run's time (the machine's own speed decides how long).
   ms=$((clean_ms / 8 + RANDOM % (clean_ms / 2 - clean_ms / 8 + 1)))

@@ -296,12 +296,27 @@ std::string delivery_state_name(v1::DeliveryStatus::State state) {
   }
 }
 
+// One read connection and the lock a query holds on it for its statements' lifetime.
+struct ReadConnection {
+  Db db;
+  std::mutex mu;
+};
+struct ReadLease {
+  std::unique_lock<std::mutex> lock;
+  sqlite3* db;
+};
+
+// Read connections: WAL lets each read its own snapshot while the others read and the writer
+// writes, so concurrent requests run in parallel. With one shared connection every request queued
+// behind the one before (a million episodes: the inbox's statements take 1-3 ms, 422 req/s).
+constexpr size_t kReadConnections = 4;
+
 struct ReadModel::Impl {
   TopicNames topics;
   Db writer;
-  Db reader;
+  std::vector<std::unique_ptr<ReadConnection>> readers;
+  mutable std::atomic<size_t> next_reader{0};
   mutable std::mutex write_mu;
-  mutable std::mutex read_mu;
   std::atomic<uint64_t> undecodable{0};
   std::string rebuilt_reason;
   // The writer's prepared statements, by SQL text: preparing one per row cost most of apply().
@@ -309,6 +324,18 @@ struct ReadModel::Impl {
 
   ~Impl() {
     for (auto& [sql, stmt] : cache) sqlite3_finalize(stmt);
+  }
+
+  // A free read connection (starting from a different one each time), else the next in turn.
+  ReadLease read() const {
+    const size_t start = next_reader.fetch_add(1, std::memory_order_relaxed) % readers.size();
+    for (size_t i = 0; i < readers.size(); ++i) {
+      ReadConnection& r = *readers[(start + i) % readers.size()];
+      std::unique_lock lock(r.mu, std::try_to_lock);
+      if (lock.owns_lock()) return {std::move(lock), r.db.get()};
+    }
+    ReadConnection& r = *readers[start];
+    return {std::unique_lock(r.mu), r.db.get()};
   }
 
   // A statement of the writer connection, prepared once (under write_mu).
@@ -630,21 +657,24 @@ Result<std::unique_ptr<ReadModel>> ReadModel::open(const std::filesystem::path& 
     }
   }
   SAMORDNA_TRYV(exec(impl->writer.get(), "COMMIT"));
-  SAMORDNA_TRY(reader, open_db(file));
-  impl->reader = std::move(reader);
+  for (size_t i = 0; i < kReadConnections; ++i) {
+    SAMORDNA_TRY(reader, open_db(file));
+    impl->readers.push_back(std::make_unique<ReadConnection>());
+    impl->readers.back()->db = std::move(reader);
+  }
   return std::unique_ptr<ReadModel>(new ReadModel(std::move(impl)));
 }
 
 Result<std::map<TopicPartition, int64_t>> ReadModel::positions() const {
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), "SELECT topic, partition, next_offset FROM offsets");
-  if (!s.ok()) return sql_error(impl_->reader.get(), "read offsets");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, "SELECT topic, partition, next_offset FROM offsets");
+  if (!s.ok()) return sql_error(rd.db, "read offsets");
   std::map<TopicPartition, int64_t> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     out[{s.text(0), static_cast<int32_t>(s.i64(1))}] = s.i64(2);
   }
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "read offsets");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "read offsets");
   return out;
 }
 
@@ -763,9 +793,9 @@ Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFi
   const std::string sql =
       "SELECT n.body, i.acked_at FROM inbox i JOIN notifications n USING(notification_id)" +
       inbox_where(f) + " ORDER BY i.acked, i.issued_at DESC, i.notification_id LIMIT ?8 OFFSET ?9";
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), sql);
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare inbox");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, sql);
+  if (!s.ok()) return sql_error(rd.db, "prepare inbox");
   bind_inbox(s, org, f);
   s.bind(8, page.limit).bind(9, page.offset);
   std::vector<InboxItem> out;
@@ -779,19 +809,19 @@ Result<std::vector<InboxItem>> ReadModel::inbox(const OrgRef& org, const InboxFi
     }
     out.push_back(std::move(item));
   }
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "inbox");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "inbox");
   return out;
 }
 
 Result<std::optional<std::string>> ReadModel::notification_of_message(
     const std::string& message_id) const {
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), "SELECT notification_id FROM notifications WHERE message_id=?1");
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare message");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, "SELECT notification_id FROM notifications WHERE message_id=?1");
+  if (!s.ok()) return sql_error(rd.db, "prepare message");
   s.bind(1, message_id);
   const int rc = s.step();
   if (rc == SQLITE_DONE) return std::optional<std::string>{};
-  if (rc != SQLITE_ROW) return sql_error(impl_->reader.get(), "message");
+  if (rc != SQLITE_ROW) return sql_error(rd.db, "message");
   return std::optional<std::string>(s.text(0));
 }
 
@@ -804,8 +834,8 @@ Result<InboxSummary> ReadModel::inbox_summary(const OrgRef& org, const InboxFilt
       "SELECT COUNT(*) FROM inbox i WHERE i.org_kind=?1 AND i.org_id=?2 AND i.kind IN (" + kinds +
       ") AND i.acked=0";
   InboxSummary out;
-  std::lock_guard lock(impl_->read_mu);
-  sqlite3* db = impl_->reader.get();
+  const ReadLease rd = impl_->read();
+  sqlite3* db = rd.db;
   // One read transaction: the three answers describe the same moment.
   SAMORDNA_TRYV(exec(db, "BEGIN"));
   auto body = [&]() -> Result<void> {
@@ -873,15 +903,15 @@ Result<std::vector<DeliveryRow>> ReadModel::deliveries_of(const OrgRef& org,
   std::string sql = std::string(kDeliveryColumns) + "WHERE notification_id=?1";
   if (!org.id.empty()) sql += " AND org_kind=?2 AND org_id=?3";
   sql += " ORDER BY endpoint";
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), sql);
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare deliveries");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, sql);
+  if (!s.ok()) return sql_error(rd.db, "prepare deliveries");
   s.bind(1, id);
   if (!org.id.empty()) s.bind(2, static_cast<int64_t>(org.kind)).bind(3, org.id);
   std::vector<DeliveryRow> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) out.push_back(delivery_row(s));
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "deliveries");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "deliveries");
   return out;
 }
 
@@ -891,16 +921,16 @@ Result<std::vector<DeliveryRow>> ReadModel::deliveries(const OrgRef& org, const 
   if (!org.id.empty()) sql += " AND org_kind=?1 AND org_id=?2";
   if (f.state) sql += " AND state=?3";
   sql += " ORDER BY at DESC, notification_id, endpoint LIMIT ?4 OFFSET ?5";
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), sql);
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare deliveries");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, sql);
+  if (!s.ok()) return sql_error(rd.db, "prepare deliveries");
   if (!org.id.empty()) s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
   if (f.state) s.bind(3, *f.state);
   s.bind(4, page.limit).bind(5, page.offset);
   std::vector<DeliveryRow> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) out.push_back(delivery_row(s));
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "deliveries");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "deliveries");
   return out;
 }
 
@@ -909,13 +939,13 @@ Result<std::optional<InboxItem>> ReadModel::notification_for(const OrgRef& org,
   const std::string sql =
       "SELECT n.body, i.acked_at FROM inbox i JOIN notifications n USING(notification_id) "
       "WHERE i.org_kind=?1 AND i.org_id=?2 AND i.notification_id=?3";
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), sql);
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare notification");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, sql);
+  if (!s.ok()) return sql_error(rd.db, "prepare notification");
   s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id).bind(3, id);
   const int rc = s.step();
   if (rc == SQLITE_DONE) return std::optional<InboxItem>{};
-  if (rc != SQLITE_ROW) return sql_error(impl_->reader.get(), "notification");
+  if (rc != SQLITE_ROW) return sql_error(rd.db, "notification");
   InboxItem item;
   item.notification = parse_notification(s.text(0));
   if (!s.is_null(1)) {
@@ -926,10 +956,10 @@ Result<std::optional<InboxItem>> ReadModel::notification_for(const OrgRef& org,
 }
 
 Result<int64_t> ReadModel::live_head() const {
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), "SELECT COALESCE(MAX(rowid), 0) FROM notifications");
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare live head");
-  if (s.step() != SQLITE_ROW) return sql_error(impl_->reader.get(), "live head");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, "SELECT COALESCE(MAX(rowid), 0) FROM notifications");
+  if (!s.ok()) return sql_error(rd.db, "prepare live head");
+  if (s.step() != SQLITE_ROW) return sql_error(rd.db, "live head");
   return s.i64(0);
 }
 
@@ -937,30 +967,30 @@ Result<std::vector<LiveItem>> ReadModel::live_since(const OrgRef& org, int64_t a
                                                     int64_t limit) const {
   // The notifications' rowid is the order they were stored in (rows are never deleted; a record
   // applied again is replaced and gets a new, higher one, which the stream reports again).
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(),
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db,
          "SELECT n.rowid, n.notification_id, n.kind, n.issued_at FROM notifications n "
          "JOIN inbox i ON i.notification_id=n.notification_id AND i.org_kind=?1 AND i.org_id=?2 "
          "WHERE n.rowid>?3 ORDER BY n.rowid LIMIT ?4");
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare live");
+  if (!s.ok()) return sql_error(rd.db, "prepare live");
   s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id).bind(3, after).bind(4, limit);
   std::vector<LiveItem> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     out.push_back({s.i64(0), s.text(1), s.text(2), from_unix(s.i64(3))});
   }
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "live");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "live");
   return out;
 }
 
 Result<std::vector<v1::EpisodeView>> ReadModel::episodes(const OrgRef& org,
                                                          const Page& page) const {
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(),
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db,
          "SELECT e.view FROM episode_access a JOIN episodes e USING(episode_id) "
          "WHERE a.org_kind=?1 AND a.org_id=?2 ORDER BY a.updated_at DESC, a.episode_id "
          "LIMIT ?3 OFFSET ?4");
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare episodes");
+  if (!s.ok()) return sql_error(rd.db, "prepare episodes");
   s.bind(1, static_cast<int64_t>(org.kind))
       .bind(2, org.id)
       .bind(3, page.limit)
@@ -968,32 +998,32 @@ Result<std::vector<v1::EpisodeView>> ReadModel::episodes(const OrgRef& org,
   std::vector<v1::EpisodeView> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) out.push_back(parse_view(s.text(0)));
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "episodes");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "episodes");
   return out;
 }
 
 Result<std::optional<v1::EpisodeView>> ReadModel::episode_for(const OrgRef& org,
                                                               const std::string& id) const {
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(),
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db,
          "SELECT e.view FROM episode_access a JOIN episodes e USING(episode_id) "
          "WHERE a.org_kind=?1 AND a.org_id=?2 AND a.episode_id=?3");
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare episode");
+  if (!s.ok()) return sql_error(rd.db, "prepare episode");
   s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id).bind(3, id);
   const int rc = s.step();
   if (rc == SQLITE_DONE) return std::optional<v1::EpisodeView>{};
-  if (rc != SQLITE_ROW) return sql_error(impl_->reader.get(), "episode");
+  if (rc != SQLITE_ROW) return sql_error(rd.db, "episode");
   return std::optional<v1::EpisodeView>(parse_view(s.text(0)));
 }
 
 Result<std::vector<v1::EpisodeView>> ReadModel::episodes_by_personal_id(
     const OrgRef& org, const std::string& personal_id, const Page& page) const {
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(),
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db,
          "SELECT e.view FROM episodes e JOIN episode_access a USING(episode_id) "
          "WHERE e.personal_id=?3 AND a.org_kind=?1 AND a.org_id=?2 "
          "ORDER BY e.updated_at DESC, e.episode_id LIMIT ?4 OFFSET ?5");
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare search");
+  if (!s.ok()) return sql_error(rd.db, "prepare search");
   s.bind(1, static_cast<int64_t>(org.kind))
       .bind(2, org.id)
       .bind(3, personal_id)
@@ -1002,7 +1032,7 @@ Result<std::vector<v1::EpisodeView>> ReadModel::episodes_by_personal_id(
   std::vector<v1::EpisodeView> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) out.push_back(parse_view(s.text(0)));
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "search");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "search");
   return out;
 }
 
@@ -1034,9 +1064,9 @@ Result<std::vector<DeadlineRow>> ReadModel::deadlines(const OrgRef& org, const D
   if (f.from) sql += " AND d.due_at>=?6";
   if (f.to) sql += " AND d.due_at<?7";
   sql += " ORDER BY d.due_at, d.episode_id, d.seq LIMIT ?10 OFFSET ?11";
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), sql);
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare deadlines");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, sql);
+  if (!s.ok()) return sql_error(rd.db, "prepare deadlines");
   s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
   if (f.kind) s.bind(3, static_cast<int64_t>(*f.kind));
   if (f.unit) s.bind(4, *f.unit);
@@ -1057,7 +1087,7 @@ Result<std::vector<DeadlineRow>> ReadModel::deadlines(const OrgRef& org, const D
     row.region = s.text(5);
     out.push_back(std::move(row));
   }
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "deadlines");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "deadlines");
   return out;
 }
 
@@ -1088,9 +1118,9 @@ Result<std::vector<DischargeReadyStat>> ReadModel::discharge_ready_stats(
       "SELECT home_municipality, stat_month, COUNT(*), SUM(dr_days) FROM episodes" +
       stats_where(f, "home_municipality", "stat_month") +
       " AND dr_days>0 GROUP BY home_municipality, stat_month ORDER BY 1, 2";
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), sql);
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare statistics");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, sql);
+  if (!s.ok()) return sql_error(rd.db, "prepare statistics");
   bind_stats(s, f);
   std::vector<DischargeReadyStat> out;
   int rc;
@@ -1099,7 +1129,7 @@ Result<std::vector<DischargeReadyStat>> ReadModel::discharge_ready_stats(
     st.mean_days = st.stays > 0 ? static_cast<double>(st.days) / static_cast<double>(st.stays) : 0;
     out.push_back(std::move(st));
   }
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "statistics");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "statistics");
   return out;
 }
 
@@ -1119,9 +1149,9 @@ Result<std::vector<MissedDeadlineStat>> ReadModel::missed_deadline_stats(const S
       (weekly ? "due_at / 3600" : "due_month");
   std::map<std::tuple<int64_t, std::string, int64_t, std::string, std::string>, int64_t> counts;
   {
-    std::lock_guard lock(impl_->read_mu);
-    Stmt s(impl_->reader.get(), sql);
-    if (!s.ok()) return sql_error(impl_->reader.get(), "prepare statistics");
+    const ReadLease rd = impl_->read();
+    Stmt s(rd.db, sql);
+    if (!s.ok()) return sql_error(rd.db, "prepare statistics");
     bind_stats(s, f);
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
@@ -1129,7 +1159,7 @@ Result<std::vector<MissedDeadlineStat>> ReadModel::missed_deadline_stats(const S
           weekly ? rules::format_iso_week(rules::local_date(from_unix(s.i64(4)))) : s.text(4);
       counts[{s.i64(0), s.text(1), s.i64(2), s.text(3), when}] += s.i64(5);
     }
-    if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "statistics");
+    if (rc != SQLITE_DONE) return sql_error(rd.db, "statistics");
   }
   std::vector<MissedDeadlineStat> out;
   out.reserve(counts.size());
@@ -1148,16 +1178,16 @@ Result<std::vector<LiabilityStat>> ReadModel::liability_stats(const StatsFilter&
       "SUM(COALESCE(amount_sek,0)), SUM(amount_sek IS NULL) FROM episodes" +
       stats_where(f, "liability_municipality", "stat_month") +
       " AND liability_status='LIABLE' GROUP BY liability_municipality, stat_month ORDER BY 1, 2";
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), sql);
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare statistics");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, sql);
+  if (!s.ok()) return sql_error(rd.db, "prepare statistics");
   bind_stats(s, f);
   std::vector<LiabilityStat> out;
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) {
     out.push_back(LiabilityStat{s.text(0), s.text(1), s.i64(2), s.i64(3), s.i64(4), s.i64(5)});
   }
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "statistics");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "statistics");
   return out;
 }
 
@@ -1168,13 +1198,13 @@ Result<std::vector<std::string>> ReadModel::regions_of(
   std::string sql = "SELECT DISTINCT region FROM episodes WHERE region != '' AND episode_id IN (";
   for (size_t i = 0; i < episode_ids.size(); ++i) sql += (i ? ",?" : "?") + std::to_string(i + 1);
   sql += ") ORDER BY region";
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), sql);
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare regions");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, sql);
+  if (!s.ok()) return sql_error(rd.db, "prepare regions");
   for (size_t i = 0; i < episode_ids.size(); ++i) s.bind(static_cast<int>(i + 1), episode_ids[i]);
   int rc;
   while ((rc = s.step()) == SQLITE_ROW) out.push_back(s.text(0));
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "regions");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "regions");
   return out;
 }
 
@@ -1191,9 +1221,9 @@ Result<std::vector<AuditRow>> ReadModel::audit(const OrgRef& org, std::optional<
   if (from) sql += " AND at>=?3";
   if (to) sql += " AND at<?4";
   sql += " ORDER BY at DESC, partition, offset DESC LIMIT ?5 OFFSET ?6";
-  std::lock_guard lock(impl_->read_mu);
-  Stmt s(impl_->reader.get(), sql);
-  if (!s.ok()) return sql_error(impl_->reader.get(), "prepare audit");
+  const ReadLease rd = impl_->read();
+  Stmt s(rd.db, sql);
+  if (!s.ok()) return sql_error(rd.db, "prepare audit");
   s.bind(1, static_cast<int64_t>(org.kind)).bind(2, org.id);
   if (from) s.bind(3, to_unix(*from));
   if (to) s.bind(4, to_unix(*to));
@@ -1203,7 +1233,7 @@ Result<std::vector<AuditRow>> ReadModel::audit(const OrgRef& org, std::optional<
   while ((rc = s.step()) == SQLITE_ROW) {
     out.push_back(AuditRow{static_cast<int32_t>(s.i64(0)), s.i64(1), s.text(2)});
   }
-  if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "audit");
+  if (rc != SQLITE_DONE) return sql_error(rd.db, "audit");
   return out;
 }
 
@@ -1214,10 +1244,10 @@ Result<std::string> ReadModel::dump() const {
       {"notifications", "notification_id"}, {"inbox", "org_kind, org_id, notification_id"},
   };
   std::ostringstream out;
-  std::lock_guard lock(impl_->read_mu);
+  const ReadLease rd = impl_->read();
   for (const auto& [table, order] : kTables) {
-    Stmt s(impl_->reader.get(), std::string("SELECT * FROM ") + table + " ORDER BY " + order);
-    if (!s.ok()) return sql_error(impl_->reader.get(), "dump");
+    Stmt s(rd.db, std::string("SELECT * FROM ") + table + " ORDER BY " + order);
+    if (!s.ok()) return sql_error(rd.db, "dump");
     int rc;
     while ((rc = s.step()) == SQLITE_ROW) {
       out << table;
@@ -1232,7 +1262,7 @@ Result<std::string> ReadModel::dump() const {
       }
       out << '\n';
     }
-    if (rc != SQLITE_DONE) return sql_error(impl_->reader.get(), "dump");
+    if (rc != SQLITE_DONE) return sql_error(rd.db, "dump");
   }
   return out.str();
 }

@@ -12,8 +12,8 @@
 // the tests hand it records too. Schema and the row each record makes: connectors/serve/README.md.
 //
 // Threads: apply() from one writer thread; the query functions from any number of threads at
-// once (they share one reader connection under a mutex, in WAL mode, so reads never wait for a
-// write to commit and always see a committed snapshot).
+// once (each query takes one of a few read connections for its statements, in WAL mode, so reads
+// run in parallel, never wait for a write to commit and always see a committed snapshot).
 
 #include <array>
 #include <cstdint>

@@ -4,7 +4,10 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <atomic>
 #include <map>
+#include <thread>
+#include <vector>
 
 #include "samordna/v1/delivery.pb.h"
 #include "tests/unit/serve/serve_fixture.h"
@@ -179,6 +182,39 @@ TEST_F(ServeReadModel, InboxSummaryCountsTheWholeInboxAndFiltersByRecipientUnit)
   EXPECT_EQ(out.total, 0);
   EXPECT_EQ(out.unacknowledged, 1);
   EXPECT_EQ(out.units, std::vector<std::string>{kWorldA.outpatient});
+}
+
+// Queries from many threads at once, while the writer applies: each query holds one of the read
+// connections for all its statements (inbox_summary's read transaction spans four), so none sees
+// another's statement or transaction. A connection shared without its lock fails here with
+// "cannot start a transaction within a transaction" or SQLite's misuse errors (NOMUTEX).
+TEST_F(ServeReadModel, QueriesFromManyThreadsEachHaveTheirOwnConnection) {
+  const auto records = world_records(model_->topics());
+  ASSERT_TRUE(model_->apply(records));
+  const OrgRef mun = org(K::MUNICIPALITY, kWorldA);
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    while (!stop.load()) EXPECT_TRUE(model_->apply(records));  // re-read records: applies none
+  });
+  std::atomic<int> failures{0};
+  std::vector<std::thread> readers;
+  for (int t = 0; t < 8; ++t) {
+    readers.emplace_back([&] {
+      for (int i = 0; i < 200; ++i) {
+        auto summary = model_->inbox_summary(mun, {});
+        auto page = model_->inbox(mun, {}, {});
+        auto positions = model_->positions();
+        if (!summary || summary.value().total != 2 || !page || page.value().size() != 2 ||
+            !positions || positions.value().size() != 2) {
+          ++failures;
+        }
+      }
+    });
+  }
+  for (auto& r : readers) r.join();
+  stop = true;
+  writer.join();
+  EXPECT_EQ(failures.load(), 0);
 }
 
 // samordna.delivery.status: the last status per (notification, endpoint), a tombstone removes it,

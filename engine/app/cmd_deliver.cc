@@ -343,11 +343,12 @@ int run_deliver(const DeliverArgs& args) {
       if (!added) {
         spdlog::warn("deliver: cannot check the topics for new partitions: {}",
                      added.error().message);
-      }
-      for (const auto& s : added ? added.value() : std::vector<kafka::PartitionStart>{}) {
-        spdlog::info("deliver: reading partition {} of {}, new since the start", s.partition,
-                     s.topic);
-        partitions.push_back(s);
+      } else {
+        for (const auto& s : added.value()) {
+          spdlog::info("deliver: reading partition {} of {}, new since the start", s.partition,
+                       s.topic);
+          partitions.push_back(s);
+        }
       }
       last_check = std::chrono::steady_clock::now();
     }

@@ -205,6 +205,13 @@ constexpr std::string_view kRestoreAdvice =
     "changelog topic (the state dir is only a copy of it), and `samordna simulate` rebuilds it "
     "from its feed";
 
+// Every key in order, not one prefix's: the episodes' memtables are hash tables by key
+// (family_options), which iterate only within one prefix unless asked for total order.
+rocksdb::ReadOptions total_order(rocksdb::ReadOptions read = {}) {
+  read.total_order_seek = true;
+  return read;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbOptions& options) {
@@ -273,9 +280,7 @@ Result<std::unique_ptr<Db>> Db::open(const std::filesystem::path& dir, const DbO
   if (!version) {
     // Only a store that holds nothing yet is stamped: data without a version is not ours.
     for (auto* handle : db->families_) {
-      rocksdb::ReadOptions total;
-      total.total_order_seek = true;
-      std::unique_ptr<rocksdb::Iterator> it(db->db_->NewIterator(total, handle));
+      std::unique_ptr<rocksdb::Iterator> it(db->db_->NewIterator(total_order(), handle));
       it->SeekToFirst();
       if (!it->status().ok()) return to_error(it->status(), "read state dir " + path);
       if (it->Valid()) {
@@ -381,8 +386,7 @@ Result<std::optional<std::string>> Db::get(Family f, std::string_view key, Txn* 
 
 std::unique_ptr<rocksdb::Iterator> Db::iterator(Family f, const rocksdb::ReadOptions& read,
                                                 Txn* txn) const {
-  rocksdb::ReadOptions total = read;
-  total.total_order_seek = true;  // every key in order, not one prefix (the episodes' memtables)
+  const rocksdb::ReadOptions total = total_order(read);
   std::unique_ptr<rocksdb::Iterator> base(db_->NewIterator(total, family(f)));
   if (txn == nullptr) return base;
   return std::unique_ptr<rocksdb::Iterator>(

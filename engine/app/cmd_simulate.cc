@@ -80,7 +80,8 @@ int run_simulation(const SimulateArgs& args, bool explain_mode) {
   if (args.stats) {
     std::cerr << "lines=" << s.lines << " applied=" << s.applied << " duplicates=" << s.duplicates
               << " rejected=" << s.rejected << " timers_fired=" << s.timers_fired
-              << " notifications=" << s.notifications << " retired=" << s.retired << '\n';
+              << " notifications=" << s.notifications << " retired=" << s.retired
+              << " spills=" << s.spills << '\n';
   }
   if (!explain_mode) return s.rejected > 0 ? kExitRejected : kExitOk;
 

@@ -185,6 +185,10 @@ std::string rejection_line(size_t line, const std::string& event_id, const std::
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+// Without a write-ahead log, a replay holds its episodes in memory (DriverOptions::write_behind),
+// about this much each, parsed, within the memtable budget.
+constexpr size_t kHeldEpisodeBytes = 4096;
+
 // What one partition (or the only one) is given: a store and a drive loop on event time.
 store::DbOptions store_options(const SimulationOptions& options) {
   store::DbOptions o;
@@ -202,6 +206,10 @@ pipeline::DriverOptions drive_options(const SimulationOptions& options) {
   o.max_batch = 1024;
   o.timer_pass = 1024;
   o.retention = options.retention;
+  if (!options.write_ahead_log) {
+    o.write_behind = options.memtable_bytes / kHeldEpisodeBytes /
+                     static_cast<size_t>(std::max(options.partitions, 1));
+  }
   return o;
 }
 
@@ -236,7 +244,7 @@ Result<void> finish_feed(pipeline::Driver& d, store::Db& db, const SimulationOpt
       SAMORDNA_TRYV(d.commit());  // the unit of work is full
     }
   }
-  SAMORDNA_TRYV(d.commit());
+  SAMORDNA_TRYV(d.spill());
   if (!options.write_ahead_log) {
     SAMORDNA_TRYV(db.flush());
   }
@@ -250,6 +258,7 @@ void add_counts(SimulationStats& stats, const pipeline::DriverCounts& c) {
   stats.notifications += c.notified;
   stats.timers_fired += c.fired;
   stats.retired += c.retired;
+  stats.spills += c.spills;
 }
 
 }  // namespace

@@ -30,6 +30,7 @@ struct SimulationStats {
   size_t notifications = 0;
   size_t timers_fired = 0;
   size_t retired = 0;
+  size_t spills = 0;  // without a write-ahead log: writes of the held episodes to the store
 };
 
 struct SimulationOptions {

@@ -35,7 +35,9 @@ Driver::Driver(StateStore& db, const rules::RuleBook& rules, Output& output, Dri
       rules_(rules),
       engine_(db, rules, options.retention),
       output_(output),
-      options_(options) {}
+      options_(options) {
+  if (options_.write_behind > 0) engine_.write_behind(options_.write_behind);
+}
 
 Result<void> Driver::open() {
   // Episodes in flight keep the rule set they started under: refuse a book that changed it.
@@ -219,10 +221,21 @@ Result<bool> Driver::commit() {
                    "batch refused");
   }
   SAMORDNA_TRYV(engine_.write(txn_));
+  counts_.spills = engine_.spills();
   committed_clock_ = clock_;
   in_unit_ = false;
   ++counts_.units;
   return true;
+}
+
+Result<void> Driver::spill() {
+  SAMORDNA_TRY(committed, commit());
+  if (!committed) return fail(Errc::kUnavailable, "the output aborted the last unit of work");
+  if (options_.write_behind == 0) return ok();
+  engine_.spill();
+  SAMORDNA_TRYV(engine_.write(txn_));
+  counts_.spills = engine_.spills();
+  return ok();
 }
 
 Result<void> Driver::drop_unit() {

@@ -61,6 +61,10 @@ struct DriverOptions {
   // late timers fire). Also for the timers of a unit that is later dropped: the adapter's
   // transaction outcome tells it which count.
   std::function<void(PartitionId, Instant fire_at)> on_timer_fired;
+  // Write-behind (Engine::write_behind), for a replay whose Output never aborts: the store is
+  // written only when more than this many episodes are held, and at spill(). Zero: off, every
+  // commit writes the store.
+  size_t write_behind = 0;
 };
 
 // One episode a unit of work changed, as the changelog must record it.
@@ -103,6 +107,7 @@ struct DriverCounts {
   uint64_t fired = 0;    // timers taken off the store
   uint64_t retired = 0;  // episodes removed after retention
   uint64_t units = 0;    // units of work committed
+  uint64_t spills = 0;   // write-behind: writes of the held episodes to the store
 };
 
 class Driver {
@@ -140,6 +145,8 @@ class Driver {
   // Commits the open unit of work (nothing when none is open). false: the output aborted it and
   // the driver dropped it (state, timers, clocks and counts are back at the last commit).
   Result<bool> commit();
+  // Commits the open unit of work and, with write-behind, writes everything held to the store.
+  Result<void> spill();
 
   // Restoring a partition from a changelog, before add_partition(). Each record replaces the
   // episode's state, retires it (a tombstone), or sets the partition's clock; `next_position` is

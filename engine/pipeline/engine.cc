@@ -1,5 +1,6 @@
 #include "engine/pipeline/engine.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 
@@ -45,7 +46,19 @@ state::TimerFired unpack_timer(uint8_t packed, Instant fire_at) {
 Engine::Engine(store::Db& db, const rules::RuleBook& rules, std::chrono::seconds retention)
     : db_(db), episodes_(db), timers_(db), rules_(rules), retention_(retention) {}
 
+void Engine::write_behind(size_t max_episodes) {
+  SAMORDNA_CHECK(max_episodes > 0, "write-behind holds at least one episode");
+  write_behind_ = max_episodes;
+  timers_.keep_in_memory();
+}
+
 Result<void> Engine::open() {
+  // Changed held states and timers are the only copy of what the units since the last spill did.
+  SAMORDNA_CHECK(std::none_of(cache_.begin(), cache_.end(),
+                              [](const auto& held) { return held.second.dirty; }) &&
+                     !timers_.changed(),
+                 "a write-behind engine's units of work cannot be dropped");
+  cache_.clear();
   staged_.clear();
   records_.clear();
   probe_.reset();
@@ -71,8 +84,8 @@ const std::optional<storage::v1::EpisodeState>* Engine::staged_state(PartitionId
 }
 
 Result<const storage::v1::EpisodeState*> Engine::peek(
-    PartitionId partition, std::string_view id,
-    std::optional<storage::v1::EpisodeState>& holder) const {
+    PartitionId partition, std::string_view id, std::optional<storage::v1::EpisodeState>& holder) {
+  if (write_behind_ > 0) return peek_cached(partition, id);
   // The staged state is read in place: copying it for every input of an episode the unit already
   // touched cost more than the step itself.
   if (const auto* staged = staged_state(partition, id)) return *staged ? &**staged : nullptr;
@@ -82,9 +95,83 @@ Result<const storage::v1::EpisodeState*> Engine::peek(
   return holder ? &*holder : nullptr;
 }
 
+Result<const storage::v1::EpisodeState*> Engine::peek_cached(PartitionId partition,
+                                                             std::string_view id) {
+  auto it = cache_.find(std::pair<PartitionId, std::string_view>(partition, id));
+  if (it == cache_.end()) {
+    SAMORDNA_TRY(stored, episodes_.get(partition, id));
+    if (!stored) return nullptr;  // held from its first stage() on, as not in the store
+    it = cache_
+             .emplace(EpisodeKey(partition, std::string(id)),
+                      Cached{std::move(stored), /*in_store=*/true, /*dirty=*/false})
+             .first;
+  }
+  return it->second.state ? &*it->second.state : nullptr;
+}
+
+void Engine::put_cached(PartitionId partition, std::string_view id,
+                        storage::v1::EpisodeState* next) {
+  auto it = cache_.find(std::pair<PartitionId, std::string_view>(partition, id));
+  if (it == cache_.end()) {
+    if (next == nullptr) return;  // retired before the store ever had it
+    it = cache_.emplace(EpisodeKey(partition, std::string(id)), Cached{}).first;
+  }
+  if (next != nullptr) {
+    it->second.state = std::move(*next);
+  } else if (it->second.in_store) {
+    it->second.state.reset();  // the spill deletes it
+  } else {
+    cache_.erase(it);
+    return;
+  }
+  it->second.dirty = true;
+}
+
+std::optional<storage::v1::EpisodeState>* Engine::lend(
+    PartitionId partition, std::string_view id, const storage::v1::EpisodeState*& old,
+    std::optional<storage::v1::EpisodeState>& holder) {
+  if (write_behind_ == 0 || old == nullptr) return nullptr;
+  auto it = cache_.find(std::pair<PartitionId, std::string_view>(partition, id));
+  SAMORDNA_CHECK(it != cache_.end() && old == &*it->second.state, "a held state is peeked");
+  holder = std::move(it->second.state);
+  old = &*holder;
+  return &it->second.state;
+}
+
+void Engine::write_cache(rocksdb::WriteBatch& batch) {
+  std::string record;
+  for (auto it = cache_.begin(); it != cache_.end();) {
+    auto& [key, held] = *it;
+    if (!held.dirty) {
+      ++it;
+    } else if (held.state) {
+      SAMORDNA_CHECK(held.state->SerializeToString(&record), "episode state does not serialize");
+      episodes_.put_record(batch, key.first, key.second, record);
+      held.in_store = true;
+      held.dirty = false;
+      ++it;
+    } else {
+      episodes_.erase(batch, key.first, key.second);
+      it = cache_.erase(it);
+    }
+  }
+}
+
+void Engine::evict() {
+  // Every held state is in the store now: half the budget stays held, for the episodes still in
+  // flight (which ones stay is the hash table's order: it changes the time, never the result).
+  for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > write_behind_ / 2;) {
+    it = cache_.erase(it);
+  }
+}
+
 Result<std::optional<storage::v1::EpisodeState>> Engine::episode(PartitionId partition,
                                                                  std::string_view id,
                                                                  store::Txn* txn) const {
+  if (write_behind_ > 0) {
+    auto it = cache_.find(std::pair<PartitionId, std::string_view>(partition, id));
+    if (it != cache_.end()) return it->second.state;
+  }
   if (txn != nullptr) {
     if (const auto* staged = staged_state(partition, id)) return *staged;
   }
@@ -129,6 +216,10 @@ Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::
   if (probe_ && probe_->partition == partition && probe_->episode_id == next.episode_id()) {
     probe_.reset();  // the probed step was taken from the state before this one
   }
+  if (write_behind_ > 0) {
+    put_cached(partition, next.episode_id(), &next);
+    return ok();
+  }
   forget_record(partition, next.episode_id());  // a record of the state before this one is stale
   // Last: `next` is the caller's to give up (a transition's new state), and moves here.
   auto slot = staged_.find(std::pair<PartitionId, std::string_view>(partition, next.episode_id()));
@@ -143,6 +234,19 @@ Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::
 
 Result<void> Engine::write(store::Txn& txn) {
   probe_.reset();  // a probe is for the next apply() of the same unit
+  if (write_behind_ > 0) {
+    // The transaction keeps the unit's other writes (the clocks) for the spill: the store moves
+    // from one spill to the next in one atomic write.
+    if (!spill_ && cache_.size() <= write_behind_) return ok();
+    write_cache(*txn.batch().GetWriteBatch());
+    timers_.spill(*txn.batch().GetWriteBatch());
+    SAMORDNA_TRYV(db_.write(txn));
+    txn.clear();
+    evict();
+    spill_ = false;
+    ++spills_;
+    return ok();
+  }
   // An episode staged several times in the unit is serialised once, by record() (the changelog may
   // have asked first). Into the batch without its index: nothing reads through the transaction
   // between these puts and its write (staged_ is the engine's read-your-writes for episodes).
@@ -222,11 +326,25 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
     taken.emplace(std::move(probe_->step));
   }
   probe_.reset();
+  // Write-behind: the held state's slot, when this step builds on the state itself.
+  std::optional<storage::v1::EpisodeState>* lent = nullptr;
   if (!taken) {
     std::optional<storage::v1::EpisodeState> stored;
     SAMORDNA_TRY(old, peek(partition, event.episode_id(), stored));
     held = held_by(old);
+    // Lent only while no single event can take it past kMaxStateBytes (strings are capped at
+    // 4 KiB, services deduplicated: a step adds a few KiB at most), so a refusal below never needs
+    // the state the step consumed.
+    if (old != nullptr && old->ByteSizeLong() <= kMaxStateBytes / 2) {
+      lent = lend(partition, event.episode_id(), old, stored);
+    }
     taken.emplace(step_event(old, stored, event, now));
+    // A refused or duplicate event leaves the state as it was: back into its slot.
+    if (lent != nullptr &&
+        (!*taken || taken->value().outcome != state::Transition::Outcome::kApplied)) {
+      *lent = std::move(stored);
+      lent = nullptr;
+    }
   }
   state::StepResult step = std::move(*taken);
   if (!step) {
@@ -242,6 +360,13 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
   // A state that could not travel as one changelog record would block its partition on every
   // restart: refuse the event that would make it so, like any other bad input.
   if (t.next.ByteSizeLong() > kMaxStateBytes) {
+    if (lent != nullptr) {
+      return fail(Errc::kInvalidArgument,
+                  "an event grew an episode's state by more than " +
+                      std::to_string(kMaxStateBytes / 2) +
+                      " bytes in one step, which a replay without the write-ahead log cannot "
+                      "refuse: replay it with the log");
+    }
     outcome.kind = Outcome::Kind::kRejected;
     outcome.rejection =
         state::Rejection{state::Rejection::Code::kMalformed,
@@ -269,6 +394,8 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
     const Held held = held_by(stored);
     const state::TimerFired fired = unpack_timer(timer.key.kind, timer.fire_at);
     state::Transition t;
+    // A timer never refuses: a held state is lent to the step whatever its size.
+    auto* lent = lend(partition, timer.key.episode_id, stored, loaded);
     if (stored == nullptr) {
       t.outcome = state::Transition::Outcome::kStale;  // the episode is gone: nothing to fire
     } else if (loaded && stored == &*loaded) {
@@ -277,6 +404,7 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
       t = state::fire_timer(*stored, fired, rules_, now);
     }
     if (t.outcome == state::Transition::Outcome::kStale) {
+      if (lent != nullptr) *lent = std::move(loaded);  // untouched: back into its slot
       // A timer the episode no longer holds: drop it so it is not handed out again. It is pending
       // at the time the store just handed it out.
       SAMORDNA_TRYV(timers_.cancel(txn, timer.key, {timer.fire_at}));
@@ -304,9 +432,13 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   if (probe_ && probe_->partition == partition && probe_->episode_id == episode_id) {
     probe_.reset();
   }
+  ++retired_;
+  if (write_behind_ > 0) {
+    put_cached(partition, id, nullptr);
+    return ok();
+  }
   forget_record(partition, id);
   staged_.insert_or_assign(EpisodeKey(partition, id), std::nullopt);
-  ++retired_;
   return ok();
 }
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -56,6 +57,18 @@ class Engine {
 
   // Loads the timer heads. Call once before use, and again after dropping a transaction.
   Result<void> open();
+
+  // Write-behind, for a replay that can be run again from its input (`simulate --no-wal`): episode
+  // states and timers stay in memory across units of work, and write() puts what changed into the
+  // store only when more than `max_episodes` episodes are held, or after spill(); then it keeps
+  // half that many held. Until a spill the store does not change at all (the units' other writes,
+  // the clocks, wait in the transaction), so it always holds one consistent point of the replay.
+  // A state is written once per spill, not once per unit, and a held one is neither read nor
+  // parsed from RocksDB. A unit of work cannot be dropped (open() stops while changes are held).
+  // Call before open().
+  void write_behind(size_t max_episodes);
+  // Makes the next write() put everything held into the store.
+  void spill() { spill_ = true; }
 
   // Applies one event at `now`. A rejection is an outcome, not an error: errors are I/O failures.
   Result<Outcome> apply(PartitionId partition, const v1::Event& event, Instant now,
@@ -110,6 +123,7 @@ class Engine {
   // staged again, or write() or open().
   const std::string& record(PartitionId partition, std::string_view id);
   size_t retired() const { return retired_; }  // episodes retired since construction
+  size_t spills() const { return spills_; }    // write-behind: spills since construction
 
   store::Db& db() { return db_; }
 
@@ -136,15 +150,28 @@ class Engine {
   // The episode's state without a copy: the staged state itself, or the stored one read into
   // `holder`; null when there is none. The pointer is good until the episode is staged again
   // (stage() reads it before it moves the new state into the same slot).
-  Result<const storage::v1::EpisodeState*> peek(
-      PartitionId partition, std::string_view id,
-      std::optional<storage::v1::EpisodeState>& holder) const;
+  Result<const storage::v1::EpisodeState*> peek(PartitionId partition, std::string_view id,
+                                                std::optional<storage::v1::EpisodeState>& holder);
   void forget_record(PartitionId partition, std::string_view id);
   // What the open transaction holds for an episode: its staged state (nullopt = retired), or
   // nothing when the transaction has not touched it. Read before the store, which would find the
   // same state in the transaction's batch, only slower (an index lookup and a parse).
   const std::optional<storage::v1::EpisodeState>* staged_state(PartitionId partition,
                                                                std::string_view id) const;
+  // Write-behind: what the cache holds for an episode, reading it from the store on a miss.
+  Result<const storage::v1::EpisodeState*> peek_cached(PartitionId partition, std::string_view id);
+  // Holds `next` (moved from; null: retired) as the episode's state.
+  void put_cached(PartitionId partition, std::string_view id, storage::v1::EpisodeState* next);
+  // Write-behind: puts every changed episode into the batch (a retired one as a delete).
+  void write_cache(rocksdb::WriteBatch& batch);
+  // Write-behind, after a spill: drops held states until half the budget is held.
+  void evict();
+  // Write-behind: lends the held state `old` points to into `holder` for a step that builds the
+  // next state in its storage (no copy), and returns its slot; the caller gives it back when the
+  // step did not take it (a rejection, a duplicate, a stale timer). Null when not held.
+  std::optional<storage::v1::EpisodeState>* lend(PartitionId partition, std::string_view id,
+                                                 const storage::v1::EpisodeState*& old,
+                                                 std::optional<storage::v1::EpisodeState>& holder);
 
   struct Probe {  // check()'s step, for apply() to take
     PartitionId partition = 0;
@@ -164,6 +191,32 @@ class Engine {
   std::map<EpisodeKey, std::string, KeyLess> records_;  // record()'s, of staged states
   std::optional<Probe> probe_;
   size_t retired_ = 0;
+
+  // Write-behind (write_behind()): the episodes held. A retired one the store has is held as
+  // nullopt until the spill deletes it; one the store never had is just dropped.
+  struct Cached {
+    std::optional<storage::v1::EpisodeState> state;
+    bool in_store = false;  // the store holds a record of it (read from there, or spilled)
+    bool dirty = false;     // changed since it was read or spilled
+  };
+  struct KeyHash {
+    using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard name
+    template <class K>
+    size_t operator()(const K& k) const {
+      return std::hash<std::string_view>()(std::string_view(k.second)) ^ (size_t{k.first} << 1);
+    }
+  };
+  struct KeyEq {
+    using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard name
+    template <class A, class B>
+    bool operator()(const A& a, const B& b) const {
+      return a.first == b.first && std::string_view(a.second) == std::string_view(b.second);
+    }
+  };
+  std::unordered_map<EpisodeKey, Cached, KeyHash, KeyEq> cache_;
+  size_t write_behind_ = 0;  // the most episodes held before a spill; 0: off
+  size_t spills_ = 0;
+  bool spill_ = false;
 };
 
 // The timer store keys a timer by one byte: the timer kind in the high nibble, the deadline kind in

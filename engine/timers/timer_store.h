@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -43,6 +44,14 @@ class TimerStore {
 
   // Reads the head of each partition present in the store. Call once after opening.
   Result<void> load();
+
+  // Memory mode, for the engine's write-behind (a replay): load() reads every pending timer into
+  // memory, schedule() and cancel() change only that (not the transaction), due() reads it, and
+  // spill() puts into a batch what changed since load() or the last spill. Call before load().
+  void keep_in_memory() { memory_ = true; }
+  // Memory mode: something changed since load() or the last spill.
+  bool changed() const { return unstored_ > 0 || !gone_.empty(); }
+  void spill(rocksdb::WriteBatch& batch);
 
   // The key's pending fire time, if it has a timer. The caller knows it (the engine: from the
   // episode's state before the step). Builds without NDEBUG (the sanitizer build, in which CI runs
@@ -76,6 +85,9 @@ class TimerStore {
  private:
   // Without NDEBUG: stops unless the store (through `txn`) holds the timer `pending` names.
   Result<void> verify(const TimerKey& key, store::Txn& txn, Pending pending) const;
+  // Memory mode: takes a timer off, or adds one.
+  void forget(std::string key);
+  void remember(std::string key);
 
   store::Db& db_;
   std::map<PartitionId, Instant> head_;
@@ -83,6 +95,11 @@ class TimerStore {
   // starts after it, so a backlog within one second (day-based deadlines all fire at local
   // midnight) is read once, not once per pass.
   std::map<PartitionId, std::string> resume_after_;
+
+  bool memory_ = false;
+  std::map<std::string, bool> index_;  // memory mode: every pending timer's key -> in the store
+  std::set<std::string> gone_;         // memory mode: keys in the store, cancelled since
+  size_t unstored_ = 0;                // memory mode: keys in index_ not in the store
 };
 
 }  // namespace samordna::timers

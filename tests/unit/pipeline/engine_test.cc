@@ -244,5 +244,123 @@ INSTANTIATE_TEST_SUITE_P(OnDiskAndInMemory, EngineTest, ::testing::Values(false,
                            return p.param ? "InMemory" : "OnDisk";
                          });
 
+// Write-behind (a replay without a write-ahead log): states and timers are held across units of
+// work and reach the store only at a spill, all at once.
+class EngineWriteBehindTest : public EngineTest {
+ protected:
+  void hold(size_t max_episodes) {
+    engine_ = std::make_unique<Engine>(*db_, rules_, std::chrono::hours(24));
+    engine_->write_behind(max_episodes);
+    ASSERT_TRUE(engine_->open());
+  }
+  // What the store itself holds, read by an engine of its own that holds nothing.
+  std::optional<storage::v1::EpisodeState> stored(const std::string& id) {
+    Engine plain(*db_, rules_);
+    return plain.episode(0, id).value();
+  }
+  std::optional<Instant> stored_head() {
+    Engine plain(*db_, rules_);
+    EXPECT_TRUE(plain.open());
+    return plain.next_due(0);
+  }
+  Result<void> spill() {
+    store::Txn txn;
+    engine_->spill();
+    return engine_->write(txn);
+  }
+};
+
+TEST_P(EngineWriteBehindTest, TheStoreChangesOnlyAtASpill) {
+  ASSERT_NO_FATAL_FAILURE(hold(100));
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  auto needs = apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"));
+  ASSERT_TRUE(needs);
+  EXPECT_EQ(needs.value().kind, Outcome::Kind::kApplied) << "it saw the held admission";
+  EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_keys_size(), 2);
+  EXPECT_FALSE(stored("ep1").has_value()) << "written units, but no spill yet";
+  EXPECT_FALSE(stored_head().has_value());
+  ASSERT_TRUE(engine_->next_due(0));
+
+  ASSERT_TRUE(spill());
+  ASSERT_TRUE(stored("ep1").has_value());
+  EXPECT_EQ(stored("ep1")->seen_keys_size(), 2);
+  EXPECT_EQ(stored_head(), engine_->next_due(0));
+
+  // The timer fires from what is held; the store keeps the spilled point until the next spill.
+  std::vector<v1::Notification> out;
+  ASSERT_TRUE(fire_all(0, at("2022-03-02T10:00:01Z"), out));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_TRUE(out[0].has_deadline_missed());
+  EXPECT_EQ(stored("ep1")->timers_size(), 1);
+  ASSERT_TRUE(spill());
+  EXPECT_EQ(stored("ep1")->timers_size(), 0);
+  EXPECT_FALSE(stored_head().has_value());
+}
+
+TEST_P(EngineWriteBehindTest, MoreEpisodesThanTheBudgetSpillAtTheNextWrite) {
+  ASSERT_NO_FATAL_FAILURE(hold(1));
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  EXPECT_FALSE(stored("ep1").has_value());
+  v1::Event second = event("a2", "2022-03-01T09:00:00Z", kAdmitted);
+  second.set_episode_id("ep2");
+  ASSERT_TRUE(apply(0, second, at("2022-03-01T09:00:00Z")));
+  EXPECT_TRUE(stored("ep1").has_value());
+  EXPECT_TRUE(stored("ep2").has_value());
+  // Read back from the store after the spill, lent to the next step, and held again.
+  ASSERT_TRUE(apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z")));
+  EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_keys_size(), 2);
+  EXPECT_EQ(stored("ep1")->seen_keys_size(), 1);
+}
+
+TEST_P(EngineWriteBehindTest, ARefusedOrRepeatedEventLeavesTheHeldStateAsItWas) {
+  ASSERT_NO_FATAL_FAILURE(hold(100));
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  auto dup = apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T09:00:00Z"));
+  ASSERT_TRUE(dup);
+  EXPECT_EQ(dup.value().kind, Outcome::Kind::kDuplicate);
+  auto bad = apply(0, event("x", "2022-03-01T08:00:00Z", R"("dischargeReadyRevoked":{})"),
+                   at("2022-03-01T09:00:00Z"));
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad.value().kind, Outcome::Kind::kRejected);
+  auto held = engine_->episode(0, "ep1").value();
+  ASSERT_TRUE(held.has_value());
+  EXPECT_EQ(held->episode_id(), "ep1");
+  EXPECT_EQ(held->seen_keys_size(), 1);
+  auto needs = apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z"));
+  ASSERT_TRUE(needs);
+  EXPECT_EQ(needs.value().kind, Outcome::Kind::kApplied);
+  ASSERT_EQ(needs.value().notifications.size(), 1u);
+}
+
+TEST_P(EngineWriteBehindTest, ARetiredEpisodeLeavesTheStoreAtTheNextSpill) {
+  ASSERT_NO_FATAL_FAILURE(hold(100));
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  ASSERT_TRUE(spill());
+  ASSERT_TRUE(stored("ep1").has_value());
+  // Cancelled: settled, and retired a day (the retention) later.
+  ASSERT_TRUE(apply(0, event("c", "2022-03-01T09:00:00Z", R"("admissionCancelled":{})"),
+                    at("2022-03-01T09:00:00Z")));
+  std::vector<v1::Notification> out;
+  ASSERT_TRUE(fire_all(0, at("2022-03-03T00:00:00Z"), out));
+  EXPECT_EQ(engine_->retired(), 1u);
+  EXPECT_FALSE(engine_->episode(0, "ep1").value().has_value());
+  EXPECT_TRUE(stored("ep1").has_value());
+  ASSERT_TRUE(spill());
+  EXPECT_FALSE(stored("ep1").has_value());
+  EXPECT_FALSE(stored_head().has_value());
+}
+
+TEST_P(EngineWriteBehindTest, AUnitCannotBeDropped) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  ASSERT_NO_FATAL_FAILURE(hold(100));
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  EXPECT_DEATH((void)engine_->open(), "cannot be dropped");
+}
+
+INSTANTIATE_TEST_SUITE_P(OnDiskAndInMemory, EngineWriteBehindTest, ::testing::Values(false, true),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "InMemory" : "OnDisk";
+                         });
+
 }  // namespace
 }  // namespace samordna::pipeline

@@ -59,6 +59,7 @@ Result<void> Engine::open() {
                      !timers_.changed(),
                  "a write-behind engine's units of work cannot be dropped");
   cache_.clear();
+  peeked_ = nullptr;
   staged_.clear();
   records_.clear();
   probe_.reset();
@@ -99,6 +100,7 @@ Result<const storage::v1::EpisodeState*> Engine::peek_cached(PartitionId partiti
                                                              std::string_view id) {
   auto it = cache_.find(std::pair<PartitionId, std::string_view>(partition, id));
   if (it == cache_.end()) {
+    peeked_ = nullptr;
     SAMORDNA_TRY(stored, episodes_.get(partition, id));
     if (!stored) return nullptr;  // held from its first stage() on, as not in the store
     it = cache_
@@ -106,36 +108,51 @@ Result<const storage::v1::EpisodeState*> Engine::peek_cached(PartitionId partiti
                       Cached{std::move(stored), /*in_store=*/true, /*dirty=*/false})
              .first;
   }
+  peeked_ = &*it;
   return it->second.state ? &*it->second.state : nullptr;
 }
 
-void Engine::put_cached(PartitionId partition, std::string_view id,
-                        storage::v1::EpisodeState* next) {
+Engine::Cached* Engine::held_slot(PartitionId partition, std::string_view id) {
+  if (peeked_ != nullptr && peeked_->first.first == partition && peeked_->first.second == id) {
+    return &peeked_->second;
+  }
   auto it = cache_.find(std::pair<PartitionId, std::string_view>(partition, id));
-  if (it == cache_.end()) {
+  return it == cache_.end() ? nullptr : &it->second;
+}
+
+void Engine::put_cached(PartitionId partition, std::string_view id, storage::v1::EpisodeState* next,
+                        size_t bytes) {
+  Cached* held = held_slot(partition, id);
+  if (held == nullptr) {
     if (next == nullptr) return;  // retired before the store ever had it
-    it = cache_.emplace(EpisodeKey(partition, std::string(id)), Cached{}).first;
+    held = &cache_.emplace(EpisodeKey(partition, std::string(id)), Cached{}).first->second;
   }
   if (next != nullptr) {
-    it->second.state = std::move(*next);
-  } else if (it->second.in_store) {
-    it->second.state.reset();  // the spill deletes it
+    held->state = std::move(*next);
+  } else if (held->in_store) {
+    held->state.reset();  // the spill deletes it
   } else {
-    cache_.erase(it);
+    peeked_ = nullptr;
+    cache_.erase(cache_.find(std::pair<PartitionId, std::string_view>(partition, id)));
     return;
   }
-  it->second.dirty = true;
+  held->dirty = true;
+  held->bytes = bytes;
 }
 
 std::optional<storage::v1::EpisodeState>* Engine::lend(
     PartitionId partition, std::string_view id, const storage::v1::EpisodeState*& old,
-    std::optional<storage::v1::EpisodeState>& holder) {
+    std::optional<storage::v1::EpisodeState>& holder, bool small_only) {
   if (write_behind_ == 0 || old == nullptr) return nullptr;
-  auto it = cache_.find(std::pair<PartitionId, std::string_view>(partition, id));
-  SAMORDNA_CHECK(it != cache_.end() && old == &*it->second.state, "a held state is peeked");
-  holder = std::move(it->second.state);
+  Cached* held = held_slot(partition, id);
+  SAMORDNA_CHECK(held != nullptr && old == &*held->state, "a held state is peeked");
+  if (small_only &&
+      (held->bytes != kUnknownBytes ? held->bytes : old->ByteSizeLong()) > kMaxStateBytes / 2) {
+    return nullptr;
+  }
+  holder = std::move(held->state);
   old = &*holder;
-  return &it->second.state;
+  return &held->state;
 }
 
 void Engine::write_cache(rocksdb::WriteBatch& batch) {
@@ -160,6 +177,7 @@ void Engine::write_cache(rocksdb::WriteBatch& batch) {
 void Engine::evict() {
   // Every held state is in the store now: half the budget stays held, for the episodes still in
   // flight (which ones stay is the hash table's order: it changes the time, never the result).
+  peeked_ = nullptr;
   for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > write_behind_ / 2;) {
     it = cache_.erase(it);
   }
@@ -179,7 +197,7 @@ Result<std::optional<storage::v1::EpisodeState>> Engine::episode(PartitionId par
 }
 
 Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::EpisodeState& next,
-                           std::optional<Instant> now, store::Txn& txn) {
+                           std::optional<Instant> now, store::Txn& txn, size_t bytes) {
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, next.episode_id(), kind}; };
   // The store has pending exactly the timers the old state holds (they are written in one batch),
   // so no schedule or cancel below needs to look the pending one up.
@@ -217,7 +235,9 @@ Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::
     probe_.reset();  // the probed step was taken from the state before this one
   }
   if (write_behind_ > 0) {
-    put_cached(partition, next.episode_id(), &next);
+    // retire_at (set or cleared above) changes the size by a few bytes: still known within the
+    // margin it is used with (lend()).
+    put_cached(partition, next.episode_id(), &next, bytes);
     return ok();
   }
   forget_record(partition, next.episode_id());  // a record of the state before this one is stale
@@ -335,9 +355,7 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
     // Lent only while no single event can take it past kMaxStateBytes (strings are capped at
     // 4 KiB, services deduplicated: a step adds a few KiB at most), so a refusal below never needs
     // the state the step consumed.
-    if (old != nullptr && old->ByteSizeLong() <= kMaxStateBytes / 2) {
-      lent = lend(partition, event.episode_id(), old, stored);
-    }
+    lent = lend(partition, event.episode_id(), old, stored, /*small_only=*/true);
     taken.emplace(step_event(old, stored, event, now));
     // A refused or duplicate event leaves the state as it was: back into its slot.
     if (lent != nullptr &&
@@ -359,7 +377,8 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
   }
   // A state that could not travel as one changelog record would block its partition on every
   // restart: refuse the event that would make it so, like any other bad input.
-  if (t.next.ByteSizeLong() > kMaxStateBytes) {
+  const size_t bytes = t.next.ByteSizeLong();
+  if (bytes > kMaxStateBytes) {
     if (lent != nullptr) {
       return fail(Errc::kInvalidArgument,
                   "an event grew an episode's state by more than " +
@@ -374,7 +393,7 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
                              " bytes, the most one changelog record holds (state_too_large)"};
     return outcome;
   }
-  SAMORDNA_TRYV(stage(partition, held, t.next, now, txn));
+  SAMORDNA_TRYV(stage(partition, held, t.next, now, txn, bytes));
   outcome.notifications = std::move(t.notifications);
   return outcome;
 }
@@ -395,7 +414,7 @@ Result<size_t> Engine::fire_due(PartitionId partition, Instant now, size_t limit
     const state::TimerFired fired = unpack_timer(timer.key.kind, timer.fire_at);
     state::Transition t;
     // A timer never refuses: a held state is lent to the step whatever its size.
-    auto* lent = lend(partition, timer.key.episode_id, stored, loaded);
+    auto* lent = lend(partition, timer.key.episode_id, stored, loaded, /*small_only=*/false);
     if (stored == nullptr) {
       t.outcome = state::Transition::Outcome::kStale;  // the episode is gone: nothing to fire
     } else if (loaded && stored == &*loaded) {
@@ -434,7 +453,7 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   }
   ++retired_;
   if (write_behind_ > 0) {
-    put_cached(partition, id, nullptr);
+    put_cached(partition, id, nullptr, kUnknownBytes);
     return ok();
   }
   forget_record(partition, id);

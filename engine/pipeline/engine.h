@@ -141,8 +141,9 @@ class Engine {
 
   // Puts the new state and the difference between the old and new timer sets into the transaction.
   // `now` is absent when restoring: a restored state keeps the retire_at it was recorded with.
+  // `bytes`: next's serialized size, when the caller computed it (write-behind keeps it).
   Result<void> stage(PartitionId partition, const Held& old, storage::v1::EpisodeState& next,
-                     std::optional<Instant> now, store::Txn& txn);
+                     std::optional<Instant> now, store::Txn& txn, size_t bytes = kUnknownBytes);
   // The event's step from `old`, consuming it when it is `holder`'s (read for this step only).
   state::StepResult step_event(const storage::v1::EpisodeState* old,
                                std::optional<storage::v1::EpisodeState>& holder,
@@ -161,7 +162,8 @@ class Engine {
   // Write-behind: what the cache holds for an episode, reading it from the store on a miss.
   Result<const storage::v1::EpisodeState*> peek_cached(PartitionId partition, std::string_view id);
   // Holds `next` (moved from; null: retired) as the episode's state.
-  void put_cached(PartitionId partition, std::string_view id, storage::v1::EpisodeState* next);
+  void put_cached(PartitionId partition, std::string_view id, storage::v1::EpisodeState* next,
+                  size_t bytes);
   // Write-behind: puts every changed episode into the batch (a retired one as a delete).
   void write_cache(rocksdb::WriteBatch& batch);
   // Write-behind, after a spill: drops held states until half the budget is held.
@@ -169,9 +171,11 @@ class Engine {
   // Write-behind: lends the held state `old` points to into `holder` for a step that builds the
   // next state in its storage (no copy), and returns its slot; the caller gives it back when the
   // step did not take it (a rejection, a duplicate, a stale timer). Null when not held.
+  // With `small_only`, only a state no single event can take past kMaxStateBytes.
   std::optional<storage::v1::EpisodeState>* lend(PartitionId partition, std::string_view id,
                                                  const storage::v1::EpisodeState*& old,
-                                                 std::optional<storage::v1::EpisodeState>& holder);
+                                                 std::optional<storage::v1::EpisodeState>& holder,
+                                                 bool small_only);
 
   struct Probe {  // check()'s step, for apply() to take
     PartitionId partition = 0;
@@ -194,10 +198,12 @@ class Engine {
 
   // Write-behind (write_behind()): the episodes held. A retired one the store has is held as
   // nullopt until the spill deletes it; one the store never had is just dropped.
+  static constexpr size_t kUnknownBytes = SIZE_MAX;
   struct Cached {
     std::optional<storage::v1::EpisodeState> state;
-    bool in_store = false;  // the store holds a record of it (read from there, or spilled)
-    bool dirty = false;     // changed since it was read or spilled
+    bool in_store = false;         // the store holds a record of it (read from there, or spilled)
+    bool dirty = false;            // changed since it was read or spilled
+    size_t bytes = kUnknownBytes;  // the state's serialized size, when apply() computed it
   };
   struct KeyHash {
     using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard name
@@ -213,7 +219,12 @@ class Engine {
       return a.first == b.first && std::string_view(a.second) == std::string_view(b.second);
     }
   };
-  std::unordered_map<EpisodeKey, Cached, KeyHash, KeyEq> cache_;
+  using CacheMap = std::unordered_map<EpisodeKey, Cached, KeyHash, KeyEq>;
+  CacheMap cache_;
+  // The entry peek() found last: a step reads, lends and puts back one episode, so the one lookup
+  // serves all three. Nodes stay where they are as the map grows; erasing one clears this.
+  CacheMap::value_type* peeked_ = nullptr;
+  Cached* held_slot(PartitionId partition, std::string_view id);
   size_t write_behind_ = 0;  // the most episodes held before a spill; 0: off
   size_t spills_ = 0;
   bool spill_ = false;

@@ -124,12 +124,14 @@ void add_simulate_commands(CLI::App& app, Commands& commands) {
                    "a topic (default 1)")
       ->check(CLI::Range(1, 64));
   simulate->add_flag("--no-wal", sim->no_wal,
-                     "Write the state dir without RocksDB's write-ahead log (a bulk replay: after "
-                     "a crash, replay the feed into a fresh state dir)");
+                     "A bulk replay: no RocksDB write-ahead log, and episodes and timers held in "
+                     "memory, written to the state dir in spills (after a crash, replay the feed "
+                     "into a fresh state dir)");
   simulate
       ->add_option("--memtable-mib", sim->memtable_mib,
                    "RocksDB memtable budget in MiB, shared by the partitions: larger replays "
-                   "faster, memory is taken as the memtables fill")
+                   "faster, memory is taken as the memtables fill; with --no-wal also the room "
+                   "for held episodes, about 4 KiB each")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
   commands.emplace_back(simulate, [sim] { return run_simulation(*sim, false); });

@@ -109,6 +109,7 @@ Result<const storage::v1::EpisodeState*> Engine::peek_cached(PartitionId partiti
              .first;
   }
   peeked_ = &*it;
+  it->second.touched = spills_;
   return it->second.state ? &*it->second.state : nullptr;
 }
 
@@ -138,6 +139,7 @@ void Engine::put_cached(PartitionId partition, std::string_view id, storage::v1:
   }
   held->dirty = true;
   held->bytes = bytes;
+  held->touched = spills_;
 }
 
 std::optional<storage::v1::EpisodeState>* Engine::lend(
@@ -176,10 +178,17 @@ void Engine::write_cache(rocksdb::WriteBatch& batch) {
 
 void Engine::evict() {
   // Every held state is in the store now: half the budget stays held, for the episodes still in
-  // flight (which ones stay is the hash table's order: it changes the time, never the result).
+  // flight. Those no input touched since the spill before go first; which ones stay changes the
+  // time a replay takes, never its result.
   peeked_ = nullptr;
-  for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > write_behind_ / 2;) {
-    it = cache_.erase(it);
+  for (const bool recent : {false, true}) {
+    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > write_behind_ / 2;) {
+      if (recent || it->second.touched < spills_) {
+        it = cache_.erase(it);
+      } else {
+        ++it;
+      }
+    }
   }
 }
 

@@ -204,6 +204,7 @@ class Engine {
     bool in_store = false;         // the store holds a record of it (read from there, or spilled)
     bool dirty = false;            // changed since it was read or spilled
     size_t bytes = kUnknownBytes;  // the state's serialized size, when apply() computed it
+    size_t touched = 0;            // spills_ when an input last read or changed it
   };
   struct KeyHash {
     using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard name

@@ -1491,6 +1491,7 @@ StepResult step_event(const storage::v1::EpisodeState* state, storage::v1::Episo
       break;
   }
 
+  // The state is taken only here, after every refusal (apply_event(EpisodeState&&) promises it).
   Step s(owned != nullptr ? std::move(*owned) : *state, rules, now, event_cause(e));
   switch (e.payload_case()) {
     case v1::Event::kNeedsAssessed:

@@ -74,7 +74,8 @@ StepResult apply_event(const storage::v1::EpisodeState* state, const v1::Event& 
                        const rules::RuleBook& rules, Instant now);
 // The same for a caller that read the state for this step only: the next state is built in its
 // storage instead of a copy of it (a copy of every notice and deadline, as costly as the step).
-// `state` is left unspecified.
+// `state` is left unspecified when the event applies, and as it was when the event is refused or a
+// duplicate (every refusal comes before the step takes it: the engine's write-behind relies on it).
 StepResult apply_event(storage::v1::EpisodeState&& state, const v1::Event& event,
                        const rules::RuleBook& rules, Instant now);
 

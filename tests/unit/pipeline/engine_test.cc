@@ -63,6 +63,20 @@ class EngineTest : public ::testing::TestWithParam<bool> {
     }
     return outcome;
   }
+  // The admission, then the same admission again (a duplicate) and a revocation of a declaration
+  // that never came (a refusal).
+  void admit_then_repeat_and_refuse() {
+    ASSERT_TRUE(
+        apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+    auto dup = apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T09:00:00Z"));
+    ASSERT_TRUE(dup);
+    EXPECT_EQ(dup.value().kind, Outcome::Kind::kDuplicate);
+    auto bad = apply(0, event("x", "2022-03-01T08:00:00Z", R"("dischargeReadyRevoked":{})"),
+                     at("2022-03-01T09:00:00Z"));
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad.value().kind, Outcome::Kind::kRejected);
+    EXPECT_EQ(bad.value().rejection->code, state::Rejection::Code::kOutOfOrder);
+  }
   // Fires everything due at `now` in small passes, one transaction each.
   Result<void> fire_all(PartitionId p, Instant now, std::vector<v1::Notification>& out) {
     store::Txn txn;
@@ -107,15 +121,7 @@ TEST_P(EngineTest, StateAndTimersAreCommittedTogetherAndFireOnce) {
 }
 
 TEST_P(EngineTest, DuplicatesAndRejectionsDoNotTouchTheStore) {
-  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
-  auto dup = apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T09:00:00Z"));
-  ASSERT_TRUE(dup);
-  EXPECT_EQ(dup.value().kind, Outcome::Kind::kDuplicate);
-  auto bad = apply(0, event("x", "2022-03-01T08:00:00Z", R"("dischargeReadyRevoked":{})"),
-                   at("2022-03-01T09:00:00Z"));
-  ASSERT_TRUE(bad);
-  EXPECT_EQ(bad.value().kind, Outcome::Kind::kRejected);
-  EXPECT_EQ(bad.value().rejection->code, state::Rejection::Code::kOutOfOrder);
+  ASSERT_NO_FATAL_FAILURE(admit_then_repeat_and_refuse());
   EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_keys_size(), 1);
 }
 
@@ -314,14 +320,7 @@ TEST_P(EngineWriteBehindTest, MoreEpisodesThanTheBudgetSpillAtTheNextWrite) {
 
 TEST_P(EngineWriteBehindTest, ARefusedOrRepeatedEventLeavesTheHeldStateAsItWas) {
   ASSERT_NO_FATAL_FAILURE(hold(100));
-  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
-  auto dup = apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T09:00:00Z"));
-  ASSERT_TRUE(dup);
-  EXPECT_EQ(dup.value().kind, Outcome::Kind::kDuplicate);
-  auto bad = apply(0, event("x", "2022-03-01T08:00:00Z", R"("dischargeReadyRevoked":{})"),
-                   at("2022-03-01T09:00:00Z"));
-  ASSERT_TRUE(bad);
-  EXPECT_EQ(bad.value().kind, Outcome::Kind::kRejected);
+  ASSERT_NO_FATAL_FAILURE(admit_then_repeat_and_refuse());
   auto held = engine_->episode(0, "ep1").value();
   ASSERT_TRUE(held.has_value());
   EXPECT_EQ(held->episode_id(), "ep1");

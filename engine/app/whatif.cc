@@ -351,6 +351,9 @@ Result<Side> replay(const std::filesystem::path& events, const rules::RuleBook& 
   options.until = until;
   options.state_dir = dir.path() / "state";
   options.retention = std::chrono::seconds{0};  // keep every episode for the tally
+  // A temporary state dir the feed rebuilds on every run: the bulk replay's write-behind, with no
+  // write-ahead log (engine/README.md).
+  options.write_ahead_log = false;
   SAMORDNA_TRY(stats, sim.run(in, options));
   Tally tally(book, range);
   SAMORDNA_TRYV(sim.each_episode([&](const EpisodeState& st) -> Result<void> {

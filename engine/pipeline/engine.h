@@ -148,9 +148,9 @@ class Engine {
   state::StepResult step_event(const storage::v1::EpisodeState* old,
                                std::optional<storage::v1::EpisodeState>& holder,
                                const v1::Event& event, Instant now) const;
-  // The episode's state without a copy: the staged state itself, or the stored one read into
-  // `holder`; null when there is none. The pointer is good until the episode is staged again
-  // (stage() reads it before it moves the new state into the same slot).
+  // The episode's state without a copy: the staged state itself (with write-behind, the held one),
+  // or the stored one read into `holder`; null when there is none. The pointer is good until the
+  // episode is staged again (stage() reads it before it moves the new state into the same slot).
   Result<const storage::v1::EpisodeState*> peek(PartitionId partition, std::string_view id,
                                                 std::optional<storage::v1::EpisodeState>& holder);
   void forget_record(PartitionId partition, std::string_view id);

@@ -545,36 +545,29 @@ bool record(const FieldPlan& fp, uint64_t type, Wire& w, bool& first, std::strin
 bool message(const Plan& plan, std::string_view bytes, std::string& out) {
   Wire w{bytes};
   out += '{';
-  bool first_field = true;
-  const FieldPlan* open = nullptr;  // the repeated field whose array is open
-  bool first_value = true;
+  const FieldPlan* current = nullptr;  // the field of the record before
+  bool first_value = true;             // in current's array, when it is repeated
   while (!w.done()) {
     uint64_t tag = 0;
     if (!w.varint(tag)) return false;
     const FieldPlan* fp = plan.find(tag >> 3);
     if (fp == nullptr || !fp->printable) return false;  // unknown fields, or a kind not handled
-    if (fp != open) {
-      if (open != nullptr) out += ']';
-      // A field appears once, a repeated one in one run of records: the serializer writes each
-      // field whole, in number order.
-      if (open != nullptr && open->field->number() > fp->field->number()) return false;
-      if (!first_field) out += ',';
-      first_field = false;
+    const bool repeated = fp->field->is_repeated();
+    if (fp != current) {
+      // The serializer writes each field whole, in number order (a repeated one as one run of
+      // records): anything else is not a message this printer reads.
+      if (current != nullptr && current->field->number() >= fp->field->number()) return false;
+      if (current != nullptr) out += current->field->is_repeated() ? "]," : ",";
       out += fp->key;
-      open = nullptr;
-      if (fp->field->is_repeated()) {
-        out += '[';
-        open = fp;
-        first_value = true;
-      }
-    } else if (!fp->field->is_repeated()) {
-      return false;
+      if (repeated) out += '[';
+      current = fp;
+      first_value = true;
+    } else if (!repeated) {
+      return false;  // a singular field twice
     }
-    bool first = open != nullptr ? first_value : true;
-    if (!record(*fp, tag & 7, w, first, out)) return false;
-    if (open != nullptr) first_value = first;
+    if (!record(*fp, tag & 7, w, first_value, out)) return false;
   }
-  if (open != nullptr) out += ']';
+  if (current != nullptr && current->field->is_repeated()) out += ']';
   out += '}';
   return true;
 }

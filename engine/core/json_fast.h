@@ -12,12 +12,11 @@
 // "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" with a valid date). Writing serializes the message and prints
 // its binary encoding (fields in number order, as the converter walks them), with a plan of each
 // message type's fields made once per thread: no reflection call per field. It takes messages of
-// strings, bools, enums with a known value, 32- and 64-bit integers (varint-encoded), Timestamps in
-// range and nested messages; a
-// string is escaped exactly as protobuf escapes it for printable ASCII and the two-byte UTF-8
-// letters (å, ä, ö, é, ...); anything else (three- and four-byte UTF-8, invalid UTF-8, doubles,
-// bytes, maps, other well-known types) is not handled. tests/unit/core/json_fast_test.cc and the
-// fuzz target fuzz_event_json compare both paths.
+// strings, bools, enums with a known value, 32- and 64-bit integers (varint-encoded), Timestamps
+// in range and nested messages; a string is escaped exactly as protobuf escapes it for printable
+// ASCII and the two-byte UTF-8 letters (å, ä, ö, é, ...); anything else (three- and four-byte
+// UTF-8, invalid UTF-8, doubles, bytes, maps, other well-known types) is not handled.
+// tests/unit/core/json_fast_test.cc and the fuzz target fuzz_event_json compare both paths.
 //
 // Not thread-safe: one Reader per thread.
 

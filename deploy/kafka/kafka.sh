@@ -208,8 +208,15 @@ wait_ready() {
 
 # ------------------------------------------------------------------------ start
 
-cluster_id() { # random Kafka Uuid: 16 bytes, base64url, unpadded (22 chars)
-  head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'
+# A random Kafka Uuid: 16 bytes, base64url, unpadded (22 chars). Drawn again when it starts with
+# '-': kafka-storage's argument parser reads such an id as an option and refuses to format (one
+# draw in 64; CI failed on "-NCkm2-..."). Kafka's own Uuid.randomUuid() redraws them too.
+cluster_id() {
+  local id
+  while id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'); [[ $id == -* ]]; do
+    :
+  done
+  printf '%s\n' "$id"
 }
 
 write_config() {

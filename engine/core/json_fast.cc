@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "engine/core/time.h"
+#include "engine/core/wire.h"
 
 namespace samordna::json_fast {
 namespace {
@@ -422,32 +423,9 @@ const Plan* plan_of(const Descriptor* d) {
   return plan;
 }
 
-// The binary encoding, read forward.
-struct Wire {
-  std::string_view bytes;
-  size_t at = 0;
-
-  bool done() const { return at >= bytes.size(); }
-  bool varint(uint64_t& v) {
-    v = 0;
-    for (unsigned shift = 0; shift < 64; shift += 7) {
-      if (at >= bytes.size()) return false;
-      const auto b = static_cast<unsigned char>(bytes[at++]);
-      v |= static_cast<uint64_t>(b & 0x7Fu) << shift;
-      if ((b & 0x80u) == 0) return true;
-    }
-    return false;
-  }
-  bool delimited(std::string_view& v) {
-    uint64_t n = 0;
-    if (!varint(n) || n > bytes.size() - at) return false;
-    v = bytes.substr(at, static_cast<size_t>(n));
-    at += static_cast<size_t>(n);
-    return true;
-  }
-};
-
-enum WireType : uint64_t { kVarint = 0, kDelimited = 2 };
+using Wire = wire::Reader;
+using wire::kDelimited;
+using wire::kVarint;
 
 bool message(const Plan& plan, std::string_view bytes, std::string& out);
 

@@ -1,14 +1,16 @@
 #include "engine/state/episode_machine.h"
 
-#include <google/protobuf/util/message_differencer.h>
-
 #include <algorithm>
 #include <cstdint>
+#include <memory>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "engine/core/check.h"
 #include "engine/core/personal_id.h"
+#include "engine/core/wire.h"
 #include "engine/state/addressees.h"
 #include "engine/state/event_digest.h"
 #include "rules/deadlines.h"
@@ -102,6 +104,16 @@ bool has(const google::protobuf::RepeatedField<int>& needs, Service s) {
 }
 
 const char* deadline_name(DeadlineKind kind) { return v1::DeadlineKind_Name(kind).c_str(); }
+
+// Whether two liabilities are the same: equal deterministic serializations are equal messages and
+// the reverse, since PaymentLiability has no floating-point or map field (a unit test keeps it so).
+// MessageDifferencer, by reflection, was 2 to 3 % of a replay (issue 14).
+bool same_bytes(const v1::PaymentLiability& a, const v1::PaymentLiability& b) {
+  thread_local std::string x, y;
+  x.clear();
+  y.clear();
+  return a.AppendPartialToString(&x) && b.AppendPartialToString(&y) && x == y;
+}
 
 // One step in progress: the state being built and the notifications issued, with ids derived from
 // the cause so that replaying the same input yields the same ids.
@@ -668,8 +680,7 @@ class Step {
     if (st_.phase() != EpisodeState::CLOSED) return;
     v1::PaymentLiability liability;
     settle_payment_liability(liability);
-    if (google::protobuf::util::MessageDifferencer::Equals(liability, st_.settled_liability()))
-      return;
+    if (same_bytes(liability, st_.settled_liability())) return;
     Notification& n = emit();
     *n.mutable_payment_liability() = liability;
     st_.set_settled_liability_id(n.notification_id());
@@ -1184,36 +1195,90 @@ size_t string_limit(const google::protobuf::FieldDescriptor& f) {
   return kDefaultStringLimit;                                // names, addresses and the rest
 }
 
-// The first string field in `m` that holds a NUL or is over its limit, as a reason naming the
-// field by its JSON path from `m` ("admitted.patient.name"); nullopt when every one is fine. Walks
-// the fields that are set, so a new string field in the contract is covered without a change here.
-// Every event comes through here: the path is built only for a reason, on the way back out, and a
-// string no longer than the least limit is not looked up (issue 14: the check was 4 % of `run`).
-std::optional<std::string> bad_string(const google::protobuf::Message& m) {
+// What the string check needs of a message type's fields, worked out once per thread: the check
+// reads the event's serialization (made once a step, for the digest too), not the message, since a
+// reflection call per field was 4 to 7 % of `run` and `simulate` (issue 14).
+struct StringPlan {
+  struct Field {
+    uint64_t number = 0;
+    const std::string* json_name = nullptr;
+    size_t limit = 0;                 // a string's (or bytes') limit; 0 for a message
+    const StringPlan* sub = nullptr;  // a message's own plan
+  };
+  std::vector<Field> fields;
+  std::vector<int16_t> by_number;  // field number -> index into fields, -1 none (numbers < 4096)
+
+  const Field* find(uint64_t number) const {
+    if (number < by_number.size()) {
+      return by_number[number] < 0 ? nullptr : &fields[static_cast<size_t>(by_number[number])];
+    }
+    for (const Field& f : fields) {
+      if (f.number == number) return &f;
+    }
+    return nullptr;
+  }
+};
+
+const StringPlan& string_plan(const google::protobuf::Descriptor* d) {
   using google::protobuf::FieldDescriptor;
-  const auto* reflection = m.GetReflection();
-  std::vector<const FieldDescriptor*> fields;
-  reflection->ListFields(m, &fields);
-  std::string scratch;
-  for (const FieldDescriptor* f : fields) {
-    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-      const int n = f->is_repeated() ? reflection->FieldSize(m, f) : 1;
-      for (int i = 0; i < n; ++i) {
-        const std::string& v = f->is_repeated()
-                                   ? reflection->GetRepeatedStringReference(m, f, i, &scratch)
-                                   : reflection->GetStringReference(m, f, &scratch);
-        if (v.size() > kShortestStringLimit && v.size() > string_limit(*f)) {
-          return f->json_name() + " is longer than " + std::to_string(string_limit(*f)) + " bytes";
-        }
-        if (v.find('\0') != std::string::npos) return f->json_name() + " holds a NUL character";
+  constexpr int kIndexedNumbers = 4096;
+  thread_local std::unordered_map<const google::protobuf::Descriptor*, std::unique_ptr<StringPlan>>
+      plans;
+  auto [it, inserted] = plans.try_emplace(d);
+  if (!inserted) return *it->second;
+  it->second = std::make_unique<StringPlan>();
+  StringPlan& plan = *it->second;  // in the map before its fields: a recursive type finds it
+  std::vector<const google::protobuf::Descriptor*> subs;
+  for (int i = 0; i < d->field_count(); ++i) {
+    const FieldDescriptor* f = d->field(i);
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_STRING &&
+        f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
+      continue;  // numbers, enums, bools: no strings in them
+    }
+    StringPlan::Field field;
+    field.number = static_cast<uint64_t>(f->number());
+    field.json_name = &f->json_name();
+    if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) field.limit = string_limit(*f);
+    if (f->number() < kIndexedNumbers) {
+      if (static_cast<size_t>(f->number()) >= plan.by_number.size()) {
+        plan.by_number.resize(static_cast<size_t>(f->number()) + 1, -1);
       }
-    } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-      const int n = f->is_repeated() ? reflection->FieldSize(m, f) : 1;
-      for (int i = 0; i < n; ++i) {
-        const auto& sub = f->is_repeated() ? reflection->GetRepeatedMessage(m, f, i)
-                                           : reflection->GetMessage(m, f);
-        if (auto bad = bad_string(sub)) return f->json_name() + "." + *bad;
+      plan.by_number[static_cast<size_t>(f->number())] = static_cast<int16_t>(plan.fields.size());
+    }
+    plan.fields.push_back(field);
+    subs.push_back(f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE ? f->message_type() : nullptr);
+  }
+  for (size_t i = 0; i < plan.fields.size(); ++i) {
+    if (subs[i] != nullptr) plan.fields[i].sub = &string_plan(subs[i]);
+  }
+  return plan;
+}
+
+// The first string field in `bytes` (a serialization of the plan's message) that holds a NUL or is
+// over its limit, as a reason naming the field by its JSON path from that message
+// ("admitted.patient.name"); nullopt when every one is fine. Walks the records that are there,
+// so a new string field in the contract is covered without a change here. The serializer writes
+// them in field-number order, the order reflection lists set fields in: the first bad one is the
+// one a walk of the message would name. The path is built only for a reason, on the way back out.
+std::optional<std::string> bad_string(const StringPlan& plan, std::string_view bytes) {
+  wire::Reader r{bytes};
+  uint64_t tag = 0;
+  while (!r.done()) {
+    SAMORDNA_CHECK(r.varint(tag), "an event's own serialization reads back");
+    const StringPlan::Field* f = plan.find(tag >> 3);
+    if (f == nullptr || (tag & 7) != wire::kDelimited) {  // no strings in it, or unknown
+      SAMORDNA_CHECK(r.skip(tag), "an event's own serialization reads back");
+      continue;
+    }
+    std::string_view v;
+    SAMORDNA_CHECK(r.delimited(v), "an event's own serialization reads back");
+    if (f->sub != nullptr) {
+      if (auto bad = bad_string(*f->sub, v)) return *f->json_name + "." + *bad;
+    } else if (f->limit > 0) {
+      if (v.size() > kShortestStringLimit && v.size() > f->limit) {
+        return *f->json_name + " is longer than " + std::to_string(f->limit) + " bytes";
       }
+      if (v.find('\0') != std::string_view::npos) return *f->json_name + " holds a NUL character";
     }
   }
   return std::nullopt;
@@ -1266,9 +1331,8 @@ std::optional<Rejection> check_identity(const v1::Patient& p) {
   }
 }
 
-}  // namespace
-
-std::optional<Rejection> validate_event(const v1::Event& e) {
+// validate_event, reading the strings from the event's serialization.
+std::optional<Rejection> validate(const v1::Event& e, const EventBytes& bytes) {
   using C = Rejection::Code;
   if (e.event_id().empty()) return reject(C::kMalformed, "eventId is required");
   if (e.episode_id().empty()) return reject(C::kMalformed, "episodeId is required");
@@ -1286,7 +1350,9 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
     return reject(C::kMalformed, "recordedAt is before occurredAt");
   }
   if (auto bad = validate_additions(e)) return bad;
-  if (auto bad = bad_string(e)) return reject(C::kMalformed, std::move(*bad));
+  if (auto bad = bad_string(string_plan(v1::Event::descriptor()), bytes.bytes)) {
+    return reject(C::kMalformed, std::move(*bad));
+  }
   switch (e.payload_case()) {
     case v1::Event::PAYLOAD_NOT_SET:
       return reject(C::kMalformed, "the event has no payload (admitted, needsAssessed, ...)");
@@ -1363,6 +1429,14 @@ std::optional<Rejection> validate_event(const v1::Event& e) {
   }
 }
 
+}  // namespace
+
+std::optional<Rejection> validate_event(const v1::Event& e) {
+  thread_local EventBytes bytes;
+  serialize_event(e, bytes);
+  return validate(e, bytes);
+}
+
 namespace {
 
 // apply_event, reading `state` and, when `owned` is given (the same object), taking its storage for
@@ -1370,7 +1444,9 @@ namespace {
 StepResult step_event(const storage::v1::EpisodeState* state, storage::v1::EpisodeState* owned,
                       const v1::Event& e, const rules::RuleBook& rules, Instant now) {
   using C = Rejection::Code;
-  if (auto bad = validate_event(e)) return *bad;
+  thread_local EventBytes bytes;  // one serialization for the checks and the digest
+  serialize_event(e, bytes);
+  if (auto bad = validate(e, bytes)) return *bad;
   const Instant occurred = from_proto(e.occurred_at());
   if (occurred > now + kFutureTolerance) {
     return reject(C::kOutOfOrder, "occurredAt is in the future of the engine's clock");
@@ -1402,13 +1478,13 @@ StepResult step_event(const storage::v1::EpisodeState* state, storage::v1::Episo
     fresh.set_admitted_at(to_unix(occurred));
     fresh.set_last_occurred_at(to_unix(occurred));
     fresh.set_updated_at(to_unix(now));
-    remember(fresh, event_key(e.source(), e.event_id()), event_digest(e));
+    remember(fresh, event_key(e.source(), e.event_id()), event_digest(bytes));
     Transition t;
     t.next = std::move(fresh);
     return t;
   }
 
-  const uint64_t d = event_digest(e);
+  const uint64_t d = event_digest(bytes);
   const uint64_t key = event_key(e.source(), e.event_id());
   for (int i = 0; i < state->seen_keys_size(); ++i) {
     if (state->seen_keys(i) != key) continue;

@@ -138,6 +138,8 @@ class Engine {
   };
   static TimerSet timers_of(const storage::v1::EpisodeState* state);
   static Held held_by(const storage::v1::EpisodeState* state);
+  // The same, read from a stored record without parsing the rest of it (notices, deadlines, ...).
+  static Result<Held> held_by_record(std::string_view record);
 
   // Puts the new state and the difference between the old and new timer sets into the transaction.
   // `now` is absent when restoring: a restored state keeps the retire_at it was recorded with.

@@ -31,6 +31,11 @@ Result<std::optional<storage::v1::EpisodeState>> EpisodeStore::get(PartitionId p
   return std::optional<storage::v1::EpisodeState>(std::move(state));
 }
 
+Result<std::optional<std::string>> EpisodeStore::get_record(PartitionId partition,
+                                                            std::string_view episode_id) const {
+  return db_.get(Family::kEpisodes, episode_key(partition, episode_id));
+}
+
 void EpisodeStore::put(Txn& txn, PartitionId partition,
                        const storage::v1::EpisodeState& state) const {
   SAMORDNA_CHECK(!state.episode_id().empty(), "an episode state needs its episode_id");

@@ -22,6 +22,9 @@ class EpisodeStore {
   Result<std::optional<storage::v1::EpisodeState>> get(PartitionId partition,
                                                        std::string_view episode_id,
                                                        Txn* txn = nullptr) const;
+  // The stored record, unparsed: for a reader that needs a few of its fields only.
+  Result<std::optional<std::string>> get_record(PartitionId partition,
+                                                std::string_view episode_id) const;
   void put(Txn& txn, PartitionId partition, const storage::v1::EpisodeState& state) const;
   void erase(Txn& txn, PartitionId partition, std::string_view episode_id) const;
   // Into a plain batch, a state already serialized (its storage record, as the changelog carries

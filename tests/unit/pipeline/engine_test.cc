@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
+#include <string>
 
 namespace samordna::pipeline {
 namespace {
@@ -222,6 +224,48 @@ TEST_P(EngineTest, TimersScheduledInATransactionDoNotFireEarly) {
   auto fired = engine_->fire_due(0, at("2022-03-02T11:00:01Z"), 10, out, txn);
   ASSERT_TRUE(fired);
   EXPECT_EQ(fired.value(), 2u);
+}
+
+// Retiring a stored episode (a changelog tombstone, or its retention) reads only its timers from
+// the record: every timer it held leaves the store with it, and another episode's stay.
+TEST_P(EngineTest, ARetiredEpisodeTakesEveryTimerItHeldWithIt) {
+  auto pending = [&] {  // the timers in the store, by episode id (the key's tail)
+    std::map<std::string, int> by_episode;
+    auto it = db_->iterator(store::Family::kTimers, rocksdb::ReadOptions());
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      const std::string key = it->key().ToString();
+      ++by_episode[key.substr(key.size() - 3)];
+    }
+    return by_episode;
+  };
+  for (const std::string id : {"ep1", "ep2"}) {
+    v1::Event admitted = event("a", "2022-03-01T08:00:00Z", kAdmitted);
+    v1::Event needs = event("n", "2022-03-01T09:00:00Z", kNeeds);
+    admitted.set_episode_id(id);
+    needs.set_episode_id(id);
+    ASSERT_TRUE(apply(0, admitted, at("2022-03-01T08:00:00Z")));
+    ASSERT_TRUE(apply(0, needs, at("2022-03-01T09:00:00Z")));
+  }
+  const auto ep1 = engine_->episode(0, "ep1").value();
+  ASSERT_TRUE(ep1.has_value());
+  ASSERT_GT(ep1->timers_size(), 0);
+  const auto before = pending();
+  ASSERT_EQ(before.at("ep1"), ep1->timers_size());
+  ASSERT_EQ(before.at("ep2"), ep1->timers_size());
+  {
+    store::Txn txn;
+    ASSERT_TRUE(engine_->retire(0, "ep1", txn));
+    ASSERT_TRUE(engine_->write(txn));
+  }
+  EXPECT_EQ(engine_->retired(), 1u);
+  EXPECT_FALSE(engine_->episode(0, "ep1").value().has_value());
+  const auto after = pending();
+  EXPECT_EQ(after.count("ep1"), 0u);
+  EXPECT_EQ(after.at("ep2"), before.at("ep2"));
+  // Retiring what the store does not have is nothing.
+  store::Txn txn;
+  EXPECT_TRUE(engine_->retire(0, "never", txn));
+  EXPECT_EQ(engine_->retired(), 1u);
 }
 
 TEST_P(EngineTest, ADroppedTransactionLeavesNoTrace) {

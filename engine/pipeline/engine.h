@@ -186,7 +186,12 @@ class Engine {
     Instant now;
     Held held;  // of the state the step was taken from
     state::StepResult step = state::Rejection{};
+    // Write-behind: the held slot whose state the step consumed (an applied step only). Such a
+    // probe must be taken by its apply(): dropped, the episode's state would be lost.
+    std::optional<storage::v1::EpisodeState>* lent = nullptr;
   };
+  // Every probe_.reset() but apply()'s taking: stops on a probe holding a lent state.
+  void drop_probe();
 
   store::Db& db_;
   store::EpisodeStore episodes_;

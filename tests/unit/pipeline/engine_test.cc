@@ -393,6 +393,53 @@ TEST_P(EngineWriteBehindTest, ARetiredEpisodeLeavesTheStoreAtTheNextSpill) {
   EXPECT_FALSE(stored_head().has_value());
 }
 
+// An event checked before the timers its time passes fire (the driver's order) is stepped on the
+// held state itself when none of its episode's timers is due by then: its apply() takes that
+// step. A refusal hands the state back; a probe holding a lent state cannot be dropped.
+TEST_P(EngineWriteBehindTest, ACheckedStepIsLentToItsApplyWhenNoneOfItsTimersIsDue) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  ASSERT_NO_FATAL_FAILURE(hold(100));
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  ASSERT_TRUE(apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z")));
+  // Refused in the check: the state is back in its slot, and a later probe may be dropped.
+  const v1::Event revoked = event("x", "2022-03-01T11:00:00Z", R"("dischargeReadyRevoked":{})");
+  auto refused = engine_->check(0, revoked, at("2022-03-01T11:00:00Z"));
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused.value().kind, Outcome::Kind::kRejected);
+  ASSERT_TRUE(engine_->episode(0, "ep1").value().has_value());
+  EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_keys_size(), 2);
+  // Checked, then applied: the step the check took on the held state.
+  const v1::Event ready = event("r", "2022-03-01T12:00:00Z", R"("dischargeReady":{})");
+  auto checked = engine_->check(0, ready, at("2022-03-01T12:00:00Z"));
+  ASSERT_TRUE(checked);
+  EXPECT_EQ(checked.value().kind, Outcome::Kind::kApplied);
+  auto applied = apply(0, ready, at("2022-03-01T12:00:00Z"));
+  ASSERT_TRUE(applied);
+  EXPECT_EQ(applied.value().kind, Outcome::Kind::kApplied);
+  EXPECT_FALSE(applied.value().notifications.empty());
+  EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_keys_size(), 3);
+  // A lent probe dropped (here by a write) stops the engine rather than lose the state.
+  const v1::Event ward = event("w", "2022-03-01T13:00:00Z", R"("wardChanged":{"careUnit":"w2"})");
+  EXPECT_DEATH(
+      {
+        std::filesystem::remove_all(dir_);
+        (void)engine_->check(0, ward, at("2022-03-01T13:00:00Z"));
+        store::Txn txn;
+        (void)engine_->write(txn);
+      },
+      "taken by its apply");
+  // Once one of its timers is due (the admission notice's deadline, a day after the assessment),
+  // the check steps a copy: the timers fire first and may change the state, so the probe may go.
+  const v1::Event late = event("w2", "2022-03-03T13:00:00Z", R"("wardChanged":{"careUnit":"w3"})");
+  auto copied = engine_->check(0, late, at("2022-03-03T13:00:00Z"));
+  ASSERT_TRUE(copied);
+  EXPECT_EQ(copied.value().kind, Outcome::Kind::kApplied);
+  store::Txn txn;
+  ASSERT_TRUE(engine_->write(txn));  // drops the probe
+  ASSERT_TRUE(engine_->episode(0, "ep1").value().has_value());
+  EXPECT_EQ(engine_->episode(0, "ep1").value()->seen_keys_size(), 3);
+}
+
 TEST_P(EngineWriteBehindTest, AUnitCannotBeDropped) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");
   ASSERT_NO_FATAL_FAILURE(hold(100));

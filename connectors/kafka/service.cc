@@ -9,6 +9,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -122,8 +123,10 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
     e.message += txn_age_note();
     return e;
   }
-  Result<void> produce(const std::string& topic, int32_t partition, const std::string& key,
-                       const std::string* value, RdKafka::Headers* headers = nullptr);
+  // A value of nullopt is a tombstone. The record is copied (RK_MSG_COPY): key and value may go
+  // when this returns.
+  Result<void> produce(const std::string& topic, int32_t partition, std::string_view key,
+                       std::optional<std::string_view> value, RdKafka::Headers* headers = nullptr);
   Result<void> dead_letter(RdKafka::Message& message, const std::string& code,
                            const std::string& reason);
 
@@ -160,6 +163,7 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   std::map<PartitionId, int64_t> committed_offset_;  // next offset to consume, as committed
   std::map<PartitionId, int64_t> next_offset_;       // next offset to consume, as processed
   std::map<PartitionId, bool> at_end_;
+  std::string bytes_;  // a notification or view being produced: one buffer, reused
 
   bool caught_up() const;
   // Full, or failed by librdkafka: either way it is to be committed (or aborted) now.
@@ -418,20 +422,20 @@ Result<void> Service::Impl::begin() {
 
 Result<void> Service::Impl::notify(const v1::Notification& n) {
   if (observer_ != nullptr) observer_->notification(n);
-  const std::string value = n.SerializeAsString();
+  bytes_.clear();
+  SAMORDNA_CHECK(n.AppendToString(&bytes_), "a notification serializes");
   return produce(config_.kafka.topics.notifications, RdKafka::Topic::PARTITION_UA, n.episode_id(),
-                 &value);
+                 bytes_);
 }
 
 Result<void> Service::Impl::produce(const std::string& topic, int32_t partition,
-                                    const std::string& key, const std::string* value,
+                                    std::string_view key, std::optional<std::string_view> value,
                                     RdKafka::Headers* headers) {
   while (true) {
-    // A null value is a tombstone.
-    const auto err = producer_->produce(
-        topic, partition, RdKafka::Producer::RK_MSG_COPY,
-        value != nullptr ? const_cast<char*>(value->data()) : nullptr,
-        value != nullptr ? value->size() : 0, key.data(), key.size(), 0, headers, nullptr);
+    const auto err =
+        producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                           value ? const_cast<char*>(value->data()) : nullptr,
+                           value ? value->size() : 0, key.data(), key.size(), 0, headers, nullptr);
     if (err == RdKafka::ERR_NO_ERROR) return ok();
     if (err == RdKafka::ERR__QUEUE_FULL) {
       producer_->poll(50);
@@ -463,11 +467,11 @@ Result<void> Service::Impl::dead_letter(RdKafka::Message& message, const std::st
   headers->add(kHeaderSourcePartition, std::to_string(message.partition()));
   headers->add(kHeaderSourceOffset, std::to_string(message.offset()));
   const std::string key = message.key() ? *message.key() : std::string();
-  const std::string value(static_cast<const char*>(message.payload()), message.len());
+  const std::string_view value(static_cast<const char*>(message.payload()), message.len());
   spdlog::warn("dead-lettered {}[{}]@{}: {}: {}", message.topic_name(), message.partition(),
                message.offset(), code, reason);
   if (observer_ != nullptr) observer_->dead_letter(code);
-  return produce(config_.kafka.topics.deadletter, RdKafka::Topic::PARTITION_UA, key, &value,
+  return produce(config_.kafka.topics.deadletter, RdKafka::Topic::PARTITION_UA, key, value,
                  headers);
 }
 
@@ -515,22 +519,25 @@ Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
   // The new state of every episode the transaction touched goes to the changelog, in the
   // transaction (a tombstone for a retired one), and so does every clock it moved.
   for (const auto& change : changes.episodes) {
-    std::string value;
-    if (change.state != nullptr) value = change.record;  // serialized once, for the store too
+    // The record was serialized once, for the store too; a retired episode's is a tombstone.
     SAMORDNA_TRYV(produce(config_.kafka.topics.changelog, static_cast<int32_t>(change.partition),
-                          change.episode_id, change.state != nullptr ? &value : nullptr));
+                          change.episode_id,
+                          change.state != nullptr ? std::optional(change.record) : std::nullopt));
   }
   // The public view of each, to the compacted episodes topic: what the read side builds from.
   for (const auto& change : changes.episodes) {
-    std::string value;
-    if (change.view != nullptr) value = change.view->SerializeAsString();
-    SAMORDNA_TRYV(produce(config_.kafka.topics.episodes, RdKafka::Topic::PARTITION_UA,
-                          change.episode_id, change.view != nullptr ? &value : nullptr));
+    bytes_.clear();
+    if (change.view != nullptr) {
+      SAMORDNA_CHECK(change.view->AppendToString(&bytes_), "an episode view serializes");
+    }
+    SAMORDNA_TRYV(
+        produce(config_.kafka.topics.episodes, RdKafka::Topic::PARTITION_UA, change.episode_id,
+                change.view != nullptr ? std::optional<std::string_view>(bytes_) : std::nullopt));
   }
   for (const auto& [p, clock] : changes.clocks) {
     const std::string value = std::to_string(to_unix(clock));
     SAMORDNA_TRYV(produce(config_.kafka.topics.changelog, static_cast<int32_t>(p),
-                          kChangelogClockKey, &value));
+                          kChangelogClockKey, value));
   }
   std::vector<std::unique_ptr<RdKafka::TopicPartition>> owned;
   std::vector<RdKafka::TopicPartition*> offsets;

@@ -191,11 +191,17 @@ void Driver::advance_clock(PartitionId p, Instant to) {
 Result<bool> Driver::commit() {
   if (!in_unit_) return true;
   Changes changes;
-  std::vector<v1::EpisodeView> views;
-  if (options_.views) views.reserve(engine_.staged().size());
+  // Sized once, before any view is taken by address.
+  if (options_.views && views_.size() < engine_.staged().size()) {
+    views_.resize(engine_.staged().size());
+  }
+  size_t made = 0;
   for (const auto& [key, state] : engine_.staged()) {
     const v1::EpisodeView* view = nullptr;
-    if (options_.views && state) view = &views.emplace_back(state::view_of(*state, rules_));
+    if (options_.views && state) {
+      state::view_of(*state, rules_, views_[made]);
+      view = &views_[made++];
+    }
     const std::string_view record =
         state ? std::string_view(engine_.record(key.first, key.second)) : std::string_view();
     changes.episodes.push_back({key.first, key.second, state ? &*state : nullptr, record, view});

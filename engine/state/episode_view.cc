@@ -64,6 +64,12 @@ EpisodeView::Notice::Kind kind_of(storage::v1::NoticeRecord::Kind kind) {
 
 EpisodeView view_of(const EpisodeState& st, const rules::RuleBook& rules) {
   EpisodeView v;
+  view_of(st, rules, v);
+  return v;
+}
+
+void view_of(const EpisodeState& st, const rules::RuleBook& rules, EpisodeView& v) {
+  v.Clear();
   v.set_episode_id(st.episode_id());
   v.set_status(status_of(st.phase()));
   const auto& a = st.admission();
@@ -118,7 +124,6 @@ EpisodeView view_of(const EpisodeState& st, const rules::RuleBook& rules) {
   if (st.has_settled_liability()) *v.mutable_liability() = st.settled_liability();
   // Records written before updated_at existed: the latest event time is the best there is.
   *v.mutable_updated_at() = ts(st.updated_at() != 0 ? st.updated_at() : st.last_occurred_at());
-  return v;
 }
 
 }  // namespace samordna::state

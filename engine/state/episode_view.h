@@ -12,5 +12,9 @@ namespace samordna::state {
 
 // `rules` gives each deadline's one-line explanation (empty when the episode's rule set is gone).
 v1::EpisodeView view_of(const storage::v1::EpisodeState& state, const rules::RuleBook& rules);
+// The same into `out`, cleared first: a caller that makes views over and over (every changed
+// episode of every transaction) reuses the strings and repeated elements out held before.
+void view_of(const storage::v1::EpisodeState& state, const rules::RuleBook& rules,
+             v1::EpisodeView& out);
 
 }  // namespace samordna::state

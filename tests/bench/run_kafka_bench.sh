@@ -22,8 +22,9 @@
 # MAX_BATCH (1000), MAX_BATCH_MS (100): maxBatch / maxBatchMs of the service and the ceiling.
 #
 # Starts the development broker (deploy/kafka/kafka.sh start) unless SAMORDNA_KAFKA_BOOTSTRAP is
-# set. Builds in Release (BUILD_DIR, default build-bench). Topics are named bench-<pid>-*, and are
-# deleted at the end with the work dir (KEEP=1 keeps both). Never run in CI.
+# set. Builds in Release (BUILD_DIR, default build-bench; an existing dir keeps its build type).
+# Topics are named bench-<pid>-*, and are deleted at the end with the work dir (KEEP=1 keeps both).
+# Never run in CI.
 set -euo pipefail
 
 EPISODES=${EPISODES:-50000}
@@ -34,7 +35,13 @@ BUILD_DIR=${BUILD_DIR:-build-bench}
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 
-cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSAMORDNA_BENCH=ON >/dev/null
+# A new dir is configured Release; an existing one keeps its build type (BUILD_DIR=build, the
+# release preset's RelWithDebInfo dir, is not switched and rebuilt whole).
+if [[ -f $BUILD_DIR/CMakeCache.txt ]]; then
+  cmake -S . -B "$BUILD_DIR" -DSAMORDNA_BENCH=ON >/dev/null
+else
+  cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DSAMORDNA_BENCH=ON >/dev/null
+fi
 cmake --build "$BUILD_DIR" -j2 --target samordna samordna_gen kafka_ceiling >/dev/null
 samordna=$BUILD_DIR/engine/app/samordna
 gen=$BUILD_DIR/tests/bench/generator/samordna_gen

@@ -12,7 +12,8 @@
 #                  then the same with `--partitions 2 --no-wal` (both cores, no write-ahead log),
 #                  its output compared with one partition's per episode.
 #                  With OLD=path/to/samordna the same runs with that build first, and the outputs
-#                  compared line for line (same notifications, same rejections).
+#                  compared line for line (same notifications, same rejections); its two-partition
+#                  runs are timed too.
 #   3. kafka       with KAFKA=1, tests/bench/run_kafka_bench.sh part 1 (the service against the
 #                  librdkafka ceilings on the real broker) with MAX_BATCH=5000 MAX_BATCH_MS=1000.
 #   4. perf        with PERF=1, `perf record` of simulate --partitions 2 --no-wal over the 200,000
@@ -116,6 +117,7 @@ simulate new-200k "$samordna" "$f200"
 echo "simulate / db_bench fillrandom: $(awk -v a="${rate[new-200k]}" -v b="$fill" 'BEGIN { printf "%.2f", a / b }')"
 # The replay as a backfill runs it: both cores (two partitions, as Kafka splits a topic) and no
 # write-ahead log (the feed rebuilds the state dir).
+[[ -n ${OLD:-} ]] && simulate old-200k-p2 "$OLD" "$f200" --partitions 2 --no-wal
 simulate new-200k-p2 "$samordna" "$f200" --partitions 2 --no-wal
 same_per_episode new-200k new-200k-p2
 echo "simulate --partitions 2 --no-wal / db_bench fillrandom: $(awk -v a="${rate[new-200k-p2]}" -v b="$fill" 'BEGIN { printf "%.2f", a / b }')"
@@ -126,6 +128,11 @@ if [[ ${YEAR:-0} == 1 ]]; then
   [[ -n ${OLD:-} ]] && simulate old-year "$OLD" "$fy"
   simulate new-year "$samordna" "$fy"
   [[ -n ${OLD:-} ]] && same old-year new-year
+  # The build before, timed only (its one-partition output is compared above); its output goes.
+  if [[ -n ${OLD:-} ]]; then
+    simulate old-year-p2 "$OLD" "$fy" --partitions 2 --no-wal
+    rm -f "$WORK/old-year-p2.out"
+  fi
   simulate new-year-p2 "$samordna" "$fy" --partitions 2 --no-wal
   same_per_episode new-year new-year-p2
 fi

@@ -50,7 +50,7 @@ Result<Engine::Held> Engine::held_by_record(std::string_view record) {
     } else if (read) {
       read = r.skip(tag);
     }
-    if (!read) return fail(Errc::kCorruption, "an episode record cannot be read");
+    if (!read) return fail(Errc::kCorruption, "its record's timers cannot be read");
   }
   return held;
 }
@@ -509,8 +509,12 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   } else {
     SAMORDNA_TRY(record, episodes_.get_record(partition, episode_id));
     if (!record) return ok();
-    SAMORDNA_TRY(read, held_by_record(*record));
-    held = std::move(read);
+    auto read = held_by_record(*record);
+    if (!read) {
+      return fail(Errc::kCorruption, "episode " + std::string(episode_id) + " in partition " +
+                                         std::to_string(partition) + ": " + read.error().message);
+    }
+    held = std::move(read.value());
   }
   const std::string id(episode_id);
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, id, kind}; };

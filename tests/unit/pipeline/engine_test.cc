@@ -268,6 +268,26 @@ TEST_P(EngineTest, ARetiredEpisodeTakesEveryTimerItHeldWithIt) {
   EXPECT_EQ(engine_->retired(), 1u);
 }
 
+// A record whose timers cannot be read is corruption, named by episode and partition; nothing is
+// retired.
+TEST_P(EngineTest, RetiringARecordWhoseTimersDoNotReadIsCorruption) {
+  std::string key;
+  store::put_u32(key, 0);
+  key += "ep1";
+  // Field 25 (timers), length 200, with 2 bytes after it.
+  ASSERT_TRUE(db_->raw()
+                  .Put(rocksdb::WriteOptions(), db_->family(store::Family::kEpisodes), key,
+                       std::string("\xca\x01\xc8\x01\x08\x01", 6))
+                  .ok());
+  store::Txn txn;
+  auto retired = engine_->retire(0, "ep1", txn);
+  ASSERT_FALSE(retired);
+  EXPECT_EQ(retired.error().code, Errc::kCorruption);
+  EXPECT_EQ(retired.error().message,
+            "episode ep1 in partition 0: its record's timers cannot be read");
+  EXPECT_EQ(engine_->retired(), 0u);
+}
+
 TEST_P(EngineTest, ADroppedTransactionLeavesNoTrace) {
   ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
   {

@@ -23,6 +23,7 @@ packages=(
   libspdlog-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libsimdjson-dev     # the JSON codec's fast path (engine/core/json_fast.h)
+  libabsl-dev         # the write-behind's table of held episodes (engine/pipeline/engine.h)
   nlohmann-json3-dev libcli11-dev libhowardhinnant-date-dev libyaml-cpp-dev
   libssl-dev openssl  # TLS; the openssl tool makes the HTTP tests' throw-away CA
   curl                # the independent HTTP client of the FHIR listener's tests

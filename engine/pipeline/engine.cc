@@ -201,7 +201,7 @@ void Engine::write_cache(rocksdb::WriteBatch& batch) {
       ++it;
     } else {
       episodes_.erase(batch, key.first, key.second);
-      it = cache_.erase(it);
+      cache_.erase(it++);
     }
   }
 }
@@ -214,7 +214,7 @@ void Engine::evict() {
   for (const bool recent : {false, true}) {
     for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > write_behind_ / 2;) {
       if (recent || it->second.touched < spills_) {
-        it = cache_.erase(it);
+        cache_.erase(it++);
       } else {
         ++it;
       }

@@ -9,6 +9,9 @@
 //
 // Not thread-safe: one Engine per partition group, used from one thread.
 
+#include <absl/container/node_hash_map.h>
+#include <absl/hash/hash.h>
+
 #include <chrono>
 #include <cstddef>
 #include <functional>
@@ -16,7 +19,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -217,7 +219,8 @@ class Engine {
     using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard name
     template <class K>
     size_t operator()(const K& k) const {
-      return std::hash<std::string_view>()(std::string_view(k.second)) ^ (size_t{k.first} << 1);
+      return absl::Hash<std::pair<PartitionId, std::string_view>>()(
+          {k.first, std::string_view(k.second)});
     }
   };
   struct KeyEq {
@@ -227,7 +230,10 @@ class Engine {
       return a.first == b.first && std::string_view(a.second) == std::string_view(b.second);
     }
   };
-  using CacheMap = std::unordered_map<EpisodeKey, Cached, KeyHash, KeyEq>;
+  // Abseil's node map: open addressing over the nodes (a lookup reads a group of control bytes and
+  // the node, where std::unordered_map reads the bucket, the node before and the node: a year's
+  // held episodes are cold memory), and every element keeps its address (lent slots, peeked_).
+  using CacheMap = absl::node_hash_map<EpisodeKey, Cached, KeyHash, KeyEq>;
   CacheMap cache_;
   // The entry peek() found last: a step reads, lends and puts back one episode, so the one lookup
   // serves all three. Nodes stay where they are as the map grows; erasing one clears this.

@@ -363,14 +363,7 @@ struct FieldPlan {
   bool printable = false;            // a kind this printer handles
 };
 
-struct Plan {
-  std::vector<FieldPlan> fields;
-  std::vector<int16_t> by_number;  // field number -> index into fields, -1 none
-  const FieldPlan* find(uint64_t number) const {
-    if (number >= by_number.size() || by_number[number] < 0) return nullptr;
-    return &fields[static_cast<size_t>(by_number[number])];
-  }
-};
+struct Plan : wire::FieldTable<FieldPlan> {};
 
 constexpr int kMaxFieldNumber = 4096;  // a message with larger field numbers is not handled
 
@@ -384,8 +377,7 @@ const Plan* plan_of(const Descriptor* d) {
   for (int i = 0; i < d->field_count(); ++i) {
     const FieldDescriptor* f = d->field(i);
     if (f->number() >= kMaxFieldNumber) {
-      plan->by_number.clear();  // nothing is found: the message is not handled
-      plan->fields.clear();
+      *plan = Plan();  // nothing is found: the message is not handled
       return plan;
     }
     FieldPlan fp;
@@ -408,13 +400,9 @@ const Plan* plan_of(const Descriptor* d) {
       default:  // doubles, floats, bytes, zigzag and fixed-width integers, groups
         break;
     }
-    if (static_cast<size_t>(f->number()) >= plan->by_number.size()) {
-      plan->by_number.resize(static_cast<size_t>(f->number()) + 1, -1);
-    }
-    plan->by_number[static_cast<size_t>(f->number())] = static_cast<int16_t>(plan->fields.size());
-    plan->fields.push_back(std::move(fp));
+    plan->add(static_cast<uint64_t>(f->number()), std::move(fp));
   }
-  for (auto& fp : plan->fields) {
+  for (auto& fp : plan->fields()) {
     if (fp.printable && fp.field->type() == FieldDescriptor::TYPE_MESSAGE &&
         !is_timestamp(fp.field->message_type())) {
       fp.sub = plan_of(fp.field->message_type());

@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace samordna::wire {
 
@@ -77,6 +79,39 @@ struct Reader {
     at += n;
     return true;
   }
+};
+
+// What a reader of one message type's records needs of each field (`Field`, the reader's own),
+// found by field number: a table for the numbers below 4096 (every number the contract uses), a
+// search of the list above them.
+template <class Field>
+class FieldTable {
+ public:
+  void add(uint64_t number, Field field) {
+    if (number < kIndexed) {
+      if (number >= by_number_.size()) by_number_.resize(number + 1, -1);
+      by_number_[number] = static_cast<int16_t>(fields_.size());
+    }
+    numbers_.push_back(number);
+    fields_.push_back(std::move(field));
+  }
+  const Field* find(uint64_t number) const {
+    if (number < by_number_.size()) {
+      return by_number_[number] < 0 ? nullptr : &fields_[static_cast<size_t>(by_number_[number])];
+    }
+    if (number < kIndexed) return nullptr;
+    for (size_t i = 0; i < numbers_.size(); ++i) {
+      if (numbers_[i] == number) return &fields_[i];
+    }
+    return nullptr;
+  }
+  std::vector<Field>& fields() { return fields_; }
+
+ private:
+  static constexpr uint64_t kIndexed = 4096;
+  std::vector<Field> fields_;
+  std::vector<uint64_t> numbers_;   // of fields_, in the same order
+  std::vector<int16_t> by_number_;  // number -> index into fields_, -1 none
 };
 
 }  // namespace samordna::wire

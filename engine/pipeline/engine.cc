@@ -9,13 +9,15 @@
 
 namespace samordna::pipeline {
 
+void Engine::add_timer(TimerSet& timers, const storage::v1::TimerRecord& t) {
+  const bool inserted = timers.emplace(pack_timer_kind(t.kind(), t.deadline()), t.fire_at()).second;
+  SAMORDNA_CHECK(inserted, "an episode holds at most one timer per kind and deadline");
+}
+
 Engine::TimerSet Engine::timers_of(const storage::v1::EpisodeState* state) {
   TimerSet out;
   if (state == nullptr) return out;
-  for (const auto& t : state->timers()) {
-    const bool inserted = out.emplace(pack_timer_kind(t.kind(), t.deadline()), t.fire_at()).second;
-    SAMORDNA_CHECK(inserted, "an episode holds at most one timer per kind and deadline");
-  }
+  for (const auto& t : state->timers()) add_timer(out, t);
   return out;
 }
 
@@ -28,29 +30,28 @@ Engine::Held Engine::held_by(const storage::v1::EpisodeState* state) {
 
 Result<Engine::Held> Engine::held_by_record(std::string_view record) {
   using storage::v1::EpisodeState;
+  constexpr uint64_t kTimers = uint64_t{EpisodeState::kTimersFieldNumber} << 3 | wire::kDelimited;
+  constexpr uint64_t kRetireAt = uint64_t{EpisodeState::kRetireAtFieldNumber} << 3 | wire::kVarint;
+  auto unreadable = [] { return fail(Errc::kCorruption, "its record's timers cannot be read"); };
   Held held;
   wire::Reader r{record};
   storage::v1::TimerRecord timer;
   while (!r.done()) {
-    uint64_t tag = 0, v = 0;
-    std::string_view bytes;
-    bool read = r.varint(tag);
-    if (read && tag == (uint64_t{EpisodeState::kTimersFieldNumber} << 3 | wire::kDelimited)) {
-      read =
-          r.delimited(bytes) && timer.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
-      if (read) {
-        const bool inserted =
-            held.timers.emplace(pack_timer_kind(timer.kind(), timer.deadline()), timer.fire_at())
-                .second;
-        SAMORDNA_CHECK(inserted, "an episode holds at most one timer per kind and deadline");
-      }
-    } else if (read && tag == (uint64_t{EpisodeState::kRetireAtFieldNumber} << 3 | wire::kVarint)) {
-      read = r.varint(v);
+    uint64_t tag = 0;
+    if (!r.varint(tag)) return unreadable();
+    if (tag == kTimers) {
+      std::string_view bytes;
+      if (!r.delimited(bytes) ||
+          !timer.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())))
+        return unreadable();
+      add_timer(held.timers, timer);
+    } else if (tag == kRetireAt) {
+      uint64_t v = 0;
+      if (!r.varint(v)) return unreadable();
       held.retire_at = static_cast<int64_t>(v);
-    } else if (read) {
-      read = r.skip(tag);
+    } else if (!r.skip(tag)) {
+      return unreadable();
     }
-    if (!read) return fail(Errc::kCorruption, "its record's timers cannot be read");
   }
   return held;
 }
@@ -351,6 +352,23 @@ state::StepResult Engine::step_event(const storage::v1::EpisodeState* old,
   return state::apply_event(old, event, rules_, now);
 }
 
+state::StepResult Engine::step_lending(PartitionId partition, const v1::Event& event, Instant now,
+                                       const storage::v1::EpisodeState* old,
+                                       std::optional<storage::v1::EpisodeState>& holder,
+                                       bool may_lend,
+                                       std::optional<storage::v1::EpisodeState>*& lent) {
+  // Lent only while no single event can take it past kMaxStateBytes (strings are capped at 4 KiB,
+  // services deduplicated: a step adds a few KiB at most), so a refusal after the step never needs
+  // the state the step consumed.
+  lent = may_lend ? lend(partition, event.episode_id(), old, holder, /*small_only=*/true) : nullptr;
+  auto step = step_event(old, holder, event, now);
+  if (lent != nullptr && (!step || step.value().outcome != state::Transition::Outcome::kApplied)) {
+    *lent = std::move(holder);  // refused or a duplicate: the state as it was, back in its slot
+    lent = nullptr;
+  }
+  return step;
+}
+
 void Engine::drop_probe() {
   SAMORDNA_CHECK(!probe_ || probe_->lent == nullptr,
                  "a probe holding a lent state is taken by its apply()");
@@ -372,13 +390,8 @@ Result<Outcome> Engine::check(PartitionId partition, const v1::Event& event, Ins
   const bool quiet = std::none_of(held.timers.begin(), held.timers.end(),
                                   [&](const auto& timer) { return timer.second <= by; }) &&
                      (!held.retire_at || *held.retire_at > by);
-  std::optional<storage::v1::EpisodeState>* lent =
-      quiet ? lend(partition, event.episode_id(), old, holder, /*small_only=*/true) : nullptr;
-  auto step = step_event(old, holder, event, now);
-  if (lent != nullptr && (!step || step.value().outcome != state::Transition::Outcome::kApplied)) {
-    *lent = std::move(holder);  // refused or a duplicate: the state as it was, back in its slot
-    lent = nullptr;
-  }
+  std::optional<storage::v1::EpisodeState>* lent = nullptr;
+  auto step = step_lending(partition, event, now, old, holder, quiet, lent);
   Outcome outcome;
   if (!step) {
     // Kept only for an apply() that follows: a caller refused here moves on to other input, and
@@ -412,17 +425,7 @@ Result<Outcome> Engine::apply(PartitionId partition, const v1::Event& event, Ins
     std::optional<storage::v1::EpisodeState> stored;
     SAMORDNA_TRY(old, peek(partition, event.episode_id(), stored));
     held = held_by(old);
-    // Lent only while no single event can take it past kMaxStateBytes (strings are capped at
-    // 4 KiB, services deduplicated: a step adds a few KiB at most), so a refusal below never needs
-    // the state the step consumed.
-    lent = lend(partition, event.episode_id(), old, stored, /*small_only=*/true);
-    taken.emplace(step_event(old, stored, event, now));
-    // A refused or duplicate event leaves the state as it was: back into its slot.
-    if (lent != nullptr &&
-        (!*taken || taken->value().outcome != state::Transition::Outcome::kApplied)) {
-      *lent = std::move(stored);
-      lent = nullptr;
-    }
+    taken.emplace(step_lending(partition, event, now, old, stored, /*may_lend=*/true, lent));
   }
   state::StepResult step = std::move(*taken);
   if (!step) {

@@ -138,6 +138,7 @@ class Engine {
     std::optional<int64_t> retire_at;  // the retention timer
     timers::TimerStore::Pending retention() const;
   };
+  static void add_timer(TimerSet& timers, const storage::v1::TimerRecord& t);
   static TimerSet timers_of(const storage::v1::EpisodeState* state);
   static Held held_by(const storage::v1::EpisodeState* state);
   // The same, read from a stored record without parsing the rest of it (notices, deadlines, ...).
@@ -152,6 +153,13 @@ class Engine {
   state::StepResult step_event(const storage::v1::EpisodeState* old,
                                std::optional<storage::v1::EpisodeState>& holder,
                                const v1::Event& event, Instant now) const;
+  // step_event, on the held state itself when `may_lend` and lend() lends it: then `lent` is the
+  // slot the applied step consumed; a refused or duplicate event's state is back in it, and `lent`
+  // null.
+  state::StepResult step_lending(PartitionId partition, const v1::Event& event, Instant now,
+                                 const storage::v1::EpisodeState* old,
+                                 std::optional<storage::v1::EpisodeState>& holder, bool may_lend,
+                                 std::optional<storage::v1::EpisodeState>*& lent);
   // The episode's state without a copy: the staged state itself (with write-behind, the held one),
   // or the stored one read into `holder`; null when there is none. The pointer is good until the
   // episode is staged again (stage() reads it before it moves the new state into the same slot).

@@ -1198,30 +1198,15 @@ size_t string_limit(const google::protobuf::FieldDescriptor& f) {
 // What the string check needs of a message type's fields, worked out once per thread: the check
 // reads the event's serialization (made once a step, for the digest too), not the message, since a
 // reflection call per field was 4 to 7 % of `run` and `simulate` (issue 14).
-struct StringPlan {
-  struct Field {
-    uint64_t number = 0;
-    const std::string* json_name = nullptr;
-    size_t limit = 0;                 // a string's (or bytes') limit; 0 for a message
-    const StringPlan* sub = nullptr;  // a message's own plan
-  };
-  std::vector<Field> fields;
-  std::vector<int16_t> by_number;  // field number -> index into fields, -1 none (numbers < 4096)
-
-  const Field* find(uint64_t number) const {
-    if (number < by_number.size()) {
-      return by_number[number] < 0 ? nullptr : &fields[static_cast<size_t>(by_number[number])];
-    }
-    for (const Field& f : fields) {
-      if (f.number == number) return &f;
-    }
-    return nullptr;
-  }
+struct StringField {
+  const std::string* json_name = nullptr;
+  size_t limit = 0;                        // a string's (or bytes') limit
+  const struct StringPlan* sub = nullptr;  // a message's own plan
 };
+struct StringPlan : wire::FieldTable<StringField> {};
 
 const StringPlan& string_plan(const google::protobuf::Descriptor* d) {
   using google::protobuf::FieldDescriptor;
-  constexpr int kIndexedNumbers = 4096;
   thread_local std::unordered_map<const google::protobuf::Descriptor*, std::unique_ptr<StringPlan>>
       plans;
   auto [it, inserted] = plans.try_emplace(d);
@@ -1235,21 +1220,14 @@ const StringPlan& string_plan(const google::protobuf::Descriptor* d) {
         f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) {
       continue;  // numbers, enums, bools: no strings in them
     }
-    StringPlan::Field field;
-    field.number = static_cast<uint64_t>(f->number());
+    StringField field;
     field.json_name = &f->json_name();
     if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) field.limit = string_limit(*f);
-    if (f->number() < kIndexedNumbers) {
-      if (static_cast<size_t>(f->number()) >= plan.by_number.size()) {
-        plan.by_number.resize(static_cast<size_t>(f->number()) + 1, -1);
-      }
-      plan.by_number[static_cast<size_t>(f->number())] = static_cast<int16_t>(plan.fields.size());
-    }
-    plan.fields.push_back(field);
+    plan.add(static_cast<uint64_t>(f->number()), field);
     subs.push_back(f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE ? f->message_type() : nullptr);
   }
-  for (size_t i = 0; i < plan.fields.size(); ++i) {
-    if (subs[i] != nullptr) plan.fields[i].sub = &string_plan(subs[i]);
+  for (size_t i = 0; i < subs.size(); ++i) {
+    if (subs[i] != nullptr) plan.fields()[i].sub = &string_plan(subs[i]);
   }
   return plan;
 }
@@ -1265,7 +1243,7 @@ std::optional<std::string> bad_string(const StringPlan& plan, std::string_view b
   uint64_t tag = 0;
   while (!r.done()) {
     SAMORDNA_CHECK(r.varint(tag), "an event's own serialization reads back");
-    const StringPlan::Field* f = plan.find(tag >> 3);
+    const StringField* f = plan.find(tag >> 3);
     if (f == nullptr || (tag & 7) != wire::kDelimited) {  // no strings in it, or unknown
       SAMORDNA_CHECK(r.skip(tag), "an event's own serialization reads back");
       continue;
@@ -1274,8 +1252,8 @@ std::optional<std::string> bad_string(const StringPlan& plan, std::string_view b
     SAMORDNA_CHECK(r.delimited(v), "an event's own serialization reads back");
     if (f->sub != nullptr) {
       if (auto bad = bad_string(*f->sub, v)) return *f->json_name + "." + *bad;
-    } else if (f->limit > 0) {
-      if (v.size() > kShortestStringLimit && v.size() > f->limit) {
+    } else {
+      if (v.size() > f->limit) {
         return *f->json_name + " is longer than " + std::to_string(f->limit) + " bytes";
       }
       if (v.find('\0') != std::string_view::npos) return *f->json_name + " holds a NUL character";

@@ -25,6 +25,7 @@
 #include "engine/core/result.h"
 #include "engine/core/time.h"
 #include "engine/state/episode_machine.h"
+#include "engine/state/state_size.h"
 #include "engine/store/db.h"
 #include "engine/store/episode_store.h"
 #include "engine/timers/timer_store.h"
@@ -176,6 +177,9 @@ class Engine {
   // Holds `next` (moved from; null: retired) as the episode's state.
   void put_cached(PartitionId partition, std::string_view id, storage::v1::EpisodeState* next,
                   size_t bytes);
+  // Write-behind: a bound on `next`'s serialized size, when this process built it from validated
+  // events (state::SizeBound); kUnknownBytes for one read from the store, or without write-behind.
+  size_t bound_of(PartitionId partition, const storage::v1::EpisodeState& next);
   // Write-behind: puts every changed episode into the batch (a retired one as a delete).
   void write_cache(rocksdb::WriteBatch& batch);
   // Write-behind, after a spill: drops held states until half the budget is held.
@@ -207,6 +211,7 @@ class Engine {
   store::EpisodeStore episodes_;
   timers::TimerStore timers_;
   const rules::RuleBook& rules_;
+  const state::SizeBound size_bound_;
   std::chrono::seconds retention_;
   Staged staged_;
   std::map<EpisodeKey, std::string, KeyLess> records_;  // record()'s, of staged states
@@ -218,10 +223,15 @@ class Engine {
   static constexpr size_t kUnknownBytes = SIZE_MAX;
   struct Cached {
     std::optional<storage::v1::EpisodeState> state;
-    bool in_store = false;         // the store holds a record of it (read from there, or spilled)
-    bool dirty = false;            // changed since it was read or spilled
-    size_t bytes = kUnknownBytes;  // the state's serialized size, when apply() computed it
-    size_t touched = 0;            // spills_ when an input last read or changed it
+    bool in_store = false;  // the store holds a record of it (read from there, or spilled)
+    bool dirty = false;     // changed since it was read or spilled
+    // At least the state's serialized size before stage() set or cleared retire_at: exact, or its
+    // bound (state_size.h); kUnknownBytes when neither was worked out.
+    size_t bytes = kUnknownBytes;
+    size_t touched = 0;  // spills_ when an input last read or changed it
+    // Read from the store (or built on a state that was): it may hold what SizeBound does not
+    // bound, so it is measured exactly.
+    bool parsed = false;
   };
   struct KeyHash {
     using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard name

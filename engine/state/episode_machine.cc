@@ -1184,6 +1184,7 @@ namespace {
 // kDefaultStringLimit.
 constexpr size_t kDefaultStringLimit = 1024;
 constexpr size_t kShortestStringLimit = 256;  // the least string_limit() gives
+constexpr size_t kLongestStringLimit = 4096;  // the most string_limit() gives
 size_t string_limit(const google::protobuf::FieldDescriptor& f) {
   const std::string& name = f.full_name();
   if (name == "samordna.v1.Admitted.care_unit" || name == "samordna.v1.WardChanged.care_unit" ||
@@ -1191,9 +1192,28 @@ size_t string_limit(const google::protobuf::FieldDescriptor& f) {
       name == "samordna.v1.CareContactAppointed.unit") {
     return kShortestStringLimit;  // an HSA id is at most 31 characters; local unit ids are short
   }
-  if (name == "samordna.v1.Discharged.reason") return 4096;  // free text
-  return kDefaultStringLimit;                                // names, addresses and the rest
+  if (name == "samordna.v1.Discharged.reason") return kLongestStringLimit;  // free text
+  return kDefaultStringLimit;  // names, addresses and the rest
 }
+
+}  // namespace
+
+size_t longest_state_string(const rules::RuleBook& book) {
+  // A notification id (also held_notification_id, settled_liability_id): the episode id, '/', the
+  // cause, '/', the notification's number in its step. An event's cause is at its longest
+  // "s/<source, each byte percent-encoded at worst>/e/<eventId>"; a timer's is
+  // "t/remind/<deadline kind>/<unix seconds>", shorter.
+  constexpr size_t kCause = 2 + 3 * kMaxIdLength + 3 + kMaxIdLength;
+  constexpr size_t kNotificationId = kMaxIdLength + 1 + kCause + 1 + 20;
+  size_t longest = std::max({kLongestStringLimit, kNotificationId,
+                             2 * kMaxIdLength + 64});  // noticeAcknowledged.notificationId
+  // From the rules: the episode's rule set id (also the liability's rule_set) and its digest.
+  for (const auto& set : book.sets())
+    longest = std::max({longest, set.id.size(), set.digest.size()});
+  return longest;
+}
+
+namespace {
 
 // What the string check needs of a message type's fields, worked out once per thread: the check
 // reads the event's serialization (made once a step, for the digest too), not the message, since a

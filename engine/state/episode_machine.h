@@ -51,6 +51,12 @@ const char* code_name(Rejection::Code code);
 // reaches it sends the ward a warning EPISODE_EVENT_LIMIT; later ones are rejected episode_limit.
 inline constexpr int kMaxEventsPerEpisode = 1000;  // "malformed", "unknown_episode", ...
 
+// The longest string a state built by apply_event and fire_timer from validated events can hold
+// under `book`: an event's string at its limit (validate_event), a notification id made of the
+// episode id and the event's ids, or the rule set's id or digest. state_size.h bounds a state's
+// size with it.
+size_t longest_state_string(const rules::RuleBook& book);
+
 struct Transition {
   enum class Outcome {
     kApplied,    // next holds the new state (may equal the old), notifications what to emit

@@ -15,7 +15,7 @@ shift || true
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${SAMORDNA_FUZZ_BUILD:-$root/build-fuzz}
 targets=("$@")
-((${#targets[@]})) || targets=(fuzz_event_json fuzz_rule_file fuzz_service_config fuzz_hl7 fuzz_mllp fuzz_hl7_session fuzz_webhook fuzz_serve fuzz_fhir)
+((${#targets[@]})) || targets=(fuzz_event_json fuzz_episode fuzz_rule_file fuzz_service_config fuzz_hl7 fuzz_mllp fuzz_hl7_session fuzz_webhook fuzz_serve fuzz_fhir)
 cxx=${CXX_FUZZ:-clang++-14}
 
 if ! command -v "$cxx" >/dev/null; then
@@ -36,7 +36,7 @@ cmake --build "$build" --parallel "${SAMORDNA_JOBS:-2}" --target "${targets[@]}"
 }
 
 # target -> seed folder
-declare -A seeds=([fuzz_event_json]=event_json [fuzz_rule_file]=rule_file
+declare -A seeds=([fuzz_event_json]=event_json [fuzz_episode]=episode [fuzz_rule_file]=rule_file
                   [fuzz_service_config]=service_config [fuzz_hl7]=hl7 [fuzz_mllp]=mllp
                   [fuzz_hl7_session]=hl7 [fuzz_webhook]=webhook [fuzz_serve]=serve [fuzz_fhir]=fhir)
 failed=()

@@ -413,6 +413,86 @@ TEST_P(EngineWriteBehindTest, ARetiredEpisodeLeavesTheStoreAtTheNextSpill) {
   EXPECT_FALSE(stored_head().has_value());
 }
 
+// Grows one episode in `partition` by estimate changes, each a notice with a long id to each of its
+// three units, until an event is refused for the state's size: returns that event's number, 0 if
+// none was.
+int grow_until_too_large(Engine& engine, PartitionId partition) {
+  const std::string episode(256, 'p');
+  int n = 0;
+  auto step = [&](const std::string& payload) {
+    v1::Event e =
+        event(std::string(250, 'e') + std::to_string(100000 + n), "2022-03-01T08:00:00Z", payload);
+    e.set_episode_id(episode);
+    const Instant when = at("2022-03-01T08:00:00Z") + std::chrono::minutes{n++};
+    *e.mutable_occurred_at() = to_proto(when);
+    store::Txn txn;
+    auto outcome = engine.apply(partition, e, when, txn);
+    EXPECT_TRUE(outcome) << n;
+    EXPECT_TRUE(engine.write(txn));
+    return outcome ? outcome.value() : Outcome{};
+  };
+  EXPECT_TRUE(step(kAdmitted).applied());
+  EXPECT_EQ(
+      step(
+          R"("needsAssessed":{"needs":["SOCIAL_SERVICES","MUNICIPAL_HEALTH_CARE","OUTPATIENT_CARE"],"outpatientUnit":")" +
+          std::string(256, 'v') + R"(","estimatedDischargeAt":"2022-03-20T10:00:00Z"})")
+          .notifications.size(),
+      3u);
+  while (n < state::kMaxEventsPerEpisode) {
+    const int day = 10 + n % 2;  // each one a change
+    const Outcome o = step(R"("estimatedDischargeChanged":{"estimatedDischargeAt":"2022-04-)" +
+                           std::to_string(day) + R"(T10:00:00Z"})");
+    if (o.kind == Outcome::Kind::kRejected) {
+      EXPECT_NE(o.rejection->reason.find("state_too_large"), std::string::npos)
+          << o.rejection->reason;
+      return n;
+    }
+    EXPECT_EQ(o.notifications.size(), 3u);
+  }
+  return 0;
+}
+
+// The size limit refuses the same event whether the state's size is measured exactly (with the
+// log, every state) or bounded (write-behind, state_size.h): a bound within the limit says what
+// the exact size would.
+TEST_P(EngineWriteBehindTest, AStateTooLargeIsRefusedAtTheSameEventWithoutTheLog) {
+  const int logged = grow_until_too_large(*engine_, 0);
+  EXPECT_GT(logged, 300);
+  ASSERT_NO_FATAL_FAILURE(hold(100));
+  EXPECT_EQ(grow_until_too_large(*engine_, 1), logged);
+  ASSERT_TRUE(spill());  // within what apply() worked out (write_cache checks)
+}
+
+// A state not built by this process's steps (restored from a changelog, or read from a store an
+// older version wrote) may hold strings longer than validate_event allows now: it is measured
+// exactly, never bounded. Bounded, this one would come out far below its size, and the spill's
+// check would stop the process.
+TEST_P(EngineWriteBehindTest, AStateNotBuiltHereIsMeasuredExactly) {
+  ASSERT_TRUE(apply(0, event("a", "2022-03-01T08:00:00Z", kAdmitted), at("2022-03-01T08:00:00Z")));
+  storage::v1::EpisodeState old = *engine_->episode(0, "ep1").value();
+  old.mutable_admission()->mutable_patient()->set_name(std::string(300'000, 'n'));
+  {  // as an older version stored it
+    store::Txn txn;
+    ASSERT_TRUE(engine_->restore(0, old, txn));
+    ASSERT_TRUE(engine_->write(txn));
+  }
+  ASSERT_NO_FATAL_FAILURE(hold(100));
+  ASSERT_TRUE(apply(0, event("n", "2022-03-01T10:00:00Z", kNeeds), at("2022-03-01T10:00:00Z")));
+  ASSERT_TRUE(spill());
+  EXPECT_EQ(stored("ep1")->seen_keys_size(), 2);
+  // Restored into a write-behind engine: the same.
+  old.set_episode_id("ep2");
+  {
+    store::Txn txn;
+    ASSERT_TRUE(engine_->restore(0, old, txn));
+  }
+  v1::Event needs = event("n", "2022-03-01T10:00:00Z", kNeeds);
+  needs.set_episode_id("ep2");
+  ASSERT_TRUE(apply(0, needs, at("2022-03-01T10:00:00Z")));
+  ASSERT_TRUE(spill());
+  EXPECT_EQ(stored("ep2")->seen_keys_size(), 2);
+}
+
 // An event checked before the timers its time passes fire (the driver's order) is stepped on the
 // held state itself when none of its episode's timers is due by then: its apply() takes that
 // step. A refusal hands the state back; a probe holding a lent state cannot be dropped.

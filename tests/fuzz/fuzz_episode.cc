@@ -20,6 +20,7 @@
 #include "engine/state/episode_machine.h"
 #include "engine/state/state_size.h"
 #include "samordna/v1/event.pb.h"
+#include "tests/unit/state/state_testing.h"
 
 namespace {
 
@@ -27,43 +28,30 @@ using google::protobuf::FieldDescriptor;
 using google::protobuf::Message;
 using google::protobuf::Reflection;
 
-samordna::rules::RuleBook book() {
-  samordna::rules::RuleSet set;
-  set.id = "fuzz-statutory";
-  set.title = "statutory default";
-  set.source = "fuzz:1";
-  set.valid_from = date::year{2018} / 1 / 1;
-  set.liability.daily_rate_sek = {{2019, 7800}, {2020, 8200}, {2022, 9300}};
-  set.reminder_lead[samordna::v1::SIP_INVITATION] = std::chrono::hours{24};
-  return samordna::rules::RuleBook({set});
-}
-
-size_t longest_string(const Message& m) {
+// No unknown field anywhere in `m`.
+bool no_unknown_fields(const Message& m) {
   const Reflection& r = *m.GetReflection();
-  if (r.GetUnknownFields(m).field_count() != 0) std::abort();
+  if (r.GetUnknownFields(m).field_count() != 0) return false;
   std::vector<const FieldDescriptor*> set;
   r.ListFields(m, &set);
-  size_t longest = 0;
   for (const FieldDescriptor* f : set) {
+    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
     const int n = f->is_repeated() ? r.FieldSize(m, f) : 1;
     for (int k = 0; k < n; ++k) {
-      if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-        longest = std::max(longest, f->is_repeated() ? r.GetRepeatedString(m, f, k).size()
-                                                     : r.GetString(m, f).size());
-      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-        longest = std::max(longest, longest_string(f->is_repeated() ? r.GetRepeatedMessage(m, f, k)
-                                                                    : r.GetMessage(m, f)));
+      if (!no_unknown_fields(f->is_repeated() ? r.GetRepeatedMessage(m, f, k)
+                                              : r.GetMessage(m, f))) {
+        return false;
       }
     }
   }
-  return longest;
+  return true;
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace samordna;
-  static const rules::RuleBook rules = book();
+  static const rules::RuleBook rules = state::testing::statutory_book();
   static const size_t longest = state::longest_state_string(rules);
   static const state::SizeBound bound(longest);
   static JsonCodec codec;
@@ -71,7 +59,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto take = [&](state::Transition t) {
     if (t.outcome != state::Transition::Outcome::kApplied) return;
     st = std::move(t.next);
-    if (st->ByteSizeLong() > bound(*st) || longest_string(*st) > longest) std::abort();
+    if (st->ByteSizeLong() > bound(*st) || state::testing::longest_string(*st) > longest ||
+        !no_unknown_fields(*st)) {
+      std::abort();
+    }
   };
   std::string_view rest(reinterpret_cast<const char*>(data), size);
   for (int lines = 0; !rest.empty() && lines < 64; ++lines) {

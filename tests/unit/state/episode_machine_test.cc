@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "engine/state/explain.h"
+#include "tests/unit/state/state_testing.h"
 
 namespace samordna::state {
 namespace {
@@ -18,16 +19,7 @@ using v1::Notification;
 
 Instant at(const std::string& rfc3339) { return parse_rfc3339(rfc3339).value(); }
 
-rules::RuleBook statutory_book() {
-  rules::RuleSet set;
-  set.id = "test-statutory";
-  set.title = "statutory default for tests";
-  set.source = "test:1";
-  set.valid_from = date::year{2018} / 1 / 1;
-  set.liability.daily_rate_sek = {{2019, 7800}, {2020, 8200}, {2022, 9300}};
-  set.reminder_lead[v1::SIP_INVITATION] = std::chrono::hours{24};
-  return rules::RuleBook({set});
-}
+using testing::statutory_book;
 
 // Drives one episode the way the pipeline does: before each input, fire the timers the clock has
 // passed, earliest first.

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "engine/state/episode_machine.h"
+#include "tests/unit/state/state_testing.h"
 
 namespace samordna::state {
 namespace {
@@ -113,37 +114,6 @@ TEST(SizeBound, MadeForShorterStringsThanTheStateHoldsItIsBelowTheSize) {
 
 // --- the state machine keeps its strings within longest_state_string() -----------------------
 
-rules::RuleBook book() {
-  rules::RuleSet set;
-  set.id = "test-statutory";
-  set.title = "statutory default for tests";
-  set.source = "test:1";
-  set.valid_from = date::year{2018} / 1 / 1;
-  set.liability.daily_rate_sek = {{2019, 7800}, {2020, 8200}, {2022, 9300}};
-  set.reminder_lead[v1::SIP_INVITATION] = std::chrono::hours{24};
-  return rules::RuleBook({set});
-}
-
-size_t longest_string(const Message& m) {
-  const Reflection& r = *m.GetReflection();
-  std::vector<const FieldDescriptor*> set;
-  r.ListFields(m, &set);
-  size_t longest = 0;
-  for (const FieldDescriptor* f : set) {
-    const int n = f->is_repeated() ? r.FieldSize(m, f) : 1;
-    for (int k = 0; k < n; ++k) {
-      if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-        longest = std::max(longest, f->is_repeated() ? r.GetRepeatedString(m, f, k).size()
-                                                     : r.GetString(m, f).size());
-      } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-        longest = std::max(longest, longest_string(f->is_repeated() ? r.GetRepeatedMessage(m, f, k)
-                                                                    : r.GetMessage(m, f)));
-      }
-    }
-  }
-  return longest;
-}
-
 // Drives one episode with every id and string at its limit, and checks each state it steps
 // through: no string longer than longest_state_string(), no unknown field, and within the bound.
 class HostileEpisode {
@@ -192,12 +162,12 @@ class HostileEpisode {
     ++steps_;
     EXPECT_LE(state_->ByteSizeLong(), bound_(*state_)) << "step " << steps_;
     EXPECT_EQ(state_->GetReflection()->GetUnknownFields(*state_).field_count(), 0);
-    const size_t longest = longest_string(*state_);
+    const size_t longest = testing::longest_string(*state_);
     EXPECT_LE(longest, longest_state_string(book_)) << "step " << steps_;
     longest_ = std::max(longest_, longest);
   }
 
-  rules::RuleBook book_ = book();
+  rules::RuleBook book_ = testing::statutory_book();
   std::string source_;
   SizeBound bound_;
   std::string episode_ = std::string(256, 'p');

@@ -28,6 +28,12 @@ using v1::Recipient;
 using v1::Service;
 
 constexpr size_t kMaxIdLength = 256;  // ids go into every store key, notification id and Kafka key
+// The longest notification id (docs/domain-decisions.md, "Notification ids"): the episode id, '/',
+// the cause, '/', the notification's number in its step. An event's cause is at its longest
+// "s/<source, each byte percent-encoded at worst>/e/<eventId>"; a timer's,
+// "t/remind/<deadline kind>/<unix seconds>", is shorter.
+constexpr size_t kMaxCauseLength = 2 + 3 * kMaxIdLength + 3 + kMaxIdLength;
+constexpr size_t kMaxNotificationIdLength = kMaxIdLength + 1 + kMaxCauseLength + 1 + 20;
 // Clock skew tolerated between a source system and the engine before an event counts as future.
 constexpr std::chrono::minutes kFutureTolerance{15};
 
@@ -71,10 +77,8 @@ std::optional<Rejection> validate_additions(const v1::Event& e) {
     }
     // Ids are checked for length only: the reason never quotes them (the person is personal
     // data, and a malformed notification id may hold anything).
-    if (ack.notification_id().size() > 2 * kMaxIdLength + 64 ||
-        ack.by().id().size() > kMaxIdLength || ack.person().size() > kMaxIdLength) {
-      return reject(Rejection::Code::kMalformed,
-                    "noticeAcknowledged: notificationId, by.id or person is too long");
+    if (ack.by().id().size() > kMaxIdLength || ack.person().size() > kMaxIdLength) {
+      return reject(Rejection::Code::kMalformed, "noticeAcknowledged: by.id or person is too long");
     }
   }
   return std::nullopt;
@@ -1193,20 +1197,18 @@ size_t string_limit(const google::protobuf::FieldDescriptor& f) {
     return kShortestStringLimit;  // an HSA id is at most 31 characters; local unit ids are short
   }
   if (name == "samordna.v1.Discharged.reason") return kLongestStringLimit;  // free text
+  // Any id the engine gives a notice, however long the sender's ids and source.
+  if (name == "samordna.v1.NoticeAcknowledged.notification_id") return kMaxNotificationIdLength;
   return kDefaultStringLimit;  // names, addresses and the rest
 }
 
 }  // namespace
 
 size_t longest_state_string(const rules::RuleBook& book) {
-  // A notification id (also held_notification_id, settled_liability_id): the episode id, '/', the
-  // cause, '/', the notification's number in its step. An event's cause is at its longest
-  // "s/<source, each byte percent-encoded at worst>/e/<eventId>"; a timer's is
-  // "t/remind/<deadline kind>/<unix seconds>", shorter.
-  constexpr size_t kCause = 2 + 3 * kMaxIdLength + 3 + kMaxIdLength;
-  constexpr size_t kNotificationId = kMaxIdLength + 1 + kCause + 1 + 20;
-  size_t longest = std::max({kLongestStringLimit, kNotificationId,
-                             2 * kMaxIdLength + 64});  // noticeAcknowledged.notificationId
+  // A notification id (also held_notification_id, settled_liability_id, and what an
+  // acknowledgement names) is shorter than the longest string an event may carry.
+  static_assert(kMaxNotificationIdLength < kLongestStringLimit);
+  size_t longest = kLongestStringLimit;
   // From the rules: the episode's rule set id (also the liability's rule_set) and its digest.
   for (const auto& set : book.sets())
     longest = std::max({longest, set.id.size(), set.digest.size()});

@@ -122,6 +122,19 @@ TEST(ValidateEvent, StringsHaveDocumentedLimits) {
   EXPECT_EQ(reason(discharged), "malformed: discharged.reason is longer than 4096 bytes");
   discharged.mutable_discharged()->set_reason(std::string(4096, 'r'));
   EXPECT_EQ(reason(discharged), "accepted");
+
+  // An acknowledgement may name any id the engine gives a notice: episode id and event id at
+  // their 256 bytes, a source of 256 bytes each percent-encoded, and the notice's number.
+  v1::Event ack = payload_only();
+  ack.mutable_notice_acknowledged()->mutable_by()->set_kind(v1::Organisation::MUNICIPALITY);
+  ack.mutable_notice_acknowledged()->mutable_by()->set_id("0380");
+  const std::string longest_id = std::string(256, 'p') + "/s/" + std::string(3 * 256, '%') + "/e/" +
+                                 std::string(256, 'e') + "/" + std::string(20, '9');
+  ASSERT_EQ(longest_id.size(), 1307u);
+  ack.mutable_notice_acknowledged()->set_notification_id(longest_id);
+  EXPECT_EQ(reason(ack), "accepted");
+  ack.mutable_notice_acknowledged()->set_notification_id(longest_id + "9");
+  EXPECT_EQ(reason(ack), "malformed: noticeAcknowledged.notificationId is longer than 1307 bytes");
 }
 
 TEST(ValidateEvent, NulCharactersInsideStringsAreRejected) {

@@ -21,7 +21,7 @@ constexpr size_t kVarint = 10;       // a negative int32, int64 or enum takes te
 // The repeated fields operator() counts, by full name. Any other repeated field (or map) reachable
 // from EpisodeState stops the constructor: a schema change must be counted before it is used.
 const std::set<std::string>& counted() {
-  static const std::set<std::string> names = {
+  static const std::set<std::string> kNames = {
       "samordna.storage.v1.EpisodeState.needs",
       "samordna.storage.v1.EpisodeState.notified",
       "samordna.storage.v1.EpisodeState.periods",
@@ -37,7 +37,7 @@ const std::set<std::string>& counted() {
       "samordna.storage.v1.NoticeRecord.acknowledgements",
       "samordna.v1.PaymentLiability.periods",
   };
-  return names;
+  return kNames;
 }
 
 size_t tag(const FieldDescriptor& f) {

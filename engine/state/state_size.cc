@@ -18,28 +18,6 @@ using google::protobuf::FieldDescriptor;
 constexpr size_t kLengthPrefix = 5;  // a length under 2^35 (every message in memory)
 constexpr size_t kVarint = 10;       // a negative int32, int64 or enum takes ten bytes
 
-// The repeated fields operator() counts, by full name. Any other repeated field (or map) reachable
-// from EpisodeState stops the constructor: a schema change must be counted before it is used.
-const std::set<std::string>& counted() {
-  static const std::set<std::string> kNames = {
-      "samordna.storage.v1.EpisodeState.needs",
-      "samordna.storage.v1.EpisodeState.notified",
-      "samordna.storage.v1.EpisodeState.periods",
-      "samordna.storage.v1.EpisodeState.outpatient_unavailable",
-      "samordna.storage.v1.EpisodeState.deadlines",
-      "samordna.storage.v1.EpisodeState.timers",
-      "samordna.storage.v1.EpisodeState.seen",
-      "samordna.storage.v1.EpisodeState.notices",
-      "samordna.storage.v1.EpisodeState.seen_keys",
-      "samordna.storage.v1.EpisodeState.seen_digests",
-      "samordna.storage.v1.EpisodeState.discharge_ready_notified",
-      "samordna.storage.v1.DeadlineRecord.recipients",
-      "samordna.storage.v1.NoticeRecord.acknowledgements",
-      "samordna.v1.PaymentLiability.periods",
-  };
-  return kNames;
-}
-
 size_t tag(const FieldDescriptor& f) {
   return google::protobuf::io::CodedOutputStream::VarintSize32(static_cast<uint32_t>(f.number())
                                                                << 3);
@@ -79,30 +57,39 @@ size_t largest(const Descriptor& d, size_t longest, int depth) {
   size_t n = 0;
   for (int i = 0; i < d.field_count(); ++i) {
     const FieldDescriptor& f = *d.field(i);
-    if (f.is_repeated()) {
-      SAMORDNA_CHECK(counted().count(f.full_name()) == 1,
-                     ("engine/state/state_size.cc does not count the repeated field " +
-                      f.full_name() + ": count it in SizeBound")
-                         .c_str());
-      continue;
-    }
-    n += tag(f) + value(f, longest, depth);
+    if (!f.is_repeated()) n += tag(f) + value(f, longest, depth);
   }
   return n;
 }
 
-// One element of the repeated field `name` of `d`, at its largest; unpacked, so that a packed
-// field's elements are over-counted by their tag (its one tag and length are in fixed_).
-size_t element(const Descriptor& d, const char* name, size_t longest) {
-  const FieldDescriptor* f = d.FindFieldByName(name);
-  SAMORDNA_CHECK(f != nullptr && f->is_repeated() && counted().count(f->full_name()) == 1,
-                 "SizeBound counts a repeated field of the schema");
-  return tag(*f) + value(*f, longest, 1);
+// Stops on a repeated field (or map) reachable from `d` that the constructor did not count.
+void check_counted(const Descriptor& d, const std::set<const FieldDescriptor*>& counted,
+                   int depth) {
+  SAMORDNA_CHECK(depth < 16, "a state's message types do not nest themselves");
+  for (int i = 0; i < d.field_count(); ++i) {
+    const FieldDescriptor& f = *d.field(i);
+    SAMORDNA_CHECK(!f.is_repeated() || counted.count(&f) == 1,
+                   ("engine/state/state_size.cc does not count the repeated field " +
+                    f.full_name() + ": count it in SizeBound")
+                       .c_str());
+    if (f.message_type() != nullptr) check_counted(*f.message_type(), counted, depth + 1);
+  }
 }
 
 }  // namespace
 
 SizeBound::SizeBound(size_t longest) {
+  // One element of the repeated field `name` of `d`, at its largest; unpacked, so that a packed
+  // field's elements are over-counted by their tag (its one tag and length are in fixed_). The
+  // fields asked for here are the ones operator() counts.
+  std::set<const FieldDescriptor*> counted;
+  auto element = [&](const Descriptor& d, const char* name) {
+    const FieldDescriptor* f = d.FindFieldByName(name);
+    SAMORDNA_CHECK(f != nullptr && f->is_repeated(),
+                   "SizeBound counts a repeated field of the schema");
+    counted.insert(f);
+    return tag(*f) + value(*f, longest, 1);
+  };
   const Descriptor& state = *storage::v1::EpisodeState::descriptor();
   const Descriptor& deadline = *storage::v1::DeadlineRecord::descriptor();
   const Descriptor& notice = *storage::v1::NoticeRecord::descriptor();
@@ -111,20 +98,21 @@ SizeBound::SizeBound(size_t longest) {
   for (const char* packed : {"needs", "seen_keys", "seen_digests"}) {
     fixed_ += tag(*state.FindFieldByName(packed)) + kLengthPrefix;
   }
-  need_ = element(state, "needs", longest);
-  notified_ = element(state, "notified", longest);
-  ready_notified_ = element(state, "discharge_ready_notified", longest);
-  period_ = element(state, "periods", longest);
-  interval_ = element(state, "outpatient_unavailable", longest);
-  deadline_ = element(state, "deadlines", longest);
-  deadline_recipient_ = element(deadline, "recipients", longest);
-  timer_ = element(state, "timers", longest);
-  seen_ = element(state, "seen", longest);
-  notice_ = element(state, "notices", longest);
-  acknowledgement_ = element(notice, "acknowledgements", longest);
-  seen_key_ = element(state, "seen_keys", longest);
-  seen_digest_ = element(state, "seen_digests", longest);
-  liability_period_ = element(liability, "periods", longest);
+  need_ = element(state, "needs");
+  notified_ = element(state, "notified");
+  ready_notified_ = element(state, "discharge_ready_notified");
+  period_ = element(state, "periods");
+  interval_ = element(state, "outpatient_unavailable");
+  deadline_ = element(state, "deadlines");
+  deadline_recipient_ = element(deadline, "recipients");
+  timer_ = element(state, "timers");
+  seen_ = element(state, "seen");
+  notice_ = element(state, "notices");
+  acknowledgement_ = element(notice, "acknowledgements");
+  seen_key_ = element(state, "seen_keys");
+  seen_digest_ = element(state, "seen_digests");
+  liability_period_ = element(liability, "periods");
+  check_counted(state, counted, 0);
 }
 
 size_t SizeBound::operator()(const storage::v1::EpisodeState& s) const {

@@ -5,8 +5,6 @@
 // (engine/state/state_size.h): no string longer than longest_state_string(), no unknown field, and
 // its serialized size within SizeBound's bound.
 
-#include <google/protobuf/descriptor.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -22,33 +20,6 @@
 #include "samordna/v1/event.pb.h"
 #include "tests/unit/state/state_testing.h"
 
-namespace {
-
-using google::protobuf::FieldDescriptor;
-using google::protobuf::Message;
-using google::protobuf::Reflection;
-
-// No unknown field anywhere in `m`.
-bool no_unknown_fields(const Message& m) {
-  const Reflection& r = *m.GetReflection();
-  if (r.GetUnknownFields(m).field_count() != 0) return false;
-  std::vector<const FieldDescriptor*> set;
-  r.ListFields(m, &set);
-  for (const FieldDescriptor* f : set) {
-    if (f->cpp_type() != FieldDescriptor::CPPTYPE_MESSAGE) continue;
-    const int n = f->is_repeated() ? r.FieldSize(m, f) : 1;
-    for (int k = 0; k < n; ++k) {
-      if (!no_unknown_fields(f->is_repeated() ? r.GetRepeatedMessage(m, f, k)
-                                              : r.GetMessage(m, f))) {
-        return false;
-      }
-    }
-  }
-  return true;
-}
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace samordna;
   static const rules::RuleBook rules = state::testing::statutory_book();
@@ -59,8 +30,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto take = [&](state::Transition t) {
     if (t.outcome != state::Transition::Outcome::kApplied) return;
     st = std::move(t.next);
-    if (st->ByteSizeLong() > bound(*st) || state::testing::longest_string(*st) > longest ||
-        !no_unknown_fields(*st)) {
+    const state::testing::Strings strings = state::testing::strings_of(*st);
+    if (st->ByteSizeLong() > bound(*st) || strings.longest > longest || strings.unknown) {
       std::abort();
     }
   };
@@ -80,13 +51,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       now = from_proto(event.occurred_at()) + std::chrono::minutes{1};
     }
     while (st) {  // the timers due by then, earliest first
-      const auto& timers = st->timers();
-      auto next = std::min_element(timers.begin(), timers.end(), [](const auto& a, const auto& b) {
-        return a.fire_at() < b.fire_at();
-      });
-      if (next == timers.end() || from_unix(next->fire_at()) > now) break;
-      const state::TimerFired fired{next->kind(), next->deadline(), from_unix(next->fire_at())};
-      take(state::fire_timer(*st, fired, rules, now));
+      const auto fired = state::testing::due_timer(*st, now);
+      if (!fired) break;
+      take(state::fire_timer(*st, *fired, rules, now));
     }
     auto step = state::apply_event(st ? &*st : nullptr, event, rules, now);
     if (step) take(std::move(step.value()));

@@ -51,13 +51,9 @@ class Episode {
   std::vector<Notification> advance(const std::string& now) {
     std::vector<Notification> out;
     while (state_) {
-      const auto& timers = state_->timers();
-      auto next = std::min_element(timers.begin(), timers.end(), [](const auto& a, const auto& b) {
-        return a.fire_at() < b.fire_at();
-      });
-      if (next == timers.end() || from_unix(next->fire_at()) > at(now)) break;
-      TimerFired fired{next->kind(), next->deadline(), from_unix(next->fire_at())};
-      auto t = fire_timer(*state_, fired, book_, at(now));
+      const auto fired = testing::due_timer(*state_, at(now));
+      if (!fired) break;
+      auto t = fire_timer(*state_, *fired, book_, at(now));
       EXPECT_EQ(t.outcome, Transition::Outcome::kApplied);
       state_ = t.next;
       for (auto& n : t.notifications) out.push_back(n);

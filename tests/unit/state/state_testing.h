@@ -8,8 +8,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <optional>
 #include <vector>
 
+#include "engine/state/episode_machine.h"
 #include "rules/rule_set.h"
 
 namespace samordna::state::testing {
@@ -27,26 +29,44 @@ inline rules::RuleBook statutory_book() {
   return rules::RuleBook({set});
 }
 
-// The length of the longest string anywhere in `m` (what longest_state_string() must bound).
-inline size_t longest_string(const google::protobuf::Message& m) {
+// What SizeBound asks of a state (engine/state/state_size.h), read from the whole message.
+struct Strings {
+  size_t longest = 0;    // the longest string anywhere in it
+  bool unknown = false;  // an unknown field anywhere in it
+};
+inline Strings strings_of(const google::protobuf::Message& m) {
   using google::protobuf::FieldDescriptor;
   const google::protobuf::Reflection& r = *m.GetReflection();
+  Strings out;
+  out.unknown = r.GetUnknownFields(m).field_count() != 0;
   std::vector<const FieldDescriptor*> set;
   r.ListFields(m, &set);
-  size_t longest = 0;
   for (const FieldDescriptor* f : set) {
     const int n = f->is_repeated() ? r.FieldSize(m, f) : 1;
     for (int k = 0; k < n; ++k) {
       if (f->cpp_type() == FieldDescriptor::CPPTYPE_STRING) {
-        longest = std::max(longest, f->is_repeated() ? r.GetRepeatedString(m, f, k).size()
-                                                     : r.GetString(m, f).size());
+        out.longest = std::max(out.longest, f->is_repeated() ? r.GetRepeatedString(m, f, k).size()
+                                                             : r.GetString(m, f).size());
       } else if (f->cpp_type() == FieldDescriptor::CPPTYPE_MESSAGE) {
-        longest = std::max(longest, longest_string(f->is_repeated() ? r.GetRepeatedMessage(m, f, k)
-                                                                    : r.GetMessage(m, f)));
+        const Strings sub =
+            strings_of(f->is_repeated() ? r.GetRepeatedMessage(m, f, k) : r.GetMessage(m, f));
+        out.longest = std::max(out.longest, sub.longest);
+        out.unknown = out.unknown || sub.unknown;
       }
     }
   }
-  return longest;
+  return out;
+}
+
+// The episode's earliest timer due by `now`, as the pipeline fires them (earliest first, before
+// the input at `now`); nullopt when none is.
+inline std::optional<TimerFired> due_timer(const storage::v1::EpisodeState& state, Instant now) {
+  const auto& timers = state.timers();
+  const auto next =
+      std::min_element(timers.begin(), timers.end(),
+                       [](const auto& a, const auto& b) { return a.fire_at() < b.fire_at(); });
+  if (next == timers.end() || from_unix(next->fire_at()) > now) return std::nullopt;
+  return TimerFired{next->kind(), next->deadline(), from_unix(next->fire_at())};
 }
 
 }  // namespace samordna::state::testing

@@ -1,6 +1,9 @@
 #include "connectors/kafka/client.h"
 
+#include <spdlog/spdlog.h>
+
 #include <string>
+#include <thread>
 
 #include "connectors/kafka/codec.h"
 
@@ -58,6 +61,65 @@ Result<std::unique_ptr<RdKafka::Producer>> make_transactional_producer(
   properties["transactional.id"] = transactional_id;
   properties["transaction.timeout.ms"] = std::to_string(transaction_timeout_ms);
   return producer_with(config, merged(std::move(properties), extra), delivery);
+}
+
+Result<TopicHandles> learn_topics(RdKafka::Producer& producer,
+                                  const std::vector<std::string>& topics,
+                                  std::chrono::milliseconds timeout) {
+  using Clock = std::chrono::steady_clock;
+  const auto give_up = Clock::now() + timeout;
+  TopicHandles handles;
+  for (const auto& name : topics) {
+    std::string detail;
+    std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(&producer, name, nullptr, detail));
+    if (!topic) return fail(Errc::kInvalidArgument, "topic " + name + ": " + detail);
+    while (true) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(give_up - Clock::now());
+      RdKafka::Metadata* raw = nullptr;
+      const auto err = producer.metadata(false, topic.get(), &raw,
+                                         static_cast<int>(std::max<int64_t>(1, left.count())));
+      std::unique_ptr<RdKafka::Metadata> metadata(raw);
+      std::string why;
+      if (err != RdKafka::ERR_NO_ERROR) {
+        why = RdKafka::err2str(err);
+      } else {
+        for (const auto* t : *metadata->topics()) {
+          if (t->topic() != name) continue;
+          if (t->err() == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) {
+            return fail(Errc::kNotFound, "topic " + name + " does not exist");
+          }
+          if (t->err() != RdKafka::ERR_NO_ERROR) {
+            why = RdKafka::err2str(t->err());
+          } else if (t->partitions()->empty()) {
+            why = "no partitions yet";
+          }
+          for (const auto* part : *t->partitions()) {
+            if (part->leader() < 0 || part->err() != RdKafka::ERR_NO_ERROR) {
+              why = "partition " + std::to_string(part->id()) + " has no leader yet";
+            }
+          }
+        }
+      }
+      if (why.empty()) break;
+      if (Clock::now() >= give_up) {
+        return fail(Errc::kUnavailable, "metadata of topic " + name + ": " + why);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    handles.push_back(std::move(topic));
+  }
+  return handles;
+}
+
+TopicHandles learn_or_warn(RdKafka::Producer& producer, const std::string& topic) {
+  auto known = learn_topics(producer, {topic}, std::chrono::seconds(5));
+  if (!known) {
+    spdlog::warn("{}; the first record to it waits for the producer's topic scan",
+                 known.error().message);
+    return {};
+  }
+  return std::move(known).value();
 }
 
 Result<std::unique_ptr<RdKafka::KafkaConsumer>> make_consumer(const KafkaConfig& config,

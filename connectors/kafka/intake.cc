@@ -92,6 +92,7 @@ struct Intake::Impl {
   KafkaConfig config;
   IntakeOptions options;
   std::unique_ptr<RdKafka::Producer> producer;
+  TopicHandles known;  // learn_topics(): the first transaction need not wait for the topic scan
 
   mutable std::mutex mutex_;
   std::condition_variable work_;      // queue_ grew, or closing
@@ -549,6 +550,9 @@ Result<std::unique_ptr<Intake>> Intake::open(const KafkaConfig& config, IntakeOp
           impl->producer->init_transactions(static_cast<int>(remaining().count())))}) {
     return to_error("init_transactions", *e.error);
   }
+  SAMORDNA_TRY(known, learn_topics(*impl->producer, {config.topics.events, options.memory_topic},
+                                   remaining()));
+  impl->known = std::move(known);
   SAMORDNA_TRYV(impl->load_memory(give_up));
   impl->last_prune_ms_ = now_ms();
   Impl* raw = impl.get();

@@ -64,6 +64,7 @@ struct Publisher::Impl : public RdKafka::DeliveryReportCb {
   KafkaConfig config;
   std::string topic;
   std::unique_ptr<RdKafka::Producer> producer;
+  TopicHandles known;  // learn_topics(): the first publish need not wait for the topic scan
 
   mutable std::mutex mutex_;
   std::condition_variable idle_;                                      // pending_ became empty
@@ -198,6 +199,7 @@ Result<std::unique_ptr<Publisher>> Publisher::create(const KafkaConfig& config, 
   impl->topic = std::move(topic);
   SAMORDNA_TRY(producer, make_idempotent_producer(config, extra, impl.get()));
   impl->producer = std::move(producer);
+  impl->known = learn_or_warn(*impl->producer, impl->topic);
   Impl* raw = impl.get();
   // The poll thread takes no signals (as librdkafka's own threads): a SIGINT must reach the
   // application's threads, e.g. to interrupt a read blocked on a pipe.

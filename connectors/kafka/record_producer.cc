@@ -50,6 +50,7 @@ class DeliveryCb : public RdKafka::DeliveryReportCb {
 struct RecordProducer::Impl {
   DeliveryCb delivery;
   std::unique_ptr<RdKafka::Producer> producer;
+  TopicHandles known;  // learn_topics(): the first write need not wait for the topic scan
   std::string topic;
   std::chrono::milliseconds bound{5000};
   std::atomic<bool> stopping{false};
@@ -83,6 +84,7 @@ Result<std::unique_ptr<RecordProducer>> RecordProducer::create(const KafkaConfig
                              config, {{"message.timeout.ms", std::to_string(bound.count() + 1000)}},
                              &impl->delivery));
   impl->producer = std::move(producer);
+  impl->known = learn_or_warn(*impl->producer, impl->topic);
   impl->poller = std::thread([i = impl.get()] {
     while (!i->stopping.load()) i->producer->poll(50);
   });

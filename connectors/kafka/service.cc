@@ -151,6 +151,7 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   DeliveryTracker deliveries_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<RdKafka::Producer> producer_;
+  TopicHandles outputs_;  // learn_topics(): the producer knows every output topic from the start
   // Asks the broker for the changelog's true end (read_uncommitted): see restore().
   std::unique_ptr<RdKafka::KafkaConsumer> watermarks_;
 
@@ -205,6 +206,11 @@ Result<void> Service::Impl::start() {
   if (TxnError e{std::unique_ptr<RdKafka::Error>(producer_->init_transactions(kTimeoutMs))}) {
     return to_error("init_transactions", *e.error);
   }
+  const auto& t = config_.kafka.topics;
+  SAMORDNA_TRY(outputs,
+               learn_topics(*producer_, {t.notifications, t.deadletter, t.changelog, t.episodes},
+                            std::chrono::milliseconds(kTimeoutMs)));
+  outputs_ = std::move(outputs);
   SAMORDNA_TRY(consumer,
                make_consumer(config_.kafka,
                              {

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/kafka/client.h"
 #include "connectors/kafka/codec.h"
 #include "connectors/kafka/config.h"
 
@@ -82,6 +83,11 @@ int run(const Options& o) {
       RdKafka::Producer::create(pconf.value().get(), errstr));
   if (!producer) die("producer: " + errstr);
   if (!o.plain) check(producer->init_transactions(kTimeoutMs), "init_transactions");
+  // As the service does (client.h): without it the first commit waits up to a second for the
+  // producer's topic scan, which made this ceiling anywhere from 85,000 to 108,000 records/s.
+  auto known =
+      samordna::kafka::learn_topics(*producer, {o.out}, std::chrono::milliseconds(kTimeoutMs));
+  if (!known) die(known.error().message);
 
   Rebalance rebalance;
   auto cconf = samordna::kafka::make_conf(kafka, {{"group.id", o.group},

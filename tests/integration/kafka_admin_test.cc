@@ -6,10 +6,14 @@
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <memory>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "connectors/kafka/admin.h"
+#include "connectors/kafka/client.h"
 #include "tests/integration/kafka_fixture.h"
 
 namespace samordna::kafka_test {
@@ -141,6 +145,45 @@ TEST_F(KafkaAdminIntegration, WithoutCreateTheMissingTopicsAreListed) {
   EXPECT_THAT(ensured.error().message,
               HasSubstr(": " + config.topics.notifications + ", " + config.topics.deadletter +
                         ", " + config.topics.episodes + " (createTopics is false"));
+}
+
+// Topics a producer knows locally (metadata for "known topics only", asked of the broker; a
+// producer that knows none is answered with every topic).
+std::vector<std::string> known_topics(RdKafka::Producer& producer) {
+  RdKafka::Metadata* raw = nullptr;
+  std::vector<std::string> names;
+  if (producer.metadata(false, nullptr, &raw, 10000) != RdKafka::ERR_NO_ERROR) return {"error"};
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  for (const auto* t : *metadata->topics()) names.push_back(t->topic());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+// learn_topics right after ensure_topics created them: every partition has a leader by then, and
+// the producer knows the topics before its first record (so no first transaction waits for its
+// topic scan); a topic the broker does not have is named.
+TEST_F(KafkaAdminIntegration, AProducerLearnsNewTopicsAtOnceAndAMissingOneIsNamed) {
+  kafka::KafkaConfig config = unique_kafka_config(3, /*create=*/false);
+  ASSERT_TRUE(kafka::ensure_topics(config, 30s));
+  auto producer = kafka::make_idempotent_producer(config);
+  ASSERT_TRUE(producer) << producer.error().message;
+  auto known = kafka::learn_topics(*producer.value(),
+                                   {config.topics.notifications, config.topics.changelog}, 30s);
+  ASSERT_TRUE(known) << known.error().message;
+  EXPECT_EQ(known.value().size(), 2u);
+  std::vector<std::string> expected{config.topics.notifications, config.topics.changelog};
+  std::sort(expected.begin(), expected.end());
+  EXPECT_EQ(known_topics(*producer.value()), expected);
+
+  auto missing = kafka::learn_topics(*producer.value(), {config.topics.events + ".missing"}, 10s);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, Errc::kNotFound);
+  EXPECT_EQ(missing.error().message, "topic " + config.topics.events + ".missing does not exist");
+  ASSERT_TRUE(kafka::delete_topics(
+      config,
+      {config.topics.events, config.topics.notifications, config.topics.deadletter,
+       config.topics.changelog, config.topics.episodes},
+      30s));
 }
 
 TEST_F(KafkaAdminIntegration, MismatchedChangelogIsAConflict) {

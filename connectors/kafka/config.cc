@@ -163,10 +163,11 @@ void read_kafka(Reader& r, const Field& f, KafkaConfig& k) {
 
 void read_root(Reader& r, const YAML::Node& root, const std::filesystem::path& base,
                ServiceConfig& c) {
-  const yaml::Fields fields = fields_of(
-      r, root, line_of(root, 1), "the file",
-      {"kafka", "stateDir", "rulesDir", "clock", "until", "maxBatch", "maxBatchMs", "timerPass",
-       "transactionTimeoutMs", "retentionDays", "metricsPort", "metricsAddress"});
+  const yaml::Fields fields =
+      fields_of(r, root, line_of(root, 1), "the file",
+                {"kafka", "stateDir", "rulesDir", "clock", "until", "maxBatch", "maxBatchMs",
+                 "timerPass", "transactionTimeoutMs", "retentionDays", "metricsPort",
+                 "metricsAddress", "writeBehindEpisodes", "writeBehindSeconds"});
   if (const Field* x = fields.get("kafka")) read_kafka(r, *x, c.kafka);
   // Relative paths are taken from the config file's folder, not the working directory, so a
   // service unit and a developer's shell read the same file the same way.
@@ -234,6 +235,15 @@ void read_root(Reader& r, const YAML::Node& root, const std::filesystem::path& b
         c.metrics_address = *v;
       }
     }
+  }
+  if (const Field* x = fields.get("writeBehindEpisodes")) {
+    if (auto v = yaml::read_int_in_range(r, *x, 0, 10000000)) {
+      c.write_behind_episodes = static_cast<size_t>(*v);
+    }
+  }
+  if (const Field* x = fields.get("writeBehindSeconds")) {
+    if (auto v = yaml::read_int_in_range(r, *x, 1, 3600))
+      c.write_behind_seconds = std::chrono::seconds(*v);
   }
   if (const Field* x = fields.get("timerPass")) {
     if (auto v = yaml::read_int_in_range(r, *x, 1, 1000000)) c.timer_pass = static_cast<size_t>(*v);

@@ -58,6 +58,13 @@ struct ServiceConfig {
   size_t max_batch = 1000;   // inputs (events, timers fired) per transaction; replay may exceed it
   int max_batch_ms = 100;    // how long a transaction collects inputs
   size_t timer_pass = 1000;  // per round: messages taken, then timers fired per partition
+  // Write-behind (pipeline::DriverOptions::write_behind): episodes held in memory between writes
+  // of the state store, which is written when more are held, and at least every
+  // write_behind_seconds. The changelog is written in every transaction as before; after a crash
+  // or an aborted transaction the store is brought level from it. 0: the store is written after
+  // every transaction.
+  size_t write_behind_episodes = 20000;
+  std::chrono::seconds write_behind_seconds{10};
   int transaction_timeout_ms = 30000;
   // A settled or cancelled episode leaves the state and gets a changelog tombstone this long after
   // it was settled (pipeline::DriverOptions::retention); zero keeps it forever.

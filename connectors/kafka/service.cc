@@ -37,6 +37,8 @@ pipeline::DriverOptions driver_options(const ServiceConfig& config,
   o.timer_pass = config.timer_pass;
   o.retention = config.retention;
   o.views = true;
+  o.write_behind = config.write_behind_episodes;
+  o.spill_every = config.write_behind_seconds;
   o.on_timer_fired = std::move(on_timer_fired);
   return o;
 }
@@ -116,7 +118,10 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   Result<void> start();
   Result<void> restore(PartitionId p);
   Result<void> process(RdKafka::Message& message);
-  Result<void> commit_unit();  // driver_.commit(), rewinding the input when the unit was aborted
+  // driver_.commit(); an aborted unit was rewound (abort_unit), and with write-behind the assigned
+  // partitions are restored again (`reload`) or left for the next assignment to restore.
+  Result<void> commit_unit(bool reload = true);
+  Result<void> restore_assigned();
   Result<void> abort_unit(const std::string& why);
   std::string txn_age_note() const;
   Error with_age(Error e) const {
@@ -398,9 +403,15 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
     consumer->assign(partitions);
     return;
   }
-  // Revoked (or lost): finish what is in flight while the partitions are still ours.
-  if (in_txn_ && !abandoned_ && !failure_) {
-    if (auto committed = commit_unit(); !committed) failure_ = committed.error();
+  // Revoked (or lost): finish what is in flight while the partitions are still ours, and write the
+  // store (write-behind) so that it is level with the changelog; the next assignment restores what
+  // another instance did since.
+  if (!abandoned_ && !failure_) {
+    if (auto committed = commit_unit(/*reload=*/false); !committed) {
+      failure_ = committed.error();
+    } else if (auto written = driver_.spill(); !written) {
+      failure_ = written.error();
+    }
   }
   for (auto* tp : partitions) {
     const auto p = static_cast<PartitionId>(tp->partition());
@@ -600,10 +611,22 @@ Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
   return Checkpoints{std::move(checkpoints)};
 }
 
-Result<void> Service::Impl::commit_unit() {
+Result<void> Service::Impl::commit_unit(bool reload) {
   SAMORDNA_TRY(committed, driver_.commit());
-  (void)committed;  // an aborted unit was rewound by abort_unit
-  return ok();
+  if (committed || !reload || config_.write_behind_episodes == 0) return ok();
+  return restore_assigned();
+}
+
+// With write-behind an aborted unit takes everything held since the last store write with it
+// (the driver's drop_unit): the engine is at that write, behind the changelog's last commit, and
+// every assigned partition is brought level as on assignment (or after a crash).
+Result<void> Service::Impl::restore_assigned() {
+  for (const auto& [p, offset] : committed_offset_) {
+    (void)offset;
+    SAMORDNA_TRYV(restore(p));
+    SAMORDNA_TRYV(driver_.add_partition(p));
+  }
+  return driver_.open();
 }
 
 // librdkafka 2.0.2 reports a transaction that the broker aborted on its timeout as "fenced by a
@@ -763,9 +786,11 @@ Result<void> Service::Impl::run() {
       log_counts("");
     }
   }
-  // Clean shutdown: finish the transaction, then close the consumer (which revokes locally, with
-  // nothing left in flight; as a static member it stays in the group until its session ends).
-  SAMORDNA_TRYV(commit_unit());
+  // Clean shutdown: finish the transaction and write the store (a restart then reads nothing of the
+  // changelog), then close the consumer (which revokes locally, with nothing left in flight; as a
+  // static member it stays in the group until its session ends).
+  SAMORDNA_TRYV(commit_unit(/*reload=*/false));
+  SAMORDNA_TRYV(driver_.spill());
   consumer_->close();
   consumer_.reset();
   watermarks_->close();

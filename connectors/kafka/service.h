@@ -13,6 +13,10 @@
 //   dies between the Kafka commit and the RocksDB write it is behind, and restoring the partition
 //   from its checkpoint to the end of the changelog brings it level. A partition is restored every
 //   time it is assigned, on a fresh or a returning instance alike.
+// - Write-behind (writeBehindEpisodes): RocksDB is written not after every transaction but at a
+//   spill (enough episodes held, writeBehindSeconds passed, a rebalance, shutdown), always at a
+//   committed point. An aborted transaction drops what is held, and the assigned partitions are
+//   restored from the changelog as after a crash.
 // - Every transaction carries offsets for every assigned partition, also one that only fired
 //   timers, so an instance that lost its partitions cannot commit anything for them.
 // - A restarted instance uses the same transactional id: init_transactions aborts what its

@@ -206,6 +206,7 @@ pipeline::DriverOptions drive_options(const SimulationOptions& options) {
   o.max_batch = 1024;
   o.timer_pass = 1024;
   o.retention = options.retention;
+  o.changelog = false;  // the outputs print notifications; the views come from the store at the end
   if (!options.write_ahead_log) {
     o.write_behind = options.memtable_bytes / kHeldEpisodeBytes /
                      static_cast<size_t>(std::max(options.partitions, 1));

@@ -191,20 +191,22 @@ void Driver::advance_clock(PartitionId p, Instant to) {
 Result<bool> Driver::commit() {
   if (!in_unit_) return true;
   Changes changes;
-  // Sized once, before any view is taken by address.
-  if (options_.views && views_.size() < engine_.staged().size()) {
-    views_.resize(engine_.staged().size());
-  }
-  size_t made = 0;
-  for (const auto& [key, state] : engine_.staged()) {
-    const v1::EpisodeView* view = nullptr;
-    if (options_.views && state) {
-      state::view_of(*state, rules_, views_[made]);
-      view = &views_[made++];
+  if (options_.changelog || options_.views) {
+    const std::vector<Engine::Change> changed = engine_.changes();
+    // Sized once, before any view is taken by address.
+    if (options_.views && views_.size() < changed.size()) views_.resize(changed.size());
+    size_t made = 0;
+    for (const auto& [p, id, state] : changed) {
+      const v1::EpisodeView* view = nullptr;
+      if (options_.views && state != nullptr) {
+        state::view_of(*state, rules_, views_[made]);
+        view = &views_[made++];
+      }
+      const std::string_view record = state != nullptr && options_.changelog
+                                          ? std::string_view(engine_.record(p, id))
+                                          : std::string_view();
+      changes.episodes.push_back({p, std::string(id), state, record, view});
     }
-    const std::string_view record =
-        state ? std::string_view(engine_.record(key.first, key.second)) : std::string_view();
-    changes.episodes.push_back({key.first, key.second, state ? &*state : nullptr, record, view});
   }
   for (const auto& [p, clock] : clock_) {
     auto it = committed_clock_.find(p);
@@ -226,12 +228,23 @@ Result<bool> Driver::commit() {
     SAMORDNA_CHECK(txn_.batch().Put(meta, clock_key(p), std::to_string(to_unix(clock))).ok(),
                    "batch refused");
   }
+  // Write-behind: a live service's store is written at least this often, so that a restart
+  // reads little of the changelog.
+  if (options_.write_behind > 0 && options_.spill_every.count() > 0 &&
+      std::chrono::steady_clock::now() - last_spill_ >= options_.spill_every) {
+    engine_.spill();
+  }
   SAMORDNA_TRYV(engine_.write(txn_));
-  counts_.spills = engine_.spills();
+  note_spills();
   committed_clock_ = clock_;
   in_unit_ = false;
   ++counts_.units;
   return true;
+}
+
+void Driver::note_spills() {
+  if (engine_.spills() != counts_.spills) last_spill_ = std::chrono::steady_clock::now();
+  counts_.spills = engine_.spills();
 }
 
 Result<void> Driver::spill() {
@@ -240,7 +253,7 @@ Result<void> Driver::spill() {
   if (options_.write_behind == 0) return ok();
   engine_.spill();
   SAMORDNA_TRYV(engine_.write(txn_));
-  counts_.spills = engine_.spills();
+  note_spills();
   return ok();
 }
 
@@ -249,7 +262,10 @@ Result<void> Driver::drop_unit() {
   counts_ = at_begin_;  // the dropped inputs come again: count them once
   txn_.clear();
   clock_ = committed_clock_;  // the inputs are applied again at their own time
-  return engine_.open();      // the heads moved past timers the dropped unit fired
+  // Write-behind: what was held goes too, the committed units' states with the dropped one's, and
+  // the store is the last spill's: the adapter restores from its log (Output::commit).
+  if (options_.write_behind > 0) return engine_.drop_held();
+  return engine_.open();  // the heads moved past timers the dropped unit fired
 }
 
 Result<void> Driver::flush_restore(PartitionId p, int64_t position) {
@@ -258,7 +274,12 @@ Result<void> Driver::flush_restore(PartitionId p, int64_t position) {
   SAMORDNA_CHECK(txn_.batch().Put(meta, checkpoint_key(p), std::to_string(position)).ok(),
                  "batch refused");
   restored_since_flush_ = 0;
-  return engine_.write(txn_);
+  // Into the store at once, also with write-behind: the adapter reads its checkpoint and clock
+  // next.
+  if (options_.write_behind > 0) engine_.spill();
+  SAMORDNA_TRYV(engine_.write(txn_));
+  note_spills();
+  return ok();
 }
 
 Result<void> Driver::restored(PartitionId p, int64_t next_position) {

@@ -55,16 +55,22 @@ struct DriverOptions {
   // A settled or cancelled episode leaves the store this long after it was settled (its timers
   // and state; the changelog gets a tombstone). Zero keeps episodes forever.
   std::chrono::seconds retention{std::chrono::hours{24 * 30}};
+  // Hand Output::commit every changed episode's state and storage record (a changelog). Off:
+  // Changes::episodes is empty unless `views` (an output without a changelog: the simulator).
+  bool changelog = true;
   // Hand Output::commit the public view (samordna.v1.EpisodeView) of every changed episode.
   bool views = false;
   // Called for every timer a unit of work takes off the store, with its fire time (metrics: how
   // late timers fire). Also for the timers of a unit that is later dropped: the adapter's
   // transaction outcome tells it which count.
   std::function<void(PartitionId, Instant fire_at)> on_timer_fired;
-  // Write-behind (Engine::write_behind), for a replay whose Output never aborts: the store is
-  // written only when more than this many episodes are held, and at spill(). Zero: off, every
-  // commit writes the store.
+  // Write-behind (Engine::write_behind): the store is written only when more than this many
+  // episodes are held, at spill(), and (spill_every) when the last write is that long ago. Zero:
+  // off, every commit writes the store. Store and checkpoints stay at one committed point, behind
+  // the output: an adapter whose output may abort a unit restores from its own log when commit()
+  // returns false (everything held since the last write is gone then), as it does after a crash.
   size_t write_behind = 0;
+  std::chrono::seconds spill_every{0};
 };
 
 // One episode a unit of work changed, as the changelog must record it.
@@ -143,7 +149,8 @@ class Driver {
   std::chrono::steady_clock::duration unit_age() const;
 
   // Commits the open unit of work (nothing when none is open). false: the output aborted it and
-  // the driver dropped it (state, timers, clocks and counts are back at the last commit).
+  // the driver dropped it (state, timers, clocks and counts are back at the last commit; with
+  // write-behind, the store and the engine are at the last spill, and the adapter restores).
   Result<bool> commit();
   // Commits the open unit of work and, with write-behind, writes everything held to the store.
   Result<void> spill();
@@ -176,6 +183,7 @@ class Driver {
   // Fires up to `limit` due timers of p at now(p) into the unit of work.
   Result<size_t> fire(PartitionId p, size_t limit);
   Result<void> drop_unit();
+  void note_spills();  // counts_.spills and last_spill_ from the engine
   Result<void> flush_restore(PartitionId p, int64_t position);
   Result<void> restored(PartitionId p, int64_t next_position);
 
@@ -192,6 +200,7 @@ class Driver {
   std::map<PartitionId, Instant> committed_clock_;  // as of the last commit
   DriverCounts counts_, at_begin_;
   size_t restored_since_flush_ = 0;
+  std::chrono::steady_clock::time_point last_spill_ = std::chrono::steady_clock::now();
   std::vector<Instant> fire_times_;  // for DriverOptions::on_timer_fired
   // With DriverOptions::views, the views of a commit, kept for the next: a view made into one
   // reuses its strings and elements (making them afresh was a twentieth of `run`'s CPU).

@@ -94,12 +94,38 @@ Result<void> Engine::open() {
                               [](const auto& held) { return held.second.dirty; }) &&
                      !timers_.changed(),
                  "a write-behind engine's units of work cannot be dropped");
+  drop_probe();
+  return drop_held();
+}
+
+Result<void> Engine::drop_held() {
   cache_.clear();
   peeked_ = nullptr;
+  unit_.clear();
   staged_.clear();
   records_.clear();
-  drop_probe();
+  // A probe may hold a lent state: it goes with the rest.
+  probe_.reset();
+  spill_ = false;
   return timers_.load();
+}
+
+std::vector<Engine::Change> Engine::changes() const {
+  std::vector<Change> out;
+  if (write_behind_ > 0) {
+    out.reserve(unit_.size());
+    for (const auto& [partition, id] : unit_) {
+      auto it = cache_.find(std::pair<PartitionId, std::string_view>(partition, id));
+      const bool held = it != cache_.end() && it->second.state;
+      out.push_back({partition, id, held ? &*it->second.state : nullptr});
+    }
+    return out;
+  }
+  out.reserve(staged_.size());
+  for (const auto& [key, state] : staged_) {
+    out.push_back({key.first, key.second, state ? &*state : nullptr});
+  }
+  return out;
 }
 
 namespace {
@@ -160,6 +186,9 @@ Engine::Cached* Engine::held_slot(PartitionId partition, std::string_view id) {
 
 void Engine::put_cached(PartitionId partition, std::string_view id, storage::v1::EpisodeState* next,
                         size_t bytes) {
+  if (!unit_.contains(std::pair<PartitionId, std::string_view>(partition, id))) {
+    unit_.emplace(partition, std::string(id));
+  }
   Cached* held = held_slot(partition, id);
   if (held == nullptr) {
     if (next == nullptr) return;  // retired before the store ever had it
@@ -298,13 +327,13 @@ Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::
   if (probe_ && probe_->partition == partition && probe_->episode_id == next.episode_id()) {
     drop_probe();  // the probed step was taken from the state before this one
   }
+  forget_record(partition, next.episode_id());  // a record of the state before this one is stale
   if (write_behind_ > 0) {
     // retire_at (set or cleared above) changes the size by a few bytes: still known within the
     // margin it is used with (lend()).
     put_cached(partition, next.episode_id(), &next, bytes);
     return ok();
   }
-  forget_record(partition, next.episode_id());  // a record of the state before this one is stale
   // Last: `next` is the caller's to give up (a transition's new state), and moves here.
   auto slot = staged_.find(std::pair<PartitionId, std::string_view>(partition, next.episode_id()));
   if (slot == staged_.end()) {
@@ -319,8 +348,10 @@ Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::
 Result<void> Engine::write(store::Txn& txn) {
   drop_probe();  // a probe is for the next apply() of the same unit
   if (write_behind_ > 0) {
-    // The transaction keeps the unit's other writes (the clocks) for the spill: the store moves
-    // from one spill to the next in one atomic write.
+    unit_.clear();
+    records_.clear();
+    // The transaction keeps the unit's other writes (the clocks, the checkpoints) for the spill:
+    // the store moves from one spill to the next in one atomic write.
     if (!spill_ && cache_.size() <= write_behind_) return ok();
     write_cache(*txn.batch().GetWriteBatch());
     timers_.spill(*txn.batch().GetWriteBatch());
@@ -359,10 +390,16 @@ const std::string& Engine::record(PartitionId partition, std::string_view id) {
   const auto key = std::pair<PartitionId, std::string_view>(partition, id);
   auto it = records_.find(key);
   if (it != records_.end()) return it->second;
-  const auto* staged = staged_state(partition, id);
-  SAMORDNA_CHECK(staged != nullptr && staged->has_value(), "a record is of a staged state");
+  const storage::v1::EpisodeState* state = nullptr;
+  if (write_behind_ > 0) {
+    const Cached* held = held_slot(partition, id);
+    if (held != nullptr && held->state) state = &*held->state;
+  } else if (const auto* staged = staged_state(partition, id); staged != nullptr && *staged) {
+    state = &**staged;
+  }
+  SAMORDNA_CHECK(state != nullptr, "a record is of a changed state");
   std::string bytes;
-  SAMORDNA_CHECK((*staged)->SerializeToString(&bytes), "episode state does not serialize");
+  SAMORDNA_CHECK(state->SerializeToString(&bytes), "episode state does not serialize");
   return records_.emplace(EpisodeKey(partition, std::string(id)), std::move(bytes)).first->second;
 }
 
@@ -556,11 +593,11 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
     drop_probe();
   }
   ++retired_;
+  forget_record(partition, id);
   if (write_behind_ > 0) {
     put_cached(partition, id, nullptr, kUnknownBytes);
     return ok();
   }
-  forget_record(partition, id);
   staged_.insert_or_assign(EpisodeKey(partition, id), std::nullopt);
   return ok();
 }

@@ -17,6 +17,7 @@
 #include <functional>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -61,17 +62,23 @@ class Engine {
   // Loads the timer heads. Call once before use, and again after dropping a transaction.
   Result<void> open();
 
-  // Write-behind, for a replay that can be run again from its input (`simulate --no-wal`): episode
-  // states and timers stay in memory across units of work, and write() puts what changed into the
-  // store only when more than `max_episodes` episodes are held, or after spill(); then it keeps
-  // half that many held. Until a spill the store does not change at all (the units' other writes,
-  // the clocks, wait in the transaction), so it always holds one consistent point of the replay.
+  // Write-behind, for input that can be read again: episode states and timers stay in memory
+  // across units of work, and write() puts what changed into the store only when more than
+  // `max_episodes` episodes are held, or after spill(); then it keeps half that many held. Until a
+  // spill the store does not change at all (the units' other writes, the clocks and checkpoints,
+  // wait in the transaction), so it always holds one consistent point of the input: a replay
+  // (`simulate --no-wal`) runs again from its file, the Kafka service restores from its changelog.
   // A state is written once per spill, not once per unit, and a held one is neither read nor
-  // parsed from RocksDB. A unit of work cannot be dropped (open() stops while changes are held).
-  // Call before open().
+  // parsed from RocksDB. A unit of work is dropped only with everything held (drop_held(); open()
+  // stops while changes are held). Call before open().
   void write_behind(size_t max_episodes);
   // Makes the next write() put everything held into the store.
   void spill() { spill_ = true; }
+  // Write-behind: forgets every held state and timer, and every change since the last spill (the
+  // open unit's and the committed ones' alike), and loads the timers again: the engine is then at
+  // the store's point, the last spill. For an adapter whose output aborted a unit of work: it
+  // brings the store level again from its own log (the Kafka service: from the changelog).
+  Result<void> drop_held();
 
   // Applies one event at `now`. A rejection is an outcome, not an error: errors are I/O failures.
   Result<Outcome> apply(PartitionId partition, const v1::Event& event, Instant now,
@@ -108,8 +115,16 @@ class Engine {
                                                            std::string_view id,
                                                            store::Txn* txn = nullptr) const;
 
-  // The episodes whose state the open transaction changed, by partition, with their new state:
-  // what a changelog must record (a retired one has none). Emptied by write() and open().
+  // One episode the open unit of work changed, with its new state (null: retired).
+  struct Change {
+    PartitionId partition = 0;
+    std::string_view episode_id;
+    const storage::v1::EpisodeState* state = nullptr;
+  };
+  // The episodes the open unit changed, sorted by partition and id, each once: what a changelog
+  // must record. Valid until the next input or write(); emptied by write() and open().
+  std::vector<Change> changes() const;
+
   using EpisodeKey = std::pair<PartitionId, std::string>;
   struct KeyLess {                // looks up by (partition, string_view) without building a key
     using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard name
@@ -119,9 +134,7 @@ class Engine {
       return std::string_view(a.second) < std::string_view(b.second);
     }
   };
-  using Staged = std::map<EpisodeKey, std::optional<storage::v1::EpisodeState>, KeyLess>;
-  const Staged& staged() const { return staged_; }
-  // A staged state serialized as its storage record (what the changelog carries), once: write()
+  // A changed state serialized as its storage record (what the changelog carries), once: write()
   // puts the same bytes rather than serializing the state again. Valid until the episode is
   // staged again, or write() or open().
   const std::string& record(PartitionId partition, std::string_view id);
@@ -167,6 +180,9 @@ class Engine {
   Result<const storage::v1::EpisodeState*> peek(PartitionId partition, std::string_view id,
                                                 std::optional<storage::v1::EpisodeState>& holder);
   void forget_record(PartitionId partition, std::string_view id);
+  // Without write-behind, the states the open unit staged (nullopt: retired), read before the
+  // store.
+  using Staged = std::map<EpisodeKey, std::optional<storage::v1::EpisodeState>, KeyLess>;
   // What the open transaction holds for an episode: its staged state (nullopt = retired), or
   // nothing when the transaction has not touched it. Read before the store, which would find the
   // same state in the transaction's batch, only slower (an index lookup and a parse).
@@ -253,6 +269,9 @@ class Engine {
   // held episodes are cold memory), and every element keeps its address (lent slots, peeked_).
   using CacheMap = absl::node_hash_map<EpisodeKey, Cached, KeyHash, KeyEq>;
   CacheMap cache_;
+  // The episodes the open unit changed (changes()). A retired one may have left cache_ (the store
+  // never had it), and is still named here: the changelog had its state, and needs a tombstone.
+  std::set<EpisodeKey, KeyLess> unit_;
   // The entry peek() found last: a step reads, lends and puts back one episode, so the one lookup
   // serves all three. Nodes stay where they are as the map grows; erasing one clears this.
   CacheMap::value_type* peeked_ = nullptr;

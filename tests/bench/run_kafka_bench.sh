@@ -76,7 +76,7 @@ kafka:
   bootstrap: $bootstrap
   groupId: $prefix-$name
   partitions: 4
-  topics: {events: $prefix.$name.events, notifications: $prefix.$name.notifications, deadletter: $prefix.$name.deadletter, changelog: $prefix.$name.changelog}
+  topics: {events: $prefix.$name.events, notifications: $prefix.$name.notifications, deadletter: $prefix.$name.deadletter, changelog: $prefix.$name.changelog, episodes: $prefix.$name.episodes}
 rulesDir: $root/rules/sets
 clock: $clock
 YAML
@@ -109,7 +109,7 @@ median() { LC_ALL=C sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2
 : >"$work/rates"
 for ((r = 1; r <= ${ROUNDS:-3}; r++)); do
   sed -e "s/groupId: .*/groupId: $prefix-tp-$r/" \
-      -e "s/\.tp\.\(notifications\|deadletter\|changelog\)/.tp.r$r.\1/g" "$work/tp.yaml" >"$work/tp-$r.yaml"
+      -e "s/\.tp\.\(notifications\|deadletter\|changelog\|episodes\)/.tp.r$r.\1/g" "$work/tp.yaml" >"$work/tp-$r.yaml"
   for mode in txn plain; do
     topics create "$prefix.tp.r$r.ceiling-$mode" --partitions 4 --replication-factor 1 >/dev/null
   done
@@ -145,7 +145,7 @@ awk -v r="$rate" -v t="$txn_rate" -v p="$plain_rate" -v n="$(wc -l <"$work/rates
 # every event once and issue the one instance's notifications.
 if [[ ${TWO:-1} == 1 ]]; then
   sed -e "s/groupId: .*/groupId: $prefix-two/" \
-      -e "s/\.tp\.\(notifications\|deadletter\|changelog\)/.tp.two.\1/g" "$work/tp.yaml" >"$work/tp-two.yaml"
+      -e "s/\.tp\.\(notifications\|deadletter\|changelog\|episodes\)/.tp.two.\1/g" "$work/tp.yaml" >"$work/tp-two.yaml"
   two=()
   for i in a b; do
     /usr/bin/time -f "%U %S" -o "$work/two-$i.time" "$samordna" run --config "$work/tp-two.yaml" \

@@ -66,6 +66,8 @@ transactionTimeoutMs: 60000
 retentionDays: 90
 metricsPort: 9464
 metricsAddress: 127.0.0.1
+writeBehindEpisodes: 5000
+writeBehindSeconds: 30
 )");
   auto loaded = load_service_config(path);
   ASSERT_TRUE(loaded) << loaded.error().message;
@@ -97,6 +99,8 @@ metricsAddress: 127.0.0.1
   EXPECT_EQ(c.retention, std::chrono::hours{24 * 90});
   EXPECT_EQ(c.metrics_port, 9464);
   EXPECT_EQ(c.metrics_address, "127.0.0.1");
+  EXPECT_EQ(c.write_behind_episodes, 5000u);
+  EXPECT_EQ(c.write_behind_seconds, std::chrono::seconds{30});
 }
 
 TEST_F(KafkaConfigTest, EmptyFileGivesTheDefaults) {
@@ -111,6 +115,8 @@ TEST_F(KafkaConfigTest, EmptyFileGivesTheDefaults) {
   EXPECT_EQ(loaded.value().retention, std::chrono::hours{24 * 30});
   EXPECT_TRUE(loaded.value().kafka.instance_id.empty());  // the caller fills it
   EXPECT_EQ(loaded.value().metrics_port, 0);              // no metrics endpoint unless asked for
+  EXPECT_EQ(loaded.value().write_behind_episodes, 20000u);
+  EXPECT_EQ(loaded.value().write_behind_seconds, std::chrono::seconds{10});
 }
 
 TEST_F(KafkaConfigTest, UnknownKeyIsAnErrorWithFileAndLine) {
@@ -140,6 +146,8 @@ clock: sometimes
 maxBatch: "10"
 transactionTimeoutMs: 10
 stateDir: {a: 1}
+writeBehindEpisodes: -1
+writeBehindSeconds: 0
 )");
   auto loaded = load_service_config(path);
   ASSERT_FALSE(loaded);
@@ -152,6 +160,9 @@ stateDir: {a: 1}
   EXPECT_THAT(m, HasSubstr(f + ":6: 'maxBatch' must be a whole number"));  // quoted: a string
   EXPECT_THAT(m, HasSubstr(f + ":7: 'transactionTimeoutMs' must be a whole number from 1000"));
   EXPECT_THAT(m, HasSubstr(f + ":8: 'stateDir' must be a single value"));
+  EXPECT_THAT(m,
+              HasSubstr(f + ":9: 'writeBehindEpisodes' must be a whole number from 0 to 10000000"));
+  EXPECT_THAT(m, HasSubstr(f + ":10: 'writeBehindSeconds' must be a whole number from 1 to 3600"));
 }
 
 TEST_F(KafkaConfigTest, BatchTimeMustLeaveMarginBelowTheTransactionTimeout) {

@@ -3,6 +3,7 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <map>
 
@@ -78,12 +79,23 @@ class Recorder final : public Output {
   std::vector<std::string> notified;
 };
 
-class DriverTest : public ::testing::Test {
+// Every test runs twice: the store written at each commit, and write-behind (the store written at
+// spills only; what the service does by default), whose differences the tests say where they
+// matter.
+class DriverTest : public ::testing::TestWithParam<bool> {
  protected:
+  static bool write_behind() { return GetParam(); }
+  // The test's options, in the mode the test runs in.
+  static DriverOptions options() {
+    DriverOptions o;
+    if (write_behind()) o.write_behind = 1000;
+    return o;
+  }
   void SetUp() override {
+    std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::replace(name.begin(), name.end(), '/', '-');
     dir_ = std::filesystem::temp_directory_path() /
-           ("samordna-driver-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+           ("samordna-driver-test-" + std::to_string(::getpid()) + "-" + name);
     std::filesystem::remove_all(dir_);
     reopen();
   }
@@ -92,7 +104,7 @@ class DriverTest : public ::testing::Test {
     db_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void reopen(DriverOptions options = {}) {
+  void reopen(DriverOptions options = DriverTest::options()) {
     driver_.reset();
     db_.reset();
     db_ = store::Db::open(dir_, store::DbOptions{}).value();
@@ -110,13 +122,18 @@ class DriverTest : public ::testing::Test {
 
 // The changelog record of a changed episode is its state serialized once: the store gets the same
 // bytes, also for an episode staged several times in one unit.
-TEST_F(DriverTest, TheChangelogRecordIsTheStateTheStoreHolds) {
+TEST_P(DriverTest, TheChangelogRecordIsTheStateTheStoreHolds) {
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
   ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", kNeedsHeld)));
   ASSERT_TRUE(driver_->event(0, event("e3", "ep2", "2025-03-03T09:30:00Z", kAdmitted)));
   ASSERT_TRUE(driver_->commit());
   ASSERT_TRUE(driver_->event(0, event("e4", "ep1", "2025-03-03T10:00:00Z", kNeeds)));
   ASSERT_TRUE(driver_->commit());
+  if (write_behind()) {
+    // Nothing reaches the store before a spill.
+    EXPECT_FALSE(db_->get(store::Family::kEpisodes, std::string("\0\0\0\0ep1", 7)).value());
+    ASSERT_TRUE(driver_->spill());
+  }
   EXPECT_EQ(out_.records_unlike_state, 0);
   ASSERT_EQ(out_.records.size(), 2u);
   for (const auto& [id, record] : out_.records) {
@@ -127,7 +144,7 @@ TEST_F(DriverTest, TheChangelogRecordIsTheStateTheStoreHolds) {
   }
 }
 
-TEST_F(DriverTest, OnlyGoodEventsMoveTheEventTimeClock) {
+TEST_P(DriverTest, OnlyGoodEventsMoveTheEventTimeClock) {
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
   ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", kNeedsHeld)));
   EXPECT_EQ(driver_->now(0), at("2025-03-03T09:00:00Z"));
@@ -155,11 +172,14 @@ TEST_F(DriverTest, OnlyGoodEventsMoveTheEventTimeClock) {
   EXPECT_EQ(no_time.value().rejection->reason, "occurredAt is required");
 }
 
-TEST_F(DriverTest, TheClockSurvivesARestartAndIsHandedToTheOutput) {
+TEST_P(DriverTest, TheClockSurvivesARestartAndIsHandedToTheOutput) {
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
   ASSERT_TRUE(driver_->commit());
   ASSERT_EQ(out_.last.clocks.size(), 1u);
   EXPECT_EQ(out_.last.clocks[0].second, at("2025-03-03T08:00:00Z"));
+  if (write_behind()) {
+    ASSERT_TRUE(driver_->spill());  // else the clock waits for the next spill
+  }
   reopen();
   EXPECT_EQ(driver_->now(0), at("2025-03-03T08:00:00Z"));
   auto cp = driver_->checkpoint(0);
@@ -171,7 +191,7 @@ TEST_F(DriverTest, TheClockSurvivesARestartAndIsHandedToTheOutput) {
   EXPECT_TRUE(out_.last.clocks.empty());
 }
 
-TEST_F(DriverTest, ARestoredClockRecordSetsThePartitionsClock) {
+TEST_P(DriverTest, ARestoredClockRecordSetsThePartitionsClock) {
   driver_->restore_clock(3, at("2026-01-01T00:00:00Z"));
   ASSERT_TRUE(driver_->restore_done(3, 42));
   ASSERT_TRUE(driver_->add_partition(3));
@@ -179,9 +199,10 @@ TEST_F(DriverTest, ARestoredClockRecordSetsThePartitionsClock) {
   EXPECT_EQ(driver_->checkpoint(3).value(), 42);
 }
 
-TEST_F(DriverTest, AnAbortedUnitIsDroppedWhole) {
+TEST_P(DriverTest, AnAbortedUnitIsDroppedWhole) {
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
   ASSERT_TRUE(driver_->commit());
+  ASSERT_TRUE(driver_->spill());  // write-behind drops back to here (the next test)
   const auto before = driver_->counts();
   ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", kNeeds)));
   out_.abort_next = true;
@@ -201,8 +222,8 @@ TEST_F(DriverTest, AnAbortedUnitIsDroppedWhole) {
   EXPECT_EQ(again.value().kind, Outcome::Kind::kApplied);
 }
 
-TEST_F(DriverTest, ASettledEpisodeIsRetiredAfterRetention) {
-  DriverOptions options;
+TEST_P(DriverTest, ASettledEpisodeIsRetiredAfterRetention) {
+  DriverOptions options = DriverTest::options();
   options.retention = std::chrono::hours{24};
   reopen(options);
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
@@ -231,8 +252,8 @@ TEST_F(DriverTest, ASettledEpisodeIsRetiredAfterRetention) {
 
 // A cancelled discharge (HL7 A13) opens a settled episode again: it must not be retired while the
 // stay goes on, and it gets a new retire_at when it is settled anew.
-TEST_F(DriverTest, AnEpisodeOpenedAgainByACancelledDischargeIsKept) {
-  DriverOptions options;
+TEST_P(DriverTest, AnEpisodeOpenedAgainByACancelledDischargeIsKept) {
+  DriverOptions options = DriverTest::options();
   options.retention = std::chrono::hours{24};
   reopen(options);
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
@@ -256,8 +277,8 @@ TEST_F(DriverTest, AnEpisodeOpenedAgainByACancelledDischargeIsKept) {
   EXPECT_EQ(driver_->episode(0, "ep1").value()->retire_at(), to_unix(at("2025-03-06T01:00:00Z")));
 }
 
-TEST_F(DriverTest, NoRetentionKeepsSettledEpisodes) {
-  DriverOptions options;
+TEST_P(DriverTest, NoRetentionKeepsSettledEpisodes) {
+  DriverOptions options = DriverTest::options();
   options.retention = std::chrono::seconds{0};
   reopen(options);
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
@@ -268,8 +289,8 @@ TEST_F(DriverTest, NoRetentionKeepsSettledEpisodes) {
   EXPECT_FALSE(driver_->overdue(0));
 }
 
-TEST_F(DriverTest, TimerPassesNeverOverfillAUnit) {
-  DriverOptions options;
+TEST_P(DriverTest, TimerPassesNeverOverfillAUnit) {
+  DriverOptions options = DriverTest::options();
   options.max_batch = 3;
   options.timer_pass = 100;
   reopen(options);
@@ -290,6 +311,39 @@ TEST_F(DriverTest, TimerPassesNeverOverfillAUnit) {
   }
   EXPECT_GE(total, 5u);  // at least each admission notice's deadline
 }
+
+// Write-behind: an aborted unit takes everything held since the last spill with it (the committed
+// units' changes too); the driver is at the store's point, for the adapter to restore from its log.
+TEST_P(DriverTest, WithWriteBehindAnAbortedUnitGoesBackToTheLastSpill) {
+  if (!write_behind()) GTEST_SKIP() << "without write-behind each commit writes the store";
+  ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->commit());
+  ASSERT_TRUE(driver_->spill());
+  EXPECT_EQ(driver_->checkpoint(0).value(), 1);
+  // Committed outside, not spilled: ep2, with its admission notice's deadline pending.
+  ASSERT_TRUE(driver_->event(0, event("e2", "ep2", "2025-03-03T08:30:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->event(0, event("e3", "ep2", "2025-03-03T08:40:00Z", kNeedsHeld)));
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_EQ(driver_->checkpoint(0).value(), 1);  // the store is still the spill's
+  ASSERT_TRUE(driver_->event(0, event("e4", "ep1", "2025-03-03T09:00:00Z", kNeeds)));
+  out_.abort_next = true;
+  auto committed = driver_->commit();
+  ASSERT_TRUE(committed);
+  EXPECT_FALSE(committed.value());
+  EXPECT_TRUE(driver_->episode(0, "ep1").value().has_value());
+  EXPECT_EQ(driver_->episode(0, "ep1").value()->needs_size(), 0);
+  EXPECT_FALSE(driver_->episode(0, "ep2").value().has_value()) << "held since the spill: dropped";
+  // Its deadline went with it: nothing fires past it.
+  driver_->advance_clock(0, at("2025-03-10T00:00:00Z"));
+  ASSERT_TRUE(driver_->timer_pass(0));
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_EQ(driver_->counts().fired, 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Modes, DriverTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& mode) {
+                           return mode.param ? "WriteBehind" : "StoreEachCommit";
+                         });
 
 }  // namespace
 }  // namespace samordna::pipeline

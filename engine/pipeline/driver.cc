@@ -36,7 +36,9 @@ Driver::Driver(StateStore& db, const rules::RuleBook& rules, Output& output, Dri
       engine_(db, rules, options.retention),
       output_(output),
       options_(options) {
-  if (options_.write_behind > 0) engine_.write_behind(options_.write_behind);
+  if (options_.write_behind > 0) {
+    engine_.write_behind(options_.write_behind, options_.changelog || options_.views);
+  }
 }
 
 Result<void> Driver::open() {

@@ -82,9 +82,10 @@ Engine::Engine(store::Db& db, const rules::RuleBook& rules, std::chrono::seconds
       size_bound_(state::longest_state_string(rules)),
       retention_(retention) {}
 
-void Engine::write_behind(size_t max_episodes) {
+void Engine::write_behind(size_t max_episodes, bool list_changes) {
   SAMORDNA_CHECK(max_episodes > 0, "write-behind holds at least one episode");
   write_behind_ = max_episodes;
+  list_changes_ = list_changes;
   timers_.keep_in_memory();
 }
 
@@ -95,10 +96,20 @@ Result<void> Engine::open() {
                      !timers_.changed(),
                  "a write-behind engine's units of work cannot be dropped");
   drop_probe();
-  return drop_held();
+  forget_held();
+  // Write-behind: the timers in memory are the store's (every change since they were loaded went
+  // through this engine and a spill), so opening again (the service does after restoring
+  // partitions) need not read them all once more: a million took 0.35 s.
+  if (write_behind_ > 0 && timers_loaded_) return ok();
+  return load_timers();
 }
 
 Result<void> Engine::drop_held() {
+  forget_held();
+  return load_timers();
+}
+
+void Engine::forget_held() {
   cache_.clear();
   peeked_ = nullptr;
   unit_.clear();
@@ -107,7 +118,13 @@ Result<void> Engine::drop_held() {
   // A probe may hold a lent state: it goes with the rest.
   probe_.reset();
   spill_ = false;
-  return timers_.load();
+}
+
+Result<void> Engine::load_timers() {
+  timers_loaded_ = false;
+  SAMORDNA_TRYV(timers_.load());
+  timers_loaded_ = true;
+  return ok();
 }
 
 std::vector<Engine::Change> Engine::changes() const {
@@ -186,7 +203,7 @@ Engine::Cached* Engine::held_slot(PartitionId partition, std::string_view id) {
 
 void Engine::put_cached(PartitionId partition, std::string_view id, storage::v1::EpisodeState* next,
                         size_t bytes) {
-  if (!unit_.contains(std::pair<PartitionId, std::string_view>(partition, id))) {
+  if (list_changes_ && !unit_.contains(std::pair<PartitionId, std::string_view>(partition, id))) {
     unit_.emplace(partition, std::string(id));
   }
   Cached* held = held_slot(partition, id);

@@ -59,7 +59,8 @@ class Engine {
   Engine(store::Db& db, const rules::RuleBook& rules,
          std::chrono::seconds retention = std::chrono::seconds{0});
 
-  // Loads the timer heads. Call once before use, and again after dropping a transaction.
+  // Loads the timer heads (write-behind: every pending timer, once; a later open() keeps them).
+  // Call once before use, and again after dropping a transaction.
   Result<void> open();
 
   // Write-behind, for input that can be read again: episode states and timers stay in memory
@@ -70,8 +71,10 @@ class Engine {
   // (`simulate --no-wal`) runs again from its file, the Kafka service restores from its changelog.
   // A state is written once per spill, not once per unit, and a held one is neither read nor
   // parsed from RocksDB. A unit of work is dropped only with everything held (drop_held(); open()
-  // stops while changes are held). Call before open().
-  void write_behind(size_t max_episodes);
+  // stops while changes are held). `list_changes`: keep each unit's changed episodes for
+  // changes() (a changelog); a replay that prints notifications only leaves it off. Call before
+  // open().
+  void write_behind(size_t max_episodes, bool list_changes = true);
   // Makes the next write() put everything held into the store.
   void spill() { spill_ = true; }
   // Write-behind: forgets every held state and timer, and every change since the last spill (the
@@ -122,7 +125,8 @@ class Engine {
     const storage::v1::EpisodeState* state = nullptr;
   };
   // The episodes the open unit changed, sorted by partition and id, each once: what a changelog
-  // must record. Valid until the next input or write(); emptied by write() and open().
+  // must record (none with write-behind without `list_changes`). Valid until the next input or
+  // write(); emptied by write() and open().
   std::vector<Change> changes() const;
 
   using EpisodeKey = std::pair<PartitionId, std::string>;
@@ -276,7 +280,11 @@ class Engine {
   // serves all three. Nodes stay where they are as the map grows; erasing one clears this.
   CacheMap::value_type* peeked_ = nullptr;
   Cached* held_slot(PartitionId partition, std::string_view id);
-  size_t write_behind_ = 0;  // the most episodes held before a spill; 0: off
+  size_t write_behind_ = 0;     // the most episodes held before a spill; 0: off
+  bool list_changes_ = true;    // write-behind: keep unit_ for changes()
+  bool timers_loaded_ = false;  // the timer store was loaded, and nothing dropped since
+  void forget_held();           // the held states, probe and unit; not the timers
+  Result<void> load_timers();
   size_t spills_ = 0;
   bool spill_ = false;
 };

@@ -95,8 +95,8 @@ RunMetrics::RunMetrics(metrics::Registry& r)
                    "Records of the events topic not yet committed, per assigned partition.",
                    {"partition"})),
       timers_pending_(r.gauge("samordna_timers_pending",
-                              "Timers pending in the state store (RocksDB's estimate; exact after "
-                              "a compaction).")
+                              "Timers pending: exact with write-behind (the default), else "
+                              "RocksDB's estimate (exact after a compaction).")
                           .labels({})) {}
 
 void RunMetrics::event(const v1::Event& e, pipeline::Outcome::Kind outcome) {

@@ -352,8 +352,12 @@ std::pair<uint64_t, uint64_t> Driver::estimate_size() const {
   uint64_t episodes = 0, timers = 0;
   db_.raw().GetIntProperty(db_.family(store::Family::kEpisodes), "rocksdb.estimate-num-keys",
                            &episodes);
-  db_.raw().GetIntProperty(db_.family(store::Family::kTimers), "rocksdb.estimate-num-keys",
-                           &timers);
+  if (const auto held = engine_.timers_held()) {
+    timers = *held;
+  } else {
+    db_.raw().GetIntProperty(db_.family(store::Family::kTimers), "rocksdb.estimate-num-keys",
+                             &timers);
+  }
   return {episodes, timers};
 }
 

@@ -174,7 +174,8 @@ class Driver {
                          const std::function<Result<void>(const v1::EpisodeView&)>& f);
 
   const DriverCounts& counts() const { return counts_; }
-  // RocksDB's estimate of how many episodes and pending timers the store holds.
+  // RocksDB's estimate of how many episodes and pending timers the store holds; with write-behind
+  // the timers are counted exactly (all are in memory).
   std::pair<uint64_t, uint64_t> estimate_size() const;
 
  private:

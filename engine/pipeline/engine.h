@@ -113,6 +113,10 @@ class Engine {
   std::optional<Instant> next_due(PartitionId partition) const {
     return timers_.next_due(partition);
   }
+  // Write-behind: every pending timer is held, so their number is exact; nullopt otherwise.
+  std::optional<size_t> timers_held() const {
+    return write_behind_ > 0 ? std::optional<size_t>(timers_.held()) : std::nullopt;
+  }
 
   Result<std::optional<storage::v1::EpisodeState>> episode(PartitionId partition,
                                                            std::string_view id,

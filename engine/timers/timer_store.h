@@ -53,6 +53,8 @@ class TimerStore {
   void keep_in_memory() { memory_ = true; }
   // Memory mode: something changed since load() or the last spill.
   bool changed() const { return unstored_ > 0 || !gone_.empty(); }
+  // Memory mode: how many timers are pending, exactly (the store has them at the next spill).
+  size_t held() const { return index_.size(); }
   void spill(rocksdb::WriteBatch& batch);
 
   // The key's pending fire time, if it has a timer. The caller knows it (the engine: from the

@@ -72,7 +72,7 @@ Result<TopicHandles> learn_topics(RdKafka::Producer& producer,
   for (const auto& name : topics) {
     std::string detail;
     std::unique_ptr<RdKafka::Topic> topic(RdKafka::Topic::create(&producer, name, nullptr, detail));
-    if (!topic) return fail(Errc::kInvalidArgument, "topic " + name + ": " + detail);
+    if (!topic) return fail(Errc::kInvalidArgument, "topic " + name + ": " += detail);
     while (true) {
       const auto left =
           std::chrono::duration_cast<std::chrono::milliseconds>(give_up - Clock::now());
@@ -103,7 +103,7 @@ Result<TopicHandles> learn_topics(RdKafka::Producer& producer,
       }
       if (why.empty()) break;
       if (Clock::now() >= give_up) {
-        return fail(Errc::kUnavailable, "metadata of topic " + name + ": " + why);
+        return fail(Errc::kUnavailable, "metadata of topic " + name + ": " += why);
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

@@ -35,7 +35,7 @@ Driver::Driver(StateStore& db, const rules::RuleBook& rules, Output& output, Dri
       rules_(rules),
       engine_(db, rules, options.retention),
       output_(output),
-      options_(options) {
+      options_(std::move(options)) {
   if (options_.write_behind > 0) {
     engine_.write_behind(options_.write_behind, options_.changelog || options_.views);
   }

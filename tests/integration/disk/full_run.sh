@@ -3,8 +3,9 @@
 # fills up ends with exit 3 and a message naming the state dir (SIGABRT before); restarted once
 # space is freed it goes on exactly once: the committed output equals simulate's (README.md).
 #
-# The service writes RocksDB only after the Kafka transaction committed, so the batch whose write
-# failed is committed (its changelog records too) and the restart restores it from the changelog.
+# The service writes RocksDB only after the Kafka transactions committed (write-behind: at a spill,
+# here every second), so the transactions whose states the failed write held are committed (their
+# changelog records too) and the restart restores them from the changelog.
 # A real broker (SAMORDNA_KAFKA_BOOTSTRAP, else skip 77) and a 1 MiB tmpfs (root; a refused mount
 # FAILS the test). Uses eos/lib.sh for the feed, config, processes and the comparison.
 set -euo pipefail
@@ -29,8 +30,9 @@ trap full_run_cleanup EXIT
 
 eos_feed "${DISK_EPISODES:-1500}" "${DISK_FEED_SEED:-4301}" 0.002
 eos_selfcheck
-# Many small transactions, so the disk fills between two commits, not at the first.
-eos_config "maxBatch: 20"
+# Many small transactions, so the disk fills between two commits, not at the first; the held
+# episodes written every second (writeBehindSeconds), so the store grows as the work goes on.
+eos_config "maxBatch: 20" "writeBehindSeconds: 1"
 eos_load
 
 mnt=$EOS_WORK/mnt

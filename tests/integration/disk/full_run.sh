@@ -4,7 +4,7 @@
 # space is freed it goes on exactly once: the committed output equals simulate's (README.md).
 #
 # The service writes RocksDB only after the Kafka transactions committed (write-behind: at a spill,
-# here every second), so the transactions whose states the failed write held are committed (their
+# here whenever more than 50 episodes are held), so the transactions whose states the failed write held are committed (their
 # changelog records too) and the restart restores them from the changelog.
 # A real broker (SAMORDNA_KAFKA_BOOTSTRAP, else skip 77) and a 1 MiB tmpfs (root; a refused mount
 # FAILS the test). Uses eos/lib.sh for the feed, config, processes and the comparison.
@@ -30,9 +30,10 @@ trap full_run_cleanup EXIT
 
 eos_feed "${DISK_EPISODES:-1500}" "${DISK_FEED_SEED:-4301}" 0.002
 eos_selfcheck
-# Many small transactions, so the disk fills between two commits, not at the first; the held
-# episodes written every second (writeBehindSeconds), so the store grows as the work goes on.
-eos_config "maxBatch: 20" "writeBehindSeconds: 1"
+# Many small transactions, so the disk fills between two commits, not at the first; few episodes
+# held (writeBehindEpisodes), so the store is written every few transactions as the work goes on
+# (with the defaults this feed may end before it fills the disk).
+eos_config "maxBatch: 20" "writeBehindEpisodes: 50"
 eos_load
 
 mnt=$EOS_WORK/mnt

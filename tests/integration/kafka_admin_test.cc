@@ -73,10 +73,11 @@ TEST_F(KafkaAdminIntegration, EnsureTopicsCreatesAllFiveTheChangelogAndEpisodesC
   EXPECT_EQ(cleanup_policy(bootstrap(), config.topics.changelog), "compact");
   EXPECT_EQ(cleanup_policy(bootstrap(), config.topics.episodes), "compact");
   EXPECT_EQ(cleanup_policy(bootstrap(), config.topics.events), "delete");
-  ASSERT_TRUE(kafka::delete_topics(config,
-                                   {config.topics.events, config.topics.notifications,
-                                    config.topics.deadletter, config.topics.changelog},
-                                   30s));
+  ASSERT_TRUE(kafka::delete_topics(
+      config,
+      {config.topics.events, config.topics.notifications, config.topics.deadletter,
+       config.topics.changelog, config.topics.episodes},
+      30s));
 }
 
 // A name given twice (two parts of a test or a deployment naming one topic) is created and
@@ -116,10 +117,11 @@ TEST_F(KafkaAdminIntegration, ConcurrentInstancesBothSucceed) {
   EXPECT_TRUE(a) << a.error().message;
   EXPECT_TRUE(b) << b.error().message;
   EXPECT_TRUE(kafka::ensure_topics(config, 30s));  // and again: idempotent
-  ASSERT_TRUE(kafka::delete_topics(config,
-                                   {config.topics.events, config.topics.notifications,
-                                    config.topics.deadletter, config.topics.changelog},
-                                   30s));
+  ASSERT_TRUE(kafka::delete_topics(
+      config,
+      {config.topics.events, config.topics.notifications, config.topics.deadletter,
+       config.topics.changelog, config.topics.episodes},
+      30s));
 }
 
 TEST_F(KafkaAdminIntegration, AnExistingEventsTopicSetsTheChangelogsPartitionCount) {
@@ -129,9 +131,10 @@ TEST_F(KafkaAdminIntegration, AnExistingEventsTopicSetsTheChangelogsPartitionCou
   ASSERT_TRUE(ensured) << ensured.error().message;
   EXPECT_EQ(kafka::partition_count(config, config.topics.changelog, 10s).value(), 5);
   EXPECT_EQ(kafka::partition_count(config, config.topics.notifications, 10s).value(), 2);
-  ASSERT_TRUE(kafka::delete_topics(
-      config, {config.topics.notifications, config.topics.deadletter, config.topics.changelog},
-      30s));
+  ASSERT_TRUE(kafka::delete_topics(config,
+                                   {config.topics.notifications, config.topics.deadletter,
+                                    config.topics.changelog, config.topics.episodes},
+                                   30s));
 }
 
 TEST_F(KafkaAdminIntegration, WithoutCreateTheMissingTopicsAreListed) {

@@ -122,6 +122,12 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   // partitions are restored again (`reload`) or left for the next assignment to restore.
   Result<void> commit_unit(bool reload = true);
   Result<void> restore_assigned();
+  // Before partitions go (a revoke, shutdown): commit what is in flight and write the store
+  // (write-behind), so that it is level with the changelog.
+  Result<void> commit_and_spill() {
+    SAMORDNA_TRYV(commit_unit(/*reload=*/false));
+    return driver_.spill();
+  }
   Result<void> abort_unit(const std::string& why);
   std::string txn_age_note() const;
   Error with_age(Error e) const {
@@ -407,11 +413,7 @@ void Service::Impl::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Erro
   // store (write-behind) so that it is level with the changelog; the next assignment restores what
   // another instance did since.
   if (!abandoned_ && !failure_) {
-    if (auto committed = commit_unit(/*reload=*/false); !committed) {
-      failure_ = committed.error();
-    } else if (auto written = driver_.spill(); !written) {
-      failure_ = written.error();
-    }
+    if (auto settled = commit_and_spill(); !settled) failure_ = settled.error();
   }
   for (auto* tp : partitions) {
     const auto p = static_cast<PartitionId>(tp->partition());
@@ -789,8 +791,7 @@ Result<void> Service::Impl::run() {
   // Clean shutdown: finish the transaction and write the store (a restart then reads nothing of the
   // changelog), then close the consumer (which revokes locally, with nothing left in flight; as a
   // static member it stays in the group until its session ends).
-  SAMORDNA_TRYV(commit_unit(/*reload=*/false));
-  SAMORDNA_TRYV(driver_.spill());
+  SAMORDNA_TRYV(commit_and_spill());
   consumer_->close();
   consumer_.reset();
   watermarks_->close();

@@ -99,7 +99,7 @@ Result<void> Engine::open() {
   forget_held();
   // Write-behind: the timers in memory are the store's (every change since they were loaded went
   // through this engine and a spill), so opening again (the service does after restoring
-  // partitions) need not read them all once more: a million took 0.35 s.
+  // partitions) need not read them all once more (a million: open took 0.76 s, 0.42 s before).
   if (write_behind_ > 0 && timers_loaded_) return ok();
   return load_timers();
 }

@@ -195,14 +195,12 @@ Result<bool> Driver::commit() {
   Changes changes;
   if (options_.changelog || options_.views) {
     const std::vector<Engine::Change> changed = engine_.changes();
-    // Sized once, before any view is taken by address.
-    if (options_.views && views_.size() < changed.size()) views_.resize(changed.size());
-    size_t made = 0;
     for (const auto& [p, id, state] : changed) {
       const v1::EpisodeView* view = nullptr;
       if (options_.views && state != nullptr) {
-        state::view_of(*state, rules_, views_[made]);
-        view = &views_[made++];
+        auto* made = google::protobuf::Arena::CreateMessage<v1::EpisodeView>(&views_);
+        state::view_of(*state, rules_, *made);
+        view = made;
       }
       const std::string_view record = state != nullptr && options_.changelog
                                           ? std::string_view(engine_.record(p, id))
@@ -215,6 +213,8 @@ Result<bool> Driver::commit() {
     if (it == committed_clock_.end() || it->second != clock) changes.clocks.emplace_back(p, clock);
   }
   SAMORDNA_TRY(checkpoints, output_.commit(changes));
+  changes.episodes.clear();
+  views_.Reset();
   if (!checkpoints) {
     SAMORDNA_TRYV(drop_unit());
     return false;

@@ -31,6 +31,8 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/arena.h>
+
 #include "engine/core/result.h"
 #include "engine/core/time.h"
 #include "engine/pipeline/engine.h"
@@ -203,9 +205,8 @@ class Driver {
   size_t restored_since_flush_ = 0;
   std::chrono::steady_clock::time_point last_spill_ = std::chrono::steady_clock::now();
   std::vector<Instant> fire_times_;  // for DriverOptions::on_timer_fired
-  // With DriverOptions::views, the views of a commit, kept for the next: a view made into one
-  // reuses its strings and elements (making them afresh was a twentieth of `run`'s CPU).
-  std::vector<v1::EpisodeView> views_;
+  // With DriverOptions::views, the views of a commit live on this arena until the commit returns.
+  google::protobuf::Arena views_;
 };
 
 }  // namespace samordna::pipeline

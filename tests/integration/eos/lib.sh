@@ -269,8 +269,10 @@ eos_start() {
 # 0 when LOG has COUNT lines matching REGEX; fails the test if PID exits first or time runs out.
 eos_wait_log() {
   local log=$1 regex=$2 count=$3 limit=$4 pid=$5
-  local until=$((SECONDS + limit))
-  while (($(grep -cE -- "$regex" "$log" 2>/dev/null || true) < count)); do
+  local until=$((SECONDS + limit)) seen
+  # grep -c prints nothing for a log not yet created: that is 0 lines, not a syntax error (which
+  # ended the loop at once, as if the lines were there).
+  while seen=$(grep -cE -- "$regex" "$log" 2>/dev/null) || true; ((${seen:-0} < count)); do
     eos_alive "$pid" || eos_fail "pid $pid exited while waiting for '$regex' in $(basename "$log")"
     ((SECONDS < until)) || eos_fail "no $count× '$regex' in $(basename "$log") after ${limit}s"
     sleep 0.1

@@ -175,7 +175,7 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   std::map<PartitionId, int64_t> committed_offset_;  // next offset to consume, as committed
   std::map<PartitionId, int64_t> next_offset_;       // next offset to consume, as processed
   std::map<PartitionId, bool> at_end_;
-  std::string bytes_;  // a notification or view being produced: one buffer, reused
+  std::string bytes_;  // a notification being produced: one buffer, reused
 
   bool caught_up() const;
   // Full, or failed by librdkafka: either way it is to be committed (or aborted) now.
@@ -551,13 +551,10 @@ Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
   }
   // The public view of each, to the compacted episodes topic: what the read side builds from.
   for (const auto& change : changes.episodes) {
-    bytes_.clear();
-    if (change.view != nullptr) {
-      SAMORDNA_CHECK(change.view->AppendToString(&bytes_), "an episode view serializes");
-    }
-    SAMORDNA_TRYV(
-        produce(config_.kafka.topics.episodes, RdKafka::Topic::PARTITION_UA, change.episode_id,
-                change.view != nullptr ? std::optional<std::string_view>(bytes_) : std::nullopt));
+    // A view is never empty (it has the episode's id): empty is a retired episode's tombstone.
+    SAMORDNA_TRYV(produce(config_.kafka.topics.episodes, RdKafka::Topic::PARTITION_UA,
+                          change.episode_id,
+                          !change.view.empty() ? std::optional(change.view) : std::nullopt));
   }
   for (const auto& [p, clock] : changes.clocks) {
     const std::string value = std::to_string(to_unix(clock));

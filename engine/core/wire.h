@@ -1,12 +1,15 @@
 #pragma once
 
-// Protobuf's binary encoding, read forward (protobuf.dev/programming-guides/encoding): for the hot
+// Protobuf's binary encoding (protobuf.dev/programming-guides/encoding), read forward: for the hot
 // paths that read a message's serialization once instead of making a reflection call per field
 // (the JSON printer, the event's string checks and digest). Every read is bounded by the bytes;
 // a false return means they end early or hold what the encoding does not allow.
+// And written forward (Writer): for a projection serialized straight from the record it projects,
+// with no message built in between (the episode view, engine/state/episode_view.h).
 
 #include <cstddef>
 #include <cstdint>
+#include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -78,6 +81,71 @@ struct Reader {
     if (n > bytes.size() - at) return false;
     at += n;
     return true;
+  }
+};
+
+// Appends fields to `out` as the generated serializer writes them, so that the bytes are equal: the
+// caller writes them in field-number order; a proto3 field without presence is not written when it
+// holds 0, false or "" (the methods below skip it); a sub-message is written when it is set, even
+// empty; varints are as short as they can be.
+struct Writer {
+  std::string& out;
+
+  void int64(int field, int64_t v) {
+    if (v != 0) tagged(field, kVarint, static_cast<uint64_t>(v));
+  }
+  // An enum is an int32: a negative one is sign-extended to ten bytes, as protobuf does.
+  void enumeration(int field, int v) { int64(field, v); }
+  void boolean(int field, bool v) {
+    if (v) tagged(field, kVarint, 1);
+  }
+  void string(int field, std::string_view v) {
+    if (v.empty()) return;
+    tagged(field, kDelimited, v.size());
+    out.append(v);
+  }
+  // A packed repeated enum (proto3's default for repeated scalars), not written when empty.
+  template <class Range>
+  void packed_enums(int field, const Range& values) {
+    if (values.empty()) return;
+    message(field, [&] {
+      for (const int v : values) varint(static_cast<uint64_t>(static_cast<int64_t>(v)));
+    });
+  }
+  // A sub-message whose fields `body` appends. Its length goes before it: room for one byte is
+  // kept, and the body moved up if its length needs more (a body of 128 bytes or more).
+  template <class Body>
+  void message(int field, Body&& body) {
+    varint(static_cast<uint64_t>(field) << 3 | kDelimited);
+    const size_t at = out.size();
+    out.push_back('\0');
+    body();
+    const size_t n = out.size() - at - 1;
+    char length[10];
+    const size_t width = encode(n, length);
+    if (width > 1) out.insert(at + 1, width - 1, '\0');
+    out.replace(at, width, length, width);
+  }
+  // google.protobuf.Timestamp of whole seconds (nanos 0, not written).
+  void timestamp(int field, int64_t unix_seconds) {
+    message(field, [&] { int64(1, unix_seconds); });
+  }
+
+  void varint(uint64_t v) {
+    char bytes[10];
+    out.append(bytes, encode(v, bytes));
+  }
+
+ private:
+  void tagged(int field, Type type, uint64_t v) {
+    varint(static_cast<uint64_t>(field) << 3 | type);
+    varint(v);
+  }
+  static size_t encode(uint64_t v, char* to) {
+    size_t n = 0;
+    for (; v >= 0x80; v >>= 7) to[n++] = static_cast<char>(v | 0x80);
+    to[n++] = static_cast<char>(v);
+    return n;
   }
 };
 

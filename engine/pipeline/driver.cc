@@ -195,12 +195,16 @@ Result<bool> Driver::commit() {
   Changes changes;
   if (options_.changelog || options_.views) {
     const std::vector<Engine::Change> changed = engine_.changes();
+    // Sized once, before any view is taken by address.
+    if (options_.views && views_.size() < changed.size()) views_.resize(changed.size());
+    size_t made = 0;
     for (const auto& [p, id, state] : changed) {
-      const v1::EpisodeView* view = nullptr;
+      std::string_view view;
       if (options_.views && state != nullptr) {
-        auto* made = google::protobuf::Arena::CreateMessage<v1::EpisodeView>(&views_);
-        state::view_of(*state, rules_, *made);
-        view = made;
+        std::string& bytes = views_[made++];
+        bytes.clear();
+        state::write_view(*state, rules_, bytes);
+        view = bytes;
       }
       const std::string_view record = state != nullptr && options_.changelog
                                           ? std::string_view(engine_.record(p, id))
@@ -213,8 +217,6 @@ Result<bool> Driver::commit() {
     if (it == committed_clock_.end() || it->second != clock) changes.clocks.emplace_back(p, clock);
   }
   SAMORDNA_TRY(checkpoints, output_.commit(changes));
-  changes.episodes.clear();
-  views_.Reset();
   if (!checkpoints) {
     SAMORDNA_TRYV(drop_unit());
     return false;

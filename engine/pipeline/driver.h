@@ -31,8 +31,6 @@
 #include <string>
 #include <vector>
 
-#include <google/protobuf/arena.h>
-
 #include "engine/core/result.h"
 #include "engine/core/time.h"
 #include "engine/pipeline/engine.h"
@@ -83,7 +81,9 @@ struct EpisodeChange {
   // The state serialized (samordna.storage.v1.EpisodeState), when state is set: the changelog's
   // value, and the same bytes the store gets (serialized once).
   std::string_view record;
-  const v1::EpisodeView* view = nullptr;  // with DriverOptions::views, when state is set
+  // With DriverOptions::views, when state is set: the episode's view serialized
+  // (samordna.v1.EpisodeView), empty otherwise.
+  std::string_view view;
 };
 
 // What a unit of work changed, for Output::commit. Pointers are valid during the call.
@@ -205,8 +205,9 @@ class Driver {
   size_t restored_since_flush_ = 0;
   std::chrono::steady_clock::time_point last_spill_ = std::chrono::steady_clock::now();
   std::vector<Instant> fire_times_;  // for DriverOptions::on_timer_fired
-  // With DriverOptions::views, the views of a commit live on this arena until the commit returns.
-  google::protobuf::Arena views_;
+  // With DriverOptions::views, the views of a commit, serialized; kept for the next, whose views
+  // are written into the same strings.
+  std::vector<std::string> views_;
 };
 
 }  // namespace samordna::pipeline

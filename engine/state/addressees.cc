@@ -31,16 +31,18 @@ Organisation organisation_of(const v1::Recipient& r) {
   }
 }
 
-Organisation organisation_of(const v1::Party& p) {
+Organisation organisation_of(const v1::Party& p) { return make(organisation_kind_of(p), p.unit()); }
+
+Organisation::Kind organisation_kind_of(const v1::Party& p) {
   switch (p.role()) {
     case v1::Party::INPATIENT_CARE:
-      return make(Organisation::WARD, p.unit());
+      return Organisation::WARD;
     case v1::Party::OUTPATIENT_CARE:
-      return make(Organisation::OUTPATIENT_UNIT, p.unit());
+      return Organisation::OUTPATIENT_UNIT;
     case v1::Party::MUNICIPALITY:
-      return make(Organisation::MUNICIPALITY, p.unit());
+      return Organisation::MUNICIPALITY;
     default:
-      return make(Organisation::KIND_UNSPECIFIED, p.unit());
+      return Organisation::KIND_UNSPECIFIED;
   }
 }
 

@@ -16,6 +16,8 @@ namespace samordna::state {
 v1::Organisation organisation_of(const v1::Recipient& recipient);
 // A party that must act: the ward, the outpatient unit or the municipality.
 v1::Organisation organisation_of(const v1::Party& party);
+// Its kind alone (the id is the party's unit).
+v1::Organisation::Kind organisation_kind_of(const v1::Party& party);
 
 // Orders by (kind, id): the order addressees are listed in.
 bool organisation_less(const v1::Organisation& a, const v1::Organisation& b);

@@ -1,19 +1,18 @@
 #include "engine/state/episode_view.h"
 
+#include "engine/core/check.h"
 #include "engine/core/time.h"
+#include "engine/core/wire.h"
 #include "engine/state/addressees.h"
 #include "engine/state/episode_machine.h"
 #include "engine/state/explain.h"
 #include "rules/calendar.h"
 
 namespace samordna::state {
-namespace {
 
 using storage::v1::DeadlineRecord;
 using storage::v1::EpisodeState;
 using v1::EpisodeView;
-
-google::protobuf::Timestamp ts(int64_t unix_seconds) { return to_proto(from_unix(unix_seconds)); }
 
 EpisodeView::Status status_of(EpisodeState::Phase phase) {
   switch (phase) {
@@ -60,70 +59,90 @@ EpisodeView::Notice::Kind kind_of(storage::v1::NoticeRecord::Kind kind) {
   }
 }
 
-}  // namespace
-
-EpisodeView view_of(const EpisodeState& st, const rules::RuleBook& rules) {
-  EpisodeView v;
-  view_of(st, rules, v);
-  return v;
-}
-
-void view_of(const EpisodeState& st, const rules::RuleBook& rules, EpisodeView& v) {
-  v.Clear();
-  v.set_episode_id(st.episode_id());
-  v.set_status(status_of(st.phase()));
+void write_view(const EpisodeState& st, const rules::RuleBook& rules, std::string& out) {
+  using Deadline = EpisodeView::Deadline;
+  using Notice = EpisodeView::Notice;
+  using Ack = EpisodeView::Acknowledgement;
+  wire::Writer w{out};
+  // Every message is written by appending its serialization: a field's bytes are the generated
+  // serializer's whatever fields it has (unknown ones too, as a copy would keep them).
+  auto copy = [&](int field, const google::protobuf::MessageLite& m) {
+    w.message(field, [&] { m.AppendPartialToString(&out); });
+  };
   const auto& a = st.admission();
-  v.set_care_unit(a.care_unit());
-  v.set_region(a.region());
-  v.set_home_municipality(a.patient().home_municipality());
-  v.set_care_type(a.care_type());
-  *v.mutable_patient() = a.patient();
-  for (int need : st.needs()) v.add_needs(static_cast<v1::Service>(need));
-  v.set_outpatient_unit(st.outpatient_unit());
-  v.set_care_contact_unit(st.care_contact_unit());
-  if (st.has_care_contact_at()) *v.mutable_care_contact_at() = ts(st.care_contact_at());
-  *v.mutable_admitted_at() = ts(st.admitted_at());
-  if (st.has_estimated_discharge_at()) {
-    *v.mutable_estimated_discharge_at() = ts(st.estimated_discharge_at());
+  w.string(EpisodeView::kEpisodeIdFieldNumber, st.episode_id());
+  w.enumeration(EpisodeView::kStatusFieldNumber, status_of(st.phase()));
+  w.string(EpisodeView::kCareUnitFieldNumber, a.care_unit());
+  w.string(EpisodeView::kRegionFieldNumber, a.region());
+  w.string(EpisodeView::kHomeMunicipalityFieldNumber, a.patient().home_municipality());
+  w.enumeration(EpisodeView::kCareTypeFieldNumber, a.care_type());
+  copy(EpisodeView::kPatientFieldNumber, a.patient());
+  w.packed_enums(EpisodeView::kNeedsFieldNumber, st.needs());
+  w.string(EpisodeView::kOutpatientUnitFieldNumber, st.outpatient_unit());
+  w.string(EpisodeView::kCareContactUnitFieldNumber, st.care_contact_unit());
+  if (st.has_care_contact_at()) {
+    w.timestamp(EpisodeView::kCareContactAtFieldNumber, st.care_contact_at());
   }
-  v.set_discharge_ready(st.discharge_ready());
-  if (st.has_declared_at()) *v.mutable_discharge_ready_at() = ts(st.declared_at());
-  if (st.has_discharged_at()) *v.mutable_discharged_at() = ts(st.discharged_at());
-
+  w.timestamp(EpisodeView::kAdmittedAtFieldNumber, st.admitted_at());
+  if (st.has_estimated_discharge_at()) {
+    w.timestamp(EpisodeView::kEstimatedDischargeAtFieldNumber, st.estimated_discharge_at());
+  }
+  w.boolean(EpisodeView::kDischargeReadyFieldNumber, st.discharge_ready());
+  if (st.has_declared_at())
+    w.timestamp(EpisodeView::kDischargeReadyAtFieldNumber, st.declared_at());
+  if (st.has_discharged_at()) {
+    w.timestamp(EpisodeView::kDischargedAtFieldNumber, st.discharged_at());
+  }
   const rules::RuleSet* set = rules_for(st, rules);
-  v.set_rule_set(set != nullptr ? set->id : st.rule_set_id());
+  w.string(EpisodeView::kRuleSetFieldNumber, set != nullptr ? set->id : st.rule_set_id());
   for (const auto& d : st.deadlines()) {
-    auto* out = v.add_deadlines();
-    out->set_kind(d.kind());
-    *out->mutable_due_at() = ts(d.due_at());
-    out->set_due_local(rules::format_local(from_unix(d.due_at())));
-    out->set_state(state_of(d.status()));
-    if (d.has_fulfilled_at()) *out->mutable_fulfilled_at() = ts(d.fulfilled_at());
-    *out->mutable_responsible() = organisation_of(d.responsible());
-    *out->mutable_anchor() = ts(d.anchor());
-    if (set != nullptr) out->set_explanation(explain_deadline(st, d, *set));
+    w.message(EpisodeView::kDeadlinesFieldNumber, [&] {
+      w.enumeration(Deadline::kKindFieldNumber, d.kind());
+      w.timestamp(Deadline::kDueAtFieldNumber, d.due_at());
+      w.string(Deadline::kDueLocalFieldNumber, rules::format_local(from_unix(d.due_at())));
+      w.enumeration(Deadline::kStateFieldNumber, state_of(d.status()));
+      if (d.has_fulfilled_at()) w.timestamp(Deadline::kFulfilledAtFieldNumber, d.fulfilled_at());
+      w.message(Deadline::kResponsibleFieldNumber, [&] {
+        w.enumeration(v1::Organisation::kKindFieldNumber, organisation_kind_of(d.responsible()));
+        w.string(v1::Organisation::kIdFieldNumber, d.responsible().unit());
+      });
+      w.timestamp(Deadline::kAnchorFieldNumber, d.anchor());
+      if (set != nullptr)
+        w.string(Deadline::kExplanationFieldNumber, explain_deadline(st, d, *set));
+    });
   }
   for (const auto& r : st.notices()) {
-    auto* out = v.add_notices();
-    out->set_notification_id(r.notification_id());
-    out->set_kind(kind_of(r.kind()));
-    *out->mutable_recipient() = r.recipient();
-    if (r.has_issued_at()) *out->mutable_issued_at() = ts(r.issued_at());
-    // A held notice stays held until sent; one whose episode moved on (revoked, discharged,
-    // cancelled) without sending it stays held in the view too: it was never sent.
-    out->set_held(!r.has_issued_at());
-    out->set_held_reason(r.held_reason());
-    if (r.has_held_at()) *out->mutable_held_at() = ts(r.held_at());
-    for (const auto& ack : r.acknowledgements()) {
-      auto* o = out->add_acknowledgements();
-      *o->mutable_by() = ack.by();
-      *o->mutable_at() = ts(ack.at());
-      o->set_person(ack.person());
-    }
+    w.message(EpisodeView::kNoticesFieldNumber, [&] {
+      w.string(Notice::kNotificationIdFieldNumber, r.notification_id());
+      w.enumeration(Notice::kKindFieldNumber, kind_of(r.kind()));
+      copy(Notice::kRecipientFieldNumber, r.recipient());
+      if (r.has_issued_at()) w.timestamp(Notice::kIssuedAtFieldNumber, r.issued_at());
+      // A held notice stays held until sent; one whose episode moved on (revoked, discharged,
+      // cancelled) without sending it stays held in the view too: it was never sent.
+      w.boolean(Notice::kHeldFieldNumber, !r.has_issued_at());
+      w.enumeration(Notice::kHeldReasonFieldNumber, r.held_reason());
+      if (r.has_held_at()) w.timestamp(Notice::kHeldAtFieldNumber, r.held_at());
+      for (const auto& ack : r.acknowledgements()) {
+        w.message(Notice::kAcknowledgementsFieldNumber, [&] {
+          copy(Ack::kByFieldNumber, ack.by());
+          w.timestamp(Ack::kAtFieldNumber, ack.at());
+          w.string(Ack::kPersonFieldNumber, ack.person());
+        });
+      }
+    });
   }
-  if (st.has_settled_liability()) *v.mutable_liability() = st.settled_liability();
+  if (st.has_settled_liability()) copy(EpisodeView::kLiabilityFieldNumber, st.settled_liability());
   // Records written before updated_at existed: the latest event time is the best there is.
-  *v.mutable_updated_at() = ts(st.updated_at() != 0 ? st.updated_at() : st.last_occurred_at());
+  w.timestamp(EpisodeView::kUpdatedAtFieldNumber,
+              st.updated_at() != 0 ? st.updated_at() : st.last_occurred_at());
+}
+
+EpisodeView view_of(const EpisodeState& st, const rules::RuleBook& rules) {
+  std::string bytes;
+  write_view(st, rules, bytes);
+  EpisodeView v;
+  SAMORDNA_CHECK(v.ParseFromString(bytes), "an episode view parses as it was written");
+  return v;
 }
 
 }  // namespace samordna::state

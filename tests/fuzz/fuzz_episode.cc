@@ -3,7 +3,8 @@
 // before each, as the pipeline drives it. Must never crash, throw, hang or leak. After every step
 // (event or timer) the state must be what the write-behind replay's size check relies on
 // (engine/state/state_size.h): no string longer than longest_state_string(), no unknown field, and
-// its serialized size within SizeBound's bound.
+// its serialized size within SizeBound's bound; and its view, as `run` writes it (write_view), must
+// be the bytes protobuf serializes for the view built field by field.
 
 #include <algorithm>
 #include <cstddef>
@@ -16,9 +17,11 @@
 
 #include "engine/core/json_codec.h"
 #include "engine/state/episode_machine.h"
+#include "engine/state/episode_view.h"
 #include "engine/state/state_size.h"
 #include "samordna/v1/event.pb.h"
 #include "tests/unit/state/state_testing.h"
+#include "tests/unit/state/view_reference.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace samordna;
@@ -34,6 +37,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (st->ByteSizeLong() > bound(*st) || strings.longest > longest || strings.unknown) {
       std::abort();
     }
+    std::string view;
+    state::write_view(*st, rules, view);
+    if (view != state::testing::reference_view(*st, rules).SerializeAsString()) std::abort();
   };
   std::string_view rest(reinterpret_cast<const char*>(data), size);
   for (int lines = 0; !rest.empty() && lines < 64; ++lines) {

@@ -56,7 +56,7 @@ class Recorder final : public Output {
     }
     last = {};
     for (const auto& e : changes.episodes) {
-      last.episodes.push_back({e.partition, e.episode_id, nullptr, {}, nullptr});
+      last.episodes.push_back({e.partition, e.episode_id, nullptr, {}, {}});
       tombstones += e.state == nullptr ? 1 : 0;
       // The changelog's value is the state, serialized.
       if (e.state != nullptr) {

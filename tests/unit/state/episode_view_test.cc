@@ -3,11 +3,17 @@
 #include <google/protobuf/util/json_util.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "engine/state/episode_machine.h"
+#include "rules/rule_set.h"
+#include "tests/unit/state/state_testing.h"
+#include "tests/unit/state/view_reference.h"
 
 namespace samordna::state {
 namespace {
@@ -156,6 +162,111 @@ TEST(EpisodeView, IsTheSameForTheSameStateAndNeedsNoRuleSetToExist) {
   storage::v1::EpisodeState old = st;
   old.clear_updated_at();
   EXPECT_EQ(from_proto(view_of(old, rules).updated_at()), at("2022-03-01T10:00:00Z"));
+}
+
+// write_view's bytes against the generated serializer's for the view built field by field.
+::testing::AssertionResult written_as_built(const storage::v1::EpisodeState& st,
+                                            const rules::RuleBook& rules) {
+  std::string written;
+  write_view(st, rules, written);
+  const std::string built = testing::reference_view(st, rules).SerializeAsString();
+  if (written == built) return ::testing::AssertionSuccess();
+  EpisodeView parsed;
+  const bool parses = parsed.ParseFromString(written);
+  return ::testing::AssertionFailure()
+         << "episode " << st.episode_id() << ": written " << written.size() << " bytes, built "
+         << built.size()
+         << (parses ? ", written parses as: " + parsed.DebugString() : ", written does not parse");
+}
+
+// Every state of every episode of the scenario cases (tests/scenario/cases, under the rule sets
+// the product ships), after every event and every timer, as the pipeline would step it.
+TEST(EpisodeView, WrittenBytesAreTheGeneratedSerializersForEveryStepOfTheScenarioCases) {
+  const rules::LoadedRules loaded =
+      rules::load_rule_book(std::filesystem::path(SAMORDNA_SOURCE_DIR) / "rules" / "sets");
+  ASSERT_TRUE(loaded.errors.empty());
+  const rules::RuleBook& rules = loaded.book;
+  int compared = 0, with_ack = 0, with_held = 0, with_liability = 0, with_needs = 0;
+  int with_fulfilled = 0, without_rules = 0, with_long_body = 0;
+  auto check = [&](const storage::v1::EpisodeState& st) {
+    ++compared;
+    EXPECT_TRUE(written_as_built(st, rules));
+    const EpisodeView v = testing::reference_view(st, rules);
+    with_needs += v.needs_size() > 0 ? 1 : 0;
+    with_liability += v.has_liability() ? 1 : 0;
+    without_rules += rules_for(st, rules) == nullptr ? 1 : 0;
+    for (const auto& n : v.notices()) {
+      with_held += n.held() ? 1 : 0;
+      with_ack += n.acknowledgements_size() > 0 ? 1 : 0;
+    }
+    for (const auto& d : v.deadlines()) {
+      with_fulfilled += d.has_fulfilled_at() ? 1 : 0;
+      with_long_body += d.ByteSizeLong() >= 128 ? 1 : 0;
+    }
+  };
+  const auto cases = std::filesystem::path(SAMORDNA_SOURCE_DIR) / "tests" / "scenario" / "cases";
+  for (const auto& dir : std::filesystem::directory_iterator(cases)) {
+    std::ifstream in(dir.path() / "events.jsonl");
+    std::map<std::string, storage::v1::EpisodeState> episodes;
+    std::string line;
+    while (std::getline(in, line)) {
+      v1::Event e;
+      if (!google::protobuf::util::JsonStringToMessage(line, &e).ok()) continue;
+      const Instant now = from_proto(e.occurred_at());
+      auto found = episodes.find(e.episode_id());
+      storage::v1::EpisodeState* st = found == episodes.end() ? nullptr : &found->second;
+      while (st != nullptr) {
+        const auto fired = testing::due_timer(*st, now);
+        if (!fired) break;
+        Transition t = fire_timer(*st, *fired, rules, now);
+        ASSERT_EQ(t.outcome, Transition::Outcome::kApplied) << st->episode_id();
+        *st = std::move(t.next);
+        check(*st);
+      }
+      auto r = apply_event(st, e, rules, now);
+      if (!r || r.value().outcome != Transition::Outcome::kApplied) continue;
+      storage::v1::EpisodeState& next = episodes[e.episode_id()];
+      next = std::move(r.value().next);
+      check(next);
+    }
+  }
+  // The corpus reaches every kind of field: the comparison is not of empty views.
+  EXPECT_GT(compared, 500);
+  EXPECT_GT(with_ack, 0);
+  EXPECT_GT(with_held, 0);
+  EXPECT_GT(with_liability, 0);
+  EXPECT_GT(with_needs, 0);
+  EXPECT_GT(with_fulfilled, 0);
+  EXPECT_GT(with_long_body, 0);
+  // And with no rule set in force, the deadlines have no explanation.
+  EXPECT_TRUE(written_as_built(run(book(), {ev("a", "2022-03-01T08:00:00Z", kAdmitted),
+                                            ev("n", "2022-03-01T10:00:00Z", kNeeds)}),
+                               rules::RuleBook{}));
+}
+
+// What no valid event makes: bodies long enough for two- and three-byte lengths, enum values the
+// contract does not name (a negative one is ten bytes), unknown fields, an empty patient.
+TEST(EpisodeView, WrittenBytesAreTheGeneratedSerializersForStatesNoEventMakes) {
+  const auto rules = book();
+  storage::v1::EpisodeState st = run(
+      rules, {ev("a", "2022-03-01T08:00:00Z", kAdmitted), ev("n", "2022-03-01T10:00:00Z", kNeeds)});
+  st.mutable_admission()->set_care_unit(std::string(20000, 'w'));
+  st.mutable_admission()->set_care_type(static_cast<v1::CareType>(-3));
+  st.add_needs(static_cast<v1::Service>(77));
+  st.mutable_admission()
+      ->mutable_patient()
+      ->GetReflection()
+      ->MutableUnknownFields(st.mutable_admission()->mutable_patient())
+      ->AddVarint(999, 1);
+  ASSERT_GT(st.notices_size(), 0);
+  auto* ack = st.mutable_notices(0)->add_acknowledgements();
+  ack->mutable_by()->set_id(std::string(300, 'k'));
+  ack->set_person(std::string(200, 'p'));
+  ack->set_at(0);
+  EXPECT_TRUE(written_as_built(st, rules));
+  st.mutable_admission()->clear_patient();
+  st.set_updated_at(-1);
+  EXPECT_TRUE(written_as_built(st, rules));
 }
 
 }  // namespace

@@ -228,12 +228,7 @@ Result<void> Service::Impl::start() {
                                  {"group.id", config_.kafka.group_id},
                                  {"auto.offset.reset", "earliest"},
                                  {"enable.partition.eof", "true"},
-                                 // A partition's end is reported by an empty fetch, which the
-                                 // broker holds this long: at the default 500 ms, `run
-                                 // --exit-at-end` and the clock's advance to `until` waited up
-                                 // to half a second after the input's last record. Data is not
-                                 // delayed by it; an idle instance asks 10 times a second.
-                                 {"fetch.wait.max.ms", "100"},
+                                 {"fetch.wait.max.ms", kEndOfInputFetchWaitMs},
                                  {"partition.assignment.strategy", "range"},
                                  {"session.timeout.ms", "10000"},
                                  {"heartbeat.interval.ms", "1000"},

@@ -90,12 +90,14 @@ int run(const Options& o) {
   if (!known) die(known.error().message);
 
   Rebalance rebalance;
-  auto cconf = samordna::kafka::make_conf(kafka, {{"group.id", o.group},
-                                                  {"enable.auto.commit", "false"},
-                                                  {"auto.offset.reset", "earliest"},
-                                                  {"isolation.level", "read_committed"},
-                                                  {"enable.partition.eof", "true"},
-                                                  {"partition.assignment.strategy", "range"}});
+  auto cconf = samordna::kafka::make_conf(
+      kafka, {{"group.id", o.group},
+              {"enable.auto.commit", "false"},
+              {"auto.offset.reset", "earliest"},
+              {"isolation.level", "read_committed"},
+              {"enable.partition.eof", "true"},
+              {"fetch.wait.max.ms", samordna::kafka::kEndOfInputFetchWaitMs},
+              {"partition.assignment.strategy", "range"}});
   if (!cconf) die(cconf.error().message);
   if (cconf.value()->set("rebalance_cb", static_cast<RdKafka::RebalanceCb*>(&rebalance), errstr) !=
       RdKafka::Conf::CONF_OK) {

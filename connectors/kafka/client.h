@@ -36,7 +36,8 @@ Properties consumer_properties();
 // (`run`'s consumer: `--exit-at-end` and the event-time clock's advance to `until`; the bench's
 // ceiling, measured as `run` is). librdkafka reports the end from an empty fetch, which the broker
 // holds this long: at the default, 500 ms, the end came up to half a second late. Records are not
-// delayed by it (a fetch returns as soon as there are some); an idle consumer asks 10 times a second.
+// delayed by it (a fetch returns as soon as there are some); an idle consumer asks 10 times a
+// second.
 inline constexpr const char* kEndOfInputFetchWaitMs = "100";
 
 // A plain idempotent producer (the publisher, `samordna produce`). `delivery` (may be null)

@@ -115,6 +115,7 @@ void Engine::forget_held() {
   unit_.clear();
   staged_.clear();
   records_.clear();
+  settled_.clear();
   // A probe may hold a lent state: it goes with the rest.
   probe_.reset();
   spill_ = false;
@@ -189,8 +190,18 @@ Result<const storage::v1::EpisodeState*> Engine::peek_cached(PartitionId partiti
     it->second.parsed = true;
   }
   peeked_ = &*it;
-  it->second.touched = spills_;
-  return it->second.state ? &*it->second.state : nullptr;
+  Cached& held = it->second;
+  held.touched = spills_;
+  if (!held.state && !held.packed.empty()) {
+    if (!held.state.emplace().ParseFromString(held.packed)) {
+      held.state.reset();
+      return fail(Errc::kCorruption, "the held record of episode " + std::string(id) +
+                                         " in partition " + std::to_string(partition) +
+                                         " does not parse");
+    }
+    std::string().swap(held.packed);
+  }
+  return held.state ? &*held.state : nullptr;
 }
 
 Engine::Cached* Engine::held_slot(PartitionId partition, std::string_view id) {
@@ -213,8 +224,10 @@ void Engine::put_cached(PartitionId partition, std::string_view id, storage::v1:
   }
   if (next != nullptr) {
     held->state = std::move(*next);
+    if (settled(*held->state)) settled_.emplace_back(partition, std::string(id));
   } else if (held->in_store) {
     held->state.reset();  // the spill deletes it
+    std::string().swap(held->packed);
   } else {
     peeked_ = nullptr;
     cache_.erase(cache_.find(std::pair<PartitionId, std::string_view>(partition, id)));
@@ -260,13 +273,16 @@ void Engine::write_cache(rocksdb::WriteBatch& batch) {
     auto& [key, held] = *it;
     if (!held.dirty) {
       ++it;
-    } else if (held.state) {
-      SAMORDNA_CHECK(held.state->SerializeToString(&record), "episode state does not serialize");
+    } else if (held.state || !held.packed.empty()) {
+      if (held.state) {
+        SAMORDNA_CHECK(held.state->SerializeToString(&record), "episode state does not serialize");
+      }
+      const std::string& bytes = held.state ? record : held.packed;
       // The bound apply() decided the size limit with (state_size.h) held: a state it let through
       // is no larger than the log's exact size would have let through.
-      SAMORDNA_CHECK(held.bytes == kUnknownBytes || record.size() <= held.bytes + kRetireAt,
+      SAMORDNA_CHECK(held.bytes == kUnknownBytes || bytes.size() <= held.bytes + kRetireAt,
                      "a held state is within the size apply() worked out for it");
-      episodes_.put_record(batch, key.first, key.second, record);
+      episodes_.put_record(batch, key.first, key.second, bytes);
       held.in_store = true;
       held.dirty = false;
       ++it;
@@ -298,7 +314,16 @@ Result<std::optional<storage::v1::EpisodeState>> Engine::episode(PartitionId par
                                                                  store::Txn* txn) const {
   if (write_behind_ > 0) {
     auto it = cache_.find(std::pair<PartitionId, std::string_view>(partition, id));
-    if (it != cache_.end()) return it->second.state;
+    if (it != cache_.end()) {
+      if (it->second.state || it->second.packed.empty()) return it->second.state;
+      storage::v1::EpisodeState state;
+      if (!state.ParseFromString(it->second.packed)) {
+        return fail(Errc::kCorruption, "the held record of episode " + std::string(id) +
+                                           " in partition " + std::to_string(partition) +
+                                           " does not parse");
+      }
+      return std::optional(std::move(state));
+    }
   }
   if (txn != nullptr) {
     if (const auto* staged = staged_state(partition, id)) return *staged;
@@ -362,9 +387,29 @@ Result<void> Engine::stage(PartitionId partition, const Held& old, storage::v1::
   return ok();
 }
 
+void Engine::pack_settled() {
+  for (const auto& key : settled_) {
+    auto it = cache_.find(std::pair<PartitionId, std::string_view>(key.first, key.second));
+    // Changed again later in the unit (reopened by a late fact, retired), or packed already.
+    if (it == cache_.end() || !it->second.state || !settled(*it->second.state)) continue;
+    Cached& held = it->second;
+    // The changelog's record of it (record()) is these bytes: taken, not serialized again.
+    auto record = records_.find(std::pair<PartitionId, std::string_view>(key.first, key.second));
+    if (record != records_.end()) {
+      held.packed = std::move(record->second);
+    } else {
+      SAMORDNA_CHECK(held.state->SerializeToString(&held.packed),
+                     "episode state does not serialize");
+    }
+    held.state.reset();
+  }
+  settled_.clear();
+}
+
 Result<void> Engine::write(store::Txn& txn) {
   drop_probe();  // a probe is for the next apply() of the same unit
   if (write_behind_ > 0) {
+    pack_settled();
     unit_.clear();
     records_.clear();
     // The transaction keeps the unit's other writes (the clocks, the checkpoints) for the spill:
@@ -583,7 +628,15 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   // Only its timers are needed of the state: a stored one is not parsed whole (retiring was a
   // twentieth of `run`'s CPU, most of it parsing the notices of a closed episode).
   Held held;
-  if (write_behind_ > 0 || staged_state(partition, episode_id) != nullptr) {
+  const Cached* slot = write_behind_ > 0 ? held_slot(partition, episode_id) : nullptr;
+  if (slot != nullptr && !slot->state && !slot->packed.empty()) {
+    auto read = held_by_record(slot->packed);
+    if (!read) {
+      return fail(Errc::kCorruption, "episode " + std::string(episode_id) + " in partition " +
+                                         std::to_string(partition) + ": " + read.error().message);
+    }
+    held = std::move(read.value());
+  } else if (write_behind_ > 0 || staged_state(partition, episode_id) != nullptr) {
     std::optional<storage::v1::EpisodeState> loaded;
     SAMORDNA_TRY(stored, peek(partition, episode_id, loaded));
     // A changelog tombstone may name an episode this store never had: then it has no timers

@@ -256,6 +256,12 @@ class Engine {
     // Read from the store (or built on a state that was): it may hold what SizeBound does not
     // bound, so it is measured exactly.
     bool parsed = false;
+    // A settled episode (closed or cancelled) is held serialized, as its record, from the end of
+    // the unit that settled it: most wait only for their retention timer, and retiring one then
+    // reads its timers from these bytes (held_by_record) and frees one string. Freeing the parsed
+    // state, cold by then (weeks of event time later), was a tenth of a replay's CPU. An input for
+    // it parses it again (peek). At most one of `state` and `packed` is set; neither: retired.
+    std::string packed{};
   };
   struct KeyHash {
     using is_transparent = void;  // NOLINT(readability-identifier-naming): the standard name
@@ -283,6 +289,9 @@ class Engine {
   // The entry peek() found last: a step reads, lends and puts back one episode, so the one lookup
   // serves all three. Nodes stay where they are as the map grows; erasing one clears this.
   CacheMap::value_type* peeked_ = nullptr;
+  // The episodes the open unit left settled, packed by write() (Cached::packed).
+  std::vector<EpisodeKey> settled_;
+  void pack_settled();
   Cached* held_slot(PartitionId partition, std::string_view id);
   size_t write_behind_ = 0;     // the most episodes held before a spill; 0: off
   bool list_changes_ = true;    // write-behind: keep unit_ for changes()

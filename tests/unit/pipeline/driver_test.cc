@@ -113,6 +113,16 @@ class DriverTest : public ::testing::TestWithParam<bool> {
     ASSERT_TRUE(driver_->add_partition(0));
   }
 
+  // The stored timers whose key names the episode.
+  size_t timers_of(const std::string& episode_id) {
+    size_t n = 0;
+    auto it = db_->iterator(store::Family::kTimers, rocksdb::ReadOptions());
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      if (it->key().ToString().find(episode_id) != std::string::npos) ++n;
+    }
+    return n;
+  }
+
   rules::RuleBook rules_ = book();
   std::filesystem::path dir_;
   std::unique_ptr<store::Db> db_;
@@ -358,6 +368,48 @@ TEST_P(DriverTest, WithWriteBehindPendingTimersAreCountedExactly) {
   for (it->SeekToFirst(); it->Valid(); it->Next()) ++stored;
   EXPECT_GE(stored, 3u);  // each episode's admission notice deadline at least
   EXPECT_EQ(held, stored);
+}
+
+// A settled episode, which write-behind holds as its record (Engine::Cached::packed), is the same
+// episode whichever way it is reached: read, spilled, opened again by a late fact, settled anew and
+// retired, with every timer it had gone from the store.
+TEST_P(DriverTest, ASettledEpisodeIsTheSameThroughASpillALateFactAndItsRetirement) {
+  DriverOptions options = DriverTest::options();
+  options.retention = std::chrono::hours{24};
+  reopen(options);
+  ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", R"("discharged":{})")));
+  ASSERT_TRUE(driver_->event(0, event("e3", "ep2", "2025-03-03T08:30:00Z", kAdmitted)));
+  ASSERT_TRUE(driver_->event(0, event("e4", "ep2", "2025-03-03T08:40:00Z", kNeedsHeld)));
+  ASSERT_TRUE(driver_->commit());
+  const std::string settled = out_.records.at("ep1");
+  ASSERT_TRUE(driver_->episode(0, "ep1").value().has_value());
+  EXPECT_EQ(driver_->episode(0, "ep1").value()->SerializeAsString(), settled);
+  // Written by a spill, read back by a new process: the same bytes.
+  ASSERT_TRUE(driver_->spill());
+  EXPECT_GE(timers_of("ep1"), 1u);  // its retention timer
+  reopen(options);
+  EXPECT_EQ(driver_->episode(0, "ep1").value()->SerializeAsString(), settled);
+  // A late fact opens it again (a cancelled discharge), and it is settled anew.
+  auto cancelled =
+      driver_->event(0, event("e5", "ep1", "2025-03-03T10:00:00Z", R"("dischargeCancelled":{})"));
+  ASSERT_TRUE(cancelled);
+  ASSERT_EQ(cancelled.value().kind, Outcome::Kind::kApplied);
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_FALSE(driver_->episode(0, "ep1").value()->has_retire_at());
+  ASSERT_TRUE(driver_->event(0, event("e6", "ep1", "2025-03-03T11:00:00Z", R"("discharged":{})")));
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_EQ(driver_->episode(0, "ep1").value()->retire_at(), to_unix(at("2025-03-04T11:00:00Z")));
+  EXPECT_EQ(driver_->episode(0, "ep1").value()->SerializeAsString(), out_.records.at("ep1"));
+  // Retired: a tombstone, and none of its timers left to fire or to store.
+  driver_->advance_clock(0, at("2025-03-04T11:00:00Z"));
+  ASSERT_TRUE(driver_->timer_pass(0));
+  ASSERT_TRUE(driver_->commit());
+  EXPECT_EQ(driver_->counts().retired, 1u);
+  EXPECT_EQ(out_.tombstones, 1);
+  EXPECT_FALSE(driver_->episode(0, "ep1").value().has_value());
+  ASSERT_TRUE(driver_->spill());
+  EXPECT_EQ(timers_of("ep1"), 0u);
 }
 
 INSTANTIATE_TEST_SUITE_P(Modes, DriverTest, ::testing::Bool(),

@@ -91,6 +91,12 @@ class DriverTest : public ::testing::TestWithParam<bool> {
     if (write_behind()) o.write_behind = 1000;
     return o;
   }
+  // The same, keeping a settled episode this long before it is retired.
+  static DriverOptions retaining(std::chrono::seconds retention) {
+    DriverOptions o = options();
+    o.retention = retention;
+    return o;
+  }
   void SetUp() override {
     std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     std::replace(name.begin(), name.end(), '/', '-');
@@ -233,8 +239,7 @@ TEST_P(DriverTest, AnAbortedUnitIsDroppedWhole) {
 }
 
 TEST_P(DriverTest, ASettledEpisodeIsRetiredAfterRetention) {
-  DriverOptions options = DriverTest::options();
-  options.retention = std::chrono::hours{24};
+  const DriverOptions options = retaining(std::chrono::hours{24});
   reopen(options);
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
   ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", kCancelled)));
@@ -263,8 +268,7 @@ TEST_P(DriverTest, ASettledEpisodeIsRetiredAfterRetention) {
 // A cancelled discharge (HL7 A13) opens a settled episode again: it must not be retired while the
 // stay goes on, and it gets a new retire_at when it is settled anew.
 TEST_P(DriverTest, AnEpisodeOpenedAgainByACancelledDischargeIsKept) {
-  DriverOptions options = DriverTest::options();
-  options.retention = std::chrono::hours{24};
+  const DriverOptions options = retaining(std::chrono::hours{24});
   reopen(options);
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
   ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", R"("discharged":{})")));
@@ -288,9 +292,7 @@ TEST_P(DriverTest, AnEpisodeOpenedAgainByACancelledDischargeIsKept) {
 }
 
 TEST_P(DriverTest, NoRetentionKeepsSettledEpisodes) {
-  DriverOptions options = DriverTest::options();
-  options.retention = std::chrono::seconds{0};
-  reopen(options);
+  reopen(retaining(std::chrono::seconds{0}));
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
   ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", kCancelled)));
   ASSERT_TRUE(driver_->commit());
@@ -374,8 +376,7 @@ TEST_P(DriverTest, WithWriteBehindPendingTimersAreCountedExactly) {
 // episode whichever way it is reached: read, spilled, opened again by a late fact, settled anew and
 // retired, with every timer it had gone from the store.
 TEST_P(DriverTest, ASettledEpisodeIsTheSameThroughASpillALateFactAndItsRetirement) {
-  DriverOptions options = DriverTest::options();
-  options.retention = std::chrono::hours{24};
+  const DriverOptions options = retaining(std::chrono::hours{24});
   reopen(options);
   ASSERT_TRUE(driver_->event(0, event("e1", "ep1", "2025-03-03T08:00:00Z", kAdmitted)));
   ASSERT_TRUE(driver_->event(0, event("e2", "ep1", "2025-03-03T09:00:00Z", R"("discharged":{})")));

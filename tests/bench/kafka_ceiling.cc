@@ -16,6 +16,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -188,14 +189,15 @@ int run(const Options& o) {
   producer->flush(kTimeoutMs);
   std::printf("%s: %llu records in %lld ms (%.0f records/s), %llu %s\n",
               o.plain ? "plain" : "transactional", static_cast<unsigned long long>(records),
-              static_cast<long long>(ms), ms > 0 ? 1000.0 * static_cast<double>(records) / ms : 0.0,
+              static_cast<long long>(ms),
+              ms > 0 ? 1000.0 * static_cast<double>(records) / static_cast<double>(ms) : 0.0,
               static_cast<unsigned long long>(transactions), o.plain ? "commits" : "transactions");
   return 0;
 }
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   Options o;
   CLI::App app{"kafka_ceiling: consume + produce of the same records, no engine (the raw ceiling)"};
   app.add_option("--bootstrap", o.bootstrap, "Kafka bootstrap servers");
@@ -208,4 +210,7 @@ int main(int argc, char** argv) {
   app.add_flag("--plain", o.plain, "no transactions: produce, flush, commit offsets");
   CLI11_PARSE(app, argc, argv);
   return run(o);
+} catch (const std::exception& e) {
+  std::cerr << "kafka_ceiling: " << e.what() << '\n';
+  return 1;
 }

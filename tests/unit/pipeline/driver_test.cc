@@ -30,13 +30,13 @@ v1::Event event(const std::string& id, const std::string& episode, const std::st
   return e;
 }
 
-const char* kAdmitted =
+const char* const kAdmitted =
     R"("admitted":{"patient":{"personalId":"195704289999","name":"N","address":"A","homeMunicipality":"0380"},"careUnit":"w","region":"03","careType":"SOMATIC"})";
-const char* kNeeds =
+const char* const kNeeds =
     R"("needsAssessed":{"needs":["SOCIAL_SERVICES"],"estimatedDischargeAt":"2025-03-10T08:00:00Z"})";
 // No estimated discharge time: the admission notice is held, its 24 h deadline pending.
-const char* kNeedsHeld = R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})";
-const char* kCancelled = R"("admissionCancelled":{})";
+const char* const kNeedsHeld = R"("needsAssessed":{"needs":["SOCIAL_SERVICES"]})";
+const char* const kCancelled = R"("admissionCancelled":{})";
 
 // Records what the driver hands its output; can refuse (abort) the next commit.
 class Recorder final : public Output {
@@ -110,7 +110,7 @@ class DriverTest : public ::testing::TestWithParam<bool> {
     db_.reset();
     std::filesystem::remove_all(dir_);
   }
-  void reopen(DriverOptions options = DriverTest::options()) {
+  void reopen(const DriverOptions& options = DriverTest::options()) {
     driver_.reset();
     db_.reset();
     db_ = store::Db::open(dir_, store::DbOptions{}).value();

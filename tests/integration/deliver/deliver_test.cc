@@ -476,11 +476,15 @@ TEST_F(DeliverIntegrationTest, EveryNotificationArrivesSignedInOrderThroughFailu
                                        "-pubout", "-out", (d / "jwt.pub.pem").string()})
                   .exit_code,
               0);
-    auto serve = Process::start(
-        {kafka_test::samordna_binary(), "serve", "--config", serve_yaml.string(), "--data-dir",
-         (d / "serve").string(), "--http-port", "0", "--auth-public-key",
-         (d / "jwt.pub.pem").string(), "--audit-topic", unique_topic("audit"),
-         "--delivery-status-topic", status_topic, "--no-web", "-v"});
+    // Created here, so that the fixture deletes it with the test's other topics (serve's own
+    // producer would have the broker create it, and every run left one behind).
+    const std::string audit_topic = unique_topic("audit");
+    create_topic(audit_topic, 1);
+    auto serve =
+        Process::start({kafka_test::samordna_binary(), "serve", "--config", serve_yaml.string(),
+                        "--data-dir", (d / "serve").string(), "--http-port", "0",
+                        "--auth-public-key", (d / "jwt.pub.pem").string(), "--audit-topic",
+                        audit_topic, "--delivery-status-topic", status_topic, "--no-web", "-v"});
     std::string url;
     ASSERT_TRUE(kafka_test::wait_until(
         [&] {

@@ -546,10 +546,10 @@ Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
   }
   // The public view of each, to the compacted episodes topic: what the read side builds from.
   for (const auto& change : changes.episodes) {
-    // A view is never empty (it has the episode's id): empty is a retired episode's tombstone.
+    // A retired episode's is a tombstone, as in the changelog.
     SAMORDNA_TRYV(produce(config_.kafka.topics.episodes, RdKafka::Topic::PARTITION_UA,
                           change.episode_id,
-                          !change.view.empty() ? std::optional(change.view) : std::nullopt));
+                          change.state != nullptr ? std::optional(change.view) : std::nullopt));
   }
   for (const auto& [p, clock] : changes.clocks) {
     const std::string value = std::to_string(to_unix(clock));

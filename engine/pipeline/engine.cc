@@ -148,6 +148,15 @@ std::vector<Engine::Change> Engine::changes() const {
 
 namespace {
 
+// A packed episode's record (Cached::packed) parsed into `into`.
+Result<void> unpack(const std::string& packed, PartitionId partition, std::string_view id,
+                    storage::v1::EpisodeState& into) {
+  if (into.ParseFromString(packed)) return ok();
+  return fail(Errc::kCorruption, "the held record of episode " + std::string(id) +
+                                     " in partition " + std::to_string(partition) +
+                                     " does not parse");
+}
+
 bool settled(const storage::v1::EpisodeState& s) {
   return s.phase() == storage::v1::EpisodeState::CLOSED ||
          s.phase() == storage::v1::EpisodeState::CANCELLED;
@@ -193,11 +202,9 @@ Result<const storage::v1::EpisodeState*> Engine::peek_cached(PartitionId partiti
   Cached& held = it->second;
   held.touched = spills_;
   if (!held.state && !held.packed.empty()) {
-    if (!held.state.emplace().ParseFromString(held.packed)) {
+    if (auto parsed = unpack(held.packed, partition, id, held.state.emplace()); !parsed) {
       held.state.reset();
-      return fail(Errc::kCorruption, "the held record of episode " + std::string(id) +
-                                         " in partition " + std::to_string(partition) +
-                                         " does not parse");
+      return parsed.error();
     }
     std::string().swap(held.packed);
   }
@@ -224,6 +231,7 @@ void Engine::put_cached(PartitionId partition, std::string_view id, storage::v1:
   }
   if (next != nullptr) {
     held->state = std::move(*next);
+    std::string().swap(held->packed);  // no-op after peek(), which unpacks
     if (settled(*held->state)) settled_.emplace_back(partition, std::string(id));
   } else if (held->in_store) {
     held->state.reset();  // the spill deletes it
@@ -317,11 +325,7 @@ Result<std::optional<storage::v1::EpisodeState>> Engine::episode(PartitionId par
     if (it != cache_.end()) {
       if (it->second.state || it->second.packed.empty()) return it->second.state;
       storage::v1::EpisodeState state;
-      if (!state.ParseFromString(it->second.packed)) {
-        return fail(Errc::kCorruption, "the held record of episode " + std::string(id) +
-                                           " in partition " + std::to_string(partition) +
-                                           " does not parse");
-      }
+      SAMORDNA_TRYV(unpack(it->second.packed, partition, id, state));
       return std::optional(std::move(state));
     }
   }
@@ -628,14 +632,18 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   // Only its timers are needed of the state: a stored one is not parsed whole (retiring was a
   // twentieth of `run`'s CPU, most of it parsing the notices of a closed episode).
   Held held;
-  const Cached* slot = write_behind_ > 0 ? held_slot(partition, episode_id) : nullptr;
-  if (slot != nullptr && !slot->state && !slot->packed.empty()) {
-    auto read = held_by_record(slot->packed);
+  auto timers_of_record = [&](std::string_view record) -> Result<void> {
+    auto read = held_by_record(record);
     if (!read) {
       return fail(Errc::kCorruption, "episode " + std::string(episode_id) + " in partition " +
                                          std::to_string(partition) + ": " + read.error().message);
     }
     held = std::move(read.value());
+    return ok();
+  };
+  const Cached* slot = write_behind_ > 0 ? held_slot(partition, episode_id) : nullptr;
+  if (slot != nullptr && !slot->state && !slot->packed.empty()) {
+    SAMORDNA_TRYV(timers_of_record(slot->packed));
   } else if (write_behind_ > 0 || staged_state(partition, episode_id) != nullptr) {
     std::optional<storage::v1::EpisodeState> loaded;
     SAMORDNA_TRY(stored, peek(partition, episode_id, loaded));
@@ -646,12 +654,7 @@ Result<void> Engine::retire(PartitionId partition, std::string_view episode_id, 
   } else {
     SAMORDNA_TRY(record, episodes_.get_record(partition, episode_id));
     if (!record) return ok();
-    auto read = held_by_record(*record);
-    if (!read) {
-      return fail(Errc::kCorruption, "episode " + std::string(episode_id) + " in partition " +
-                                         std::to_string(partition) + ": " + read.error().message);
-    }
-    held = std::move(read.value());
+    SAMORDNA_TRYV(timers_of_record(*record));
   }
   const std::string id(episode_id);
   auto key = [&](uint8_t kind) { return timers::TimerKey{partition, id, kind}; };

@@ -88,8 +88,9 @@ void write_view(const EpisodeState& st, const rules::RuleBook& rules, std::strin
     w.timestamp(EpisodeView::kEstimatedDischargeAtFieldNumber, st.estimated_discharge_at());
   }
   w.boolean(EpisodeView::kDischargeReadyFieldNumber, st.discharge_ready());
-  if (st.has_declared_at())
+  if (st.has_declared_at()) {
     w.timestamp(EpisodeView::kDischargeReadyAtFieldNumber, st.declared_at());
+  }
   if (st.has_discharged_at()) {
     w.timestamp(EpisodeView::kDischargedAtFieldNumber, st.discharged_at());
   }
@@ -107,8 +108,9 @@ void write_view(const EpisodeState& st, const rules::RuleBook& rules, std::strin
         w.string(v1::Organisation::kIdFieldNumber, d.responsible().unit());
       });
       w.timestamp(Deadline::kAnchorFieldNumber, d.anchor());
-      if (set != nullptr)
+      if (set != nullptr) {
         w.string(Deadline::kExplanationFieldNumber, explain_deadline(st, d, *set));
+      }
     });
   }
   for (const auto& r : st.notices()) {

@@ -4,8 +4,8 @@
 # space is freed it goes on exactly once: the committed output equals simulate's (README.md).
 #
 # The service writes RocksDB only after the Kafka transactions committed (write-behind: at a spill,
-# here whenever more than 50 episodes are held), so the transactions whose states the failed write held are committed (their
-# changelog records too) and the restart restores them from the changelog.
+# here whenever more than 50 episodes are held), so the transactions whose states the failed write
+# held are committed (their changelog records too) and the restart restores them from the changelog.
 # A real broker (SAMORDNA_KAFKA_BOOTSTRAP, else skip 77) and a 1 MiB tmpfs (root; a refused mount
 # FAILS the test). Uses eos/lib.sh for the feed, config, processes and the comparison.
 set -euo pipefail

@@ -5,6 +5,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
@@ -406,6 +407,43 @@ std::string default_instance_id(const std::filesystem::path& state_dir) {
   char hash[9];
   std::snprintf(hash, sizeof hash, "%08x", static_cast<unsigned>(fnv1a(key) & 0xffffffffu));
   return std::string(host) + "-" + hash;
+}
+
+Result<std::vector<TestStop>> parse_test_stops(std::string_view text) {
+  std::vector<TestStop> out;
+  for (bool more = !text.empty(); more;) {
+    const auto comma = text.find(',');
+    more = comma != std::string_view::npos;
+    const std::string_view entry = text.substr(0, comma);
+    text = more ? text.substr(comma + 1) : std::string_view();
+    auto bad = [&] {
+      return fail(
+          Errc::kInvalidArgument,
+          "SAMORDNA_TEST_STOPS: '" + std::string(entry) +
+              "' is not N:begun, N:commit or N:flushed with N a transaction number (1, 2, ...)");
+    };
+    const auto colon = entry.find(':');
+    if (colon == std::string_view::npos) return bad();
+    TestStop stop;
+    const std::string_view number = entry.substr(0, colon);
+    const auto [end, ec] =
+        std::from_chars(number.data(), number.data() + number.size(), stop.transaction);
+    if (ec != std::errc() || end != number.data() + number.size() || stop.transaction < 1) {
+      return bad();
+    }
+    const std::string_view where = entry.substr(colon + 1);
+    if (where == "begun") {
+      stop.where = TestStop::Where::kBegun;
+    } else if (where == "commit") {
+      stop.where = TestStop::Where::kCommit;
+    } else if (where == "flushed") {
+      stop.where = TestStop::Where::kFlushed;
+    } else {
+      return bad();
+    }
+    out.push_back(stop);
+  }
+  return out;
 }
 
 const char* clock_mode_name(ClockMode mode) {

@@ -13,6 +13,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "engine/core/result.h"
 
@@ -48,6 +50,17 @@ struct KafkaConfig {
   int replication_factor = 1;
 };
 
+// Tests only: where the process stops itself (ServiceConfig::test_stops).
+struct TestStop {
+  enum class Where {
+    kBegun,    // the transaction begun, its first input not yet applied: nothing on the broker
+    kCommit,   // in its commit, records produced (librdkafka may still hold them), offsets sent
+    kFlushed,  // the same, once librdkafka has delivered the records
+  };
+  int64_t transaction = 0;  // numbered as `committed transaction N` in the log: 1 is the first
+  Where where = Where::kCommit;
+};
+
 struct ServiceConfig {
   KafkaConfig kafka;
   std::filesystem::path state_dir = "samordna-state";
@@ -77,7 +90,16 @@ struct ServiceConfig {
   // exporters do, is the default.
   int metrics_port = 0;
   std::string metrics_address = "0.0.0.0";
+  // Tests only (eos.txn_timeout): a stall (a VM pause, a disk stall) at a chosen moment of a
+  // transaction. There the process stops itself with SIGSTOP until a SIGCONT, each entry once.
+  // `samordna run` reads them from the environment variable SAMORDNA_TEST_STOPS (parse_test_stops).
+  std::vector<TestStop> test_stops;
 };
+
+// "1:commit,3:begun,5:flushed": stop in the commit of the first transaction this process commits,
+// at the start of the third, and in the commit of the fifth once its records are delivered. An
+// error names the entry that is not a positive number, a colon and one of the three places.
+Result<std::vector<TestStop>> parse_test_stops(std::string_view text);
 
 // Reads a YAML config file; unknown keys and wrong types are errors with file and line.
 Result<ServiceConfig> load_service_config(const std::filesystem::path& file);

@@ -3,8 +3,10 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
+#include <csignal>
 #include <functional>
 #include <map>
 #include <optional>
@@ -140,6 +142,8 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
                        std::optional<std::string_view> value, RdKafka::Headers* headers = nullptr);
   Result<void> dead_letter(RdKafka::Message& message, const std::string& code,
                            const std::string& reason);
+  Result<void> produce_changes(const pipeline::Changes& changes);
+  void stop_if_asked(bool in_commit);  // ServiceConfig::test_stops
 
   // The driver's timer hook, when there is an observer: how late each timer fired.
   std::function<void(PartitionId, Instant)> timer_hook() {
@@ -175,7 +179,28 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   std::map<PartitionId, int64_t> committed_offset_;  // next offset to consume, as committed
   std::map<PartitionId, int64_t> next_offset_;       // next offset to consume, as processed
   std::map<PartitionId, bool> at_end_;
-  std::string bytes_;  // a notification being produced: one buffer, reused
+  // The unit's notifications and dead letters, in the order they came, produced at its commit
+  // (produce_changes says why). Their keys and values lie end to end in one buffer, kept from unit
+  // to unit.
+  struct Held {
+    const std::string* topic;
+    std::size_t key_at, key_size, value_at, value_size;
+    std::unique_ptr<RdKafka::Headers> headers;
+  };
+  std::string held_bytes_;
+  std::vector<Held> held_;
+  void hold(const std::string& topic, std::string_view key, std::string_view value,
+            std::unique_ptr<RdKafka::Headers> headers = nullptr) {
+    const std::size_t key_at = held_bytes_.size();
+    held_bytes_.append(key);
+    held_bytes_.append(value);
+    held_.push_back(
+        {&topic, key_at, key.size(), key_at + key.size(), value.size(), std::move(headers)});
+  }
+  void drop_held() {
+    held_.clear();
+    held_bytes_.clear();
+  }
 
   bool caught_up() const;
   // Full, or failed by librdkafka: either way it is to be committed (or aborted) now.
@@ -437,15 +462,21 @@ Result<void> Service::Impl::begin() {
   txn_started_ = Clock::now();
   at_begin_ = driver_.counts();
   deliveries_.take();
+  drop_held();  // nothing is left from an earlier unit: committed or aborted, or the process ended
+  stop_if_asked(/*in_commit=*/false);
   return ok();
 }
 
 Result<void> Service::Impl::notify(const v1::Notification& n) {
   if (observer_ != nullptr) observer_->notification(n);
-  bytes_.clear();
-  SAMORDNA_CHECK(n.AppendToString(&bytes_), "a notification serializes");
-  return produce(config_.kafka.topics.notifications, RdKafka::Topic::PARTITION_UA, n.episode_id(),
-                 bytes_);
+  // Serialized straight into the held bytes, after its key.
+  const std::size_t key_at = held_bytes_.size();
+  held_bytes_.append(n.episode_id());
+  const std::size_t value_at = held_bytes_.size();
+  SAMORDNA_CHECK(n.AppendToString(&held_bytes_), "a notification serializes");
+  held_.push_back({&config_.kafka.topics.notifications, key_at, n.episode_id().size(), value_at,
+                   held_bytes_.size() - value_at, nullptr});
+  return ok();
 }
 
 Result<void> Service::Impl::produce(const std::string& topic, int32_t partition,
@@ -480,19 +511,19 @@ Result<void> Service::Impl::produce(const std::string& topic, int32_t partition,
 
 Result<void> Service::Impl::dead_letter(RdKafka::Message& message, const std::string& code,
                                         const std::string& reason) {
-  auto* headers = RdKafka::Headers::create();
+  std::unique_ptr<RdKafka::Headers> headers(RdKafka::Headers::create());
   headers->add(kHeaderCode, code);
   headers->add(kHeaderReason, reason);
   headers->add(kHeaderSourceTopic, message.topic_name());
   headers->add(kHeaderSourcePartition, std::to_string(message.partition()));
   headers->add(kHeaderSourceOffset, std::to_string(message.offset()));
-  const std::string key = message.key() ? *message.key() : std::string();
-  const std::string_view value(static_cast<const char*>(message.payload()), message.len());
   spdlog::warn("dead-lettered {}[{}]@{}: {}: {}", message.topic_name(), message.partition(),
                message.offset(), code, reason);
   if (observer_ != nullptr) observer_->dead_letter(code);
-  return produce(config_.kafka.topics.deadletter, RdKafka::Topic::PARTITION_UA, key, value,
-                 headers);
+  hold(config_.kafka.topics.deadletter, message.key() ? *message.key() : std::string_view(),
+       std::string_view(static_cast<const char*>(message.payload()), message.len()),
+       std::move(headers));
+  return ok();
 }
 
 Result<void> Service::Impl::process(RdKafka::Message& message) {
@@ -533,29 +564,80 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
   return ok();
 }
 
+// librdkafka adds a partition to the open transaction (AddPartitionsToTxn) 1 ms after the first
+// record to it, one request for all the partitions first written within that millisecond; and
+// librdkafka 2.0.2 spins its main thread through the millisecond (its bug #4684, fixed in 2.3.1).
+// So the commit writes everything it holds in one burst, the first record of every partition
+// first: one registration for the dead letters, the changelog and the views, where producing each
+// as it came took up to three (engine/README.md, "Where the time goes").
+Result<void> Service::Impl::produce_changes(const pipeline::Changes& changes) {
+  const auto& topics = config_.kafka.topics;
+  // The unit's notifications and dead letters, as they came.
+  const std::string_view bytes = held_bytes_;
+  for (auto& h : held_) {
+    SAMORDNA_TRYV(produce(*h.topic, RdKafka::Topic::PARTITION_UA,
+                          bytes.substr(h.key_at, h.key_size),
+                          bytes.substr(h.value_at, h.value_size), h.headers.release()));
+  }
+  drop_held();
+  // The new state of every episode the transaction touched goes to the changelog (a tombstone for
+  // a retired one: the record was serialized once, for the store too), and its public view to the
+  // compacted episodes topic, what the read side builds from. Changelog partitions come grouped
+  // (the changes are in partition order): the first change of each partition goes first. The
+  // views' partitions are the keys' hash, and the first few views reach them all.
+  auto changelog = [&](const pipeline::EpisodeChange& change) {
+    return produce(topics.changelog, static_cast<int32_t>(change.partition), change.episode_id,
+                   change.state != nullptr ? std::optional(change.record) : std::nullopt);
+  };
+  std::vector<bool> first(changes.episodes.size(), false);
+  std::optional<PartitionId> last;
+  for (std::size_t i = 0; i < changes.episodes.size(); ++i) {
+    if (changes.episodes[i].partition == last) continue;
+    last = changes.episodes[i].partition;
+    first[i] = true;
+    SAMORDNA_TRYV(changelog(changes.episodes[i]));
+  }
+  for (const auto& change : changes.episodes) {
+    SAMORDNA_TRYV(produce(topics.episodes, RdKafka::Topic::PARTITION_UA, change.episode_id,
+                          change.state != nullptr ? std::optional(change.view) : std::nullopt));
+  }
+  for (std::size_t i = 0; i < changes.episodes.size(); ++i) {
+    if (!first[i]) {
+      SAMORDNA_TRYV(changelog(changes.episodes[i]));
+    }
+  }
+  // Every clock the transaction moved, after its partition's episodes.
+  for (const auto& [p, clock] : changes.clocks) {
+    const std::string value = std::to_string(to_unix(clock));
+    SAMORDNA_TRYV(produce(topics.changelog, static_cast<int32_t>(p), kChangelogClockKey, value));
+  }
+  return ok();
+}
+
+void Service::Impl::stop_if_asked(bool in_commit) {
+  using Where = TestStop::Where;
+  const int64_t transaction = static_cast<int64_t>(driver_.counts().units) + 1;
+  auto& stops = config_.test_stops;
+  const auto it = std::find_if(stops.begin(), stops.end(), [&](const TestStop& s) {
+    return s.transaction == transaction && (s.where != Where::kBegun) == in_commit;
+  });
+  if (it == stops.end()) return;
+  const Where where = it->where;
+  stops.erase(it);  // once: an aborted transaction is committed again under its number
+  if (where == Where::kFlushed) producer_->flush(kTimeoutMs);
+  spdlog::warn("stopping {} transaction {} (SAMORDNA_TEST_STOPS)",
+               where == Where::kBegun     ? "at the start of"
+               : where == Where::kFlushed ? "with its records delivered in the commit of"
+                                          : "in the commit of",
+               transaction);
+  spdlog::default_logger()->flush();
+  std::raise(SIGSTOP);
+}
+
 Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
     const pipeline::Changes& changes) {
   using Checkpoints = std::optional<std::map<PartitionId, int64_t>>;
-  // The new state of every episode the transaction touched goes to the changelog, in the
-  // transaction (a tombstone for a retired one), and so does every clock it moved.
-  for (const auto& change : changes.episodes) {
-    // The record was serialized once, for the store too; a retired episode's is a tombstone.
-    SAMORDNA_TRYV(produce(config_.kafka.topics.changelog, static_cast<int32_t>(change.partition),
-                          change.episode_id,
-                          change.state != nullptr ? std::optional(change.record) : std::nullopt));
-  }
-  // The public view of each, to the compacted episodes topic: what the read side builds from.
-  for (const auto& change : changes.episodes) {
-    // A retired episode's is a tombstone, as in the changelog.
-    SAMORDNA_TRYV(produce(config_.kafka.topics.episodes, RdKafka::Topic::PARTITION_UA,
-                          change.episode_id,
-                          change.state != nullptr ? std::optional(change.view) : std::nullopt));
-  }
-  for (const auto& [p, clock] : changes.clocks) {
-    const std::string value = std::to_string(to_unix(clock));
-    SAMORDNA_TRYV(produce(config_.kafka.topics.changelog, static_cast<int32_t>(p),
-                          kChangelogClockKey, value));
-  }
+  SAMORDNA_TRYV(produce_changes(changes));
   std::vector<std::unique_ptr<RdKafka::TopicPartition>> owned;
   std::vector<RdKafka::TopicPartition*> offsets;
   for (const auto& [p, next] : next_offset_) {
@@ -576,6 +658,7 @@ Result<std::optional<std::map<PartitionId, int64_t>>> Service::Impl::commit(
       return with_age(to_error("send_offsets_to_transaction", *e.error));
     }
   }
+  stop_if_asked(/*in_commit=*/true);
   // A record was refused (produce() said ERR__STATE): librdkafka has failed the transaction, and
   // send_offsets_to_transaction normally reports why just above. Never commit one with a gap.
   if (txn_failed_) {
@@ -653,6 +736,7 @@ Result<void> Service::Impl::abort_unit(const std::string& why) {
   }
   in_txn_ = false;
   txn_failed_ = false;
+  drop_held();  // made again from their input, re-read
   if (observer_ != nullptr) observer_->transaction(false);
   for (const auto& [p, committed] : committed_offset_) {
     next_offset_[p] = committed;

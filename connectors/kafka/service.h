@@ -7,7 +7,10 @@
 // - One Kafka transaction covers a batch of inputs (events and fired timers): the notifications,
 //   the dead-lettered inputs, the new state of every episode touched (to the compacted changelog
 //   topic, partition = input partition) and the input offsets (send_offsets_to_transaction with
-//   the consumer group's metadata, so a zombie is fenced by the group coordinator).
+//   the consumer group's metadata, so a zombie is fenced by the group coordinator). All of it is
+//   produced at the commit (the notifications and dead letters are held until then): one
+//   registration of partitions per transaction, and nothing on the broker to time out while a
+//   batch is collected.
 // - RocksDB is written only after that transaction committed, together with the changelog offset
 //   it reached (the checkpoint). So RocksDB is never ahead of the committed input; if the process
 //   dies between the Kafka commit and the RocksDB write it is behind, and restoring the partition

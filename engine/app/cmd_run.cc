@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -74,6 +75,15 @@ int run_service(const RunArgs& args) {
       return kExitUsage;
     }
     config.kafka.properties[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  // Tests only (ServiceConfig::test_stops): not an option, so that no one sets it by mistake.
+  if (const char* stops = std::getenv("SAMORDNA_TEST_STOPS"); stops != nullptr) {
+    auto parsed = kafka::parse_test_stops(stops);
+    if (!parsed) {
+      std::cerr << "samordna: " << parsed.error().message << '\n';
+      return kExitUsage;
+    }
+    config.test_stops = std::move(parsed.value());
   }
   if (config.kafka.instance_id.empty()) {
     config.kafka.instance_id = kafka::default_instance_id(config.state_dir);

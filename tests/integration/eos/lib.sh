@@ -257,6 +257,18 @@ eos_alive() {
 }
 
 # eos_start NAME STATE_DIR INSTANCE_ID: logs to $EOS_WORK/NAME.log, pid in EOS_PID.
+# Waits until PID has stopped itself (SIGSTOP, ServiceConfig::stop_in_commit: ps shows T); fails
+# the test if it exits first or has not stopped within 60 s.
+eos_wait_stopped() {
+  local pid=$1 st i
+  for ((i = 0; i < 600; i++)); do
+    st=$(ps -o stat= -p "$pid" 2>/dev/null) || eos_fail "pid $pid exited where it was to stop itself"
+    [[ $st == T* ]] && return 0
+    sleep 0.1
+  done
+  eos_fail "pid $pid did not stop itself within 60 s (state $st)"
+}
+
 eos_start() {
   local name=$1 state=$2 id=$3
   "$SAMORDNA" run --config "$EOS_CFG" --state-dir "$state" --instance-id "$id" -v \

@@ -355,5 +355,31 @@ TEST(KafkaClockMode, NamesAsInTheFile) {
   EXPECT_STREQ(clock_mode_name(ClockMode::kEventTime), "event-time");
 }
 
+TEST(KafkaTestStops, ReadsEachTransactionAndPlace) {
+  auto stops = parse_test_stops("1:commit,3:begun,12:flushed");
+  ASSERT_TRUE(stops) << stops.error().message;
+  ASSERT_EQ(stops.value().size(), 3u);
+  EXPECT_EQ(stops.value()[0].transaction, 1);
+  EXPECT_EQ(stops.value()[0].where, TestStop::Where::kCommit);
+  EXPECT_EQ(stops.value()[1].transaction, 3);
+  EXPECT_EQ(stops.value()[1].where, TestStop::Where::kBegun);
+  EXPECT_EQ(stops.value()[2].transaction, 12);
+  EXPECT_EQ(stops.value()[2].where, TestStop::Where::kFlushed);
+  auto none = parse_test_stops("");
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none.value().empty());
+}
+
+TEST(KafkaTestStops, NamesTheEntryThatIsNotATransactionAndAPlace) {
+  for (const char* bad : {"3", "0:commit", "-1:commit", "x:commit", "3:commit,", ",3:commit",
+                          "3x:commit", "3:flush", "3:commit:commit", ":commit", "3:"}) {
+    auto stops = parse_test_stops(bad);
+    ASSERT_FALSE(stops) << bad;
+    EXPECT_THAT(stops.error().message, HasSubstr("SAMORDNA_TEST_STOPS: '")) << bad;
+  }
+  EXPECT_THAT(parse_test_stops("2:begun,3:flush").error().message,
+              HasSubstr("'3:flush' is not N:begun, N:commit or N:flushed"));
+}
+
 }  // namespace
 }  // namespace samordna::kafka

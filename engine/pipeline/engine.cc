@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <tuple>
 #include <utility>
 
 #include "engine/core/check.h"
@@ -137,6 +138,9 @@ std::vector<Engine::Change> Engine::changes() const {
       const bool held = it != cache_.end() && it->second.state;
       out.push_back({partition, id, held ? &*it->second.state : nullptr});
     }
+    std::sort(out.begin(), out.end(), [](const Change& a, const Change& b) {
+      return std::tie(a.partition, a.episode_id) < std::tie(b.partition, b.episode_id);
+    });
     return out;
   }
   out.reserve(staged_.size());

@@ -18,6 +18,6 @@ for c in 1 16; do
     --mode sequential --chains "$c"
 done
 "$ceiling" --bootstrap "$SAMORDNA_KAFKA_BOOTSTRAP" --topic "$topic" --records $((n * 10)) --mode stream
-bash "$root/deploy/kafka/kafka.sh" tool kafka.admin.TopicCommand --bootstrap-server \
-  "$SAMORDNA_KAFKA_BOOTSTRAP" --delete --topic "$topic" >/dev/null 2>&1 || true
+bash "$root/deploy/kafka/kafka.sh" tool org.apache.kafka.tools.TopicCommand --bootstrap-server \
+  "$SAMORDNA_KAFKA_BOOTSTRAP" --delete --topic "$topic" >/dev/null 2>&1 || echo "warning: topic $topic not deleted" >&2
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -29,11 +29,19 @@ failures=0
 id="fhirtest$$x$RANDOM"
 pid=""
 cleanup() {
+  local rc=$?
   [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null || true
   [[ -s $work/pid ]] && kill -9 "$(cat "$work/pid")" 2>/dev/null || true
   if ((failures)) && [[ -s $work/listen.err ]]; then
     echo "the listener's stderr ends:"
     tail -30 "$work/listen.err"
+  fi
+  # Passed: its topics go (kept on a failure, to be read).
+  if ((rc == 0)); then
+    for t in "$id.events" "$id.memory"; do
+      bash "$src/deploy/kafka/kafka.sh" tool org.apache.kafka.tools.TopicCommand --bootstrap-server \
+        "$bootstrap" --delete --topic "$t" >/dev/null 2>&1 || echo "warning: topic $t not deleted" >&2
+    done
   fi
   rm -rf "$work"
 }

@@ -48,8 +48,8 @@ listener=
 cat "$work/listener.log"
 if ((rc == 0)); then
   for t in "$tag.events" "$tag.memory"; do
-    bash "$src/deploy/kafka/kafka.sh" tool kafka.admin.TopicCommand --bootstrap-server \
-      "$SAMORDNA_KAFKA_BOOTSTRAP" --delete --topic "$t" >/dev/null 2>&1 || true
+    bash "$src/deploy/kafka/kafka.sh" tool org.apache.kafka.tools.TopicCommand --bootstrap-server \
+      "$SAMORDNA_KAFKA_BOOTSTRAP" --delete --topic "$t" >/dev/null 2>&1 || echo "warning: topic $t not deleted" >&2
   done
 fi
 exit $rc

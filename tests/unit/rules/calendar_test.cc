@@ -1,8 +1,10 @@
 #include "rules/calendar.h"
 
+#include <date/tz.h>
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -13,6 +15,7 @@ namespace samordna::rules {
 namespace {
 
 using std::chrono::hours;
+using std::chrono::minutes;
 using std::chrono::seconds;
 using testing::at;
 using testing::day;
@@ -79,6 +82,43 @@ TEST(RulesCalendar, FallBackNight) {
   // A 25-hour day.
   EXPECT_EQ(end_of_local_day(day("2025-10-26")) - start_of_local_day(day("2025-10-26")),
             hours{25} - seconds{1});
+}
+
+// Local dates and times as the tz library gives them for each instant, over both DST changes of two
+// years, every 7 minutes and a second either side of each change, in an order that jumps back and
+// forth (calendar.cc keeps the last offset interval it found).
+TEST(RulesCalendar, LocalTimesAreTheTzLibrarysAcrossTheChangesInAnyOrder) {
+  const date::time_zone* zone = date::locate_zone("Europe/Stockholm");
+  std::vector<Instant> instants;
+  for (Instant t = at("2024-01-01T00:00:00Z"); t < at("2026-01-01T00:00:00Z"); t += minutes(7)) {
+    instants.push_back(t);
+  }
+  for (const char* change : {"2024-03-31T01:00:00Z", "2024-10-27T01:00:00Z", "2025-03-30T01:00:00Z",
+                             "2025-10-26T01:00:00Z"}) {
+    for (int d = -2; d <= 1; ++d) instants.push_back(at(change) + seconds(d));
+  }
+  std::vector<Instant> order;
+  for (size_t i = 0; i < instants.size(); ++i) {
+    order.push_back(instants[(i * 7919) % instants.size()]);  // 7919 is prime: every one, jumbled
+    order.push_back(instants[i]);
+  }
+  size_t summer = 0;
+  for (const Instant t : order) {
+    const auto info = zone->get_info(t);
+    const auto lt = date::local_seconds{t.time_since_epoch() + info.offset};
+    const auto day = date::floor<date::days>(lt);
+    const date::hh_mm_ss<seconds> tod{lt - day};
+    char want[40];
+    std::snprintf(want, sizeof want, "%s%c%02d:%02d:%02d%c%02d:00",
+                  format_date(LocalDate{day}).c_str(), 'T', static_cast<int>(tod.hours().count()),
+                  static_cast<int>(tod.minutes().count()), static_cast<int>(tod.seconds().count()),
+                  '+', static_cast<int>(info.offset.count() / 3600));
+    ASSERT_EQ(format_local(t), want);
+    ASSERT_EQ(local_date(t), LocalDate{day});
+    summer += info.offset == hours(2) ? 1 : 0;
+  }
+  EXPECT_GT(summer, 0u);
+  EXPECT_LT(summer, order.size());
 }
 
 TEST(RulesCalendar, FormatLocalExample) {

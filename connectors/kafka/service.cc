@@ -196,7 +196,9 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
     const std::string* topic;
     std::size_t key_at, key_size, value_at, value_size;
     std::unique_ptr<RdKafka::Headers> headers;
+    PartitionId from;  // the input partition whose event or timer made it
   };
+  PartitionId from_ = 0;  // the input partition being worked on: process(), the timer passes
   std::string held_bytes_;
   std::vector<Held> held_;
   v1::Event event_;  // process()'s
@@ -206,7 +208,7 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
     held_bytes_.append(key);
     held_bytes_.append(value);
     held_.push_back(
-        {&topic, key_at, key.size(), key_at + key.size(), value.size(), std::move(headers)});
+        {&topic, key_at, key.size(), key_at + key.size(), value.size(), std::move(headers), from_});
   }
   void drop_held() {
     held_.clear();
@@ -487,7 +489,7 @@ Result<void> Service::Impl::notify(const v1::Notification& n) {
   const std::size_t value_at = held_bytes_.size();
   SAMORDNA_CHECK(n.AppendToString(&held_bytes_), "a notification serializes");
   held_.push_back({&config_.kafka.topics.notifications, key_at, n.episode_id().size(), value_at,
-                   held_bytes_.size() - value_at, nullptr});
+                   held_bytes_.size() - value_at, nullptr, from_});
   return ok();
 }
 
@@ -547,6 +549,7 @@ Result<void> Service::Impl::dead_letter(RdKafka::Message& message, const std::st
 
 Result<void> Service::Impl::process(RdKafka::Message& message) {
   const auto p = static_cast<PartitionId>(message.partition());
+  from_ = p;
   at_end_[p] = false;
   next_offset_[p] = message.offset() + 1;
   // A record that is not an event goes to the dead letters in the unit of work its offset commits
@@ -611,8 +614,10 @@ Result<void> Service::Impl::produce_changes(const pipeline::Changes& changes) {
                    change.state != nullptr ? std::optional(change.view) : std::nullopt);
   };
   // Every topic's records in their order; across topics, the first record of every partition
-  // within the first few produced. First the few: the first changelog record of each partition
-  // (the changes come in partition order) and the dead letters.
+  // within the first few produced. First the few: the first change of each input partition (the
+  // changes come in partition order), its changelog record and its view (keyed by episode, as the
+  // input, views go to their input's partition when the topics have as many), and the dead
+  // letters (in their order).
   const auto& episodes = changes.episodes;
   std::vector<bool> first(episodes.size(), false);
   std::optional<PartitionId> last;
@@ -621,26 +626,35 @@ Result<void> Service::Impl::produce_changes(const pipeline::Changes& changes) {
     last = episodes[i].partition;
     first[i] = true;
     SAMORDNA_TRYV(changelog(episodes[i]));
+    SAMORDNA_TRYV(view(episodes[i]));  // the views, as the notifications below
   }
-  for (auto& h : held_) {
-    if (h.topic == &topics.deadletter) {
-      SAMORDNA_TRYV(held(h));
+  // And the first notification each input partition made: with as many partitions as the input
+  // and the same key hash, notifications go to their input's partition, and the first from each
+  // would otherwise come as late as its input's turn. Each is the first of every episode of its
+  // input partition, so each episode's notifications stay in their order.
+  std::vector<bool> early(held_.size(), false);
+  std::vector<PartitionId> seen;
+  for (std::size_t k = 0; k < held_.size(); ++k) {
+    Held& h = held_[k];
+    if (h.topic != &topics.deadletter) {
+      if (std::find(seen.begin(), seen.end(), h.from) != seen.end()) continue;
+      seen.push_back(h.from);
     }
+    early[k] = true;
+    SAMORDNA_TRYV(held(h));
   }
   // Then the many, side by side: notifications, views and the rest of the changelog. Their
   // partitions are the keys' hash (the changelog's, the input's), and the first few records of
   // each reach them all.
   std::size_t n = 0;
   for (std::size_t i = 0; i < episodes.size() || n < held_.size(); ++i) {
-    while (n < held_.size() && held_[n].topic == &topics.deadletter) ++n;
+    while (n < held_.size() && early[n]) ++n;
     if (n < held_.size()) {
       SAMORDNA_TRYV(held(held_[n++]));
     }
-    if (i < episodes.size()) {
+    if (i < episodes.size() && !first[i]) {
       SAMORDNA_TRYV(view(episodes[i]));
-      if (!first[i]) {
-        SAMORDNA_TRYV(changelog(episodes[i]));
-      }
+      SAMORDNA_TRYV(changelog(episodes[i]));
     }
   }
   drop_held();
@@ -881,6 +895,7 @@ Result<void> Service::Impl::run() {
       if (batch_full()) {
         SAMORDNA_TRYV(commit_unit());
       }
+      from_ = p;
       SAMORDNA_TRY(fired, driver_.timer_pass(p));
       (void)fired;
       if (driver_.overdue(p)) backlog = true;

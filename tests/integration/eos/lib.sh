@@ -370,6 +370,13 @@ eos_compare() {
     head -n 10 "$d/$name.extra.ids" | sed 's/^/    /'
     rc=1
   fi
+  # Each episode's notifications in simulate's order: they share a partition, whose order a reader
+  # sees (the service holds a transaction's records until its commit and orders them there).
+  if ! eos_episode_order "$exp" "$got" >"$d/$name.order"; then
+    echo "$name: $(head -n 1 "$d/$name.order")"
+    sed -n '2,6p' "$d/$name.order" | sed 's/^/    /'
+    rc=1
+  fi
   if ! diff "$d/$name.expected.sorted" "$d/$name.got.sorted" >"$d/$name.diff"; then
     echo "$name: output differs from simulate byte for byte ($(grep -c '^[<>]' "$d/$name.diff") line(s)): $d/$name.diff"
     rc=1
@@ -377,7 +384,32 @@ eos_compare() {
     rm -f "$d/$name.diff"
   fi
   ((rc == 0)) || return 1
-  rm -f "$d/$name".{expected,got}.sorted "$d/$name".{got,expected,duplicate,missing,extra}.ids
+  rm -f "$d/$name".{expected,got}.sorted "$d/$name".{got,expected,duplicate,missing,extra}.ids "$d/$name.order"
+}
+
+# Exit 1 when an episode's notifications in GOT (in file order: a topic's partitions each in their
+# order) are simulate's (EXPECTED) but in another order, with the count and a few episodes. Episodes
+# whose notifications differ otherwise are eos_compare's other checks'.
+eos_episode_order() {  # EXPECTED GOT
+  python3 - "$1" "$2" <<'PY'
+import collections, json, sys
+def by_episode(path):
+    out = collections.defaultdict(list)
+    for line in open(path, encoding="utf-8"):
+        try:
+            n = json.loads(line)
+        except ValueError:
+            continue
+        out[n.get("episodeId", "")].append(n.get("notificationId", ""))
+    return out
+want, got = by_episode(sys.argv[1]), by_episode(sys.argv[2])
+bad = [e for e, ids in got.items() if e in want and ids != want[e] and sorted(ids) == sorted(want[e])]
+if bad:
+    print("%d episode(s) with their notifications in another order than simulate's, e.g.:" % len(bad))
+    for e in bad[:5]:
+        print("%s: %s, simulate %s" % (e, " ".join(got[e]), " ".join(want[e])))
+    sys.exit(1)
+PY
 }
 
 # Dead letters: as many as simulate rejected (less what produce refused), the same episode, code and
@@ -436,8 +468,9 @@ eos_check_uncommitted() {  # WHY_NONE
 }
 
 # The harness must be able to fail: doctored copies of the expected output (a line dropped, a line
-# twice, one byte changed, a foreign line) and of the dead letters (one dropped) must each be caught;
-# a shuffled copy must pass (order across partitions is not defined).
+# twice, one byte changed, a foreign line, two notifications of one episode swapped) and of the dead
+# letters (one dropped) must each be caught; a shuffled copy that keeps each episode's order must
+# pass (the order across episodes and partitions is not defined).
 eos_selfcheck() {
   local d=$EOS_WORK/selfcheck exp=$EOS_WORK/expected.jsonl n
   mkdir -p "$d"
@@ -449,10 +482,32 @@ eos_selfcheck() {
   sed -E "${mid}s/(\"issuedAt\":\"[^\"]*)[0-9]Z\"/\\1XZ\"/" "$exp" >"$d/changed.jsonl"
   cmp -s "$exp" "$d/changed.jsonl" && eos_fail "self-check: could not doctor line $mid"
   { cat "$exp"; sed -n "${mid}s/\"notificationId\":\"/\"notificationId\":\"zz-/p" "$exp"; } >"$d/foreign.jsonl"
-  shuf "$exp" >"$d/shuffled.jsonl"
+  python3 - "$exp" "$d" <<'PY'
+import collections, json, random, sys
+lines = open(sys.argv[1], encoding="utf-8").read().splitlines(True)
+episodes = collections.OrderedDict()
+for line in lines:
+    episodes.setdefault(json.loads(line)["episodeId"], []).append(line)
+# Shuffled across episodes, each episode's lines in their order.
+rng = random.Random(4711)
+queues = [list(v) for v in episodes.values()]
+out = []
+while queues:
+    q = rng.choice(queues)
+    out.append(q.pop(0))
+    if not q:
+        queues.remove(q)
+open(sys.argv[2] + "/shuffled.jsonl", "w", encoding="utf-8").writelines(out)
+# One episode's first two notifications swapped.
+two = next(v for v in episodes.values() if len(v) >= 2)
+i, j = lines.index(two[0]), lines.index(two[1])
+swapped = list(lines)
+swapped[i], swapped[j] = swapped[j], swapped[i]
+open(sys.argv[2] + "/swapped.jsonl", "w", encoding="utf-8").writelines(swapped)
+PY
   local saved=$EOS_WORK case
   EOS_WORK=$d
-  for case in dropped duplicated changed foreign; do
+  for case in dropped duplicated changed foreign swapped; do
     if eos_compare "$exp" "$d/$case.jsonl" "$case" >/dev/null; then
       EOS_WORK=$saved
       eos_fail "self-check: the comparison did not catch a $case line"
@@ -460,7 +515,7 @@ eos_selfcheck() {
   done
   eos_compare "$exp" "$d/shuffled.jsonl" shuffled >/dev/null || {
     EOS_WORK=$saved
-    eos_fail "self-check: the comparison rejected a reordered but equal output"
+    eos_fail "self-check: the comparison rejected an output reordered across episodes, each episode's in its order"
   }
   local dl=$saved/expected-deadletter.jsonl
   if [[ -s $dl ]]; then
@@ -481,5 +536,5 @@ eos_selfcheck() {
   fi
   EOS_WORK=$saved
   rm -rf "$d"
-  eos_log "self-check: the comparison catches a dropped, duplicated, changed and foreign notification and a missing or doubled dead letter"
+  eos_log "self-check: the comparison catches a dropped, duplicated, changed and foreign notification, one episode's two swapped, and a missing or doubled dead letter"
 }

@@ -90,6 +90,7 @@ token() { "$SAMORDNA" token --signing-key "$EOS_WORK/key.pem" --org "$1" --role 
 SERVE_PORT=$(free_port)
 "$SAMORDNA" serve --config "$EOS_CFG" --data-dir "$EOS_WORK/serve-data" --http-port "$SERVE_PORT" \
   --http-address 127.0.0.1 --auth-public-key "$EOS_WORK/key.pub.pem" --audit-topic "$EOS_PREFIX.audit" \
+  --delivery-status-topic "$EOS_PREFIX.delivery-status" \
   >"$EOS_WORK/serve.log" 2>&1 </dev/null &
 SERVE_PID=$!
 echo "$SERVE_PID" >>"$EOS_WORK/pids"

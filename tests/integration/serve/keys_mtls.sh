@@ -54,6 +54,7 @@ YAML
 
 "$SAMORDNA" serve --config "$EOS_CFG" --data-dir "$W/data" --http-port 0 \
   --auth-public-key "$W/auth.pem" --audit-topic "$EOS_PREFIX.audit" \
+  --delivery-status-topic "$EOS_PREFIX.delivery-status" \
   --tls-cert "$W/server.crt" --tls-key "$W/server.key" \
   --tls-client-ca "$W/ca.pem" --tls-client-map "$W/clients.yaml" -v \
   >"$W/serve.log" 2>&1 </dev/null &

@@ -43,7 +43,8 @@ token() { "$SAMORDNA" token --signing-key "$EOS_WORK/key.pem" --org "$1" --role 
 serve_start() {
   local name=$1 dir=$2
   "$SAMORDNA" serve ${SERVE_ARGS[@]+"${SERVE_ARGS[@]}"} --config "$EOS_CFG" --data-dir "$dir" --http-port 0 \
-    --auth-public-key "$EOS_WORK/key.pub.pem" --audit-topic "$AUDIT_TOPIC" -v \
+    --auth-public-key "$EOS_WORK/key.pub.pem" --audit-topic "$AUDIT_TOPIC" \
+    --delivery-status-topic "$EOS_PREFIX.delivery-status" -v \
     >"$EOS_WORK/$name.log" 2>&1 </dev/null &
   SERVE_PID=$!
   echo "$SERVE_PID" >>"$EOS_WORK/pids"

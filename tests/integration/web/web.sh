@@ -54,6 +54,7 @@ token() { "$SAMORDNA" token --signing-key "$EOS_WORK/key.pem" --org "$1" --role 
 # serve with the web app from the source tree; -vv so that the log check below has every line.
 "$SAMORDNA" serve --config "$EOS_CFG" --data-dir "$EOS_WORK/serve" --http-port 0 \
   --auth-public-key "$EOS_WORK/key.pub.pem" --audit-topic "$EOS_PREFIX.audit" \
+  --delivery-status-topic "$EOS_PREFIX.delivery-status" \
   --web-dir "$EOS_SOURCE/web" -vv >"$EOS_WORK/serve.log" 2>&1 </dev/null &
 SERVE_PID=$!
 echo "$SERVE_PID" >>"$EOS_WORK/pids"

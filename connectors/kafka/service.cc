@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <chrono>
 #include <csignal>
@@ -166,13 +167,17 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   DeliveryTracker deliveries_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   std::unique_ptr<RdKafka::Producer> producer_;
-  // learn_topics(): the producer knows every output topic from the start. In the order of
-  // handle_of's.
-  TopicHandles outputs_;
-  RdKafka::Topic* handle_of(const std::string& topic) const {
+  // The output topics, as the config names them: the producer learns them at start, in this
+  // order, and outputs_ holds their handles in the same order.
+  std::array<const std::string*, 4> output_topics() const {
     const auto& t = config_.kafka.topics;
-    const std::string* order[] = {&t.notifications, &t.deadletter, &t.changelog, &t.episodes};
-    for (size_t i = 0; i < outputs_.size() && i < std::size(order); ++i) {
+    return {&t.notifications, &t.deadletter, &t.changelog, &t.episodes};
+  }
+  TopicHandles outputs_;  // learn_topics()
+  // The handle of one of output_topics() (by address: callers pass the config's own strings).
+  RdKafka::Topic* handle_of(const std::string& topic) const {
+    const auto order = output_topics();
+    for (size_t i = 0; i < outputs_.size() && i < order.size(); ++i) {
       if (&topic == order[i]) return outputs_[i].get();
     }
     return nullptr;
@@ -202,13 +207,16 @@ class Service::Impl : public RdKafka::RebalanceCb, public pipeline::Output {
   std::string held_bytes_;
   std::vector<Held> held_;
   v1::Event event_;  // process()'s
-  void hold(const std::string& topic, std::string_view key, std::string_view value,
+  // `append` writes the value at the end of held_bytes_ (a notification serializes itself there).
+  template <class Append>
+  void hold(const std::string& topic, std::string_view key, Append&& append,
             std::unique_ptr<RdKafka::Headers> headers = nullptr) {
     const std::size_t key_at = held_bytes_.size();
     held_bytes_.append(key);
-    held_bytes_.append(value);
-    held_.push_back(
-        {&topic, key_at, key.size(), key_at + key.size(), value.size(), std::move(headers), from_});
+    const std::size_t value_at = held_bytes_.size();
+    append(held_bytes_);
+    held_.push_back({&topic, key_at, key.size(), value_at, held_bytes_.size() - value_at,
+                     std::move(headers), from_});
   }
   void drop_held() {
     held_.clear();
@@ -255,11 +263,9 @@ Result<void> Service::Impl::start() {
   if (TxnError e{std::unique_ptr<RdKafka::Error>(producer_->init_transactions(kTimeoutMs))}) {
     return to_error("init_transactions", *e.error);
   }
-  const auto& t = config_.kafka.topics;
-  SAMORDNA_TRY(outputs, learn_topics(*producer_,
-                                     {t.notifications, t.deadletter, t.changelog,
-                                      t.episodes},  // handle_of's order
-                                     std::chrono::milliseconds(kTimeoutMs)));
+  std::vector<std::string> names;
+  for (const std::string* topic : output_topics()) names.push_back(*topic);
+  SAMORDNA_TRY(outputs, learn_topics(*producer_, names, std::chrono::milliseconds(kTimeoutMs)));
   outputs_ = std::move(outputs);
   SAMORDNA_TRY(consumer,
                make_consumer(config_.kafka,
@@ -483,13 +489,9 @@ Result<void> Service::Impl::begin() {
 
 Result<void> Service::Impl::notify(const v1::Notification& n) {
   if (observer_ != nullptr) observer_->notification(n);
-  // Serialized straight into the held bytes, after its key.
-  const std::size_t key_at = held_bytes_.size();
-  held_bytes_.append(n.episode_id());
-  const std::size_t value_at = held_bytes_.size();
-  SAMORDNA_CHECK(n.AppendToString(&held_bytes_), "a notification serializes");
-  held_.push_back({&config_.kafka.topics.notifications, key_at, n.episode_id().size(), value_at,
-                   held_bytes_.size() - value_at, nullptr, from_});
+  hold(config_.kafka.topics.notifications, n.episode_id(), [&](std::string& out) {
+    SAMORDNA_CHECK(n.AppendToString(&out), "a notification serializes");
+  });
   return ok();
 }
 
@@ -541,9 +543,12 @@ Result<void> Service::Impl::dead_letter(RdKafka::Message& message, const std::st
   spdlog::warn("dead-lettered {}[{}]@{}: {}: {}", message.topic_name(), message.partition(),
                message.offset(), code, reason);
   if (observer_ != nullptr) observer_->dead_letter(code);
-  hold(config_.kafka.topics.deadletter, message.key() ? *message.key() : std::string_view(),
-       std::string_view(static_cast<const char*>(message.payload()), message.len()),
-       std::move(headers));
+  hold(
+      config_.kafka.topics.deadletter, message.key() ? *message.key() : std::string_view(),
+      [&](std::string& out) {
+        out.append(static_cast<const char*>(message.payload()), message.len());
+      },
+      std::move(headers));
   return ok();
 }
 
@@ -558,9 +563,9 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
     SAMORDNA_TRYV(driver_.refused());
     return dead_letter(message, "malformed", reason);
   };
-  // One Event, parsed into again and again: a parse clears it and keeps what it allocated, where a
-  // new one allocated its strings and sub-messages and the old one freed them (3 to 5 % of `run`).
-  // The engine keeps no pointer to it past Driver::event.
+  // One Event, parsed into again and again: a parse clears it and keeps some of what it allocated
+  // (`perf`, large batches: parse and clear 4.6 % of the main thread, where a new one's parse and
+  // destructor were 5.0 %). The engine keeps no pointer to it past Driver::event.
   v1::Event& event = event_;
   if (!event.ParseFromArray(message.payload(), static_cast<int>(message.len()))) {
     return refuse("not a samordna.v1.Event protobuf");
@@ -593,8 +598,8 @@ Result<void> Service::Impl::process(RdKafka::Message& message) {
 // record to it, one request for all the partitions first written within that millisecond; and
 // librdkafka 2.0.2 spins its main thread through the millisecond (its bug #4684, fixed in 2.3.1).
 // So the commit writes everything it holds in one burst, the first record of every partition
-// first: one registration for the dead letters, the changelog and the views, where producing each
-// as it came took up to three (engine/README.md, "Where the time goes").
+// first: about one registration a transaction, where producing each record as it came took about
+// 3.5 (README.md, run 11).
 Result<void> Service::Impl::produce_changes(const pipeline::Changes& changes) {
   const auto& topics = config_.kafka.topics;
   const std::string_view bytes = held_bytes_;

@@ -33,11 +33,13 @@
 # SIGCONT (transaction.timeout.ms also sets message.timeout.ms); the service aborts, the abort
 # succeeds (it bumps the epoch itself), Service::Impl::abort_unit() rewinds the partitions to the
 # committed offsets and the event-time clock to the last commit, and the service goes on in the
-# same process. Three stalls in one run of an event-time replay (SIGTERM once its output is
-# complete): in the commit of the very FIRST transaction (nothing committed yet: every partition
-# must go back to its beginning, and the clock to nothing); at the start of the third, where the
-# broker has nothing of it (it must go on and commit, with no abort); in the commit of the fourth
-# (back to the committed offsets and clock). Asserted per stall in a commit: the broker still holds
+# same process. In one run of an event-time replay (SIGTERM once its output is complete): two
+# stalls in a commit that abort, the first tried in the very FIRST transaction (nothing committed
+# yet: every partition must go back to its beginning, and the clock to nothing), the second in a
+# later one (back to the committed offsets and clock), each tried again at the next commit when
+# librdkafka sends the records on the SIGCONT before it times them out (a miss: the transaction
+# commits); and a stall at the start of the third, where the broker has nothing of it (it must go
+# on and commit, with no abort). Asserted per stall in a commit that aborts: the broker still holds
 # the transaction (Ongoing) after the timeout; then librdkafka's local timeout (TXNERR ... timed
 # out / failed delivery), `aborting transaction: ...`, no exit, and the next commit numbered as if
 # the aborted transaction never was. At the end: exit 0 (SIGTERM), exactly two aborts, no
@@ -247,11 +249,9 @@ exited() {  # the service is gone where it had to go on
   eos_fail "b: $1: the service exited $rc instead of aborting the transaction and going on: $(last_words)"
 }
 
-# stopped N: waits for the service to stop itself at transaction N (WHERE, the log's words: 'in
-# the commit of' or 'at the start of'); STOP_AT is then the log line of the stop, stop_ms its time.
+# The caller found the service's stop line at LINE: STOP_AT is that line, stop_ms the time once
+# the process is stopped.
 stopped_at() {
-  local n=$1 where=$2
-  wait_line "$LINE" "stopping $where transaction $n \\(SAMORDNA_TEST_STOPS\\)" 120 || exited "before stall $n"
   STOP_AT=$LINE
   eos_wait_stopped "$pid"
   stop_ms=$(now_ms)
@@ -277,7 +277,7 @@ resume() {
 # stalls a later one.
 stall() {
   local n=$1 commits=$(($1 - 1)) state epoch described line txnerr aborting restored read abort_line
-  stopped_at "$n" 'in the commit of'
+  stopped_at
   read -r state epoch < <(txn_state)
   [[ $state == Ongoing ]] || { kill -CONT "$pid"; eos_fail "b: stall $n: the broker has the transaction $state at the stop, not Ongoing"; }
   while (($(now_ms) - stop_ms < timeout_ms + 200)); do sleep 0.05; done
@@ -341,7 +341,7 @@ stall() {
 # and no error: a stall outside a commit costs the time it lasts and nothing else.
 stall_open() {
   local n=$1 state epoch line
-  stopped_at "$n" 'at the start of'
+  stopped_at
   read -r state epoch < <(txn_state)
   [[ $state == CompleteCommit ]] || { kill -CONT "$pid"; eos_fail "b: stall $n: the broker has the transaction $state at the start of the next one, not CompleteCommit"; }
   resume "$n"
@@ -352,13 +352,12 @@ stall_open() {
   eos_log "b: stall $n, at the start of transaction $n: the broker had the last one $state; SIGCONT after ${STOPPED} ms stopped; no abort, the service went on: committed transaction ${line#*committed transaction }"
 }
 
-# Stops offered: in the commit of transactions 1, 2 and 4 to 13, and at the start of the third (whose
-# commit must then go through unstopped). The test holds
-# the first stop in a commit (ideally the very first transaction's: nothing committed, so every
-# partition goes back to its beginning and the clock to nothing), the stop at the start of the
-# third, and the next stop in a commit (with offsets and a clock committed: back to them), and
-# stalls missed are tried again at the next commit. Every other stop is resumed at once (a stop of
-# a few milliseconds).
+# Stops offered: in the commit of transactions 1, 2 and 4 to 13, and at the start of the third
+# (whose commit must then go through unstopped). The test holds the first stop in a commit (ideally
+# the very first transaction's: nothing committed, so every partition goes back to its beginning
+# and the clock to nothing), the stop at the start of the third, and the next stop in a commit
+# (with offsets and a clock committed: back to them); a stall that misses is tried again at the
+# next commit. Every other stop is resumed at once (a stop of a few milliseconds).
 stops=1:commit,2:commit,3:begun
 for ((t = 4; t <= 13; t++)); do stops+=",$t:commit"; done
 SAMORDNA_TEST_STOPS=$stops eos_start rewind "$work/rewind-state" "$id"
@@ -372,11 +371,9 @@ while ((${#aborted[@]} < 2 || !open_done)); do
   line=$(sed -n "${LINE}p" "$log")
   n=$(sed -nE 's/.* transaction ([0-9]+) \(SAMORDNA_TEST_STOPS\).*/\1/p' <<<"$line")
   if [[ $line == *'at the start of'* ]]; then
-    LINE=$((LINE - 1))   # stall_open waits for this line again
     stall_open "$n"
     open_done=1
   elif ((${#aborted[@]} < 2)); then
-    LINE=$((LINE - 1))
     stall "$n"
     [[ $STALL == aborted ]] && aborted+=("$n")
   else
